@@ -1,0 +1,202 @@
+"""Settings: every knob of the service, read from the environment and `.env`.
+
+Names are the contract in DESIGN.md; `.env.example` documents each one. Invalid values stop the
+service at start with a message naming the setting (see `describe_errors`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import time
+from functools import cached_property
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+QUIET_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = "sqlite+aiosqlite:///data/motcua.db"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
+    public_base_url: str | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+    quiet_hours: str = "21:00-07:00"
+    log_level: str = "INFO"
+
+    telegram_bot_token: str | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_secret: str | None = None
+    telegram_staff_chat_id: int | None = None
+    telegram_rate_overall: float = Field(30.0, gt=0)
+    telegram_rate_per_chat: float = Field(1.0, gt=0)
+    telegram_rate_per_group_minute: float = Field(20.0, gt=0)
+
+    zalo_bot_token: str | None = None
+    zalo_bot_api_base_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_bot_webhook_secret: str | None = None
+    zalo_oa_app_id: str | None = None
+    zalo_oa_app_secret: str | None = None
+    zalo_oa_secret_key: str | None = None
+    zalo_oa_refresh_token: str | None = None
+    zalo_oa_api_base_url: str = "https://openapi.zalo.me"
+    zalo_oa_oauth_base_url: str = "https://oauth.zaloapp.com"
+    zalo_zns_api_base_url: str = "https://business.openapi.zalo.me"
+
+    ingest_api_token: str | None = None
+    staff_user_ids: str = ""
+
+    congratulation_delay_minutes: int = Field(60, ge=0)
+    condolence_delay_minutes: int = Field(720, ge=0)
+    survey_delay_minutes: int = Field(120, ge=0)
+
+    outbox_max_attempts: int = Field(8, ge=1)
+    outbox_lease_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "is not a database URL; use e.g. sqlite+aiosqlite:///data/motcua.db "
+                "or postgresql+asyncpg://user@host:5432/dbname"
+            ) from None
+        driver = url.drivername
+        if driver in ("sqlite", "sqlite+pysqlite"):
+            url = url.set(drivername="sqlite+aiosqlite")
+        elif driver in ("postgresql", "postgres", "postgresql+psycopg2"):
+            url = url.set(drivername="postgresql+asyncpg")
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(f"driver {driver!r} is not supported; use sqlite+aiosqlite or "
+                             "postgresql+asyncpg")
+        if url.drivername.startswith("postgresql") and not url.host and not url.query:
+            raise ValueError("a PostgreSQL URL needs a host, e.g. postgresql+asyncpg://u@host/db")
+        return url.render_as_string(hide_password=False)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if not parts.netloc:
+            raise ValueError("must be an absolute URL such as https://motcua.example.gov.vn")
+        if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ValueError("must use https (platforms only call https webhooks)")
+        return value.strip().rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone, e.g. Asia/Ho_Chi_Minh") from None
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _parse_quiet(value):
+            raise ValueError("must look like 21:00-07:00, or be empty for no quiet hours")
+        return value
+
+    @field_validator("telegram_webhook_secret", "zalo_bot_webhook_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not SECRET_TOKEN_RE.match(value):
+            raise ValueError("may only contain A-Z, a-z, 0-9, _ and - (1 to 256 characters)")
+        return value
+
+    @field_validator("staff_user_ids")
+    @classmethod
+    def _staff(cls, value: str) -> str:
+        for item in filter(None, (p.strip() for p in value.split(","))):
+            channel, sep, user = item.partition(":")
+            if not sep or not channel or not user:
+                raise ValueError(f"entry {item!r} must look like telegram:123456")
+        return value
+
+    @field_validator("telegram_bot_token", "zalo_bot_token", "ingest_api_token",
+                     "zalo_oa_app_id", "zalo_oa_secret_key", "zalo_oa_refresh_token")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() == "":
+            return None
+        if value is not None and value.strip().lower() in {"changeme", "xxx", "your-token-here"}:
+            raise ValueError("is still a placeholder; put the real value or leave it empty")
+        return value.strip() if value else value
+
+    @model_validator(mode="after")
+    def _zalo_bot_secret_length(self) -> Settings:
+        secret = self.zalo_bot_webhook_secret
+        if secret is not None and len(secret) < 8:
+            raise ValueError("ZALO_BOT_WEBHOOK_SECRET must be at least 8 characters")
+        return self
+
+    # -- derived values -------------------------------------------------------------------
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def quiet_window(self) -> tuple[time, time] | None:
+        return _parse_quiet(self.quiet_hours) if self.quiet_hours else None
+
+    @cached_property
+    def staff_ids(self) -> frozenset[tuple[str, str]]:
+        pairs = (p.strip().partition(":") for p in self.staff_user_ids.split(",") if p.strip())
+        return frozenset((channel, user) for channel, _, user in pairs)
+
+    @property
+    def telegram_secret(self) -> str:
+        """The webhook secret: configured, or derived from the token so every process agrees."""
+        if self.telegram_webhook_secret:
+            return self.telegram_webhook_secret
+        token = self.telegram_bot_token or ""
+        return hashlib.sha256(b"motcua-webhook:" + token.encode()).hexdigest()[:48]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _parse_quiet(value: str) -> tuple[time, time] | None:
+    match = QUIET_RE.match(value)
+    if not match:
+        return None
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        return None
+    return time(h1, m1), time(h2, m2)
+
+
+def describe_errors(error: ValidationError) -> str:
+    """A message an operator can act on: one line per bad setting, by its env name."""
+    lines = ["motcua cannot start: some settings are invalid."]
+    for item in error.errors():
+        name = ".".join(str(p) for p in item["loc"]).upper() or "SETTINGS"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {name}: {message}")
+    lines.append("Fix them in the environment or in .env (see .env.example).")
+    return "\n".join(lines)

@@ -1,0 +1,153 @@
+"""The channel-neutral message model: what every channel parses into and renders from.
+
+Handlers see only these types. A channel turns a platform update into an `Incoming` and an
+`Outgoing` into platform calls, within that platform's limits.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    ZALO_OA = "zalo_oa"
+    ZALO_BOT = "zalo_bot"
+    WEB = "web"
+    CONSOLE = "console"
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Where a message goes: a chat on a channel (and, in forum groups, a topic)."""
+
+    channel: str
+    chat_id: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice. `action` is sent back when pressed; `url` opens a link instead."""
+
+    label: str
+    action: str | None = None
+    url: str | None = None
+
+
+AttachmentKind = Literal["photo", "file", "location", "sticker", "voice", "video", "other"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: AttachmentKind
+    file_id: str | None = None
+    url: str | None = None
+    name: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+def clean_text(text: str | None) -> str:
+    """NFC-normalise and trim what a citizen typed; drop control characters except newlines."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return text.strip()
+
+
+@dataclass
+class Incoming:
+    """One thing a person did: typed text, pressed a button, or sent a photo/file/location."""
+
+    channel: str
+    chat_id: str
+    user_id: str
+    update_key: str
+    """Unique per platform delivery, e.g. ``telegram:812345``; duplicates are dropped."""
+    text: str = ""
+    action: str | None = None
+    display_name: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    message_id: str | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    is_staff_chat: bool = False
+    thread_id: str | None = None
+    reply_to: str | None = None
+    is_group: bool = False
+
+    def __post_init__(self) -> None:
+        self.text = clean_text(self.text)
+
+    @property
+    def chat(self) -> ChatRef:
+        return ChatRef(self.channel, self.chat_id, self.thread_id)
+
+    @property
+    def command(self) -> tuple[str, str] | None:
+        """`("start", "rest of line")` for "/start rest" (also "/start@bot"), else None."""
+        if not self.text.startswith("/"):
+            return None
+        head, _, rest = self.text[1:].partition(" ")
+        name = head.split("@", 1)[0].lower()
+        return (name, rest.strip()) if name else None
+
+
+@dataclass
+class Outgoing:
+    """One message to send: text, optional rows of buttons, optional photo or document."""
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    photo: Attachment | None = None
+    document: Attachment | None = None
+    reply_to: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outgoing:
+        buttons = [[Button(**b) for b in row] for row in data.get("buttons") or []]
+        photo = Attachment(**data["photo"]) if data.get("photo") else None
+        document = Attachment(**data["document"]) if data.get("document") else None
+        return cls(
+            text=data.get("text", ""),
+            buttons=buttons,
+            photo=photo,
+            document=document,
+            reply_to=data.get("reply_to"),
+        )
+
+    def flat_buttons(self) -> list[Button]:
+        return [b for row in self.buttons for b in row]
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split `text` into chunks of at most `limit` characters, on paragraph, line, sentence
+    or word boundaries when possible."""
+    text = unicodedata.normalize("NFC", text)
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = -1
+        for sep in ("\n\n", "\n", ". ", " "):
+            pos = window.rfind(sep)
+            if pos > limit // 3:
+                cut = pos + len(sep)
+                break
+        if cut <= 0:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        chunks.append(rest)
+    return chunks
