@@ -1,1 +1,13 @@
-"""handlers package."""
+"""What the bot says and does. Knows no platform and no HTTP: handlers take an `Incoming`
+and a `Context` and return `Outgoing` replies."""
+
+from bot.router import Router
+
+
+def build_router() -> Router:
+    """Every feature's router, in order; later ones override the "coming soon" answers."""
+    from handlers import start
+
+    router = Router()
+    router.include(start.router)
+    return router

@@ -1,0 +1,123 @@
+"""Builds everything from `Settings` and runs it; nothing else wires.
+
+`Service` owns the database, the core, the channels, the outbox senders and the web server.
+Tests use it directly (`async with Service(settings) as service`); `motcua run` runs it until
+SIGTERM/SIGINT and then stops cleanly: no new work, sends in flight finished, claimed outbox
+rows handed back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from bot.channels.web import WebChannel
+from bot.config import Settings
+from bot.db.migrate import upgrade_async
+from bot.db.session import Database
+from bot.outbox import Pace, PacedSender
+from bot.router import Core
+from bot.web import create_web_app
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        start_senders: bool = True,
+    ) -> None:
+        from bot.channels.telegram import TelegramChannel
+        from handlers import build_router
+
+        self.settings = settings
+        self.clock = clock
+        self.db = Database(settings.database_url)
+        self.services: dict[str, Any] = {}
+        self.core = Core(settings, self.db, build_router(), services=self.services, clock=clock)
+        self.web = WebChannel(self.core, self.db)
+        self.channels: dict[str, Any] = {"web": self.web}
+        self.telegram: TelegramChannel | None = None
+        if settings.telegram_bot_token:
+            self.telegram = TelegramChannel(settings, self.core, self.db,
+                                            webhook=settings.public_base_url is not None)
+            self.channels["telegram"] = self.telegram
+        self.senders: list[PacedSender] = []
+        if start_senders:
+            self.senders = [self._sender(channel) for channel in self.channels.values()]
+        self.services["senders"] = {s.channel: s for s in self.senders}
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.port: int | None = None
+
+    def _sender(self, channel: Any) -> PacedSender:
+        s = self.settings
+        if channel.name == "telegram":
+            pace = Pace(s.telegram_rate_overall, s.telegram_rate_per_chat,
+                        s.telegram_rate_per_group_minute)
+        else:
+            pace = Pace(200.0, 50.0, 3000.0)  # our own storage: no platform limit
+        return PacedSender(self.db, channel, pace, max_attempts=s.outbox_max_attempts,
+                           lease_seconds=s.outbox_lease_seconds)
+
+    async def prepare(self) -> None:
+        """Load what handlers need before the first message (the procedure catalogue)."""
+
+    async def start(self) -> None:
+        await self.prepare()
+        self._runner = web.AppRunner(create_web_app(self), access_log=None,
+                                     handle_signals=False, shutdown_timeout=5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        log.info("web server on http://%s:%s/", self.settings.http_host, self.port)
+        if self.telegram:
+            await self.telegram.start()
+        self._tasks = [asyncio.create_task(sender.run()) for sender in self.senders]
+
+    async def stop(self) -> None:
+        for sender in self.senders:
+            await sender.stop()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.telegram:
+            await self.telegram.stop()
+        if self._runner:
+            await self._runner.cleanup()
+        await self.db.dispose()
+
+    async def __aenter__(self) -> Service:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+async def run_service(settings: Settings, *, migrate: bool = True) -> None:
+    from bot.logs import setup_logging
+
+    setup_logging(settings.log_level)
+    if migrate:
+        await upgrade_async(settings.database_url)
+    service = Service(settings)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped.set)
+    await service.start()
+    log.info("motcua is running; web chat at http://%s:%s/", settings.http_host, service.port)
+    await stopped.wait()
+    log.info("stopping")
+    await service.stop()
+    log.info("stopped cleanly")

@@ -1,0 +1,303 @@
+"""Telegram, through python-telegram-bot used as transport only.
+
+Long polling by default; with `PUBLIC_BASE_URL` the application is built with `.updater(None)`
+and updates arrive at our own aiohttp route `/webhook/telegram` (see bot/web.py). Dialogue
+state lives in our database, not in PTB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
+
+from bot.channels.base import ChannelError
+from bot.config import Settings
+from bot.db.models import ButtonPayload
+from bot.db.repositories import insert_ignore
+from bot.db.session import Database
+from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing, split_text
+from bot.router import Core
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_LIMIT = 64
+STORED_PREFIX = "~"
+COMMANDS = [
+    ("start", "Về menu chính"),
+    ("thutuc", "Tra cứu thủ tục hành chính"),
+    ("hoso", "Xem tình trạng hồ sơ"),
+    ("phananh", "Gửi phản ánh, kiến nghị"),
+    ("danhgia", "Đánh giá mức độ hài lòng"),
+    ("dangky", "Nhận thông báo của xã/phường"),
+    ("caidat", "Cài đặt nhận tin"),
+    ("trogiup", "Hướng dẫn sử dụng"),
+    ("huy", "Dừng thao tác đang làm"),
+]
+
+
+def file_base_url(api_base_url: str) -> str:
+    """`https://api.telegram.org/bot` -> `https://api.telegram.org/file/bot`."""
+    head, sep, tail = api_base_url.rstrip("/").rpartition("/")
+    return f"{head}/file/{tail}" if sep else api_base_url
+
+
+def incoming_from_telegram(update: Update, staff_chat_id: int | None = None) -> Incoming | None:
+    """The neutral form of a Telegram update; None for updates the bot does not act on."""
+    key = f"telegram:{update.update_id}"
+    query = update.callback_query
+    if query is not None:
+        message = query.message if isinstance(query.message, Message) else None
+        chat = message.chat if message else None
+        chat_id = chat.id if chat else query.from_user.id
+        return Incoming(
+            channel="telegram",
+            chat_id=str(chat_id),
+            user_id=str(query.from_user.id),
+            update_key=key,
+            action=query.data or "",
+            display_name=query.from_user.full_name,
+            message_id=str(message.message_id) if message else None,
+            is_staff_chat=staff_chat_id is not None and chat_id == staff_chat_id,
+            is_group=bool(chat and chat.type in ("group", "supergroup")),
+            thread_id=str(message.message_thread_id) if message and message.message_thread_id
+            else None,
+        )
+    message = update.message
+    if message is None or message.from_user is None:
+        return None
+    attachments: list[Attachment] = []
+    if message.photo:
+        attachments.append(Attachment("photo", file_id=message.photo[-1].file_id))
+    if message.document:
+        attachments.append(Attachment("file", file_id=message.document.file_id,
+                                      name=message.document.file_name))
+    if message.location:
+        attachments.append(Attachment("location", latitude=message.location.latitude,
+                                      longitude=message.location.longitude))
+    if message.sticker:
+        attachments.append(Attachment("sticker", file_id=message.sticker.file_id))
+    if message.voice:
+        attachments.append(Attachment("voice", file_id=message.voice.file_id))
+    if message.video:
+        attachments.append(Attachment("video", file_id=message.video.file_id))
+    reply_to = message.reply_to_message
+    return Incoming(
+        channel="telegram",
+        chat_id=str(message.chat.id),
+        user_id=str(message.from_user.id),
+        update_key=key,
+        text=message.text or message.caption or "",
+        display_name=message.from_user.full_name,
+        attachments=attachments,
+        message_id=str(message.message_id),
+        at=message.date,
+        is_staff_chat=staff_chat_id is not None and message.chat.id == staff_chat_id,
+        is_group=message.chat.type in ("group", "supergroup"),
+        thread_id=str(message.message_thread_id) if message.is_topic_message else None,
+        reply_to=str(reply_to.message_id) if reply_to and not reply_to.forum_topic_created
+        else None,
+    )
+
+
+def channel_error(error: TelegramError) -> ChannelError:
+    """PTB's exceptions as the outbox understands them."""
+    if isinstance(error, RetryAfter):
+        seconds = error.retry_after
+        delay = seconds.total_seconds() if hasattr(seconds, "total_seconds") else float(seconds)
+        return ChannelError(f"flood control: retry after {delay:g}s", retry_after=delay)
+    if isinstance(error, Forbidden):
+        return ChannelError(f"forbidden: {error.message}", permanent=True)
+    if isinstance(error, BadRequest):
+        return ChannelError(f"bad request: {error.message}", permanent=True)
+    if isinstance(error, TimedOut):
+        return ChannelError("timed out")
+    if isinstance(error, NetworkError):
+        return ChannelError(f"network: {error.message}")
+    return ChannelError(f"telegram: {error}")
+
+
+class TelegramChannel:
+    """Receives Telegram updates, hands them to the core, sends what comes back."""
+
+    name = "telegram"
+
+    def __init__(self, settings: Settings, core: Core, db: Database, *, webhook: bool) -> None:
+        assert settings.telegram_bot_token, "TELEGRAM_BOT_TOKEN is required"
+        self.settings = settings
+        self.core = core
+        self.db = db
+        self.webhook = webhook
+        builder = (
+            Application.builder()
+            .token(settings.telegram_bot_token)
+            .base_url(settings.telegram_api_base_url)
+            .base_file_url(file_base_url(settings.telegram_api_base_url))
+            .request(HTTPXRequest(connection_pool_size=64, pool_timeout=10.0,
+                                  read_timeout=15.0, connect_timeout=10.0))
+            .get_updates_request(HTTPXRequest(read_timeout=40.0, connect_timeout=10.0))
+        )
+        if webhook:
+            builder = builder.updater(None)
+        self.app = builder.build()
+        self.app.add_handler(TypeHandler(Update, self._on_update))
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def bot(self) -> Any:
+        return self.app.bot
+
+    @property
+    def status(self) -> str:
+        if not self.app.running:
+            return "down"
+        if not self.webhook and not (self.app.updater and self.app.updater.running):
+            return "down"
+        return "ok"
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        try:
+            await self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+        except TelegramError as error:  # cosmetic; never block start-up on it
+            log.warning("could not set the command list: %s", error)
+        if self.webhook:
+            url = f"{self.settings.public_base_url}/webhook/telegram"
+            await self.bot.set_webhook(url=url, secret_token=self.settings.telegram_secret,
+                                       allowed_updates=Update.ALL_TYPES)
+            log.info("telegram: webhook set")
+        else:
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(
+                poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES
+            )
+            log.info("telegram: long polling started")
+        await self.app.start()
+
+    async def stop(self) -> None:
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.app.shutdown()
+
+    # -- inbound --------------------------------------------------------------------------
+
+    async def process_webhook(self, data: dict[str, Any]) -> None:
+        """Store and handle one webhook update before it is acknowledged; replies go out
+        after the acknowledgement. Database errors propagate (the route answers 503)."""
+        update = Update.de_json(data, self.bot)
+        replies = await self._handle(update)
+        if replies:
+            task = asyncio.create_task(self._deliver(*replies))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert isinstance(update, Update)
+        replies = await self._handle(update)
+        if replies:
+            await self._deliver(*replies)
+
+    async def _handle(self, update: Update) -> tuple[ChatRef, list[Outgoing], str] | None:
+        msg = incoming_from_telegram(update, self.settings.telegram_staff_chat_id)
+        query = update.callback_query
+        try:
+            if msg is None:
+                return None
+            if msg.action and msg.action.startswith(STORED_PREFIX):
+                msg.action = await self._stored_action(msg.action)
+            replies = await self.core.handle(msg)
+            return (msg.chat, replies, msg.update_key) if replies else None
+        finally:
+            if query is not None:
+                await self._answer(query.id)
+
+    async def _answer(self, query_id: str) -> None:
+        try:
+            await self.bot.answer_callback_query(query_id)
+        except TelegramError as error:
+            log.info("could not answer a callback query: %s", error)
+
+    async def _deliver(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
+        from bot.outbox import deliver_replies
+
+        await deliver_replies(self.db, self, chat, replies, key)
+
+    async def _stored_action(self, callback_data: str) -> str:
+        async with self.db.session() as session:
+            row = await session.get(ButtonPayload, callback_data[len(STORED_PREFIX):])
+        return row.action if row else "stale"
+
+    # -- outbound -------------------------------------------------------------------------
+
+    async def send(self, chat: ChatRef, message: Outgoing) -> str | None:
+        markup = await self._keyboard(message.buttons)
+        thread = int(chat.thread_id) if chat.thread_id else None
+        reply_to = int(message.reply_to) if message.reply_to else None
+        last_id: str | None = None
+        try:
+            media = message.photo or message.document
+            text = message.text
+            if media is not None:
+                caption = text if len(text) <= CAPTION_LIMIT else None
+                send = self.bot.send_photo if message.photo else self.bot.send_document
+                kwargs = {"photo" if message.photo else "document": media.file_id or media.url}
+                sent = await send(chat.chat_id, caption=caption, message_thread_id=thread,
+                                  reply_to_message_id=reply_to,
+                                  reply_markup=markup if caption is not None else None, **kwargs)
+                last_id = str(sent.message_id)
+                if caption is not None:
+                    return last_id
+                reply_to = None
+            parts = split_text(text, TEXT_LIMIT)
+            for index, part in enumerate(parts):
+                sent = await self.bot.send_message(
+                    chat.chat_id, part, message_thread_id=thread,
+                    reply_to_message_id=reply_to if index == 0 else None,
+                    reply_markup=markup if index == len(parts) - 1 else None,
+                )
+                last_id = str(sent.message_id)
+        except TelegramError as error:
+            raise channel_error(error) from error
+        return last_id
+
+    async def _keyboard(self, rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+        if not rows:
+            return None
+        keyboard = []
+        for row in rows:
+            keys = []
+            for button in row:
+                if button.url:
+                    keys.append(InlineKeyboardButton(button.label, url=button.url))
+                else:
+                    data = await self._callback_data(button.action or "menu")
+                    keys.append(InlineKeyboardButton(button.label, callback_data=data))
+            keyboard.append(keys)
+        return InlineKeyboardMarkup(keyboard)
+
+    async def _callback_data(self, action: str) -> str:
+        """Telegram allows 64 bytes of callback data; longer actions are stored."""
+        if len(action.encode()) <= CALLBACK_LIMIT and not action.startswith(STORED_PREFIX):
+            return action
+        key = hashlib.sha256(action.encode()).hexdigest()[:20]
+        async with self.db.session() as session:
+            await insert_ignore(session, ButtonPayload, {"id": key, "action": action})
+        return STORED_PREFIX + key

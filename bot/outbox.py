@@ -1,0 +1,410 @@
+"""The outbox: every proactive message is a row with a unique dedupe key, delivered by a paced
+sender at least once, never twice for the same key, ending `sent` or `failed` with a reason.
+
+`enqueue` adds rows (inside the caller's transaction). `PacedSender` runs one per channel: it
+holds the channel's sender role (a lease row, so pacing is global across processes), claims due
+rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL; a lease on every row either way, so a crashed
+claim is retried), paces them to the platform's limits, obeys `retry_after`, backs off on
+transient errors and fails permanent ones at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import Counter, Gauge
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import ChannelError, Sender
+from bot.db.models import OutboxMessage, SenderLease
+from bot.db.repositories import insert_ignore
+from bot.db.session import Database
+from bot.messages import ChatRef, Outgoing
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = Counter("motcua_outbox_sends_total", "Outbox send attempts by channel and outcome",
+                   ["channel", "outcome"])
+BACKLOG = Gauge("motcua_outbox_backlog", "Outbox rows not yet sent", ["channel"])
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def enqueue(
+    session: AsyncSession,
+    chat: ChatRef,
+    message: Outgoing,
+    *,
+    key: str,
+    purpose: str = "message",
+    not_before: datetime | None = None,
+    is_group: bool = False,
+) -> bool:
+    """Add a message to the outbox; False when a row with this dedupe key already exists."""
+    now = utcnow()
+    return await insert_ignore(session, OutboxMessage, {
+        "dedupe_key": key,
+        "channel": chat.channel,
+        "chat_id": chat.chat_id,
+        "thread_id": chat.thread_id,
+        "is_group": is_group,
+        "purpose": purpose,
+        "payload": message.to_dict(),
+        "status": PENDING,
+        "not_before": not_before or now,
+        "attempts": 0,
+        "created_at": now,
+    })
+
+
+async def deliver_replies(
+    db: Database, sender: Sender, chat: ChatRef, replies: list[Outgoing], key: str
+) -> None:
+    """Send direct replies now; if the platform refuses for a while (429, 5xx, timeout), hand
+    the rest to the outbox so nothing is lost."""
+    for index, reply in enumerate(replies):
+        try:
+            await sender.send(chat, reply)
+        except ChannelError as error:
+            if error.permanent:
+                log.info("reply to %s:%s refused: %s", chat.channel, chat.chat_id, error.reason)
+                return
+            delay = timedelta(seconds=(error.retry_after or 1.0) + 0.1)
+            async with db.session() as session:
+                for later, rest in enumerate(replies[index:], start=index):
+                    await enqueue(session, chat, rest, key=f"reply:{key}:{later}",
+                                  purpose="reply", not_before=utcnow() + delay)
+            log.info("reply to %s:%s queued after: %s", chat.channel, chat.chat_id, error.reason)
+            return
+
+
+# -- pacing ---------------------------------------------------------------------------------
+
+
+class SlidingWindow:
+    """At most `limit` events in any `window` seconds."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self.events: deque[float] = deque()
+
+    def next_free(self, now: float) -> float:
+        while self.events and self.events[0] <= now - self.window:
+            self.events.popleft()
+        if len(self.events) < self.limit:
+            return now
+        return self.events[len(self.events) - self.limit] + self.window
+
+    def record(self, at: float) -> None:
+        self.events.append(at)
+
+
+def window_for(rate: float, per: float, margin: float) -> SlidingWindow:
+    """`rate` events per `per` seconds as a sliding window, widened by `margin` so that
+    network jitter never pushes the platform's own count over its limit."""
+    limit = max(1, int(rate))
+    return SlidingWindow(limit, limit / rate * per * (1 + margin) + 0.02)
+
+
+@dataclass(frozen=True)
+class Pace:
+    overall_per_s: float
+    per_chat_per_s: float
+    per_group_per_min: float
+    margin: float = 0.04
+
+
+class Pacer:
+    """Decides when the next message to a chat may leave (one process holds this role)."""
+
+    def __init__(self, pace: Pace, clock: Callable[[], float] = time.monotonic) -> None:
+        self.pace = pace
+        self.clock = clock
+        self.overall = window_for(pace.overall_per_s, 1.0, pace.margin)
+        self.chats: dict[str, SlidingWindow] = {}
+        self.groups: dict[str, SlidingWindow] = {}
+        self.paused_until = 0.0
+
+    def _chat(self, chat_id: str) -> SlidingWindow:
+        window = self.chats.get(chat_id)
+        if window is None:
+            window = self.chats[chat_id] = window_for(self.pace.per_chat_per_s, 1.0,
+                                                      self.pace.margin)
+        return window
+
+    def _group(self, chat_id: str) -> SlidingWindow:
+        window = self.groups.get(chat_id)
+        if window is None:
+            window = self.groups[chat_id] = window_for(self.pace.per_group_per_min, 60.0,
+                                                       self.pace.margin)
+        return window
+
+    def ready_at(self, chat_id: str, is_group: bool) -> float:
+        now = self.clock()
+        times = [now, self.paused_until, self.overall.next_free(now),
+                 self._chat(chat_id).next_free(now)]
+        if is_group:
+            times.append(self._group(chat_id).next_free(now))
+        return max(times)
+
+    def record(self, chat_id: str, is_group: bool) -> None:
+        now = self.clock()
+        self.overall.record(now)
+        self._chat(chat_id).record(now)
+        if is_group:
+            self._group(chat_id).record(now)
+        if len(self.chats) > 10_000:  # forget idle chats
+            self.chats = {k: w for k, w in self.chats.items() if w.next_free(now) > now}
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+
+# -- the sender -----------------------------------------------------------------------------
+
+
+def backoff(attempt: int, base: float = 2.0, cap: float = 900.0) -> float:
+    """Capped exponential back-off with full jitter (seconds before attempt `attempt + 1`)."""
+    return random.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))
+
+
+class PacedSender:
+    """Delivers one channel's outbox rows at the platform's pace."""
+
+    def __init__(
+        self,
+        db: Database,
+        sender: Sender,
+        pace: Pace,
+        *,
+        max_attempts: int = 8,
+        lease_seconds: float = 60.0,
+        role_seconds: float = 10.0,
+        batch: int | None = None,
+        max_in_flight: int = 32,
+        idle_poll: float = 0.5,
+        owner: str | None = None,
+    ) -> None:
+        self.db = db
+        self.sender = sender
+        self.channel = sender.name
+        self.pacer = Pacer(pace)
+        self.max_attempts = max_attempts
+        self.lease = timedelta(seconds=lease_seconds)
+        self.role = timedelta(seconds=role_seconds)
+        self.batch = batch or max(20, int(pace.overall_per_s * 5))
+        self.in_flight = asyncio.Semaphore(max_in_flight)
+        self.idle_poll = idle_poll
+        self.owner = owner or f"{uuid.uuid4().hex[:12]}"
+        self.buffer: list[OutboxMessage] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.is_leader = False
+        self._role_checked = 0.0
+        self._leases_renewed = 0.0
+
+    def notify(self) -> None:
+        """Something was enqueued: look for due rows now rather than at the next poll."""
+        self.wake.set()
+
+    async def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                try:
+                    await self._step()
+                except Exception:  # noqa: BLE001 - a database blip must not kill the sender
+                    log.exception("outbox sender for %s: retrying after an error", self.channel)
+                    await self._sleep(2.0)
+        finally:
+            await self._drain()
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    async def _step(self) -> None:
+        now = time.monotonic()
+        if now - self._role_checked > self.role.total_seconds() / 3:
+            self.is_leader = await self._hold_role()
+            self._role_checked = now
+        if not self.is_leader:
+            await self._sleep(self.role.total_seconds() / 3)
+            return
+        if now - self._leases_renewed > self.lease.total_seconds() / 3:
+            await self._renew_leases()
+            self._leases_renewed = now
+        if len(self.buffer) < self.batch // 2:
+            self.buffer.extend(await self._claim(self.batch - len(self.buffer)))
+        if not self.buffer:
+            await self._sleep(self.idle_poll)
+            return
+        row, wait = self._pick()
+        if row is None:
+            await self._sleep(min(wait, 0.5))
+            return
+        await self.in_flight.acquire()
+        self.buffer.remove(row)
+        self.pacer.record(row.chat_id, row.is_group)
+        task = asyncio.create_task(self._send(row))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _pick(self) -> tuple[OutboxMessage | None, float]:
+        """The oldest row whose chat may receive now; else how long until one may."""
+        now = time.monotonic()
+        soonest = float("inf")
+        seen: set[str] = set()
+        for row in self.buffer:
+            if row.chat_id in seen:
+                continue  # keep each chat's messages in order
+            seen.add(row.chat_id)
+            ready = self.pacer.ready_at(row.chat_id, row.is_group)
+            if ready <= now:
+                return row, 0.0
+            soonest = min(soonest, ready - now)
+        return None, soonest
+
+    async def _sleep(self, seconds: float) -> None:
+        self.wake.clear()
+        try:
+            await asyncio.wait_for(self.wake.wait(), timeout=max(seconds, 0.001))
+        except TimeoutError:
+            pass
+
+    async def _hold_role(self) -> bool:
+        now = utcnow()
+        async with self.db.session() as session:
+            result = await session.execute(
+                update(SenderLease)
+                .where(SenderLease.channel == self.channel,
+                       or_(SenderLease.owner == self.owner, SenderLease.expires_at < now))
+                .values(owner=self.owner, expires_at=now + self.role)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                return True
+            return await insert_ignore(session, SenderLease, {
+                "channel": self.channel, "owner": self.owner, "expires_at": now + self.role})
+
+    async def _claim(self, limit: int) -> list[OutboxMessage]:
+        now = utcnow()
+        async with self.db.session() as session:
+            rows = list(await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.channel == self.channel,
+                       or_((OutboxMessage.status == PENDING) & (OutboxMessage.not_before <= now),
+                           (OutboxMessage.status == SENDING) & (OutboxMessage.lease_until < now)))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ))
+            for row in rows:
+                row.status = SENDING
+                row.lease_until = now + self.lease
+        return rows
+
+    async def _renew_leases(self) -> None:
+        async with self.db.session() as session:
+            if self.buffer:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([row.id for row in self.buffer]))
+                    .values(lease_until=utcnow() + self.lease)
+                )
+            backlog = await session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(
+                    OutboxMessage.channel == self.channel,
+                    OutboxMessage.status.in_([PENDING, SENDING]))
+            )
+        BACKLOG.labels(self.channel).set(backlog or 0)
+
+    async def _send(self, row: OutboxMessage) -> None:
+        try:
+            chat = ChatRef(row.channel, row.chat_id, row.thread_id)
+            try:
+                message_id = await self.sender.send(chat, Outgoing.from_dict(row.payload))
+            except ChannelError as error:
+                await self._failed_attempt(row, error)
+            except Exception as error:  # noqa: BLE001 - unknown errors are retried, bounded
+                log.exception("outbox row %s: unexpected error", row.id)
+                await self._failed_attempt(row, ChannelError(f"unexpected: {error!r}"))
+            else:
+                await self._finish(row, SENT, message_id=message_id)
+                OUTCOMES.labels(self.channel, "sent").inc()
+        finally:
+            self.in_flight.release()
+            self.wake.set()
+
+    async def _failed_attempt(self, row: OutboxMessage, error: ChannelError) -> None:
+        attempts = row.attempts + 1
+        if error.permanent:
+            OUTCOMES.labels(self.channel, "failed").inc()
+            await self._finish(row, FAILED, attempts=attempts, reason=error.reason)
+            return
+        if error.retry_after is not None:
+            self.pacer.pause(error.retry_after + 0.1)
+            delay = error.retry_after + 0.1
+            OUTCOMES.labels(self.channel, "retry_after").inc()
+        else:
+            delay = backoff(attempts)
+            OUTCOMES.labels(self.channel, "retry").inc()
+        if attempts >= self.max_attempts:
+            OUTCOMES.labels(self.channel, "failed").inc()
+            await self._finish(row, FAILED, attempts=attempts,
+                               reason=f"gave up after {attempts} attempts: {error.reason}")
+            return
+        async with self.db.session() as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                    status=PENDING, attempts=attempts, last_error=error.reason,
+                    not_before=utcnow() + timedelta(seconds=delay), lease_until=None)
+            )
+
+    async def _finish(self, row: OutboxMessage, status: str, *, attempts: int | None = None,
+                      reason: str | None = None, message_id: str | None = None) -> None:
+        values: dict[str, object] = {"status": status, "lease_until": None}
+        if status == SENT:
+            values.update(sent_at=utcnow(), platform_message_id=message_id,
+                          attempts=row.attempts + 1)
+        else:
+            values.update(attempts=attempts, last_error=reason)
+        async with self.db.session() as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values)
+            )
+
+    async def _drain(self) -> None:
+        """On stop: let sends in flight finish, give unsent claimed rows back, step down."""
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        try:
+            async with self.db.session() as session:
+                if self.buffer:
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_([row.id for row in self.buffer]),
+                               OutboxMessage.status == SENDING)
+                        .values(status=PENDING, lease_until=None)
+                    )
+                await session.execute(
+                    update(SenderLease).where(SenderLease.channel == self.channel,
+                                              SenderLease.owner == self.owner)
+                    .values(expires_at=utcnow())
+                )
+        except Exception:  # noqa: BLE001 - leases expire on their own
+            log.warning("outbox sender for %s: could not release its rows", self.channel)
+        self.buffer.clear()

@@ -1,0 +1,254 @@
+"""Dispatch of an `Incoming` to handlers, and the conversation state around it.
+
+`Router` is the registry: commands, button actions (by prefix), conversation steps and the
+free-text handler. `Core.handle` is the pipeline every channel calls: drop duplicate
+deliveries, load who is writing and where their conversation stands, dispatch, save, and give
+back the replies for the channel to send.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.db import repositories
+from bot.db.session import Database
+from bot.messages import Incoming, Outgoing
+
+log = logging.getLogger(__name__)
+
+
+def strip_marks(text: str) -> str:
+    """"hủy" -> "huy": drop Vietnamese tone and vowel marks (đ -> d)."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+Reply = Outgoing | list[Outgoing] | None
+Handler = Callable[[Incoming, "Context"], Awaitable[Reply]]
+TextHandler = Callable[[Incoming, "Context"], Awaitable[list[Outgoing] | None]]
+"""Tried in order on free text outside a flow; returns None when the text is not its kind."""
+
+UPDATES = Counter("motcua_updates_total", "Inbound updates by channel and outcome",
+                  ["channel", "outcome"])
+LATENCY = Histogram("motcua_handler_seconds", "Time to handle one inbound update", ["channel"],
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+MAX_TEXT = 4000
+"""Longer messages are cut to this before handlers see them (and the citizen is told)."""
+
+
+@dataclass
+class ConversationState:
+    """Where a chat stands: a step name (None = no flow) and the data gathered so far."""
+
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    menu: list[str] = field(default_factory=list)
+    """Actions of the last numbered menu shown, so "1", "2"… can press them."""
+
+    def goto(self, state: str, **data: Any) -> None:
+        self.state = state
+        self.data.update(data)
+
+    def end(self) -> None:
+        self.state = None
+        self.data = {}
+
+
+@dataclass
+class Context:
+    """What a handler may use besides the message."""
+
+    settings: Settings
+    session: AsyncSession
+    conversation: ConversationState
+    citizen_id: int
+    services: dict[str, Any]
+    now: datetime
+
+    def service(self, name: str) -> Any:
+        return self.services.get(name)
+
+
+class Router:
+    """Registry of handlers. Feature modules each build one and the app includes them."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, Handler] = {}
+        self.actions: dict[str, Handler] = {}
+        self.steps: dict[str, Handler] = {}
+        self.text_handlers: list[TextHandler] = []
+        self.fallback: Handler | None = None
+
+    def command(self, *names: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for name in names:
+                self.commands[name] = handler
+            return handler
+
+        return register
+
+    def action(self, prefix: str) -> Callable[[Handler], Handler]:
+        """Handle button actions equal to `prefix` or starting with `prefix + ":"`."""
+
+        def register(handler: Handler) -> Handler:
+            self.actions[prefix] = handler
+            return handler
+
+        return register
+
+    def step(self, *states: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for state in states:
+                self.steps[state] = handler
+            return handler
+
+        return register
+
+    def on_text(self, handler: TextHandler) -> TextHandler:
+        self.text_handlers.append(handler)
+        return handler
+
+    def include(self, other: Router) -> None:
+        self.commands.update(other.commands)
+        self.actions.update(other.actions)
+        self.steps.update(other.steps)
+        self.text_handlers.extend(other.text_handlers)
+        self.fallback = other.fallback or self.fallback
+
+    def find_action(self, action: str) -> Handler | None:
+        prefix = action
+        while prefix:
+            if prefix in self.actions:
+                return self.actions[prefix]
+            prefix = prefix.rpartition(":")[0]
+        return None
+
+
+def as_list(reply: Reply) -> list[Outgoing]:
+    if reply is None:
+        return []
+    return [reply] if isinstance(reply, Outgoing) else list(reply)
+
+
+class Core:
+    """The pipeline from an `Incoming` to replies, shared by every channel and process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        router: Router,
+        *,
+        numbered_channels: frozenset[str] = frozenset({"console", "zalo_bot"}),
+        services: dict[str, Any] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.router = router
+        self.numbered_channels = numbered_channels
+        self.services: dict[str, Any] = services if services is not None else {}
+        self.clock = clock
+
+    async def handle(self, msg: Incoming) -> list[Outgoing]:
+        """Handle one update exactly once. Returns the replies (empty for a duplicate).
+        Database failures propagate, so a webhook can answer 503 and the platform retries."""
+        started = time.perf_counter()
+        now = self.clock()
+        async with self.db.session() as session:
+            if not await repositories.claim_update(session, msg.update_key, now):
+                UPDATES.labels(msg.channel, "duplicate").inc()
+                return []
+            identity = await repositories.touch_identity(
+                session, msg.channel, msg.user_id, msg.chat_id, msg.display_name, now
+            )
+            row = await repositories.lock_conversation(session, msg.channel, msg.chat_id)
+            stored = dict(row.data or {})
+            conversation = ConversationState(
+                state=row.state, data=stored.get("data", {}), menu=stored.get("menu", [])
+            )
+            ctx = Context(self.settings, session, conversation, identity.citizen_id,
+                          self.services, now)
+            try:
+                async with session.begin_nested():
+                    replies = await self._dispatch(msg, ctx)
+                outcome = "handled"
+            except Exception:
+                log.exception("handler failed for %s", msg.update_key)
+                replies = [self.error_reply()]
+                outcome = "error"
+            if any(out.buttons for out in replies):
+                conversation.menu = [b.action for out in replies for b in out.flat_buttons()
+                                     if b.action]
+            row.state = conversation.state
+            row.data = {"data": conversation.data, "menu": conversation.menu}
+            row.updated_at = now
+        UPDATES.labels(msg.channel, outcome).inc()
+        LATENCY.labels(msg.channel).observe(time.perf_counter() - started)
+        return replies
+
+    def error_reply(self) -> Outgoing:
+        from handlers.start import error_reply
+
+        return error_reply()
+
+    async def _dispatch(self, msg: Incoming, ctx: Context) -> list[Outgoing]:
+        router = self.router
+        notes: list[Outgoing] = []
+        if len(msg.text) > MAX_TEXT:
+            msg.text = msg.text[:MAX_TEXT]
+            from handlers.start import too_long_note
+
+            notes.append(too_long_note(MAX_TEXT))
+        if msg.is_group and not msg.is_staff_chat and not msg.command and not msg.action:
+            return []  # in ordinary groups the bot speaks only when spoken to
+        if msg.action is None and msg.channel in self.numbered_channels:
+            msg.action = self._numbered_choice(msg.text, ctx.conversation)
+        if msg.action is not None:
+            handler = router.find_action(msg.action)
+            if handler is None:
+                from handlers.start import on_stale_button
+
+                handler = on_stale_button
+            return notes + as_list(await handler(msg, ctx))
+        command = msg.command or self._bare_command(msg.text)
+        if command is not None:
+            handler = router.commands.get(command[0])
+            if handler is None:
+                from handlers.start import on_unknown_command
+
+                handler = on_unknown_command
+            return notes + as_list(await handler(msg, ctx))
+        state = ctx.conversation.state
+        if state is not None and state in router.steps:
+            return notes + as_list(await router.steps[state](msg, ctx))
+        if msg.text:
+            for text_handler in router.text_handlers:
+                result = await text_handler(msg, ctx)
+                if result is not None:
+                    return notes + result
+        assert router.fallback is not None, "the app must register a fallback handler"
+        return notes + as_list(await router.fallback(msg, ctx))
+
+    def _bare_command(self, text: str) -> tuple[str, str] | None:
+        """A command word typed without "/" ("huy", "hủy", "trogiup") works too."""
+        word = strip_marks(text).strip().lower()
+        return (word, "") if word in self.router.commands else None
+
+    @staticmethod
+    def _numbered_choice(text: str, conversation: ConversationState) -> str | None:
+        """On channels without buttons, "2" presses the second option last shown."""
+        choice = text.strip().rstrip(".)")
+        if choice.isdigit() and conversation.menu and 1 <= int(choice) <= len(conversation.menu):
+            return conversation.menu[int(choice) - 1]
+        return None
