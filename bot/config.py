@@ -31,7 +31,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///data/motcua.db"
     http_host: str = "127.0.0.1"
-    http_port: int = Field(8080, ge=1, le=65535)
+    http_port: int = Field(8080, ge=0, le=65535)  # 0 = any free port
     public_base_url: str | None = None
     timezone: str = "Asia/Ho_Chi_Minh"
     quiet_hours: str = "21:00-07:00"

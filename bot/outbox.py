@@ -153,8 +153,7 @@ class Pacer:
                                                        self.pace.margin)
         return window
 
-    def ready_at(self, chat_id: str, is_group: bool) -> float:
-        now = self.clock()
+    def ready_at(self, chat_id: str, is_group: bool, now: float) -> float:
         times = [now, self.paused_until, self.overall.next_free(now),
                  self._chat(chat_id).next_free(now)]
         if is_group:
@@ -266,14 +265,14 @@ class PacedSender:
 
     def _pick(self) -> tuple[OutboxMessage | None, float]:
         """The oldest row whose chat may receive now; else how long until one may."""
-        now = time.monotonic()
+        now = self.pacer.clock()
         soonest = float("inf")
         seen: set[str] = set()
         for row in self.buffer:
             if row.chat_id in seen:
                 continue  # keep each chat's messages in order
             seen.add(row.chat_id)
-            ready = self.pacer.ready_at(row.chat_id, row.is_group)
+            ready = self.pacer.ready_at(row.chat_id, row.is_group, now)
             if ready <= now:
                 return row, 0.0
             soonest = min(soonest, ready - now)

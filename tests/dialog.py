@@ -1,0 +1,47 @@
+"""A dialog harness: talk to the core as a citizen on a channel, no platform involved."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from bot.messages import Attachment, Incoming, Outgoing
+from bot.router import Core
+
+_keys = itertools.count(1)
+
+
+class Dialog:
+    def __init__(self, core: Core, channel: str = "web", chat_id: str = "c1",
+                 user_id: str | None = None, name: str = "Nguyễn Văn An") -> None:
+        self.core = core
+        self.channel = channel
+        self.chat_id = chat_id
+        self.user_id = user_id or chat_id
+        self.name = name
+
+    def incoming(self, text: str = "", **fields: Any) -> Incoming:
+        return Incoming(channel=self.channel, chat_id=self.chat_id, user_id=self.user_id,
+                        update_key=f"{self.channel}:test:{next(_keys)}", text=text,
+                        display_name=self.name, **fields)
+
+    async def say(self, text: str = "", **fields: Any) -> list[Outgoing]:
+        return await self.core.handle(self.incoming(text, **fields))
+
+    async def press(self, action: str) -> list[Outgoing]:
+        return await self.core.handle(self.incoming(action=action))
+
+    async def send_photo(self) -> list[Outgoing]:
+        return await self.core.handle(self.incoming(attachments=[Attachment("photo", "f1")]))
+
+
+def texts(replies: list[Outgoing]) -> str:
+    return "\n".join(reply.text for reply in replies)
+
+
+def labels(replies: list[Outgoing]) -> list[str]:
+    return [button.label for reply in replies for button in reply.flat_buttons()]
+
+
+def actions(replies: list[Outgoing]) -> list[str]:
+    return [b.action for reply in replies for b in reply.flat_buttons() if b.action]
