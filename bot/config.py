@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1)
     outbox_lease_seconds: float = Field(60.0, gt=0)
 
+    @field_validator("telegram_staff_chat_id", mode="before")
+    @classmethod
+    def _empty_id(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
