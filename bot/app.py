@@ -75,7 +75,7 @@ class Service:
     async def start(self) -> None:
         await self.prepare()
         self._runner = web.AppRunner(create_web_app(self), access_log=None,
-                                     handle_signals=False, shutdown_timeout=5)
+                                     handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
         await site.start()

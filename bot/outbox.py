@@ -51,10 +51,13 @@ async def enqueue(
     key: str,
     purpose: str = "message",
     not_before: datetime | None = None,
-    is_group: bool = False,
+    is_group: bool | None = None,
 ) -> bool:
-    """Add a message to the outbox; False when a row with this dedupe key already exists."""
+    """Add a message to the outbox; False when a row with this dedupe key already exists.
+    Telegram group ids are negative, so `is_group` is known for them without asking."""
     now = utcnow()
+    if is_group is None:
+        is_group = chat.channel == "telegram" and chat.chat_id.startswith("-")
     return await insert_ignore(session, OutboxMessage, {
         "dedupe_key": key,
         "channel": chat.channel,

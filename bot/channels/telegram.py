@@ -136,7 +136,8 @@ class TelegramChannel:
 
     name = "telegram"
 
-    def __init__(self, settings: Settings, core: Core, db: Database, *, webhook: bool) -> None:
+    def __init__(self, settings: Settings, core: Core, db: Database, *, webhook: bool,
+                 request_timeout: float = 15.0) -> None:
         assert settings.telegram_bot_token, "TELEGRAM_BOT_TOKEN is required"
         self.settings = settings
         self.core = core
@@ -148,7 +149,8 @@ class TelegramChannel:
             .base_url(settings.telegram_api_base_url)
             .base_file_url(file_base_url(settings.telegram_api_base_url))
             .request(HTTPXRequest(connection_pool_size=64, pool_timeout=10.0,
-                                  read_timeout=15.0, connect_timeout=10.0))
+                                  read_timeout=request_timeout, write_timeout=request_timeout,
+                                  connect_timeout=request_timeout))
             .get_updates_request(HTTPXRequest(read_timeout=40.0, connect_timeout=10.0))
         )
         if webhook:

@@ -1,0 +1,212 @@
+"""Telegram end to end: the real python-telegram-bot client against the fake Bot API, with the
+whole service (polling and webhook modes)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Service
+from bot.db.models import ProcessedUpdate
+from bot.messages import Button, ChatRef, Outgoing
+from tests.conftest import make_settings
+from tests.fakes.telegram_api import FakeTelegram
+
+TOKEN = "123456:TEST-token-for-the-fake-api_abcdefghij"
+MENU = ["Tra cứu thủ tục", "Tra cứu hồ sơ", "Gửi phản ánh, kiến nghị", "Đánh giá hài lòng",
+        "Nhận thông báo của xã/phường", "Cài đặt"]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as api:
+        yield api
+
+
+async def delivered(fake: FakeTelegram, count: int = 1, since: int = 0) -> None:
+    """Wait for `count` successful sendMessage calls (a 429'd reply is re-sent later)."""
+    await fake.wait_for(lambda c: c.method == "sendMessage" and c.ok, count=count, since=since,
+                        timeout=10)
+
+
+def keyboard_labels(message: dict) -> list[str]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [button["text"] for row in rows for button in row]
+
+
+def keyboard_data(message: dict) -> list[str]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [button.get("callback_data", "") for row in rows for button in row]
+
+
+async def test_polling_start_menu_and_button_press(database_url: str, fake: FakeTelegram) -> None:
+    settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                             telegram_api_base_url=fake.base_url)
+    async with Service(settings) as service:
+        assert service.telegram and service.telegram.status == "ok"
+        fake.push_message(1001, "/start")
+        await delivered(fake)
+        greeting = fake.sent_messages(1001)[-1]
+        assert "xin chào Nguyễn Văn An" in greeting["text"]
+        assert keyboard_labels(greeting) == MENU
+        assert all(len(d.encode()) <= 64 for d in keyboard_data(greeting))
+
+        since = len(fake.calls)
+        fake.push_callback(1001, keyboard_data(greeting)[1])
+        await fake.wait_for("answerCallbackQuery", since=since)
+        await delivered(fake, since=since)
+        assert "Tra cứu hồ sơ" in fake.sent_messages(1001)[-1]["text"]
+        assert fake.calls_to("setMyCommands")
+
+
+async def test_every_callback_is_answered_even_a_stale_one(database_url: str,
+                                                           fake: FakeTelegram) -> None:
+    settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                             telegram_api_base_url=fake.base_url)
+    async with Service(settings):
+        fake.push_callback(1002, "no-such-action:42")
+        await fake.wait_for("answerCallbackQuery")
+        await delivered(fake)
+        assert "hết hiệu lực" in fake.sent_messages(1002)[-1]["text"]
+
+
+async def test_long_button_actions_are_stored_server_side(database_url: str,
+                                                          fake: FakeTelegram) -> None:
+    settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                             telegram_api_base_url=fake.base_url)
+    async with Service(settings) as service:
+        assert service.telegram
+        long_action = "menu:" + "x" * 100  # resolves to the "menu" handler by prefix
+        await service.telegram.send(
+            ChatRef("telegram", "1003"), Outgoing("Chọn", buttons=[[Button("A", long_action)]])
+        )
+        data = keyboard_data(fake.sent_messages(1003)[-1])[0]
+        assert len(data.encode()) <= 64 and data != long_action
+        since = len(fake.calls)
+        fake.push_callback(1003, data)
+        await delivered(fake, since=since)
+        assert keyboard_labels(fake.sent_messages(1003)[-1]) == MENU
+
+
+async def test_odd_messages_get_a_clear_answer_on_telegram(database_url: str,
+                                                           fake: FakeTelegram) -> None:
+    settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                             telegram_api_base_url=fake.base_url)
+    async with Service(settings):
+        fake.push_message(1004, sticker=True)
+        fake.push_message(1004, photo=True)
+        fake.push_message(1004, "/lenhla")
+        fake.push_message(1004, "x" * 10_000)
+        await delivered(fake, 5)
+        texts = [m["text"] for m in fake.sent_messages(1004)]
+        assert "nhãn dán" in texts[0]
+        assert "một ảnh" in texts[1]
+        assert '"/lenhla"' in texts[2]
+        assert "4000 ký tự" in texts[3]
+
+
+async def test_a_conversation_survives_a_restart(database_url: str, fake: FakeTelegram) -> None:
+    settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                             telegram_api_base_url=fake.base_url)
+    async with Service(settings):
+        fake.push_message(1005, "/trogiup")
+        await delivered(fake)
+        fake.push_message(1005, "/start")
+        await delivered(fake, 2)
+    assert fake.pending_updates == []
+    async with Service(settings):  # a new process: the numbered menu is remembered too
+        since = len(fake.calls)
+        fake.push_callback(1005, "menu:phananh")
+        await delivered(fake, since=since)
+        assert "Gửi phản ánh, kiến nghị" in fake.sent_messages(1005)[-1]["text"]
+
+
+# -- webhook mode ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def webhook_service(database_url: str, fake: FakeTelegram) -> AsyncIterator[Service]:
+    settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                             telegram_api_base_url=fake.base_url,
+                             public_base_url="https://motcua.example.gov.vn",
+                             telegram_webhook_secret="s3cret_Value-1")
+    async with Service(settings) as service:
+        yield service
+
+
+async def count_updates(service: Service) -> int:
+    async with service.db.session() as session:
+        return await session.scalar(select(func.count()).select_from(ProcessedUpdate)) or 0
+
+
+async def test_webhook_is_registered_with_the_secret(webhook_service: Service,
+                                                     fake: FakeTelegram) -> None:
+    assert fake.webhook.url == "https://motcua.example.gov.vn/webhook/telegram"
+    assert fake.webhook.secret_token == "s3cret_Value-1"
+    assert not fake.calls_to("getUpdates")
+
+
+async def test_webhook_right_wrong_and_missing_secret(webhook_service: Service,
+                                                      fake: FakeTelegram) -> None:
+    url = f"http://127.0.0.1:{webhook_service.port}/webhook/telegram"
+    update = fake.push_message(2001, "/start")
+    assert await fake.deliver_webhook(update, url, secret_token="wrong") == 403
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=update) as response:
+            assert response.status == 401
+    assert await count_updates(webhook_service) == 0
+    assert not fake.sent_messages(2001)
+
+    assert await fake.deliver_webhook(update, url) == 200
+    await delivered(fake)
+    assert keyboard_labels(fake.sent_messages(2001)[-1]) == MENU
+
+
+async def test_webhook_duplicate_update_is_handled_once(webhook_service: Service,
+                                                        fake: FakeTelegram) -> None:
+    url = f"http://127.0.0.1:{webhook_service.port}/webhook/telegram"
+    update = fake.push_message(2002, "/start")
+    assert await fake.deliver_webhook(update, url) == 200
+    assert await fake.deliver_webhook(update, url) == 200
+    await delivered(fake)
+    fake.push_message(2002, "/trogiup")  # a later update proves the first one's replies are done
+    assert await fake.deliver_webhook(fake.pending_updates[-1], url) == 200
+    await delivered(fake, 2)
+    assert [keyboard_labels(m) for m in fake.sent_messages(2002)] == [MENU, ["Về menu chính"]]
+    assert await count_updates(webhook_service) == 2
+
+
+async def test_webhook_malformed_but_authenticated_is_acknowledged(
+    webhook_service: Service, fake: FakeTelegram
+) -> None:
+    url = f"http://127.0.0.1:{webhook_service.port}/webhook/telegram"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret_Value-1"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data=b"{not json", headers=headers) as response:
+            assert response.status == 200
+        async with http.post(url, data=b"x" * (1024 * 1024 + 1), headers=headers) as response:
+            assert response.status == 413
+    async with webhook_service.db.session() as session:
+        statuses = list(await session.scalars(select(ProcessedUpdate.status)))
+    assert statuses == ["rejected"]
+
+
+async def test_webhook_answers_503_when_the_database_is_gone(webhook_service: Service,
+                                                             fake: FakeTelegram) -> None:
+    url = f"http://127.0.0.1:{webhook_service.port}/webhook/telegram"
+    update = fake.push_message(2003, "/start")
+    real_handle = webhook_service.core.handle
+
+    async def broken(msg):  # type: ignore[no-untyped-def]
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    webhook_service.core.handle = broken  # type: ignore[method-assign]
+    assert await fake.deliver_webhook(update, url) == 503
+    webhook_service.core.handle = real_handle  # type: ignore[method-assign]
+    assert await fake.deliver_webhook(update, url) == 200  # the platform's retry succeeds
+    await delivered(fake)
