@@ -1,7 +1,7 @@
 /* motcua web chat: shows the conversation, sends typed text and pressed buttons, and polls
    for messages the bot sends on its own. No framework, no build step, no third-party host:
-   it talks only to /chat/api/messages on the server that served it. Written for old phone
-   browsers too (ES2017, no optional chaining). */
+   it talks only to /chat/api/messages on the server that served it. Plain ES2017 so that
+   old phone browsers run it too. */
 (function () {
   "use strict";
 
@@ -23,43 +23,39 @@
   var typing = document.getElementById("typing");
   var counter = document.getElementById("counter");
 
-  var seen = {}; // message ids already handled, so polling never shows a message twice
+  var seen = {}; // ids already handled, so polling never shows a message twice
   var lastId = 0; // poll cursor: everything up to here has been fetched by GET
-  var echoUpTo = 0; // user messages up to this id are the echo of what we sent ourselves
+  var echoUpTo = 0; // user messages up to this id echo what this page sent itself
   var busy = false; // a POST is in flight
   var epoch = 0; // bumped by every POST; a poll started before it is discarded
   var started = false;
   var polling = false;
   var pollTimer = null;
   var pollDelay = POLL_MS;
-  var loadNoticeShown = false;
 
-  function el(tag, className, text) {
+  function el(tag, className, text) { // text is always set as text, never as HTML
     var node = document.createElement(tag);
     if (className) node.className = className;
     if (text) node.textContent = text;
     return node;
   }
 
-  /** Only http(s) links may become clickable; anything else stays plain text. */
+  /** Only http(s) links become clickable; anything else (javascript:, data:) does not. */
   function safeUrl(raw) {
-    try {
-      var url = new URL(String(raw), window.location.href);
-      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-    } catch (e) {
-      return null;
-    }
+    var url = null;
+    try { url = new URL(String(raw), window.location.href); } catch (e) { return null; }
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
   }
 
-  function newTabLink(href, className) {
-    var a = el("a", className);
+  function newTabLink(href, className, text) {
+    var a = el("a", className, text);
     a.href = href;
     a.target = "_blank";
     a.rel = "noopener";
     return a;
   }
 
-  /** Text as text nodes (never HTML), with bare http(s) URLs turned into links. */
+  /** Text as text nodes (never parsed as HTML), bare http(s) URLs turned into links. */
   function appendLinkified(parent, text) {
     var re = new RegExp(URL_RE.source, "g");
     var from = 0;
@@ -67,13 +63,10 @@
     while ((match = re.exec(text)) !== null) {
       var url = match[0].replace(URL_TAIL_RE, "");
       var href = safeUrl(url);
-      if (!href || url.length < 10) continue;
+      if (!href) continue;
       parent.appendChild(document.createTextNode(text.slice(from, match.index)));
-      var a = newTabLink(href, "");
-      a.textContent = url;
-      parent.appendChild(a);
-      from = match.index + url.length;
-      re.lastIndex = from;
+      parent.appendChild(newTabLink(href, "", url));
+      from = re.lastIndex = match.index + url.length;
     }
     parent.appendChild(document.createTextNode(text.slice(from)));
   }
@@ -82,8 +75,7 @@
     var label = String(button.label || "");
     var href = button.url ? safeUrl(button.url) : null;
     if (href) {
-      var a = newTabLink(href, "btn");
-      a.textContent = label;
+      var a = newTabLink(href, "btn", label);
       a.appendChild(el("span", "ext", "↗")).setAttribute("aria-hidden", "true");
       a.appendChild(el("span", "sr-only", " (mở trong thẻ mới)"));
       return a;
@@ -92,7 +84,8 @@
     var b = el("button", "btn", label);
     b.type = "button";
     b.addEventListener("click", function () {
-      send({ action: String(button.action) }, label);
+      // The label goes along so the server can keep it as the citizen's side of history.
+      send({ action: String(button.action), label: label }, label);
     });
     return b;
   }
@@ -100,10 +93,9 @@
   function renderMessage(msg) {
     var who = msg.from === "user" ? "user" : "bot";
     var item = el("div", "msg " + who);
-    var bubble = el("div", "bubble");
+    var bubble = item.appendChild(el("div", "bubble"));
     bubble.appendChild(el("span", "sr-only", who === "user" ? "Bạn: " : "Trợ lý: "));
     appendLinkified(bubble, String(msg.text || ""));
-    item.appendChild(bubble);
     (msg.buttons || []).forEach(function (row) {
       var rowNode = el("div", "btn-row");
       (row || []).forEach(function (button) {
@@ -115,69 +107,47 @@
     return item;
   }
 
-  function nearBottom() {
-    return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-  }
-
-  function scrollToEnd() {
-    log.scrollTop = log.scrollHeight;
-  }
-
-  function append(node) {
-    log.appendChild(node);
-    scrollToEnd();
-  }
+  function nearBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 80; }
+  function scrollToEnd() { log.scrollTop = log.scrollHeight; }
 
   function notice(text) {
-    var item = el("div", "msg notice");
+    var item = log.appendChild(el("div", "msg notice"));
     item.appendChild(el("div", "bubble", text));
-    append(item);
+    scrollToEnd();
+    return item;
   }
 
-  /** Render the messages of an API answer, skipping ids already shown and our own echoes. */
+  /** Render an API answer, skipping ids already shown and echoes of our own sends. */
   function show(data, fromPost) {
     var stick = fromPost || nearBottom();
     var maxId = Number(data.last_id) || 0;
     (data.messages || []).forEach(function (msg) {
-      var id = Number(msg.id);
-      if (id) {
-        if (seen[id]) return;
-        seen[id] = true;
-        maxId = Math.max(maxId, id);
-      }
+      var id = Number(msg.id) || 0;
+      if (id && seen[id]) return;
+      seen[id] = true;
+      maxId = Math.max(maxId, id);
       var echo = msg.from === "user" && (fromPost || id <= echoUpTo || msg.text === "/start");
       if (!echo) log.appendChild(renderMessage(msg));
     });
-    // A POST does not move the poll cursor: the next GET also picks up anything the bot
-    // sent on its own meanwhile; the ids above keep the replies from showing twice.
+    // A POST does not move the poll cursor: the next GET also picks up whatever the bot
+    // sent on its own meanwhile, and `seen` keeps the replies from showing twice.
     if (fromPost) echoUpTo = Math.max(echoUpTo, maxId);
     else lastId = Math.max(lastId, maxId);
     if (stick) scrollToEnd();
   }
 
-  function ApiError(message) {
-    this.message = message;
-  }
+  function ApiError(message) { this.message = message; }
 
   async function api(method, url, body) {
     var ctrl = window.AbortController ? new AbortController() : null;
-    var timer = ctrl ? setTimeout(function () { ctrl.abort(); }, TIMEOUT_MS) : null;
-    var options = {
-      method: method,
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-      signal: ctrl ? ctrl.signal : undefined,
-    };
-    if (body) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
+    var timer = ctrl && setTimeout(function () { ctrl.abort(); }, TIMEOUT_MS);
+    var headers = body ? { Accept: "application/json", "Content-Type": "application/json" }
+      : { Accept: "application/json" };
     try {
-      var res = await fetch(url, options);
-      var data = await res.json().catch(function () { return {}; });
-      if (!res.ok) {
-        throw new ApiError(data && typeof data.error === "string" ? data.error : SEND_FAILED);
-      }
+      var res = await fetch(url, { method: method, credentials: "same-origin", headers: headers,
+        body: body ? JSON.stringify(body) : undefined, signal: ctrl ? ctrl.signal : undefined });
+      var data = await res.json().catch(function () { return null; });
+      if (!res.ok) throw new ApiError(data && typeof data.error === "string" ? data.error : "");
       return data || {};
     } finally {
       clearTimeout(timer);
@@ -188,24 +158,25 @@
     var stick = nearBottom(); // the indicator takes room from the log
     busy = value;
     typing.hidden = !value;
-    sendButton.setAttribute("aria-disabled", value ? "true" : "false");
+    sendButton.setAttribute("aria-disabled", String(value));
     if (stick) scrollToEnd();
   }
 
-  /** POST a typed text or a pressed button; `bubble` is what the citizen sees as theirs. */
+  /** POST typed text or a pressed button; `bubble` is what the citizen sees as their own. */
   async function send(body, bubble) {
     if (busy) return false;
     setBusy(true);
     epoch += 1;
-    var mine = bubble ? renderMessage({ from: "user", text: bubble }) : null;
-    if (mine) append(mine);
+    body.id = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2); // dedupe key
+    var mine = bubble ? log.appendChild(renderMessage({ from: "user", text: bubble })) : null;
+    scrollToEnd();
     try {
       show(await api("POST", API, body), true);
       return true;
     } catch (err) {
       if (mine) log.removeChild(mine);
       // Only the server's own (Vietnamese) words are shown; browser errors are English.
-      notice(err instanceof ApiError ? err.message : SEND_FAILED);
+      notice(err instanceof ApiError && err.message ? err.message : SEND_FAILED);
       return false;
     } finally {
       setBusy(false);
@@ -214,25 +185,25 @@
   }
 
   async function submitTyped() {
-    var text = input.value.trim();
+    var text = input.value.trim().slice(0, MAX_LEN);
     if (!text || busy) return;
-    if (text.length > MAX_LEN) text = text.slice(0, MAX_LEN);
     input.value = "";
     onInput();
-    var ok = await send({ text: text }, text);
-    if (!ok && !input.value) {
+    if (!(await send({ text: text }, text)) && !input.value) {
       input.value = text; // nothing typed is lost
       onInput();
     }
   }
 
   function onInput() {
+    var stick = nearBottom(); // a growing input takes room from the log
     input.style.height = "auto";
-    input.style.height = input.scrollHeight + 4 + "px";
+    input.style.height = input.scrollHeight + 4 + "px"; // + the 2px borders
     var left = MAX_LEN - input.value.length;
     counter.hidden = left > WARN_LEFT;
     counter.textContent = "Còn " + left + " ký tự";
     counter.className = left < 100 ? "counter low" : "counter";
+    if (stick) scrollToEnd();
   }
 
   function schedulePoll(ms) {
@@ -258,23 +229,22 @@
     schedulePoll(pollDelay);
   }
 
-  async function start() {
+  async function start(attempt, offline) {
     var data;
     try {
       data = await api("GET", API + "?after=0");
     } catch (e) {
-      if (!loadNoticeShown) notice(LOAD_FAILED);
-      loadNoticeShown = true;
-      pollDelay = Math.min(pollDelay * 2, POLL_MAX_MS);
-      setTimeout(start, pollDelay);
+      offline = offline || notice(LOAD_FAILED);
+      var delay = Math.min(POLL_MS * Math.pow(2, attempt), POLL_MAX_MS);
+      setTimeout(start, delay, attempt + 1, offline);
       return;
     }
-    pollDelay = POLL_MS;
+    if (offline) log.removeChild(offline);
     show(data, false);
     scrollToEnd();
     started = true;
-    if (!(data.messages || []).length) await send({ text: "/start" }, null);
-    else schedulePoll(POLL_MS);
+    if ((data.messages || []).length) schedulePoll(POLL_MS);
+    else await send({ text: "/start" }, null); // greeting and main menu, no user bubble
   }
 
   form.addEventListener("submit", function (event) {
@@ -295,9 +265,7 @@
   input.addEventListener("input", onInput);
 
   // Hidden tab: schedulePoll only clears the timer. Visible again: fetch at once.
-  document.addEventListener("visibilitychange", function () {
-    schedulePoll(0);
-  });
+  document.addEventListener("visibilitychange", function () { schedulePoll(0); });
 
-  start();
+  start(0);
 })();
