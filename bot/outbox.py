@@ -199,6 +199,7 @@ class PacedSender:
         batch: int | None = None,
         max_in_flight: int = 32,
         idle_poll: float = 0.5,
+        retry_base: float = 2.0,
         owner: str | None = None,
     ) -> None:
         self.db = db
@@ -211,6 +212,7 @@ class PacedSender:
         self.batch = batch or max(20, int(pace.overall_per_s * 5))
         self.in_flight = asyncio.Semaphore(max_in_flight)
         self.idle_poll = idle_poll
+        self.retry_base = retry_base
         self.owner = owner or f"{uuid.uuid4().hex[:12]}"
         self.buffer: list[OutboxMessage] = []
         self.tasks: set[asyncio.Task[None]] = set()
@@ -362,7 +364,7 @@ class PacedSender:
             delay = error.retry_after + 0.1
             OUTCOMES.labels(self.channel, "retry_after").inc()
         else:
-            delay = backoff(attempts)
+            delay = backoff(attempts, self.retry_base)
             OUTCOMES.labels(self.channel, "retry").inc()
         if attempts >= self.max_attempts:
             OUTCOMES.labels(self.channel, "failed").inc()

@@ -46,7 +46,14 @@ def create_web_app(service: Service) -> web.Application:
     app.router.add_post("/chat/api/messages", chat_post)
     app.router.add_get("/chat/api/messages", chat_history)
     app.router.add_static("/chat/static/", STATIC, show_index=False)
+    app.on_response_prepare.append(_revalidate_static)
     return app
+
+
+async def _revalidate_static(request: web.Request, response: web.StreamResponse) -> None:
+    """Phones must not keep an old chat.js after a deploy; the ETag keeps this cheap."""
+    if request.path.startswith("/chat/static/"):
+        response.headers["Cache-Control"] = "no-cache"
 
 
 @web.middleware
@@ -161,6 +168,8 @@ def _chat_error(message: str, status: int = 422) -> web.Response:
 async def chat_post(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     chat_id, cookie = _visitor(request)
+    if request.content_type != "application/json":  # forms from other sites cannot post here
+        return _chat_error("Tin nhắn không hợp lệ. Anh/chị vui lòng thử lại.", 415)
     try:
         data = await request.json()
     except (ValueError, UnicodeDecodeError):
@@ -176,11 +185,10 @@ async def chat_post(request: web.Request) -> web.Response:
     if isinstance(text, str) and len(text) > MAX_CHAT_TEXT * 3:
         return _chat_error(f"Tin nhắn quá dài, vui lòng gõ dưới {MAX_CHAT_TEXT} ký tự.", 413)
     client_id = client_id if isinstance(client_id, str) and len(client_id) <= 64 else None
-    messages = await service.web.converse(
+    messages, last_id = await service.web.converse(
         chat_id, text=clean_text(text or ""), action=action,
         label=label if isinstance(label, str) else None, client_id=client_id,
     )
-    last_id = max((m["id"] for m in messages), default=0)
     return _with_cookie(request, json_response({"messages": messages, "last_id": last_id}),
                         cookie)
 

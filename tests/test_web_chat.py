@@ -104,8 +104,24 @@ async def test_bad_requests_get_a_clear_answer(http: aiohttp.ClientSession, payl
 
 
 async def test_bodies_over_one_mebibyte_are_refused(http: aiohttp.ClientSession) -> None:
-    async with http.post("/chat/api/messages", data=b"x" * (1024 * 1024 + 10)) as response:
+    async with http.post("/chat/api/messages", data=b"x" * (1024 * 1024 + 10),
+                         headers={"Content-Type": "application/json"}) as response:
         assert response.status == 413
+
+
+async def test_form_posts_from_other_sites_are_refused(http: aiohttp.ClientSession) -> None:
+    async with http.post("/chat/api/messages", data={"text": "/start"}) as response:
+        assert response.status == 415
+
+
+async def test_last_id_covers_the_citizens_own_message(http: aiohttp.ClientSession) -> None:
+    async with http.post("/chat/api/messages", json={"text": "/start"}) as response:
+        first = await response.json()
+    async with http.post("/chat/api/messages", json={"text": "xin chào"}) as response:
+        second = await response.json()
+    async with http.get(f"/chat/api/messages?after={second['last_id']}") as response:
+        assert (await response.json())["messages"] == []
+    assert second["last_id"] > first["last_id"]
 
 
 async def test_ten_thousand_characters_in_the_web_chat(http: aiohttp.ClientSession) -> None:

@@ -53,31 +53,40 @@ class WebChannel:
     async def converse(
         self, chat_id: str, *, text: str = "", action: str | None = None,
         label: str | None = None, client_id: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Handle one message from the page; returns the bot's replies as stored."""
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Handle one message from the page; returns the bot's replies as stored and the id of
+        the newest stored message of this chat (the citizen's own included)."""
         msg = Incoming(
             channel="web", chat_id=chat_id, user_id=chat_id,
             update_key=f"web:{chat_id}:{client_id or uuid.uuid4().hex}",
             text=text, action=action,
         )
         shown = label if action else msg.text
+        last_id = 0
         if shown and not shown.startswith("/"):
             async with self.db.session() as session:
-                session.add(WebMessage(chat_id=chat_id, payload={"from": "user", "text": shown}))
+                own = WebMessage(chat_id=chat_id, payload={"from": "user", "text": shown})
+                session.add(own)
+                await session.flush()
+                last_id = own.id
         replies = await self.core.handle(msg)
         async with self.db.session() as session:
             rows = [WebMessage(chat_id=chat_id, payload={"from": "bot", **reply.to_dict()})
                     for reply in replies]
             session.add_all(rows)
             await session.flush()
-            return [as_json(row) for row in rows]
+            return [as_json(row) for row in rows], max([last_id] + [row.id for row in rows])
 
     async def history(self, chat_id: str, after: int) -> list[dict[str, Any]]:
+        """Messages after id `after`, oldest first; for `after=0` the newest page of them."""
+        newest_first = after == 0
         async with self.db.session() as session:
-            rows = await session.scalars(
+            rows = list(await session.scalars(
                 select(WebMessage)
                 .where(WebMessage.chat_id == chat_id, WebMessage.id > after)
-                .order_by(WebMessage.id)
+                .order_by(WebMessage.id.desc() if newest_first else WebMessage.id)
                 .limit(HISTORY_LIMIT)
-            )
-            return [as_json(row) for row in rows]
+            ))
+        if newest_first:
+            rows.reverse()
+        return [as_json(row) for row in rows]
