@@ -539,3 +539,81 @@ async def test_chats_members_commands_and_actions(bot: Bot, fake: FakeTelegram) 
     await bot.delete_my_commands(language_code="vi")
     assert fake.commands == {}
     assert await bot.send_chat_action(42, "typing")
+
+
+async def test_every_kind_of_pushed_update_parses_in_ptb(bot: Bot, fake: FakeTelegram) -> None:
+    fake.push_message(42, sticker=True)
+    fake.push_message(42, location=(21.0285, 105.8542))
+    fake.push_message(42, "tờ khai", document=("to-khai.pdf", b"%PDF-1.4 x"))
+    fake.push_message(42, "/hoso A-17")
+    group = fake.push_message(-100200, "chào cả nhóm", user_id=77, chat_title="Tổ một cửa")
+    fake.push_message(
+        -100200, "trả lời", user_id=78, reply_to_message_id=group["message"]["message_id"]
+    )
+    fake.push_update(
+        {
+            "my_chat_member": {
+                "chat": {"id": 42, "type": "private", "first_name": "An"},
+                "from": {"id": 42, "is_bot": False, "first_name": "An"},
+                "date": 1_700_000_000,
+                "old_chat_member": {
+                    "status": "member",
+                    "user": {"id": BOT_ID, "is_bot": True, "first_name": "Một cửa"},
+                },
+                "new_chat_member": {
+                    "status": "kicked",
+                    "until_date": 0,
+                    "user": {"id": BOT_ID, "is_bot": True, "first_name": "Một cửa"},
+                },
+            }
+        }
+    )
+
+    sticker, location, document, command, hello, reply, blocked = await bot.get_updates()
+    assert sticker.message is not None and sticker.message.sticker is not None
+    assert location.message is not None and location.message.location is not None
+    assert document.message is not None and document.message.document is not None
+    assert document.message.caption == "tờ khai"
+    assert command.message is not None and command.message.entities[0].length == len("/hoso")
+    assert hello.message is not None and hello.message.chat.title == "Tổ một cửa"
+    assert reply.message is not None and reply.message.reply_to_message is not None
+    assert reply.message.reply_to_message.text == "chào cả nhóm"
+    assert blocked.my_chat_member is not None
+    assert blocked.my_chat_member.new_chat_member.status == "kicked"
+
+
+async def test_a_malformed_parameter_is_a_bad_request(fake: FakeTelegram) -> None:
+    url = f"{fake.base_url}{TOKEN}/editMessageText"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data={"chat_id": "1", "message_id": "abc", "text": "x"}) as response,
+    ):
+        body = await response.json()
+    assert response.status == 400 and body["ok"] is False
+    assert body["description"].startswith("Bad Request:")
+
+
+async def test_stop_answers_a_waiting_long_poll() -> None:
+    fake = FakeTelegram()
+    await fake.start()
+    async with aiohttp.ClientSession() as http:
+        url = f"{fake.base_url}{TOKEN}/getUpdates"
+        poll = asyncio.create_task(http.post(url, data={"timeout": "30"}))
+        while not fake.is_polling:
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(fake.stop(), 3)
+        response = await asyncio.wait_for(poll, 3)
+        assert await response.json() == {"ok": True, "result": []}
+
+
+async def test_429_under_fail_rate_pauses_only_that_chat() -> None:
+    clock = ManualClock()
+    async with FakeTelegram(clock=clock) as fake, Bot(TOKEN, base_url=fake.base_url) as bot:
+        fake.fail_rate(429, 1.0, seed=1, retry_after=2)
+        with pytest.raises(RetryAfter):
+            await bot.send_message(1, "x")
+        fake.clear_faults()
+        await bot.send_message(2, "another chat")
+        clock.now += 2.1
+        await bot.send_message(1, "after the pause")
+        assert fake.pause_violations == [] and fake.rejected_429 == 1

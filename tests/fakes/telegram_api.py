@@ -151,7 +151,12 @@ _FAKE_JPEG = (
 
 
 class Call(NamedTuple):
-    """One request the fake answered: method, decoded parameters, clock time, HTTP status."""
+    """One request the fake answered: method, decoded parameters, clock time, HTTP status.
+
+    `params` holds JSON values (`reply_markup` as a dict, `chat_id` as an int) and, for an
+    upload, `{"upload": filename, "size": n, "file_id": id}`; `status` 0 is a dropped
+    connection (`reset_next`).
+    """
 
     method: str
     params: JSON
@@ -556,7 +561,7 @@ class FakeTelegram:
         self._implicit_chats: set[int | str] = set()  # made up on first use, not described
         self._last_bot_id = DEFAULT_BOT_ID
         self._users: dict[int, JSON] = {}
-        self._message_ids: dict[int | str, itertools.count[int]] = {}
+        self._last_message_id: dict[int | str, int] = {}
         self._messages: dict[tuple[int | str, int], JSON] = {}
         self._sent: list[tuple[int | str, int]] = []
         self._topics: dict[tuple[int | str, int], JSON] = {}
@@ -573,35 +578,11 @@ class FakeTelegram:
         self._per_chat: dict[int | str, _Window] = {}
         self._per_group: dict[int | str, _Window] = {}
 
+        # Bot API methods are the `_api_<method>` coroutines below.
         self._handlers: dict[str, Callable[[int, JSON], Awaitable[Any]]] = {
-            name: getattr(self, f"_api_{name}")
-            for name in (
-                "getMe",
-                "getUpdates",
-                "deleteWebhook",
-                "setWebhook",
-                "getWebhookInfo",
-                "sendMessage",
-                "sendPhoto",
-                "sendDocument",
-                "sendMediaGroup",
-                "copyMessage",
-                "forwardMessage",
-                "editMessageText",
-                "editMessageReplyMarkup",
-                "answerCallbackQuery",
-                "createForumTopic",
-                "getChat",
-                "getChatMember",
-                "getChatAdministrators",
-                "getFile",
-                "setMyCommands",
-                "deleteMyCommands",
-                "getMyCommands",
-                "sendChatAction",
-                "close",
-                "logOut",
-            )
+            name.removeprefix("_api_"): getattr(self, name)
+            for name in dir(self)
+            if name.startswith("_api_")
         }
         self._by_lower_name = {name.lower(): name for name in self._handlers}
 
@@ -996,7 +977,10 @@ class FakeTelegram:
             if delay.applies(method, after=False):
                 await self._sleep(delay.seconds)
         try:
-            result = await self._dispatch(method, token, params)
+            try:
+                result = await self._dispatch(method, token, params)
+            except (KeyError, ValueError, TypeError) as error:  # a malformed parameter
+                raise ApiError(400, f"Bad Request: {type(error).__name__}: {error}") from error
         except _Reset:
             self._record(method, params, 0)
             if request.transport is not None:
@@ -1250,9 +1234,11 @@ class FakeTelegram:
     ) -> JSON:
         chat = self._ensure_chat(chat_id)
         key = chat["id"]
-        counter = self._message_ids.setdefault(key, itertools.count(1))
+        if message_id is None:
+            message_id = self._last_message_id.get(key, 0) + 1
+        self._last_message_id[key] = max(message_id, self._last_message_id.get(key, 0))
         message: JSON = {
-            "message_id": message_id if message_id is not None else next(counter),
+            "message_id": message_id,
             "from": copy.deepcopy(sender),
             "date": date if date is not None else int(time.time()),
             "chat": copy.deepcopy(chat),
