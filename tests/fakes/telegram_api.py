@@ -20,9 +20,10 @@ What it does like Telegram (see /work/shared/platforms/PLATFORMS.md §3):
   per chat per second, per group (negative id or `@username`) per minute. An over-limit send
   gets 429 with an integer `retry_after`, and that chat stays paused until it passes: a send to
   it inside the pause gets another 429 and is recorded in `pause_violations`.
-- Errors with Telegram's texts: blocked users (403), unknown chats (400), empty or too long
-  text and captions, malformed HTML / MarkdownV2, `callback_data` over 64 bytes, editing with
-  nothing changed, replying to or copying a message that does not exist, unknown forum topics.
+- Errors worded as Telegram words them (a few are best guesses): blocked users (403),
+  unknown chats (400), empty or too long text and captions, malformed HTML / MarkdownV2,
+  `callback_data` over 64 bytes, editing with nothing changed, replying to or copying a
+  message that does not exist, unknown forum topics.
 - Forum topics: a message in a topic without an explicit reply carries `reply_to_message` =
   the topic's creation message, as in real forum supergroups.
 - `editMessageText` without `reply_markup` removes the inline keyboard, as Telegram does.
