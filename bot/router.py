@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -140,6 +141,10 @@ def as_list(reply: Reply) -> list[Outgoing]:
     return [reply] if isinstance(reply, Outgoing) else list(reply)
 
 
+class HandlerFailed(Exception):
+    """A handler raised: its work is rolled back and the citizen gets an apology."""
+
+
 class Core:
     """The pipeline from an `Incoming` to replies, shared by every channel and process."""
 
@@ -162,39 +167,52 @@ class Core:
 
     async def handle(self, msg: Incoming) -> list[Outgoing]:
         """Handle one update exactly once. Returns the replies (empty for a duplicate).
-        Database failures propagate, so a webhook can answer 503 and the platform retries."""
+        Database failures propagate, so a webhook can answer 503 and the platform retries;
+        a failing handler is rolled back, recorded, and the citizen gets an apology."""
         started = time.perf_counter()
+        try:
+            replies = await self._handle(msg)
+            outcome = "handled" if replies is not None else "duplicate"
+        except HandlerFailed:
+            log.exception("handler failed for %s", msg.update_key)
+            async with self.db.session() as session:
+                await repositories.claim_update(session, msg.update_key, self.clock(), "failed")
+            replies = [self.error_reply()]
+            outcome = "error"
+        UPDATES.labels(msg.channel, outcome).inc()
+        LATENCY.labels(msg.channel).observe(time.perf_counter() - started)
+        return replies or []
+
+    async def _handle(self, msg: Incoming) -> list[Outgoing] | None:
         now = self.clock()
         async with self.db.session() as session:
             if not await repositories.claim_update(session, msg.update_key, now):
-                UPDATES.labels(msg.channel, "duplicate").inc()
-                return []
-            identity = await repositories.touch_identity(
+                return None
+            chat = await repositories.load_chat(
                 session, msg.channel, msg.user_id, msg.chat_id, msg.display_name, now
             )
-            row = await repositories.lock_conversation(session, msg.channel, msg.chat_id)
-            stored = dict(row.data or {})
             conversation = ConversationState(
-                state=row.state, data=stored.get("data", {}), menu=stored.get("menu", [])
+                state=chat.state, data=dict(chat.data.get("data", {})),
+                menu=list(chat.data.get("menu", [])),
             )
-            ctx = Context(self.settings, session, conversation, identity.citizen_id,
+            ctx = Context(self.settings, session, conversation, chat.citizen_id,
                           self.services, now)
             try:
-                async with session.begin_nested():
-                    replies = await self._dispatch(msg, ctx)
-                outcome = "handled"
-            except Exception:
-                log.exception("handler failed for %s", msg.update_key)
-                replies = [self.error_reply()]
-                outcome = "error"
-            if any(out.buttons for out in replies):
+                replies = await self._dispatch(msg, ctx)
+            except SQLAlchemyError:
+                raise
+            except Exception as error:
+                raise HandlerFailed() from error
+            if msg.channel in self.numbered_channels and any(out.buttons for out in replies):
                 conversation.menu = [b.action for out in replies for b in out.flat_buttons()
                                      if b.action]
-            row.state = conversation.state
-            row.data = {"data": conversation.data, "menu": conversation.menu}
-            row.updated_at = now
-        UPDATES.labels(msg.channel, outcome).inc()
-        LATENCY.labels(msg.channel).observe(time.perf_counter() - started)
+            saved: dict[str, Any] = {}
+            if conversation.data:
+                saved["data"] = conversation.data
+            if conversation.menu:
+                saved["menu"] = conversation.menu
+            await repositories.save_conversation(session, msg.channel, msg.chat_id, chat,
+                                                 conversation.state, saved, now)
         return replies
 
     def error_reply(self) -> Outgoing:

@@ -158,6 +158,7 @@ class TelegramChannel:
         self.app = builder.build()
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self._tasks: set[asyncio.Task[None]] = set()
+        self._chat_locks: dict[str, asyncio.Lock] = {}
 
     @property
     def bot(self) -> Any:
@@ -204,18 +205,18 @@ class TelegramChannel:
     async def process_webhook(self, data: dict[str, Any]) -> None:
         """Store and handle one webhook update before it is acknowledged; replies go out
         after the acknowledgement. Database errors propagate (the route answers 503)."""
-        update = Update.de_json(data, self.bot)
+        await self._on_update(Update.de_json(data, self.bot), None)
+
+    async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE | None
+                         ) -> None:
+        """Handle now; send the replies in the background, so the next update is handled
+        while this one's replies travel (each chat's replies still leave in order)."""
+        assert isinstance(update, Update)
         replies = await self._handle(update)
         if replies:
             task = asyncio.create_task(self._deliver(*replies))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-
-    async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert isinstance(update, Update)
-        replies = await self._handle(update)
-        if replies:
-            await self._deliver(*replies)
 
     async def _handle(self, update: Update) -> tuple[ChatRef, list[Outgoing], str] | None:
         msg = incoming_from_telegram(update, self.settings.telegram_staff_chat_id)
@@ -240,7 +241,13 @@ class TelegramChannel:
     async def _deliver(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
         from bot.outbox import deliver_replies
 
-        await deliver_replies(self.db, self, chat, replies, key)
+        lock = self._chat_locks.setdefault(chat.chat_id, asyncio.Lock())
+        try:
+            async with lock:  # asyncio locks are fair: tasks get it in the order they asked
+                await deliver_replies(self.db, self, chat, replies, key)
+        finally:
+            if not lock.locked() and self._chat_locks.get(chat.chat_id) is lock:
+                del self._chat_locks[chat.chat_id]
 
     async def _stored_action(self, callback_data: str) -> str:
         async with self.db.session() as session:

@@ -19,15 +19,10 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database to `revision`. Runs in a worker thread when a loop is running."""
-    config = alembic_config(database_url)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        command.upgrade(config, revision)
-        return
-    raise RuntimeError("call upgrade_async() from async code")
+    """Bring the database to `revision` (from synchronous code; see `upgrade_async`)."""
+    command.upgrade(alembic_config(database_url), revision)
 
 
 async def upgrade_async(database_url: str, revision: str = "head") -> None:
-    await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
+    """The same from a running event loop: Alembic's env runs its own loop, in a thread."""
+    await asyncio.to_thread(upgrade, database_url, revision)

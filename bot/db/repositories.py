@@ -1,21 +1,33 @@
-"""Small data-access helpers shared by the core: dedupe, identities, conversation state."""
+"""Small data-access helpers shared by the core: dedupe, identities, conversation state.
+
+These run on every inbound update, so they use few round trips: one insert to claim the
+update, one joined read of who is writing and where their conversation stands, and writes
+only for what changed.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Base, Citizen, Conversation, Identity, ProcessedUpdate
 
+SEEN_RESOLUTION = timedelta(minutes=15)
+"""last_seen_at is kept to this resolution, so most updates do not rewrite the identity."""
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
 
 async def insert_ignore(session: AsyncSession, model: type[Base], values: dict[str, Any]) -> bool:
     """INSERT unless a row with the same unique key exists; True when a row was inserted."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
     statement = insert(model).values(**values).on_conflict_do_nothing()
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -28,44 +40,82 @@ async def claim_update(session: AsyncSession, key: str, at: datetime, status: st
     )
 
 
-async def touch_identity(
+@dataclass
+class ChatState:
+    """Who is writing (their citizen id) and the stored conversation of the chat."""
+
+    citizen_id: int
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    exists: bool = False
+
+
+async def load_chat(
     session: AsyncSession, channel: str, user_id: str, chat_id: str, name: str, at: datetime
-) -> Identity:
-    """The identity of this channel account, created (with a new citizen) on first contact."""
-    identity = await session.scalar(
-        select(Identity).where(Identity.channel == channel, Identity.user_id == user_id)
-    )
-    if identity is None:
-        citizen = Citizen(display_name=name, created_at=at)
-        session.add(citizen)
-        await session.flush()
-        identity = Identity(
-            citizen_id=citizen.id, channel=channel, user_id=user_id, chat_id=chat_id,
-            display_name=name, first_seen_at=at, last_seen_at=at,
-        )
-        session.add(identity)
-        await session.flush()
+) -> ChatState:
+    """The writer's identity (created with a new citizen on first contact, refreshed when
+    stale) and the chat's conversation, locked for this transaction on PostgreSQL so two
+    processes handling the same chat take turns (SQLite serialises writers anyway)."""
+    conversation = and_(Conversation.channel == channel, Conversation.chat_id == chat_id)
+    row = (await session.execute(
+        select(Identity.id, Identity.citizen_id, Identity.last_seen_at, Identity.chat_id,
+               Identity.display_name, Conversation.state, Conversation.data,
+               Conversation.chat_id.label("conversation"))
+        .outerjoin(Conversation, conversation)
+        .where(Identity.channel == channel, Identity.user_id == user_id)
+    )).one_or_none()
+    if row is None:
+        citizen_id = await _new_identity(session, channel, user_id, chat_id, name, at)
+        chat = ChatState(citizen_id)
+        conversation_exists = False
     else:
-        identity.last_seen_at = at
-        identity.chat_id = chat_id
-        if name:
-            identity.display_name = name
-    return identity
+        changes: dict[str, Any] = {}
+        if at - row.last_seen_at > SEEN_RESOLUTION:
+            changes["last_seen_at"] = at
+        if row.chat_id != chat_id:
+            changes["chat_id"] = chat_id
+        if name and row.display_name != name:
+            changes["display_name"] = name
+        if changes:
+            await session.execute(update(Identity).where(Identity.id == row.id).values(**changes))
+        chat = ChatState(row.citizen_id, row.state, dict(row.data or {}),
+                         row.conversation is not None)
+        conversation_exists = chat.exists
+    if dialect_of(session) == "postgresql":
+        if not conversation_exists:
+            await insert_ignore(session, Conversation,
+                                {"channel": channel, "chat_id": chat_id, "data": {}})
+        locked = (await session.execute(
+            select(Conversation.state, Conversation.data).where(conversation).with_for_update()
+        )).one()
+        chat.state, chat.data, chat.exists = locked.state, dict(locked.data or {}), True
+    return chat
 
 
-async def lock_conversation(session: AsyncSession, channel: str, chat_id: str) -> Conversation:
-    """The chat's conversation row, locked for this transaction (PostgreSQL) so that two
-    processes handling the same chat take turns."""
-    query = select(Conversation).where(
-        Conversation.channel == channel, Conversation.chat_id == chat_id
-    )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
-    conversation = await session.scalar(query)
-    if conversation is None:
-        await insert_ignore(
-            session, Conversation, {"channel": channel, "chat_id": chat_id, "data": {}}
+async def save_conversation(session: AsyncSession, channel: str, chat_id: str,
+                            chat: ChatState, state: str | None, data: dict[str, Any],
+                            at: datetime) -> None:
+    """Store the conversation if it changed."""
+    if chat.exists and state == chat.state and data == chat.data:
+        return
+    if chat.exists:
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+            .values(state=state, data=data, updated_at=at)
         )
-        conversation = await session.scalar(query)
-    assert conversation is not None
-    return conversation
+    elif state is not None or data:
+        await insert_ignore(session, Conversation, {"channel": channel, "chat_id": chat_id,
+                                                    "state": state, "data": data,
+                                                    "updated_at": at})
+
+
+async def _new_identity(session: AsyncSession, channel: str, user_id: str, chat_id: str,
+                        name: str, at: datetime) -> int:
+    citizen = Citizen(display_name=name, created_at=at)
+    session.add(citizen)
+    await session.flush()
+    session.add(Identity(citizen_id=citizen.id, channel=channel, user_id=user_id,
+                         chat_id=chat_id, display_name=name, first_seen_at=at, last_seen_at=at))
+    await session.flush()
+    return citizen.id

@@ -26,7 +26,10 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.drivername.startswith("sqlite"):
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Sessions always end in an explicit commit or rollback, so the pool need not roll
+        # back again on check-in (one thread round trip less per update).
+        engine = create_async_engine(url, connect_args={"timeout": 30},
+                                     pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
