@@ -138,8 +138,8 @@ def install() -> None:
             gethostbyname=socket.gethostbyname,
             gethostbyname_ex=socket.gethostbyname_ex,
         )
-    socket.socket.connect = _guarded_connect(_originals["connect"], "socket.connect")  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect(_originals["connect_ex"], "socket.connect_ex")  # type: ignore[method-assign]
+    for name in ("connect", "connect_ex"):
+        setattr(socket.socket, name, _guarded_connect(_originals[name], f"socket.{name}"))
     socket.create_connection = _guarded_create_connection(_originals["create_connection"])
     for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
         setattr(socket, name, _guarded_lookup(_originals[name], f"socket.{name}"))
@@ -152,8 +152,8 @@ def uninstall() -> None:
         _originals.clear()
     if not originals:
         return
-    socket.socket.connect = originals["connect"]  # type: ignore[method-assign]
-    socket.socket.connect_ex = originals["connect_ex"]  # type: ignore[method-assign]
+    for name in ("connect", "connect_ex"):
+        setattr(socket.socket, name, originals[name])
     for name in ("create_connection", "getaddrinfo", "gethostbyname", "gethostbyname_ex"):
         setattr(socket, name, originals[name])
 
