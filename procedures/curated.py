@@ -1,0 +1,82 @@
+"""The curated overlay (``procedures/data/curated.json``) applied on top of imported records.
+
+The national snapshot is complete but written for officials; the overlay adds what a citizen
+needs for the most asked procedures: the names people use (aliases), a popularity weight, and
+clean fees and time limits taken from DOMAIN.md §9. Unconfirmed facts stay marked
+(``verified: false`` and ``unverified`` notes) so they are never shown as fact.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from procedures.catalogue import CHANNEL_KINDS, Channel, Fee, Procedure, TimeLimit
+
+OVERLAY_FILE = "curated.json"
+
+
+@lru_cache(maxsize=1)
+def load_overlay() -> dict[str, Any]:
+    text = resources.files("procedures.data").joinpath(OVERLAY_FILE).read_text(encoding="utf-8")
+    return dict(json.loads(text))
+
+
+def curated_codes() -> set[str]:
+    return set(load_overlay()["procedures"])
+
+
+def apply_overlay(
+    procedures: list[Procedure], overlay: dict[str, Any] | None = None
+) -> list[str]:
+    """Apply the overlay in place; returns the overlay codes missing from `procedures`."""
+    overlay = overlay if overlay is not None else load_overlay()
+    entries: dict[str, dict[str, Any]] = overlay["procedures"]
+    by_code = {p.code: p for p in procedures}
+    missing = []
+    for code, entry in entries.items():
+        procedure = by_code.get(code)
+        if procedure is None:
+            missing.append(code)
+            continue
+        curate(procedure, entry, overlay.get("data_date", ""))
+    return missing
+
+
+def curate(procedure: Procedure, entry: dict[str, Any], data_date: str = "") -> None:
+    """Apply one overlay entry to a procedure."""
+    for alias in entry.get("aliases", []):
+        if alias not in procedure.aliases:
+            procedure.aliases.append(alias)
+    if "popularity" in entry:
+        procedure.popularity = float(entry["popularity"])
+    for key in ("summary", "online_level"):
+        if key in entry:
+            setattr(procedure, key, entry[key])
+    for note in entry.get("notes", []):
+        if note not in procedure.notes:
+            procedure.notes.append(note)
+    for note in entry.get("unverified", []):
+        if note not in procedure.unverified:
+            procedure.unverified.append(note)
+    times: dict[str, dict[str, Any]] = entry.get("time", {})
+    fees: dict[str, list[dict[str, Any]]] = entry.get("fees", {})
+    if times or fees:
+        kinds = [c.kind for c in procedure.channels] or ["in_person"]
+        named = [k for k in CHANNEL_KINDS if k in times or k in fees]
+        for kind in [*kinds, *named]:
+            channel = procedure.channel(kind)
+            if channel is None:
+                channel = Channel(kind)
+                procedure.channels.append(channel)
+            if spec := times.get(kind, times.get("all")):
+                channel.time_limit = TimeLimit.from_dict(spec)
+            if (fee_specs := fees.get(kind, fees.get("all"))) is not None:
+                channel.fees = [Fee.from_dict(spec) for spec in fee_specs]
+        order = {k: i for i, k in enumerate(CHANNEL_KINDS)}
+        procedure.channels.sort(key=lambda c: order.get(c.kind, 9))
+    procedure.source = "curated"
+    if data_date:
+        procedure.data_date = data_date
