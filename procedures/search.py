@@ -1,0 +1,674 @@
+"""Ranked Vietnamese search over the catalogue, pure and synchronous.
+
+``SearchIndex.build(procedures)`` indexes each procedure's *surfaces* (its official name, the
+names citizens use, short result names) as folded words (no accents, đ → d) with their accent
+keys. A query goes through:
+
+1. normalisation (:mod:`procedures.normalize`) and repair of words the catalogue does not know:
+   Telex/VNI leftovers, run-together syllables ("hochieu"), typos (rapidfuzz OSA distance);
+2. *slots*: each word or known phrase becomes a slot with alternatives — an abbreviation
+   ("cccd") stands for its expansion, an everyday name ("sổ đỏ") matches as written or as its
+   official words; filler ("cho em hỏi … ạ") is optional;
+3. candidates from an inverted index (rarest words first), then a score in 0..1 for each
+   candidate surface combining: how much of the query it explains (IDF-weighted, with an accent
+   bonus), how much of the surface the query explains, word order, rapidfuzz similarity, and
+   small priors for popularity, commune level and citizen audience.
+
+Results under :data:`MIN_SCORE` are dropped, so a query that fits nothing returns ``[]`` (show
+:meth:`SearchIndex.fields` to browse instead).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from procedures.aliases import ABBREVIATIONS, EVERYDAY_NAMES, FILLER
+from procedures.catalogue import LEVEL_LABELS, LEVELS, Procedure
+from procedures.normalize import (
+    clean,
+    decode_telex,
+    decode_vni,
+    find_code,
+    fold,
+    split_tone,
+    tokens,
+)
+
+MIN_SCORE = 0.45
+"""Below this a result is not shown at all ("nothing fits")."""
+CONFIDENT_SCORE = 0.6
+"""At or above this a result may be presented as the answer rather than a suggestion."""
+
+_CANDIDATES = 300
+_SCALE = 1.1
+W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
+_MAX_PHRASE = 5
+_GENERIC_RESULT = re.compile(
+    r"^(quyết định|thông báo|văn bản|phiếu|công văn|cập nhật|kết quả|giấy tiếp nhận|trả lời)",
+    re.IGNORECASE,
+)
+_NAME_PREFIX = re.compile(r"^\s*(thủ tục\s*:?\s*|[.\-:]\s*)+", re.IGNORECASE)
+_CONSONANTS = set("bcdđghklmnpqrstvx")
+_Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
+_LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
+
+
+def _iy(word: str) -> str:
+    """``ký``/``kí``, ``lý``/``lí``: after a consonant a final y is written i."""
+    if len(word) >= 2 and word[-1] in "yýỳỷỹỵ" and word[-2] in _CONSONANTS:
+        return word[:-1] + word[-1].translate(_Y_TO_I)
+    return word
+
+
+def _term(word: str) -> tuple[str, str, bool]:
+    """(folded, accent key, has marks) of one clean word."""
+    base, tone = split_tone(word)
+    folded = _iy(fold(word))
+    key = _iy(base) + (str(tone) if tone else "")
+    return folded, key, key != folded
+
+
+def _digits(word: str) -> str:
+    return word.lstrip("0") or "0" if word.isdigit() else word
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result; ``score`` is 0..1, ``level`` one of commune/province/ministry/other."""
+
+    code: str
+    name: str
+    score: float
+    level: str
+    field: str = ""
+
+    @property
+    def level_label(self) -> str:
+        return LEVEL_LABELS.get(self.level, "")
+
+    @property
+    def confident(self) -> bool:
+        return self.score >= CONFIDENT_SCORE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name, "score": self.score, "level": self.level}
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A field (lĩnh vực) to browse, with how many procedures it holds."""
+
+    name: str
+    count: int
+    popularity: float
+
+
+@dataclass
+class _Surface:
+    doc: int
+    folded: list[str]
+    keys: list[str]
+    content: list[bool]
+    text: str
+    factor: float
+    positions: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class _Term:
+    folded: str
+    key: str
+    marked: bool  # the citizen wrote accents on it: a matching accent earns a bonus
+    repaired: bool = False
+
+
+@dataclass
+class _Slot:
+    alternatives: list[list[_Term]]
+    weight: float
+    optional: bool
+
+
+class SearchIndex:
+    """An in-memory index of procedures; build once, search many times (thread-safe reads)."""
+
+    def __init__(self) -> None:
+        self.procedures: list[Procedure] = []
+        self._by_code: dict[str, int] = {}
+        self._surfaces: list[_Surface] = []
+        self._doc_surfaces: list[list[int]] = []
+        self._postings: dict[str, list[int]] = {}
+        self._idf: dict[str, float] = {}
+        self._max_idf = 1.0
+        self._vocab: list[str] = []
+        self._vocab_set: set[str] = set()
+        self._priors: list[float] = []
+        self._levels: list[set[str]] = []
+        self._fields: list[str] = []
+        self._loose_filler: set[str] = set()
+        self._bigrams: dict[tuple[str, str], int] = {}
+
+    # --- building -------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, procedures: Iterable[Procedure]) -> SearchIndex:
+        index = cls()
+        doc_terms: list[set[str]] = []
+        for procedure in procedures:
+            doc = len(index.procedures)
+            index.procedures.append(procedure)
+            index._by_code[procedure.code] = doc
+            index._levels.append(set(procedure.levels))
+            index._fields.append(procedure.field)
+            terms: set[str] = set()
+            ids = []
+            for text, factor in _surface_texts(procedure):
+                surface = _make_surface(doc, text, factor)
+                if not surface.folded:
+                    continue
+                ids.append(len(index._surfaces))
+                index._surfaces.append(surface)
+                terms.update(surface.folded)
+            index._doc_surfaces.append(ids)
+            doc_terms.append(terms)
+            citizen = any("công dân" in a.lower() or "cá nhân" in a.lower() for a in procedure.audience)
+            index._priors.append(
+                0.08 * min(1.0, procedure.popularity)
+                + 0.03 * _LEVEL_PRIOR.get(procedure.level, 0.0)
+                + (0.02 if citizen else 0.0)
+            )
+        postings: dict[str, list[int]] = {}
+        for doc, terms in enumerate(doc_terms):
+            for term in terms:
+                postings.setdefault(term, []).append(doc)
+        count = max(1, len(index.procedures))
+        index._postings = postings
+        index._idf = {t: math.log(1 + count / len(docs)) for t, docs in postings.items()}
+        index._max_idf = math.log(1 + count)
+        index._vocab = sorted(t for t in postings if len(t) >= 2 and not t.isdigit())
+        index._vocab_set = set(postings)
+        filler_uses: dict[str, int] = {}
+        uses: dict[str, int] = {}
+        bigrams = index._bigrams
+        for surface in index._surfaces:
+            for pair in zip(surface.folded, surface.folded[1:], strict=False):
+                bigrams[pair] = bigrams.get(pair, 0) + 1
+            for position, term in enumerate(surface.folded):
+                surface.positions.setdefault(term, []).append(position)
+                if term in _FILLER_FOLDED:
+                    uses[term] = uses.get(term, 0) + 1
+                    if not surface.content[position]:
+                        filler_uses[term] = filler_uses.get(term, 0) + 1
+        # An unaccented word counts as filler only where the catalogue itself mostly uses it so
+        # ("cho" yes; "ho" no: it is mostly hộ, "chieu" mostly chiếu).
+        index._loose_filler = {
+            term
+            for term in _FILLER_FOLDED
+            if uses.get(term, 0) < 3 or filler_uses.get(term, 0) >= 0.5 * uses[term]
+        }
+        return index
+
+    def __len__(self) -> int:
+        return len(self.procedures)
+
+    def get(self, code: str) -> Procedure | None:
+        doc = self._by_code.get(code.strip())
+        return None if doc is None else self.procedures[doc]
+
+    def fields(self) -> list[FieldInfo]:
+        """Fields to browse, the ones citizens use most first."""
+        counts: dict[str, int] = {}
+        weight: dict[str, float] = {}
+        for procedure in self.procedures:
+            if not procedure.field:
+                continue
+            counts[procedure.field] = counts.get(procedure.field, 0) + 1
+            weight[procedure.field] = weight.get(procedure.field, 0.0) + procedure.popularity
+        return sorted(
+            (FieldInfo(name, counts[name], round(weight[name], 3)) for name in counts),
+            key=lambda f: (-f.popularity, -f.count, f.name),
+        )
+
+    def in_field(self, name: str, limit: int | None = None) -> list[Procedure]:
+        """Procedures of a field, most asked and commune level first."""
+        wanted = fold(name).strip()
+        found = [p for p in self.procedures if fold(p.field).strip() == wanted]
+        found.sort(key=lambda p: (-p.popularity, LEVELS.index(p.level), p.name))
+        return found[:limit] if limit else found
+
+    # --- searching ------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        limit: int = 5,
+        level: str | None = None,
+        field: str | None = None,
+        min_score: float = MIN_SCORE,
+    ) -> list[Hit]:
+        """Ranked procedures for a citizen's text; ``[]`` when nothing fits."""
+        allowed = self._filter(level, field)
+        code = find_code(query)
+        if code and code in self._by_code:
+            doc = self._by_code[code]
+            if allowed is None or doc in allowed:
+                return [self._hit(doc, 1.0)]
+        slots = self._slots(query)
+        required = [s for s in slots if not s.optional]
+        if not required:
+            return []
+        candidates = self._candidates(required, allowed)
+        if not candidates:
+            return []
+        query_text = " ".join(t.folded for s in slots for t in s.alternatives[0])
+        accented = any(t.marked for s in slots for alt in s.alternatives for t in alt)
+        scored: list[tuple[float, int]] = []
+        for doc in candidates:
+            best = 0.0
+            for surface_id in self._doc_surfaces[doc]:
+                surface = self._surfaces[surface_id]
+                best = max(best, self._score(surface, slots, query_text, accented))
+            score = (best + self._priors[doc]) / _SCALE if best > 0 else 0.0
+            if score >= min_score:
+                scored.append((score, doc))
+        top = heapq.nlargest(limit, scored, key=lambda item: (item[0], -item[1]))
+        return [self._hit(doc, min(1.0, score)) for score, doc in top]
+
+    def _hit(self, doc: int, score: float) -> Hit:
+        procedure = self.procedures[doc]
+        return Hit(
+            code=procedure.code,
+            name=procedure.name,
+            score=round(score, 3),
+            level=procedure.level,
+            field=procedure.field,
+        )
+
+    def _filter(self, level: str | None, field_name: str | None) -> set[int] | None:
+        if not level and not field_name:
+            return None
+        docs = set(range(len(self.procedures)))
+        if level:
+            wanted = _level_key(level)
+            docs = {d for d in docs if wanted in self._levels[d]}
+        if field_name:
+            wanted_field = fold(field_name).strip()
+            docs = {d for d in docs if fold(self._fields[d]).strip() == wanted_field}
+        return docs
+
+    def _candidates(self, required: list[_Slot], allowed: set[int] | None) -> list[int]:
+        terms: dict[str, float] = {}
+        for slot in required:
+            for alternative in slot.alternatives:
+                for term in alternative:
+                    if term.folded in self._postings:
+                        terms[term.folded] = self._idf[term.folded]
+        if not terms:
+            return []
+        accumulated: dict[int, float] = {}
+        limit = max(2000, len(self.procedures) // 10)
+        rare_seen = False
+        for term, idf in sorted(terms.items(), key=lambda item: -item[1]):
+            docs = self._postings[term]
+            if rare_seen and len(docs) > limit:
+                continue  # very common words only rank candidates found by rarer ones
+            rare_seen = True
+            for doc in docs:
+                accumulated[doc] = accumulated.get(doc, 0.0) + idf + self._priors[doc]
+        if allowed is not None:
+            accumulated = {d: s for d, s in accumulated.items() if d in allowed}
+        if len(accumulated) <= _CANDIDATES:
+            return list(accumulated)
+        return heapq.nlargest(_CANDIDATES, accumulated, key=accumulated.__getitem__)
+
+    def _score(
+        self, surface: _Surface, slots: list[_Slot], query_text: str, accented: bool
+    ) -> float:
+        positions = surface.positions
+        keys = surface.keys
+        required_weight = matched_weight = optional_weight = optional_matched = 0.0
+        accent_hits = accent_total = 0
+        matched_terms: set[str] = set()
+        sequence: list[str] = []
+        optional_terms = 0
+        required_slots = sum(1 for slot in slots if not slot.optional)
+        for slot in slots:
+            best_fraction, best_alt = 0.0, slot.alternatives[0]
+            for alternative in slot.alternatives:
+                total = got = 0.0
+                for term in alternative:
+                    weight = self._idf.get(term.folded, self._max_idf)
+                    total += weight
+                    where = positions.get(term.folded)
+                    if where is None:
+                        continue
+                    factor = 1.0
+                    if term.marked:
+                        factor = max(_accent_factor(term.key, keys[p]) for p in where)
+                    if term.repaired:
+                        factor *= 0.8
+                    got += weight * factor
+                fraction = got / total if total else 0.0
+                if fraction > best_fraction:
+                    best_fraction, best_alt = fraction, alternative
+            for term in best_alt:
+                sequence.append(term.folded)
+                if term.folded in positions:
+                    matched_terms.add(term.folded)
+                    if term.marked:
+                        accent_total += 1
+                        if any(keys[p] == term.key for p in positions[term.folded]):
+                            accent_hits += 1
+            if slot.optional:
+                optional_terms += len(best_alt)
+                optional_weight += slot.weight
+                optional_matched += slot.weight * best_fraction
+            else:
+                required_weight += slot.weight
+                matched_weight += slot.weight * best_fraction
+        if required_weight <= 0 or matched_weight <= 0:
+            return 0.0
+        query_cover = matched_weight / required_weight
+        content_total = content_got = 0.0
+        for term, is_content in zip(surface.folded, surface.content, strict=True):
+            if not is_content:
+                continue
+            weight = self._idf.get(term, self._max_idf)
+            content_total += weight
+            if term in matched_terms:
+                content_got += weight
+        surface_cover = content_got / content_total if content_total else 0.0
+        pairs = adjacent = 0
+        for first, second in zip(sequence, sequence[1:], strict=False):
+            if first == second:
+                continue
+            pairs += 1
+            if any(p + 1 in positions.get(second, ()) for p in positions.get(first, ())):
+                adjacent += 1
+        order = adjacent / pairs if pairs else 0.0
+        similarity = fuzz.token_sort_ratio(query_text, surface.text) / 100.0
+        relevance = (
+            W_QUERY * query_cover**Q_POWER
+            + W_SURFACE * surface_cover
+            + W_ORDER * order
+            + W_FUZZY * similarity
+        )
+        if optional_weight:
+            relevance += 0.03 * optional_matched / optional_weight
+        if accented and accent_total:
+            relevance += 0.03 * accent_hits / accent_total
+        # Long questions carry context words no procedure name has ("ở nông thôn").
+        gate = 0.6 if required_slots <= 3 else 0.4
+        if query_cover < gate:
+            relevance *= query_cover / gate
+        if len(sequence) - optional_terms <= 1 and surface_cover < 0.99:
+            # One word alone ("tên", "yêu") is not enough to name a procedure, unless the
+            # surface is exactly that word.
+            relevance = min(relevance, 0.3)
+        return relevance * surface.factor
+
+    # --- query analysis -------------------------------------------------------------------
+
+    def _slots(self, query: str) -> list[_Slot]:
+        raw_words = [_digits(w) for w in tokens(query)]
+        accented_text = any(_term(w)[2] for w in raw_words)
+        words = [self._repair(w, accented_text) for w in raw_words]
+        flat: list[tuple[str, str, bool, bool]] = []  # folded, key, marked, repaired
+        for repaired, word in words:
+            for part in word:
+                folded, key, marked = _term(part)
+                flat.append((folded, key, marked, repaired))
+        accented = any(t[2] for t in flat)
+        slots: list[_Slot] = []
+        i = 0
+        while i < len(flat):
+            matched = False
+            for size in range(min(_MAX_PHRASE, len(flat) - i), 0, -1):
+                span = flat[i : i + size]
+                phrase = " ".join(t[0] for t in span)
+                slot = self._phrase_slot(phrase, span, accented)
+                if slot is not None:
+                    slots.append(slot)
+                    i += size
+                    matched = True
+                    break
+            if not matched:
+                folded, key, marked, repaired = flat[i]
+                term = _Term(folded, key, marked, repaired)
+                optional = folded.isdigit() or len(folded) == 1 and folded not in self._vocab_set
+                slots.append(_Slot([[term]], self._weight(folded), optional))
+                i += 1
+        if not accented:
+            self._add_context_repairs(slots)
+        return slots
+
+    def _add_context_repairs(self, slots: list[_Slot]) -> None:
+        """A known word that fits none of its neighbours may be a typo of one that does:
+        "ho chiu" → "ho chieu". The repair is only an extra alternative of the slot."""
+        for i, slot in enumerate(slots):
+            if slot.optional or len(slot.alternatives) != 1 or len(slot.alternatives[0]) != 1:
+                continue
+            term = slot.alternatives[0][0]
+            if len(term.folded) < 3 or term.folded.isdigit():
+                continue
+            before = slots[i - 1].alternatives[0][-1].folded if i > 0 else None
+            after = slots[i + 1].alternatives[0][0].folded if i + 1 < len(slots) else None
+            if before is None and after is None:
+                continue
+            if (before, term.folded) in self._bigrams or (term.folded, after) in self._bigrams:
+                continue
+            best, best_count = None, 0
+            for word, _distance, _ in process.extract(
+                term.folded, self._vocab, scorer=OSA.distance, score_cutoff=1, limit=12
+            ):
+                if word == term.folded:
+                    continue
+                count = self._bigrams.get((before, word), 0) + self._bigrams.get((word, after), 0)
+                if count > best_count:
+                    best, best_count = word, count
+            if best is not None:
+                slot.alternatives.append([_Term(best, best, False, repaired=True)])
+
+    def _phrase_slot(
+        self, phrase: str, span: list[tuple[str, str, bool, bool]], accented: bool
+    ) -> _Slot | None:
+        original = [_Term(f, k, m, r) for f, k, m, r in span]
+        weight = sum(self._weight(t.folded) for t in original)
+        for table, keep_original in ((ABBREVIATIONS, False), (EVERYDAY_NAMES, True)):
+            entry = _PHRASES[id(table)].get(phrase)
+            if entry is None or not _accents_agree(entry[0], span):
+                continue
+            alternatives = [_expansion_terms(text) for text in entry[1]]
+            if keep_original:
+                alternatives.insert(0, original)
+            if not keep_original and all(t.folded in self._vocab_set for t in original):
+                alternatives.append(original)
+            if not keep_original:
+                weight = max(
+                    sum(self._weight(t.folded) for t in alt) / max(1, len(alt)) * len(span)
+                    for alt in alternatives
+                )
+            optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
+            return _Slot(alternatives, weight, optional)
+        filler = _FILLER.get(phrase)
+        if filler is not None and _accents_agree(filler, span):
+            # In a text written with accents, an unmarked word is written as meant ("anh").
+            if accented or len(span) > 1 or phrase in self._loose_filler:
+                return _Slot([original], weight, True)
+        return None
+
+    def _weight(self, folded: str) -> float:
+        return self._idf.get(folded, self._max_idf)
+
+    def _repair(self, word: str, accented_text: bool = False) -> tuple[bool, list[str]]:
+        """Words the catalogue does not know: IME leftovers, glued syllables, typos."""
+        folded = _iy(fold(word))
+        if (
+            folded in self._vocab_set
+            or folded in _KNOWN_SHORTHAND
+            or folded in _FILLER_FOLDED
+            or not word.isalnum()
+        ):
+            return False, [word]
+        for decoded in (decode_telex(word), decode_vni(word)):
+            if decoded and _iy(fold(decoded)) in self._vocab_set:
+                return False, [decoded]
+        if word.isalpha() and len(folded) >= 4:
+            parts = self._segment(folded)
+            if parts:
+                return True, parts
+        if word.isalpha() and len(folded) >= 3 and not accented_text:
+            # In a text typed with accents each word was typed on purpose: no typo guessing.
+            fixed = self._nearest(folded)
+            if fixed:
+                return True, [fixed]
+        return False, [word]
+
+    def _segment(self, folded: str) -> list[str] | None:
+        """``"hochieu"`` → ``["ho", "chieu"]`` with the fewest known syllables (at least two)."""
+        n = len(folded)
+        best: list[list[str] | None] = [None] * (n + 1)
+        best[0] = []
+        for end in range(1, n + 1):
+            for start in range(max(0, end - 7), end - 1):
+                previous = best[start]
+                piece = folded[start:end]
+                if previous is None or piece not in self._vocab_set:
+                    continue
+                candidate = [*previous, piece]
+                current = best[end]
+                if current is None or len(candidate) < len(current):
+                    best[end] = candidate
+        result = best[n]
+        return result if result and len(result) >= 2 else None
+
+    def _nearest(self, folded: str) -> str | None:
+        limit = 1 if len(folded) <= 5 else 2
+        matches = process.extract(
+            folded, self._vocab, scorer=OSA.distance, score_cutoff=limit, limit=8
+        )
+        if not matches:
+            return None
+        usable = [m for m in matches if _plausible_typo(folded, str(m[0]))]
+        if not usable:
+            return None
+        best = min(usable, key=lambda m: (m[1], -len(self._postings[m[0]])))
+        return str(best[0])
+
+
+# --- helpers shared by building and searching ------------------------------------------------
+
+
+def _plausible_typo(typed: str, word: str) -> bool:
+    """A short word losing a letter is more often another word than a typo ("phim" ≠ "phi")."""
+    if len(word) >= len(typed) or len(typed) > 5:
+        return True
+    return any(typed[i] == typed[i + 1] for i in range(len(typed) - 1))
+
+
+def _level_key(level: str) -> str:
+    lowered = level.strip().lower()
+    for key, label in LEVEL_LABELS.items():
+        if lowered in (key, label.lower(), fold(label)):
+            return key
+    aliases = {"xa": "commune", "xã": "commune", "tinh": "province", "tỉnh": "province"}
+    return aliases.get(lowered, lowered)
+
+
+def _surface_texts(procedure: Procedure) -> list[tuple[str, float]]:
+    name = _NAME_PREFIX.sub("", procedure.name).strip() or procedure.name
+    texts = [(name, 1.0)]
+    texts += [(alias, 1.0) for alias in procedure.aliases]
+    for result in procedure.results[:3]:
+        result_name = result.name.strip()
+        if result_name and len(result_name.split()) <= 6 and not _GENERIC_RESULT.match(result_name):
+            texts.append((result_name, 0.8))
+    return texts
+
+
+def _make_surface(doc: int, text: str, factor: float) -> _Surface:
+    folded_words: list[str] = []
+    keys: list[str] = []
+    content: list[bool] = []
+    for word in tokens(text):
+        word = _digits(word)
+        expansion = _ABBREVIATION_REWRITE.get(fold(word))
+        parts = tokens(expansion) if expansion else [word]
+        for part in parts:
+            folded, key, _marked = _term(part)
+            folded_words.append(folded)
+            keys.append(key)
+            content.append(key not in _FILLER_KEYS)
+    return _Surface(doc, folded_words, keys, content, " ".join(folded_words), factor)
+
+
+def _accent_factor(query_key: str, surface_key: str) -> float:
+    if query_key == surface_key:
+        return 1.0
+    q_base, q_tone = query_key.rstrip("012345"), query_key[len(query_key.rstrip("012345")) :]
+    s_base = surface_key.rstrip("012345")
+    if not q_tone and q_base.replace("đ", "d") == s_base.replace("đ", "d"):
+        return 0.85  # accents typed partly (no tone mark): a likely slip, not another word
+    if fold(q_base) == fold(s_base) and not q_tone and not any(c in "ăâêôơư" for c in q_base):
+        return 0.85
+    return 0.45  # another tone or vowel: another word ("vàng" is not "vắng")
+
+
+def _accents_agree(key_terms: list[tuple[str, str, bool]], span: Sequence[tuple]) -> bool:
+    """A dictionary key with accents matches unaccented text or the same accents only."""
+    for (k_folded, k_key, k_marked), term in zip(key_terms, span, strict=True):
+        _folded, key, marked = term[0], term[1], term[2]
+        if marked and k_marked and key != k_key:
+            return False
+        if marked and not k_marked and key != k_folded:
+            return False
+    return True
+
+
+def _expansion_terms(text: str) -> list[_Term]:
+    return [_Term(*_term(word)[:2], marked=False) for word in tokens(text)]
+
+
+def _is_filler(folded: str) -> bool:
+    return folded in _FILLER_FOLDED
+
+
+def _phrase_table(table: dict[str, list[str]]) -> dict[str, tuple[list[tuple[str, str, bool]], list[str]]]:
+    out: dict[str, tuple[list[tuple[str, str, bool]], list[str]]] = {}
+    for key, expansions in table.items():
+        words = [_digits(w) for w in tokens(key)]
+        terms = [_term(w) for w in words]
+        out[" ".join(t[0] for t in terms)] = (terms, expansions)
+    return out
+
+
+_PHRASES: dict[int, dict[str, tuple[list[tuple[str, str, bool]], list[str]]]] = {
+    id(ABBREVIATIONS): _phrase_table(ABBREVIATIONS),
+    id(EVERYDAY_NAMES): _phrase_table(EVERYDAY_NAMES),
+}
+_ABBREVIATION_REWRITE = {
+    fold(key): expansions[0]
+    for key, expansions in ABBREVIATIONS.items()
+    if " " not in key and key not in {"k", "j", "ng", "nc", "nn", "sn", "vs", "bn", "tp"}
+}
+_FILLER = {
+    " ".join(_term(w)[0] for w in tokens(phrase)): [_term(w) for w in tokens(phrase)]
+    for phrase in FILLER
+}
+_FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
+_FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
+_KNOWN_SHORTHAND = {fold(k) for k in ABBREVIATIONS} | {
+    " ".join(fold(w) for w in tokens(k)) for k in EVERYDAY_NAMES
+}
+
+# Exported for benchmarks and tests that want the exact folding the index uses.
+fold_for_index = _iy
+clean_text = clean
