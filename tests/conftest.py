@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.config import Settings
 from bot.db.migrate import upgrade
 from bot.db.models import Base
+from tests import netguard
 
 PG_URL = os.environ.get("MOTCUA_TEST_DATABASE_URL")
 
@@ -27,13 +28,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _network_guard() -> Iterator[None]:
-    try:
-        from tests import netguard
-    except ImportError:
-        yield
-        return
     netguard.install()
     yield
+    netguard.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _no_network_attempts() -> Iterator[None]:
+    """Fail a test that tried to leave loopback, even if a library swallowed the error."""
+    netguard.clear()
+    yield
+    netguard.check()
 
 
 @pytest.fixture(scope="session")

@@ -158,7 +158,8 @@ class TelegramChannel:
         self.app = builder.build()
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self._tasks: set[asyncio.Task[None]] = set()
-        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._sending = asyncio.Semaphore(16)
 
     @property
     def bot(self) -> Any:
@@ -214,6 +215,7 @@ class TelegramChannel:
         assert isinstance(update, Update)
         replies = await self._handle(update)
         if replies:
+            await self._sending.acquire()  # a burst of updates must not open 100 connections
             task = asyncio.create_task(self._deliver(*replies))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -241,13 +243,18 @@ class TelegramChannel:
     async def _deliver(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
         from bot.outbox import deliver_replies
 
-        lock = self._chat_locks.setdefault(chat.chat_id, asyncio.Lock())
+        lock, users = self._chat_locks.get(chat.chat_id, (asyncio.Lock(), 0))
+        self._chat_locks[chat.chat_id] = (lock, users + 1)
         try:
             async with lock:  # asyncio locks are fair: tasks get it in the order they asked
                 await deliver_replies(self.db, self, chat, replies, key)
         finally:
-            if not lock.locked() and self._chat_locks.get(chat.chat_id) is lock:
+            self._sending.release()
+            lock, users = self._chat_locks[chat.chat_id]
+            if users == 1:
                 del self._chat_locks[chat.chat_id]
+            else:
+                self._chat_locks[chat.chat_id] = (lock, users - 1)
 
     async def _stored_action(self, callback_data: str) -> str:
         async with self.db.session() as session:
