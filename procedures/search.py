@@ -47,7 +47,7 @@ MIN_SCORE = 0.45
 CONFIDENT_SCORE = 0.6
 """At or above this a result may be presented as the answer rather than a suggestion."""
 
-_CANDIDATES = 300
+_CANDIDATES = 80
 _SCALE = 1.1
 W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
 _MAX_PHRASE = 5
@@ -120,6 +120,7 @@ class _Surface:
     text: str
     factor: float
     positions: dict[str, list[int]] = field(default_factory=dict)
+    content_total: float = 0.0
 
 
 @dataclass
@@ -128,6 +129,11 @@ class _Term:
     key: str
     marked: bool  # the citizen wrote accents on it: a matching accent earns a bonus
     repaired: bool = False
+
+
+# (folded, accent key, marked, repaired, idf) per term; (terms, total idf) per alternative.
+_CompiledTerm = tuple[str, str, bool, bool, float]
+_CompiledSlot = tuple[bool, float, list[tuple[list[_CompiledTerm], float]]]
 
 
 @dataclass
@@ -201,6 +207,9 @@ class SearchIndex:
         for surface in index._surfaces:
             for pair in zip(surface.folded, surface.folded[1:], strict=False):
                 bigrams[pair] = bigrams.get(pair, 0) + 1
+            surface.content_total = sum(
+                index._idf[t] for t, c in zip(surface.folded, surface.content, strict=True) if c
+            )
             for position, term in enumerate(surface.folded):
                 surface.positions.setdefault(term, []).append(position)
                 if term in _FILLER_FOLDED:
@@ -270,12 +279,14 @@ class SearchIndex:
             return []
         query_text = " ".join(t.folded for s in slots for t in s.alternatives[0])
         accented = any(t.marked for s in slots for alt in s.alternatives for t in alt)
+        compiled = self._compile(slots)
         scored: list[tuple[float, int]] = []
         for doc in candidates:
             best = 0.0
             for surface_id in self._doc_surfaces[doc]:
                 surface = self._surfaces[surface_id]
-                best = max(best, self._score(surface, slots, query_text, accented))
+                score = self._score(surface, compiled, query_text, accented, len(required))
+                best = max(best, score)
             score = (best + self._priors[doc]) / _SCALE if best > 0 else 0.0
             if score >= min_score:
                 scored.append((score, doc))
@@ -329,8 +340,26 @@ class SearchIndex:
             return list(accumulated)
         return heapq.nlargest(_CANDIDATES, accumulated, key=accumulated.__getitem__)
 
+    def _compile(self, slots: list[_Slot]) -> list[_CompiledSlot]:
+        compiled = []
+        for slot in slots:
+            alternatives = []
+            for alternative in slot.alternatives:
+                terms = [
+                    (t.folded, t.key, t.marked, t.repaired, self._idf.get(t.folded, self._max_idf))
+                    for t in alternative
+                ]
+                alternatives.append((terms, sum(w for *_, w in terms)))
+            compiled.append((slot.optional, slot.weight, alternatives))
+        return compiled
+
     def _score(
-        self, surface: _Surface, slots: list[_Slot], query_text: str, accented: bool
+        self,
+        surface: _Surface,
+        slots: list[_CompiledSlot],
+        query_text: str,
+        accented: bool,
+        required_slots: int,
     ) -> float:
         positions = surface.positions
         keys = surface.keys
@@ -339,59 +368,59 @@ class SearchIndex:
         matched_terms: set[str] = set()
         sequence: list[str] = []
         optional_terms = 0
-        required_slots = sum(1 for slot in slots if not slot.optional)
-        for slot in slots:
-            best_fraction, best_alt = 0.0, slot.alternatives[0]
-            for alternative in slot.alternatives:
-                total = got = 0.0
-                for term in alternative:
-                    weight = self._idf.get(term.folded, self._max_idf)
-                    total += weight
-                    where = positions.get(term.folded)
+        for optional, slot_weight, alternatives in slots:
+            best_fraction, best_terms = 0.0, alternatives[0][0]
+            for terms, total in alternatives:
+                got = 0.0
+                for folded, key, marked, repaired, weight in terms:
+                    where = positions.get(folded)
                     if where is None:
                         continue
                     factor = 1.0
-                    if term.marked:
-                        factor = max(_accent_factor(term.key, keys[p]) for p in where)
-                    if term.repaired:
+                    if marked:
+                        factor = max(_accent_factor(key, keys[p]) for p in where)
+                    if repaired:
                         factor *= 0.8
                     got += weight * factor
-                fraction = got / total if total else 0.0
-                if fraction > best_fraction:
-                    best_fraction, best_alt = fraction, alternative
-            for term in best_alt:
-                sequence.append(term.folded)
-                if term.folded in positions:
-                    matched_terms.add(term.folded)
-                    if term.marked:
+                if got and total and got / total > best_fraction:
+                    best_fraction, best_terms = got / total, terms
+            for folded, key, marked, _repaired, _weight in best_terms:
+                sequence.append(folded)
+                where = positions.get(folded)
+                if where is not None:
+                    matched_terms.add(folded)
+                    if marked:
                         accent_total += 1
-                        if any(keys[p] == term.key for p in positions[term.folded]):
+                        if any(keys[p] == key for p in where):
                             accent_hits += 1
-            if slot.optional:
-                optional_terms += len(best_alt)
-                optional_weight += slot.weight
-                optional_matched += slot.weight * best_fraction
+            if optional:
+                optional_terms += len(best_terms)
+                optional_weight += slot_weight
+                optional_matched += slot_weight * best_fraction
             else:
-                required_weight += slot.weight
-                matched_weight += slot.weight * best_fraction
+                required_weight += slot_weight
+                matched_weight += slot_weight * best_fraction
         if required_weight <= 0 or matched_weight <= 0:
             return 0.0
         query_cover = matched_weight / required_weight
-        content_total = content_got = 0.0
-        for term, is_content in zip(surface.folded, surface.content, strict=True):
-            if not is_content:
-                continue
-            weight = self._idf.get(term, self._max_idf)
-            content_total += weight
-            if term in matched_terms:
-                content_got += weight
-        surface_cover = content_got / content_total if content_total else 0.0
+        content_total = surface.content_total
+        content_got = 0.0
+        idf = self._idf
+        for term in matched_terms:
+            if term in _FILLER_FOLDED:
+                for p in positions[term]:
+                    if surface.content[p]:
+                        content_got += idf[term]
+            else:
+                content_got += idf[term] * len(positions[term])
+        surface_cover = min(1.0, content_got / content_total) if content_total else 0.0
         pairs = adjacent = 0
         for first, second in zip(sequence, sequence[1:], strict=False):
             if first == second:
                 continue
             pairs += 1
-            if any(p + 1 in positions.get(second, ()) for p in positions.get(first, ())):
+            after = positions.get(second)
+            if after and any(p + 1 in after for p in positions.get(first, ())):
                 adjacent += 1
         order = adjacent / pairs if pairs else 0.0
         similarity = fuzz.token_sort_ratio(query_text, surface.text) / 100.0
