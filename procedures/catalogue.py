@@ -225,8 +225,11 @@ class Procedure:
         return cls(**values)
 
     def content_hash(self) -> str:
-        """A stable hash of the record: equal hashes mean nothing changed (idempotent import)."""
-        payload = json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+        """A stable hash of the content (not of where it came from): equal hashes mean nothing
+        changed, so an import of the same content is idempotent."""
+        data = self.to_dict()
+        data.pop("source", None)
+        payload = json.dumps(data, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from procedures.catalogue import (
     CHANNEL_LABELS,
+    TIME_UNIT_LABELS,
     LEVEL_LABELS,
     LEVELS,
     Channel,
@@ -133,6 +134,10 @@ def _clean_text(text: str) -> str:
     return re.sub(r"[ ]{2,}", " ", text).strip()
 
 
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def _none_if_no_info(text: str) -> str:
     text = _clean_text(text)
     return "" if text in {NO_INFO, "Không có", "--"} else text
@@ -202,7 +207,7 @@ def parse_time(
         return TimeLimit(text="")
     number = float(value.replace(",", "."))
     if unit:
-        return TimeLimit(value=number, unit=_UNIT_OF[unit.lower()], text=f"{value} {unit}")
+        return TimeLimit(value=number, unit=_UNIT_OF[unit.lower()])
     n = int(number) if number.is_integer() else number
     lowered = context.lower()
     padded = rf"0?{n}"
@@ -219,7 +224,7 @@ def parse_time(
             problems.append(
                 Problem(where, f"thời hạn ghi '{value}' không có đơn vị; lấy đơn vị từ mô tả")
             )
-            return TimeLimit(value=number, unit=unit_name, text=value)
+            return TimeLimit(value=number, unit=unit_name)
     problems.append(
         Problem(
             where,
@@ -227,7 +232,7 @@ def parse_time(
             "(chưa xác nhận)",
         )
     )
-    return TimeLimit(value=number, unit="working_days", text=value, verified=False)
+    return TimeLimit(value=number, unit="working_days", verified=False)
 
 
 def interpret_fee(
@@ -242,7 +247,7 @@ def interpret_fee(
     """One fee from its cell (``Miễn phí`` / amount / no info) and the note beside it."""
     from_text = amounts_in(note)
     province = bool(_PROVINCE_SETS.search(note))
-    short_note = note[:500]
+    short_note = note[:500].strip()
     if cell_amount is not None:
         if currency == "VND" and cell_amount < 1000:
             # The portal sometimes shows thousands ("20 VNĐ" beside "20.000 đồng/tờ khai").
@@ -393,7 +398,7 @@ def parse_documents(text: str, where: str, problems: list[Problem]) -> list[Docu
     requirement, group = "submit", ""
     pending_heading = pieces[0]
     for piece in pieces[1:]:
-        heading = pending_heading.strip(" -")
+        heading = _one_line(pending_heading).strip(" -")
         section = _SECTION.search(heading)
         if section:
             label = section.group(1).strip()
@@ -415,14 +420,17 @@ def parse_documents(text: str, where: str, problems: list[Problem]) -> list[Docu
             consumed = item.end()
             form = ""
             form, body = _split_form(body)
+            body = _one_line(body)
             count = int(item.group("count"))
+            if not re.search(r"\w", body):
+                continue
             kind = "note" if requirement == "note" or count == 0 else requirement
             documents.append(
                 Document(
                     name=body,
                     form=form,
                     copies=count if count else None,
-                    copy_kind=_COPY_KINDS.get(item.group("kind"), ""),
+                    copy_kind=_COPY_KINDS.get(item.group("kind"), "") if count else "",
                     requirement=kind,
                     group=group,
                 )
@@ -430,8 +438,8 @@ def parse_documents(text: str, where: str, problems: list[Problem]) -> list[Docu
         pending_heading = piece[consumed:]
         if not items and piece.strip():
             problems.append(Problem(where, f"thành phần hồ sơ: không tách được mục: {piece[:60]!r}"))
-    leftover = pending_heading.strip(" -")
-    if leftover and not _SECTION.fullmatch(leftover):
+    leftover = _one_line(pending_heading).strip(" -")
+    if leftover and re.search(r"\w", leftover) and not _SECTION.fullmatch(leftover):
         documents.append(Document(name=leftover, requirement="note", group=group))
     if not documents:
         problems.append(Problem(where, "thành phần hồ sơ: không đọc được giấy tờ nào"))
@@ -504,12 +512,12 @@ def parse_legal_bases(text: str, where: str, problems: list[Problem]) -> list[Le
             continue
         if not title:
             title = number
-        bases.append(LegalBasis(title=title, number=number))
+        bases.append(LegalBasis(title=_one_line(title), number=number))
     tail = text[start:].strip()
     if tail:
         if bases:
             problems.append(Problem(where, f"căn cứ pháp lý: phần cuối không có số hiệu: {tail[:60]!r}"))
-        bases.append(LegalBasis(title=tail, number=""))
+        bases.append(LegalBasis(title=_one_line(tail), number=""))
     # "Title 05/2012/NĐ-CP" + "05/2012/NĐ-CP": the title's own number was taken as a column.
     merged: list[LegalBasis] = []
     for basis in bases:
@@ -565,7 +573,7 @@ def _online_level(name: str) -> str:
 def _agencies(raw: dict[str, Any]) -> list[str]:
     agencies: list[str] = []
     for key in ("co_quan_thuc_hien", "co_quan_co_tham_quyen", "co_quan_duoc_uy_quyen"):
-        value = _none_if_no_info(raw.get(key, "")).rstrip(".")
+        value = _one_line(_none_if_no_info(raw.get(key, ""))).rstrip(".")
         if value and value not in agencies:
             agencies.append(value)
     return agencies
@@ -717,7 +725,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("buu_chinh_mo_ta", "Nộp qua bưu chính: mô tả"),
     ("muc_do_truc_tuyen", "toàn trình / một phần / để trống"),
     ("thanh_phan_ho_so", "Giấy tờ, mỗi giấy tờ một dòng: tên | mẫu | số lượng | nộp/xuất trình"),
-    ("trinh_tu", "Các bước, mỗi bước một dòng"),
+    ("trinh_tu", "Các bước, cách nhau bằng một dòng trống"),
     ("can_cu_phap_ly", "Văn bản, mỗi văn bản một dòng: tên | số hiệu"),
     ("ket_qua", "Kết quả, mỗi kết quả một dòng: tên | mã"),
     ("yeu_cau_dieu_kien", "Yêu cầu, điều kiện"),
@@ -725,6 +733,9 @@ COLUMNS: list[tuple[str, str]] = [
     ("ngay_du_lieu", "Ngày của dữ liệu, vd 2026-07 hoặc 2026-07-15"),
     ("muc_pho_bien", "Mức phổ biến 0–1 (thủ tục hay hỏi thì cao)"),
     ("tom_tat", "Tóm tắt một hai câu cho người dân"),
+    ("so_quyet_dinh", "Số quyết định công bố"),
+    ("loai_thu_tuc", "Loại thủ tục"),
+    ("bo_nganh", "Bộ, ngành quản lý (mã ngắn, vd bo-tu-phap)"),
     ("ghi_chu", "Ghi chú, mỗi ý một dòng"),
     ("chua_xac_nhan", "Thông tin chưa xác nhận, mỗi ý một dòng"),
 ]
@@ -749,31 +760,42 @@ def _lines(value: str, semicolons: bool = False) -> list[str]:
 
 
 def format_time(limit: TimeLimit) -> str:
-    """A time limit as spreadsheet text that :func:`parse_time_text` reads back."""
+    """A time limit as spreadsheet text that :func:`parse_time_text` reads back:
+    ``"7 ngày làm việc"``, ``"ngay — Ngay trong ngày"``, ``"1 ngày làm việc (chưa xác nhận)"``."""
     if limit.unit == "immediate":
-        return "ngay"
-    if limit.value is None:
-        return ""
-    return limit.describe() + ("" if limit.verified else " (chưa xác nhận)")
+        text = "ngay"
+    elif limit.value is None:
+        text = ""
+    else:
+        number = f"{limit.value:g}"
+        if limit.value_max is not None:
+            number += f"-{limit.value_max:g}"
+        text = f"{number} {TIME_UNIT_LABELS.get(limit.unit, '')}".strip()
+    if not limit.verified:
+        text += " (chưa xác nhận)"
+    if limit.text:
+        text += f" — {limit.text}"
+    return text.strip()
 
 
 _TIME_TEXT = re.compile(
-    r"^(\d+(?:[.,]\d+)?)(?:\s*[-–]\s*(\d+(?:[.,]\d+)?))?\s*(ngày làm việc|ngày|giờ|tháng)?",
+    r"^(\d+(?:[.,]\d+)?)(?:\s*[-–]\s*(\d+(?:[.,]\d+)?))?\s*(ngày làm việc|ngày|giờ|tháng)?\s*",
     re.IGNORECASE,
 )
 
 
 def parse_time_text(text: str) -> TimeLimit | None:
     """Spreadsheet time text: ``"7 ngày làm việc"``, ``"3–7 ngày"``, ``"ngay"``, ``""``."""
-    text = text.strip()
+    text, _, note = text.strip().partition(" — ")
+    text, note = text.strip(), note.strip()
     if not text:
-        return TimeLimit()
-    verified = "chưa xác nhận" not in text.lower()
+        return TimeLimit(text=note)
+    verified = "(chưa xác nhận)" not in text.lower()
     lowered = re.sub(r"\(chưa xác nhận\)", "", text, flags=re.IGNORECASE).strip().lower()
     if lowered in {"ngay", "giải quyết ngay", "ngay trong ngày", "trong ngày"}:
-        return TimeLimit(value=1, unit="immediate", text=text, verified=verified)
+        return TimeLimit(value=1, unit="immediate", text=note, verified=verified)
     m = _TIME_TEXT.match(lowered)
-    if not m:
+    if not m or m.end() < len(lowered):
         return None
     unit = _UNIT_OF.get((m.group(3) or "ngày làm việc").lower(), "working_days")
     high = float(m.group(2).replace(",", ".")) if m.group(2) else None
@@ -781,7 +803,7 @@ def parse_time_text(text: str) -> TimeLimit | None:
         value=float(m.group(1).replace(",", ".")),
         unit=unit,
         value_max=high,
-        text=text,
+        text=note,
         verified=verified,
     )
 
@@ -828,6 +850,20 @@ _FEE_AMOUNT = re.compile(
 
 def parse_fee_text(text: str) -> Fee | None:
     """Spreadsheet fee text: ``"Lệ phí: 20.000 đồng/lần [note]"``, ``"Miễn phí"``, ``"HĐND…"``."""
+    fee = _parse_fee_text(text)
+    if fee is None and ":" in text:
+        note = ""
+        body = text
+        if m := re.search(r"\[(.*)\]\s*$", text, re.DOTALL):
+            note, body = m.group(1).strip(), text[: m.start()]
+        head, _, tail = body.partition(":")
+        fee = _parse_fee_text(tail.strip() + (f" [{note}]" if note else ""))
+        if fee is not None:
+            fee.label = head.strip()
+    return fee
+
+
+def _parse_fee_text(text: str) -> Fee | None:
     text = text.strip()
     note = ""
     if m := re.search(r"\[(.*)\]\s*$", text, re.DOTALL):
@@ -883,7 +919,7 @@ def procedure_to_row(procedure: Procedure) -> dict[str, str]:
         doi_tuong="; ".join(procedure.audience),
         muc_do_truc_tuyen=procedure.online_level,
         thanh_phan_ho_so="\n".join(_document_line(d) for d in procedure.documents),
-        trinh_tu="\n".join(s.replace("\n", " ") for s in procedure.steps),
+        trinh_tu="\n\n".join(procedure.steps),
         can_cu_phap_ly="\n".join(f"{b.title} | {b.number}" for b in procedure.legal_bases),
         ket_qua="\n".join(f"{r.name} | {r.code}" for r in procedure.results),
         yeu_cau_dieu_kien=procedure.conditions,
@@ -891,6 +927,9 @@ def procedure_to_row(procedure: Procedure) -> dict[str, str]:
         ngay_du_lieu=procedure.data_date,
         muc_pho_bien=f"{procedure.popularity:g}" if procedure.popularity else "",
         tom_tat=procedure.summary,
+        so_quyet_dinh=procedure.decision,
+        loai_thu_tuc=procedure.kind,
+        bo_nganh=procedure.ministry,
         ghi_chu="\n".join(procedure.notes),
         chua_xac_nhan="\n".join(procedure.unverified),
     )
@@ -981,7 +1020,9 @@ def row_to_procedure(
         audience=_lines(get.get("doi_tuong", ""), semicolons=True),
         channels=channels,
         documents=[_parse_document_line(line) for line in _lines(get.get("thanh_phan_ho_so", ""))],
-        steps=_lines(get.get("trinh_tu", "")),
+        steps=[
+            p.strip() for p in re.split(r"\n\s*\n", get.get("trinh_tu", "")) if p.strip()
+        ],
         legal_bases=[
             LegalBasis(*_two(line)) for line in _lines(get.get("can_cu_phap_ly", ""))
         ],
@@ -992,6 +1033,9 @@ def row_to_procedure(
         data_date=get.get("ngay_du_lieu", ""),
         popularity=popularity,
         summary=get.get("tom_tat", ""),
+        decision=get.get("so_quyet_dinh", ""),
+        kind=get.get("loai_thu_tuc", ""),
+        ministry=get.get("bo_nganh", ""),
         notes=_lines(get.get("ghi_chu", "")),
         unverified=_lines(get.get("chua_xac_nhan", "")),
         source=source,
