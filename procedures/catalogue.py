@@ -229,8 +229,19 @@ class Procedure:
         changed, so an import of the same content is idempotent."""
         data = self.to_dict()
         data.pop("source", None)
-        payload = json.dumps(data, ensure_ascii=False, sort_keys=True)
+        payload = json.dumps(_canonical_numbers(data), ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _canonical_numbers(value: Any) -> Any:
+    """8000 and 8000.0 are the same fee: hash them the same."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_numbers(v) for v in value]
+    return value
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
