@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from aiohttp import web
@@ -24,8 +25,16 @@ from bot.db.session import Database
 from bot.outbox import Pace, PacedSender
 from bot.router import Core
 from bot.web import create_web_app
+from procedures.catalogue import load_bundled
+from procedures.search import SearchIndex
 
 log = logging.getLogger(__name__)
+
+
+@cache
+def bundled_index() -> SearchIndex:
+    """The search index of the bundled catalogue, built once per process."""
+    return SearchIndex.build(load_bundled())
 
 
 class Service:
@@ -71,6 +80,8 @@ class Service:
 
     async def prepare(self) -> None:
         """Load what handlers need before the first message (the procedure catalogue)."""
+        if "catalogue" not in self.services:
+            self.services["catalogue"] = await asyncio.to_thread(bundled_index)
 
     async def start(self) -> None:
         await self.prepare()

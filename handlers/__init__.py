@@ -6,8 +6,9 @@ from bot.router import Router
 
 def build_router() -> Router:
     """Every feature's router, in order; later ones override the "coming soon" answers."""
-    from handlers import start
+    from handlers import procedures, start
 
     router = Router()
     router.include(start.router)
+    router.include(procedures.router)  # free text is a procedure search: keep it last
     return router

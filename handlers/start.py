@@ -4,7 +4,7 @@ answers for anything not understood."""
 from __future__ import annotations
 
 from bot.messages import Button, Incoming, Outgoing
-from bot.router import Context, Reply, Router
+from bot.router import Context, Reply, Router, strip_marks
 from handlers.texts import text
 
 router = Router()
@@ -72,6 +72,17 @@ async def on_cancel(msg: Incoming, ctx: Context) -> Reply:
         return with_menu(text("start.nothing_to_cancel"))
     ctx.conversation.end()
     return with_menu(text("start.cancelled"))
+
+
+GREETINGS = {"xin chao", "chao", "chao em", "chao ban", "hello", "hi", "alo", "a lo", "helo",
+             "chao ad", "xin chao em", "chao buoi sang", "chao anh", "chao chi"}
+
+
+@router.on_text
+async def on_greeting(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
+    if strip_marks(msg.text).lower().strip(" .!,") in GREETINGS:
+        return [with_menu(text("start.greeting", name=msg.display_name))]
+    return None
 
 
 async def on_unknown_command(msg: Incoming, ctx: Context) -> Reply:

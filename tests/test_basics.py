@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.app import bundled_index
 from bot.config import Settings
 from bot.db.session import Database
 from bot.messages import Attachment
@@ -22,7 +23,7 @@ MENU = ["Tra cứu thủ tục", "Tra cứu hồ sơ", "Gửi phản ánh, kiế
 @pytest.fixture
 async def core(settings: Settings) -> AsyncIterator[Core]:
     db = Database(settings.database_url)
-    yield Core(settings, db, build_router())
+    yield Core(settings, db, build_router(), services={"catalogue": bundled_index()})
     await db.dispose()
 
 

@@ -1,0 +1,169 @@
+"""Finding a procedure and reading it: search from free text or /thutuc, results as buttons,
+a card whose sections the citizen opens one by one, and browsing by field.
+
+The catalogue's `SearchIndex` is the service "catalogue" (built once at start-up).
+Actions: `proc:<code>` card · `proc:<code>:<section>` a section · `proc:refine` ·
+`proc:fields` · `proc:field:<page>:<field name>`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bot.messages import Button, Incoming, Outgoing
+from bot.router import Context, Reply, Router, strip_marks
+from handlers.start import back_to_menu
+from handlers.texts import text
+from procedures.catalogue import Channel, Procedure
+from procedures.search import SearchIndex
+
+router = Router()
+
+QUERY_STATE = "procedure.query"
+RESULTS = 5
+FIELDS_SHOWN = 8
+FIELD_PAGE = 8
+LABEL_LIMIT = 60
+SECTIONS = {
+    "docs": ("procedures.documents", "procedures.button_documents"),
+    "fees": ("procedures.fees", "procedures.button_fees"),
+    "where": ("procedures.where", "procedures.button_where"),
+    "steps": ("procedures.steps", "procedures.button_steps"),
+    "legal": ("procedures.legal", "procedures.button_legal"),
+}
+THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank you", "tks",
+          "thank", "ok cam on", "da cam on", "cam on a"}
+
+
+def catalogue(ctx: Context) -> SearchIndex:
+    index = ctx.service("catalogue")
+    assert index is not None, "the catalogue service is loaded at start-up"
+    return index  # type: ignore[no-any-return]
+
+
+def short(label: str) -> str:
+    return label if len(label) <= LABEL_LIMIT else label[: LABEL_LIMIT - 1].rstrip() + "…"
+
+
+def fields_button() -> Button:
+    return Button(text("procedures.button_fields"), action="proc:fields")
+
+
+@router.command("thutuc", "search", "tracuu")
+async def on_search_command(msg: Incoming, ctx: Context) -> Reply:
+    query = msg.command[1] if msg.command else ""
+    if query:
+        ctx.conversation.end()
+        return search_reply(query, ctx)
+    return ask_query(ctx)
+
+
+@router.action("menu:thutuc")
+async def on_menu(msg: Incoming, ctx: Context) -> Reply:
+    return ask_query(ctx)
+
+
+def ask_query(ctx: Context) -> Outgoing:
+    ctx.conversation.goto(QUERY_STATE)
+    return Outgoing(text("procedures.prompt"), buttons=[[fields_button()], *back_to_menu()])
+
+
+@router.step(QUERY_STATE)
+async def on_query(msg: Incoming, ctx: Context) -> Reply:
+    if not msg.text:
+        from handlers.start import fallback
+
+        return fallback(msg)
+    ctx.conversation.end()
+    return search_reply(msg.text, ctx)
+
+
+@router.on_text
+async def on_free_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
+    """Plain text outside a flow is a procedure search (thanks get a thank-you)."""
+    if not any(ch.isalnum() for ch in msg.text):
+        return None  # emoji or punctuation only: the general fallback answers
+    if strip_marks(msg.text).lower().strip(" .!") in THANKS:
+        return [Outgoing(text("procedures.thanks"), buttons=back_to_menu())]
+    return [search_reply(msg.text, ctx)]
+
+
+def search_reply(query: str, ctx: Context) -> Outgoing:
+    hits = catalogue(ctx).search(query, limit=RESULTS)
+    shown = query if len(query) <= 80 else query[:79] + "…"
+    if not hits:
+        return Outgoing(text("procedures.not_found", query=shown), buttons=field_buttons(ctx, 6))
+    buttons = [[Button(short(f"{hit.name} ({hit.level_label})"), action=f"proc:{hit.code}")]
+               for hit in hits]
+    buttons.append([fields_button()])
+    return Outgoing(text("procedures.results", query=shown, hits=hits), buttons=buttons)
+
+
+def field_buttons(ctx: Context, count: int) -> list[list[Button]]:
+    rows = [[Button(short(field.name), action=f"proc:field:1:{field.name}")]
+            for field in catalogue(ctx).fields()[:count]]
+    return rows + back_to_menu()
+
+
+@router.action("proc")
+async def on_procedure_action(msg: Incoming, ctx: Context) -> Reply:
+    parts = (msg.action or "").split(":", 3)
+    what = parts[1] if len(parts) > 1 else ""
+    if what == "refine":
+        ctx.conversation.goto(QUERY_STATE)
+        return Outgoing(text("procedures.refine"), buttons=[[fields_button()], *back_to_menu()])
+    if what == "fields":
+        return Outgoing(text("procedures.fields_intro"), buttons=field_buttons(ctx, FIELDS_SHOWN))
+    if what == "field" and len(parts) == 4:
+        return field_page(ctx, parts[3], int(parts[2]) if parts[2].isdigit() else 1)
+    procedure = catalogue(ctx).get(what)
+    if procedure is None:
+        return Outgoing(text("procedures.unknown_procedure"),
+                        buttons=[[Button(text("procedures.button_search_again"),
+                                         action="menu:thutuc")], *back_to_menu()])
+    section = parts[2] if len(parts) > 2 else ""
+    if section in SECTIONS:
+        values = {"groups": channel_groups(procedure)} if section == "fees" else {}
+        return Outgoing(text(SECTIONS[section][0], p=procedure, **values),
+                        buttons=card_buttons(procedure, current=section))
+    return Outgoing(text("procedures.card", p=procedure), buttons=card_buttons(procedure))
+
+
+def channel_groups(procedure: Procedure) -> list[tuple[list[str], Channel]]:
+    """Channels with the same time limit and fees, said once: "Trực tiếp, Trực tuyến: …"."""
+    groups: list[tuple[list[str], Channel]] = []
+    for channel in procedure.channels:
+        for labels, first in groups:
+            if (first.time_limit, first.fees) == (channel.time_limit, channel.fees):
+                labels.append(channel.label)
+                break
+        else:
+            groups.append(([channel.label], channel))
+    return groups
+
+
+def card_buttons(procedure: Procedure, current: str = "") -> list[list[Button]]:
+    sections = [Button(text(label), action=f"proc:{procedure.code}:{key}")
+                for key, (_, label) in SECTIONS.items() if key != current]
+    rows = [sections[i : i + 2] for i in range(0, len(sections), 2)]
+    if procedure.detail_url.startswith("https://"):
+        rows.append([Button(text("procedures.button_official"), url=procedure.detail_url)])
+    rows.append([Button(text("procedures.button_not_this"), action="proc:refine")])
+    return rows + back_to_menu()
+
+
+def field_page(ctx: Context, name: str, page: int) -> Outgoing:
+    procedures = catalogue(ctx).in_field(name)
+    if not procedures:
+        return Outgoing(text("procedures.fields_intro"), buttons=field_buttons(ctx, FIELDS_SHOWN))
+    pages = math.ceil(len(procedures) / FIELD_PAGE)
+    page = min(max(page, 1), pages)
+    chunk = procedures[(page - 1) * FIELD_PAGE : page * FIELD_PAGE]
+    buttons = [[Button(short(f"{p.name} ({p.level_label})"), action=f"proc:{p.code}")]
+               for p in chunk]
+    if page < pages:
+        buttons.append([Button(text("procedures.button_more"),
+                               action=f"proc:field:{page + 1}:{name}")])
+    buttons.append([fields_button()])
+    return Outgoing(text("procedures.field_list", name=name, procedures=chunk, page=page,
+                         pages=pages), buttons=buttons + back_to_menu())

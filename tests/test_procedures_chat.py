@@ -1,0 +1,124 @@
+"""Finding and reading a procedure in the chat: free text and /thutuc, results as buttons, the
+card and its sections, refining, browsing by field; long cards within Telegram's limit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.app import Service, bundled_index
+from bot.config import Settings
+from bot.db.session import Database
+from bot.router import Core
+from handlers import build_router
+from tests.conftest import make_settings
+from tests.dialog import Dialog, actions, labels, texts
+from tests.fakes.telegram_api import FakeTelegram
+
+TOKEN = "123456:TEST-token-for-the-fake-api_abcdefghij"
+
+
+@pytest.fixture
+async def core(settings: Settings) -> AsyncIterator[Core]:
+    db = Database(settings.database_url)
+    yield Core(settings, db, build_router(), services={"catalogue": bundled_index()})
+    await db.dispose()
+
+
+async def test_free_text_finds_the_procedure(core: Core) -> None:
+    replies = await Dialog(core).say("lam can cuoc")
+    assert "làm can cuoc" in texts(replies) or "lam can cuoc" in texts(replies)
+    assert actions(replies)[0] == "proc:1.014061"
+    assert labels(replies)[0].startswith("Cấp thẻ căn cước")
+    assert "(Cấp xã)" in labels(replies)[0]
+    assert len([a for a in actions(replies) if a.startswith("proc:1")]) <= 5
+
+
+async def test_card_sections_and_official_link(core: Core) -> None:
+    dialog = Dialog(core)
+    card = await dialog.press("proc:1.000894")
+    assert "Thủ tục đăng ký kết hôn" in texts(card) and "Mã thủ tục: 1.000894" in texts(card)
+    assert "cập nhật tháng 07/2026" in texts(card)
+    assert labels(card)[:5] == ["Hồ sơ cần chuẩn bị", "Lệ phí và thời hạn",
+                                "Nộp ở đâu, nộp thế nào", "Trình tự", "Căn cứ pháp lý"]
+    urls = [b.url for r in card for b in r.flat_buttons() if b.url]
+    assert urls and urls[0].startswith("https://dichvucong.gov.vn/")
+    documents = texts(await dialog.press("proc:1.000894:docs"))
+    assert "Giấy tờ phải xuất trình" in documents and "Hộ chiếu" in documents
+    fees = texts(await dialog.press("proc:1.000894:fees"))
+    assert "Trực tiếp, Trực tuyến, Dịch vụ bưu chính:" in fees  # the same terms said once
+    assert "Miễn phí" in fees and "8.000 đồng/bản" in fees
+    legal = texts(await dialog.press("proc:1.000894:legal"))
+    assert "07/2025/NĐ-CP" in legal
+    where = texts(await dialog.press("proc:1.000894:where"))
+    assert "Giấy chứng nhận kết hôn" in where
+
+
+async def test_unconfirmed_facts_are_marked(core: Core) -> None:
+    fees = texts(await Dialog(core).press("proc:1.000894:fees"))
+    assert "chưa được cơ quan xác nhận" in fees
+
+
+async def test_not_this_one_lets_the_citizen_refine(core: Core) -> None:
+    dialog = Dialog(core)
+    await dialog.say("khai sinh")
+    replies = await dialog.press("proc:refine")
+    assert "gõ rõ hơn" in texts(replies)
+    replies = await dialog.say("khai sinh co yeu to nuoc ngoai")
+    assert actions(replies)[0] == "proc:2.000528"
+
+
+async def test_thutuc_then_the_query(core: Core) -> None:
+    dialog = Dialog(core)
+    assert "cần làm thủ tục gì" in texts(await dialog.say("/thutuc"))
+    assert actions(await dialog.say("dang ky ket hon"))[0] == "proc:1.000894"
+    assert actions(await dialog.say("/thutuc giấy độc thân"))[0] == "proc:1.004873"
+
+
+async def test_nothing_fits_suggests_fields(core: Core) -> None:
+    dialog = Dialog(core)
+    replies = await dialog.say("asdfgh qwerty")
+    assert "chưa tìm thấy thủ tục" in texts(replies)
+    assert "Hộ tịch" in labels(replies)
+    field = await dialog.press("proc:field:1:Hộ tịch")
+    assert 'lĩnh vực "Hộ tịch" (trang 1/' in texts(field)
+    assert "Xem thêm" in labels(field)
+    second = await dialog.press("proc:field:2:Hộ tịch")
+    assert "(trang 2/" in texts(second)
+    assert set(actions(field)).isdisjoint(a for a in actions(second) if a.startswith("proc:1"))
+
+
+async def test_thanks_and_greetings_are_not_searches(core: Core) -> None:
+    dialog = Dialog(core)
+    assert "không có gì" in texts(await dialog.say("cảm ơn"))
+    assert "xin chào" in texts(await dialog.say("chào em"))
+
+
+async def test_an_unknown_code_in_a_stale_button(core: Core) -> None:
+    replies = await Dialog(core).press("proc:9.999999")
+    assert "không còn trong danh mục" in texts(replies)
+
+
+async def test_search_survives_a_restart_and_long_cards_fit_telegram(database_url: str) -> None:
+    async with FakeTelegram(limit_per_chat_per_s=None) as fake:
+        settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                                 telegram_api_base_url=fake.base_url)
+        async with Service(settings):
+            fake.push_message(3001, "/thutuc")
+            await fake.wait_for(lambda c: c.method == "sendMessage" and c.ok)
+        async with Service(settings):  # a new process: the step is remembered
+            fake.push_message(3001, "sang ten so do")
+            await fake.wait_for(lambda c: c.method == "sendMessage" and c.ok, count=2)
+            found = fake.sent_messages(3001)[-1]
+            assert "sang ten so do" in found["text"]
+            data = [b["callback_data"] for row in found["reply_markup"]["inline_keyboard"]
+                    for b in row]
+            assert data[0] in ("proc:1.013831", "proc:1.012787")  # transfer of land rights
+            before = len(fake.sent_messages(3001))
+            fake.push_callback(3001, "proc:1.014267:steps")  # a very long section
+            await fake.wait_for(lambda c: c.method == "sendMessage" and c.ok
+                                and "reply_markup" in c.params, count=3)
+            parts = fake.sent_messages(3001)[before:]
+            assert len(parts) >= 5 and all(len(m["text"]) <= 4096 for m in parts)
+            assert "reply_markup" in parts[-1] and "reply_markup" not in parts[0]
