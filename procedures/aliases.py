@@ -203,15 +203,15 @@ EVERYDAY_NAMES: dict[str, list[str]] = {
 
 # Words that carry no procedure meaning in a question ("cho em hỏi … cần những gì ạ").
 FILLER: set[str] = {
-    "làm", "cần", "những", "gì", "thủ tục", "thủ", "tục", "như", "thế", "nào", "bao", "nhiêu",
+    "làm", "cần", "những", "gì", "thủ tục", "như", "thế", "nào", "bao", "nhiêu",
     "lâu", "ở", "đâu", "muốn", "mình", "tôi", "em", "anh", "chị", "cho", "hỏi", "xin", "ạ", "ơi",
     "nhé", "nha", "với", "thì", "là", "để", "được", "không", "có", "của", "và", "các", "mới",
-    "đi", "phải", "sao", "gồm", "mang", "theo", "tiền", "phí", "lệ", "giấy tờ", "tờ", "hồ sơ",
-    "hồ", "sơ", "ạh", "vậy", "giúp", "hướng", "dẫn", "cách", "quy", "trình", "bây", "giờ",
+    "đi", "phải", "sao", "gồm", "mang", "theo", "tiền", "phí", "lệ phí", "giấy tờ", "hồ sơ",
+     "ạh", "vậy", "giúp", "hướng", "dẫn", "cách", "quy", "trình", "bây", "giờ",
     "hiện", "nay", "bé", "con", "cháu", "ông", "bà", "bố", "mẹ", "vợ", "chồng", "thân", "năm", "ngày", "khi", "nếu", "rồi", "đã", "sẽ", "đang", "nữa",
     "cảm", "ơn", "cám", "chào", "xin chào", "hello", "hi", "ok", "oke", "okela", "alo", "thanks",
     "thank", "bạn", "hihi", "haha", "hehe", "kkk", "kk", "hì", "dạ", "vâng", "à", "ừ", "ư", "nhỉ",
     "hả", "chứ", "mà", "nhỏ", "mất bao lâu", "ra", "vào", "lên",
-    "xuống", "ai", "gì", "chỗ", "nơi", "đến", "tại", "về", "trên", "tuần", "tháng", "hôm", "mai", "qua", "tối", "sáng", "chiều", "nhất",
+    "xuống", "ai", "gì", "chỗ", "nơi", "đến", "tại", "về", "trên", "tuần", "tháng", "hôm", "qua", "tối", "sáng", "chiều", "nhất",
     "rẻ", "đắt", "nhanh", "giá",
 }

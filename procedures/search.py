@@ -365,9 +365,9 @@ class SearchIndex:
         keys = surface.keys
         required_weight = matched_weight = optional_weight = optional_matched = 0.0
         accent_hits = accent_total = 0
+        accent_agreement = 0.0
         matched_terms: set[str] = set()
         sequence: list[str] = []
-        optional_terms = 0
         for optional, slot_weight, alternatives in slots:
             best_fraction, best_terms = 0.0, alternatives[0][0]
             for terms, total in alternatives:
@@ -391,10 +391,11 @@ class SearchIndex:
                     matched_terms.add(folded)
                     if marked:
                         accent_total += 1
-                        if any(keys[p] == key for p in where):
+                        agreement = max(_accent_factor(key, keys[p]) for p in where)
+                        accent_agreement += agreement
+                        if agreement == 1.0:
                             accent_hits += 1
             if optional:
-                optional_terms += len(best_terms)
                 optional_weight += slot_weight
                 optional_matched += slot_weight * best_fraction
             else:
@@ -434,11 +435,14 @@ class SearchIndex:
             relevance += 0.03 * optional_matched / optional_weight
         if accented and accent_total:
             relevance += 0.03 * accent_hits / accent_total
+            # Words matched only without their accents are likely other words ("sơ đồ").
+            relevance *= accent_agreement / accent_total
         # Long questions carry context words no procedure name has ("ở nông thôn").
         gate = 0.6 if required_slots <= 3 else 0.4
         if query_cover < gate:
             relevance *= query_cover / gate
-        if len(sequence) - optional_terms <= 1 and surface_cover < 0.99:
+        content_matches = sum(1 for t in matched_terms if t not in _FILLER_FOLDED)
+        if content_matches <= 1 and surface_cover < 0.99:
             # One word alone ("tên", "yêu") is not enough to name a procedure, unless the
             # surface is exactly that word.
             relevance = min(relevance, 0.3)

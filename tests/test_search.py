@@ -1,0 +1,140 @@
+"""Search behaviour a citizen relies on: ranking, abbreviations, accents, filters, nothing-fits."""
+
+from __future__ import annotations
+
+import pytest
+
+from procedures.catalogue import Procedure, load_bundled
+from procedures.search import CONFIDENT_SCORE, SearchIndex
+
+
+@pytest.fixture(scope="module")
+def index() -> SearchIndex:
+    return SearchIndex.build(load_bundled())
+
+
+def top(index: SearchIndex, query: str, **kwargs: object) -> str | None:
+    hits = index.search(query, **kwargs)  # type: ignore[arg-type]
+    return hits[0].code if hits else None
+
+
+def test_acceptance_queries(index: SearchIndex) -> None:
+    assert top(index, "dang ky ket hon") == "1.000894"
+    hits = index.search("lam can cuoc")
+    assert hits and "căn cước" in hits[0].name.lower()
+
+
+def test_hit_shape_and_score_range(index: SearchIndex) -> None:
+    hits = index.search("đăng ký khai sinh", limit=3)
+    assert 1 <= len(hits) <= 3
+    for hit in hits:
+        assert set(hit.to_dict()) == {"code", "name", "score", "level"}
+        assert 0.0 <= hit.score <= 1.0
+        assert hit.level in {"commune", "province", "ministry", "other"}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("ĐĂNG KÝ KHAI SINH", "1.001193"),
+        ("dang ky khai sinh", "1.001193"),
+        ("đăng kí khai sinh", "1.001193"),  # kí/ký
+        ("ddawng kys khai sinh", "1.001193"),  # Telex leftovers
+        ("d9a8ng ky1 ke6t ho6n", "1.000894"),  # VNI leftovers
+        ("dang ky khia sinh", "1.001193"),  # typo
+        ("hochieu", "1.001456"),  # glued syllables
+    ],
+)
+def test_how_citizens_type(index: SearchIndex, query: str, code: str) -> None:
+    assert top(index, query) == code
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("ks cho con", "1.001193"),  # ks = khai sinh here, not kỹ sư
+        ("cccd bị mất", "1.014064"),
+        ("doi gplx", "3.000347"),
+        ("lltp", "3.000333"),
+        ("giấy độc thân", "1.004873"),
+        ("photo công chứng", "2.000815"),
+        ("tách hộ khẩu", "1.010038"),
+    ],
+)
+def test_abbreviations_and_everyday_names(index: SearchIndex, query: str, code: str) -> None:
+    assert top(index, query) == code
+
+
+def test_accents_are_not_ignored_when_typed(index: SearchIndex) -> None:
+    # "sổ đỏ" (land certificate) is not "sơ đồ" (a drawing).
+    land = {"1.013978", "1.012786", "1.012783", "1.013831"}
+    assert top(index, "mất sổ đỏ") == "1.012786"
+    assert top(index, "sổ đỏ") in land
+    assert top(index, "sơ đồ") not in land
+
+
+def test_commune_procedure_first_for_the_same_name(index: SearchIndex) -> None:
+    hits = index.search("cấp thẻ căn cước cho người từ đủ 14 tuổi trở lên", limit=3)
+    assert hits[0].code == "1.014061"
+    assert hits[0].level == "commune"
+
+
+def test_whole_question(index: SearchIndex) -> None:
+    query = "Cho em hỏi làm giấy khai sinh cho con cần những giấy tờ gì ạ"
+    assert top(index, query) == "1.001193"
+
+
+@pytest.mark.parametrize("query", ["", "   ", "???", "cảm ơn", "asdfgh", "xin chào", "ok"])
+def test_nothing_fits_returns_nothing(index: SearchIndex, query: str) -> None:
+    assert index.search(query) == []
+
+
+def test_a_code_finds_its_procedure(index: SearchIndex) -> None:
+    hits = index.search("thủ tục 1.004222 là gì")
+    assert hits[0].code == "1.004222" and hits[0].score == 1.0
+
+
+def test_level_and_field_filters(index: SearchIndex) -> None:
+    province = index.search("cấp thẻ căn cước", level="province")
+    assert province and all("province" in index.get(h.code).levels for h in province)  # type: ignore[union-attr]
+    assert index.search("cấp thẻ căn cước", level="Cấp tỉnh") == province
+    in_field = index.search("khai sinh", field="Hộ tịch", limit=10)
+    assert in_field and all(h.field == "Hộ tịch" for h in in_field)
+
+
+def test_fields_for_browsing(index: SearchIndex) -> None:
+    fields = index.fields()
+    names = [f.name for f in fields]
+    assert "Hộ tịch" in names[:5]
+    assert sum(f.count for f in fields) == len(index)
+    civil = index.in_field("Hộ tịch", limit=3)
+    assert civil[0].popularity >= civil[-1].popularity
+
+
+def test_get(index: SearchIndex) -> None:
+    procedure = index.get("1.000894")
+    assert procedure is not None and procedure.name == "Thủ tục đăng ký kết hôn"
+    assert index.get("9.999999") is None
+
+
+def test_limit(index: SearchIndex) -> None:
+    assert len(index.search("đăng ký", limit=2)) <= 2
+
+
+def test_confident_flag(index: SearchIndex) -> None:
+    hit = index.search("đăng ký kết hôn")[0]
+    assert hit.confident and hit.score >= CONFIDENT_SCORE
+
+
+def test_small_catalogue_of_new_procedures() -> None:
+    index = SearchIndex.build(
+        [
+            Procedure(code="9.000001", name="Trợ cấp xã hội hằng tháng", levels=["commune"],
+                      aliases=["tiền trợ cấp người già"]),
+            Procedure(code="9.000002", name="Hỗ trợ chi phí mai táng", levels=["commune"]),
+        ]
+    )
+    assert top(index, "tien tro cap nguoi gia") == "9.000001"
+    assert top(index, "mai táng phí") == "9.000002"
+    assert SearchIndex.build([]).search("khai sinh") == []
