@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from procedures.catalogue import LEVEL_LABELS, Procedure, load_bundled
 from procedures.curated import apply_overlay
-from procedures.importer import ImportFailed, read_file, write_file
+from procedures.importer import ImportFailed, read_file, write_file, xlsx_overflows
 from procedures.search import SearchIndex
 
 
@@ -199,6 +199,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     procedures = load_catalogue(args.bundled)
     if args.field:
         procedures = [p for p in procedures if p.field == args.field]
+    if str(args.file).lower().endswith(".xlsx"):
+        for overflow in xlsx_overflows(procedures):
+            print(f"Cảnh báo: ô quá dài cho XLSX, bị cắt (dùng CSV để giữ đủ): {overflow}",
+                  file=sys.stderr)
     try:
         count = write_file(procedures, args.file)
     except ImportFailed as error:

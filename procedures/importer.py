@@ -122,7 +122,8 @@ _UNIT_OF = {
     "năm": "months",
 }
 _AMOUNT_IN_TEXT = re.compile(
-    r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s?(đồng|đ|vnđ|VNĐ|VND|USD)(?![" + LOWER + "])(\s?/\s?[^\s,.;)]+(?: [^\s,.;)]+)?)?",
+    r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s?(đồng|đ|vnđ|VNĐ|VND|USD)(?![" + LOWER + r"])"
+    r"(\s?/\s?[^\s,.;)]+(?: [^\s,.;)]+)?)?",
     re.IGNORECASE,
 )
 _PROVINCE_SETS = re.compile(r"Hội đồng nhân dân|HĐND", re.IGNORECASE)
@@ -1254,6 +1255,16 @@ def write_xlsx(procedures: Iterable[Procedure], path: Path | str) -> int:
         cell.alignment = Alignment(wrap_text=True)
     workbook.save(path)
     return count
+
+
+def xlsx_overflows(procedures: Iterable[Procedure]) -> list[str]:
+    """Cells too long for a spreadsheet (Excel's 32,767 characters): cut in XLSX, whole in CSV."""
+    found = []
+    for procedure in procedures:
+        for name, value in procedure_to_row(procedure).items():
+            if len(value) > XLSX_CELL_LIMIT:
+                found.append(f"{procedure.code}: {name} ({len(value)} ký tự)")
+    return found
 
 
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
