@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.web import chat_id_for
 from bot.db.repositories import claim_update
+from bot.ingest import add_routes as add_ingest_routes
 from bot.messages import clean_text
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ def create_web_app(service: Service) -> web.Application:
     app.router.add_post("/chat/api/messages", chat_post)
     app.router.add_get("/chat/api/messages", chat_history)
     app.router.add_static("/chat/static/", STATIC, show_index=False)
+    add_ingest_routes(app)
     app.on_response_prepare.append(_revalidate_static)
     return app
 

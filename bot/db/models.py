@@ -204,3 +204,4 @@ class AuditLog(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
     result: Mapped[str] = mapped_column(String(40), default="ok")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+from bot.db import dossiers as _dossiers  # noqa: E402,F401  (register tables)

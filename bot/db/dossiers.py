@@ -1,0 +1,504 @@
+"""Dossiers (hồ sơ) pushed by the one-stop system: the status rules, the tables (dossiers, an
+append-only event history, per-chat subscriptions, failed second-factor attempts) and the
+repository functions the ingest API, the importer, the handlers and the scheduler use.
+
+Codes: the one-stop systems write them in several shapes (`000.00.01.H29-240115-0001`,
+`03706/2026/07906`, …). A dossier is identified by its *key* — the code's letters and digits
+only, upper case — so case, spaces, dashes and stray punctuation never matter; the code as the
+agency writes it is kept for display.
+
+Statuses are stored in English (the contract in DESIGN.md) and shown in Vietnamese by the
+texts. "Overdue" is derived, never stored: past `due_at` while the agency still holds the
+dossier (not finished, no result waiting, not waiting for the citizen's supplement).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db.models import Base, Id, utcnow
+from bot.db import repositories  # module import: models imports this module while loading
+
+# -- statuses -------------------------------------------------------------------------------
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    NEED_MORE_INFO = "need_more_info"
+    WAITING_PAYMENT = "waiting_payment"
+    RESULT_READY = "result_ready"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    DELAYED = "delayed"
+
+
+FINISHED = frozenset({Status.RETURNED, Status.REJECTED, Status.WITHDRAWN})
+"""The dossier's life is over: nothing more will happen to it."""
+
+NOT_LATE = FINISHED | {Status.RESULT_READY, Status.NEED_MORE_INFO}
+"""Statuses in which a dossier past its date is not overdue: the result is ready, or the
+clock is paused while the citizen supplements the dossier."""
+
+ALWAYS_ANNOUNCED = frozenset({Status.DELAYED, Status.NEED_MORE_INFO})
+"""Announced even when the status does not change (a new date, a new supplement request)."""
+
+LOOKUP_WINDOW = timedelta(minutes=15)
+LOOKUP_MAX_FAILURES = 5
+
+
+def is_overdue(status: str, due_at: datetime, now: datetime) -> bool:
+    return now > due_at and status not in NOT_LATE
+
+
+def is_finished(status: str) -> bool:
+    return status in FINISHED
+
+
+# -- codes ----------------------------------------------------------------------------------
+
+_DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−﹣－_"), "-")
+_SEP = r"[-./]"
+_CANONICAL = re.compile(rf"^[A-Z0-9]+(?:{_SEP}[A-Z0-9]+)*$")
+_AROUND_SEP = re.compile(r"\s*([-./])\s*")
+_ONE_STOP = re.compile(
+    r"(?<![A-Z0-9.])([A-Z0-9]+(?:\.[A-Z0-9]+)*)(?:\s*-\s*|\s+)(\d{6})(?:\s*-\s*|\s+)(\d{3,6})"
+    r"(?![A-Z0-9])"
+)
+_SLASHED = re.compile(r"(?<![A-Z0-9/])(\d{3,6})\s*/\s*(\d{4})\s*/\s*(\d{3,8})(?![A-Z0-9/])")
+_GENERIC = re.compile(rf"(?<![A-Z0-9])[A-Z0-9]+(?:{_SEP}[A-Z0-9]+){{2,}}(?![A-Z0-9])")
+_DATE = re.compile(r"^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
+_PROCEDURE_CODE = re.compile(r"^\d\.\d{6}(?:\.|$)")
+MAX_CODE = 60
+
+
+def _prepare(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_DASHES).upper()
+
+
+def normalize_code(raw: str) -> str | None:
+    """The canonical display form of a code someone typed or sent, or None when it cannot be a
+    code: upper case, unified dashes, no spaces around separators, no stray punctuation at
+    either end. `" 000.00.01.h29 – 240115-0001. "` → `"000.00.01.H29-240115-0001"`."""
+    text = _prepare(raw).strip()
+    text = re.sub(r"^[^A-Z0-9]+|[^A-Z0-9]+$", "", text)
+    text = _AROUND_SEP.sub(r"\1", text)
+    text = re.sub(r"\s+", "-", text)
+    if not (4 <= len(text) <= MAX_CODE) or not _CANONICAL.match(text):
+        return None
+    if sum(ch.isdigit() for ch in text) < 3:
+        return None
+    return text
+
+
+def code_key(code: str) -> str:
+    """The identity of a code: its letters and digits, upper case."""
+    return "".join(ch for ch in _prepare(code) if ch.isalnum())
+
+
+def find_code(text: str, *, max_words: int = 14) -> str | None:
+    """A dossier code in a short free-text message ("hồ sơ 03706/2026/07906 đến đâu rồi"),
+    canonical, or None. Strict on purpose: dates, phone numbers and procedure codes
+    (1.000894) are not dossier codes; plain text goes to procedure search."""
+    if not text or len(text.split()) > max_words:
+        return None
+    prepared = _prepare(text)
+    match = _ONE_STOP.search(prepared)
+    if match and (re.search(r"[A-Z.]", match.group(1)) or "-" in match.group(0)):
+        return f"{match.group(1)}-{match.group(2)}-{match.group(3)}"
+    match = _SLASHED.search(prepared)
+    if match:
+        return "/".join(match.groups())
+    for match in _GENERIC.finditer(prepared):
+        token = match.group(0)
+        digits = sum(ch.isdigit() for ch in token)
+        if (digits >= 6 and re.search(r"[A-Z]", token) and not _DATE.match(token)
+                and not _PROCEDURE_CODE.match(token) and len(token) <= MAX_CODE):
+            return token
+    return None
+
+
+# -- phones and names -----------------------------------------------------------------------
+
+
+def normalize_phone(raw: str) -> str | None:
+    """Digits of a Vietnamese phone number (+84 → 0), or None when it is not one."""
+    digits = re.sub(r"[\s().\-]", "", unicodedata.normalize("NFKC", raw or ""))
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) >= 11:
+        digits = "0" + digits[2:]
+    if not digits.isdigit() or not 9 <= len(digits) <= 11:
+        return None
+    return digits
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+
+class Dossier(Base):
+    """A dossier as the one-stop system last described it."""
+
+    __tablename__ = "dossiers"
+    __table_args__ = (Index("ix_dossiers_status_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(MAX_CODE), unique=True)
+    code: Mapped[str] = mapped_column(String(MAX_CODE))
+    procedure_code: Mapped[str] = mapped_column(String(60))
+    procedure_name: Mapped[str] = mapped_column(Text)
+    applicant_name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20))
+    commune_code: Mapped[str | None] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column()
+    due_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20))
+    status_at: Mapped[datetime] = mapped_column()
+    """When the current status took effect (events older than this are history only)."""
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def is_overdue(self, now: datetime) -> bool:
+        return is_overdue(self.status, self.due_at, now)
+
+
+class DossierEvent(Base):
+    """One status event, append-only. `dedupe_key` (code key + status + time) makes the
+    same event sent twice a no-op."""
+
+    __tablename__ = "dossier_events"
+    __table_args__ = (Index("ix_dossier_events_dossier_at", "dossier_id", "at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column()
+    note: Mapped[str] = mapped_column(Text, default="")
+    new_due_at: Mapped[datetime | None] = mapped_column()
+    previous_due_at: Mapped[datetime | None] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20), default="api")
+    applied: Mapped[bool] = mapped_column(default=True)
+    """False for an event older than the dossier's current status (kept as history)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DossierSubscription(Base):
+    """A chat that proved it owns a dossier (`verified_at`), and whether it opted in to
+    status notifications (`active`, with the time of the last opt-in and opt-out)."""
+
+    __tablename__ = "dossier_subscriptions"
+    __table_args__ = (UniqueConstraint("dossier_id", "channel", "chat_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"),
+                                            index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    thread_id: Mapped[str | None] = mapped_column(String(50))
+    verified_at: Mapped[datetime] = mapped_column()
+    active: Mapped[bool] = mapped_column(default=False)
+    subscribed_at: Mapped[datetime | None] = mapped_column()
+    unsubscribed_at: Mapped[datetime | None] = mapped_column()
+
+
+class DossierLookupFailure(Base):
+    """A failed second factor (unknown code or wrong digits), counted to throttle a chat."""
+
+    __tablename__ = "dossier_lookup_failures"
+    __table_args__ = (Index("ix_dossier_lookup_failures_chat", "channel", "chat_id", "at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column()
+
+
+# -- dossiers -------------------------------------------------------------------------------
+
+
+@dataclass
+class DossierFields:
+    """What the one-stop system says about a dossier (validated before it gets here)."""
+
+    code: str
+    procedure_code: str
+    procedure_name: str
+    applicant_name: str
+    phone: str
+    received_at: datetime
+    due_at: datetime
+    status: str = Status.RECEIVED
+    commune_code: str | None = None
+    note: str = ""
+
+
+@dataclass
+class EventFields:
+    status: str
+    at: datetime
+    note: str = ""
+    new_due_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Upserted:
+    dossier: Dossier
+    created: bool
+    changed: bool
+    event: DossierEvent | None
+    """The status event recorded when the status changed (to announce), else None."""
+
+
+async def get_dossier(session: AsyncSession, code: str, *, lock: bool = False) -> Dossier | None:
+    """The dossier with this code in any spelling, or None."""
+    statement = select(Dossier).where(Dossier.key == code_key(code))
+    if lock and repositories.dialect_of(session) == "postgresql":
+        statement = statement.with_for_update()
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def get_dossier_by_id(session: AsyncSession, dossier_id: int) -> Dossier | None:
+    return await session.get(Dossier, dossier_id)
+
+
+def event_key(key: str, status: str, at: datetime) -> str:
+    """The dedupe key of an event: dossier key, status and time (UTC, microseconds)."""
+    return f"{key}|{status}|{at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+
+
+_COMPARED = ("code", "procedure_code", "procedure_name", "applicant_name", "phone",
+             "commune_code", "received_at", "due_at", "note")
+
+
+async def upsert_dossier(session: AsyncSession, fields: DossierFields, now: datetime, *,
+                         source: str = "put") -> Upserted:
+    """Create or update a dossier. A status that differs from the stored one is recorded as
+    an event (time `now`, or `received_at` for a new dossier) to be announced; the same body
+    twice changes nothing."""
+    key = code_key(fields.code)
+    values: dict[str, Any] = {name: getattr(fields, name) for name in _COMPARED}
+    dossier = await get_dossier(session, fields.code, lock=True)
+    if dossier is None:
+        status_at = fields.received_at if fields.status == Status.RECEIVED else now
+        inserted = await repositories.insert_ignore(session, Dossier, {
+            **values, "key": key, "status": fields.status, "status_at": status_at,
+            "created_at": now, "updated_at": now,
+        })
+        dossier = await get_dossier(session, fields.code, lock=True)
+        assert dossier is not None
+        if inserted:
+            await _record_event(session, dossier, EventFields(fields.status, status_at,
+                                                              fields.note),
+                                now, source=source, applied=True)
+            return Upserted(dossier, True, True, None)  # nobody can be subscribed yet
+    changes = {name: value for name, value in values.items() if getattr(dossier, name) != value}
+    event: DossierEvent | None = None
+    if fields.status != dossier.status:
+        event = await _record_event(session, dossier, EventFields(fields.status, now, fields.note),
+                                    now, source=source, applied=True)
+        if event is not None:
+            changes.update(status=fields.status, status_at=now)
+    if not changes:
+        return Upserted(dossier, False, False, None)
+    changes["updated_at"] = now
+    await session.execute(update(Dossier).where(Dossier.id == dossier.id).values(**changes))
+    for name, value in changes.items():
+        setattr(dossier, name, value)
+    return Upserted(dossier, False, True, event)
+
+
+async def _record_event(session: AsyncSession, dossier: Dossier, fields: EventFields,
+                        now: datetime, *, source: str, applied: bool,
+                        previous_due_at: datetime | None = None) -> DossierEvent | None:
+    """Insert the event unless the same one exists; None for a duplicate."""
+    dedupe = event_key(dossier.key, fields.status, fields.at)
+    inserted = await repositories.insert_ignore(session, DossierEvent, {
+        "dossier_id": dossier.id, "dedupe_key": dedupe, "status": fields.status,
+        "at": fields.at, "note": fields.note or "", "new_due_at": fields.new_due_at,
+        "previous_due_at": previous_due_at, "reason": fields.reason, "source": source,
+        "applied": applied, "created_at": now,
+    })
+    if not inserted:
+        return None
+    return (await session.scalars(
+        select(DossierEvent).where(DossierEvent.dedupe_key == dedupe))).one()
+
+
+@dataclass
+class Recorded:
+    event: DossierEvent | None
+    """None when the same event was already recorded (nothing changed)."""
+    announce: bool
+    """Whether subscribers should hear of it."""
+
+
+async def add_event(session: AsyncSession, dossier: Dossier, fields: EventFields,
+                    now: datetime, *, source: str = "api") -> Recorded:
+    """Record a status event. It becomes the dossier's status unless an event with a later
+    time already did (then it is history only); a `delayed` event also moves `due_at` to its
+    new date. Announced when it changes the status, and always for `delayed` and
+    `need_more_info` (a new date, a new request) — a late `delayed` still owes the apology."""
+    applied = fields.at >= dossier.status_at
+    moves_due = fields.status == Status.DELAYED and fields.new_due_at is not None and (
+        applied or await _latest_delay_before(session, dossier.id, fields.at))
+    event = await _record_event(session, dossier, fields, now, source=source, applied=applied,
+                                previous_due_at=dossier.due_at if moves_due else None)
+    if event is None:
+        return Recorded(None, False)
+    changes: dict[str, Any] = {}
+    announce = False
+    if applied:
+        announce = fields.status != dossier.status or fields.status in ALWAYS_ANNOUNCED
+        changes.update(status=fields.status, status_at=fields.at)
+    elif fields.status == Status.DELAYED:
+        announce = True
+    if moves_due:
+        changes["due_at"] = fields.new_due_at
+    if changes:
+        changes["updated_at"] = now
+        await session.execute(update(Dossier).where(Dossier.id == dossier.id).values(**changes))
+        for name, value in changes.items():
+            setattr(dossier, name, value)
+    return Recorded(event, announce)
+
+
+async def _latest_delay_before(session: AsyncSession, dossier_id: int, at: datetime) -> bool:
+    """True when no other `delayed` event of the dossier is later than `at`."""
+    later = await session.scalar(
+        select(func.count()).select_from(DossierEvent).where(
+            DossierEvent.dossier_id == dossier_id, DossierEvent.status == Status.DELAYED,
+            DossierEvent.at > at))
+    return not later
+
+
+async def find_events(session: AsyncSession, dossier_id: int, limit: int = 5) -> list[DossierEvent]:
+    """The newest `limit` events, oldest first."""
+    rows = list(await session.scalars(
+        select(DossierEvent).where(DossierEvent.dossier_id == dossier_id)
+        .order_by(DossierEvent.at.desc(), DossierEvent.id.desc()).limit(limit)))
+    rows.reverse()
+    return rows
+
+
+async def get_latest_delay(session: AsyncSession, dossier_id: int) -> DossierEvent | None:
+    return (await session.scalars(
+        select(DossierEvent).where(DossierEvent.dossier_id == dossier_id,
+                                   DossierEvent.status == Status.DELAYED)
+        .order_by(DossierEvent.at.desc(), DossierEvent.id.desc()).limit(1))).one_or_none()
+
+
+async def find_overdue_without_delay(session: AsyncSession, now: datetime,
+                                     limit: int = 500) -> list[Dossier]:
+    """Dossiers past their date, still held by the agency, for which no apology (`delayed`
+    event) moved the date: the agency owes the citizen a "Phiếu xin lỗi" (scheduler rule)."""
+    delayed = select(DossierEvent.id).where(DossierEvent.dossier_id == Dossier.id,
+                                            DossierEvent.status == Status.DELAYED,
+                                            DossierEvent.new_due_at >= Dossier.due_at)
+    return list(await session.scalars(
+        select(Dossier).where(Dossier.due_at < now, Dossier.status.not_in(list(NOT_LATE)),
+                              ~delayed.exists())
+        .order_by(Dossier.due_at).limit(limit)))
+
+
+async def find_events_since(session: AsyncSession, since_id: int, statuses: set[str],
+                            limit: int = 500) -> list[DossierEvent]:
+    """Events after id `since_id` with one of `statuses`, oldest first (scheduler rules such
+    as "result returned → survey" scan these)."""
+    return list(await session.scalars(
+        select(DossierEvent).where(DossierEvent.id > since_id,
+                                   DossierEvent.status.in_(list(statuses)))
+        .order_by(DossierEvent.id).limit(limit)))
+
+
+# -- access and subscriptions ---------------------------------------------------------------
+
+
+async def record_verified(session: AsyncSession, dossier_id: int, citizen_id: int,
+                          channel: str, chat_id: str, thread_id: str | None,
+                          now: datetime) -> DossierSubscription:
+    """This chat passed the second factor for this dossier."""
+    inserted = await repositories.insert_ignore(session, DossierSubscription, {
+        "dossier_id": dossier_id, "citizen_id": citizen_id, "channel": channel,
+        "chat_id": chat_id, "thread_id": thread_id, "verified_at": now, "active": False,
+    })
+    row = await get_subscription(session, dossier_id, channel, chat_id)
+    assert row is not None
+    if not inserted:
+        await session.execute(update(DossierSubscription)
+                              .where(DossierSubscription.id == row.id)
+                              .values(verified_at=now, citizen_id=citizen_id))
+        row.verified_at = now
+    return row
+
+
+async def get_subscription(session: AsyncSession, dossier_id: int, channel: str,
+                           chat_id: str) -> DossierSubscription | None:
+    """The chat's access row for the dossier (None if it never proved ownership)."""
+    return (await session.scalars(select(DossierSubscription).where(
+        DossierSubscription.dossier_id == dossier_id, DossierSubscription.channel == channel,
+        DossierSubscription.chat_id == chat_id))).one_or_none()
+
+
+async def set_subscribed(session: AsyncSession, row: DossierSubscription, active: bool,
+                         now: datetime) -> bool:
+    """Opt in or out; False when it already was so."""
+    if row.active == active:
+        return False
+    values: dict[str, Any] = {"active": active}
+    values["subscribed_at" if active else "unsubscribed_at"] = now
+    await session.execute(update(DossierSubscription)
+                          .where(DossierSubscription.id == row.id).values(**values))
+    for name, value in values.items():
+        setattr(row, name, value)
+    return True
+
+
+async def find_subscribers(session: AsyncSession, dossier_id: int) -> list[DossierSubscription]:
+    return list(await session.scalars(select(DossierSubscription).where(
+        DossierSubscription.dossier_id == dossier_id, DossierSubscription.active.is_(True))
+        .order_by(DossierSubscription.id)))
+
+
+# -- throttling -----------------------------------------------------------------------------
+
+
+async def record_lookup_failure(session: AsyncSession, channel: str, chat_id: str,
+                                now: datetime) -> None:
+    session.add(DossierLookupFailure(channel=channel, chat_id=chat_id, at=now))
+    await session.flush()
+
+
+async def count_lookup_failures(session: AsyncSession, channel: str, chat_id: str,
+                                now: datetime, window: timedelta = LOOKUP_WINDOW) -> int:
+    return await session.scalar(
+        select(func.count()).select_from(DossierLookupFailure).where(
+            DossierLookupFailure.channel == channel, DossierLookupFailure.chat_id == chat_id,
+            DossierLookupFailure.at > now - window)) or 0
+
+
+async def purge_lookup_failures(session: AsyncSession, before: datetime) -> int:
+    """Forget failures older than `before` (they no longer count); returns how many."""
+    result = await session.execute(
+        delete(DossierLookupFailure).where(DossierLookupFailure.at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,399 @@
+"""Dossier lookup for citizens (code → last 4 phone digits → status card), subscriptions to
+status changes, the notifications and apology letters those changes send, and `/hoso CODE`
+for staff in the staff group.
+
+Privacy rules (RELIABILITY.md): the status is shown only after the second factor; "no such
+code" and "wrong digits" get the very same reply; after `LOOKUP_MAX_FAILURES` failures within
+`LOOKUP_WINDOW` a chat is throttled; every failure is a security event in the audit log;
+names and phone numbers are always masked.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import dossiers as repo
+from bot.db.dossiers import Dossier, DossierEvent, Status
+from bot.db.models import AuditLog
+from bot.messages import Button, ChatRef, Incoming, Outgoing
+from bot.outbox import enqueue
+from bot.router import Context, Reply, Router
+from handlers.start import back_to_menu
+from handlers.texts import text
+from scheduler.quiet import WorkingCalendar, default_calendar, working_days_late, working_days_left
+
+log = logging.getLogger(__name__)
+security = logging.getLogger("motcua.security")
+
+router = Router()
+
+EVENTS_SHOWN = 5
+VIEW_AFTER_VERIFIED = timedelta(days=30)
+"""A chat that proved ownership may reopen the card from a notification for this long."""
+DIGITS = re.compile(r"^\*?\s*(\d\s*){4}$")
+
+
+class Step(StrEnum):
+    CODE = "dossier.code"
+    DIGITS = "dossier.digits"
+
+
+# -- masking and formatting -----------------------------------------------------------------
+
+
+def mask_name(name: str) -> str:
+    """"Nguyễn Văn An" → "Nguyễn V. A.": the family name, then initials."""
+    words = name.split()
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0][0] + "."
+    return " ".join([words[0], *(w[0] + "." for w in words[1:])])
+
+
+def mask_phone(phone: str) -> str:
+    """"0912345678" → "09******78"."""
+    if len(phone) <= 4:
+        return "*" * len(phone)
+    return phone[:2] + "*" * (len(phone) - 4) + phone[-2:]
+
+
+def format_date(moment: datetime, timezone: str) -> str:
+    """"Thứ Hai, 20/01/2026", with the time when it is not midnight or end of day."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    day = f"{text('dossiers.weekday', index=local.weekday())}, {local:%d/%m/%Y}"
+    if (local.hour, local.minute) not in ((0, 0), (23, 59)):
+        day = f"{local:%H:%M} {day[0].lower()}{day[1:]}"
+    return day
+
+
+def format_short(moment: datetime, timezone: str) -> str:
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local:%d/%m/%Y %H:%M}" if (local.hour, local.minute) != (0, 0) else f"{local:%d/%m/%Y}"
+
+
+# -- what a card shows ----------------------------------------------------------------------
+
+
+@dataclass
+class CardView:
+    code: str
+    procedure: str
+    applicant: str
+    phone: str
+    received: str
+    due: str
+    status: str
+    note: str
+    overdue: bool
+    late_days: int
+    days_left: int | None
+    delay: dict[str, str] | None
+    events: list[dict[str, str]] = field(default_factory=list)
+    staff: bool = False
+    subscribers: int = 0
+
+
+def describe(dossier: Dossier, events: list[DossierEvent], delay: DossierEvent | None,
+             now: datetime, timezone: str, calendar: WorkingCalendar | None = None,
+             *, staff: bool = False, subscribers: int = 0) -> CardView:
+    calendar = calendar or default_calendar()
+    overdue = dossier.is_overdue(now)
+    finished = dossier.status in repo.NOT_LATE
+    delay_info = None
+    if delay is not None and delay.new_due_at is not None and not repo.is_finished(dossier.status):
+        delay_info = {"new_due": format_date(delay.new_due_at, timezone),
+                      "reason": delay.reason or ""}
+    return CardView(
+        code=dossier.code,
+        procedure=dossier.procedure_name,
+        applicant=mask_name(dossier.applicant_name),
+        phone=mask_phone(dossier.phone),
+        received=format_date(dossier.received_at, timezone),
+        due=format_date(dossier.due_at, timezone),
+        status=dossier.status,
+        note=dossier.note if dossier.status == Status.NEED_MORE_INFO else "",
+        overdue=overdue,
+        late_days=working_days_late(now, dossier.due_at, calendar, timezone) if overdue else 0,
+        days_left=None if overdue or finished
+        else working_days_left(now, dossier.due_at, calendar, timezone),
+        delay=delay_info,
+        events=[{"when": format_short(e.at, timezone), "status": e.status, "note": e.note}
+                for e in events],
+        staff=staff,
+        subscribers=subscribers,
+    )
+
+
+def card_buttons(dossier_id: int, subscribed: bool) -> list[list[Button]]:
+    toggle = (Button(text("dossiers.button_unsubscribe"), action=f"dossier:unsub:{dossier_id}")
+              if subscribed else
+              Button(text("dossiers.button_subscribe"), action=f"dossier:sub:{dossier_id}"))
+    return [[toggle], [Button(text("dossiers.button_another"), action="dossier:again")],
+            *back_to_menu()]
+
+
+async def status_card(session: AsyncSession, dossier: Dossier, ctx: Context, *,
+                      staff: bool = False) -> str:
+    events = await repo.find_events(session, dossier.id, EVENTS_SHOWN)
+    delay = await repo.get_latest_delay(session, dossier.id)
+    subscribers = len(await repo.find_subscribers(session, dossier.id)) if staff else 0
+    view = describe(dossier, events, delay, ctx.now, ctx.settings.timezone, staff=staff,
+                    subscribers=subscribers)
+    return text("dossiers.card", v=view)
+
+
+# -- the lookup flow ------------------------------------------------------------------------
+
+
+def ask_code(ctx: Context, message: str = "dossiers.ask_code") -> Outgoing:
+    ctx.conversation.goto(Step.CODE)
+    return Outgoing(text(message), buttons=back_to_menu())
+
+
+def another_code_buttons() -> list[list[Button]]:
+    return [[Button(text("dossiers.button_another"), action="dossier:again")], *back_to_menu()]
+
+
+def throttled_reply(ctx: Context) -> Outgoing:
+    ctx.conversation.end()
+    return Outgoing(text("dossiers.throttled"), buttons=back_to_menu())
+
+
+async def is_throttled(msg: Incoming, ctx: Context) -> bool:
+    failures = await repo.count_lookup_failures(ctx.session, msg.channel, msg.chat_id, ctx.now)
+    return failures >= repo.LOOKUP_MAX_FAILURES
+
+
+async def start_check(msg: Incoming, ctx: Context, code: str) -> Outgoing:
+    """A code was given: ask for the digits (the same whether the code exists or not)."""
+    if await is_throttled(msg, ctx):
+        await audit(ctx, msg, "dossier.lookup_throttled", code, "denied")
+        return throttled_reply(ctx)
+    ctx.conversation.end()
+    ctx.conversation.goto(Step.DIGITS, code=code)
+    return Outgoing(text("dossiers.ask_digits", code=code), buttons=another_code_buttons())
+
+
+@router.command("hoso", "status")
+async def on_dossier_command(msg: Incoming, ctx: Context) -> Reply:
+    rest = msg.command[1] if msg.command else ""
+    if msg.is_staff_chat:
+        return await on_staff_lookup(msg, ctx, rest)
+    if msg.is_group:
+        return Outgoing(text("dossiers.private_only"))
+    if not rest:
+        ctx.conversation.end()
+        return ask_code(ctx)
+    code = repo.normalize_code(rest) or repo.find_code(rest)
+    if code is None:
+        return ask_code(ctx, "dossiers.not_a_code")
+    return await start_check(msg, ctx, code)
+
+
+@router.action("menu:hoso")
+async def on_menu(msg: Incoming, ctx: Context) -> Reply:
+    ctx.conversation.end()
+    if msg.is_group:
+        return Outgoing(text("dossiers.private_only"))
+    return ask_code(ctx)
+
+
+@router.action("dossier:again")
+async def on_again(msg: Incoming, ctx: Context) -> Reply:
+    return await on_menu(msg, ctx)
+
+
+@router.step(Step.CODE)
+async def on_code(msg: Incoming, ctx: Context) -> Reply:
+    code = repo.normalize_code(msg.text) or repo.find_code(msg.text)
+    if code is None:
+        return ask_code(ctx, "dossiers.not_a_code")
+    return await start_check(msg, ctx, code)
+
+
+@router.on_text
+async def on_code_in_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
+    """Free text that looks like a dossier code starts a check; anything else is not ours."""
+    if msg.is_group:
+        return None
+    code = repo.find_code(msg.text)
+    if code is None:
+        return None
+    return [await start_check(msg, ctx, code)]
+
+
+@router.step(Step.DIGITS)
+async def on_digits(msg: Incoming, ctx: Context) -> Reply:
+    code = str(ctx.conversation.data.get("code", ""))
+    if not code:
+        return ask_code(ctx)
+    if not DIGITS.match(msg.text):
+        other = repo.find_code(msg.text) or (
+            repo.normalize_code(msg.text) if re.search(r"[-./]", msg.text) else None)
+        if other is not None:
+            return await start_check(msg, ctx, other)
+        return Outgoing(text("dossiers.digits_format"), buttons=another_code_buttons())
+    digits = re.sub(r"\D", "", msg.text)
+    if await is_throttled(msg, ctx):
+        await audit(ctx, msg, "dossier.lookup_throttled", code, "denied")
+        return throttled_reply(ctx)
+    dossier = await repo.get_dossier(ctx.session, code)
+    expected = dossier.phone[-4:] if dossier is not None else "\x00" * 4
+    if dossier is None or not hmac.compare_digest(expected.encode(), digits.encode()):
+        return await on_failure(msg, ctx, code, "no_such_code" if dossier is None
+                                else "wrong_digits")
+    ctx.conversation.end()
+    access = await repo.record_verified(ctx.session, dossier.id, ctx.citizen_id, msg.channel,
+                                        msg.chat_id, msg.thread_id, ctx.now)
+    await audit(ctx, msg, "dossier.viewed", dossier.code, "ok")
+    card = await status_card(ctx.session, dossier, ctx)
+    return Outgoing(card, buttons=card_buttons(dossier.id, access.active))
+
+
+async def on_failure(msg: Incoming, ctx: Context, code: str, reason: str) -> Outgoing:
+    """Record and log the failure; the reply never says which of the two it was."""
+    await repo.record_lookup_failure(ctx.session, msg.channel, msg.chat_id, ctx.now)
+    await audit(ctx, msg, "dossier.lookup_failed", code, "denied", reason=reason)
+    security.warning("dossier lookup failed: %s chat %s (%s)", msg.channel, msg.chat_id, reason)
+    if await is_throttled(msg, ctx):
+        return throttled_reply(ctx)
+    return Outgoing(text("dossiers.no_match"), buttons=another_code_buttons())
+
+
+async def audit(ctx: Context, msg: Incoming, action: str, target: str, result: str,
+                **detail: Any) -> None:
+    ctx.session.add(AuditLog(
+        at=ctx.now, actor=f"{msg.channel}:{msg.user_id}"[:150], action=action,
+        target=target[:200], result=result,
+        detail={"chat": msg.chat_id, **detail},
+    ))
+
+
+# -- subscriptions --------------------------------------------------------------------------
+
+
+def _dossier_id(action: str | None) -> int | None:
+    tail = (action or "").rpartition(":")[2]
+    return int(tail) if tail.isdigit() and len(tail) < 19 else None
+
+
+async def _verified_access(msg: Incoming, ctx: Context) -> tuple[Dossier, Any] | None:
+    """The dossier named by the button, if this chat proved it owns it."""
+    dossier_id = _dossier_id(msg.action)
+    if dossier_id is None:
+        return None
+    access = await repo.get_subscription(ctx.session, dossier_id, msg.channel, msg.chat_id)
+    if access is None:
+        return None
+    if not access.active and ctx.now - access.verified_at > VIEW_AFTER_VERIFIED:
+        return None
+    dossier = await repo.get_dossier_by_id(ctx.session, dossier_id)
+    return (dossier, access) if dossier is not None else None
+
+
+def need_lookup() -> Outgoing:
+    return Outgoing(text("dossiers.need_lookup"), buttons=another_code_buttons())
+
+
+@router.action("dossier:sub")
+async def on_subscribe(msg: Incoming, ctx: Context) -> Reply:
+    found = await _verified_access(msg, ctx)
+    if found is None:
+        return need_lookup()
+    dossier, access = found
+    if not await repo.set_subscribed(ctx.session, access, True, ctx.now):
+        message = text("dossiers.already_subscribed", code=dossier.code)
+    else:
+        await audit(ctx, msg, "dossier.subscribed", dossier.code, "ok", channel=msg.channel)
+        message = text("dossiers.subscribed", code=dossier.code)
+    return Outgoing(message, buttons=card_buttons(dossier.id, True))
+
+
+@router.action("dossier:unsub")
+async def on_unsubscribe(msg: Incoming, ctx: Context) -> Reply:
+    found = await _verified_access(msg, ctx)
+    if found is None:
+        return need_lookup()
+    dossier, access = found
+    if not await repo.set_subscribed(ctx.session, access, False, ctx.now):
+        message = text("dossiers.not_subscribed", code=dossier.code)
+    else:
+        await audit(ctx, msg, "dossier.unsubscribed", dossier.code, "ok", channel=msg.channel)
+        message = text("dossiers.unsubscribed", code=dossier.code)
+    return Outgoing(message, buttons=card_buttons(dossier.id, False))
+
+
+@router.action("dossier:view")
+async def on_view(msg: Incoming, ctx: Context) -> Reply:
+    found = await _verified_access(msg, ctx)
+    if found is None:
+        return need_lookup()
+    dossier, access = found
+    await audit(ctx, msg, "dossier.viewed", dossier.code, "ok")
+    card = await status_card(ctx.session, dossier, ctx)
+    return Outgoing(card, buttons=card_buttons(dossier.id, access.active))
+
+
+# -- staff ----------------------------------------------------------------------------------
+
+
+async def on_staff_lookup(msg: Incoming, ctx: Context, rest: str) -> Reply:
+    """In the staff group: the full card at once, no second factor (still masked)."""
+    code = repo.normalize_code(rest) or repo.find_code(rest) if rest else None
+    if code is None:
+        return Outgoing(text("dossiers.staff_usage"))
+    dossier = await repo.get_dossier(ctx.session, code)
+    await audit(ctx, msg, "dossier.staff_view", code, "ok" if dossier else "not_found")
+    if dossier is None:
+        return Outgoing(text("dossiers.staff_not_found", code=code))
+    return Outgoing(await status_card(ctx.session, dossier, ctx, staff=True))
+
+
+# -- notifications (called by the ingest API and the importer) ------------------------------
+
+
+def event_message(dossier: Dossier, event: DossierEvent, timezone: str) -> Outgoing:
+    """What a subscriber receives for an event: the apology letter for `delayed`, else the
+    new status. No name or phone number in it (outbox rows are kept for a while)."""
+    buttons = [[Button(text("dossiers.button_view"), action=f"dossier:view:{dossier.id}")],
+               [Button(text("dossiers.button_unsubscribe"),
+                       action=f"dossier:unsub:{dossier.id}")]]
+    if event.status == Status.DELAYED and event.new_due_at is not None:
+        view: dict[str, Any] = {
+            "code": dossier.code, "procedure": dossier.procedure_name,
+            "received": format_date(dossier.received_at, timezone),
+            "previous_due": format_date(event.previous_due_at, timezone)
+            if event.previous_due_at else "",
+            "new_due": format_date(event.new_due_at, timezone),
+            "reason": event.reason or "", "note": event.note,
+        }
+        return Outgoing(text("dossiers.apology", v=view), buttons=buttons)
+    view = {"code": dossier.code, "procedure": dossier.procedure_name, "status": event.status,
+            "note": event.note, "due": format_date(dossier.due_at, timezone)}
+    return Outgoing(text("dossiers.notification", v=view), buttons=buttons)
+
+
+async def announce_event(session: AsyncSession, dossier: Dossier, event: DossierEvent,
+                         timezone: str) -> set[str]:
+    """Queue the event's message for every subscribed chat, once per event and chat (the
+    outbox key says so); returns the channels that got new rows, to wake their senders."""
+    subscribers = await repo.find_subscribers(session, dossier.id)
+    if not subscribers:
+        return set()
+    message = event_message(dossier, event, timezone)
+    woken: set[str] = set()
+    for sub in subscribers:
+        if await enqueue(session, ChatRef(sub.channel, sub.chat_id, sub.thread_id), message,
+                         key=f"dossier:{event.id}:{sub.id}", purpose="dossier_status"):
+            woken.add(sub.channel)
+    return woken

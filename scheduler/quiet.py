@@ -1,0 +1,115 @@
+"""Quiet hours and the working-day calendar (Asia/Ho_Chi_Minh by default).
+
+The calendar counts the working days of Vietnamese civil servants: Monday to Friday, minus the
+public holidays, Tết and swapped days listed in `holidays.json` (editable data shipped with the
+package), plus the Saturdays worked in exchange. Everything here is pure: dates and times are
+passed in, nothing reads the clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Which days are working days. `holidays` are weekdays off; `working_weekends` are
+    weekend days worked; for years not in `known_years` the fixed solar holidays apply."""
+
+    holidays: frozenset[date] = frozenset()
+    working_weekends: frozenset[date] = frozenset()
+    known_years: frozenset[int] = frozenset()
+    fixed_solar_holidays: tuple[tuple[int, int], ...] = ((1, 1), (4, 30), (5, 1), (9, 2))
+    names: dict[date, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.working_weekends:
+            return True
+        if day.weekday() >= 5 or day in self.holidays:
+            return False
+        if day.year not in self.known_years and (day.month, day.day) in self.fixed_solar_holidays:
+            return False
+        return True
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days after `start` up to and including `end` (0 when `end <= start`):
+        on Monday, a Wednesday appointment is "còn 2 ngày làm việc"."""
+        if end <= start:
+            return 0
+        return sum(1 for offset in range(1, (end - start).days + 1)
+                   if self.is_working_day(start + timedelta(days=offset)))
+
+    def add_working_days(self, start: date, days: int) -> date:
+        """The date `days` working days after `start` (a time limit counted from a receipt)."""
+        day = start
+        remaining = days
+        while remaining > 0:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                remaining -= 1
+        return day
+
+    def previous_working_day(self, day: date) -> date:
+        """The last working day before `day` (for "the working day before an appointment")."""
+        day -= timedelta(days=1)
+        while not self.is_working_day(day):
+            day -= timedelta(days=1)
+        return day
+
+
+def local_date(moment: datetime, timezone: str = DEFAULT_TIMEZONE) -> date:
+    """The calendar date of an aware `moment` in `timezone`."""
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def working_days_left(now: datetime, due: datetime, calendar: WorkingCalendar,
+                      timezone: str = DEFAULT_TIMEZONE) -> int:
+    """"Còn N ngày làm việc": working days after today (local) up to the due date."""
+    return calendar.working_days_between(local_date(now, timezone), local_date(due, timezone))
+
+
+def working_days_late(now: datetime, due: datetime, calendar: WorkingCalendar,
+                      timezone: str = DEFAULT_TIMEZONE) -> int:
+    """Working days elapsed after the due date up to today (0 when not late)."""
+    return calendar.working_days_between(local_date(due, timezone), local_date(now, timezone))
+
+
+def calendar_from_data(data: dict[str, object]) -> WorkingCalendar:
+    """Build a calendar from the structure of `holidays.json`."""
+
+    def dates(key: str) -> dict[date, str]:
+        items = data.get(key) or []
+        assert isinstance(items, list), f"{key} must be a list"
+        return {date.fromisoformat(item["date"]): str(item.get("name", "")) for item in items}
+
+    holidays = dates("holidays")
+    weekends = dates("working_weekends")
+    years = {d.year for d in holidays} | {d.year for d in weekends}
+    fixed_raw = data.get("fixed_solar_holidays") or ["01-01", "04-30", "05-01", "09-02"]
+    assert isinstance(fixed_raw, Iterable)
+    fixed = tuple((int(s[:2]), int(s[3:5])) for s in fixed_raw)
+    return WorkingCalendar(frozenset(holidays), frozenset(weekends), frozenset(years), fixed,
+                           {**holidays, **weekends})
+
+
+def load_calendar(path: str | Path | None = None) -> WorkingCalendar:
+    """The calendar from `path`, or the one shipped in this package."""
+    if path is None:
+        raw = resources.files("scheduler").joinpath("holidays.json").read_text("utf-8")
+    else:
+        raw = Path(path).read_text("utf-8")
+    return calendar_from_data(json.loads(raw))
+
+
+@cache
+def default_calendar() -> WorkingCalendar:
+    return load_calendar()
