@@ -367,6 +367,7 @@ class SearchIndex:
         accent_hits = accent_total = 0
         accent_agreement = 0.0
         matched_terms: set[str] = set()
+        required_matched: set[str] = set()
         sequence: list[str] = []
         for optional, slot_weight, alternatives in slots:
             best_fraction, best_terms = 0.0, alternatives[0][0]
@@ -389,6 +390,8 @@ class SearchIndex:
                 where = positions.get(folded)
                 if where is not None:
                     matched_terms.add(folded)
+                    if not optional:
+                        required_matched.add(folded)
                     if marked:
                         accent_total += 1
                         agreement = max(_accent_factor(key, keys[p]) for p in where)
@@ -441,7 +444,10 @@ class SearchIndex:
         gate = 0.6 if required_slots <= 3 else 0.4
         if query_cover < gate:
             relevance *= query_cover / gate
-        content_matches = sum(1 for t in matched_terms if t not in _FILLER_FOLDED)
+        content = surface.content
+        content_matches = sum(
+            1 for t in required_matched if any(content[p] for p in positions[t])
+        )
         if content_matches <= 1 and surface_cover < 0.99:
             # One word alone ("tên", "yêu") is not enough to name a procedure, unless the
             # surface is exactly that word.
