@@ -24,6 +24,7 @@ from bot.db.migrate import upgrade_async
 from bot.db.session import Database
 from bot.outbox import Pace, PacedSender
 from bot.router import Core
+from bot.staffdesk import StaffDesk
 from bot.web import create_web_app
 from procedures.catalogue import load_bundled
 from procedures.search import SearchIndex
@@ -64,6 +65,11 @@ class Service:
         if start_senders:
             self.senders = [self._sender(channel) for channel in self.channels.values()]
         self.services["senders"] = {s.channel: s for s in self.senders}
+        self.staff_desk: StaffDesk | None = None
+        senders = self.services["senders"]
+        if self.telegram and settings.telegram_staff_chat_id is not None and "telegram" in senders:
+            self.staff_desk = StaffDesk(settings, self.db, self.telegram, senders["telegram"],
+                                        clock)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.port: int | None = None
@@ -95,8 +101,15 @@ class Service:
         if self.telegram:
             await self.telegram.start()
         self._tasks = [asyncio.create_task(sender.run()) for sender in self.senders]
+        if self.staff_desk:
+            self._tasks.append(asyncio.create_task(self.staff_desk.run()))
+        elif self.settings.telegram_staff_chat_id is None:
+            log.warning("TELEGRAM_STAFF_CHAT_ID is not set: feedback tickets are stored but no "
+                        "staff group sees them; answer them with `motcua tickets`")
 
     async def stop(self) -> None:
+        if self.staff_desk:
+            await self.staff_desk.stop()
         for sender in self.senders:
             await sender.stop()
         if self._tasks:

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     condolence_delay_minutes: int = Field(720, ge=0)
     survey_delay_minutes: int = Field(120, ge=0)
 
+    feedback_deadline_days: int = Field(15, ge=1)
+    feedback_deadline_days_by_category: str = ""
+    feedback_remind_days_before: int = Field(2, ge=0)
+
     outbox_max_attempts: int = Field(8, ge=1)
     outbox_lease_seconds: float = Field(60.0, gt=0)
 
@@ -141,6 +145,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"entry {item!r} must look like telegram:123456")
         return value
 
+    @field_validator("feedback_deadline_days_by_category")
+    @classmethod
+    def _deadlines(cls, value: str) -> str:
+        for item in filter(None, (p.strip() for p in value.split(","))):
+            key, sep, days = item.partition(":")
+            if not sep or not days.strip().isdigit() or int(days) < 1:
+                raise ValueError(f"entry {item!r} must look like ha_tang:5 (working days)")
+        return value
+
     @field_validator("telegram_bot_token", "zalo_bot_token", "ingest_api_token",
                      "zalo_oa_app_id", "zalo_oa_secret_key", "zalo_oa_refresh_token")
     @classmethod
@@ -172,6 +185,14 @@ class Settings(BaseSettings):
     def staff_ids(self) -> frozenset[tuple[str, str]]:
         pairs = (p.strip().partition(":") for p in self.staff_user_ids.split(",") if p.strip())
         return frozenset((channel, user) for channel, _, user in pairs)
+
+    def feedback_deadline(self, category: str) -> int:
+        """Working days staff have to answer a ticket of this category."""
+        for item in self.feedback_deadline_days_by_category.split(","):
+            key, _, days = item.strip().partition(":")
+            if key == category and days.strip().isdigit():
+                return int(days)
+        return self.feedback_deadline_days
 
     @property
     def telegram_secret(self) -> str:

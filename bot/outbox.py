@@ -52,6 +52,7 @@ async def enqueue(
     purpose: str = "message",
     not_before: datetime | None = None,
     is_group: bool | None = None,
+    ref: str | None = None,
 ) -> bool:
     """Add a message to the outbox; False when a row with this dedupe key already exists.
     Telegram group ids are negative, so `is_group` is known for them without asking."""
@@ -70,6 +71,7 @@ async def enqueue(
         "not_before": not_before or now,
         "attempts": 0,
         "created_at": now,
+        "ref": ref,
     })
 
 

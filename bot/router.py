@@ -89,6 +89,9 @@ class Router:
         self.steps: dict[str, Handler] = {}
         self.text_handlers: list[TextHandler] = []
         self.fallback: Handler | None = None
+        self.staff_commands: dict[str, Handler] = {}
+        self.staff_message: Handler | None = None
+        self.not_staff: Handler | None = None
 
     def command(self, *names: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -115,6 +118,21 @@ class Router:
 
         return register
 
+    def staff_command(self, *names: str) -> Callable[[Handler], Handler]:
+        """Commands for staff: anyone in the staff group, or on the STAFF_USER_IDS list."""
+
+        def register(handler: Handler) -> Handler:
+            for name in names:
+                self.staff_commands[name] = handler
+            return handler
+
+        return register
+
+    def staff_message_handler(self, handler: Handler) -> Handler:
+        """Messages in the staff group that are not commands (replies to citizens)."""
+        self.staff_message = handler
+        return handler
+
     def on_text(self, handler: TextHandler) -> TextHandler:
         self.text_handlers.append(handler)
         return handler
@@ -125,6 +143,9 @@ class Router:
         self.steps.update(other.steps)
         self.text_handlers.extend(other.text_handlers)
         self.fallback = other.fallback or self.fallback
+        self.staff_commands.update(other.staff_commands)
+        self.staff_message = other.staff_message or self.staff_message
+        self.not_staff = other.not_staff or self.not_staff
 
     def find_action(self, action: str) -> Handler | None:
         prefix = action
@@ -189,7 +210,8 @@ class Core:
             if not await repositories.claim_update(session, msg.update_key, now):
                 return None
             chat = await repositories.load_chat(
-                session, msg.channel, msg.user_id, msg.chat_id, msg.display_name, now
+                session, msg.channel, msg.user_id, msg.chat_id, msg.display_name, now,
+                conversation_id=self.conversation_id(msg),
             )
             conversation = ConversationState(
                 state=chat.state, data=dict(chat.data.get("data", {})),
@@ -211,9 +233,15 @@ class Core:
                 saved["data"] = conversation.data
             if conversation.menu:
                 saved["menu"] = conversation.menu
-            await repositories.save_conversation(session, msg.channel, msg.chat_id, chat,
+            await repositories.save_conversation(session, msg.channel,
+                                                 self.conversation_id(msg), chat,
                                                  conversation.state, saved, now)
         return replies
+
+    @staticmethod
+    def conversation_id(msg: Incoming) -> str:
+        """Where a flow's state is kept: the chat, or in a group each member's own."""
+        return f"{msg.chat_id}:{msg.user_id}" if msg.is_group else msg.chat_id
 
     def error_reply(self) -> Outgoing:
         from handlers.start import error_reply
@@ -228,7 +256,9 @@ class Core:
             from handlers.start import too_long_note
 
             notes.append(too_long_note(MAX_TEXT))
-        if msg.is_group and not msg.is_staff_chat and not msg.command and not msg.action:
+        if msg.is_staff_chat:
+            return notes + await self._dispatch_staff(msg, ctx)
+        if msg.is_group and not msg.command and not msg.action:
             return []  # in ordinary groups the bot speaks only when spoken to
         if msg.action is None and msg.channel in self.numbered_channels:
             msg.action = self._numbered_choice(msg.text, ctx.conversation)
@@ -242,6 +272,9 @@ class Core:
         command = msg.command or self._bare_command(msg.text)
         if command is not None:
             handler = router.commands.get(command[0])
+            if handler is None and command[0] in router.staff_commands:
+                is_staff = (msg.channel, msg.user_id) in self.settings.staff_ids
+                handler = router.staff_commands[command[0]] if is_staff else router.not_staff
             if handler is None:
                 from handlers.start import on_unknown_command
 
@@ -257,6 +290,21 @@ class Core:
                     return notes + result
         assert router.fallback is not None, "the app must register a fallback handler"
         return notes + as_list(await router.fallback(msg, ctx))
+
+    async def _dispatch_staff(self, msg: Incoming, ctx: Context) -> list[Outgoing]:
+        """The staff group: staff commands first, then the general ones; other messages go
+        to the staff-message handler (replies to citizens), never to procedure search."""
+        router = self.router
+        if msg.action is not None:
+            handler = router.find_action(msg.action)
+            return as_list(await handler(msg, ctx)) if handler else []
+        if msg.command is not None:
+            name = msg.command[0]
+            handler = router.staff_commands.get(name) or router.commands.get(name)
+            return as_list(await handler(msg, ctx)) if handler else []
+        if router.staff_message is not None:
+            return as_list(await router.staff_message(msg, ctx))
+        return []
 
     def _bare_command(self, text: str) -> tuple[str, str] | None:
         """A command word typed without "/" ("huy", "hủy", "trogiup") works too."""

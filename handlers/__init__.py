@@ -6,10 +6,12 @@ from bot.router import Router
 
 def build_router() -> Router:
     """Every feature's router, in order; later ones override the "coming soon" answers."""
-    from handlers import dossiers, procedures, start
+    from handlers import dossiers, feedback, procedures, staff, start
 
     router = Router()
     router.include(start.router)
     router.include(dossiers.router)
+    router.include(feedback.router)
+    router.include(staff.router)
     router.include(procedures.router)  # free text is a procedure search: keep it last
     return router

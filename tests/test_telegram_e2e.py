@@ -58,7 +58,7 @@ async def test_polling_start_menu_and_button_press(database_url: str, fake: Fake
         fake.push_callback(1001, keyboard_data(greeting)[1])
         await fake.wait_for("answerCallbackQuery", since=since)
         await delivered(fake, since=since)
-        assert "Tra cứu hồ sơ" in fake.sent_messages(1001)[-1]["text"]
+        assert "mã hồ sơ" in fake.sent_messages(1001)[-1]["text"]
         assert fake.calls_to("setMyCommands")
 
 
@@ -112,16 +112,17 @@ async def test_a_conversation_survives_a_restart(database_url: str, fake: FakeTe
     settings = make_settings(database_url, telegram_bot_token=TOKEN,
                              telegram_api_base_url=fake.base_url)
     async with Service(settings):
-        fake.push_message(1005, "/trogiup")
+        fake.push_message(1005, "/phananh")
         await delivered(fake)
-        fake.push_message(1005, "/start")
+        fake.push_callback(1005, "fb:cat:ha_tang")
         await delivered(fake, 2)
+        assert "mô tả nội dung phản ánh" in fake.sent_messages(1005)[-1]["text"]
     assert fake.pending_updates == []
-    async with Service(settings):  # a new process: the numbered menu is remembered too
+    async with Service(settings):  # a new process: the step and the draft are remembered
         since = len(fake.calls)
-        fake.push_callback(1005, "menu:phananh")
+        fake.push_message(1005, "Đèn đường ở ngõ 12 thôn Đông bị hỏng từ tuần trước")
         await delivered(fake, since=since)
-        assert "Gửi phản ánh, kiến nghị" in fake.sent_messages(1005)[-1]["text"]
+        assert "em đã ghi nội dung" in fake.sent_messages(1005)[-1]["text"]
 
 
 # -- webhook mode ---------------------------------------------------------------------------

@@ -46,11 +46,11 @@ async def test_start_gives_the_menu_and_a_button_press_works(http: aiohttp.Clien
     greeting = body["messages"][0]
     assert greeting["from"] == "bot" and "xin chào" in greeting["text"]
     assert greeting["buttons"][0][0]["label"] == MENU_FIRST
-    action = greeting["buttons"][0][1]["action"]
+    action = greeting["buttons"][0][0]["action"]
     async with http.post("/chat/api/messages",
-                         json={"action": action, "label": "Tra cứu hồ sơ"}) as response:
+                         json={"action": action, "label": MENU_FIRST}) as response:
         reply = (await response.json())["messages"][0]
-    assert "Tra cứu hồ sơ" in reply["text"]
+    assert "cần làm thủ tục gì" in reply["text"]
 
 
 async def test_the_cookie_keeps_the_conversation(http: aiohttp.ClientSession,

@@ -294,6 +294,22 @@ class TelegramChannel:
             raise channel_error(error) from error
         return last_id
 
+    async def is_forum(self, chat_id: int) -> bool:
+        """Whether a group has forum topics (one topic per ticket) or not."""
+        try:
+            chat = await self.bot.get_chat(chat_id)
+        except TelegramError as error:
+            raise channel_error(error) from error
+        return bool(chat.is_forum)
+
+    async def create_topic(self, chat_id: int, title: str) -> str:
+        """A new forum topic; its `message_thread_id`."""
+        try:
+            topic = await self.bot.create_forum_topic(chat_id, title[:128])
+        except TelegramError as error:
+            raise channel_error(error) from error
+        return str(topic.message_thread_id)
+
     async def _keyboard(self, rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
         if not rows:
             return None

@@ -137,6 +137,8 @@ class OutboxMessage(Base):
     lease_until: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     platform_message_id: Mapped[str | None] = mapped_column(String(100))
+    ref: Mapped[str | None] = mapped_column(String(60), index=True)
+    """What the message is about (e.g. "ticket:12"), to map platform replies back to it."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
 
@@ -205,3 +207,4 @@ class AuditLog(Base):
     result: Mapped[str] = mapped_column(String(40), default="ok")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 from bot.db import dossiers as _dossiers  # noqa: E402,F401  (register tables)
+from bot.db import feedback as _feedback  # noqa: E402,F401  (register tables)

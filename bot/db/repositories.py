@@ -12,25 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Base, Citizen, Conversation, Identity, ProcessedUpdate
+from bot.db.sql import dialect_of, insert_ignore  # noqa: F401  (also used from here)
+from bot.db.models import Citizen, Conversation, Identity, ProcessedUpdate
 
 SEEN_RESOLUTION = timedelta(minutes=15)
 """last_seen_at is kept to this resolution, so most updates do not rewrite the identity."""
-
-
-def dialect_of(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
-
-
-async def insert_ignore(session: AsyncSession, model: type[Base], values: dict[str, Any]) -> bool:
-    """INSERT unless a row with the same unique key exists; True when a row was inserted."""
-    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values).on_conflict_do_nothing()
-    result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def claim_update(session: AsyncSession, key: str, at: datetime, status: str = "handled") -> bool:
@@ -51,12 +39,15 @@ class ChatState:
 
 
 async def load_chat(
-    session: AsyncSession, channel: str, user_id: str, chat_id: str, name: str, at: datetime
+    session: AsyncSession, channel: str, user_id: str, chat_id: str, name: str, at: datetime,
+    *, conversation_id: str | None = None,
 ) -> ChatState:
     """The writer's identity (created with a new citizen on first contact, refreshed when
     stale) and the chat's conversation, locked for this transaction on PostgreSQL so two
     processes handling the same chat take turns (SQLite serialises writers anyway)."""
-    conversation = and_(Conversation.channel == channel, Conversation.chat_id == chat_id)
+    conversation_id = conversation_id or chat_id
+    conversation = and_(Conversation.channel == channel,
+                        Conversation.chat_id == conversation_id)
     row = (await session.execute(
         select(Identity.id, Identity.citizen_id, Identity.last_seen_at, Identity.chat_id,
                Identity.display_name, Conversation.state, Conversation.data,
@@ -84,7 +75,7 @@ async def load_chat(
     if dialect_of(session) == "postgresql":
         if not conversation_exists:
             await insert_ignore(session, Conversation,
-                                {"channel": channel, "chat_id": chat_id, "data": {}})
+                                {"channel": channel, "chat_id": conversation_id, "data": {}})
         locked = (await session.execute(
             select(Conversation.state, Conversation.data).where(conversation).with_for_update()
         )).one()

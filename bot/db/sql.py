@@ -1,0 +1,21 @@
+"""SQL helpers that work on SQLite and PostgreSQL alike (no table definitions here, so every
+module of bot/db can use them without import cycles)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any]) -> bool:
+    """INSERT unless a row with the same unique key exists; True when a row was inserted."""
+    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
+    statement = insert(model).values(**values).on_conflict_do_nothing()
+    result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,174 @@
+"""The staff desk: keeps the Telegram staff group in step with the tickets in the database.
+
+Every few seconds, in the process that holds the Telegram sender role, it
+- opens new tickets in the staff group: a forum topic per ticket when the group is a forum
+  (createForumTopic), the ticket card and the citizen's photos (through the outbox);
+- relays citizen messages and notes written since (rows of `ticket_messages` not relayed);
+- posts deadline reminders: some working days before the reply deadline, and when it passes.
+The database is the truth; a failed Telegram call is simply tried again on the next round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.channels.base import ChannelError
+from bot.channels.telegram import TelegramChannel
+from bot.config import Settings
+from bot.db import feedback as tickets
+from bot.db.session import Database
+from bot.messages import Attachment, ChatRef, Outgoing
+from bot.outbox import PacedSender, enqueue
+from handlers.staff import card
+from handlers.texts import text
+from scheduler.quiet import default_calendar, local_date, working_days_left
+
+log = logging.getLogger(__name__)
+
+
+class StaffDesk:
+    def __init__(self, settings: Settings, db: Database, telegram: TelegramChannel,
+                 sender: PacedSender, clock: Callable[[], datetime], interval: float = 2.0):
+        assert settings.telegram_staff_chat_id is not None
+        self.settings = settings
+        self.db = db
+        self.telegram = telegram
+        self.sender = sender
+        self.clock = clock
+        self.interval = interval
+        self.chat_id = settings.telegram_staff_chat_id
+        self.forum: bool | None = None
+        self.stopping = asyncio.Event()
+
+    def staff_chat(self, thread_id: str | None = None) -> ChatRef:
+        return ChatRef("telegram", str(self.chat_id), thread_id)
+
+    async def run(self) -> None:
+        while not self.stopping.is_set():
+            if self.sender.is_leader:
+                try:
+                    if await self.sync():
+                        self.sender.notify()
+                except Exception:  # noqa: BLE001 - keep the desk alive; retried next round
+                    log.exception("staff desk: round failed")
+            try:
+                await asyncio.wait_for(self.stopping.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        self.stopping.set()
+
+    async def sync(self) -> int:
+        """One round; returns how many messages it queued."""
+        if self.forum is None:
+            try:
+                self.forum = await self.telegram.is_forum(self.chat_id)
+            except ChannelError as error:
+                log.warning("staff desk: cannot read the staff group yet: %s", error.reason)
+                return 0
+        queued = await self._open_new_tickets()
+        queued += await self._relay_messages()
+        queued += await self._remind()
+        return queued
+
+    async def _open_new_tickets(self) -> int:
+        queued = 0
+        async with self.db.session() as session:
+            new = list(await session.scalars(
+                select(tickets.Ticket).where(tickets.Ticket.staff_ready.is_(False))
+                .order_by(tickets.Ticket.id).limit(20)))
+        for ticket in new:
+            if self.forum and ticket.staff_thread_id is None:
+                title = text("feedback.topic_title", t=ticket,
+                             category=tickets.CATEGORIES.get(ticket.category, ""))
+                try:
+                    thread = await self.telegram.create_topic(self.chat_id, title)
+                except ChannelError as error:
+                    log.warning("staff desk: topic for %s not created: %s", ticket.code,
+                                error.reason)
+                    continue
+                async with self.db.session() as session:
+                    row = await session.get(tickets.Ticket, ticket.id)
+                    assert row is not None
+                    row.staff_thread_id = thread
+                ticket.staff_thread_id = thread
+            async with self.db.session() as session:
+                row = await session.get(tickets.Ticket, ticket.id)
+                assert row is not None
+                first = (await tickets.find_messages(session, ticket.id))[:1]
+                chat = self.staff_chat(row.staff_thread_id)
+                ref = f"ticket:{row.id}"
+                await enqueue(session, chat, card(row, threaded=bool(row.staff_thread_id),
+                                                  timezone=self.settings.timezone),
+                              key=f"{ref}:card", purpose="ticket_card", ref=ref)
+                photos = [p for m in first for p in m.attachments if p.get("file_id")
+                          and p.get("channel") == "telegram"]
+                for index, photo in enumerate(photos):
+                    await enqueue(session, chat, Outgoing(
+                        row.code, photo=Attachment("photo", file_id=photo["file_id"])),
+                        key=f"{ref}:photo:{index}", purpose="ticket_card", ref=ref)
+                row.staff_ready = True
+                queued += 1 + len(photos)
+        return queued
+
+    async def _relay_messages(self) -> int:
+        queued = 0
+        async with self.db.session() as session:
+            rows = list(await session.execute(
+                select(tickets.TicketMessage, tickets.Ticket)
+                .join(tickets.Ticket, tickets.Ticket.id == tickets.TicketMessage.ticket_id)
+                .where(tickets.TicketMessage.relayed.is_(False),
+                       tickets.Ticket.staff_ready.is_(True))
+                .order_by(tickets.TicketMessage.id).limit(100)))
+            for message, ticket in rows:
+                chat = self.staff_chat(ticket.staff_thread_id)
+                ref = f"ticket:{ticket.id}"
+                body = message.text if message.author == "system" else \
+                    text("feedback.citizen_message", code=ticket.code, text=message.text) \
+                    if message.text else ""
+                if body:
+                    await enqueue(session, chat, Outgoing(body), key=f"ticket-msg:{message.id}",
+                                  purpose="ticket_message", ref=ref)
+                    queued += 1
+                for index, photo in enumerate(message.attachments):
+                    if photo.get("file_id") and photo.get("channel") == "telegram":
+                        await enqueue(session, chat, Outgoing(
+                            ticket.code, photo=Attachment("photo", file_id=photo["file_id"])),
+                            key=f"ticket-msg:{message.id}:{index}", purpose="ticket_message",
+                            ref=ref)
+                        queued += 1
+                message.relayed = True
+        return queued
+
+    async def _remind(self) -> int:
+        now = self.clock()
+        calendar = default_calendar()
+        before = self.settings.feedback_remind_days_before
+        queued = 0
+        async with self.db.session() as session:
+            for ticket in await tickets.find_open_tickets(session):
+                if not ticket.staff_ready:
+                    continue
+                due = f"{local_date(ticket.due_at, self.settings.timezone):%d/%m/%Y}"
+                chat = self.staff_chat(ticket.staff_thread_id)
+                ref = f"ticket:{ticket.id}"
+                cycle = ticket.reopen_count
+                if now > ticket.due_at:
+                    queued += await enqueue(
+                        session, chat, Outgoing(text("feedback.remind_overdue",
+                                                     code=ticket.code, due=due)),
+                        key=f"{ref}:overdue:{cycle}", purpose="ticket_reminder", ref=ref)
+                    continue
+                left = working_days_left(now, ticket.due_at, calendar, self.settings.timezone)
+                if left <= before:
+                    queued += await enqueue(
+                        session, chat, Outgoing(text("feedback.remind_before", code=ticket.code,
+                                                     due=due, days=left)),
+                        key=f"{ref}:remind:{cycle}", purpose="ticket_reminder", ref=ref)
+        return queued

@@ -1,0 +1,400 @@
+"""Feedback and complaints (phản ánh, kiến nghị), the citizen's side: intake step by step,
+"Phản ánh của tôi", answering the staff, rating the handling and reopening once.
+
+The ticket is stored before the citizen is told it was received; the staff desk
+(bot/staffdesk.py) then puts it in the staff group. Staff replies reach the citizen through
+the outbox (handlers/staff.py).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from typing import Any
+
+from bot.db import feedback as tickets
+from bot.messages import Attachment, Button, Incoming, Outgoing
+from bot.router import Context, Reply, Router
+from handlers.start import back_to_menu, fallback
+from handlers.texts import text
+from scheduler.quiet import default_calendar, local_date
+
+router = Router()
+
+MIN_DESCRIPTION = 20
+MAX_DESCRIPTION = 3000
+MAX_PHOTOS = 10
+PHONE_RE = re.compile(r"^(?:\+?84|0)\d{9,10}$")
+DOSSIER_RE = re.compile(r"^(?=(?:.*\d){4})[A-Za-z0-9.\-/]{6,60}$")
+
+CATEGORY, DESCRIBE, EXTRAS, CONTACT, NAME, PHONE, CONFIRM, ANSWER = (
+    "feedback.category", "feedback.describe", "feedback.extras", "feedback.contact",
+    "feedback.name", "feedback.phone", "feedback.confirm", "feedback.answer",
+)
+
+
+def category_buttons() -> list[list[Button]]:
+    rows = [[Button(label, action=f"fb:cat:{key}")] for key, label in tickets.CATEGORIES.items()]
+    rows.append([Button(text("feedback.button_mine"), action="fb:mine")])
+    return rows + back_to_menu()
+
+
+def draft(ctx: Context) -> dict[str, Any]:
+    return ctx.conversation.data.setdefault("fb", {"photos": []})  # type: ignore[no-any-return]
+
+
+def local_day(moment: datetime, ctx: Context) -> str:
+    return f"{local_date(moment, ctx.settings.timezone):%d/%m/%Y}"
+
+
+def reply_deadline(now: datetime, category: str, ctx: Context) -> datetime:
+    """The end of the N-th working day after today, local time."""
+    tz = ctx.settings.tz
+    day = default_calendar().add_working_days(local_date(now, ctx.settings.timezone),
+                                              ctx.settings.feedback_deadline(category))
+    return datetime.combine(day, time(23, 59), tz).astimezone(now.tzinfo)
+
+
+# -- intake -----------------------------------------------------------------------------------
+
+
+@router.command("phananh", "feedback", "gopy")
+async def on_feedback(msg: Incoming, ctx: Context) -> Reply:
+    ctx.conversation.end()
+    ctx.conversation.goto(CATEGORY)
+    return Outgoing(text("feedback.intro"), buttons=category_buttons())
+
+
+@router.action("menu:phananh")
+async def on_menu(msg: Incoming, ctx: Context) -> Reply:
+    return await on_feedback(msg, ctx)
+
+
+@router.step(CATEGORY)
+async def on_category_typed(msg: Incoming, ctx: Context) -> Reply:
+    return Outgoing(text("feedback.choose_category"), buttons=category_buttons())
+
+
+@router.action("fb:cat")
+async def on_category(msg: Incoming, ctx: Context) -> Reply:
+    key = (msg.action or "").rpartition(":")[2]
+    if key not in tickets.CATEGORIES:
+        return Outgoing(text("feedback.choose_category"), buttons=category_buttons())
+    fb = draft(ctx)
+    fb["category"] = key
+    if fb.get("description"):  # changing the category from the summary
+        return confirm(ctx)
+    ctx.conversation.goto(DESCRIBE)
+    return Outgoing(text("feedback.describe", category=tickets.CATEGORIES[key],
+                         min=MIN_DESCRIPTION, max=MAX_DESCRIPTION), buttons=back_to_menu())
+
+
+@router.step(DESCRIBE)
+async def on_description(msg: Incoming, ctx: Context) -> Reply:
+    fb = draft(ctx)
+    photos = [a for a in msg.attachments if a.kind == "photo"]
+    if photos:
+        add_photos(fb, msg)
+    if not msg.text:
+        if photos:
+            return Outgoing(text("feedback.got_photo", count=len(fb["photos"])) + "\n"
+                            + text("feedback.too_short", min=MIN_DESCRIPTION))
+        return fallback(msg)
+    if len(msg.text) < MIN_DESCRIPTION:
+        return Outgoing(text("feedback.too_short", min=MIN_DESCRIPTION), buttons=back_to_menu())
+    notes = []
+    if len(msg.text) > MAX_DESCRIPTION:
+        notes.append(Outgoing(text("feedback.too_long", max=MAX_DESCRIPTION)))
+    fb["description"] = msg.text[:MAX_DESCRIPTION]
+    if fb.get("contact_done"):  # editing from the summary
+        return [*notes, confirm(ctx)]
+    ctx.conversation.goto(EXTRAS)
+    return [*notes, Outgoing(text("feedback.extras"), buttons=extras_buttons())]
+
+
+def extras_buttons() -> list[list[Button]]:
+    return [[Button(text("feedback.button_next"), action="fb:next")],
+            [Button(text("feedback.button_cancel"), action="fb:cancel")]]
+
+
+def add_photos(fb: dict[str, Any], msg: Incoming) -> None:
+    for attachment in msg.attachments:
+        if attachment.kind == "photo" and len(fb["photos"]) < MAX_PHOTOS:
+            fb["photos"].append({"kind": "photo", "file_id": attachment.file_id,
+                                 "url": attachment.url, "channel": msg.channel})
+
+
+@router.step(EXTRAS)
+async def on_extras(msg: Incoming, ctx: Context) -> Reply:
+    fb = draft(ctx)
+    kinds = {a.kind for a in msg.attachments}
+    if "photo" in kinds:
+        add_photos(fb, msg)
+        return Outgoing(text("feedback.got_photo", count=len(fb["photos"])),
+                        buttons=extras_buttons())
+    if "location" in kinds:
+        location = next(a for a in msg.attachments if a.kind == "location")
+        fb["latitude"], fb["longitude"] = location.latitude, location.longitude
+        return Outgoing(text("feedback.got_location"), buttons=extras_buttons())
+    if msg.text and DOSSIER_RE.match(msg.text.strip()):
+        fb["dossier_code"] = msg.text.strip().upper()
+        return Outgoing(text("feedback.got_dossier", code=fb["dossier_code"]),
+                        buttons=extras_buttons())
+    return Outgoing(text("feedback.extras_only"), buttons=extras_buttons())
+
+
+@router.action("fb:next")
+async def on_next(msg: Incoming, ctx: Context) -> Reply:
+    if not draft(ctx).get("description"):
+        return await on_feedback(msg, ctx)
+    ctx.conversation.goto(CONTACT)
+    return Outgoing(text("feedback.contact"), buttons=[
+        [Button(text("feedback.button_contact"), action="fb:contact")],
+        [Button(text("feedback.button_anonymous"), action="fb:anon")],
+    ])
+
+
+@router.step(CONTACT)
+async def on_contact_typed(msg: Incoming, ctx: Context) -> Reply:
+    return await on_next(msg, ctx)
+
+
+@router.action("fb:contact")
+async def on_contact(msg: Incoming, ctx: Context) -> Reply:
+    draft(ctx)["anonymous"] = False
+    ctx.conversation.goto(NAME)
+    return Outgoing(text("feedback.ask_name"))
+
+
+@router.action("fb:anon")
+async def on_anonymous(msg: Incoming, ctx: Context) -> Reply:
+    fb = draft(ctx)
+    fb.update(anonymous=True, name=None, phone=None, contact_done=True)
+    return confirm(ctx)
+
+
+@router.step(NAME)
+async def on_name(msg: Incoming, ctx: Context) -> Reply:
+    if not msg.text or len(msg.text) > 120:
+        return Outgoing(text("feedback.ask_name"))
+    draft(ctx)["name"] = msg.text
+    ctx.conversation.goto(PHONE)
+    return Outgoing(text("feedback.ask_phone"),
+                    buttons=[[Button(text("feedback.button_skip"), action="fb:nophone")]])
+
+
+@router.step(PHONE)
+async def on_phone(msg: Incoming, ctx: Context) -> Reply:
+    phone = re.sub(r"[\s.\-()]", "", msg.text)
+    if not PHONE_RE.match(phone):
+        return Outgoing(text("feedback.bad_phone"),
+                        buttons=[[Button(text("feedback.button_skip"), action="fb:nophone")]])
+    fb = draft(ctx)
+    fb.update(phone=phone, contact_done=True)
+    return confirm(ctx)
+
+
+@router.action("fb:nophone")
+async def on_no_phone(msg: Incoming, ctx: Context) -> Reply:
+    draft(ctx).update(phone=None, contact_done=True)
+    return confirm(ctx)
+
+
+def confirm(ctx: Context) -> Outgoing:
+    fb = draft(ctx)
+    ctx.conversation.goto(CONFIRM)
+    return Outgoing(
+        text("feedback.summary", fb=SummaryView(fb),
+             category=tickets.CATEGORIES.get(fb.get("category", ""), "")),
+        buttons=[
+            [Button(text("feedback.button_send"), action="fb:send")],
+            [Button(text("feedback.button_edit"), action="fb:edit"),
+             Button(text("feedback.button_edit_category"), action="fb:recat")],
+            [Button(text("feedback.button_cancel"), action="fb:cancel")],
+        ],
+    )
+
+
+class SummaryView:
+    """The draft as the summary template reads it."""
+
+    def __init__(self, fb: dict[str, Any]) -> None:
+        self.description = fb.get("description", "")
+        self.photos = fb.get("photos", [])
+        self.latitude = fb.get("latitude")
+        self.dossier_code = fb.get("dossier_code")
+        self.anonymous = fb.get("anonymous", True)
+        self.name = fb.get("name") or ""
+        self.phone = fb.get("phone")
+
+
+@router.step(CONFIRM)
+async def on_confirm_typed(msg: Incoming, ctx: Context) -> Reply:
+    return confirm(ctx)
+
+
+@router.action("fb:edit")
+async def on_edit(msg: Incoming, ctx: Context) -> Reply:
+    ctx.conversation.goto(DESCRIBE)
+    return Outgoing(text("feedback.edit_description"))
+
+
+@router.action("fb:recat")
+async def on_recategorise(msg: Incoming, ctx: Context) -> Reply:
+    ctx.conversation.goto(CATEGORY)
+    return Outgoing(text("feedback.choose_category"), buttons=category_buttons())
+
+
+@router.action("fb:cancel")
+async def on_cancel(msg: Incoming, ctx: Context) -> Reply:
+    ctx.conversation.end()
+    from handlers.start import with_menu
+
+    return with_menu(text("feedback.cancelled"))
+
+
+@router.action("fb:send")
+async def on_send(msg: Incoming, ctx: Context) -> Reply:
+    fb = draft(ctx)
+    if ctx.conversation.state != CONFIRM or not fb.get("description"):
+        return await on_feedback(msg, ctx)  # a stale button: start again
+    category = fb.get("category", "khac")
+    ticket = tickets.Ticket(
+        citizen_id=ctx.citizen_id, channel=msg.channel, chat_id=msg.chat_id,
+        category=category, description=fb["description"],
+        dossier_code=fb.get("dossier_code"), latitude=fb.get("latitude"),
+        longitude=fb.get("longitude"), contact_name=fb.get("name"),
+        contact_phone=fb.get("phone"), anonymous=bool(fb.get("anonymous", True)),
+        status=tickets.OPEN, created_at=ctx.now, due_at=reply_deadline(ctx.now, category, ctx),
+    )
+    await tickets.add_ticket(ctx.session, ticket, ctx.now)
+    await tickets.add_message(ctx.session, ticket, "citizen", fb["description"],
+                              author_name=fb.get("name") or "", attachments=fb["photos"],
+                              relayed=True, now=ctx.now)
+    ctx.conversation.end()
+    return Outgoing(text("feedback.received", code=ticket.code,
+                         due=local_day(ticket.due_at, ctx)),
+                    buttons=[[Button(text("feedback.button_mine"), action="fb:mine")],
+                             *back_to_menu()])
+
+
+# -- after sending ----------------------------------------------------------------------------
+
+
+async def own_ticket(ctx: Context, action: str | None) -> tickets.Ticket | None:
+    ticket_id = (action or "").split(":")[2] if (action or "").count(":") >= 2 else ""
+    if not ticket_id.isdigit():
+        return None
+    ticket = await tickets.get_ticket(ctx.session, int(ticket_id), lock=True)
+    return ticket if ticket is not None and ticket.citizen_id == ctx.citizen_id else None
+
+
+@router.action("fb:mine")
+async def on_mine(msg: Incoming, ctx: Context) -> Reply:
+    ctx.conversation.end()
+    mine = await tickets.find_citizen_tickets(ctx.session, ctx.citizen_id)
+    items = [{"code": t.code, "category": tickets.CATEGORIES.get(t.category, t.category),
+              "status": tickets.STATUS_LABELS[t.status], "created": local_day(t.created_at, ctx)}
+             for t in mine]
+    buttons = [[Button(t.code, action=f"fb:show:{t.id}")] for t in mine]
+    buttons.append([Button(text("feedback.button_new"), action="menu:phananh")])
+    return Outgoing(text("feedback.mine", items=items), buttons=buttons + back_to_menu())
+
+
+@router.action("fb:show")
+async def on_show(msg: Incoming, ctx: Context) -> Reply:
+    ticket = await own_ticket(ctx, msg.action)
+    if ticket is None:
+        return Outgoing(text("feedback.not_yours"), buttons=back_to_menu())
+    messages = await tickets.find_messages(ctx.session, ticket.id)
+    buttons = []
+    if ticket.status != tickets.CLOSED:
+        buttons.append([Button(text("feedback.button_answer"), action=f"fb:answer:{ticket.id}")])
+    buttons.append([Button(text("feedback.button_mine"), action="fb:mine")])
+    return Outgoing(text("feedback.detail", t=ticket,
+                         category=tickets.CATEGORIES.get(ticket.category, ""),
+                         status=tickets.STATUS_LABELS[ticket.status], messages=messages,
+                         created=local_day(ticket.created_at, ctx),
+                         due=local_day(ticket.due_at, ctx)),
+                    buttons=buttons + back_to_menu())
+
+
+@router.action("fb:answer")
+async def on_answer(msg: Incoming, ctx: Context) -> Reply:
+    ticket = await own_ticket(ctx, msg.action)
+    if ticket is None:
+        return Outgoing(text("feedback.not_yours"), buttons=back_to_menu())
+    if ticket.status == tickets.CLOSED:
+        return Outgoing(text("feedback.already_closed", code=ticket.code), buttons=back_to_menu())
+    ctx.conversation.goto(ANSWER, ticket=ticket.id)
+    return Outgoing(text("feedback.ask_answer", code=ticket.code))
+
+
+@router.step(ANSWER)
+async def on_answer_text(msg: Incoming, ctx: Context) -> Reply:
+    ticket = await own_ticket(ctx, f"fb:answer:{ctx.conversation.data.get('ticket', '')}")
+    ctx.conversation.end()
+    if ticket is None:
+        return Outgoing(text("feedback.not_yours"), buttons=back_to_menu())
+    photos = [{"kind": "photo", "file_id": a.file_id, "url": a.url, "channel": msg.channel}
+              for a in msg.attachments if a.kind == "photo"]
+    if not msg.text and not photos:
+        ctx.conversation.goto(ANSWER, ticket=ticket.id)
+        return fallback(msg)
+    if ticket.status == tickets.CLOSED:
+        return Outgoing(text("feedback.already_closed", code=ticket.code), buttons=back_to_menu())
+    await tickets.add_message(ctx.session, ticket, "citizen", msg.text[:MAX_DESCRIPTION],
+                              attachments=photos, relayed=False, now=ctx.now)
+    return Outgoing(text("feedback.answer_sent", code=ticket.code),
+                    buttons=[[Button(text("feedback.button_mine"), action="fb:mine")],
+                             *back_to_menu()])
+
+
+@router.action("fb:rate")
+async def on_rate(msg: Incoming, ctx: Context) -> Reply:
+    ticket = await own_ticket(ctx, msg.action)
+    score = (msg.action or "").rpartition(":")[2]
+    if ticket is None or not score.isdigit() or int(score) not in tickets.RATINGS:
+        return Outgoing(text("feedback.not_yours"), buttons=back_to_menu())
+    if ticket.rating is not None:
+        return Outgoing(text("feedback.already_rated"), buttons=back_to_menu())
+    ticket.rating = int(score)
+    level = tickets.RATINGS[ticket.rating]
+    await tickets.add_message(ctx.session, ticket, "system",
+                              text("feedback.citizen_rated", code=ticket.code, level=level),
+                              relayed=False, now=ctx.now)
+    if ticket.rating > 1:
+        return Outgoing(text("feedback.rated", level=level), buttons=back_to_menu())
+    can_reopen = ticket.reopen_count == 0 and ticket.status == tickets.CLOSED
+    buttons = [[Button(text("feedback.button_reopen"), action=f"fb:reopen:{ticket.id}")]] \
+        if can_reopen else []
+    return Outgoing(text("feedback.rated_unhappy", can_reopen=can_reopen),
+                    buttons=buttons + back_to_menu())
+
+
+@router.action("fb:reopen")
+async def on_reopen(msg: Incoming, ctx: Context) -> Reply:
+    ticket = await own_ticket(ctx, msg.action)
+    if ticket is None:
+        return Outgoing(text("feedback.not_yours"), buttons=back_to_menu())
+    if ticket.reopen_count > 0 or ticket.status != tickets.CLOSED:
+        return Outgoing(text("feedback.cannot_reopen"), buttons=back_to_menu())
+    ticket.status = tickets.OPEN
+    ticket.reopen_count += 1
+    ticket.closed_at = None
+    ticket.rating = None
+    ticket.due_at = reply_deadline(ctx.now, ticket.category, ctx)
+    await tickets.add_message(ctx.session, ticket, "system",
+                              text("feedback.citizen_reopened", code=ticket.code),
+                              relayed=False, now=ctx.now)
+    return Outgoing(text("feedback.reopened", code=ticket.code), buttons=back_to_menu())
+
+
+def rating_buttons(ticket_id: int) -> list[list[Button]]:
+    return [[Button(label, action=f"fb:rate:{ticket_id}:{score}")]
+            for score, label in tickets.RATINGS.items()]
+
+
+def photo_attachment(item: dict[str, Any]) -> Attachment:
+    return Attachment("photo", file_id=item.get("file_id"), url=item.get("url"))
+
