@@ -8,6 +8,7 @@ back the replies for the channel to send.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import unicodedata
@@ -213,9 +214,9 @@ class Core:
                 session, msg.channel, msg.user_id, msg.chat_id, msg.display_name, now,
                 conversation_id=self.conversation_id(msg),
             )
+            stored = copy.deepcopy(chat.data)  # handlers mutate nested values in place
             conversation = ConversationState(
-                state=chat.state, data=dict(chat.data.get("data", {})),
-                menu=list(chat.data.get("menu", [])),
+                state=chat.state, data=stored.get("data", {}), menu=stored.get("menu", []),
             )
             ctx = Context(self.settings, session, conversation, chat.citizen_id,
                           self.services, now)
