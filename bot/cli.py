@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot import catalogue_cli
+from bot import catalogue_cli, tickets_cli
 from bot.config import Settings, describe_errors
 
 
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_db_upgrade)
 
     catalogue_cli.register(sub)
+    tickets_cli.register(sub)
     return parser
 
 

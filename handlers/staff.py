@@ -109,6 +109,18 @@ async def relay(msg: Incoming, ctx: Context, ticket: tickets.Ticket, body: str) 
     return Outgoing(text("feedback.relayed"), reply_to=msg.message_id)
 
 
+@router.staff_command("traloi", "reply")
+async def on_reply_command(msg: Incoming, ctx: Context) -> Reply:
+    """/traloi CODE text: answer a ticket from anywhere (and from `motcua tickets reply`)."""
+    ticket, body = await ticket_of(msg, ctx, msg.command[1] if msg.command else "")
+    if ticket is None:
+        return Outgoing(text("feedback.no_ticket"))
+    if ticket.status == tickets.CLOSED:
+        return Outgoing(text("feedback.relay_closed", code=ticket.code))
+    msg.attachments = []
+    return await relay(msg, ctx, ticket, body)
+
+
 @router.staff_command("dong", "close")
 async def on_close(msg: Incoming, ctx: Context) -> Reply:
     ticket, resolution = await ticket_of(msg, ctx, msg.command[1] if msg.command else "")

@@ -391,3 +391,43 @@ async def test_deadline_reminders(service: Service, fake: FakeTelegram) -> None:
     await asyncio.sleep(0.5)
     texts_ = [m.get("text") or "" for m in fake.sent_messages(STAFF)]
     assert sum("QUÁ HẠN" in t for t in texts_) == 1 and sum("Nhắc việc" in t for t in texts_) == 1
+
+
+def test_without_a_staff_group_tickets_are_answered_from_the_command_line(
+    database_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.db.models import OutboxMessage
+    from tests.test_console_and_cli import run_cli
+
+    async def file_one() -> str:
+        settings = make_settings(database_url)
+        db = Database(settings.database_url)
+        core = Core(settings, db, build_router(), services={"catalogue": bundled_index()})
+        await file_ticket(Dialog(core, chat_id="w-citizen"))
+        (ticket,) = await stored(core)
+        await db.dispose()
+        return ticket.code
+
+    code = asyncio.run(file_one())
+    env = {"DATABASE_URL": database_url}
+    listing = run_cli(["tickets"], env, cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    assert code in listing.stdout and "Hạ tầng, môi trường" in listing.stdout
+    shown = run_cli(["tickets", "show", code], env, cwd=tmp_path)
+    assert DESCRIPTION in shown.stdout
+    replied = run_cli(["tickets", "reply", code, "Đã chuyển tổ điện xử lý."], env, cwd=tmp_path)
+    assert "Đã gửi cho người dân" in replied.stdout
+    closed = run_cli(["tickets", "close", code, "Đã thay bóng đèn."], env, cwd=tmp_path)
+    assert "Đã đóng" in closed.stdout
+
+    async def outbox() -> list[tuple[str, str, str]]:
+        db = Database(database_url)
+        async with db.session() as session:
+            rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            result = [(r.channel, r.chat_id, r.payload["text"]) for r in rows]
+        await db.dispose()
+        return result
+
+    rows = asyncio.run(outbox())
+    assert [(channel, chat) for channel, chat, _ in rows] == [("web", "w-citizen")] * 2
+    assert "Đã chuyển tổ điện xử lý." in rows[0][2] and "Đã thay bóng đèn." in rows[1][2]
