@@ -208,3 +208,4 @@ class AuditLog(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 from bot.db import dossiers as _dossiers  # noqa: E402,F401  (register tables)
 from bot.db import feedback as _feedback  # noqa: E402,F401  (register tables)
+from bot.db import zalo as _zalo  # noqa: E402,F401  (register tables)
