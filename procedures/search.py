@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,8 +69,9 @@ def _iy(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=200_000)
 def _term(word: str) -> tuple[str, str, bool]:
-    """(folded, accent key, has marks) of one clean word."""
+    """(folded, accent key, has marks) of one clean word (cached: the vocabulary is small)."""
     base, tone = split_tone(word)
     folded = _iy(fold(word))
     key = _iy(base) + (str(tone) if tone else "")
@@ -117,7 +119,7 @@ class _Surface:
     folded: list[str]
     keys: list[str]
     content: list[bool]
-    text: str
+    text: str  # the folded words, sorted (for a token-sort similarity)
     factor: float
     positions: dict[str, list[int]] = field(default_factory=dict)
     content_total: float = 0.0
@@ -210,12 +212,18 @@ class SearchIndex:
             surface.content_total = sum(
                 index._idf[t] for t, c in zip(surface.folded, surface.content, strict=True) if c
             )
+            positions: dict[str, list[int]] = {}
             for position, term in enumerate(surface.folded):
-                surface.positions.setdefault(term, []).append(position)
+                positions.setdefault(term, []).append(position)
                 if term in _FILLER_FOLDED:
                     uses[term] = uses.get(term, 0) + 1
                     if not surface.content[position]:
                         filler_uses[term] = filler_uses.get(term, 0) + 1
+            # Tuples: the index of a large catalogue must stay small in memory.
+            surface.positions = {t: tuple(p) for t, p in positions.items()}  # type: ignore[misc]
+            surface.folded = tuple(surface.folded)  # type: ignore[assignment]
+            surface.keys = tuple(surface.keys)  # type: ignore[assignment]
+            surface.content = tuple(surface.content)  # type: ignore[assignment]
         # An unaccented word counts as filler only where the catalogue itself mostly uses it so
         # ("cho" yes; "ho" no: it is mostly hộ, "chieu" mostly chiếu).
         index._loose_filler = {
@@ -277,7 +285,7 @@ class SearchIndex:
         candidates = self._candidates(required, allowed)
         if not candidates:
             return []
-        query_text = " ".join(t.folded for s in slots for t in s.alternatives[0])
+        query_text = " ".join(sorted(t.folded for s in slots for t in s.alternatives[0]))
         accented = any(t.marked for s in slots for alt in s.alternatives for t in alt)
         compiled = self._compile(slots)
         scored: list[tuple[float, int]] = []
@@ -427,7 +435,8 @@ class SearchIndex:
             if after and any(p + 1 in after for p in positions.get(first, ())):
                 adjacent += 1
         order = adjacent / pairs if pairs else 0.0
-        similarity = fuzz.token_sort_ratio(query_text, surface.text) / 100.0
+        # Both texts hold their words sorted: this is rapidfuzz's token_sort_ratio.
+        similarity = fuzz.ratio(query_text, surface.text) / 100.0
         relevance = (
             W_QUERY * query_cover**Q_POWER
             + W_SURFACE * surface_cover
@@ -636,19 +645,17 @@ def _surface_texts(procedure: Procedure) -> list[tuple[str, float]]:
 def _make_surface(doc: int, text: str, factor: float) -> _Surface:
     folded_words: list[str] = []
     keys: list[str] = []
-    content: list[bool] = []
     for word in tokens(text):
-        word = _digits(word)
-        expansion = _ABBREVIATION_REWRITE.get(fold(word))
-        parts = tokens(expansion) if expansion else [word]
-        for part in parts:
-            folded, key, _marked = _term(part)
+        term = _term(_digits(word))
+        expansion = _ABBREVIATION_REWRITE.get(term[0])
+        for folded, key, _marked in expansion or (term,):
             folded_words.append(folded)
             keys.append(key)
-            content.append(key not in _FILLER_KEYS)
-    return _Surface(doc, folded_words, keys, content, " ".join(folded_words), factor)
+    content = [key not in _FILLER_KEYS for key in keys]
+    return _Surface(doc, folded_words, keys, content, " ".join(sorted(folded_words)), factor)
 
 
+@lru_cache(maxsize=100_000)
 def _accent_factor(query_key: str, surface_key: str) -> float:
     if query_key == surface_key:
         return 1.0
@@ -694,7 +701,7 @@ _PHRASES: dict[int, dict[str, tuple[list[tuple[str, str, bool]], list[str]]]] = 
     id(EVERYDAY_NAMES): _phrase_table(EVERYDAY_NAMES),
 }
 _ABBREVIATION_REWRITE = {
-    fold(key): expansions[0]
+    _iy(fold(key)): [_term(w) for w in tokens(expansions[0])]
     for key, expansions in ABBREVIATIONS.items()
     if " " not in key and key not in {"k", "j", "ng", "nc", "nn", "sn", "vs", "bn", "tp"}
 }
