@@ -164,8 +164,12 @@ def another_code_buttons() -> list[list[Button]]:
     return [[Button(text("dossiers.button_another"), action="dossier:again")], *back_to_menu()]
 
 
-def throttled_reply(ctx: Context) -> Outgoing:
-    ctx.conversation.end()
+def throttled_reply(ctx: Context, code: str) -> Outgoing:
+    """The chat stays in the digits step, so digits typed next get this answer again rather
+    than a procedure search for "1234" (and a chat already there is not rewritten)."""
+    if ctx.conversation.state != Step.DIGITS:
+        ctx.conversation.end()
+        ctx.conversation.goto(Step.DIGITS, code=code)
     return Outgoing(text("dossiers.throttled"), buttons=back_to_menu())
 
 
@@ -177,8 +181,8 @@ async def is_throttled(msg: Incoming, ctx: Context) -> bool:
 async def start_check(msg: Incoming, ctx: Context, code: str) -> Outgoing:
     """A code was given: ask for the digits (the same whether the code exists or not)."""
     if await is_throttled(msg, ctx):
-        await audit(ctx, msg, "dossier.lookup_throttled", code, "denied")
-        return throttled_reply(ctx)
+        security.debug("dossier lookup refused, throttled: %s chat %s", msg.channel, msg.chat_id)
+        return throttled_reply(ctx, code)
     ctx.conversation.end()
     ctx.conversation.goto(Step.DIGITS, code=code)
     return Outgoing(text("dossiers.ask_digits", code=code), buttons=another_code_buttons())
@@ -245,8 +249,8 @@ async def on_digits(msg: Incoming, ctx: Context) -> Reply:
         return Outgoing(text("dossiers.digits_format"), buttons=another_code_buttons())
     digits = re.sub(r"\D", "", msg.text)
     if await is_throttled(msg, ctx):
-        await audit(ctx, msg, "dossier.lookup_throttled", code, "denied")
-        return throttled_reply(ctx)
+        security.debug("dossier lookup refused, throttled: %s chat %s", msg.channel, msg.chat_id)
+        return throttled_reply(ctx, code)
     dossier = await repo.get_dossier(ctx.session, code)
     expected = dossier.phone[-4:] if dossier is not None else "\x00" * 4
     if dossier is None or not hmac.compare_digest(expected.encode(), digits.encode()):
@@ -266,7 +270,9 @@ async def on_failure(msg: Incoming, ctx: Context, code: str, reason: str) -> Out
     await audit(ctx, msg, "dossier.lookup_failed", code, "denied", reason=reason)
     security.warning("dossier lookup failed: %s chat %s (%s)", msg.channel, msg.chat_id, reason)
     if await is_throttled(msg, ctx):
-        return throttled_reply(ctx)
+        await audit(ctx, msg, "dossier.throttled", code, "denied")
+        security.warning("dossier lookup throttled: %s chat %s", msg.channel, msg.chat_id)
+        return throttled_reply(ctx, code)
     return Outgoing(text("dossiers.no_match"), buttons=another_code_buttons())
 
 
