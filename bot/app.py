@@ -31,6 +31,10 @@ from procedures.search import SearchIndex
 
 log = logging.getLogger(__name__)
 
+NUMBERED_CHANNELS = frozenset({"console", "zalo_bot", "zalo_oa"})
+"""Channels where options may be shown as numbered text: typing "2" presses the second
+(Zalo OA shows more than 5 options that way)."""
+
 
 @cache
 def bundled_index() -> SearchIndex:
@@ -47,13 +51,16 @@ class Service:
         start_senders: bool = True,
     ) -> None:
         from bot.channels.telegram import TelegramChannel
+        from bot.channels.zalo_bot import ZaloBotChannel
+        from bot.channels.zalo_oa import ZaloOAChannel
         from handlers import build_router
 
         self.settings = settings
         self.clock = clock
         self.db = Database(settings.database_url)
         self.services: dict[str, Any] = {}
-        self.core = Core(settings, self.db, build_router(), services=self.services, clock=clock)
+        self.core = Core(settings, self.db, build_router(), services=self.services, clock=clock,
+                         numbered_channels=NUMBERED_CHANNELS)
         self.web = WebChannel(self.core, self.db)
         self.channels: dict[str, Any] = {"web": self.web}
         self.telegram: TelegramChannel | None = None
@@ -61,6 +68,15 @@ class Service:
             self.telegram = TelegramChannel(settings, self.core, self.db,
                                             webhook=settings.public_base_url is not None)
             self.channels["telegram"] = self.telegram
+        self.zalo_oa: ZaloOAChannel | None = None
+        if settings.zalo_oa_enabled:
+            self.zalo_oa = ZaloOAChannel(settings, self.core, self.db, clock=clock)
+            self.channels["zalo_oa"] = self.zalo_oa
+        self.zalo_bot: ZaloBotChannel | None = None
+        if settings.zalo_bot_token:
+            self.zalo_bot = ZaloBotChannel(settings, self.core, self.db,
+                                           webhook=settings.public_base_url is not None)
+            self.channels["zalo_bot"] = self.zalo_bot
         self.senders: list[PacedSender] = []
         if start_senders:
             self.senders = [self._sender(channel) for channel in self.channels.values()]
@@ -79,6 +95,15 @@ class Service:
         if channel.name == "telegram":
             pace = Pace(s.telegram_rate_overall, s.telegram_rate_per_chat,
                         s.telegram_rate_per_group_minute)
+        elif channel.name == "zalo_oa":
+            from bot.channels.zalo_oa import ZaloOASender
+
+            return ZaloOASender(self.db, channel,
+                                Pace(s.zalo_oa_rate_overall, s.zalo_oa_rate_per_chat, 60.0),
+                                max_attempts=s.outbox_max_attempts,
+                                lease_seconds=s.outbox_lease_seconds)
+        elif channel.name == "zalo_bot":
+            pace = Pace(s.zalo_bot_rate_overall, s.zalo_bot_rate_per_chat, 60.0)
         else:
             pace = Pace(200.0, 50.0, 3000.0)  # our own storage: no platform limit
         return PacedSender(self.db, channel, pace, max_attempts=s.outbox_max_attempts,
@@ -100,6 +125,9 @@ class Service:
         log.info("web server on http://%s:%s/", self.settings.http_host, self.port)
         if self.telegram:
             await self.telegram.start()
+        for zalo in (self.zalo_oa, self.zalo_bot):
+            if zalo is not None:
+                await zalo.start()
         self._tasks = [asyncio.create_task(sender.run()) for sender in self.senders]
         if self.staff_desk:
             self._tasks.append(asyncio.create_task(self.staff_desk.run()))
@@ -116,6 +144,9 @@ class Service:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.telegram:
             await self.telegram.stop()
+        for zalo in (self.zalo_oa, self.zalo_bot):
+            if zalo is not None:
+                await zalo.stop()
         if self._runner:
             await self._runner.cleanup()
         await self.db.dispose()

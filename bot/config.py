@@ -7,9 +7,11 @@ service at start with a message naming the setting (see `describe_errors`).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import time
 from functools import cached_property
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -55,6 +57,13 @@ class Settings(BaseSettings):
     zalo_oa_api_base_url: str = "https://openapi.zalo.me"
     zalo_oa_oauth_base_url: str = "https://oauth.zaloapp.com"
     zalo_zns_api_base_url: str = "https://business.openapi.zalo.me"
+    zalo_oa_rate_overall: float = Field(10.0, gt=0)
+    zalo_oa_rate_per_chat: float = Field(1.0, gt=0)
+    zalo_bot_rate_overall: float = Field(5.0, gt=0)
+    zalo_bot_rate_per_chat: float = Field(1.0, gt=0)
+    zalo_zns_templates: str = ""
+    """JSON: outbox purpose -> {"template_id": …, "params": {zns_param: source}} (docs/zalo.md)."""
+    zalo_zns_development: bool = False
 
     ingest_api_token: str | None = None
     staff_user_ids: str = ""
@@ -154,8 +163,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"entry {item!r} must look like ha_tang:5 (working days)")
         return value
 
+    @field_validator("zalo_zns_templates")
+    @classmethod
+    def _zns_templates(cls, value: str) -> str:
+        if value.strip():
+            _parse_zns_templates(value)
+        return value.strip()
+
     @field_validator("telegram_bot_token", "zalo_bot_token", "ingest_api_token",
-                     "zalo_oa_app_id", "zalo_oa_secret_key", "zalo_oa_refresh_token")
+                     "zalo_oa_app_id", "zalo_oa_secret_key", "zalo_oa_refresh_token",
+                     "zalo_oa_app_secret")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         if value is not None and value.strip() == "":
@@ -203,6 +220,24 @@ class Settings(BaseSettings):
         return hashlib.sha256(b"motcua-webhook:" + token.encode()).hexdigest()[:48]
 
     @property
+    def zalo_bot_secret(self) -> str:
+        """The Zalo Bot webhook secret: configured, or derived from the token (8-256 chars)."""
+        if self.zalo_bot_webhook_secret:
+            return self.zalo_bot_webhook_secret
+        token = self.zalo_bot_token or ""
+        return hashlib.sha256(b"motcua-zalo-bot-webhook:" + token.encode()).hexdigest()[:48]
+
+    @property
+    def zalo_oa_enabled(self) -> bool:
+        return bool(self.zalo_oa_app_id and self.zalo_oa_secret_key and self.zalo_oa_app_secret
+                    and self.zalo_oa_refresh_token)
+
+    @cached_property
+    def zns_templates(self) -> dict[str, dict[str, Any]]:
+        """ZNS templates by outbox purpose: {"template_id": str, "params": {name: source}}."""
+        return _parse_zns_templates(self.zalo_zns_templates) if self.zalo_zns_templates else {}
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -215,6 +250,26 @@ def _parse_quiet(value: str) -> tuple[time, time] | None:
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
         return None
     return time(h1, m1), time(h2, m2)
+
+
+def _parse_zns_templates(value: str) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise ValueError('must be JSON, e.g. {"dossier_status": {"template_id": "123456", '
+                         '"params": {"ma_ho_so": "dossier_code"}}}') from None
+    if not isinstance(data, dict):
+        raise ValueError("must be a JSON object keyed by message purpose")
+    templates: dict[str, dict[str, Any]] = {}
+    for purpose, spec in data.items():
+        if not isinstance(spec, dict) or not str(spec.get("template_id", "")).strip():
+            raise ValueError(f"{purpose!r} needs a template_id")
+        params = spec.get("params", {})
+        if not isinstance(params, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
+            raise ValueError(f"{purpose!r}: params must map template parameters to sources")
+        templates[purpose] = {"template_id": str(spec["template_id"]).strip(), "params": params}
+    return templates
 
 
 def describe_errors(error: ValidationError) -> str:

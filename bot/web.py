@@ -20,6 +20,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.web import chat_id_for
+from bot.channels.zalo_bot import add_routes as add_zalo_bot_routes
+from bot.channels.zalo_oa import add_routes as add_zalo_oa_routes
 from bot.db.repositories import claim_update
 from bot.ingest import add_routes as add_ingest_routes
 from bot.messages import clean_text
@@ -48,6 +50,8 @@ def create_web_app(service: Service) -> web.Application:
     app.router.add_get("/chat/api/messages", chat_history)
     app.router.add_static("/chat/static/", STATIC, show_index=False)
     add_ingest_routes(app)
+    add_zalo_bot_routes(app, service)
+    add_zalo_oa_routes(app, service)
     app.on_response_prepare.append(_revalidate_static)
     return app
 
