@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
@@ -35,9 +36,9 @@ from rapidfuzz import fuzz, process
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from procedures.catalogue import Procedure, load_bundled  # noqa: E402
-from procedures.normalize import fold, tokens  # noqa: E402
-from procedures.search import SearchIndex  # noqa: E402
+from procedures.catalogue import Procedure, load_bundled
+from procedures.normalize import fold, tokens
+from procedures.search import SearchIndex
 
 EVAL = ROOT / "tests" / "data" / "search_eval.tsv"
 HOLDOUT = ROOT / "tests" / "data" / "search_holdout.tsv"
@@ -220,12 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = read_eval(EVAL)
     held = read_eval(HOLDOUT)
     queries = [q for q, _ in rows]
-    print(f"catalogue: {len(procedures)} procedures (bundled); eval: {len(rows)} queries; "
-          f"held-out: {len(held)}; python {sys.version.split()[0]}\n")
+    print(
+        f"catalogue: {len(procedures)} procedures (bundled); eval: {len(rows)} queries; "
+        f"held-out: {len(held)}; python {sys.version.split()[0]}\n"
+    )
 
     results = []
     for name, make in ENGINES.items():
-        search, build_s, memory = build_timed(lambda make=make: make(procedures))
+        search, build_s, memory = build_timed(partial(make, procedures))
         top1, top3, mrr = quality(search, rows)
         h1, h3, _ = quality(search, held)
         p50, p99 = latency(search, queries, args.repeat)
@@ -252,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, make in ENGINES.items():
             if "aliases" in name:
                 continue
-            search, build_s, memory = build_timed(lambda make=make: make(big))
+            search, build_s, memory = build_timed(partial(make, big))
             # The first 100 queries: rapidfuzz over 50,000 names takes ~0.5 s a query.
             sample = rows[:SYNTHETIC_QUERIES]
             top1, top3, mrr = quality(search, sample)

@@ -37,9 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "import-procedures", help="import procedures: national snapshot .jsonl.gz, .csv, .xlsx"
     )
     imp.add_argument("file", type=Path)
-    imp.add_argument(
-        "--dry-run", action="store_true", help="read and report only; change nothing"
-    )
+    imp.add_argument("--dry-run", action="store_true", help="read and report only; change nothing")
     imp.add_argument(
         "--no-curation",
         action="store_true",
@@ -74,9 +72,10 @@ def _load_from_database() -> list[Procedure]:
 
     settings = load_settings()
     url = make_url(settings.database_url)
-    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
-        if not Path(url.database).exists():
-            return []  # fresh install: do not create a database just to search
+    database = url.database
+    local_file = url.drivername.startswith("sqlite") and database and database != ":memory:"
+    if local_file and not Path(str(database)).exists():
+        return []  # fresh install: do not create a database just to search
 
     async def load() -> list[Procedure]:
         from bot.db.catalogue import load_procedures
@@ -100,8 +99,10 @@ def _load_from_database() -> list[Procedure]:
 
 def cmd_search(args: argparse.Namespace) -> int:
     if args.query is None and args.batch is None:
-        print("motcua search: cần QUERY hoặc --batch FILE (QUERY or --batch FILE needed)",
-              file=sys.stderr)
+        print(
+            "motcua search: cần QUERY hoặc --batch FILE (QUERY or --batch FILE needed)",
+            file=sys.stderr,
+        )
         return 2
     if args.limit < 1:
         print("motcua search: --limit phải ≥ 1 (--limit must be at least 1)", file=sys.stderr)
@@ -201,8 +202,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         procedures = [p for p in procedures if p.field == args.field]
     if str(args.file).lower().endswith(".xlsx"):
         for overflow in xlsx_overflows(procedures):
-            print(f"Cảnh báo: ô quá dài cho XLSX, bị cắt (dùng CSV để giữ đủ): {overflow}",
-                  file=sys.stderr)
+            print(
+                f"Cảnh báo: ô quá dài cho XLSX, bị cắt (dùng CSV để giữ đủ): {overflow}",
+                file=sys.stderr,
+            )
     try:
         count = write_file(procedures, args.file)
     except ImportFailed as error:

@@ -28,9 +28,7 @@ def curated_codes() -> set[str]:
     return set(load_overlay()["procedures"])
 
 
-def apply_overlay(
-    procedures: list[Procedure], overlay: dict[str, Any] | None = None
-) -> list[str]:
+def apply_overlay(procedures: list[Procedure], overlay: dict[str, Any] | None = None) -> list[str]:
     """Apply the overlay in place; returns the overlay codes missing from `procedures`."""
     overlay = overlay if overlay is not None else load_overlay()
     entries: dict[str, dict[str, Any]] = overlay["procedures"]

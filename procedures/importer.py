@@ -28,9 +28,9 @@ from typing import Any
 
 from procedures.catalogue import (
     CHANNEL_LABELS,
-    TIME_UNIT_LABELS,
     LEVEL_LABELS,
     LEVELS,
+    TIME_UNIT_LABELS,
     Channel,
     Document,
     Fee,
@@ -84,11 +84,12 @@ class ImportResult:
 
     def report(self) -> str:
         """A readable report for the command line."""
-        lines = [
+        summary = (
             f"Đã đọc {self.total} bản ghi từ {self.source} ({self.kind}): "
             f"{len(self.procedures)} thủ tục hợp lệ, {self.skipped} bị bỏ qua, "
             f"{len(self.problems)} vấn đề."
-        ]
+        )
+        lines = [summary]
         lines += [f"  [{p.severity}] {p}" for p in self.problems]
         return "\n".join(lines)
 
@@ -145,7 +146,9 @@ def _none_if_no_info(text: str) -> str:
 
 
 def _split_outside_parens(text: str, sep: str = ",") -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -213,7 +216,9 @@ def parse_time(
     lowered = context.lower()
     padded = rf"0?{n}"
     if n == 1 and re.search(r"ngay trong ngày|trong ngày làm việc|trả kết quả ngay", lowered):
-        problems.append(Problem(where, "thời hạn ghi '1' không có đơn vị; sửa thành 'ngay trong ngày'"))
+        problems.append(
+            Problem(where, "thời hạn ghi '1' không có đơn vị; sửa thành 'ngay trong ngày'")
+        )
         return TimeLimit(value=1, unit="immediate", text="Ngay trong ngày", verified=True)
     for pattern, unit_name in (
         (rf"\b{padded}\s*(?:\([^)]*\)\s*)?ngày làm việc", "working_days"),
@@ -253,7 +258,10 @@ def interpret_fee(
         if currency == "VND" and cell_amount < 1000:
             # The portal sometimes shows thousands ("20 VNĐ" beside "20.000 đồng/tờ khai").
             problems.append(
-                Problem(where, f"lệ phí ghi {cell_amount:g} VNĐ; hiểu là {cell_amount * 1000:,.0f} đồng")
+                Problem(
+                    where,
+                    f"lệ phí ghi {cell_amount:g} VNĐ; hiểu là {cell_amount * 1000:,.0f} đồng",
+                )
             )
             cell_amount *= 1000
         kind = "set_by_province" if province else "amount"
@@ -263,7 +271,9 @@ def interpret_fee(
             value, cur, unit = from_text[0]
             values = sorted({a for a, c, _ in from_text if c == cur})
             problems.append(
-                Problem(where, "ô lệ phí ghi 'Miễn phí' nhưng mô tả có mức thu; lấy mức thu từ mô tả")
+                Problem(
+                    where, "ô lệ phí ghi 'Miễn phí' nhưng mô tả có mức thu; lấy mức thu từ mô tả"
+                )
             )
             return Fee(
                 kind="amount",
@@ -275,7 +285,9 @@ def interpret_fee(
             )
         if province:
             problems.append(
-                Problem(where, "ô lệ phí ghi 'Miễn phí' nhưng mô tả nói mức thu do HĐND tỉnh quy định")
+                Problem(
+                    where, "ô lệ phí ghi 'Miễn phí' nhưng mô tả nói mức thu do HĐND tỉnh quy định"
+                )
             )
             return Fee(kind="set_by_province", note=short_note)
         return Fee(kind="free", note=short_note)
@@ -438,7 +450,9 @@ def parse_documents(text: str, where: str, problems: list[Problem]) -> list[Docu
             )
         pending_heading = piece[consumed:]
         if not items and piece.strip():
-            problems.append(Problem(where, f"thành phần hồ sơ: không tách được mục: {piece[:60]!r}"))
+            problems.append(
+                Problem(where, f"thành phần hồ sơ: không tách được mục: {piece[:60]!r}")
+            )
     leftover = _one_line(pending_heading).strip(" -")
     if leftover and re.search(r"\w", leftover) and not _SECTION.fullmatch(leftover):
         documents.append(Document(name=leftover, requirement="note", group=group))
@@ -497,8 +511,7 @@ def parse_legal_bases(text: str, where: str, problems: list[Problem]) -> list[Le
     when no space follows it; numbers followed by a space belong to the title.
     """
     text = _clean_text(text)
-    if text.startswith(_LEGAL_HEADER):
-        text = text[len(_LEGAL_HEADER) :]
+    text = text.removeprefix(_LEGAL_HEADER)
     if not text or text == NO_INFO:
         return []
     bases: list[LegalBasis] = []
@@ -517,7 +530,9 @@ def parse_legal_bases(text: str, where: str, problems: list[Problem]) -> list[Le
     tail = text[start:].strip()
     if tail:
         if bases:
-            problems.append(Problem(where, f"căn cứ pháp lý: phần cuối không có số hiệu: {tail[:60]!r}"))
+            problems.append(
+                Problem(where, f"căn cứ pháp lý: phần cuối không có số hiệu: {tail[:60]!r}")
+            )
         bases.append(LegalBasis(title=_one_line(tail), number=""))
     # "Title 05/2012/NĐ-CP" + "05/2012/NĐ-CP": the title's own number was taken as a column.
     merged: list[LegalBasis] = []
@@ -593,7 +608,9 @@ def parse_snapshot_record(
         problems.append(Problem(where, f"mã thủ tục không đúng dạng d.dddddd: {code!r}"))
     levels = parse_levels(raw.get("cap_thuc_hien", ""))
     if not levels:
-        problems.append(Problem(where, f"không đọc được cấp thực hiện: {raw.get('cap_thuc_hien')!r}"))
+        problems.append(
+            Problem(where, f"không đọc được cấp thực hiện: {raw.get('cap_thuc_hien')!r}")
+        )
     context = " ".join(
         _clean_text(str(raw.get(k, ""))) for k in ("cach_thuc_thuc_hien", "trinh_tu_thuc_hien")
     )
@@ -962,7 +979,9 @@ def row_to_procedure(
     if not code and not name and not any(get.values()):
         return None
     if not CODE_FORMAT.match(code):
-        problems.append(Problem(where, f"mã thủ tục {code!r} không đúng dạng d.dddddd; bỏ qua", "error"))
+        problems.append(
+            Problem(where, f"mã thủ tục {code!r} không đúng dạng d.dddddd; bỏ qua", "error")
+        )
         return None
     if not name:
         problems.append(Problem(where, f"{code}: thiếu tên thủ tục; bỏ qua", "error"))
@@ -997,7 +1016,9 @@ def row_to_procedure(
         for fee_line in _fee_lines(fee_text):
             fee = parse_fee_text(fee_line)
             if fee is None:
-                problems.append(Problem(label, f"không đọc được lệ phí {fee_line!r}; ghi là chưa rõ"))
+                problems.append(
+                    Problem(label, f"không đọc được lệ phí {fee_line!r}; ghi là chưa rõ")
+                )
                 fee = Fee(kind="unknown", note=fee_line)
             fees.append(fee)
         channels.append(Channel(kind, time_limit, fees, description))
@@ -1021,12 +1042,8 @@ def row_to_procedure(
         audience=_lines(get.get("doi_tuong", ""), semicolons=True),
         channels=channels,
         documents=[_parse_document_line(line) for line in _lines(get.get("thanh_phan_ho_so", ""))],
-        steps=[
-            p.strip() for p in re.split(r"\n\s*\n", get.get("trinh_tu", "")) if p.strip()
-        ],
-        legal_bases=[
-            LegalBasis(*_two(line)) for line in _lines(get.get("can_cu_phap_ly", ""))
-        ],
+        steps=[p.strip() for p in re.split(r"\n\s*\n", get.get("trinh_tu", "")) if p.strip()],
+        legal_bases=[LegalBasis(*_two(line)) for line in _lines(get.get("can_cu_phap_ly", ""))],
         results=[Result(*_two(line)) for line in _lines(get.get("ket_qua", ""))],
         conditions=get.get("yeu_cau_dieu_kien", ""),
         online_level=online_level,

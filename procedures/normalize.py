@@ -134,9 +134,14 @@ def _tone_index(chars: list[str]) -> int | None:
         return None
     word = "".join(lowered)
     # "qu" and "gi" (before another vowel) are consonants.
-    if word.startswith("qu") and len(positions) > 1 and positions[0] == 1:
-        positions = positions[1:]
-    elif word.startswith("gi") and len(positions) > 1 and positions[0] == 1:
+    if (
+        word.startswith("qu")
+        and len(positions) > 1
+        and positions[0] == 1
+        or word.startswith("gi")
+        and len(positions) > 1
+        and positions[0] == 1
+    ):
         positions = positions[1:]
     modified = [i for i in positions if lowered[i] in _MODIFIED]
     if modified:
@@ -257,9 +262,8 @@ def decode_vni(word: str) -> str | None:
                     chars[i], chars[i + 1] = "ư", "ơ"
                 elif not _mark_last(chars, {"o": "ơ", "u": "ư"}):
                     return None
-            elif digit == 8:
-                if not _mark_last(chars, {"a": "ă"}):
-                    return None
+            elif digit == 8 and not _mark_last(chars, {"a": "ă"}):
+                return None
             continue
         chars.append(ch)
     text = "".join(chars)

@@ -23,9 +23,10 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -187,7 +188,9 @@ class SearchIndex:
                 terms.update(surface.folded)
             index._doc_surfaces.append(ids)
             doc_terms.append(terms)
-            citizen = any("công dân" in a.lower() or "cá nhân" in a.lower() for a in procedure.audience)
+            citizen = any(
+                "công dân" in a.lower() or "cá nhân" in a.lower() for a in procedure.audience
+            )
             index._priors.append(
                 0.08 * min(1.0, procedure.popularity)
                 + 0.03 * _LEVEL_PRIOR.get(procedure.level, 0.0)
@@ -335,8 +338,8 @@ class SearchIndex:
         accumulated: dict[int, float] = {}
         limit = max(2000, len(self.procedures) // 10)
         rare_seen = False
-        for term, idf in sorted(terms.items(), key=lambda item: -item[1]):
-            docs = self._postings[term]
+        for word, idf in sorted(terms.items(), key=lambda item: -item[1]):
+            docs = self._postings[word]
             if rare_seen and len(docs) > limit:
                 continue  # very common words only rank candidates found by rarer ones
             rare_seen = True
@@ -427,7 +430,7 @@ class SearchIndex:
                 content_got += idf[term] * len(positions[term])
         surface_cover = min(1.0, content_got / content_total) if content_total else 0.0
         pairs = adjacent = 0
-        for first, second in zip(sequence, sequence[1:], strict=False):
+        for first, second in pairwise(sequence):
             if first == second:
                 continue
             pairs += 1
@@ -454,9 +457,7 @@ class SearchIndex:
         if query_cover < gate:
             relevance *= query_cover / gate
         content = surface.content
-        content_matches = sum(
-            1 for t in required_matched if any(content[p] for p in positions[t])
-        )
+        content_matches = sum(1 for t in required_matched if any(content[p] for p in positions[t]))
         if content_matches <= 1 and surface_cover < 0.99:
             # One word alone ("tên", "yêu") is not enough to name a procedure, unless the
             # surface is exactly that word.
@@ -507,9 +508,9 @@ class SearchIndex:
             term = slot.alternatives[0][0]
             if len(term.folded) < 3 or term.folded.isdigit():
                 continue
-            before = slots[i - 1].alternatives[0][-1].folded if i > 0 else None
-            after = slots[i + 1].alternatives[0][0].folded if i + 1 < len(slots) else None
-            if before is None and after is None:
+            before = slots[i - 1].alternatives[0][-1].folded if i > 0 else ""
+            after = slots[i + 1].alternatives[0][0].folded if i + 1 < len(slots) else ""
+            if not before and not after:
                 continue
             if (before, term.folded) in self._bigrams or (term.folded, after) in self._bigrams:
                 continue
@@ -547,10 +548,10 @@ class SearchIndex:
             optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
             return _Slot(alternatives, weight, optional)
         filler = _FILLER.get(phrase)
-        if filler is not None and _accents_agree(filler, span):
-            # In a text written with accents, an unmarked word is written as meant ("anh").
-            if accented or len(span) > 1 or phrase in self._loose_filler:
-                return _Slot([original], weight, True)
+        # In a text written with accents, an unmarked word is written as meant ("anh").
+        loose = accented or len(span) > 1 or phrase in self._loose_filler
+        if filler is not None and loose and _accents_agree(filler, span):
+            return _Slot([original], weight, True)
         return None
 
     def _weight(self, folded: str) -> float:
@@ -637,7 +638,11 @@ def _surface_texts(procedure: Procedure) -> list[tuple[str, float]]:
     texts += [(alias, 1.0) for alias in procedure.aliases]
     for result in procedure.results[:3]:
         result_name = result.name.strip()
-        if result_name and len(result_name.split()) <= 6 and not _GENERIC_RESULT.match(result_name):
+        if (
+            result_name
+            and len(result_name.split()) <= 6
+            and not _GENERIC_RESULT.match(result_name)
+        ):
             texts.append((result_name, 0.8))
     return texts
 
@@ -687,7 +692,9 @@ def _is_filler(folded: str) -> bool:
     return folded in _FILLER_FOLDED
 
 
-def _phrase_table(table: dict[str, list[str]]) -> dict[str, tuple[list[tuple[str, str, bool]], list[str]]]:
+def _phrase_table(
+    table: dict[str, list[str]],
+) -> dict[str, tuple[list[tuple[str, str, bool]], list[str]]]:
     out: dict[str, tuple[list[tuple[str, str, bool]], list[str]]] = {}
     for key, expansions in table.items():
         words = [_digits(w) for w in tokens(key)]

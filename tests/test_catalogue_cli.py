@@ -38,7 +38,12 @@ def test_search_json_on_a_fresh_install_as_a_process(tmp_path: Path) -> None:
     ):
         result = subprocess.run(
             [sys.executable, "-m", "bot.cli", "search", query, "--json"],
-            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
         )
         assert result.returncode == 0, result.stderr
         answer = json.loads(result.stdout)
@@ -48,7 +53,9 @@ def test_search_json_on_a_fresh_install_as_a_process(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "motcua.db").exists()  # searching created no database
 
 
-def test_search_limit_and_nothing_fits(fresh_install: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_limit_and_nothing_fits(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(["search", "đổi bằng lái xe", "--json", "--limit", "2"], capsys)
     answer = json.loads(out)
     assert code == 0 and len(answer["results"]) == 2
@@ -84,7 +91,9 @@ def test_search_needs_a_query(fresh_install: Path, capsys: pytest.CaptureFixture
 
 
 def test_import_reimport_and_search_the_database(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -100,7 +109,9 @@ def test_import_reimport_and_search_the_database(
 
 
 def test_import_of_a_broken_file_changes_nothing(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -109,12 +120,14 @@ def test_import_of_a_broken_file_changes_nothing(
     broken.write_bytes(b"\x1f\x8b\x08\x00 broken")
     code, _, err = run(["import-procedures", str(broken)], capsys)
     assert code == 1 and "gzip" in err and "not changed" in err
-    code, out, _ = run(["export-procedures", str(tmp_path / "out.csv")], capsys)
+    code, _, _ = run(["export-procedures", str(tmp_path / "out.csv")], capsys)
     assert code == 0  # nothing was imported: the export falls back to the bundled catalogue
 
 
 def test_export_and_reimport_a_spreadsheet(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)

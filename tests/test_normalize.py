@@ -88,7 +88,14 @@ def test_telex_leaves_ordinary_words_alone(word: str) -> None:
 
 @pytest.mark.parametrize(
     ("typed", "meant"),
-    [("d9a8ng", "đăng"), ("ky1", "ký"), ("ke6t1", "kết"), ("ke6t", "kêt"), ("cu7o71c", "cước"), ("tu73", "tử")],
+    [
+        ("d9a8ng", "đăng"),
+        ("ky1", "ký"),
+        ("ke6t1", "kết"),
+        ("ke6t", "kêt"),
+        ("cu7o71c", "cước"),
+        ("tu73", "tử"),
+    ],
 )
 def test_vni_leftovers(typed: str, meant: str) -> None:
     assert decode_vni(typed) == meant

@@ -130,8 +130,12 @@ def test_confident_flag(index: SearchIndex) -> None:
 def test_small_catalogue_of_new_procedures() -> None:
     index = SearchIndex.build(
         [
-            Procedure(code="9.000001", name="Trợ cấp xã hội hằng tháng", levels=["commune"],
-                      aliases=["tiền trợ cấp người già"]),
+            Procedure(
+                code="9.000001",
+                name="Trợ cấp xã hội hằng tháng",
+                levels=["commune"],
+                aliases=["tiền trợ cấp người già"],
+            ),
             Procedure(code="9.000002", name="Hỗ trợ chi phí mai táng", levels=["commune"]),
         ]
     )
