@@ -408,17 +408,14 @@ async def get_latest_delay(session: AsyncSession, dossier_id: int) -> DossierEve
         .order_by(DossierEvent.at.desc(), DossierEvent.id.desc()).limit(1))).one_or_none()
 
 
-async def find_overdue_without_delay(session: AsyncSession, now: datetime,
-                                     limit: int = 500) -> list[Dossier]:
-    """Dossiers past their date, still held by the agency, for which no apology (`delayed`
-    event) moved the date: the agency owes the citizen a "Phiếu xin lỗi" (scheduler rule)."""
-    delayed = select(DossierEvent.id).where(DossierEvent.dossier_id == Dossier.id,
-                                            DossierEvent.status == Status.DELAYED,
-                                            DossierEvent.new_due_at >= Dossier.due_at)
+async def find_overdue(session: AsyncSession, now: datetime, limit: int = 500) -> list[Dossier]:
+    """Dossiers past their date that the agency still holds, oldest date first. A `delayed`
+    event moves `due_at` to the new date, so each of these is owed a "Phiếu xin lỗi và hẹn
+    lại" (again, when a new date passed too): the scheduler's staff alert, keyed on
+    (dossier id, due_at) so that each missed date is raised once."""
     return list(await session.scalars(
-        select(Dossier).where(Dossier.due_at < now, Dossier.status.not_in(list(NOT_LATE)),
-                              ~delayed.exists())
-        .order_by(Dossier.due_at).limit(limit)))
+        select(Dossier).where(Dossier.due_at < now, Dossier.status.not_in(list(NOT_LATE)))
+        .order_by(Dossier.due_at, Dossier.id).limit(limit)))
 
 
 async def find_events_since(session: AsyncSession, since_id: int, statuses: set[str],
