@@ -284,6 +284,8 @@ class ZaloBotChannel:
         self.client = client or ZaloBotClient(settings.zalo_bot_api_base_url,
                                               settings.zalo_bot_token)
         self.pump = ReplyPump(self._deliver)
+        self.handled = 0
+        """Updates handled by this process (tests wait on it)."""
         self.stopping = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._healthy = False
@@ -386,6 +388,7 @@ class ZaloBotChannel:
             return
         replies = await self.core.handle(msg)
         await self.pump.submit(msg.chat, replies, msg.update_key)
+        self.handled += 1
 
     async def _deliver(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
         from bot.outbox import deliver_replies

@@ -526,6 +526,8 @@ class ZaloOAChannel:
         self.tokens = TokenManager(settings, db, self.http, clock, alert=self._alert)
         self.client = ZaloOAClient(settings, self.tokens, self.http)
         self.pump = ReplyPump(self._deliver)
+        self.handled = 0
+        """Updates handled by this process (tests wait on it)."""
         self.stopping = asyncio.Event()
         self._refresher: asyncio.Task[None] | None = None
         self._profiles: set[asyncio.Task[None]] = set()
@@ -631,6 +633,7 @@ class ZaloOAChannel:
             msg.display_name = contact.display_name
         replies = await self.core.handle(msg)
         await self.pump.submit(msg.chat, replies, msg.update_key)
+        self.handled += 1
         if contact is None or contact.profile_at is None \
                 or now - contact.profile_at > timedelta(days=7):
             self._fetch_profile(msg.user_id)
