@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -29,6 +30,17 @@ from handlers.texts import text
 from scheduler.quiet import default_calendar, local_date, working_days_left
 
 log = logging.getLogger(__name__)
+
+
+def staff_photo(item: dict[str, Any]) -> Attachment | None:
+    """A citizen's photo as the staff group can receive it: a Telegram file id, or for other
+    channels (Zalo) its URL, which Telegram's sendPhoto fetches."""
+    if item.get("file_id") and item.get("channel") == "telegram":
+        return Attachment("photo", file_id=item["file_id"])
+    url = item.get("url")
+    if isinstance(url, str) and url.startswith(("http://", "https://")):
+        return Attachment("photo", url=url)
+    return None
 
 
 class StaffDesk:
@@ -107,12 +119,11 @@ class StaffDesk:
                 await enqueue(session, chat, card(row, threaded=bool(row.staff_thread_id),
                                                   timezone=self.settings.timezone),
                               key=f"{ref}:card", purpose="ticket_card", ref=ref)
-                photos = [p for m in first for p in m.attachments if p.get("file_id")
-                          and p.get("channel") == "telegram"]
+                photos = [a for a in (staff_photo(p) for m in first for p in m.attachments)
+                          if a is not None]
                 for index, photo in enumerate(photos):
-                    await enqueue(session, chat, Outgoing(
-                        row.code, photo=Attachment("photo", file_id=photo["file_id"])),
-                        key=f"{ref}:photo:{index}", purpose="ticket_card", ref=ref)
+                    await enqueue(session, chat, Outgoing(row.code, photo=photo),
+                                  key=f"{ref}:photo:{index}", purpose="ticket_card", ref=ref)
                 row.staff_ready = True
                 queued += 1 + len(photos)
         return queued
@@ -136,12 +147,12 @@ class StaffDesk:
                     await enqueue(session, chat, Outgoing(body), key=f"ticket-msg:{message.id}",
                                   purpose="ticket_message", ref=ref)
                     queued += 1
-                for index, photo in enumerate(message.attachments):
-                    if photo.get("file_id") and photo.get("channel") == "telegram":
-                        await enqueue(session, chat, Outgoing(
-                            ticket.code, photo=Attachment("photo", file_id=photo["file_id"])),
-                            key=f"ticket-msg:{message.id}:{index}", purpose="ticket_message",
-                            ref=ref)
+                for index, item in enumerate(message.attachments):
+                    photo = staff_photo(item)
+                    if photo is not None:
+                        await enqueue(session, chat, Outgoing(ticket.code, photo=photo),
+                                      key=f"ticket-msg:{message.id}:{index}",
+                                      purpose="ticket_message", ref=ref)
                         queued += 1
                 message.relayed = True
         return queued
