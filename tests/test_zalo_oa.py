@@ -18,7 +18,6 @@ from bot.app import Service
 from bot.channels.base import ChannelError
 from bot.channels.zalo_oa import (
     ACTION_PREFIX,
-    CURRENT_ROW,
     OUTSIDE_WINDOW,
     incoming_from_zalo_oa,
     signature_for,
@@ -139,7 +138,7 @@ async def test_start_menu_numbered_and_a_number_presses(service: Service,
     assert "xin chào" in greeting["text"] and "attachment" not in greeting
     assert [label for label, _ in options(greeting)][:2] == ["Tra cứu thủ tục", "Tra cứu hồ sơ"]
     assert len(options(greeting)) == 6  # more than 5: numbered, not buttons
-    assert greeting["recipient"] == {"message_id": list(oa.users["u1"].msg_ids)[0]}
+    assert greeting["recipient"] == {"message_id": next(iter(oa.users["u1"].msg_ids))}
     (prompt,) = await me.choose("Tra cứu thủ tục")
     assert "cần làm thủ tục gì" in prompt["text"]
     buttons = prompt["attachment"]["payload"]["buttons"]  # two options: real buttons

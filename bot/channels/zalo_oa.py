@@ -35,7 +35,6 @@ import json
 import logging
 import time
 import uuid
-from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -45,14 +44,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.base import ChannelError
-from bot.channels.zalo_bot import ReplyPump, numbered_menu, obj, with_menu
+from bot.channels.zalo_bot import (
+    CURRENT_ROW,
+    OutboxRowSender,
+    ReplyPump,
+    numbered_menu,
+    obj,
+    remember_menu,
+    with_menu,
+)
 from bot.config import Settings
 from bot.db import zalo as store
 from bot.db.models import ButtonPayload, OutboxMessage
 from bot.db.repositories import claim_update, insert_ignore
 from bot.db.session import Database
 from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing, split_text
-from bot.outbox import PacedSender
 from bot.router import Core
 
 if TYPE_CHECKING:
@@ -101,17 +107,8 @@ STATUS_LABELS = {
 ATTACHMENT_KINDS = {"image": "photo", "gif": "sticker", "sticker": "sticker", "audio": "voice",
                     "voice": "voice", "video": "video", "file": "file"}
 
-CURRENT_ROW: ContextVar[OutboxMessage | None] = ContextVar("zalo_oa_outbox_row", default=None)
-"""The outbox row being sent (set by `ZaloOASender`): its purpose picks the ZNS template."""
-
-
-class ZaloOASender(PacedSender):
-    """The outbox sender of the OA: tells the channel which row it is sending, because the
-    kind of message Zalo allows outside the window depends on the row's purpose."""
-
-    async def _send(self, row: OutboxMessage) -> None:
-        CURRENT_ROW.set(row)  # each row is sent in its own task: the value stays in it
-        await super()._send(row)
+ZaloOASender = OutboxRowSender
+"""The OA's outbox sender: the row's purpose picks the ZNS template outside the window."""
 
 
 # -- signatures -----------------------------------------------------------------------------
@@ -691,6 +688,8 @@ class ZaloOAChannel:
             last_id: str | None = None
             for part in parts:
                 last_id = await self._send_one(chat.chat_id, part, contact, now)
+            if row is not None and len(message.flat_buttons()) > BUTTON_LIMIT:
+                await remember_menu(self.db, self.name, chat.chat_id, message)
             return last_id
         except ZaloOAApiError as error:
             if error.code in WINDOW_ERRORS:

@@ -168,12 +168,12 @@ class FakeZaloBot:
         """POST an update to the bot's webhook as Zalo does; returns the HTTP status."""
         body = {"ok": True, "result": update} if wrapped else update
         headers = {"X-Bot-Api-Secret-Token": self.webhook_secret if secret is None else secret}
-        async with aiohttp.ClientSession() as http:
-            async with http.post(url, data=json.dumps(body, ensure_ascii=False).encode(),
-                                 headers={**headers, "Content-Type": "application/json"}
-                                 ) as response:
-                await response.read()
-                return response.status
+        data = json.dumps(body, ensure_ascii=False).encode()
+        async with aiohttp.ClientSession() as http, http.post(
+                url, data=data, headers={**headers, "Content-Type": "application/json"}
+        ) as response:
+            await response.read()
+            return response.status
 
     # -- inspection -----------------------------------------------------------------------------
 
@@ -330,3 +330,61 @@ class FakeZaloBot:
         if params.get("action") not in ("typing", "upload_photo"):
             raise ApiError(400, "Bad Request: unknown action")
         return True
+
+
+# -- a citizen, as a test drives one ------------------------------------------------------------
+
+
+def options(message: JSON) -> list[tuple[str, str]]:
+    """The numbered options at the end of a message: (label, number to type)."""
+    found: list[tuple[str, str]] = []
+    for line in reversed((message.get("text") or message.get("caption") or "").splitlines()):
+        if line.startswith("• "):
+            continue  # a link
+        number, dot, label = line.partition(". ")
+        if not (dot and number.isdigit()):
+            break
+        found.append((label, number))
+    return list(reversed(found))
+
+
+class BotCitizen:
+    """A Zalo user talking to the bot. `settle(n)` waits until the bot has handled `n` more
+    updates and sent its replies."""
+
+    def __init__(self, fake: FakeZaloBot, chat_id: str,
+                 settle: Callable[[int], Any]) -> None:
+        self.fake = fake
+        self.chat_id = chat_id
+        self.settle = settle
+
+    async def send(self, update: JSON) -> list[JSON]:
+        before = len(self.fake.sent_messages(self.chat_id))
+        self.fake.push(update)
+        await self.settle(1)
+        return self.fake.sent_messages(self.chat_id)[before:]
+
+    async def say(self, text: str) -> list[JSON]:
+        return await self.send(self.fake.make_update(self.chat_id, "message.text.received",
+                                                     text=text))
+
+    async def photo(self, url: str = "https://photo-stal.zadn.vn/fake/anh1.jpg") -> list[JSON]:
+        return await self.send(self.fake.make_update(self.chat_id, "message.image.received",
+                                                     photo_url=url))
+
+    def last_options(self) -> list[tuple[str, str]]:
+        for message in reversed(self.fake.sent_messages(self.chat_id)):
+            found = options(message)
+            if found:
+                return found
+        return []
+
+    async def choose(self, label: str) -> list[JSON]:
+        choices = self.last_options()
+        number = next((n for shown, n in choices if shown == label), None)
+        assert number is not None, f"{label!r} not among {[c[0] for c in choices]}"
+        return await self.say(number)
+
+
+def texts(messages: list[JSON]) -> str:
+    return "\n".join(m.get("text") or m.get("caption") or "" for m in messages)

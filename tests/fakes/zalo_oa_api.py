@@ -485,6 +485,8 @@ def options(message: JSON) -> list[tuple[str, str]]:
         return [(b["title"], b["payload"]) for b in buttons if b["type"] == "oa.query.hide"]
     found: list[tuple[str, str]] = []
     for line in reversed((message.get("text") or "").splitlines()):
+        if line.startswith("• "):
+            continue  # a link
         number, dot, label = line.partition(". ")
         if not (dot and number.isdigit()):
             break
