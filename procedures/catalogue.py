@@ -56,10 +56,13 @@ class TimeLimit:
     verified: bool = True
 
     def describe(self) -> str:
+        """For a citizen: ``"7 ngày làm việc"``; the curated wording when there is one."""
+        if self.text:
+            return self.text
         if self.unit == "immediate":
             return "Giải quyết ngay"
         if self.value is None:
-            return self.text or "Chưa có thông tin"
+            return "Chưa có thông tin"
         number = _number(self.value)
         if self.value_max is not None and self.value_max != self.value:
             number = f"{number}–{_number(self.value_max)}"
@@ -89,6 +92,8 @@ class Fee:
             text = "Miễn phí"
         elif self.kind == "set_by_province":
             text = "Theo mức do HĐND tỉnh, thành phố quy định"
+            if self.amount is not None:
+                text += f" (ví dụ {_money(self.amount, self.currency)})"
         elif self.kind == "per_regulation":
             text = "Theo quy định"
         elif self.kind == "amount" and self.amount is not None:

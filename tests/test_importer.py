@@ -213,3 +213,17 @@ def test_time_cells() -> None:
     assert limit is not None and (limit.value, limit.value_max, limit.unit) == (3, 7, "days")
     assert parse_time_text("4 giờ").unit == "hours"  # type: ignore[union-attr]
     assert parse_time_text("mấy hôm") is None
+
+
+def test_what_a_citizen_reads() -> None:
+    by_code = {p.code: p for p in load_bundled()}
+    birth = by_code["1.001193"].channels[0]
+    assert birth.time_limit.describe().startswith("Ngay trong ngày")
+    assert birth.fees[0].describe() == "Lệ phí: Miễn phí"
+    card = by_code["1.014063"].channels[0]
+    assert card.time_limit.describe() == "7 ngày làm việc"
+    assert card.fees[0].describe() == "Lệ phí: 50.000 đồng/thẻ"
+    business = by_code["1.001612"].channels[0].fees[0]
+    assert business.describe().startswith("Theo mức do HĐND")
+    unsure = by_code["1.014061"].channels[0].fees[0]
+    assert not unsure.verified and by_code["1.014061"].unverified
