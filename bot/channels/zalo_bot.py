@@ -376,12 +376,12 @@ class ZaloBotChannel:
                     continue
                 failures += 1
                 log.warning("zalo bot: getUpdates failed: %s", error)
-                await self._pause(min(30.0, 2.0 ** failures))
+                await self._pause(min(30.0, 0.5 * 2.0 ** failures))
                 continue
             except (aiohttp.ClientError, TimeoutError) as error:
                 failures += 1
                 log.warning("zalo bot: getUpdates failed: %s", error)
-                await self._pause(min(30.0, 2.0 ** failures))
+                await self._pause(min(30.0, 0.5 * 2.0 ** failures))
                 continue
             failures = 0
             self._healthy = True
@@ -392,8 +392,8 @@ class ZaloBotChannel:
             except ValueError:
                 log.warning("zalo bot: getUpdates returned something that is not an update")
                 continue
-            for update in items:
-                await self._handle_polled(update)
+            for item in items:
+                await self._handle_polled(item)
 
     async def _pause(self, seconds: float) -> None:
         try:
