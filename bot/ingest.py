@@ -170,7 +170,9 @@ async def dossier_fields(session: AsyncSession, code: str, body: DossierIn,
     procedure name (optional when the catalogue knows the code)."""
     errors: dict[str, str] = {}
     canonical = repo.normalize_code(code)
-    if canonical is None:
+    if not code.strip():
+        errors["code"] = "required"
+    elif canonical is None:
         errors["code"] = "not a dossier code (letters, digits and . - / only)"
     elif body.code is not None and repo.code_key(body.code) != repo.code_key(canonical):
         errors["code"] = "differs from the code in the URL"

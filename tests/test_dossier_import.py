@@ -57,7 +57,7 @@ async def test_csv_import_reports_rejected_rows_by_line(env: str,
     assert "4 dòng bị từ chối" in out
     assert "dòng 4: phone:" in out
     assert "dòng 5: due_at: is before received_at; procedure_name: required" in out
-    assert "dòng 6: code:" in out
+    assert "dòng 6: code: required" in out
     assert "dòng 7: status: must be one of" in out
     dossiers = await stored(env)
     assert set(dossiers) == {"000.00.01.H29-260105-0001", "000.00.01.H29-260105-0002",
