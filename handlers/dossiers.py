@@ -121,7 +121,7 @@ def describe(dossier: Dossier, events: list[DossierEvent], delay: DossierEvent |
         received=format_date(dossier.received_at, timezone),
         due=format_date(dossier.due_at, timezone),
         status=dossier.status,
-        note=dossier.note if dossier.status == Status.NEED_MORE_INFO else "",
+        note=_request_note(dossier, events) if dossier.status == Status.NEED_MORE_INFO else "",
         overdue=overdue,
         late_days=working_days_late(now, dossier.due_at, calendar, timezone) if overdue else 0,
         days_left=None if overdue or finished
@@ -132,6 +132,14 @@ def describe(dossier: Dossier, events: list[DossierEvent], delay: DossierEvent |
         staff=staff,
         subscribers=subscribers,
     )
+
+
+def _request_note(dossier: Dossier, events: list[DossierEvent]) -> str:
+    """What the agency asks to supplement: the latest such event's note, else the dossier's."""
+    for event in reversed(events):
+        if event.status == Status.NEED_MORE_INFO and event.note:
+            return event.note
+    return dossier.note
 
 
 def card_buttons(dossier_id: int, subscribed: bool) -> list[list[Button]]:

@@ -171,3 +171,12 @@ def test_the_apology_letter() -> None:
     assert "hẹn trả kết quả ngày 17:00 thứ Tư, 18/03/2026" in message.text
     assert "Nguyễn" not in message.text
     assert [b.action for b in message.flat_buttons()] == ["dossier:view:7", "dossier:unsub:7"]
+
+
+def test_the_card_shows_what_to_supplement() -> None:
+    request = DossierEvent(status="need_more_info", at=datetime(2026, 3, 10, 2, tzinfo=UTC),
+                           note="Bổ sung bản sao giấy khai sinh")
+    card = text("dossiers.card", v=describe(make_dossier(status="need_more_info"), [request],
+                                            None, NOW, TZ))
+    assert "• Ghi chú: Bổ sung bản sao giấy khai sinh" in card
+    assert "tạm dừng" in card and "Còn" not in card and "quá ngày" not in card
