@@ -78,7 +78,9 @@ def format_date(moment: datetime, timezone: str) -> str:
 
 def format_short(moment: datetime, timezone: str) -> str:
     local = moment.astimezone(ZoneInfo(timezone))
-    return f"{local:%d/%m/%Y %H:%M}" if (local.hour, local.minute) != (0, 0) else f"{local:%d/%m/%Y}"
+    if (local.hour, local.minute) == (0, 0):
+        return f"{local:%d/%m/%Y}"
+    return f"{local:%d/%m/%Y %H:%M}"
 
 
 # -- what a card shows ----------------------------------------------------------------------

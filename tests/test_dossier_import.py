@@ -49,8 +49,8 @@ def test_headings_in_vietnamese_or_english() -> None:
     assert heading_key("Cột lạ") is None
 
 
-async def test_csv_import_reports_rejected_rows_by_line(env: str,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+async def test_csv_import_reports_rejected_rows_by_line(
+        env: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert await run(str(SAMPLE)) == 1
     out = capsys.readouterr().out
     assert "Đã đọc 7 dòng" in out and "3 hồ sơ (3 mới, 0 cập nhật, 0 không đổi)" in out
@@ -121,8 +121,8 @@ async def test_a_status_change_by_import_is_announced(env: str, tmp_path: Path) 
         await repo.set_subscribed(session, access, True, datetime.now(UTC))
     changed = tmp_path / "changed.csv"
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()
-    changed.write_text("\n".join([lines[0], lines[-1].replace("Đang xử lý", "Có kết quả, chờ trả")]),
-                       encoding="utf-8")
+    ready = lines[-1].replace("Đang xử lý", "Có kết quả, chờ trả")
+    changed.write_text("\n".join([lines[0], ready]), encoding="utf-8")
     assert await run(str(changed)) == 0
     assert await run(str(changed)) == 0
     async with db.session() as session:

@@ -103,7 +103,8 @@ async def test_events_since_for_the_scheduler(db: Database) -> None:
 async def test_failures_are_counted_in_a_window_and_purged(db: Database) -> None:
     async with db.session() as session:
         for minutes in (0, 5, 20):
-            await repo.record_lookup_failure(session, "web", "c1", NOW - timedelta(minutes=minutes))
+            await repo.record_lookup_failure(session, "web", "c1",
+                                             NOW - timedelta(minutes=minutes))
         assert await repo.count_lookup_failures(session, "web", "c1", NOW) == 2
         assert await repo.count_lookup_failures(session, "web", "c2", NOW) == 0
         assert await repo.purge_lookup_failures(session, NOW - timedelta(minutes=15)) == 1

@@ -35,8 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.models import Base, Id, utcnow
 from bot.db import repositories  # module import: models imports this module while loading
+from bot.db.models import Base, Id, utcnow
 
 # -- statuses -------------------------------------------------------------------------------
 
@@ -392,7 +392,8 @@ async def _latest_delay_before(session: AsyncSession, dossier_id: int, at: datet
     return not later
 
 
-async def find_events(session: AsyncSession, dossier_id: int, limit: int = 5) -> list[DossierEvent]:
+async def find_events(session: AsyncSession, dossier_id: int,
+                      limit: int = 5) -> list[DossierEvent]:
     """The newest `limit` events, oldest first."""
     rows = list(await session.scalars(
         select(DossierEvent).where(DossierEvent.dossier_id == dossier_id)
