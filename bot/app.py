@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bot.channels.web import WebChannel
 from bot.config import Settings
+from bot.db.catalogue import catalogue_stamp, ensure_bundled, load_procedures
 from bot.db.migrate import upgrade_async
 from bot.db.session import Database
 from bot.outbox import Pace, PacedSender
@@ -86,6 +87,8 @@ class Service:
         if self.telegram and settings.telegram_staff_chat_id is not None and "telegram" in senders:
             self.staff_desk = StaffDesk(settings, self.db, self.telegram, senders["telegram"],
                                         clock)
+        self._catalogue_stamp: int | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.port: int | None = None
@@ -111,7 +114,32 @@ class Service:
     async def prepare(self) -> None:
         """Load what handlers need before the first message (the procedure catalogue)."""
         if "catalogue" not in self.services:
-            self.services["catalogue"] = await asyncio.to_thread(bundled_index)
+            await self.refresh_catalogue()
+
+    async def refresh_catalogue(self) -> None:
+        """The search index over the database's catalogue (rebuilt when an import changed
+        it, in any process); the bundled one while the database holds none."""
+        async with self.db.session() as session:
+            stamp = await catalogue_stamp(session)
+        if stamp == self._catalogue_stamp:
+            return
+        if stamp == 0:
+            index = await asyncio.to_thread(bundled_index)
+        else:
+            async with self.db.session() as session:
+                procedures = await load_procedures(session)
+            index = await asyncio.to_thread(SearchIndex.build, procedures)
+        self.services["catalogue"] = index
+        self._catalogue_stamp = stamp
+        log.info("procedure catalogue: %d procedures (import %d)", len(index.procedures), stamp)
+
+    async def _watch_catalogue(self, every: float = 60.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.refresh_catalogue()
+            except Exception:  # noqa: BLE001 - keep serving with the index we have
+                log.exception("could not refresh the procedure catalogue")
 
     async def start(self) -> None:
         await self.prepare()
@@ -128,6 +156,7 @@ class Service:
             if zalo is not None:
                 await zalo.start()
         self._tasks = [asyncio.create_task(sender.run()) for sender in self.senders]
+        self._watcher = asyncio.create_task(self._watch_catalogue())
         if self.staff_desk:
             self._tasks.append(asyncio.create_task(self.staff_desk.run()))
         elif self.settings.telegram_staff_chat_id is None:
@@ -135,6 +164,8 @@ class Service:
                         "staff group sees them; answer them with `motcua tickets`")
 
     async def stop(self) -> None:
+        if self._watcher:
+            self._watcher.cancel()
         if self.staff_desk:
             await self.staff_desk.stop()
         for sender in self.senders:
@@ -165,6 +196,10 @@ async def run_service(settings: Settings, *, migrate: bool = True) -> None:
     if migrate:
         await upgrade_async(settings.database_url)
     service = Service(settings)
+    async with service.db.session() as session:
+        loaded = await ensure_bundled(session)  # the bundled catalogue, once per version
+    if loaded is not None:
+        log.info("bundled procedure catalogue loaded into the database")
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

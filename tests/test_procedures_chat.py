@@ -3,6 +3,7 @@ card and its sections, refining, browsing by field; long cards within Telegram's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -122,3 +123,30 @@ async def test_search_survives_a_restart_and_long_cards_fit_telegram(database_ur
             parts = fake.sent_messages(3001)[before:]
             assert len(parts) >= 5 and all(len(m["text"]) <= 4096 for m in parts)
             assert "reply_markup" in parts[-1] and "reply_markup" not in parts[0]
+
+
+async def test_an_imported_procedure_reaches_the_chat(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An official adds a social-assistance procedure by CSV; the running service finds it."""
+    csv = tmp_path / "bo-sung.csv"
+    csv.write_text(
+        "ma_thu_tuc,ten_thu_tuc,ten_goi_khac,linh_vuc,cap_thuc_hien,truc_tiep_thoi_han\n"
+        "2.000286,Thực hiện trợ cấp xã hội hằng tháng đối với đối tượng bảo trợ xã hội,"
+        "trợ cấp xã hội; tiền trợ cấp người già,Bảo trợ xã hội,Cấp xã,15 ngày làm việc\n",
+        encoding="utf-8")
+    async with Service(make_settings(database_url)) as service:
+        from bot.db.catalogue import ensure_bundled
+
+        async with service.db.session() as session:
+            await ensure_bundled(session)  # as `motcua run` does at start
+        before = service.services["catalogue"].search("trợ cấp xã hội hằng tháng")
+        assert all(hit.code != "2.000286" for hit in before)
+        from tests.test_console_and_cli import run_cli
+
+        result = await asyncio.to_thread(run_cli, ["import-procedures", str(csv)],
+                                         {"DATABASE_URL": database_url}, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        await service.refresh_catalogue()  # what every process does each minute
+        replies = await Dialog(service.core).say("tien tro cap xa hoi hang thang")
+        assert actions(replies)[0] == "proc:2.000286"
+        still = await Dialog(service.core).say("dang ky ket hon")  # the bundle is still there
+        assert actions(still)[0] == "proc:1.000894"
