@@ -207,6 +207,7 @@ class TokenManager:
         self.owner = f"{uuid.uuid4().hex[:12]}"
         self.seed_hash = hashlib.sha256(settings.zalo_oa_refresh_token.encode()).hexdigest()
         self._seeded = False
+        self._cached: store.ZaloToken | None = None
         self._local = asyncio.Lock()
         self.refresh_calls = 0
         self.failed = False
@@ -226,12 +227,22 @@ class TokenManager:
         return row.expires_at - now < timedelta(seconds=margin)
 
     async def access_token(self) -> str:
+        """The current token: this process's copy while it is fresh (another process's refresh
+        leaves it valid, or Zalo says -216 and `refresh(force=True)` reads the new one)."""
+        cached = self._cached
+        if cached is not None and not self.expiring(cached, self.clock()):
+            assert cached.access_token
+            return cached.access_token
         await self._seed()
         async with self.db.session() as session:
             row = await store.get_token(session)
         if row is not None and row.access_token and not self.expiring(row, self.clock()):
+            self._cached = row
             return row.access_token
         return await self.refresh(stale=row.access_token if row else None)
+
+    def forget(self) -> None:
+        self._cached = None
 
     async def next_refresh_in(self) -> float:
         """Seconds until the token should be refreshed (for the background refresher)."""
@@ -252,6 +263,7 @@ class TokenManager:
         """A fresh access token. `force`: Zalo refused `stale`, so replace it unless another
         process already did. Exactly one process calls Zalo; the others wait and read."""
         await self._seed()
+        self._cached = None
         async with self._local:
             if self.db.dialect == "postgresql":
                 return await self._refresh_locked(stale, force)
@@ -330,6 +342,9 @@ class TokenManager:
                                  refresh_token=str(data["refresh_token"]),
                                  expires_at=now + timedelta(seconds=lifetime),
                                  lifetime=lifetime, now=now)
+        self._cached = store.ZaloToken(access_token=str(data["access_token"]),
+                                       expires_at=now + timedelta(seconds=lifetime),
+                                       lifetime_seconds=lifetime)
         self.failed = False
         log.info("zalo oa: access token refreshed (valid %d s)", lifetime)
         return str(data["access_token"])
