@@ -90,6 +90,7 @@ class Driver:
     display_name = ""
     """The name the platform tells the bot (the fakes' default user), shown in greetings."""
     service: Service
+    last: Seen | None = None
     limits: Callable[[list[dict[str, Any]]], None]
 
     async def say(self, text: str) -> Seen:

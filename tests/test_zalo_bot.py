@@ -70,6 +70,7 @@ def test_updates_parse_in_both_shapes() -> None:
     sticker = incoming_from_zalo_bot(fake.make_update(CHAT, "message.sticker.received",
                                                       sticker="abc"))
     assert sticker is not None and sticker.attachments[0].kind == "sticker"
+    broken: object
     for broken in ({"event_name": "x"}, {"message": "no"}, [], {"ok": True, "result": None}):
         with pytest.raises(ValueError):
             updates_in(broken)
@@ -112,6 +113,9 @@ def citizen(service: Service, fake: FakeZaloBot, chat: str = CHAT) -> BotCitizen
 async def test_polling_menu_numbers_and_limits(service: Service, fake: FakeZaloBot) -> None:
     assert fake.calls_to("deleteWebhook") and not fake.calls_to("setWebhook")
     assert service.zalo_bot is not None and service.zalo_bot.status == "ok"
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"http://127.0.0.1:{service.port}/healthz") as response:
+        assert (await response.json())["channels"]["zalo_bot"] == "ok"
     me = citizen(service, fake)
     (greeting,) = await me.say("/start")
     assert "xin chào Nguyễn Văn An" in greeting["text"]
