@@ -81,6 +81,21 @@ class Context:
         return self.services.get(name)
 
 
+@dataclass
+class Answers:
+    """What the core says by itself when no feature handler applies (handlers/start.py)."""
+
+    fallback: Handler
+    """Anything not understood: never silence."""
+    unknown_command: Handler
+    stale_button: Handler
+    not_staff: Handler
+    error: Callable[[], Outgoing]
+    """The apology when a handler failed."""
+    too_long: Callable[[int], Outgoing]
+    """The note that only the first N characters were read."""
+
+
 class Router:
     """Registry of handlers. Feature modules each build one and the app includes them."""
 
@@ -89,10 +104,9 @@ class Router:
         self.actions: dict[str, Handler] = {}
         self.steps: dict[str, Handler] = {}
         self.text_handlers: list[TextHandler] = []
-        self.fallback: Handler | None = None
         self.staff_commands: dict[str, Handler] = {}
         self.staff_message: Handler | None = None
-        self.not_staff: Handler | None = None
+        self.answers: Answers | None = None
 
     def command(self, *names: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -143,10 +157,9 @@ class Router:
         self.actions.update(other.actions)
         self.steps.update(other.steps)
         self.text_handlers.extend(other.text_handlers)
-        self.fallback = other.fallback or self.fallback
         self.staff_commands.update(other.staff_commands)
         self.staff_message = other.staff_message or self.staff_message
-        self.not_staff = other.not_staff or self.not_staff
+        self.answers = other.answers or self.answers
 
     def find_action(self, action: str) -> Handler | None:
         prefix = action
@@ -199,7 +212,7 @@ class Core:
             log.exception("handler failed for %s", msg.update_key)
             async with self.db.session() as session:
                 await repositories.claim_update(session, msg.update_key, self.clock(), "failed")
-            replies = [self.error_reply()]
+            replies = [self.answers.error()]
             outcome = "error"
         UPDATES.labels(msg.channel, outcome).inc()
         LATENCY.labels(msg.channel).observe(time.perf_counter() - started)
@@ -244,19 +257,17 @@ class Core:
         """Where a flow's state is kept: the chat, or in a group each member's own."""
         return f"{msg.chat_id}:{msg.user_id}" if msg.is_group else msg.chat_id
 
-    def error_reply(self) -> Outgoing:
-        from handlers.start import error_reply
-
-        return error_reply()
+    @property
+    def answers(self) -> Answers:
+        assert self.router.answers is not None, "the app must include handlers.start"
+        return self.router.answers
 
     async def _dispatch(self, msg: Incoming, ctx: Context) -> list[Outgoing]:
         router = self.router
         notes: list[Outgoing] = []
         if len(msg.text) > MAX_TEXT:
             msg.text = msg.text[:MAX_TEXT]
-            from handlers.start import too_long_note
-
-            notes.append(too_long_note(MAX_TEXT))
+            notes.append(self.answers.too_long(MAX_TEXT))
         if msg.is_staff_chat:
             return notes + await self._dispatch_staff(msg, ctx)
         if msg.is_group and not msg.command and not msg.action:
@@ -264,22 +275,16 @@ class Core:
         if msg.action is None and msg.channel in self.numbered_channels:
             msg.action = self._numbered_choice(msg.text, ctx.conversation)
         if msg.action is not None:
-            handler = router.find_action(msg.action)
-            if handler is None:
-                from handlers.start import on_stale_button
-
-                handler = on_stale_button
+            handler = router.find_action(msg.action) or self.answers.stale_button
             return notes + as_list(await handler(msg, ctx))
         command = msg.command or self._bare_command(msg.text)
         if command is not None:
             handler = router.commands.get(command[0])
             if handler is None and command[0] in router.staff_commands:
                 is_staff = (msg.channel, msg.user_id) in self.settings.staff_ids
-                handler = router.staff_commands[command[0]] if is_staff else router.not_staff
-            if handler is None:
-                from handlers.start import on_unknown_command
-
-                handler = on_unknown_command
+                handler = (router.staff_commands[command[0]] if is_staff
+                           else self.answers.not_staff)
+            handler = handler or self.answers.unknown_command
             return notes + as_list(await handler(msg, ctx))
         state = ctx.conversation.state
         if state is not None and state in router.steps:
@@ -289,8 +294,7 @@ class Core:
                 result = await text_handler(msg, ctx)
                 if result is not None:
                     return notes + result
-        assert router.fallback is not None, "the app must register a fallback handler"
-        return notes + as_list(await router.fallback(msg, ctx))
+        return notes + as_list(await self.answers.fallback(msg, ctx))
 
     async def _dispatch_staff(self, msg: Incoming, ctx: Context) -> list[Outgoing]:
         """The staff group: staff commands first, then the general ones; other messages go

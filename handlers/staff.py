@@ -243,11 +243,3 @@ async def on_template(msg: Incoming, ctx: Context) -> Reply:
     msg.attachments = []
     return await relay(msg, ctx, ticket, template.text)
 
-
-async def on_not_staff(msg: Incoming, ctx: Context) -> Reply:
-    from handlers.start import back_to_menu
-
-    return Outgoing(text("feedback.staff_only"), buttons=back_to_menu())
-
-
-router.not_staff = on_not_staff

@@ -4,7 +4,7 @@ answers for anything not understood."""
 from __future__ import annotations
 
 from bot.messages import Button, Incoming, Outgoing
-from bot.router import Context, Reply, Router, strip_marks
+from bot.router import Answers, Context, Reply, Router, strip_marks
 from handlers.texts import text
 
 router = Router()
@@ -113,7 +113,18 @@ async def on_fallback(msg: Incoming, ctx: Context) -> Reply:
     return fallback(msg)
 
 
-router.fallback = on_fallback
+async def on_not_staff(msg: Incoming, ctx: Context) -> Reply:
+    return Outgoing(text("start.staff_only"), buttons=back_to_menu())
+
+
+router.answers = Answers(
+    fallback=on_fallback,
+    unknown_command=on_unknown_command,
+    stale_button=on_stale_button,
+    not_staff=on_not_staff,
+    error=error_reply,
+    too_long=too_long_note,
+)
 
 
 def _not_ready_yet(feature: str) -> Router:
