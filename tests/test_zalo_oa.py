@@ -504,3 +504,29 @@ async def test_a_thousand_forged_among_a_thousand_valid(service: Service, oa: Fa
         users = (await session.scalars(select(store.ZaloOAContact.user_id))).all()
     assert len(keys) == 1000 and all(not u.startswith("f") for u in users)
     assert not any(user.startswith("f") for user, _ in oa._sent)
+
+
+async def test_images_by_url_or_upload_and_files_by_upload(service: Service,
+                                                           oa: FakeZaloOA) -> None:
+    from bot.messages import Attachment
+
+    assert service.zalo_oa is not None
+    chat = ChatRef("zalo_oa", "u40")
+    await service.zalo_oa.send(chat, Outgoing("Ảnh", photo=Attachment("photo",
+                                                                      url="https://x/a.jpg")))
+    image, caption = oa.sent_to("u40")
+    element = image["attachment"]["payload"]["elements"][0]
+    assert image["attachment"]["payload"]["template_type"] == "media"
+    assert element == {"media_type": "image", "url": "https://x/a.jpg"} and caption["text"] == "Ảnh"
+    uploaded = await service.zalo_oa.upload_image(b"\xff\xd8\xff fake jpeg", "anh.jpg")
+    await service.zalo_oa.send(chat, Outgoing("", photo=uploaded))
+    element = oa.sent_to("u40")[-1]["attachment"]["payload"]["elements"][0]
+    assert element == {"media_type": "image", "attachment_id": uploaded.file_id}
+    url = oa.add_file("mau-to-khai.pdf", b"%PDF-1.4 fake")
+    await service.zalo_oa.send(chat, Outgoing("Mẫu tờ khai", document=Attachment(
+        "file", url=url, name="mau-to-khai.pdf")))
+    (upload,) = oa.calls_to("upload_file", ok=True)
+    assert upload.body["file"] == "mau-to-khai.pdf"
+    file_message = oa.sent_to("u40")[-2]
+    assert file_message["attachment"]["type"] == "file"
+    assert file_message["attachment"]["payload"]["token"] in oa.uploads
