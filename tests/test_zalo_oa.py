@@ -324,7 +324,7 @@ async def final_row(service: Service, row_id: int) -> OutboxMessage:
 
 async def test_followup_ten_days_later_goes_as_zns_with_the_configured_template(
         database_url: str, oa: FakeZaloOA) -> None:
-    templates = {"congratulation": {"template_id": "321654", "params": {
+    templates = {"letter": {"template_id": "321654", "params": {
         "ten_khach_hang": "name", "noi_dung": "text", "ngay": "date", "don_vi": "=UBND xã An Bình"}}}
     settings = make_settings(database_url, zalo_zns_templates=json.dumps(templates),
                              **oa.settings())
@@ -334,7 +334,7 @@ async def test_followup_ten_days_later_goes_as_zns_with_the_configured_template(
         async with service.db.session() as session:
             await store.store_profile(session, "u20", name="Lê Văn Cường", phone=None,
                                       follower=True, at=datetime.now(UTC))
-        row = await final_row(service, await followup_row(service, "u20", "congratulation"))
+        row = await final_row(service, await followup_row(service, "u20", "letter"))
         assert row.status == "sent" and (row.platform_message_id or "").startswith("zns:")
         (call,) = oa.calls_to("zns", ok=True)
         assert call.body["phone"] == "84912345678" and call.body["template_id"] == "321654"
@@ -342,7 +342,7 @@ async def test_followup_ten_days_later_goes_as_zns_with_the_configured_template(
         assert data["ten_khach_hang"] == "Lê Văn Cường" and data["don_vi"] == "UBND xã An Bình"
         assert data["noi_dung"] == "Chúc mừng anh/chị đã đăng ký kết hôn."
         assert data["ngay"] == f"{datetime.now(settings.tz):%d/%m/%Y}"
-        assert call.body["tracking_id"] == "followup:u20:congratulation"
+        assert call.body["tracking_id"] == "followup:u20:letter"
         assert oa.sent_to("u20") == []  # no CS message was tried outside the window
 
         # the same kind of message without a template: failed, "outside window"
