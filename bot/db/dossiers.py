@@ -32,6 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -331,18 +332,17 @@ async def upsert_dossier(session: AsyncSession, fields: DossierFields, now: date
 async def _record_event(session: AsyncSession, dossier: Dossier, fields: EventFields,
                         now: datetime, *, source: str, applied: bool,
                         previous_due_at: datetime | None = None) -> DossierEvent | None:
-    """Insert the event unless the same one exists; None for a duplicate."""
-    dedupe = event_key(dossier.key, fields.status, fields.at)
-    inserted = await repositories.insert_ignore(session, DossierEvent, {
-        "dossier_id": dossier.id, "dedupe_key": dedupe, "status": fields.status,
-        "at": fields.at, "note": fields.note or "", "new_due_at": fields.new_due_at,
-        "previous_due_at": previous_due_at, "reason": fields.reason, "source": source,
-        "applied": applied, "created_at": now,
-    })
-    if not inserted:
-        return None
-    return (await session.scalars(
-        select(DossierEvent).where(DossierEvent.dedupe_key == dedupe))).one()
+    """Insert the event unless the same one exists; None for a duplicate (one round trip:
+    INSERT … ON CONFLICT DO NOTHING RETURNING, on SQLite and PostgreSQL alike)."""
+    insert = (postgresql.insert if repositories.dialect_of(session) == "postgresql"
+              else sqlite.insert)
+    statement = insert(DossierEvent).values(
+        dossier_id=dossier.id, dedupe_key=event_key(dossier.key, fields.status, fields.at),
+        status=fields.status, at=fields.at, note=fields.note or "", new_due_at=fields.new_due_at,
+        previous_due_at=previous_due_at, reason=fields.reason, source=source, applied=applied,
+        created_at=now,
+    ).on_conflict_do_nothing().returning(DossierEvent)
+    return (await session.scalars(statement)).one_or_none()
 
 
 @dataclass
