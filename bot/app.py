@@ -87,6 +87,9 @@ class Service:
         if self.telegram and settings.telegram_staff_chat_id is not None and "telegram" in senders:
             self.staff_desk = StaffDesk(settings, self.db, self.telegram, senders["telegram"],
                                         clock)
+        from scheduler.clock import SchedulerClock
+
+        self.scheduler = SchedulerClock(settings, self.db, senders, clock) if senders else None
         self._catalogue_stamp: int | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -157,6 +160,8 @@ class Service:
                 await zalo.start()
         self._tasks = [asyncio.create_task(sender.run()) for sender in self.senders]
         self._watcher = asyncio.create_task(self._watch_catalogue())
+        if self.scheduler:
+            self.scheduler.start()
         if self.staff_desk:
             self._tasks.append(asyncio.create_task(self.staff_desk.run()))
         elif self.settings.telegram_staff_chat_id is None:
@@ -166,6 +171,8 @@ class Service:
     async def stop(self) -> None:
         if self._watcher:
             self._watcher.cancel()
+        if self.scheduler:
+            await self.scheduler.stop()
         if self.staff_desk:
             await self.staff_desk.stop()
         for sender in self.senders:

@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     congratulation_delay_minutes: int = Field(60, ge=0)
     condolence_delay_minutes: int = Field(720, ge=0)
     survey_delay_minutes: int = Field(120, ge=0)
+    # the scheduler (scheduler/, docs/scheduler.md)
+    scheduler_interval_seconds: float = Field(15.0, gt=0)
+    scheduler_rules_off: str = ""
+    marriage_procedure_codes: str = "1.000894,2.000806"
+    birth_procedure_codes: str = "1.001193,2.000986,2.001023,1.000689,2.000528"
+    death_procedure_codes: str = "1.000656,1.001766"
+    followup_max_age_days: int = Field(7, ge=1)
+    appointment_reminder_time: str = "08:00"
+    survey_scale: str = "Rất hài lòng|Hài lòng|Không hài lòng"
+    notice_approval_required: bool = True
+    letterheads_file: str | None = None
 
     feedback_deadline_days: int = Field(15, ge=1)
     feedback_deadline_days_by_category: str = ""
@@ -163,6 +174,32 @@ class Settings(BaseSettings):
                 raise ValueError(f"entry {item!r} must look like ha_tang:5 (working days)")
         return value
 
+    @field_validator("scheduler_rules_off")
+    @classmethod
+    def _rules_off(cls, value: str) -> str:
+        from scheduler.rules import RULES
+
+        for name in filter(None, (p.strip() for p in value.split(","))):
+            if name not in RULES:
+                raise ValueError(f"unknown rule {name!r}; the rules are {', '.join(RULES)}")
+        return value
+
+    @field_validator("appointment_reminder_time")
+    @classmethod
+    def _reminder_time(cls, value: str) -> str:
+        match = re.match(r"^(\d{1,2}):(\d{2})$", value.strip())
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            raise ValueError("must look like 08:00")
+        return value.strip()
+
+    @field_validator("survey_scale")
+    @classmethod
+    def _survey_scale(cls, value: str) -> str:
+        labels = [p.strip() for p in value.split("|") if p.strip()]
+        if not 2 <= len(labels) <= 7:
+            raise ValueError("must list 2 to 7 answers, best first, separated by |")
+        return value
+
     @field_validator("zalo_zns_templates")
     @classmethod
     def _zns_templates(cls, value: str) -> str:
@@ -236,6 +273,25 @@ class Settings(BaseSettings):
     def zns_templates(self) -> dict[str, dict[str, Any]]:
         """ZNS templates by outbox purpose: {"template_id": str, "params": {name: source}}."""
         return _parse_zns_templates(self.zalo_zns_templates) if self.zalo_zns_templates else {}
+
+    def procedure_codes(self, family: str) -> tuple[str, ...]:
+        """The procedure codes of a follow-up family ("marriage", "birth", "death")."""
+        raw: str = getattr(self, f"{family}_procedure_codes")
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+    @cached_property
+    def rules_off(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.scheduler_rules_off.split(",") if p.strip())
+
+    @cached_property
+    def reminder_at(self) -> time:
+        hour, minute = self.appointment_reminder_time.split(":")
+        return time(int(hour), int(minute))
+
+    @cached_property
+    def survey_labels(self) -> tuple[str, ...]:
+        """The answers of the satisfaction scale, best first (score len..1)."""
+        return tuple(p.strip() for p in self.survey_scale.split("|") if p.strip())
 
     @property
     def is_sqlite(self) -> bool:

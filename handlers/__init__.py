@@ -6,12 +6,14 @@ from bot.router import Router
 
 def build_router() -> Router:
     """Every feature's router, in order; later ones override the "coming soon" answers."""
-    from handlers import dossiers, feedback, procedures, staff, start
+    from handlers import dossiers, feedback, privacy, procedures, staff, start, surveys
 
     router = Router()
     router.include(start.router)
     router.include(dossiers.router)
     router.include(feedback.router)
     router.include(staff.router)
+    router.include(privacy.router)  # after dossiers: "dossier:sub" asks about letters, surveys
+    router.include(surveys.router)
     router.include(procedures.router)  # free text is a procedure search: keep it last
     return router

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -113,3 +113,35 @@ def load_calendar(path: str | Path | None = None) -> WorkingCalendar:
 @cache
 def default_calendar() -> WorkingCalendar:
     return load_calendar()
+
+
+# -- quiet hours ------------------------------------------------------------------------------
+
+
+def in_quiet_hours(moment: datetime, window: tuple[time, time] | None,
+                   timezone: str = DEFAULT_TIMEZONE) -> bool:
+    """Whether the aware `moment` falls in the quiet window (start inclusive, end exclusive).
+    A window may wrap midnight (21:00-07:00); None or an empty window means no quiet hours."""
+    if window is None or window[0] == window[1]:
+        return False
+    start, end = window
+    local = moment.astimezone(ZoneInfo(timezone)).time().replace(tzinfo=None)
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def next_allowed(moment: datetime, window: tuple[time, time] | None,
+                 timezone: str = DEFAULT_TIMEZONE) -> datetime:
+    """`moment` itself when outside quiet hours, else the first minute after them (the end of
+    the window, local time), as an aware datetime in `moment`'s zone."""
+    if not in_quiet_hours(moment, window, timezone):
+        return moment
+    assert window is not None
+    zone = ZoneInfo(timezone)
+    local = moment.astimezone(zone)
+    end = window[1]
+    candidate = datetime.combine(local.date(), end, zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), end, zone)
+    return candidate.astimezone(moment.tzinfo)

@@ -209,3 +209,4 @@ class AuditLog(Base):
 from bot.db import dossiers as _dossiers  # noqa: E402,F401  (register tables)
 from bot.db import feedback as _feedback  # noqa: E402,F401  (register tables)
 from bot.db import zalo as _zalo  # noqa: E402,F401  (register tables)
+from bot.db import scheduler as _scheduler  # noqa: E402,F401  (register tables)

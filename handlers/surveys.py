@@ -1,0 +1,279 @@
+"""Satisfaction surveys: the overall rating (the scale is SURVEY_SCALE, best first; by default
+Rất hài lòng / Hài lòng / Không hài lòng), then, if the citizen wishes, the five SIPAS aspects
+and a comment. A survey is about a dossier (`d:<id>`), a ticket (`t:<id>`), a procedure
+(`p:<code>`) or the service in general (`g:0`). Invitations come from the scheduler
+(scheduler/rules.py); `/danhgia` (`/rate`, menu "Đánh giá") lets anyone rate on their own.
+
+An unhappy answer (the lower half of the scale) opens a feedback ticket for staff at once;
+the staff desk puts it in the staff group, and a later comment is relayed to it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.db import dossiers as dossier_repo
+from bot.db import feedback as tickets
+from bot.db import scheduler as store
+from bot.messages import Button, Incoming, Outgoing
+from bot.router import Context, Reply, Router
+from handlers.feedback import reply_deadline
+from handlers.start import back_to_menu
+from handlers.texts import text
+
+router = Router()
+
+ASPECTS = ("access", "procedure", "civil_servants", "result", "feedback")
+COMMENT = "survey.comment"
+MAX_COMMENT = 2000
+
+
+def is_unhappy(score: int, scale: int) -> bool:
+    """The lower half of the scale: "Không hài lòng" of three, the two lowest of five."""
+    return score <= scale // 2
+
+
+def is_satisfied(score: int, scale: int) -> bool:
+    """The upper half: "Rất hài lòng" and "Hài lòng" of three, the two highest of five."""
+    return score > scale / 2
+
+
+def label_of(score: int, ctx: Context) -> str:
+    labels = ctx.settings.survey_labels
+    return labels[len(labels) - score] if 1 <= score <= len(labels) else str(score)
+
+
+def scale_buttons(ctx: Context, prefix: str) -> list[list[Button]]:
+    labels = ctx.settings.survey_labels
+    return [[Button(label, action=f"{prefix}:{len(labels) - index}")]
+            for index, label in enumerate(labels)]
+
+
+class Subject:
+    """What a survey is about, checked against the citizen: only their own dossier or
+    ticket may be rated."""
+
+    def __init__(self, kind: str, ident: str, what: str, *, procedure_code: str | None = None,
+                 procedure_name: str | None = None, dossier_code: str | None = None) -> None:
+        self.kind = kind
+        self.ident = ident
+        self.what = what
+        self.procedure_code = procedure_code
+        self.procedure_name = procedure_name
+        self.dossier_code = dossier_code
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.ident}"
+
+
+async def load_subject(ctx: Context, kind: str, ident: str) -> Subject | None:
+    if kind == "g":
+        return Subject("general", "", text("surveys.about_general"))
+    if kind == "p" and ident and len(ident) <= 60:
+        return Subject("procedure", ident, f"thủ tục {ident}", procedure_code=ident)
+    if not ident.isdigit() or len(ident) > 18:
+        return None
+    if kind == "d":
+        owned = await ctx.session.scalar(select(dossier_repo.DossierSubscription.id).where(
+            dossier_repo.DossierSubscription.dossier_id == int(ident),
+            dossier_repo.DossierSubscription.citizen_id == ctx.citizen_id))
+        dossier = await dossier_repo.get_dossier_by_id(ctx.session, int(ident)) if owned else None
+        if dossier is None:
+            return None
+        return Subject("dossier", ident, text("surveys.about_dossier", code=dossier.code,
+                                              procedure=dossier.procedure_name),
+                       procedure_code=dossier.procedure_code,
+                       procedure_name=dossier.procedure_name, dossier_code=dossier.code)
+    if kind == "t":
+        ticket = await tickets.get_ticket(ctx.session, int(ident))
+        if ticket is None or ticket.citizen_id != ctx.citizen_id:
+            return None
+        return Subject("ticket", ident, text("surveys.about_ticket", code=ticket.code),
+                       dossier_code=ticket.dossier_code)
+    return None
+
+
+# -- rating on one's own ----------------------------------------------------------------------
+
+
+@router.command("danhgia", "rate")
+async def on_rate(msg: Incoming, ctx: Context) -> Reply:
+    ctx.conversation.end()
+    subs = list(await ctx.session.execute(
+        select(dossier_repo.Dossier.id, dossier_repo.Dossier.code)
+        .join(dossier_repo.DossierSubscription,
+              dossier_repo.DossierSubscription.dossier_id == dossier_repo.Dossier.id)
+        .where(dossier_repo.DossierSubscription.citizen_id == ctx.citizen_id)
+        .order_by(dossier_repo.DossierSubscription.verified_at.desc()).limit(3)))
+    mine = await tickets.find_citizen_tickets(ctx.session, ctx.citizen_id, limit=2)
+    buttons = [[Button(f"Hồ sơ {code}", action=f"sv:pick:d:{ident}")] for ident, code in subs]
+    buttons += [[Button(f"Phản ánh {t.code}", action=f"sv:pick:t:{t.id}")] for t in mine]
+    buttons.append([Button(text("surveys.button_general"), action="sv:pick:g:0")])
+    return Outgoing(text("surveys.choose_subject", has_items=bool(subs or mine)),
+                    buttons=buttons + back_to_menu())
+
+
+@router.action("menu:danhgia")
+async def on_menu(msg: Incoming, ctx: Context) -> Reply:
+    return await on_rate(msg, ctx)
+
+
+@router.action("sv:pick")
+async def on_pick(msg: Incoming, ctx: Context) -> Reply:
+    parts = (msg.action or "").split(":")
+    subject = await load_subject(ctx, *parts[2:4]) if len(parts) >= 4 else None
+    if subject is None:
+        return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
+    return Outgoing(text("surveys.ask_overall", what=subject.what),
+                    buttons=scale_buttons(ctx, f"sv:o:{parts[2]}:{parts[3]}"))
+
+
+# -- the overall rating ---------------------------------------------------------------------
+
+
+@router.action("sv:o")
+async def on_overall(msg: Incoming, ctx: Context) -> Reply:
+    """`sv:o:<kind>:<id>:<score>` — from an invitation or from /danhgia."""
+    parts = (msg.action or "").split(":")
+    scale = len(ctx.settings.survey_labels)
+    if len(parts) != 5 or not parts[4].isdigit() or not 1 <= int(parts[4]) <= scale:
+        return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
+    subject = await load_subject(ctx, parts[2], parts[3])
+    if subject is None:
+        return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
+    if subject.kind in ("dossier", "ticket") and await ctx.session.scalar(
+            select(store.Survey.id).where(store.Survey.citizen_id == ctx.citizen_id,
+                                          store.Survey.subject == subject.kind,
+                                          store.Survey.subject_id == subject.ident)):
+        return Outgoing(text("surveys.already_rated"), buttons=back_to_menu())
+    score = int(parts[4])
+    survey = store.Survey(citizen_id=ctx.citizen_id, channel=msg.channel, subject=subject.kind,
+                          subject_id=subject.ident, procedure_code=subject.procedure_code,
+                          procedure_name=subject.procedure_name, scale=scale, overall=score,
+                          aspects={}, created_at=ctx.now)
+    ctx.session.add(survey)
+    await ctx.session.flush()
+    label = label_of(score, ctx)
+    follow = [[Button(text("surveys.button_aspects"), action=f"sv:more:{survey.id}")],
+              [Button(text("surveys.button_comment"), action=f"sv:cmt:{survey.id}")],
+              [Button(text("surveys.button_done"), action=f"sv:done:{survey.id}")]]
+    if not is_unhappy(score, scale):
+        return Outgoing(text("surveys.thanks", label=label), buttons=follow)
+    ticket = await open_ticket(msg, ctx, survey, subject, label)
+    return Outgoing(text("surveys.thanks_unhappy", label=label, code=ticket.code),
+                    buttons=follow)
+
+
+async def open_ticket(msg: Incoming, ctx: Context, survey: store.Survey, subject: Subject,
+                      label: str) -> tickets.Ticket:
+    """An unhappy answer becomes a feedback ticket, which the staff desk puts in the staff
+    group like any other."""
+    category = "thai_do" if subject.kind == "ticket" else "thu_tuc"
+    description = text("surveys.ticket_description", what=subject.what, label=label,
+                       aspects=[])
+    ticket = tickets.Ticket(
+        citizen_id=ctx.citizen_id, channel=msg.channel, chat_id=msg.chat_id, category=category,
+        description=description, dossier_code=subject.dossier_code, anonymous=False,
+        contact_name=msg.display_name[:120] or None, status=tickets.OPEN, created_at=ctx.now,
+        due_at=reply_deadline(ctx.now, category, ctx))
+    await tickets.add_ticket(ctx.session, ticket, ctx.now)
+    await tickets.add_message(ctx.session, ticket, "citizen", description, now=ctx.now)
+    survey.ticket_id = ticket.id
+    return ticket
+
+
+async def own_survey(ctx: Context, ident: str) -> store.Survey | None:
+    if not ident.isdigit() or len(ident) > 18:
+        return None
+    survey = await ctx.session.get(store.Survey, int(ident))
+    if survey is None or survey.citizen_id != ctx.citizen_id:
+        return None
+    if ctx.now - survey.created_at > timedelta(days=30):
+        return None
+    return survey
+
+
+# -- the five aspects and the comment -------------------------------------------------------
+
+
+def ask_aspect(ctx: Context, survey_id: int, index: int) -> Outgoing:
+    prefix = f"sv:a:{survey_id}:{index}"
+    return Outgoing(text("surveys.ask_aspect", index=index + 1, total=len(ASPECTS),
+                         aspect=ASPECTS[index]),
+                    buttons=[*scale_buttons(ctx, prefix),
+                             [Button(text("surveys.button_skip"), action=f"{prefix}:0")]])
+
+
+@router.action("sv:more")
+async def on_more(msg: Incoming, ctx: Context) -> Reply:
+    survey = await own_survey(ctx, (msg.action or "").rpartition(":")[2])
+    if survey is None:
+        return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
+    return ask_aspect(ctx, survey.id, 0)
+
+
+@router.action("sv:a")
+async def on_aspect(msg: Incoming, ctx: Context) -> Reply:
+    """`sv:a:<survey>:<aspect index>:<score, 0 = skipped>`."""
+    parts = (msg.action or "").split(":")
+    if len(parts) != 5 or not parts[3].isdigit() or not parts[4].isdigit():
+        return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
+    survey = await own_survey(ctx, parts[2])
+    index, score = int(parts[3]), int(parts[4])
+    if survey is None or index >= len(ASPECTS) or score > survey.scale:
+        return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
+    if score:
+        survey.aspects = {**survey.aspects, ASPECTS[index]: score}
+    if index + 1 < len(ASPECTS):
+        return ask_aspect(ctx, survey.id, index + 1)
+    await note_unhappy_aspects(ctx, survey)
+    return Outgoing(text("surveys.ask_comment"), buttons=[
+        [Button(text("surveys.button_comment"), action=f"sv:cmt:{survey.id}")],
+        [Button(text("surveys.button_done"), action=f"sv:done:{survey.id}")]])
+
+
+async def note_unhappy_aspects(ctx: Context, survey: store.Survey) -> None:
+    """Staff handling an unhappy survey see which aspects disappointed."""
+    if survey.ticket_id is None:
+        return
+    low = [text("surveys.aspect_name", aspect=k) for k, v in survey.aspects.items()
+           if is_unhappy(int(v), survey.scale)]
+    ticket = await tickets.get_ticket(ctx.session, survey.ticket_id)
+    if low and ticket is not None:
+        await tickets.add_message(ctx.session, ticket, "system",
+                                  f"{ticket.code}: chưa hài lòng về " + "; ".join(low),
+                                  relayed=False, now=ctx.now)
+
+
+@router.action("sv:cmt")
+async def on_comment_button(msg: Incoming, ctx: Context) -> Reply:
+    survey = await own_survey(ctx, (msg.action or "").rpartition(":")[2])
+    if survey is None:
+        return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
+    ctx.conversation.goto(COMMENT, survey=survey.id)
+    return Outgoing(text("surveys.ask_comment"))
+
+
+@router.step(COMMENT)
+async def on_comment(msg: Incoming, ctx: Context) -> Reply:
+    survey = await own_survey(ctx, str(ctx.conversation.data.get("survey", "")))
+    ctx.conversation.end()
+    if survey is None or not msg.text:
+        return Outgoing(text("surveys.done"), buttons=back_to_menu())
+    survey.comment = msg.text[:MAX_COMMENT]
+    if survey.ticket_id is not None:
+        ticket = await tickets.get_ticket(ctx.session, survey.ticket_id)
+        if ticket is not None and ticket.status != tickets.CLOSED:
+            await tickets.add_message(ctx.session, ticket, "citizen",
+                                      text("surveys.comment_to_staff", text=survey.comment),
+                                      relayed=False, now=ctx.now)
+    return Outgoing(text("surveys.comment_thanks"), buttons=back_to_menu())
+
+
+@router.action("sv:done")
+async def on_done(msg: Incoming, ctx: Context) -> Reply:
+    ctx.conversation.end()
+    return Outgoing(text("surveys.done"), buttons=back_to_menu())
