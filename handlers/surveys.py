@@ -36,8 +36,10 @@ def is_unhappy(score: int, scale: int) -> bool:
 
 
 def is_satisfied(score: int, scale: int) -> bool:
-    """The upper half: "Rất hài lòng" and "Hài lòng" of three, the two highest of five."""
-    return score > scale / 2
+    """Not unhappy, nor the neutral middle of a scale of five or more: "Rất hài lòng" and
+    "Hài lòng" of three, the two highest of five."""
+    neutral = scale >= 5 and scale % 2 == 1 and score == (scale + 1) // 2
+    return not is_unhappy(score, scale) and not neutral
 
 
 def label_of(score: int, ctx: Context) -> str:

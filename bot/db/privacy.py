@@ -25,15 +25,15 @@ PURPOSE_ROWS = {
 
 async def find_chats(session: AsyncSession, citizen_id: int) -> set[tuple[str, str]]:
     """Every (channel, chat_id) the citizen writes from or receives messages in."""
-    chats = set((await session.execute(
+    chats: set[tuple[str, str]] = set((await session.execute(
         select(Identity.channel, Identity.chat_id).where(Identity.citizen_id == citizen_id)
-    )).tuples())
+    )).all())
     chats |= set((await session.execute(
         select(dossiers.DossierSubscription.channel, dossiers.DossierSubscription.chat_id)
-        .where(dossiers.DossierSubscription.citizen_id == citizen_id))).tuples())
+        .where(dossiers.DossierSubscription.citizen_id == citizen_id))).all())
     chats |= set((await session.execute(
         select(store.CommuneSubscription.channel, store.CommuneSubscription.chat_id)
-        .where(store.CommuneSubscription.citizen_id == citizen_id))).tuples())
+        .where(store.CommuneSubscription.citizen_id == citizen_id))).all())
     return chats
 
 
@@ -71,7 +71,7 @@ async def forget_citizen(session: AsyncSession, citizen_id: int, now: datetime) 
         counts[name] = counts.get(name, 0) + int(result.rowcount or 0)
 
     user_ids = list((await session.execute(select(Identity.channel, Identity.user_id).where(
-        Identity.citizen_id == citizen_id))).tuples())
+        Identity.citizen_id == citizen_id))).all())
     for channel, chat_id in chats:
         await run("conversations", delete(Conversation).where(
             Conversation.channel == channel,

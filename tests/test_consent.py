@@ -1,0 +1,127 @@
+"""Consent per purpose: asked at the right moment (after a dossier subscription), nothing
+pre-selected, recorded with time and channel in an append-only log, shown and changed with
+/caidat, withdrawable at any time — and withdrawing cancels what is still waiting."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import bundled_index
+from bot.config import Settings
+from bot.db import dossiers as repo
+from bot.db import scheduler as store
+from bot.db.dossiers import DossierFields
+from bot.db.models import OutboxMessage
+from bot.db.session import Database
+from bot.messages import ChatRef, Outgoing
+from bot.outbox import enqueue
+from bot.router import Core
+from handlers import build_router
+from tests.dialog import Dialog, actions, labels, texts
+
+NOW = datetime(2026, 1, 6, 3, 0, tzinfo=UTC)
+CODE = "000.00.01.H29-260105-0009"
+
+
+@pytest.fixture
+async def core(settings: Settings) -> AsyncIterator[Core]:
+    db = Database(settings.database_url)
+    async with db.session() as session:
+        await repo.upsert_dossier(session, DossierFields(
+            code=CODE, procedure_code="1.000894", procedure_name="Đăng ký kết hôn",
+            applicant_name="Nguyễn Văn An", phone="0912345678", received_at=NOW,
+            due_at=NOW + timedelta(days=3)), NOW)
+    yield Core(settings, db, build_router(), services={"catalogue": bundled_index()},
+               clock=lambda: NOW)
+    await db.dispose()
+
+
+async def consents(core: Core) -> dict[str, bool]:
+    async with core.db.session() as session:
+        row = (await session.scalars(select(store.Consent.citizen_id))).first()
+        return await store.get_consents(session, row) if row else {}
+
+
+async def log(core: Core) -> list[tuple[str, bool, str, str]]:
+    async with core.db.session() as session:
+        rows = await session.scalars(select(store.ConsentLog).order_by(store.ConsentLog.id))
+        return [(r.purpose, r.granted, r.channel, r.source) for r in rows]
+
+
+async def subscribe(dialog: Dialog) -> list[Outgoing]:
+    await dialog.say(f"/hoso {CODE}")
+    card = await dialog.say("5678")
+    return await dialog.press(actions(card)[0])
+
+
+async def test_asked_after_subscribing_nothing_preselected(core: Core) -> None:
+    dialog = Dialog(core, channel="telegram", chat_id="71")
+    assert await consents(core) == {}  # silence is not consent
+    replies = await subscribe(dialog)
+    assert "em sẽ nhắn anh/chị" in texts(replies) and "Thư chúc mừng" in texts(replies)
+    assert labels(replies)[:5] == ["Hủy nhận thông báo", "Nhận cả thư và khảo sát",
+                                   "Chỉ nhận thư", "Chỉ nhận khảo sát", "Không, cảm ơn"]
+    assert await consents(core) == {"status": True, "letters": False, "surveys": False,
+                                    "notices": False}
+    answer = await dialog.press("consent:ask:letters")
+    assert "đồng ý nhận thư" in texts(answer) and "không nhận phiếu khảo sát" in texts(answer)
+    assert await consents(core) == {"status": True, "letters": True, "surveys": False,
+                                    "notices": False}
+    assert await log(core) == [("status", True, "telegram", "dossier:1"),
+                               ("letters", True, "telegram", "after_subscription"),
+                               ("surveys", False, "telegram", "after_subscription")]
+    async with core.db.session() as session:
+        row = (await session.scalars(select(store.Consent).where(
+            store.Consent.purpose == "letters"))).one()
+        assert row.updated_at == NOW and row.channel == "telegram"
+    # answered once: a second subscription does not ask again
+    await dialog.press(actions(replies)[0])  # unsubscribe
+    again = await subscribe(dialog)
+    assert "Thư chúc mừng" not in texts(again)
+
+
+async def test_settings_show_and_toggle_every_purpose(core: Core) -> None:
+    dialog = Dialog(core, channel="telegram", chat_id="72")
+    shown = await dialog.say("/caidat")
+    assert texts(shown).count("chưa đồng ý") == 4
+    assert "consent:set:notices:1" in actions(shown) and "privacy:forget" in actions(shown)
+    assert texts(await dialog.press("menu:caidat")) == texts(shown)
+    replies = await dialog.press("consent:set:surveys:1")
+    assert "ĐỒNG Ý nhận: phiếu khảo sát" in texts(replies)
+    assert "consent:set:surveys:0" in actions(replies)
+    replies = await dialog.press("consent:set:surveys:0")
+    assert "đã dừng gửi: phiếu khảo sát" in texts(replies)
+    assert [(p, g) for p, g, _, _ in await log(core)] == [("surveys", True), ("surveys", False)]
+    assert "chưa đồng ý" in texts(await dialog.say("/settings"))
+
+
+async def test_withdrawing_cancels_waiting_messages_and_status_stops_subscriptions(
+        core: Core) -> None:
+    dialog = Dialog(core, channel="telegram", chat_id="73")
+    await subscribe(dialog)
+    await dialog.press("consent:ask:both")
+    async with core.db.session() as session:
+        for purpose, key in (("letter", "l"), ("survey", "s"), ("dossier_status", "d")):
+            await enqueue(session, ChatRef("telegram", "73"), Outgoing("x"), key=key,
+                          purpose=purpose, not_before=NOW + timedelta(hours=1))
+        await enqueue(session, ChatRef("telegram", "other"), Outgoing("x"), key="o",
+                      purpose="letter")
+    await dialog.press("consent:set:letters:0")
+
+    async def statuses() -> dict[str, tuple[str, str | None]]:
+        async with core.db.session() as session:
+            rows = await session.scalars(select(OutboxMessage))
+            return {r.dedupe_key: (r.status, r.last_error) for r in rows}
+
+    assert await statuses() == {"l": ("failed", "consent withdrawn"), "s": ("pending", None),
+                                "d": ("pending", None), "o": ("pending", None)}
+    await dialog.press("consent:set:status:0")
+    assert (await statuses())["d"] == ("failed", "consent withdrawn")
+    async with core.db.session() as session:
+        dossier = await repo.get_dossier(session, CODE)
+        assert dossier is not None
+        assert await repo.find_subscribers(session, dossier.id) == []
