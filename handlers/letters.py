@@ -146,3 +146,16 @@ def preview(name: str, commune_code: str | None, settings: Settings,
                         commune_code, settings)
     return survey_invitation("hồ sơ 000.00.01.H29-260105-0001 (Đăng ký kết hôn)", "d:0",
                              commune_code, settings)
+
+
+def preview_reply(args: str, settings: Settings, now: datetime) -> list[Outgoing]:
+    """`/mau xem chucmung [commune code]` in the staff group: the letter as a resident would
+    receive it, with that commune's letterhead."""
+    name, _, commune = args.strip().partition(" ")
+    sample = preview(name, commune.strip() or None, settings, now) if name else None
+    if sample is None:
+        return [Outgoing(text("letters.preview_usage", names=sorted(PREVIEW_NAMES)))]
+    unit = get_commune(commune.strip() or None)
+    header = Outgoing(text("letters.preview_header", name=name.lower(),
+                           commune=unit.name if unit else ""))
+    return [header, sample]

@@ -53,7 +53,8 @@ async def test_forget_deletes_personal_data_after_confirmation(settings: Setting
     await dialog.press("consent:ask:both")
     await dialog.press("consent:set:notices:1")
     async with db.session() as session:
-        citizen = (await session.scalars(select(Citizen.id))).one()
+        citizen = (await session.scalars(select(Identity.citizen_id).where(
+            Identity.chat_id == "secret-web-chat-77"))).one()
         await store.add_commune_subscription(session, citizen, "web", "secret-web-chat-77",
                                              "4543", NOW)
         ticket = tickets.Ticket(citizen_id=citizen, channel="web", chat_id="secret-web-chat-77",
@@ -79,15 +80,18 @@ async def test_forget_deletes_personal_data_after_confirmation(settings: Setting
     for personal in ("secret-web-chat-77", "Trần Thị Bình", "0987654321"):
         assert personal not in after, personal
     async with db.session() as session:
-        assert list(await session.scalars(select(Identity))) == []
-        assert list(await session.scalars(select(store.Consent))) == []
-        assert list(await session.scalars(select(store.ConsentLog))) == []
-        assert list(await session.scalars(select(repo.DossierSubscription))) == []
+        assert await session.get(Citizen, citizen) is None
+        for model in (Identity, store.Consent, store.ConsentLog, repo.DossierSubscription,
+                      store.CommuneSubscription):
+            assert list(await session.scalars(select(model).where(
+                model.citizen_id == citizen))) == []  # type: ignore[attr-defined]
         assert list(await session.scalars(select(OutboxMessage).where(
             OutboxMessage.chat_id == "secret-web-chat-77"))) == []
-        (kept,) = await session.scalars(select(tickets.Ticket))
+        kept = await tickets.get_ticket(session, ticket.id)
+        assert kept is not None
         assert kept.citizen_id is None and kept.contact_phone is None
-        (survey,) = await session.scalars(select(store.Survey))
+        (survey,) = await session.scalars(select(store.Survey).where(
+            store.Survey.comment.is_(None), store.Survey.channel == "web"))
         assert survey.overall == 3 and survey.citizen_id is None  # the rating still counts
         entry = (await session.scalars(select(AuditLog).where(
             AuditLog.action == "privacy.forget"))).one()
