@@ -165,12 +165,19 @@ async def use_reply(session: AsyncSession, user_id: str, msg_id: str) -> None:
 
 async def store_profile(session: AsyncSession, user_id: str, *, name: str, phone: str | None,
                         follower: bool | None, at: datetime) -> None:
-    values: dict[str, Any] = {"display_name": name[:200], "profile_at": at}
+    """What the OA's profile (or the citizen's shared info) says. Follow/unfollow events are
+    newer than a profile fetched meanwhile, so `follower` only fills a gap."""
+    values: dict[str, Any] = {"profile_at": at}
+    if name:
+        values["display_name"] = name[:200]
     if phone:
         values["phone"] = phone
-    if follower is not None:
-        values["follower"] = follower
     if not await insert_ignore(session, ZaloOAContact, {"user_id": user_id, "replies_used": 0,
+                                                        "display_name": "", "follower": follower,
                                                         **values}):
         await session.execute(update(ZaloOAContact).where(ZaloOAContact.user_id == user_id)
                               .values(**values))
+        if follower is not None:
+            await session.execute(update(ZaloOAContact).where(
+                ZaloOAContact.user_id == user_id, ZaloOAContact.follower.is_(None))
+                .values(follower=follower))
