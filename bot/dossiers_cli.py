@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.config import Settings
 from bot.router import strip_marks
 
 FIELDS = ("code", "procedure_code", "procedure_name", "applicant_name", "phone", "commune_code",
@@ -180,7 +181,7 @@ def cell_to_api(name: str, value: Any) -> Any:
 
 
 async def import_rows(db: Any, rows: list[tuple[int, dict[str, Any]]], source: str,
-                      timezone: str, *, now: datetime | None = None,
+                      settings: Settings, *, now: datetime | None = None,
                       dry_run: bool = False) -> tuple[Report, set[str]]:
     """Validate and upsert each row; one transaction for the whole file (nothing is written
     on --dry-run). Returns the report and the channels with new outbox rows."""
@@ -197,14 +198,14 @@ async def import_rows(db: Any, rows: list[tuple[int, dict[str, Any]]], source: s
                 try:
                     body = DossierIn.model_validate(data)
                     fields = await dossier_fields(session, str(data.get("code") or ""), body,
-                                                  timezone)
+                                                  settings.timezone)
                 except ValidationError as error:
                     report.rejected.append((line, _reasons(field_errors(error))))
                     continue
                 except Invalid as error:
                     report.rejected.append((line, _reasons(error.errors)))
                     continue
-                result, channels = await apply_dossier(session, fields, now, timezone,
+                result, channels = await apply_dossier(session, fields, now, settings,
                                                        source="import")
                 woken |= channels
                 if result.created:
@@ -253,7 +254,7 @@ def cmd_import_dossiers(args: argparse.Namespace) -> int:
     async def run() -> Report:
         db = Database(settings.database_url)
         try:
-            report, _ = await import_rows(db, rows, str(args.file), settings.timezone,
+            report, _ = await import_rows(db, rows, str(args.file), settings,
                                           dry_run=args.dry_run)
             return report
         finally:

@@ -33,9 +33,11 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db.dossiers import DossierFields, EventFields, Status
 from bot.db.models import ProcedureRecord
+from scheduler.quiet import next_allowed
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +241,15 @@ def _bundled_names() -> dict[str, str]:
 # -- applying (shared with the importer) ----------------------------------------------------
 
 
+def send_after(now: datetime, settings: Settings) -> datetime | None:
+    """When status messages may leave: now, or the end of quiet hours (QUIET_HOURS)."""
+    allowed = next_allowed(now, settings.quiet_window, settings.timezone)
+    return allowed if allowed > now else None
+
+
 async def apply_dossier(session: AsyncSession, fields: DossierFields, now: datetime,
-                        timezone: str, *, source: str = "put") -> tuple[repo.Upserted, set[str]]:
+                        settings: Settings, *,
+                        source: str = "put") -> tuple[repo.Upserted, set[str]]:
     """Upsert; a changed status is announced to subscribers. Returns the result and the
     channels whose senders should wake up."""
     from handlers.dossiers import announce_event
@@ -248,19 +257,21 @@ async def apply_dossier(session: AsyncSession, fields: DossierFields, now: datet
     result = await repo.upsert_dossier(session, fields, now, source=source)
     woken: set[str] = set()
     if result.event is not None:
-        woken = await announce_event(session, result.dossier, result.event, timezone)
+        woken = await announce_event(session, result.dossier, result.event, settings.timezone,
+                                     send_after(now, settings))
     return result, woken
 
 
 async def apply_event(session: AsyncSession, dossier: repo.Dossier, fields: EventFields,
-                      now: datetime, timezone: str, *,
+                      now: datetime, settings: Settings, *,
                       source: str = "api") -> tuple[repo.Recorded, set[str]]:
     from handlers.dossiers import announce_event
 
     recorded = await repo.add_event(session, dossier, fields, now, source=source)
     woken: set[str] = set()
     if recorded.event is not None and recorded.announce:
-        woken = await announce_event(session, dossier, recorded.event, timezone)
+        woken = await announce_event(session, dossier, recorded.event, settings.timezone,
+                                     send_after(now, settings))
     return recorded, woken
 
 
@@ -341,7 +352,7 @@ async def put_dossier(request: web.Request) -> web.Response:
                                           service.services.get("catalogue"))
         except Invalid as error:
             return _unprocessable(error.errors)
-        result, woken = await apply_dossier(session, fields, now, service.settings.timezone)
+        result, woken = await apply_dossier(session, fields, now, service.settings)
     _wake(service, woken)
     return json_response({"code": result.dossier.code, "created": result.created,
                           "changed": result.changed}, status=201 if result.created else 200)
@@ -363,8 +374,7 @@ async def post_event(request: web.Request) -> web.Response:
         if dossier is None:
             return json_response({"error": "no dossier with this code; PUT it first"},
                                  status=404)
-        recorded, woken = await apply_event(session, dossier, fields, now,
-                                            service.settings.timezone)
+        recorded, woken = await apply_event(session, dossier, fields, now, service.settings)
     _wake(service, woken)
     if recorded.event is None:
         return json_response({"code": dossier.code, "duplicate": True, "status": dossier.status})

@@ -400,9 +400,10 @@ def event_message(dossier: Dossier, event: DossierEvent, timezone: str) -> Outgo
 
 
 async def announce_event(session: AsyncSession, dossier: Dossier, event: DossierEvent,
-                         timezone: str) -> set[str]:
+                         timezone: str, not_before: datetime | None = None) -> set[str]:
     """Queue the event's message for every subscribed chat, once per event and chat (the
-    outbox key says so); returns the channels that got new rows, to wake their senders."""
+    outbox key says so), not before `not_before` (the end of quiet hours); returns the
+    channels that got new rows, to wake their senders."""
     subscribers = await repo.find_subscribers(session, dossier.id)
     if not subscribers:
         return set()
@@ -410,6 +411,7 @@ async def announce_event(session: AsyncSession, dossier: Dossier, event: Dossier
     woken: set[str] = set()
     for sub in subscribers:
         if await enqueue(session, ChatRef(sub.channel, sub.chat_id, sub.thread_id), message,
-                         key=f"dossier:{event.id}:{sub.id}", purpose="dossier_status"):
+                         key=f"dossier:{event.id}:{sub.id}", purpose="dossier_status",
+                         not_before=not_before):
             woken.add(sub.channel)
     return woken

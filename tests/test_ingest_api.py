@@ -272,3 +272,17 @@ async def test_an_older_event_is_history_and_not_announced(api: Api) -> None:
                                           "at": "2026-01-06T09:00:00+07:00"})
     assert (status, body["status"]) == (201, "result_ready")
     assert len(await outbox_rows(api.service)) == 1
+
+
+async def test_status_messages_wait_for_the_end_of_quiet_hours(database_url: str) -> None:
+    late_evening = datetime(2026, 1, 6, 15, 30, tzinfo=UTC)  # 22:30 in Hà Nội
+    settings = make_settings(database_url, ingest_api_token=TOKEN, quiet_hours="21:00-07:00")
+    async with Service(settings, clock=lambda: late_evening) as service, \
+            aiohttp.ClientSession() as http:
+        api = Api(service, http)
+        await api.put(CODE, dossier_body())
+        await subscribe_web_chat(service, CODE)
+        status, _ = await api.event(CODE, {"status": "processing", "at": "2026-01-06T22:00:00"})
+        assert status == 201
+        rows = await outbox_rows(service)
+    assert [r.not_before for r in rows] == [datetime(2026, 1, 7, 0, 0, tzinfo=UTC)]  # 07:00
