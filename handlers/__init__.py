@@ -6,7 +6,16 @@ from bot.router import Router
 
 def build_router() -> Router:
     """Every feature's router, in order; later ones override the "coming soon" answers."""
-    from handlers import dossiers, feedback, privacy, procedures, staff, start, surveys
+    from handlers import (
+        dossiers,
+        feedback,
+        privacy,
+        procedures,
+        staff,
+        start,
+        subscriptions,
+        surveys,
+    )
 
     router = Router()
     router.include(start.router)
@@ -15,5 +24,6 @@ def build_router() -> Router:
     router.include(staff.router)
     router.include(privacy.router)  # after dossiers: "dossier:sub" asks about letters, surveys
     router.include(surveys.router)
+    router.include(subscriptions.router)  # after staff: notice steps before the ticket relay
     router.include(procedures.router)  # free text is a procedure search: keep it last
     return router

@@ -83,8 +83,13 @@ def _rank(query: str, name: str) -> int | None:
     return None
 
 
+ALIASES = {"hcm": "ho chi minh", "tphcm": "ho chi minh", "tp hcm": "ho chi minh",
+           "sai gon": "ho chi minh", "saigon": "ho chi minh", "hn": "ha noi", "hue": "hue"}
+
+
 def find_provinces(query: str, limit: int = 8) -> list[Province]:
     wanted = bare(query)
+    wanted = ALIASES.get(wanted, wanted)
     if not wanted:
         return []
     ranked = [(rank, p.name, p) for p in provinces()
