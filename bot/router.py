@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,7 @@ UPDATES = Counter("motcua_updates_total", "Inbound updates by channel and outcom
 LATENCY = Histogram("motcua_handler_seconds", "Time to handle one inbound update", ["channel"],
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 
+NUMBER_CHOICE = re.compile(r"^[1-9][0-9]?$")
 MAX_TEXT = 4000
 """Longer messages are cut to this before handlers see them (and the citizen is told)."""
 
@@ -318,8 +320,9 @@ class Core:
 
     @staticmethod
     def _numbered_choice(text: str, conversation: ConversationState) -> str | None:
-        """On channels without buttons, "2" presses the second option last shown."""
+        """On channels without buttons, "2" presses the second option last shown. Only a
+        plain 1- or 2-digit number counts: "0003" (the end of a phone number) is text."""
         choice = text.strip().rstrip(".)")
-        if choice.isdigit() and conversation.menu and 1 <= int(choice) <= len(conversation.menu):
+        if NUMBER_CHOICE.match(choice) and int(choice) <= len(conversation.menu):
             return conversation.menu[int(choice) - 1]
         return None

@@ -15,9 +15,11 @@ from bot.messages import ChatRef, Incoming, Outgoing
 
 
 def render(message: Outgoing) -> str:
+    """The text, then the options numbered as the core counts them (links are not options)."""
     lines = [message.text]
-    for number, button in enumerate(message.flat_buttons(), start=1):
-        lines.append(f"  {number}. {button.label}" + (f" ({button.url})" if button.url else ""))
+    actions = [b for b in message.flat_buttons() if b.action]
+    lines += [f"  {number}. {button.label}" for number, button in enumerate(actions, start=1)]
+    lines += [f"  {b.label}: {b.url}" for b in message.flat_buttons() if b.url]
     return "\n".join(lines)
 
 
