@@ -101,14 +101,10 @@ class Service:
         if channel.name == "telegram":
             pace = Pace(s.telegram_rate_overall, s.telegram_rate_per_chat,
                         s.telegram_rate_per_group_minute)
-        elif channel.name in ("zalo_oa", "zalo_bot"):
-            from bot.channels.zalo_bot import OutboxRowSender
-
-            rates = (s.zalo_oa_rate_overall, s.zalo_oa_rate_per_chat) \
-                if channel.name == "zalo_oa" else (s.zalo_bot_rate_overall, s.zalo_bot_rate_per_chat)
-            return OutboxRowSender(self.db, channel, Pace(*rates, 60.0),
-                                   max_attempts=s.outbox_max_attempts,
-                                   lease_seconds=s.outbox_lease_seconds)
+        elif channel.name == "zalo_oa":
+            pace = Pace(s.zalo_oa_rate_overall, s.zalo_oa_rate_per_chat, 60.0)
+        elif channel.name == "zalo_bot":
+            pace = Pace(s.zalo_bot_rate_overall, s.zalo_bot_rate_per_chat, 60.0)
         else:
             pace = Pace(200.0, 50.0, 3000.0)  # our own storage: no platform limit
         return PacedSender(self.db, channel, pace, max_attempts=s.outbox_max_attempts,

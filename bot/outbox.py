@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelError, Sender
 from bot.db.models import OutboxMessage, SenderLease
-from bot.db.repositories import insert_ignore
+from bot.db.repositories import insert_ignore, remember_menu
 from bot.db.session import Database
 from bot.messages import ChatRef, Outgoing
 
@@ -37,6 +38,11 @@ OUTCOMES = Counter("motcua_outbox_sends_total", "Outbox send attempts by channel
 BACKLOG = Gauge("motcua_outbox_backlog", "Outbox rows not yet sent", ["channel"])
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+
+current_row: ContextVar[OutboxMessage | None] = ContextVar("outbox_row", default=None)
+"""The outbox row being sent, for channels that need its purpose or ref (the Zalo OA picks a
+ZNS template by purpose); None while a direct reply is sent. Each row is sent in its own task,
+so the value never leaks to another send."""
 
 
 def utcnow() -> datetime:
@@ -339,10 +345,12 @@ class PacedSender:
         BACKLOG.labels(self.channel).set(backlog or 0)
 
     async def _send(self, row: OutboxMessage) -> None:
+        current_row.set(row)
         try:
             chat = ChatRef(row.channel, row.chat_id, row.thread_id)
+            message = Outgoing.from_dict(row.payload)
             try:
-                message_id = await self.sender.send(chat, Outgoing.from_dict(row.payload))
+                message_id = await self.sender.send(chat, message)
             except ChannelError as error:
                 await self._failed_attempt(row, error)
             except Exception as error:  # noqa: BLE001 - unknown errors are retried, bounded
@@ -351,9 +359,19 @@ class PacedSender:
             else:
                 await self._finish(row, SENT, message_id=message_id)
                 OUTCOMES.labels(self.channel, "sent").inc()
+                if getattr(self.sender, "numbered_menus", False):
+                    await self._remember_menu(row, message)
         finally:
             self.in_flight.release()
             self.wake.set()
+
+    async def _remember_menu(self, row: OutboxMessage, message: Outgoing) -> None:
+        """Where options are numbered text, "1", "2"… must press the options of this message
+        as they do after a direct reply (the core remembers those itself)."""
+        actions = [b.action for b in message.flat_buttons() if b.action]
+        if actions:
+            async with self.db.session() as session:
+                await remember_menu(session, row.channel, row.chat_id, actions)
 
     async def _failed_attempt(self, row: OutboxMessage, error: ChannelError) -> None:
         attempts = row.attempts + 1

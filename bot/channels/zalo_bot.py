@@ -21,23 +21,18 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.base import ChannelError
 from bot.config import Settings
-from bot.db.models import Conversation, OutboxMessage
 from bot.db.repositories import claim_update
 from bot.db.session import Database
-from bot.db.sql import dialect_of, insert_ignore
 from bot.messages import Attachment, ChatRef, Incoming, Outgoing, split_text
-from bot.outbox import PacedSender
 from bot.router import Core
 
 if TYPE_CHECKING:
@@ -61,41 +56,6 @@ def numbered_menu(message: Outgoing) -> str:
              enumerate((b for b in buttons if b.action), start=1)]
     lines += [f"• {b.label}: {b.url}" for b in buttons if b.url and not b.action]
     return "\n".join(lines)
-
-
-CURRENT_ROW: ContextVar[OutboxMessage | None] = ContextVar("zalo_outbox_row", default=None)
-"""The outbox row being sent (set by `OutboxRowSender`); None for direct replies."""
-
-
-class OutboxRowSender(PacedSender):
-    """An outbox sender that lets the channel see the row it sends: the OA picks a ZNS template
-    by the row's purpose, and numbered menus of proactive messages must be remembered."""
-
-    async def _send(self, row: OutboxMessage) -> None:
-        CURRENT_ROW.set(row)  # each row is sent in its own task: the value stays in it
-        await super()._send(row)
-
-
-async def remember_menu(db: Database, channel: str, chat_id: str, message: Outgoing) -> None:
-    """A proactive message showed numbered options: "1", "2"… must now press these (Core
-    remembers the menus of the replies it makes itself, not of outbox messages)."""
-    actions = [b.action for b in message.flat_buttons() if b.action]
-    if not actions:
-        return
-    async with db.session() as session:
-        query = select(Conversation).where(Conversation.channel == channel,
-                                           Conversation.chat_id == chat_id)
-        if dialect_of(session) == "postgresql":
-            query = query.with_for_update()
-        row = (await session.scalars(query)).one_or_none()
-        if row is None:
-            await insert_ignore(session, Conversation, {"channel": channel, "chat_id": chat_id,
-                                                        "state": None, "data": {"menu": actions}})
-        else:
-            await session.execute(
-                update(Conversation)
-                .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
-                .values(data={**(row.data or {}), "menu": actions}))
 
 
 def obj(value: Any) -> dict[str, Any]:
@@ -309,6 +269,7 @@ def incoming_from_zalo_bot(update: dict[str, Any]) -> Incoming | None:
 
 class ZaloBotChannel:
     name = "zalo_bot"
+    numbered_menus = True  # no buttons on this platform
 
     def __init__(self, settings: Settings, core: Core, db: Database, *, webhook: bool,
                  client: ZaloBotClient | None = None) -> None:
@@ -456,8 +417,6 @@ class ZaloBotChannel:
                     last_id = self._message_id(result)
         except (ZaloBotApiError, aiohttp.ClientError, TimeoutError) as error:
             raise channel_error(error) from error
-        if CURRENT_ROW.get() is not None:
-            await remember_menu(self.db, self.name, chat.chat_id, message)
         return last_id
 
     @staticmethod

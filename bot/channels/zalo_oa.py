@@ -44,20 +44,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.base import ChannelError
-from bot.channels.zalo_bot import (
-    CURRENT_ROW,
-    OutboxRowSender,
-    ReplyPump,
-    numbered_menu,
-    obj,
-    remember_menu,
-    with_menu,
-)
+from bot.channels.zalo_bot import ReplyPump, numbered_menu, obj, with_menu
 from bot.config import Settings
 from bot.db import zalo as store
 from bot.db.models import ButtonPayload, OutboxMessage
 from bot.db.repositories import claim_update, insert_ignore
 from bot.db.session import Database
+from bot.outbox import current_row
 from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing, split_text
 from bot.router import Core
 
@@ -107,7 +100,6 @@ STATUS_LABELS = {
 ATTACHMENT_KINDS = {"image": "photo", "gif": "sticker", "sticker": "sticker", "audio": "voice",
                     "voice": "voice", "video": "video", "file": "file"}
 
-ZaloOASender = OutboxRowSender
 """The OA's outbox sender: the row's purpose picks the ZNS template outside the window."""
 
 
@@ -524,6 +516,7 @@ OUTSIDE_WINDOW_NOTE = (
 
 class ZaloOAChannel:
     name = "zalo_oa"
+    numbered_menus = True  # more than 5 options become numbered text
 
     def __init__(self, settings: Settings, core: Core, db: Database, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -691,7 +684,7 @@ class ZaloOAChannel:
     # -- outbound -------------------------------------------------------------------------
 
     async def send(self, chat: ChatRef, message: Outgoing) -> str | None:
-        row = CURRENT_ROW.get()
+        row = current_row.get()
         now = self.clock()
         async with self.db.session() as session:
             contact = await store.get_contact(session, chat.chat_id)
@@ -703,8 +696,6 @@ class ZaloOAChannel:
             last_id: str | None = None
             for part in parts:
                 last_id = await self._send_one(chat.chat_id, part, contact, now)
-            if row is not None and len(message.flat_buttons()) > BUTTON_LIMIT:
-                await remember_menu(self.db, self.name, chat.chat_id, message)
             return last_id
         except ZaloOAApiError as error:
             if error.code in WINDOW_ERRORS:

@@ -110,3 +110,19 @@ async def _new_identity(session: AsyncSession, channel: str, user_id: str, chat_
                          chat_id=chat_id, display_name=name, first_seen_at=at, last_seen_at=at))
     await session.flush()
     return citizen.id
+
+
+async def remember_menu(session: AsyncSession, channel: str, chat_id: str,
+                        actions: list[str]) -> None:
+    """Store the numbered options last shown in a chat (see Core numbered menus)."""
+    conversation = and_(Conversation.channel == channel, Conversation.chat_id == chat_id)
+    query = select(Conversation.data).where(conversation)
+    if dialect_of(session) == "postgresql":
+        query = query.with_for_update()
+    data = await session.scalar(query)
+    if data is None:
+        await insert_ignore(session, Conversation, {"channel": channel, "chat_id": chat_id,
+                                                    "data": {"menu": actions}})
+    else:
+        await session.execute(update(Conversation).where(conversation)
+                              .values(data={**data, "menu": actions}))
