@@ -250,6 +250,7 @@ class PacedSender:
         self.wake.set()
 
     async def _step(self) -> None:
+        self.wake.clear()  # a notify() from here on cuts the coming sleep short
         now = time.monotonic()
         if now - self._role_checked > self.role.total_seconds() / 3:
             self.is_leader = await self._hold_role()
@@ -292,7 +293,7 @@ class PacedSender:
         return None, soonest
 
     async def _sleep(self, seconds: float) -> None:
-        self.wake.clear()
+        """Wait, unless something was enqueued or finished since this step began."""
         try:
             await asyncio.wait_for(self.wake.wait(), timeout=max(seconds, 0.001))
         except TimeoutError:
