@@ -196,7 +196,8 @@ class Rules:
                              key=f"survey:t:{ticket.id}:{ticket.reopen_count}",
                              purpose="survey", not_before=at, ref=f"ticket:{ticket.id}"):
                 firing.add("ticket_survey", ticket.channel)
-        if len(closed) < 500:
+        if len(closed) < 500 and now.timestamp() - mark >= SETTLE.total_seconds():
+            # written at most once a minute: the window overlaps by SETTLE anyway
             await store.set_mark(session, TICKETS_MARK, int(now.timestamp()), now)
 
     # -- appointments -----------------------------------------------------------------------
