@@ -6,6 +6,7 @@ Handlers see only these types. A channel turns a platform update into an `Incomi
 
 from __future__ import annotations
 
+import base64
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,17 @@ class Attachment:
     name: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    data: bytes | None = None
+    """The file's bytes when it is made here (a chart); channels upload them."""
+
+
+def _attachment(raw: dict[str, Any] | None) -> Attachment | None:
+    """An attachment from its JSON form (bytes travel as base64 in outbox payloads)."""
+    if not raw:
+        return None
+    if isinstance(raw.get("data"), str):
+        raw = {**raw, "data": base64.b64decode(raw["data"])}
+    return Attachment(**raw)
 
 
 def clean_text(text: str | None) -> str:
@@ -109,13 +121,17 @@ class Outgoing:
     reply_to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for key in ("photo", "document"):
+            if data[key] and isinstance(data[key].get("data"), bytes):
+                data[key]["data"] = base64.b64encode(data[key]["data"]).decode()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Outgoing:
         buttons = [[Button(**b) for b in row] for row in data.get("buttons") or []]
-        photo = Attachment(**data["photo"]) if data.get("photo") else None
-        document = Attachment(**data["document"]) if data.get("document") else None
+        photo = _attachment(data.get("photo"))
+        document = _attachment(data.get("document"))
         return cls(
             text=data.get("text", ""),
             buttons=buttons,

@@ -10,14 +10,17 @@ the staff desk puts it in the staff group, and a later comment is relayed to it.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from bot.db import dossiers as dossier_repo
 from bot.db import feedback as tickets
 from bot.db import scheduler as store
-from bot.messages import Button, Incoming, Outgoing
+from bot.messages import Attachment, Button, Incoming, Outgoing
 from bot.router import Context, Reply, Router
 from handlers.feedback import reply_deadline
 from handlers.start import back_to_menu
@@ -279,3 +282,111 @@ async def on_comment(msg: Incoming, ctx: Context) -> Reply:
 async def on_done(msg: Incoming, ctx: Context) -> Reply:
     ctx.conversation.end()
     return Outgoing(text("surveys.done"), buttons=back_to_menu())
+
+
+# -- /thongke: figures and a chart for staff -------------------------------------------------
+
+
+@dataclass
+class Figures:
+    today: str
+    answers: int = 0
+    satisfied_pct: float = 0.0
+    by_procedure: list[dict[str, Any]] = field(default_factory=list)
+    weeks: list[dict[str, Any]] = field(default_factory=list)
+    finished: int = 0
+    on_time_pct: float = 0.0
+    overdue: int = 0
+    open_tickets: int = 0
+    median_response: str = "chưa có"
+
+
+def pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+async def compute_figures(ctx: Context, weeks: int = 8) -> Figures:
+    """Satisfaction overall, by procedure and by week; on-time rate of returned dossiers (a
+    dossier that needed an apology letter counts as late); open tickets and the median time
+    to the first staff reply."""
+    session = ctx.session
+    figures = Figures(today=f"{ctx.now.astimezone(ctx.settings.tz):%d/%m/%Y}")
+    rows = list(await session.execute(
+        select(store.Survey.overall, store.Survey.scale, store.Survey.procedure_name,
+               store.Survey.created_at).where(store.Survey.overall.is_not(None))))
+    figures.answers = len(rows)
+    figures.satisfied_pct = pct(sum(is_satisfied(r[0], r[1]) for r in rows), len(rows))
+    by_name: dict[str, list[bool]] = {}
+    by_week: dict[str, list[bool]] = {}
+    since = ctx.now - timedelta(weeks=weeks)
+    for overall, scale, name, created in rows:
+        good = is_satisfied(overall, scale)
+        if name:
+            by_name.setdefault(name, []).append(good)
+        if created >= since:
+            year, week, _ = created.astimezone(ctx.settings.tz).isocalendar()
+            by_week.setdefault(f"{week:02d}/{year}", []).append(good)
+    ranked = sorted(by_name.items(), key=lambda item: -len(item[1]))[:8]
+    figures.by_procedure = [{"name": name, "count": len(v), "pct": pct(sum(v), len(v))}
+                            for name, v in ranked]
+    figures.weeks = [{"week": week, "count": len(v), "pct": pct(sum(v), len(v))}
+                     for week, v in sorted(by_week.items(), key=lambda i: i[0][3:] + i[0][:2])]
+    returned = list(await session.execute(
+        select(dossier_repo.Dossier.id, dossier_repo.Dossier.status_at,
+               dossier_repo.Dossier.due_at)
+        .where(dossier_repo.Dossier.status == dossier_repo.Status.RETURNED)))
+    apologised = set(await session.scalars(
+        select(dossier_repo.DossierEvent.dossier_id).where(
+            dossier_repo.DossierEvent.status == dossier_repo.Status.DELAYED)))
+    on_time = sum(1 for ident, at, due in returned if at <= due and ident not in apologised)
+    figures.finished = len(returned)
+    figures.on_time_pct = pct(on_time, len(returned))
+    figures.overdue = len(await dossier_repo.find_overdue(session, ctx.now, limit=100_000))
+    figures.open_tickets = len(await tickets.find_open_tickets(session))
+    waits = sorted((t.first_reply_at - t.created_at).total_seconds() for t in await session.scalars(
+        select(tickets.Ticket).where(tickets.Ticket.first_reply_at.is_not(None))))
+    if waits:
+        middle = len(waits) // 2
+        median = waits[middle] if len(waits) % 2 else (waits[middle - 1] + waits[middle]) / 2
+        figures.median_response = f"{median / 3600:.1f} giờ"
+    return figures
+
+
+def chart_png(figures: Figures) -> bytes:
+    """Satisfaction by week and by procedure, as a PNG (matplotlib, no display)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, (weekly, by_procedure) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100)
+    fig.suptitle(f"Mức độ hài lòng — {figures.satisfied_pct}% trên {figures.answers} lượt "
+                 f"(đến {figures.today})")
+    weekly.plot([w["week"] for w in figures.weeks], [w["pct"] for w in figures.weeks],
+                marker="o", color="#1f6f43")
+    weekly.set_ylim(0, 105)
+    weekly.set_title("Theo tuần (%)")
+    weekly.tick_params(axis="x", labelrotation=45)
+    names = [p["name"][:28] for p in figures.by_procedure][::-1]
+    by_procedure.barh(names, [p["pct"] for p in figures.by_procedure][::-1], color="#c8102e")
+    by_procedure.set_xlim(0, 105)
+    by_procedure.set_title("Theo thủ tục (%)")
+    fig.text(0.01, 0.01, f"Đúng hạn: {figures.on_time_pct}% của {figures.finished} hồ sơ · "
+                         f"quá hạn: {figures.overdue} · phản ánh mở: {figures.open_tickets} · "
+                         f"phản hồi trung vị: {figures.median_response}", fontsize=9)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.95))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+@router.staff_command("thongke", "stats")
+async def on_stats(msg: Incoming, ctx: Context) -> Reply:
+    figures = await compute_figures(ctx)
+    png = await asyncio.to_thread(chart_png, figures)
+    return [Outgoing(text("surveys.stats", v=figures)),
+            Outgoing(f"Biểu đồ đến {figures.today}",
+                     photo=Attachment("photo", name="thongke.png", data=png))]

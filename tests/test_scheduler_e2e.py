@@ -147,3 +147,13 @@ async def test_congratulation_condolence_and_an_unhappy_survey(service: Service,
     await citizen.say("Chờ lâu quá, cán bộ không hướng dẫn rõ.")
     await until(lambda: any("Chờ lâu quá" in (m.get("text") or "")
                             for m in fake.sent_messages(STAFF)))
+
+
+async def test_stats_chart_is_uploaded_to_the_staff_group(service: Service,
+                                                         fake: FakeTelegram) -> None:
+    fake.push_message(STAFF, "/thongke", user_id=777)
+    await fake.wait_for(lambda c: c.method == "sendPhoto" and c.ok, timeout=30)
+    texts = [m.get("text") or "" for m in fake.sent_messages(STAFF)]
+    assert any(t.startswith("THỐNG KÊ MỨC ĐỘ HÀI LÒNG") for t in texts)
+    photo = next(m for m in fake.sent_messages(STAFF) if m.get("photo"))
+    assert photo["caption"].startswith("Biểu đồ đến")

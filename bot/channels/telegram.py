@@ -274,7 +274,8 @@ class TelegramChannel:
             if media is not None:
                 caption = text if len(text) <= CAPTION_LIMIT else None
                 send = self.bot.send_photo if message.photo else self.bot.send_document
-                kwargs = {"photo" if message.photo else "document": media.file_id or media.url}
+                kwargs = {"photo" if message.photo else "document":
+                          media.data or media.file_id or media.url}
                 sent = await send(chat.chat_id, caption=caption, message_thread_id=thread,
                                   reply_to_message_id=reply_to,
                                   reply_markup=markup if caption is not None else None, **kwargs)
