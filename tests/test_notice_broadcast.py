@@ -175,6 +175,9 @@ async def test_two_processes_never_send_twice(database_url: str, tmp_path: Path)
 
         try:
             await until(done, timeout=90)
+        except AssertionError:
+            print(await notice_rows(database_url), sum(deliveries(fake).values()))
+            raise
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
