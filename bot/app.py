@@ -108,7 +108,8 @@ class Service:
         else:
             pace = Pace(200.0, 50.0, 3000.0)  # our own storage: no platform limit
         return PacedSender(self.db, channel, pace, max_attempts=s.outbox_max_attempts,
-                           lease_seconds=s.outbox_lease_seconds)
+                           lease_seconds=s.outbox_lease_seconds,
+                           max_in_flight=s.outbox_max_in_flight)
 
     async def prepare(self) -> None:
         """Load what handlers need before the first message (the procedure catalogue)."""

@@ -89,6 +89,7 @@ class Settings(BaseSettings):
 
     outbox_max_attempts: int = Field(8, ge=1)
     outbox_lease_seconds: float = Field(60.0, gt=0)
+    outbox_max_in_flight: int = Field(1, ge=1, le=64)
 
     @field_validator("telegram_staff_chat_id", mode="before")
     @classmethod

@@ -146,6 +146,10 @@ class Pacer:
         self.pace = pace
         self.clock = clock
         self.overall = window_for(pace.overall_per_s, 1.0, pace.margin)
+        self.spacing = (1 + pace.margin) / pace.overall_per_s
+        """Sends are also spread evenly: bursts that the window allows are where network
+        jitter pushes the platform's own count over its limit."""
+        self.last_send = float("-inf")
         self.chats: dict[str, SlidingWindow] = {}
         self.groups: dict[str, SlidingWindow] = {}
         self.paused_until = 0.0
@@ -166,6 +170,7 @@ class Pacer:
 
     def ready_at(self, chat_id: str, is_group: bool, now: float) -> float:
         times = [now, self.paused_until, self.overall.next_free(now),
+                 self.last_send + self.spacing,
                  self._chat(chat_id).next_free(now)]
         if is_group:
             times.append(self._group(chat_id).next_free(now))
@@ -173,6 +178,7 @@ class Pacer:
 
     def record(self, chat_id: str, is_group: bool) -> None:
         now = self.clock()
+        self.last_send = now
         self.overall.record(now)
         self._chat(chat_id).record(now)
         if is_group:
@@ -205,7 +211,7 @@ class PacedSender:
         lease_seconds: float = 60.0,
         role_seconds: float = 10.0,
         batch: int | None = None,
-        max_in_flight: int = 32,
+        max_in_flight: int = 1,
         idle_poll: float = 0.5,
         retry_base: float = 2.0,
         owner: str | None = None,

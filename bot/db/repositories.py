@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.sql import dialect_of, insert_ignore  # noqa: F401  (also used from here)
@@ -21,11 +22,33 @@ SEEN_RESOLUTION = timedelta(minutes=15)
 """last_seen_at is kept to this resolution, so most updates do not rewrite the identity."""
 
 
+# The statements that run on every update are built once (their SQL is cached by SQLAlchemy,
+# but building the statement objects anew is a good part of the per-update cost).
+_CLAIM = {
+    dialect: insert(ProcessedUpdate)
+    .values(key=bindparam("key"), status=bindparam("status"), received_at=bindparam("at"))
+    .on_conflict_do_nothing()
+    for dialect, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
+_CONVERSATION = and_(Conversation.channel == bindparam("channel"),
+                     Conversation.chat_id == bindparam("conversation_id"))
+_LOAD_CHAT = (
+    select(Identity.id, Identity.citizen_id, Identity.last_seen_at, Identity.chat_id,
+           Identity.display_name, Conversation.state, Conversation.data,
+           Conversation.chat_id.label("conversation"))
+    .outerjoin(Conversation, _CONVERSATION)
+    .where(Identity.channel == bindparam("channel"), Identity.user_id == bindparam("user_id"))
+)
+_LOCK_CONVERSATION = select(Conversation.state, Conversation.data).where(_CONVERSATION) \
+    .with_for_update()
+
+
 async def claim_update(session: AsyncSession, key: str, at: datetime, status: str = "handled") -> bool:
     """Record an inbound update; False if it was already handled (a duplicate delivery)."""
-    return await insert_ignore(
-        session, ProcessedUpdate, {"key": key, "status": status, "received_at": at}
-    )
+    connection = await session.connection()
+    result = await connection.execute(_CLAIM[connection.dialect.name],
+                                      {"key": key, "status": status, "at": at})
+    return bool(result.rowcount)
 
 
 @dataclass
@@ -45,16 +68,9 @@ async def load_chat(
     """The writer's identity (created with a new citizen on first contact, refreshed when
     stale) and the chat's conversation, locked for this transaction on PostgreSQL so two
     processes handling the same chat take turns (SQLite serialises writers anyway)."""
-    conversation_id = conversation_id or chat_id
-    conversation = and_(Conversation.channel == channel,
-                        Conversation.chat_id == conversation_id)
-    row = (await session.execute(
-        select(Identity.id, Identity.citizen_id, Identity.last_seen_at, Identity.chat_id,
-               Identity.display_name, Conversation.state, Conversation.data,
-               Conversation.chat_id.label("conversation"))
-        .outerjoin(Conversation, conversation)
-        .where(Identity.channel == channel, Identity.user_id == user_id)
-    )).one_or_none()
+    keys = {"channel": channel, "user_id": user_id, "conversation_id": conversation_id or chat_id}
+    connection = await session.connection()
+    row = (await connection.execute(_LOAD_CHAT, keys)).one_or_none()
     if row is None:
         citizen_id = await _new_identity(session, channel, user_id, chat_id, name, at)
         chat = ChatState(citizen_id)
@@ -72,13 +88,11 @@ async def load_chat(
         chat = ChatState(row.citizen_id, row.state, dict(row.data or {}),
                          row.conversation is not None)
         conversation_exists = chat.exists
-    if dialect_of(session) == "postgresql":
+    if connection.dialect.name == "postgresql":
         if not conversation_exists:
-            await insert_ignore(session, Conversation,
-                                {"channel": channel, "chat_id": conversation_id, "data": {}})
-        locked = (await session.execute(
-            select(Conversation.state, Conversation.data).where(conversation).with_for_update()
-        )).one()
+            await insert_ignore(session, Conversation, {
+                "channel": channel, "chat_id": keys["conversation_id"], "data": {}})
+        locked = (await connection.execute(_LOCK_CONVERSATION, keys)).one()
         chat.state, chat.data, chat.exists = locked.state, dict(locked.data or {}), True
     return chat
 
