@@ -288,7 +288,7 @@ async def test_staff_group_failures_lose_nothing(service: Service, fake: FakeTel
 
 async def test_staff_commands_in_the_group(service: Service, fake: FakeTelegram) -> None:
     await telegram_ticket(fake)
-    await until(lambda: bool(fake.sent_messages(STAFF)))
+    await until(lambda: len([m for m in fake.sent_messages(STAFF) if m.get("photo")]) == 2)
     thread_id = fake.sent_messages(STAFF)[0]["message_thread_id"]
     (ticket,) = await all_tickets(service)
 

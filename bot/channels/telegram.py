@@ -10,17 +10,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import warnings
 from typing import Any
 
-from telegram import (
-    BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
+from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.warnings import PTBUserWarning
 from telegram.request import HTTPXRequest
 
 from bot.channels.base import ChannelError
@@ -32,6 +28,10 @@ from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing, split_
 from bot.router import Core
 
 log = logging.getLogger(__name__)
+# `send` calls sendMessage through `Bot.do_api_request` on purpose (see there); PTB would
+# suggest `Bot.send_message` on every call.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'",
+                        category=PTBUserWarning)
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -264,7 +264,6 @@ class TelegramChannel:
     # -- outbound -------------------------------------------------------------------------
 
     async def send(self, chat: ChatRef, message: Outgoing) -> str | None:
-        markup = await self._keyboard(message.buttons)
         thread = int(chat.thread_id) if chat.thread_id else None
         reply_to = int(message.reply_to) if message.reply_to else None
         last_id: str | None = None
@@ -273,24 +272,30 @@ class TelegramChannel:
             text = message.text
             if media is not None:
                 caption = text if len(text) <= CAPTION_LIMIT else None
+                markup = await self._keyboard(message.buttons) if caption is not None else None
                 send = self.bot.send_photo if message.photo else self.bot.send_document
                 kwargs = {"photo" if message.photo else "document":
                           media.data or media.file_id or media.url}
                 sent = await send(chat.chat_id, caption=caption, message_thread_id=thread,
-                                  reply_to_message_id=reply_to,
-                                  reply_markup=markup if caption is not None else None, **kwargs)
+                                  reply_to_message_id=reply_to, reply_markup=markup, **kwargs)
                 last_id = str(sent.message_id)
                 if caption is not None:
                     return last_id
                 reply_to = None
+            keyboard = await self._keyboard_json(message.buttons)
             parts = split_text(text, TEXT_LIMIT)
             for index, part in enumerate(parts):
-                sent = await self.bot.send_message(
-                    chat.chat_id, part, message_thread_id=thread,
-                    reply_to_message_id=reply_to if index == 0 else None,
-                    reply_markup=markup if index == len(parts) - 1 else None,
-                )
-                last_id = str(sent.message_id)
+                # The raw call: the result is only needed for its id, and building PTB
+                # objects for each sent message (keyboard and all) costs more than the send.
+                params: dict[str, Any] = {"chat_id": chat.chat_id, "text": part}
+                if thread:
+                    params["message_thread_id"] = thread
+                if reply_to and index == 0:
+                    params["reply_to_message_id"] = reply_to
+                if keyboard and index == len(parts) - 1:
+                    params["reply_markup"] = keyboard
+                sent = await self.bot.do_api_request("sendMessage", api_kwargs=params)
+                last_id = str(sent["message_id"])
         except TelegramError as error:
             raise channel_error(error) from error
         return last_id
@@ -312,19 +317,19 @@ class TelegramChannel:
         return str(topic.message_thread_id)
 
     async def _keyboard(self, rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+        keyboard = await self._keyboard_json(rows)
+        return InlineKeyboardMarkup.de_json(keyboard, self.bot) if keyboard else None
+
+    async def _keyboard_json(self, rows: list[list[Button]]) -> dict[str, Any] | None:
+        """An inline keyboard as the Bot API takes it; long actions stored server-side."""
         if not rows:
             return None
-        keyboard = []
-        for row in rows:
-            keys = []
-            for button in row:
-                if button.url:
-                    keys.append(InlineKeyboardButton(button.label, url=button.url))
-                else:
-                    data = await self._callback_data(button.action or "menu")
-                    keys.append(InlineKeyboardButton(button.label, callback_data=data))
-            keyboard.append(keys)
-        return InlineKeyboardMarkup(keyboard)
+        return {"inline_keyboard": [
+            [{"text": b.label, "url": b.url} if b.url else
+             {"text": b.label, "callback_data": await self._callback_data(b.action or "menu")}
+             for b in row]
+            for row in rows
+        ]}
 
     async def _callback_data(self, action: str) -> str:
         """Telegram allows 64 bytes of callback data; longer actions are stored."""
