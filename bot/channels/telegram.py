@@ -148,7 +148,7 @@ class TelegramChannel:
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_api_base_url)
             .base_file_url(file_base_url(settings.telegram_api_base_url))
-            .request(HTTPXRequest(connection_pool_size=64, pool_timeout=10.0,
+            .request(HTTPXRequest(connection_pool_size=4, pool_timeout=10.0,
                                   read_timeout=request_timeout, write_timeout=request_timeout,
                                   connect_timeout=request_timeout))
             .get_updates_request(HTTPXRequest(read_timeout=40.0, connect_timeout=10.0))
@@ -159,7 +159,7 @@ class TelegramChannel:
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self._tasks: set[asyncio.Task[None]] = set()
         self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._sending = asyncio.Semaphore(16)
+        self._sending = asyncio.Semaphore(2)
 
     @property
     def bot(self) -> Any:
