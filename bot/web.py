@@ -7,7 +7,6 @@ compared in constant time, and an update is acknowledged only once it is stored 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -19,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.channels.base import require_secret
 from bot.channels.web import chat_id_for
 from bot.channels.zalo_bot import add_routes as add_zalo_bot_routes
 from bot.channels.zalo_oa import add_routes as add_zalo_oa_routes
@@ -103,20 +103,12 @@ async def metrics(request: web.Request) -> web.Response:
 # -- webhooks -------------------------------------------------------------------------------
 
 
-def secret_matches(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
 async def telegram_webhook(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     channel = service.telegram
     if channel is None or not channel.webhook:
         raise web.HTTPNotFound()
-    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
-    if given is None:
-        raise web.HTTPUnauthorized(text="missing secret token")
-    if not secret_matches(given, service.settings.telegram_secret):
-        raise web.HTTPForbidden(text="wrong secret token")
+    require_secret(request, "X-Telegram-Bot-Api-Secret-Token", service.settings.telegram_secret)
     body = await request.read()
     try:
         data = json.loads(body)

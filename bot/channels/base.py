@@ -3,7 +3,10 @@ and report platform failures as one exception type."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Protocol
+
+from aiohttp import web
 
 from bot.messages import ChatRef, Outgoing
 
@@ -29,3 +32,17 @@ class Sender(Protocol):
     async def send(self, chat: ChatRef, message: Outgoing) -> str | None:
         """Deliver one message; return the platform's message id (of the last part)."""
         ...
+
+
+def secret_matches(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_secret(request: web.Request, header: str, expected: str) -> None:
+    """A platform's shared webhook secret: 401 when missing, 403 when wrong (compared in
+    constant time); the caller has stored nothing yet."""
+    given = request.headers.get(header)
+    if given is None:
+        raise web.HTTPUnauthorized(text="missing secret token")
+    if not secret_matches(given, expected):
+        raise web.HTTPForbidden(text="wrong secret token")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -28,7 +27,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.channels.base import ChannelError
+from bot.channels.base import ChannelError, require_secret
 from bot.config import Settings
 from bot.db.repositories import claim_update
 from bot.db.session import Database
@@ -72,10 +71,6 @@ def ms_to_datetime(value: object) -> datetime | None:
         return datetime.fromtimestamp(int(str(value)) / 1000, UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
-
-
-def secret_matches(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 class ReplyPump:
@@ -443,11 +438,7 @@ async def zalo_bot_webhook(request: web.Request, service: Service) -> web.Respon
     channel: ZaloBotChannel | None = getattr(service, "zalo_bot", None)
     if channel is None or not channel.webhook:
         raise web.HTTPNotFound()
-    given = request.headers.get("X-Bot-Api-Secret-Token")
-    if given is None:
-        raise web.HTTPUnauthorized(text="missing secret token")
-    if not secret_matches(given, service.settings.zalo_bot_secret):
-        raise web.HTTPForbidden(text="wrong secret token")
+    require_secret(request, "X-Bot-Api-Secret-Token", service.settings.zalo_bot_secret)
     body = await request.read()
     try:
         items = updates_in(json.loads(body))
