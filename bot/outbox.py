@@ -229,6 +229,9 @@ class PacedSender:
         self.retry_base = retry_base
         self.owner = owner or f"{uuid.uuid4().hex[:12]}"
         self.buffer: list[OutboxMessage] = []
+        self.sending: set[int] = set()
+        """Rows whose send is under way: their leases are renewed too, or a slow send would
+        let the row be claimed and sent again."""
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
         self.stopping = asyncio.Event()
@@ -261,6 +264,8 @@ class PacedSender:
         if now - self._role_checked > self.role.total_seconds() / 3:
             self.is_leader = await self._hold_role()
             self._role_checked = now
+            if not self.is_leader:
+                self.buffer.clear()  # another process sends now; it reclaims these rows
         if not self.is_leader:
             await self._sleep(self.role.total_seconds() / 3)
             return
@@ -278,6 +283,7 @@ class PacedSender:
             return
         await self.in_flight.acquire()
         self.buffer.remove(row)
+        self.sending.add(row.id)
         self.pacer.record(row.chat_id, row.is_group)
         task = asyncio.create_task(self._send(row))
         self.tasks.add(task)
@@ -321,10 +327,12 @@ class PacedSender:
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         now = utcnow()
+        held = [row.id for row in self.buffer] + list(self.sending)
         async with self.db.session() as session:
             rows = list(await session.scalars(
                 select(OutboxMessage)
                 .where(OutboxMessage.channel == self.channel,
+                       OutboxMessage.id.not_in(held),
                        or_((OutboxMessage.status == PENDING) & (OutboxMessage.not_before <= now),
                            (OutboxMessage.status == SENDING) & (OutboxMessage.lease_until < now)))
                 .order_by(OutboxMessage.id)
@@ -337,11 +345,12 @@ class PacedSender:
         return rows
 
     async def _renew_leases(self) -> None:
+        held = [row.id for row in self.buffer] + list(self.sending)
         async with self.db.session() as session:
-            if self.buffer:
+            if held:
                 await session.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.id.in_([row.id for row in self.buffer]))
+                    .where(OutboxMessage.id.in_(held), OutboxMessage.status == SENDING)
                     .values(lease_until=utcnow() + self.lease)
                 )
             backlog = await session.scalar(
@@ -369,6 +378,7 @@ class PacedSender:
                 if getattr(self.sender, "numbered_menus", False):
                     await self._remember_menu(row, message)
         finally:
+            self.sending.discard(row.id)
             self.in_flight.release()
             self.wake.set()
 

@@ -57,12 +57,12 @@ def notice_message(notice: store.Notice, channel: str) -> Outgoing:
 
 async def delivery_report(session: AsyncSession, notice: store.Notice) -> Report:
     rows = await session.execute(
-        select(OutboxMessage.status, func.lower(func.coalesce(OutboxMessage.last_error, "")),
-               func.count())
+        select(OutboxMessage.status, OutboxMessage.last_error, func.count())
         .where(OutboxMessage.ref == f"notice:{notice.id}")
-        .group_by(OutboxMessage.status, func.lower(func.coalesce(OutboxMessage.last_error, ""))))
+        .group_by(OutboxMessage.status, OutboxMessage.last_error))
     sent = failed = blocked = waiting = 0
-    for status, error, count in rows:
+    for status, last_error, count in rows:
+        error = (last_error or "").lower()
         if status == "sent":
             sent += count
         elif status == "failed":
