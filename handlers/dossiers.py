@@ -323,30 +323,29 @@ def need_lookup() -> Outgoing:
 
 @router.action("dossier:sub")
 async def on_subscribe(msg: Incoming, ctx: Context) -> Reply:
-    found = await _verified_access(msg, ctx)
-    if found is None:
-        return need_lookup()
-    dossier, access = found
-    if not await repo.set_subscribed(ctx.session, access, True, ctx.now):
-        message = text("dossiers.already_subscribed", code=dossier.code)
-    else:
-        await audit(ctx, msg, "dossier.subscribed", dossier.code, "ok", channel=msg.channel)
-        message = text("dossiers.subscribed", code=dossier.code)
-    return Outgoing(message, buttons=card_buttons(dossier.id, True))
+    return await set_subscription(msg, ctx, True)
 
 
 @router.action("dossier:unsub")
 async def on_unsubscribe(msg: Incoming, ctx: Context) -> Reply:
+    return await set_subscription(msg, ctx, False)
+
+
+async def set_subscription(msg: Incoming, ctx: Context, on: bool) -> Reply:
+    """Opt in to (or out of) this dossier's status messages; recorded and audited."""
     found = await _verified_access(msg, ctx)
     if found is None:
         return need_lookup()
     dossier, access = found
-    if not await repo.set_subscribed(ctx.session, access, False, ctx.now):
-        message = text("dossiers.not_subscribed", code=dossier.code)
+    if not await repo.set_subscribed(ctx.session, access, on, ctx.now):
+        message = text("dossiers.already_subscribed" if on else "dossiers.not_subscribed",
+                       code=dossier.code)
     else:
-        await audit(ctx, msg, "dossier.unsubscribed", dossier.code, "ok", channel=msg.channel)
-        message = text("dossiers.unsubscribed", code=dossier.code)
-    return Outgoing(message, buttons=card_buttons(dossier.id, False))
+        await audit(ctx, msg, "dossier.subscribed" if on else "dossier.unsubscribed",
+                    dossier.code, "ok", channel=msg.channel)
+        message = text("dossiers.subscribed" if on else "dossiers.unsubscribed",
+                       code=dossier.code)
+    return Outgoing(message, buttons=card_buttons(dossier.id, on))
 
 
 @router.action("dossier:view")
