@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from bot.messages import Attachment, Incoming, Outgoing
@@ -45,3 +47,11 @@ def labels(replies: list[Outgoing]) -> list[str]:
 
 def actions(replies: list[Outgoing]) -> list[str]:
     return [b.action for reply in replies for b in reply.flat_buttons() if b.action]
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until `predicate()` holds (checked often); fail the test after `timeout` s."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)

@@ -12,7 +12,6 @@ for the same steps."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import itertools
 import re
@@ -28,7 +27,7 @@ from bot.app import Service
 from bot.channels.console import ConsoleChannel
 from bot.messages import ChatRef, Incoming, Outgoing
 from tests.conftest import make_settings
-from tests.dialog import Dialog
+from tests.dialog import Dialog, until
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_bot_api import BotCitizen, FakeZaloBot
 from tests.fakes.zalo_oa_api import FakeZaloOA, OACitizen
@@ -98,13 +97,6 @@ class Driver:
 
     async def choose(self, label: str) -> Seen:
         raise NotImplementedError
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 class TelegramDriver(Driver):

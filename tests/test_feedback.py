@@ -20,7 +20,7 @@ from bot.messages import Attachment
 from bot.router import Core
 from handlers import build_router
 from tests.conftest import make_settings
-from tests.dialog import Dialog, actions, labels, texts
+from tests.dialog import Dialog, labels, texts, until
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-token-for-the-fake-api_abcdefghij"
@@ -155,13 +155,6 @@ async def test_staff_allow_list_works_outside_the_group(settings: Settings) -> N
 
 def ok_sends(fake: FakeTelegram, chat: int) -> list[dict]:
     return fake.sent_messages(chat)
-
-
-async def until(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

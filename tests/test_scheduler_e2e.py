@@ -15,6 +15,7 @@ import pytest
 
 from bot.app import Service
 from tests.conftest import make_settings
+from tests.dialog import until
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-token-for-the-fake-api_abcdefghij"
@@ -26,13 +27,6 @@ STAFF = -1006161
 def buttons(message: dict[str, Any]) -> dict[str, str]:
     rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
     return {b["text"]: b.get("callback_data", "") for row in rows for b in row}
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

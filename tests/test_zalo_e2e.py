@@ -5,7 +5,6 @@ the staff group), and receive the staff member's reply written in the Telegram t
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from bot.app import Service
 from bot.db import dossiers as repo
 from bot.db.dossiers import DossierFields
 from tests.conftest import make_settings
+from tests.dialog import until
 from tests.fakes import zalo_bot_api, zalo_oa_api
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_bot_api import BotCitizen, FakeZaloBot
@@ -28,13 +28,6 @@ STAFF = -1001234567
 CODE = "000.00.01.H29-260305-0001"
 DESCRIPTION = "Đèn đường trước nhà văn hoá thôn Đông bị hỏng hai tuần nay, tối rất nguy hiểm."
 PHOTO = "https://photo-talk.zadn.vn/fake/den-duong.jpg"
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 @dataclass

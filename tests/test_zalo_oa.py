@@ -29,6 +29,7 @@ from bot.db.models import OutboxMessage, ProcessedUpdate
 from bot.messages import Button, ChatRef, Outgoing
 from bot.outbox import enqueue
 from tests.conftest import make_settings
+from tests.dialog import until
 from tests.fakes.zalo_oa_api import FakeZaloOA, OACitizen, options, post, texts
 
 APP, KEY = "4318226711234567890", "OASecretKey-abcdef"
@@ -117,13 +118,6 @@ def hook(service: Service) -> str:
 def citizen(service: Service, oa: FakeZaloOA, user: str = "u1") -> OACitizen:
     assert service.zalo_oa is not None
     return OACitizen(oa, hook(service), user, service.zalo_oa.pump.drain)
-
-
-async def until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def count(service: Service, model: type = ProcessedUpdate) -> int:
