@@ -365,6 +365,9 @@ class PacedSender:
         try:
             chat = ChatRef(row.channel, row.chat_id, row.thread_id)
             message = Outgoing.from_dict(row.payload)
+            if getattr(self.sender, "numbered_menus", False):
+                # before the send: the citizen may answer "1" as soon as they see it
+                await self._remember_menu(row, message)
             try:
                 message_id = await self.sender.send(chat, message)
             except ChannelError as error:
@@ -375,8 +378,6 @@ class PacedSender:
             else:
                 await self._finish(row, SENT, message_id=message_id)
                 OUTCOMES.labels(self.channel, "sent").inc()
-                if getattr(self.sender, "numbered_menus", False):
-                    await self._remember_menu(row, message)
         finally:
             self.sending.discard(row.id)
             self.in_flight.release()

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.sql import dialect_of, insert_ignore  # noqa: F401  (also used from here)
-from bot.db.models import Citizen, Conversation, Identity, ProcessedUpdate
+from bot.db.models import Citizen, Conversation, Identity, ProcessedUpdate, utcnow
 
 SEEN_RESOLUTION = timedelta(minutes=15)
 """last_seen_at is kept to this resolution, so most updates do not rewrite the identity."""
@@ -128,15 +128,23 @@ async def _new_identity(session: AsyncSession, channel: str, user_id: str, chat_
 
 async def remember_menu(session: AsyncSession, channel: str, chat_id: str,
                         actions: list[str]) -> None:
-    """Store the numbered options last shown in a chat (see Core numbered menus)."""
+    """Store the numbered options last shown in a chat (see Core numbered menus). The core
+    may be handling a message of the same chat at this moment: the write only lands on the
+    row as it was read (compare-and-set on `updated_at`), so it never undoes a step."""
     conversation = and_(Conversation.channel == channel, Conversation.chat_id == chat_id)
-    query = select(Conversation.data).where(conversation)
+    query = select(Conversation.data, Conversation.updated_at).where(conversation)
     if dialect_of(session) == "postgresql":
         query = query.with_for_update()
-    data = await session.scalar(query)
-    if data is None:
-        await insert_ignore(session, Conversation, {"channel": channel, "chat_id": chat_id,
-                                                    "data": {"menu": actions}})
-    else:
-        await session.execute(update(Conversation).where(conversation)
-                              .values(data={**data, "menu": actions}))
+    for _ in range(3):
+        row = (await session.execute(query)).one_or_none()
+        if row is None:
+            if await insert_ignore(session, Conversation, {
+                    "channel": channel, "chat_id": chat_id, "data": {"menu": actions}}):
+                return
+            continue
+        result = await session.execute(
+            update(Conversation)
+            .where(conversation, Conversation.updated_at == row.updated_at)
+            .values(data={**(row.data or {}), "menu": actions}, updated_at=utcnow()))
+        if result.rowcount:  # type: ignore[attr-defined]
+            return
