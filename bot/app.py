@@ -95,6 +95,8 @@ class Service:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.port: int | None = None
+        self.ready = False
+        """Every channel started; /healthz answers 503 "starting" until then."""
 
     def _sender(self, channel: Any) -> PacedSender:
         s = self.settings
@@ -164,8 +166,10 @@ class Service:
         elif self.settings.telegram_staff_chat_id is None:
             log.warning("TELEGRAM_STAFF_CHAT_ID is not set: feedback tickets are stored but no "
                         "staff group sees them; answer them with `motcua tickets`")
+        self.ready = True
 
     async def stop(self) -> None:
+        self.ready = False
         if self._watcher:
             self._watcher.cancel()
         if self.scheduler:

@@ -87,11 +87,11 @@ async def healthz(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     db_ok = await service.db.ping()
     body = {
-        "status": "ok" if db_ok else "degraded",
+        "status": "degraded" if not db_ok else "ok" if service.ready else "starting",
         "db": "ok" if db_ok else "down",
         "channels": {name: channel.status for name, channel in service.channels.items()},
     }
-    return json_response(body, status=200 if db_ok else 503)
+    return json_response(body, status=200 if db_ok and service.ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -140,3 +141,25 @@ async def test_health_and_metrics(http: aiohttp.ClientSession) -> None:
         metrics = await response.text()
     assert 'motcua_updates_total{channel="web",outcome="handled"}' in metrics
     assert "motcua_handler_seconds_bucket" in metrics
+
+
+async def test_health_says_starting_until_every_channel_is_up(database_url: str) -> None:
+    from tests.conftest import make_settings
+    from tests.fakes.telegram_api import FakeTelegram
+
+    async with FakeTelegram() as fake:
+        fake.delay(1.0, method="setMyCommands", count=1, after=True)  # slow to start
+        service = Service(make_settings(database_url, telegram_bot_token="1:fake",
+                                        telegram_api_base_url=fake.base_url))
+        starting = asyncio.create_task(service.start())
+        await fake.wait_for("setMyCommands", timeout=10)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{service.port}/healthz") as response:
+                assert response.status == 503
+                assert (await response.json())["status"] == "starting"
+            await starting
+            async with http.get(f"http://127.0.0.1:{service.port}/healthz") as response:
+                assert response.status == 200
+                assert await response.json() == {
+                    "status": "ok", "db": "ok", "channels": {"web": "ok", "telegram": "ok"}}
+        await service.stop()
