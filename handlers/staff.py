@@ -10,6 +10,7 @@ on STAFF_USER_IDS anywhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -55,6 +56,26 @@ async def ticket_of(msg: Incoming, ctx: Context, args: str = "") -> tuple[Any, s
             return await tickets.get_ticket(ctx.session, int(ref.split(":")[1]), lock=True), \
                 args.strip()
     return None, args.strip()
+
+
+TicketHandler = Callable[[Incoming, Context, tickets.Ticket, str], Awaitable[Reply]]
+
+
+def ticket_command(*names: str) -> Callable[[TicketHandler], TicketHandler]:
+    """A staff command about one ticket (named by code, topic or reply). The handler gets
+    the ticket and the rest of the arguments; without a ticket, staff are told so."""
+
+    def register(handler: TicketHandler) -> TicketHandler:
+        @router.staff_command(*names)
+        async def with_ticket(msg: Incoming, ctx: Context) -> Reply:
+            ticket, rest = await ticket_of(msg, ctx, msg.command[1] if msg.command else "")
+            if ticket is None:
+                return Outgoing(text("feedback.no_ticket"))
+            return await handler(msg, ctx, ticket, rest)
+
+        return handler
+
+    return register
 
 
 async def tell_citizen(ctx: Context, ticket: tickets.Ticket, message: Outgoing, key: str,
@@ -109,23 +130,18 @@ async def relay(msg: Incoming, ctx: Context, ticket: tickets.Ticket, body: str) 
     return Outgoing(text("feedback.relayed"), reply_to=msg.message_id)
 
 
-@router.staff_command("traloi", "reply")
-async def on_reply_command(msg: Incoming, ctx: Context) -> Reply:
+@ticket_command("traloi", "reply")
+async def on_reply_command(msg: Incoming, ctx: Context, ticket: tickets.Ticket,
+                           body: str) -> Reply:
     """/traloi CODE text: answer a ticket from anywhere (and from `motcua tickets reply`)."""
-    ticket, body = await ticket_of(msg, ctx, msg.command[1] if msg.command else "")
-    if ticket is None:
-        return Outgoing(text("feedback.no_ticket"))
     if ticket.status == tickets.CLOSED:
         return Outgoing(text("feedback.relay_closed", code=ticket.code))
     msg.attachments = []
     return await relay(msg, ctx, ticket, body)
 
 
-@router.staff_command("dong", "close")
-async def on_close(msg: Incoming, ctx: Context) -> Reply:
-    ticket, resolution = await ticket_of(msg, ctx, msg.command[1] if msg.command else "")
-    if ticket is None:
-        return Outgoing(text("feedback.no_ticket"))
+@ticket_command("dong", "close")
+async def on_close(msg: Incoming, ctx: Context, ticket: tickets.Ticket, resolution: str) -> Reply:
     if not resolution:
         return Outgoing(text("feedback.need_resolution"))
     ticket.status = tickets.CLOSED
@@ -141,11 +157,8 @@ async def on_close(msg: Incoming, ctx: Context) -> Reply:
     return Outgoing(text("feedback.staff_closed", code=ticket.code))
 
 
-@router.staff_command("mo", "reopen")
-async def on_reopen(msg: Incoming, ctx: Context) -> Reply:
-    ticket, _ = await ticket_of(msg, ctx, msg.command[1] if msg.command else "")
-    if ticket is None:
-        return Outgoing(text("feedback.no_ticket"))
+@ticket_command("mo", "reopen")
+async def on_reopen(msg: Incoming, ctx: Context, ticket: tickets.Ticket, _rest: str) -> Reply:
     if ticket.status != tickets.CLOSED:
         return Outgoing(text("feedback.staff_not_closed", code=ticket.code))
     ticket.status = tickets.OPEN
@@ -157,11 +170,8 @@ async def on_reopen(msg: Incoming, ctx: Context) -> Reply:
     return Outgoing(text("feedback.staff_reopened", code=ticket.code))
 
 
-@router.staff_command("giao", "assign")
-async def on_assign(msg: Incoming, ctx: Context) -> Reply:
-    ticket, name = await ticket_of(msg, ctx, msg.command[1] if msg.command else "")
-    if ticket is None:
-        return Outgoing(text("feedback.no_ticket"))
+@ticket_command("giao", "assign")
+async def on_assign(msg: Incoming, ctx: Context, ticket: tickets.Ticket, name: str) -> Reply:
     if not name:
         return Outgoing(text("feedback.need_assignee"))
     ticket.assigned_to = name[:120]
@@ -180,11 +190,8 @@ async def on_list(msg: Incoming, ctx: Context) -> Reply:
     return Outgoing(text("feedback.open_list", items=items))
 
 
-@router.staff_command("phananh", "ticket")
-async def on_show(msg: Incoming, ctx: Context) -> Reply:
-    ticket, _ = await ticket_of(msg, ctx, msg.command[1] if msg.command else "")
-    if ticket is None:
-        return Outgoing(text("feedback.no_ticket"))
+@ticket_command("phananh", "ticket")
+async def on_show(msg: Incoming, ctx: Context, ticket: tickets.Ticket, _rest: str) -> Reply:
     messages = await tickets.find_messages(ctx.session, ticket.id)
     return [card(ticket, ctx), Outgoing(text("feedback.detail", t=ticket,
                                              category=tickets.CATEGORIES.get(ticket.category),
