@@ -21,7 +21,6 @@ import asyncio
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,15 +30,13 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from bot.app import Service  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.db import scheduler as store  # noqa: E402
 from bot.db.migrate import upgrade_async  # noqa: E402
-from bot.db.models import Base, Citizen, OutboxMessage  # noqa: E402
+from bot.db.models import OutboxMessage  # noqa: E402
 from bot.db.session import Database  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
+from tests.test_notice_broadcast import seed  # noqa: E402
 
 TOKEN = "123456:BENCH-token-for-the-fake-api_abcdefghij"
-FIRST_CHAT = 100_000
-COMMUNE = "4543"
 
 
 async def fresh_database(url: str | None, tmp: Path, name: str) -> str:
@@ -55,27 +52,6 @@ async def fresh_database(url: str | None, tmp: Path, name: str) -> str:
     return url
 
 
-async def seed(url: str, subscribers: int) -> None:
-    db = Database(url)
-    now = datetime.now(UTC)
-    async with db.session() as session:
-        citizens = [Citizen(display_name="", created_at=now) for _ in range(subscribers)]
-        session.add_all(citizens)
-        await session.flush()
-        await store.bulk_insert_ignore(session, store.CommuneSubscription, [
-            {"citizen_id": c.id, "channel": "telegram", "chat_id": str(FIRST_CHAT + n),
-             "commune_code": COMMUNE, "created_at": now} for n, c in enumerate(citizens)])
-        await store.bulk_insert_ignore(session, store.Consent, [
-            {"citizen_id": c.id, "purpose": store.NOTICES, "granted": True,
-             "channel": "telegram", "updated_at": now} for c in citizens])
-        session.add(store.Notice(
-            text="Thông báo: lịch tiếp công dân định kỳ tháng 8 tại UBND phường.",
-            communes=[COMMUNE], send_at=now, urgent=False, status=store.APPROVED,
-            author="telegram:1", author_name="Cán bộ", report_channel="", report_chat_id="",
-            approved_by="telegram:2", approved_at=now, recipients=0, created_at=now))
-    await db.dispose()
-
-
 async def count_sent(db: Database) -> tuple[int, int]:
     async with db.session() as session:
         rows = dict((await session.execute(
@@ -85,7 +61,7 @@ async def count_sent(db: Database) -> tuple[int, int]:
 
 
 async def run(url: str, subscribers: int, rate: int) -> dict[str, float]:
-    await seed(url, subscribers)
+    await seed(url, subscribers, report_to=None)
     async with FakeTelegram(limit_overall_per_s=rate, limit_per_chat_per_s=1) as fake:
         settings = Settings(_env_file=None, database_url=url, http_port=0, quiet_hours="",  # type: ignore[call-arg]
                             telegram_bot_token=TOKEN, telegram_api_base_url=fake.base_url,

@@ -28,9 +28,10 @@ STAFF = -100424242
 FIRST_CHAT = 100_000
 
 
-async def seed(database_url: str, subscribers: int, commune: str = "4543") -> None:
+async def seed(database_url: str, subscribers: int, commune: str = "4543",
+               report_to: int | None = STAFF) -> None:
     """`subscribers` chats subscribed to the commune with consent, and an approved notice
-    due now, reported to the staff group."""
+    due now, reported to the staff group `report_to` (benchmarks/broadcast.py uses it too)."""
     db = Database(database_url)
     now = datetime.now(UTC)
     async with db.session() as session:
@@ -46,7 +47,8 @@ async def seed(database_url: str, subscribers: int, commune: str = "4543") -> No
         session.add(store.Notice(
             text="Thông báo lịch tiếp công dân tháng 8.", communes=[commune], send_at=now,
             urgent=False, status=store.APPROVED, author="telegram:1", author_name="Cán bộ",
-            report_channel="telegram", report_chat_id=str(STAFF), approved_by="telegram:2",
+            report_channel="telegram" if report_to else "",
+            report_chat_id=str(report_to) if report_to else "", approved_by="telegram:2",
             approved_at=now, recipients=0, created_at=now))
     await db.dispose()
 
