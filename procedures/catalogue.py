@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from dataclasses import field as _field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Self
 
 LEVELS = ("commune", "province", "ministry", "other")
 LEVEL_LABELS = {
@@ -45,8 +45,17 @@ BUNDLE_FILE = "catalogue.jsonl.gz"
 BUNDLE_META_FILE = "catalogue.meta.json"
 
 
+class _FromDict:
+    """`from_dict` for the plain parts of a procedure: keys it does not know (written by a
+    newer version) are left out."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(**_known(cls, data))
+
+
 @dataclass
-class TimeLimit:
+class TimeLimit(_FromDict):
     """How long a channel takes: ``value`` (``value_max`` for a range) in ``unit``."""
 
     value: float | None = None
@@ -69,13 +78,9 @@ class TimeLimit:
         label = TIME_UNIT_LABELS.get(self.unit, "")
         return f"{number} {label}".strip()
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TimeLimit:
-        return cls(**_known(cls, data))
-
 
 @dataclass
-class Fee:
+class Fee(_FromDict):
     """One charge of a channel. ``amount`` in ``currency`` (VND unless said), per ``per``."""
 
     kind: str = "unknown"
@@ -108,10 +113,6 @@ class Fee:
             text = f"{self.label}: {text}"
         return text
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Fee:
-        return cls(**_known(cls, data))
-
 
 @dataclass
 class Channel:
@@ -137,7 +138,7 @@ class Channel:
 
 
 @dataclass
-class Document:
+class Document(_FromDict):
     """A paper of the dossier: to ``submit`` (nộp) or to ``show`` (xuất trình), or a ``note``."""
 
     name: str
@@ -147,29 +148,17 @@ class Document:
     requirement: str = "submit"
     group: str = ""
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Document:
-        return cls(**_known(cls, data))
-
 
 @dataclass
-class LegalBasis:
+class LegalBasis(_FromDict):
     title: str
     number: str = ""
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LegalBasis:
-        return cls(**_known(cls, data))
-
 
 @dataclass
-class Result:
+class Result(_FromDict):
     name: str
     code: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Result:
-        return cls(**_known(cls, data))
 
 
 @dataclass

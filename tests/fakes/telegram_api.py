@@ -49,12 +49,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
+
+from tests.fakes.server import FakeServer
 
 JSON = dict[str, Any]
 
@@ -502,7 +503,7 @@ def _inline_markup(markup: object) -> JSON | None:
 # --- the server -----------------------------------------------------------------------------
 
 
-class FakeTelegram:
+class FakeTelegram(FakeServer[Call]):
     """A Telegram Bot API server on 127.0.0.1 with update injection, call log, limits, faults.
 
     Public state a test may read or change:
@@ -515,6 +516,9 @@ class FakeTelegram:
       "kicked"` for `getChatMember` / `getChatAdministrators`.
     - `webhook`: the `WebhookState`; `commands`: `setMyCommands` by `(scope, language_code)`.
     """
+
+    max_body = 64 * 1024 * 1024
+    shutdown_timeout = 1.0
 
     def __init__(
         self,
@@ -537,9 +541,7 @@ class FakeTelegram:
         self.clock = clock
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
-        self.host = host
-
-        self.calls: list[Call] = []
+        super().__init__(host)
         self.rejected_429 = 0
         self.pause_violations: list[Call] = []
         self.blocked_chats: set[int | str] = set()
@@ -548,10 +550,6 @@ class FakeTelegram:
         self.webhook = WebhookState()
         self.commands: dict[tuple[str, str], list[JSON]] = {}
 
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-        self._closing = asyncio.Event()
-        self._call_event = asyncio.Event()
         self._update_event = asyncio.Event()
         self._poller: asyncio.Future[None] | None = None
 
@@ -589,45 +587,15 @@ class FakeTelegram:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0, shutdown_timeout=1.0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        self._closing.clear()
 
-    async def stop(self) -> None:
-        """Answer pending long polls with no updates and close the server."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def name_of(self, call: Call) -> str:
+        return call.method
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:PORT`."""
-        if self._port is None:
-            raise RuntimeError("FakeTelegram is not started")
-        return f"http://{self.host}:{self._port}"
+    def describe(self, call: Call) -> str:
+        return f"{call.method}:{call.status}"
 
     @property
     def base_url(self) -> str:
@@ -846,38 +814,6 @@ class FakeTelegram:
         """Recorded calls of one method; `ok=True` only successful ones."""
         return [c for c in self.calls if c.method == method and (ok is None or c.ok == ok)]
 
-    async def wait_for(
-        self,
-        what: str | Callable[[Call], bool],
-        count: int = 1,
-        timeout: float = 5.0,
-        *,
-        since: int = 0,
-    ) -> list[Call]:
-        """Wait until `count` calls (from index `since` of `calls`) match a method name or a
-        predicate; returns the matching calls. AssertionError after `timeout` seconds."""
-
-        def match(call: Call) -> bool:
-            return call.method == what if isinstance(what, str) else what(call)
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            found = [call for call in self.calls[since:] if match(call)]
-            if len(found) >= count:
-                return found
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                recent = ", ".join(f"{c.method}:{c.status}" for c in self.calls[-10:])
-                raise AssertionError(
-                    f"waited {timeout} s for {count} call(s) matching {what!r}, saw "
-                    f"{len(found)}; last calls: [{recent}]"
-                )
-            self._call_event.clear()
-            try:
-                await asyncio.wait_for(self._call_event.wait(), remaining)
-            except TimeoutError:
-                pass
 
     # --- fault injection ------------------------------------------------------------------
 
@@ -1060,8 +996,7 @@ class FakeTelegram:
         return result
 
     def _record(self, method: str, params: JSON, status: int) -> None:
-        self.calls.append(Call(method, params, self.clock(), status))
-        self._call_event.set()
+        self.record(Call(method, params, self.clock(), status))
 
     @staticmethod
     def _error_response(error: ApiError) -> web.Response:

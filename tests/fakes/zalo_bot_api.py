@@ -27,11 +27,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.server import FakeServer
 
 JSON = dict[str, Any]
 TEXT_LIMIT = 2000
@@ -65,61 +66,41 @@ def opaque_id() -> str:
     return secrets.token_hex(10)
 
 
-class FakeZaloBot:
+class FakeZaloBot(FakeServer[Call]):
     """Public state: `calls`, `webhook_url`, `webhook_secret`, `polls_while_webhook`."""
 
     def __init__(self, *, token: str = "1234567890:fake-zalo-bot-token",
                  max_poll_wait: float = 30.0, host: str = "127.0.0.1") -> None:
         self.token = token
         self.max_poll_wait = max_poll_wait
-        self.host = host
+        super().__init__(host)
         self.bot_id = opaque_id()
-        self.calls: list[Call] = []
         self.webhook_url = ""
         self.webhook_secret = ""
         self.polls_while_webhook = 0
         self.users: dict[str, str] = {}
         self._updates: list[JSON] = []
         self._update_event = asyncio.Event()
-        self._call_event = asyncio.Event()
-        self._closing = asyncio.Event()
         self._faults: list[_Fault] = []
         self._sent: list[tuple[str, JSON]] = []
         self._message_ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0, shutdown_timeout=0.5)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+
+    def name_of(self, call: Call) -> str:
+        return call.method
 
     async def stop(self) -> None:
-        self._closing.set()
         self._update_event.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()
+        await super().stop()
 
     @property
     def base_url(self) -> str:
         """For ZALO_BOT_API_BASE_URL (the client appends `/bot{TOKEN}/{method}`)."""
-        assert self._port is not None, "FakeZaloBot is not started"
-        return f"http://{self.host}:{self._port}"
+        return self.url
 
     # -- updates ------------------------------------------------------------------------------
 
@@ -184,26 +165,6 @@ class FakeZaloBot:
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
-    async def wait_for(self, what: str | Callable[[Call], bool], count: int = 1,
-                       timeout: float = 5.0, *, since: int = 0) -> list[Call]:
-        def match(call: Call) -> bool:
-            return call.method == what if isinstance(what, str) else what(call)
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            found = [c for c in self.calls[since:] if match(c)]
-            if len(found) >= count:
-                return found
-            if loop.time() >= deadline:
-                raise AssertionError(f"waited {timeout} s for {count} call(s) of {what!r}, "
-                                     f"saw {len(found)}")
-            self._call_event.clear()
-            try:
-                await asyncio.wait_for(self._call_event.wait(), deadline - loop.time())
-            except TimeoutError:
-                pass
-
     def fail_next(self, method: str = "*", error_code: int = 500, count: int = 1, *,
                   description: str = "Internal error", http_status: int = 200) -> None:
         """The next `count` calls of `method` ("*" any) fail with this error."""
@@ -238,8 +199,7 @@ class FakeZaloBot:
 
     def _record(self, method: str, params: JSON, ok: bool) -> None:
         if method != "getUpdates" or ok:
-            self.calls.append(Call(method, params, time.monotonic(), ok))
-            self._call_event.set()
+            self.record(Call(method, params, time.monotonic(), ok))
 
     def _inject(self, method: str) -> None:
         for fault in self._faults:

@@ -33,11 +33,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.server import FakeServer
 
 JSON = dict[str, Any]
 TEXT_LIMIT = 2000
@@ -77,7 +78,7 @@ def sign(body: bytes, app_id: str, timestamp: str, secret_key: str) -> str:
                                    + secret_key.encode()).hexdigest()
 
 
-class FakeZaloOA:
+class FakeZaloOA(FakeServer[Call]):
     def __init__(self, *, app_id: str = "4318226711234567890", app_secret: str = "AppSecret123",
                  secret_key: str = "OASecretKey-abcdef", expires_in: int = 90000,
                  refresh_delay: float = 0.0, clock: Callable[[], float] = time.time,
@@ -88,9 +89,8 @@ class FakeZaloOA:
         self.expires_in = expires_in
         self.refresh_delay = refresh_delay
         self.clock = clock
-        self.host = host
+        super().__init__(host)
         self.oa_id = "2591166787654321"
-        self.calls: list[Call] = []
         self.users: dict[str, FakeUser] = {}
         self.refresh_token = "RT-" + secrets.token_hex(8)
         self.used_refresh_tokens: set[str] = set()
@@ -100,14 +100,10 @@ class FakeZaloOA:
         self._faults: list[_Fault] = []
         self._sent: list[tuple[str, JSON]] = []
         self._msg_ids = itertools.count(1)
-        self._call_event = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application(client_max_size=8 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v4/oa/access_token", self._oauth)
         app.router.add_post("/v3.0/oa/message/cs", self._api("cs", self._cs))
         app.router.add_post("/v2.0/oa/upload/image", self._api("upload_image", self._upload))
@@ -116,29 +112,12 @@ class FakeZaloOA:
         app.router.add_post("/v3.0/oa/quota/message", self._api("quota", self._quota))
         app.router.add_post("/message/template", self._api("zns", self._zns))
         app.router.add_get("/files/{name}", self._file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0, shutdown_timeout=0.5)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def name_of(self, call: Call) -> str:
+        return call.kind
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._port is not None, "FakeZaloOA is not started"
-        return f"http://{self.host}:{self._port}"
+    def matches(self, call: Call, name: str) -> bool:
+        return call.kind == name and call.error == 0
 
     def settings(self) -> JSON:
         """The ZALO_OA_* settings that point the bot at this fake."""
@@ -238,26 +217,6 @@ class FakeZaloOA:
         return [c for c in self.calls if c.kind == kind
                 and (ok is None or (c.error == 0) == ok)]
 
-    async def wait_for(self, what: str | Callable[[Call], bool], count: int = 1,
-                       timeout: float = 5.0, *, since: int = 0) -> list[Call]:
-        def match(call: Call) -> bool:
-            return call.kind == what and call.error == 0 if isinstance(what, str) else what(call)
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            found = [c for c in self.calls[since:] if match(c)]
-            if len(found) >= count:
-                return found
-            if loop.time() >= deadline:
-                raise AssertionError(f"waited {timeout} s for {count} {what!r} call(s), saw "
-                                     f"{len(found)}; last: {[c.kind for c in self.calls[-8:]]}")
-            self._call_event.clear()
-            try:
-                await asyncio.wait_for(self._call_event.wait(), deadline - loop.time())
-            except TimeoutError:
-                pass
-
     def fail_next(self, kind: str = "*", error: int = -32, count: int = 1,
                   message: str = "injected error") -> None:
         """The next `count` API calls of `kind` ("cs", "zns", "oauth"…, "*" any) fail."""
@@ -276,8 +235,7 @@ class FakeZaloOA:
     # -- OAuth ----------------------------------------------------------------------------------
 
     def _record(self, kind: str, body: Any, token: str | None, error: int) -> None:
-        self.calls.append(Call(kind, body, token, error, time.monotonic()))
-        self._call_event.set()
+        self.record(Call(kind, body, token, error, time.monotonic()))
 
     def _fault(self, kind: str) -> _Fault | None:
         for fault in self._faults:
