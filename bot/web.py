@@ -114,7 +114,8 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         data = json.loads(body)
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             raise ValueError("not an update")
-    except ValueError:
+        update = channel.parse(data)
+    except (ValueError, TypeError, KeyError, AttributeError):  # what PTB's parsing raises
         # Authenticated but malformed: keep a trace and acknowledge, or Telegram retries forever.
         digest = hashlib.sha256(body).hexdigest()[:24]
         async with service.db.session() as session:
@@ -123,9 +124,9 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         log.warning("telegram webhook: malformed update stored as rejected (%s)", digest)
         return json_response({"ok": True})
     try:
-        await channel.process_webhook(data)
+        await channel.process_webhook(update)
     except (SQLAlchemyError, OSError):
-        log.exception("telegram webhook: could not store update %s", data.get("update_id"))
+        log.exception("telegram webhook: could not store update %s", update.update_id)
         return json_response({"ok": False}, status=503)
     return json_response({"ok": True})
 

@@ -203,10 +203,15 @@ class TelegramChannel:
 
     # -- inbound --------------------------------------------------------------------------
 
-    async def process_webhook(self, data: dict[str, Any]) -> None:
+    def parse(self, data: dict[str, Any]) -> Update:
+        """A webhook body as PTB's `Update`; malformed ones raise ValueError, TypeError,
+        KeyError or AttributeError (PTB does not say which)."""
+        return Update.de_json(data, self.bot)
+
+    async def process_webhook(self, update: Update) -> None:
         """Store and handle one webhook update before it is acknowledged; replies go out
         after the acknowledgement. Database errors propagate (the route answers 503)."""
-        await self._on_update(Update.de_json(data, self.bot), None)
+        await self._on_update(update, None)
 
     async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE | None
                          ) -> None:
