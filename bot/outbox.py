@@ -20,9 +20,11 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelError, Sender
@@ -60,46 +62,121 @@ async def enqueue(
     is_group: bool | None = None,
     ref: str | None = None,
 ) -> bool:
-    """Add a message to the outbox; False when a row with this dedupe key already exists.
-    Telegram group ids are negative, so `is_group` is known for them without asking."""
+    """Add a message to the outbox; False when a row with this dedupe key already exists."""
+    return await insert_ignore(session, OutboxMessage, _row(
+        chat, message, key=key, purpose=purpose, not_before=not_before, is_group=is_group,
+        ref=ref))
+
+
+def _row(chat: ChatRef, message: Outgoing, *, key: str, purpose: str,
+         not_before: datetime | None = None, is_group: bool | None = None,
+         ref: str | None = None, status: str = PENDING,
+         lease_until: datetime | None = None) -> dict[str, Any]:
+    """An outbox row's values. Telegram group ids are negative, so `is_group` is known for
+    them without asking."""
     now = utcnow()
     if is_group is None:
         is_group = chat.channel == "telegram" and chat.chat_id.startswith("-")
-    return await insert_ignore(session, OutboxMessage, {
-        "dedupe_key": key,
-        "channel": chat.channel,
-        "chat_id": chat.chat_id,
-        "thread_id": chat.thread_id,
-        "is_group": is_group,
-        "purpose": purpose,
-        "payload": message.to_dict(),
-        "status": PENDING,
-        "not_before": not_before or now,
-        "attempts": 0,
-        "created_at": now,
-        "ref": ref,
-    })
+    return {"dedupe_key": key, "channel": chat.channel, "chat_id": chat.chat_id,
+            "thread_id": chat.thread_id, "is_group": is_group, "purpose": purpose,
+            "payload": message.to_dict(), "status": status, "not_before": not_before or now,
+            "attempts": 0, "created_at": now, "ref": ref, "lease_until": lease_until}
+
+
+# -- direct replies -------------------------------------------------------------------------
+#
+# A reply is sent after the update's transaction commits, so the next update is handled while
+# it travels. Should the process die before it leaves, the citizen would never get it: so the
+# core writes each reply into the outbox in the update's own transaction, held ("sending")
+# for OUTBOX_LEASE_SECONDS, and `deliver_replies` drops the rows once sent. Rows of a process
+# that died are taken over by the paced sender when the hold runs out.
+
+_JOURNAL = insert(OutboxMessage)
+_DELIVERED = delete(OutboxMessage).where(
+    OutboxMessage.dedupe_key.in_(bindparam("keys", expanding=True)))
+
+
+def reply_key(update_key: str, index: int) -> str:
+    return f"reply:{update_key}:{index}"
+
+
+async def journal_replies(session: AsyncSession, chat: ChatRef, replies: list[Outgoing],
+                          update_key: str, hold: timedelta) -> None:
+    """Write an update's replies into the outbox, held for their direct delivery. `hold`
+    must be longer than a live process can take to send them (each send gives up after
+    15 s), or the paced sender would send them too."""
+    if replies:
+        held = utcnow() + hold
+        connection = await session.connection()
+        await connection.execute(_JOURNAL, [
+            _row(chat, reply, key=reply_key(update_key, index), purpose="reply",
+                 status=SENDING, lease_until=held)
+            for index, reply in enumerate(replies)])
+
+
+class SentReplies:
+    """Drops the outbox rows of replies that have left, a batch at a time: under load one
+    transaction serves many updates. A crash may repeat the replies of its last `delay`."""
+
+    def __init__(self, db: Database, delay: float = 0.02) -> None:
+        self.db = db
+        self.delay = delay
+        self.keys: list[str] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    def add(self, keys: list[str]) -> None:
+        self.keys.extend(keys)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.delay)
+        await self.flush()
+
+    async def flush(self) -> None:
+        keys, self.keys = self.keys, []
+        if not keys:
+            return
+        try:
+            async with self.db.engine.begin() as connection:
+                await connection.execute(_DELIVERED, {"keys": keys})
+        except SQLAlchemyError as error:  # kept for the next flush
+            log.warning("could not drop %d delivered replies from the outbox: %s", len(keys),
+                        error)
+            self.keys[:0] = keys
+
+    async def close(self) -> None:
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
+        await self.flush()
 
 
 async def deliver_replies(
-    db: Database, sender: Sender, chat: ChatRef, replies: list[Outgoing], key: str
+    sent: SentReplies, sender: Sender, chat: ChatRef, replies: list[Outgoing], key: str
 ) -> None:
-    """Send direct replies now; if the platform refuses for a while (429, 5xx, timeout), hand
-    the rest to the outbox so nothing is lost."""
+    """Send an update's replies now, in order, and drop their outbox rows. If the platform
+    refuses for a while (429, 5xx, timeout), the rest are left to the paced sender; if it
+    refuses for good (blocked, bad request), they are marked failed."""
+    keys = [reply_key(key, index) for index in range(len(replies))]
     for index, reply in enumerate(replies):
         try:
             await sender.send(chat, reply)
         except ChannelError as error:
             if error.permanent:
                 log.info("reply to %s:%s refused: %s", chat.channel, chat.chat_id, error.reason)
-                return
-            delay = timedelta(seconds=(error.retry_after or 1.0) + 0.1)
-            async with db.session() as session:
-                for later, rest in enumerate(replies[index:], start=index):
-                    await enqueue(session, chat, rest, key=f"reply:{key}:{later}",
-                                  purpose="reply", not_before=utcnow() + delay)
-            log.info("reply to %s:%s queued after: %s", chat.channel, chat.chat_id, error.reason)
+                values: dict[str, Any] = {"status": FAILED}
+            else:
+                log.info("reply to %s:%s queued after: %s", chat.channel, chat.chat_id,
+                         error.reason)
+                delay = timedelta(seconds=(error.retry_after or 1.0) + 0.1)
+                values = {"status": PENDING, "not_before": utcnow() + delay}
+            async with sent.db.session() as session:
+                await session.execute(
+                    update(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys[index:]))
+                    .values(attempts=1, last_error=error.reason, lease_until=None, **values))
+            sent.add(keys[:index])
             return
+    sent.add(keys)
 
 
 # -- pacing ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.db import repositories
 from bot.db.session import Database
 from bot.messages import Incoming, Outgoing
+from bot.outbox import journal_replies
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ class Core:
         router: Router,
         *,
         numbered_channels: frozenset[str] = frozenset({"console", "zalo_bot"}),
+        journaled_channels: frozenset[str] = frozenset({"telegram", "zalo_oa", "zalo_bot"}),
         services: dict[str, Any] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -199,6 +201,10 @@ class Core:
         self.db = db
         self.router = router
         self.numbered_channels = numbered_channels
+        self.journaled_channels = journaled_channels
+        """Channels whose replies are sent after the update's commit: they are written into
+        the outbox with the update, so a crash before they leave loses none
+        (`bot.outbox.journal_replies`)."""
         self.services: dict[str, Any] = services if services is not None else {}
         self.clock = clock
 
@@ -212,9 +218,10 @@ class Core:
             outcome = "handled" if replies is not None else "duplicate"
         except HandlerFailed:
             log.exception("handler failed for %s", msg.update_key)
+            replies = [self.answers.error()]
             async with self.db.session() as session:
                 await repositories.claim_update(session, msg.update_key, self.clock(), "failed")
-            replies = [self.answers.error()]
+                await self._journal(session, msg, replies)
             outcome = "error"
         UPDATES.labels(msg.channel, outcome).inc()
         LATENCY.labels(msg.channel).observe(time.perf_counter() - started)
@@ -252,7 +259,14 @@ class Core:
             await repositories.save_conversation(session, msg.channel,
                                                  self.conversation_id(msg), chat,
                                                  conversation.state, saved, now)
+            await self._journal(session, msg, replies)
         return replies
+
+    async def _journal(self, session: AsyncSession, msg: Incoming,
+                       replies: list[Outgoing]) -> None:
+        if msg.channel in self.journaled_channels:
+            await journal_replies(session, msg.chat, replies, msg.update_key,
+                                  timedelta(seconds=self.settings.outbox_lease_seconds))
 
     @staticmethod
     def conversation_id(msg: Incoming) -> str:

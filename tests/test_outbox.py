@@ -16,7 +16,16 @@ from bot.config import Settings
 from bot.db.models import OutboxMessage
 from bot.db.session import Database
 from bot.messages import ChatRef, Outgoing
-from bot.outbox import Pace, PacedSender, Pacer, SlidingWindow, enqueue, utcnow
+from bot.outbox import (
+    Pace,
+    PacedSender,
+    Pacer,
+    SlidingWindow,
+    deliver_replies,
+    enqueue,
+    journal_replies,
+    utcnow,
+)
 from bot.router import Core, Router
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import FakeTelegram
@@ -229,3 +238,53 @@ def test_pacer_limits_per_chat_per_group_and_pauses() -> None:
     assert pacer.ready_at("-5", True, now[0]) >= 160.0  # 20 per minute in that group
     pacer.pause(3.0)
     assert pacer.ready_at("44", False, now[0]) >= now[0] + 3.0
+
+
+# -- direct replies (journaled with the update, dropped once sent) ----------------------------
+
+
+async def journal(rig: Rig, chat: int, texts: list[str], hold: float = 60) -> list[Outgoing]:
+    replies = [Outgoing(text) for text in texts]
+    async with rig.db.session() as session:
+        await journal_replies(session, ChatRef("telegram", str(chat)), replies,
+                              f"telegram:{chat}", timedelta(seconds=hold))
+    return replies
+
+
+async def test_sent_replies_leave_no_row_behind(rig: Rig, fake: FakeTelegram) -> None:
+    replies = {chat: await journal(rig, chat, [f"Trả lời {chat}"]) for chat in (21, 25)}
+    assert [r.status for r in await rig.rows()] == ["sending"] * 2  # held: no sender takes them
+    for chat, outgoing in replies.items():
+        await deliver_replies(rig.channel.sent, rig.channel, ChatRef("telegram", str(chat)),
+                              outgoing, f"telegram:{chat}")
+    await rig.channel.sent.close()  # (rows are dropped in batches)
+    assert sent_texts(fake, 21) == ["Trả lời 21"] and sent_texts(fake, 25) == ["Trả lời 25"]
+    assert await rig.rows() == []  # what the citizen was told is not kept
+
+
+async def test_a_refused_reply_is_left_to_the_sender_or_failed(rig: Rig,
+                                                               fake: FakeTelegram) -> None:
+    replies = await journal(rig, 22, ["Một", "Hai"])
+    fake.fail_next("sendMessage", 502)
+    await deliver_replies(rig.channel.sent, rig.channel, ChatRef("telegram", "22"), replies,
+                          "telegram:22")
+    await rig.channel.sent.close()
+    rows = await rig.rows()
+    assert [(r.status, r.last_error is not None) for r in rows] == [("pending", True)] * 2
+    assert (await run_until_final(rig, rig.sender()))[0].status == "sent"
+    assert sent_texts(fake, 22) == ["Một", "Hai"]  # in order, each once
+
+    replies = await journal(rig, 23, ["Ba"])
+    fake.blocked_chats.add(23)
+    await deliver_replies(rig.channel.sent, rig.channel, ChatRef("telegram", "23"), replies,
+                          "telegram:23")
+    (row,) = [r for r in await rig.rows() if r.chat_id == "23"]
+    assert row.status == "failed" and "forbidden" in (row.last_error or "")
+
+
+async def test_replies_of_a_process_that_died_are_sent_after_their_hold(
+        rig: Rig, fake: FakeTelegram) -> None:
+    await journal(rig, 24, ["Sau sự cố"], hold=0.5)  # and the process died before sending
+    rows = await run_until_final(rig, rig.sender())
+    assert [r.status for r in rows] == ["sent"]
+    assert sent_texts(fake, 24) == ["Sau sự cố"]

@@ -16,8 +16,8 @@ from typing import Any
 from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
-from telegram.warnings import PTBUserWarning
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.base import ChannelError
 from bot.config import Settings
@@ -25,6 +25,7 @@ from bot.db.models import ButtonPayload
 from bot.db.repositories import insert_ignore
 from bot.db.session import Database
 from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing, split_text
+from bot.outbox import SentReplies, deliver_replies
 from bot.router import Core
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ class TelegramChannel:
         self._tasks: set[asyncio.Task[None]] = set()
         self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._sending = asyncio.Semaphore(2)
+        self.sent = SentReplies(db)
 
     @property
     def bot(self) -> Any:
@@ -199,6 +201,7 @@ class TelegramChannel:
             await self.app.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.sent.close()
         await self.app.shutdown()
 
     # -- inbound --------------------------------------------------------------------------
@@ -246,13 +249,11 @@ class TelegramChannel:
             log.info("could not answer a callback query: %s", error)
 
     async def _deliver(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
-        from bot.outbox import deliver_replies
-
         lock, users = self._chat_locks.get(chat.chat_id, (asyncio.Lock(), 0))
         self._chat_locks[chat.chat_id] = (lock, users + 1)
         try:
             async with lock:  # asyncio locks are fair: tasks get it in the order they asked
-                await deliver_replies(self.db, self, chat, replies, key)
+                await deliver_replies(self.sent, self, chat, replies, key)
         finally:
             self._sending.release()
             lock, users = self._chat_locks[chat.chat_id]

@@ -32,6 +32,7 @@ from bot.config import Settings
 from bot.db.repositories import claim_update
 from bot.db.session import Database
 from bot.messages import Attachment, ChatRef, Incoming, Outgoing, split_text
+from bot.outbox import SentReplies, deliver_replies
 from bot.router import Core
 
 if TYPE_CHECKING:
@@ -276,6 +277,7 @@ class ZaloBotChannel:
         self.client = client or ZaloBotClient(settings.zalo_bot_api_base_url,
                                               settings.zalo_bot_token)
         self.pump = ReplyPump(self._deliver)
+        self.sent = SentReplies(db)
         self.handled = 0
         """Updates handled by this process (tests wait on it)."""
         self.stopping = asyncio.Event()
@@ -316,6 +318,7 @@ class ZaloBotChannel:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
         await self.pump.drain()
+        await self.sent.close()
         await self.client.close()
 
     # -- inbound --------------------------------------------------------------------------
@@ -383,9 +386,7 @@ class ZaloBotChannel:
         self.handled += 1
 
     async def _deliver(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
-        from bot.outbox import deliver_replies
-
-        await deliver_replies(self.db, self, chat, replies, key)
+        await deliver_replies(self.sent, self, chat, replies, key)
 
     # -- outbound -------------------------------------------------------------------------
 

@@ -50,8 +50,8 @@ from bot.db import zalo as store
 from bot.db.models import ButtonPayload, OutboxMessage
 from bot.db.repositories import claim_update, insert_ignore
 from bot.db.session import Database
-from bot.outbox import current_row
 from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing, split_text
+from bot.outbox import SentReplies, current_row, deliver_replies, enqueue
 from bot.router import Core
 
 if TYPE_CHECKING:
@@ -531,6 +531,7 @@ class ZaloOAChannel:
         self.tokens = TokenManager(settings, db, self.http, clock, alert=self._alert)
         self.client = ZaloOAClient(settings, self.tokens, self.http)
         self.pump = ReplyPump(self._deliver)
+        self.sent = SentReplies(db)
         self.handled = 0
         """Updates handled by this process (tests wait on it)."""
         self.stopping = asyncio.Event()
@@ -558,6 +559,7 @@ class ZaloOAChannel:
             self._refresher.cancel()
             await asyncio.gather(self._refresher, return_exceptions=True)
         await self.pump.drain()
+        await self.sent.close()
         for task in list(self._profiles):
             task.cancel()
         await asyncio.gather(*self._profiles, return_exceptions=True)
@@ -587,8 +589,6 @@ class ZaloOAChannel:
         chat_id = self.settings.telegram_staff_chat_id
         if chat_id is None or not self.settings.telegram_bot_token:
             return
-        from bot.outbox import enqueue
-
         hour = self.clock().strftime("%Y%m%d%H")
         async with self.db.session() as session:
             queued = await enqueue(session, ChatRef("telegram", str(chat_id)),
@@ -677,9 +677,7 @@ class ZaloOAChannel:
             log.info("zalo oa: no profile for a user: %s", error)
 
     async def _deliver(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
-        from bot.outbox import deliver_replies
-
-        await deliver_replies(self.db, self, chat, replies, key)
+        await deliver_replies(self.sent, self, chat, replies, key)
 
     # -- outbound -------------------------------------------------------------------------
 
