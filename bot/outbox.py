@@ -226,7 +226,10 @@ class Pacer:
         self.spacing = (1 + pace.margin) / pace.overall_per_s
         """Sends are also spread evenly: bursts that the window allows are where network
         jitter pushes the platform's own count over its limit."""
-        self.last_send = float("-inf")
+        self.due = float("-inf")
+        """When the next send is due on the even grid. A send that leaves a little late (the
+        event loop wakes a millisecond or two after the timer) does not push the grid back,
+        or those milliseconds would add up to a tenth of the rate."""
         self.chats: dict[str, SlidingWindow] = {}
         self.groups: dict[str, SlidingWindow] = {}
         self.paused_until = 0.0
@@ -247,7 +250,7 @@ class Pacer:
 
     def ready_at(self, chat_id: str, is_group: bool, now: float) -> float:
         times = [now, self.paused_until, self.overall.next_free(now),
-                 self.last_send + self.spacing,
+                 self.due - self.spacing / 4,
                  self._chat(chat_id).next_free(now)]
         if is_group:
             times.append(self._group(chat_id).next_free(now))
@@ -255,7 +258,7 @@ class Pacer:
 
     def record(self, chat_id: str, is_group: bool) -> None:
         now = self.clock()
-        self.last_send = now
+        self.due = max(self.due, now) + self.spacing
         self.overall.record(now)
         self._chat(chat_id).record(now)
         if is_group:

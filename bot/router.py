@@ -220,8 +220,11 @@ class Core:
             log.exception("handler failed for %s", msg.update_key)
             replies = [self.answers.error()]
             async with self.db.session() as session:
-                await repositories.claim_update(session, msg.update_key, self.clock(), "failed")
-                await self._journal(session, msg, replies)
+                if await repositories.claim_update(session, msg.update_key, self.clock(),
+                                                   "failed"):
+                    await self._journal(session, msg, replies)
+                else:  # another process handled it in the meantime
+                    replies = []
             outcome = "error"
         UPDATES.labels(msg.channel, outcome).inc()
         LATENCY.labels(msg.channel).observe(time.perf_counter() - started)
