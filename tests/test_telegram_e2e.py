@@ -3,11 +3,13 @@ whole service (polling and webhook modes)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bot.app import Service
 from bot.db.models import ProcessedUpdate
@@ -60,6 +62,37 @@ async def test_polling_start_menu_and_button_press(database_url: str, fake: Fake
         await delivered(fake, since=since)
         assert "mã hồ sơ" in fake.sent_messages(1001)[-1]["text"]
         assert fake.calls_to("setMyCommands")
+
+
+async def test_polling_waits_out_a_database_outage_and_loses_nothing(
+        database_url: str, fake: FakeTelegram, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A polled update is never sent again by Telegram: while the database is down it waits
+    (the updates behind it too), and it is handled once the database is back."""
+    monkeypatch.setattr("bot.channels.base.OUTAGE_RETRY", (0.05, 0.2))
+    settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                             telegram_api_base_url=fake.base_url)
+    async with Service(settings) as service:
+        real_handle = service.core.handle
+        outage = 8  # attempts that fail
+
+        async def down_for_a_while(msg):  # type: ignore[no-untyped-def]
+            nonlocal outage
+            if outage:
+                outage -= 1
+                raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+            return await real_handle(msg)
+
+        service.core.handle = down_for_a_while  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING):
+            fake.push_message(1010, "/start")
+            fake.push_message(1011, "/trogiup")
+            await delivered(fake, 2)
+        assert outage == 0
+        assert keyboard_labels(fake.sent_messages(1010)[-1]) == MENU
+        assert fake.sent_messages(1011)
+        assert await count_updates(service) == 2
+        assert any("database unavailable" in r.getMessage() for r in caplog.records)
 
 
 async def test_every_callback_is_answered_even_a_stale_one(database_url: str,

@@ -185,6 +185,29 @@ async def test_a_polling_failure_is_retried(service: Service, fake: FakeZaloBot)
     assert "xin chào" in texts(await me.say("/start"))
 
 
+async def test_polling_waits_out_a_database_outage(service: Service, fake: FakeZaloBot,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Zalo keeps no offset for us: an update taken from getUpdates waits for the database
+    however long it is down, and is answered once it is back."""
+    from sqlalchemy.exc import OperationalError
+
+    monkeypatch.setattr("bot.channels.base.OUTAGE_RETRY", (0.05, 0.2))
+    real_handle = service.core.handle
+    outage = 8  # attempts that fail
+
+    async def down_for_a_while(msg):  # type: ignore[no-untyped-def]
+        nonlocal outage
+        if outage:
+            outage -= 1
+            raise OperationalError("INSERT", {}, Exception("database is down"))
+        return await real_handle(msg)
+
+    service.core.handle = down_for_a_while  # type: ignore[method-assign]
+    me = citizen(service, fake)
+    assert "xin chào" in texts(await me.say("/start"))
+    assert outage == 0
+
+
 # -- webhook ----------------------------------------------------------------------------------
 
 

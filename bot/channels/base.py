@@ -3,12 +3,19 @@ and report platform failures as one exception type."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from typing import Protocol
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.messages import ChatRef, Outgoing
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ChannelError(Exception):
@@ -46,3 +53,28 @@ def require_secret(request: web.Request, header: str, expected: str) -> None:
         raise web.HTTPUnauthorized(text="missing secret token")
     if not secret_matches(given, expected):
         raise web.HTTPForbidden(text="wrong secret token")
+
+
+OUTAGE_RETRY = (0.5, 10.0)
+"""First and longest wait between attempts at a polled update while the database is down."""
+
+
+async def wait_out_outage(handle: Callable[[], Awaitable[T]], stopping: asyncio.Event,
+                          channel: str) -> T:
+    """Handle a polled update. The platform will not send it again, so while the database is
+    unavailable it is retried (`OUTAGE_RETRY`, doubling) rather than lost; the updates behind
+    it wait. Only a stopping process gives up (the error propagates)."""
+    delay, longest = OUTAGE_RETRY
+    while True:
+        try:
+            return await handle()
+        except (SQLAlchemyError, OSError) as error:
+            if stopping.is_set():
+                raise
+            log.warning("%s: database unavailable, an update waits %.1f s: %s", channel, delay,
+                        error)
+            try:
+                await asyncio.wait_for(stopping.wait(), delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, longest)

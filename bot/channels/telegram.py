@@ -19,7 +19,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
-from bot.channels.base import ChannelError
+from bot.channels.base import ChannelError, wait_out_outage
 from bot.config import Settings
 from bot.db.models import ButtonPayload
 from bot.db.repositories import insert_ignore
@@ -162,6 +162,7 @@ class TelegramChannel:
         self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._sending = asyncio.Semaphore(2)
         self.sent = SentReplies(db)
+        self._stopping = asyncio.Event()
 
     @property
     def bot(self) -> Any:
@@ -176,6 +177,7 @@ class TelegramChannel:
         return "ok"
 
     async def start(self) -> None:
+        self._stopping.clear()
         await self.app.initialize()
         try:
             await self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
@@ -195,6 +197,7 @@ class TelegramChannel:
         await self.app.start()
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self.app.updater and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
@@ -216,12 +219,16 @@ class TelegramChannel:
         after the acknowledgement. Database errors propagate (the route answers 503)."""
         await self._on_update(update, None)
 
-    async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE | None
+    async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE | None
                          ) -> None:
         """Handle now; send the replies in the background, so the next update is handled
         while this one's replies travel (each chat's replies still leave in order)."""
         assert isinstance(update, Update)
-        replies = await self._handle(update)
+        if context is None:  # a webhook: errors go back to the route (503, Telegram retries)
+            replies = await self._handle(update)
+        else:  # polled: Telegram will not send it again
+            replies = await wait_out_outage(lambda: self._handle(update), self._stopping,
+                                            "telegram")
         if replies:
             await self._sending.acquire()  # a burst of updates must not open 100 connections
             task = asyncio.create_task(self._deliver(*replies))

@@ -27,7 +27,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.channels.base import ChannelError, require_secret
+from bot.channels.base import ChannelError, require_secret, wait_out_outage
 from bot.config import Settings
 from bot.db.repositories import claim_update
 from bot.db.session import Database
@@ -300,8 +300,8 @@ class ZaloBotChannel:
             log.info("zalo bot: connected as %s", (me or {}).get("account_name", "?"))
             if self.webhook:
                 url = f"{self.settings.public_base_url}/webhook/zalo-bot"
-                await self.client.call("setWebhook", {"url": url,
-                                                      "secret_token": self.settings.zalo_bot_secret})
+                await self.client.call("setWebhook", {
+                    "url": url, "secret_token": self.settings.zalo_bot_secret})
                 log.info("zalo bot: webhook set")
             else:
                 await self.client.call("deleteWebhook")  # polling gets nothing while one is set
@@ -361,19 +361,12 @@ class ZaloBotChannel:
             pass
 
     async def _handle_polled(self, update: dict[str, Any]) -> None:
-        """Zalo keeps no offset for us: an update taken from getUpdates is ours to keep, so a
-        database blip is retried here a few times rather than dropped at once."""
-        for attempt in range(5):
-            try:
-                await self.process(update)
-                return
-            except ValueError:
-                log.warning("zalo bot: ignored a malformed update")
-                return
-            except SQLAlchemyError:
-                log.exception("zalo bot: could not store an update (attempt %d)", attempt + 1)
-                await self._pause(0.5 * 2 ** attempt)
-        log.error("zalo bot: update dropped after repeated database errors")
+        try:
+            await wait_out_outage(lambda: self.process(update), self.stopping, "zalo bot")
+        except ValueError:
+            log.warning("zalo bot: ignored a malformed update")
+        except (SQLAlchemyError, OSError):
+            log.error("zalo bot: an update was lost: stopping while the database is down")
 
     async def process(self, update: dict[str, Any]) -> None:
         """Store and handle one update; replies go out in the background. ValueError for a
