@@ -7,6 +7,8 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from bot.messages import Attachment, Incoming, Outgoing
 from bot.router import Core
 
@@ -55,3 +57,20 @@ async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+class DatabaseDown:
+    """`core.handle` fails with a database error for its next `attempts` calls, as it would
+    while the database is unreachable; `remaining` counts the failures still to come."""
+
+    def __init__(self, core: Core, attempts: int) -> None:
+        self.remaining = attempts
+        handle = core.handle
+
+        async def down(msg: Incoming) -> list[Outgoing]:
+            if self.remaining:
+                self.remaining -= 1
+                raise OperationalError("INSERT", {}, Exception("database is down"))
+            return await handle(msg)
+
+        core.handle = down  # type: ignore[method-assign]

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
 
 from bot.app import Service
 from bot.db.models import ProcessedUpdate
 from bot.messages import Button, ChatRef, Outgoing
 from tests.conftest import make_settings
+from tests.dialog import DatabaseDown
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-token-for-the-fake-api_abcdefghij"
@@ -73,22 +73,12 @@ async def test_polling_waits_out_a_database_outage_and_loses_nothing(
     settings = make_settings(database_url, telegram_bot_token=TOKEN,
                              telegram_api_base_url=fake.base_url)
     async with Service(settings) as service:
-        real_handle = service.core.handle
-        outage = 8  # attempts that fail
-
-        async def down_for_a_while(msg):  # type: ignore[no-untyped-def]
-            nonlocal outage
-            if outage:
-                outage -= 1
-                raise OperationalError("INSERT", {}, Exception("server closed the connection"))
-            return await real_handle(msg)
-
-        service.core.handle = down_for_a_while  # type: ignore[method-assign]
+        outage = DatabaseDown(service.core, attempts=8)
         with caplog.at_level(logging.WARNING):
             fake.push_message(1010, "/start")
             fake.push_message(1011, "/trogiup")
             await delivered(fake, 2)
-        assert outage == 0
+        assert outage.remaining == 0
         assert keyboard_labels(fake.sent_messages(1010)[-1]) == MENU
         assert fake.sent_messages(1011)
         assert await count_updates(service) == 2
@@ -239,15 +229,7 @@ async def test_webhook_answers_503_when_the_database_is_gone(webhook_service: Se
                                                              fake: FakeTelegram) -> None:
     url = f"http://127.0.0.1:{webhook_service.port}/webhook/telegram"
     update = fake.push_message(2003, "/start")
-    real_handle = webhook_service.core.handle
-
-    async def broken(msg):  # type: ignore[no-untyped-def]
-        from sqlalchemy.exc import OperationalError
-
-        raise OperationalError("INSERT", {}, Exception("database is locked"))
-
-    webhook_service.core.handle = broken  # type: ignore[method-assign]
+    DatabaseDown(webhook_service.core, attempts=1)
     assert await fake.deliver_webhook(update, url) == 503
-    webhook_service.core.handle = real_handle  # type: ignore[method-assign]
     assert await fake.deliver_webhook(update, url) == 200  # the platform's retry succeeds
     await delivered(fake)

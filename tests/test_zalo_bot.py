@@ -24,6 +24,7 @@ from bot.channels.zalo_bot import (
 from bot.db.models import ProcessedUpdate
 from bot.messages import Attachment, Button, ChatRef, Outgoing
 from tests.conftest import make_settings
+from tests.dialog import DatabaseDown
 from tests.fakes.zalo_bot_api import BotCitizen, FakeZaloBot, options, texts
 
 TOKEN = "3141592653:zalo-bot-secret-part"
@@ -189,23 +190,11 @@ async def test_polling_waits_out_a_database_outage(service: Service, fake: FakeZ
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Zalo keeps no offset for us: an update taken from getUpdates waits for the database
     however long it is down, and is answered once it is back."""
-    from sqlalchemy.exc import OperationalError
-
     monkeypatch.setattr("bot.channels.base.OUTAGE_RETRY", (0.05, 0.2))
-    real_handle = service.core.handle
-    outage = 8  # attempts that fail
-
-    async def down_for_a_while(msg):  # type: ignore[no-untyped-def]
-        nonlocal outage
-        if outage:
-            outage -= 1
-            raise OperationalError("INSERT", {}, Exception("database is down"))
-        return await real_handle(msg)
-
-    service.core.handle = down_for_a_while  # type: ignore[method-assign]
+    outage = DatabaseDown(service.core, attempts=8)
     me = citizen(service, fake)
     assert "xin chào" in texts(await me.say("/start"))
-    assert outage == 0
+    assert outage.remaining == 0
 
 
 # -- webhook ----------------------------------------------------------------------------------
