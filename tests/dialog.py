@@ -5,12 +5,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from bot.app import bundled_index
+from bot.config import Settings
+from bot.db import dossiers as repo
+from bot.db.dossiers import DossierFields
+from bot.db.session import Database
 from bot.messages import Attachment, Incoming, Outgoing
 from bot.router import Core
+from handlers import build_router
 
 _keys = itertools.count(1)
 
@@ -74,3 +81,19 @@ class DatabaseDown:
             return await handle(msg)
 
         core.handle = down  # type: ignore[method-assign]
+
+
+async def core_with_dossier(settings: Settings, code: str, now: datetime,
+                            **changes: Any) -> tuple[Core, int]:
+    """A core on `settings`' database (bundled catalogue, its clock stopped at `now`) that
+    knows one dossier: Nguyễn Văn An's marriage registration, phone 0912345678, due three
+    days after `now` (`changes` alter it). Returns the core and the dossier's id."""
+    db = Database(settings.database_url)
+    async with db.session() as session:
+        result = await repo.upsert_dossier(session, DossierFields(**{
+            "code": code, "procedure_code": "1.000894", "procedure_name": "Đăng ký kết hôn",
+            "applicant_name": "Nguyễn Văn An", "phone": "0912345678", "received_at": now,
+            "due_at": now + timedelta(days=3), **changes}), now)
+    core = Core(settings, db, build_router(), services={"catalogue": bundled_index()},
+                clock=lambda: now)
+    return core, result.dossier.id

@@ -10,18 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.app import bundled_index
 from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db import scheduler as store
-from bot.db.dossiers import DossierFields
 from bot.db.models import Identity, OutboxMessage
-from bot.db.session import Database
 from bot.messages import ChatRef, Outgoing
 from bot.outbox import enqueue
 from bot.router import Core
-from handlers import build_router
-from tests.dialog import Dialog, actions, labels, texts
+from tests.dialog import Dialog, actions, core_with_dossier, labels, texts
 
 NOW = datetime(2026, 1, 6, 3, 0, tzinfo=UTC)
 CODE = "000.00.01.H29-260105-0009"
@@ -29,15 +25,9 @@ CODE = "000.00.01.H29-260105-0009"
 
 @pytest.fixture
 async def core(settings: Settings) -> AsyncIterator[Core]:
-    db = Database(settings.database_url)
-    async with db.session() as session:
-        await repo.upsert_dossier(session, DossierFields(
-            code=CODE, procedure_code="1.000894", procedure_name="Đăng ký kết hôn",
-            applicant_name="Nguyễn Văn An", phone="0912345678", received_at=NOW,
-            due_at=NOW + timedelta(days=3)), NOW)
-    yield Core(settings, db, build_router(), services={"catalogue": bundled_index()},
-               clock=lambda: NOW)
-    await db.dispose()
+    core, _ = await core_with_dossier(settings, CODE, NOW)
+    yield core
+    await core.db.dispose()
 
 
 async def citizen_of(core: Core, chat: str) -> int | None:

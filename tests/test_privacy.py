@@ -5,23 +5,19 @@ one audit entry without personal data remains."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.app import bundled_index
 from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db import feedback as tickets
 from bot.db import scheduler as store
-from bot.db.dossiers import DossierFields
 from bot.db.models import AuditLog, Base, Citizen, Identity, OutboxMessage
 from bot.db.session import Database
 from bot.messages import ChatRef, Outgoing
 from bot.outbox import enqueue
-from bot.router import Core
-from handlers import build_router
-from tests.dialog import Dialog, texts
+from tests.dialog import Dialog, core_with_dossier, texts
 
 NOW = datetime(2026, 1, 6, 3, 0, tzinfo=UTC)
 CODE = "000.00.01.H29-260105-0011"
@@ -38,14 +34,8 @@ async def dump(db: Database) -> str:
 
 
 async def test_forget_deletes_personal_data_after_confirmation(settings: Settings) -> None:
-    db = Database(settings.database_url)
-    async with db.session() as session:
-        await repo.upsert_dossier(session, DossierFields(
-            code=CODE, procedure_code="1.000894", procedure_name="Đăng ký kết hôn",
-            applicant_name="Nguyễn Văn An", phone="0912345678", received_at=NOW,
-            due_at=NOW + timedelta(days=3)), NOW)
-    core = Core(settings, db, build_router(), services={"catalogue": bundled_index()},
-                clock=lambda: NOW)
+    core, _ = await core_with_dossier(settings, CODE, NOW)
+    db = core.db
     dialog = Dialog(core, channel="web", chat_id="secret-web-chat-77", name="Trần Thị Bình")
     await dialog.say(f"/hoso {CODE}")
     card = await dialog.say("5678")

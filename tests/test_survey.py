@@ -5,43 +5,26 @@ ticket; the scale is a setting."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from bot.app import bundled_index
 from bot.config import Settings
-from bot.db import dossiers as repo
 from bot.db import feedback as tickets
 from bot.db import scheduler as store
-from bot.db.dossiers import DossierFields
-from bot.db.session import Database
 from bot.router import Core
-from handlers import build_router
 from handlers.surveys import is_satisfied, is_unhappy
 from tests.conftest import make_settings
-from tests.dialog import Dialog, actions, labels, texts
+from tests.dialog import Dialog, actions, core_with_dossier, labels, texts
 
 NOW = datetime(2026, 1, 6, 3, 0, tzinfo=UTC)
 CODE = "000.00.01.H29-260105-0010"
 
 
-async def make_core(settings: Settings) -> tuple[Core, int]:
-    db = Database(settings.database_url)
-    async with db.session() as session:
-        result = await repo.upsert_dossier(session, DossierFields(
-            code=CODE, procedure_code="1.000894", procedure_name="Đăng ký kết hôn",
-            applicant_name="Nguyễn Văn An", phone="0912345678", received_at=NOW,
-            due_at=NOW + timedelta(days=3), status="returned"), NOW)
-    core = Core(settings, db, build_router(), services={"catalogue": bundled_index()},
-                clock=lambda: NOW)
-    return core, result.dossier.id
-
-
 @pytest.fixture
 async def core(settings: Settings) -> AsyncIterator[tuple[Core, int]]:
-    built = await make_core(settings)
+    built = await core_with_dossier(settings, CODE, NOW, status="returned")
     yield built
     await built[0].db.dispose()
 
@@ -141,7 +124,7 @@ async def test_rate_on_ones_own(core: tuple[Core, int]) -> None:
 async def test_a_five_point_scale(database_url: str) -> None:
     settings = make_settings(database_url, survey_scale="Rất hài lòng|Hài lòng|Bình thường|"
                                                         "Không hài lòng|Rất không hài lòng")
-    app, _ = await make_core(settings)
+    app, _ = await core_with_dossier(settings, CODE, NOW, status="returned")
     try:
         dialog = Dialog(app, chat_id="w2")
         question = await dialog.press("sv:pick:g:0")
