@@ -16,7 +16,6 @@ import os
 import random
 import re
 import signal
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from bot.db.models import ProcessedUpdate
 from bot.db.session import Database
 from tests.dialog import until
 from tests.fakes.telegram_api import FakeTelegram
-from tests.test_service_process import TOKEN, free_port, wait_healthy
+from tests.test_service_process import TOKEN, free_port, start_process, wait_healthy
 
 UPDATES = int(os.environ.get("MOTCUA_DURABILITY_UPDATES", "1000"))
 KILLS = 10
@@ -36,17 +35,6 @@ RATE = 100
 """Updates a second, all connections together (a busy commune sees a few)."""
 SECRET = "durability_Secret-1"
 REPLY = re.compile(r'"/u(\d+)"')
-
-
-async def start(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    """`motcua run` with its logs in a file (a pipe nobody reads would fill and block it)."""
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("TELEGRAM_", "ZALO_", "DATABASE_URL"))}
-    full_env.update(env)
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", env=full_env, cwd=log.parent,
-            stdout=out, stderr=out)
 
 
 def replies(fake: FakeTelegram) -> Counter[int]:
@@ -71,7 +59,7 @@ async def test_acknowledged_updates_survive_kills_and_run_once(database_url: str
                "PUBLIC_BASE_URL": "https://motcua.example.vn",
                "TELEGRAM_WEBHOOK_SECRET": SECRET, "OUTBOX_LEASE_SECONDS": "3"}
         log = tmp_path / "motcua.log"
-        process = await start(env, log)
+        process = await start_process(env, tmp_path, log)
         await wait_healthy(port)
 
         updates = {n: fake.push_message(30_000 + n % 100, f"/u{n}") for n in range(UPDATES)}
@@ -134,7 +122,7 @@ async def test_acknowledged_updates_survive_kills_and_run_once(database_url: str
                 lost = {n for n in acknowledged if f"telegram:{updates[n]['update_id']}"
                         not in stored}
                 assert not lost, f"acknowledged but not stored after kill {k}: {sorted(lost)[:10]}"
-                process = await start(env, log)
+                process = await start_process(env, tmp_path, log)
                 await wait_healthy(port)
             return kills
 

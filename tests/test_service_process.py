@@ -4,6 +4,7 @@ without losing a row; a restarted process finishes the work."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -21,14 +22,18 @@ from tests.fakes.telegram_api import FakeTelegram
 TOKEN = "123456:TEST-token-for-the-fake-api_abcdefghij"
 
 
-async def start_process(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+async def start_process(env: dict[str, str], cwd: Path,
+                        log: Path | None = None) -> asyncio.subprocess.Process:
+    """`motcua run` with `env` over a clean environment; its output piped, or appended to
+    `log` (a pipe nobody reads fills up and blocks a long-running process)."""
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith(("TELEGRAM_", "ZALO_", "DATABASE_URL"))}
     full_env.update(env)
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", env=full_env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
+    with log.open("ab") if log else contextlib.nullcontext() as file:
+        out = file if file is not None else asyncio.subprocess.PIPE
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", env=full_env, cwd=cwd, stdout=out,
+            stderr=out)
 
 
 async def wait_healthy(port: int, timeout: float = 60) -> dict:
