@@ -205,6 +205,7 @@ class Core:
         """Channels whose replies are sent after the update's commit: they are written into
         the outbox with the update, so a crash before they leave loses none
         (`bot.outbox.journal_replies`)."""
+        self.reply_hold = timedelta(seconds=settings.outbox_lease_seconds)
         self.services: dict[str, Any] = services if services is not None else {}
         self.clock = clock
 
@@ -268,8 +269,7 @@ class Core:
     async def _journal(self, session: AsyncSession, msg: Incoming,
                        replies: list[Outgoing]) -> None:
         if msg.channel in self.journaled_channels:
-            await journal_replies(session, msg.chat, replies, msg.update_key,
-                                  timedelta(seconds=self.settings.outbox_lease_seconds))
+            await journal_replies(session, msg.chat, replies, msg.update_key, self.reply_hold)
 
     @staticmethod
     def conversation_id(msg: Incoming) -> str:
