@@ -24,6 +24,7 @@ from bot.db.catalogue import catalogue_stamp, ensure_bundled, load_procedures
 from bot.db.migrate import upgrade_async
 from bot.db.session import Database
 from bot.outbox import Pace, PacedSender
+from bot.ratelimit import Limiter
 from bot.router import Core
 from bot.staffdesk import StaffDesk
 from bot.web import create_web_app
@@ -60,6 +61,8 @@ class Service:
         self.clock = clock
         self.db = Database(settings.database_url)
         self.services: dict[str, Any] = {}
+        self.limiter = Limiter(settings.rate_limit_storage)
+        self.services["limiter"] = self.limiter
         self.core = Core(settings, self.db, build_router(), services=self.services, clock=clock,
                          numbered_channels=NUMBERED_CHANNELS)
         self.web = WebChannel(self.core, self.db)

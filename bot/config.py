@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import secrets
 from datetime import time
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,6 +70,14 @@ class Settings(BaseSettings):
 
     ingest_api_token: str | None = None
     staff_user_ids: str = ""
+
+    # security (README "Security and privacy")
+    data_dir: str = "data"
+    """Where files the service makes for itself live (the generated secret key)."""
+    secret_key: str | None = None
+    trusted_proxies: str = ""
+    metrics_token: str | None = None
+    rate_limit_storage: str = "async+memory://"
 
     congratulation_delay_minutes: int = Field(60, ge=0)
     condolence_delay_minutes: int = Field(720, ge=0)
@@ -157,6 +168,13 @@ class Settings(BaseSettings):
             raise ValueError("may only contain A-Z, a-z, 0-9, _ and - (1 to 256 characters)")
         return value
 
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, value: str) -> str:
+        if not value.strip().startswith(("async+memory://", "async+redis://")):
+            raise ValueError("must be async+memory:// or async+redis://HOST:PORT")
+        return value.strip()
+
     @field_validator("staff_user_ids")
     @classmethod
     def _staff(cls, value: str) -> str:
@@ -210,7 +228,7 @@ class Settings(BaseSettings):
 
     @field_validator("telegram_bot_token", "zalo_bot_token", "ingest_api_token",
                      "zalo_oa_app_id", "zalo_oa_secret_key", "zalo_oa_refresh_token",
-                     "zalo_oa_app_secret")
+                     "zalo_oa_app_secret", "secret_key", "metrics_token")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         if value is not None and value.strip() == "":
@@ -248,6 +266,24 @@ class Settings(BaseSettings):
             if key == category and days.strip().isdigit():
                 return int(days)
         return self.feedback_deadline_days
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The key that signs sessions and pseudonymises ids: `SECRET_KEY`, or one generated
+        into `DATA_DIR/secret_key` on first use (kept there, so every restart agrees)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = Path(self.data_dir) / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process made it first
+                pass
+            else:
+                with os.fdopen(fd, "w") as file:
+                    file.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
 
     @property
     def telegram_secret(self) -> str:

@@ -92,6 +92,12 @@ class Incoming:
     thread_id: str | None = None
     reply_to: str | None = None
     is_group: bool = False
+    origin: str | None = None
+    """Where the message came from beyond the chat: the web chat's client address (the
+    trusted proxy's `X-Forwarded-For` resolved); None on messengers."""
+    unlocked: bool = False
+    """Set by a handler when this message proved ownership of something (a dossier's
+    digits); the web chat then rotates the visitor's session cookie."""
 
     def __post_init__(self) -> None:
         self.text = clean_text(self.text)

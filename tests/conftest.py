@@ -86,6 +86,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "telegram_bot_token": None,
         "public_base_url": None,
         "telegram_staff_chat_id": None,
+        "secret_key": "test-secret-key-not-for-production",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

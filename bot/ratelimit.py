@@ -1,0 +1,57 @@
+"""Per-client rate limits (floods of searches, button storms, new web sessions, ratings).
+
+A thin wrapper over the `limits` library: rules are written as `limits` strings
+("20/minute;200/hour"), counted in a moving window in memory by default, or in Redis when
+several processes serve one deployment (`RATE_LIMIT_STORAGE=async+redis://127.0.0.1:6379`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from limits import RateLimitItem, parse_many
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+log = logging.getLogger(__name__)
+
+
+def parse_rule(rule: str) -> list[RateLimitItem]:
+    """"20/minute;200/hour" -> limits items; "" -> no limit. Raises ValueError when invalid."""
+    rule = rule.strip()
+    return parse_many(rule) if rule else []
+
+
+class Limiter:
+    """`await limiter.hit("chat", key, rule="20/minute")` is False once `key` went over."""
+
+    def __init__(self, storage_uri: str = "async+memory://") -> None:
+        self.storage = storage_from_string(storage_uri)
+        self.strategy = MovingWindowRateLimiter(self.storage)
+        self._rules: dict[str, list[RateLimitItem]] = {}
+
+    def _items(self, rule: str) -> list[RateLimitItem]:
+        if rule not in self._rules:
+            self._rules[rule] = parse_rule(rule)
+        return self._rules[rule]
+
+    async def hit(self, namespace: str, key: str, rule: str, cost: int = 1) -> bool:
+        """Count one event of `key`; True while every window of `rule` has room. A storage
+        failure (Redis down) lets the event through: a limiter must not stop the service."""
+        allowed = True
+        for item in self._items(rule):
+            try:
+                if not await self.strategy.hit(item, namespace, key, cost=cost):
+                    allowed = False
+            except Exception:  # noqa: BLE001 - the storage is an optimisation, not a gate
+                log.warning("rate-limit storage unavailable; letting %s through", namespace)
+                return True
+        return allowed
+
+    async def test(self, namespace: str, key: str, rule: str) -> bool:
+        """True while `key` has room, without counting anything."""
+        try:
+            return all([await self.strategy.test(item, namespace, key)
+                        for item in self._items(rule)])
+        except Exception:  # noqa: BLE001
+            return True
