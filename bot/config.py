@@ -285,6 +285,10 @@ class Settings(BaseSettings):
                     file.write(secrets.token_urlsafe(48))
         return path.read_text().strip().encode()
 
+    @cached_property
+    def trusted_proxy_set(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
+
     @property
     def telegram_secret(self) -> str:
         """The webhook secret: configured, or derived from the token so every process agrees."""

@@ -55,6 +55,28 @@ def require_secret(request: web.Request, header: str, expected: str) -> None:
         raise web.HTTPForbidden(text="wrong secret token")
 
 
+def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str:
+    """The client's address: the peer, or — only when the peer is a trusted proxy — the
+    nearest untrusted address in `X-Forwarded-For` (rightmost first, as proxies append)."""
+    peer = request.remote or ""
+    if peer not in trusted_proxies:
+        return peer
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted_proxies:
+            return hop[:64]
+    return peer
+
+
+def forwarded_https(request: web.Request, trusted_proxies: frozenset[str]) -> bool:
+    """Whether the client reached us over https: directly, or as a trusted proxy says."""
+    if request.secure:
+        return True
+    return ((request.remote or "") in trusted_proxies
+            and request.headers.get("X-Forwarded-Proto", "").lower() == "https")
+
+
 OUTAGE_RETRY = (0.5, 10.0)
 """First and longest wait between attempts at a polled update while the database is down."""
 
