@@ -26,6 +26,8 @@ from sqlalchemy.exc import ArgumentError
 SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 QUIET_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+FRAME_SOURCE_RE = re.compile(
+    r"^(?:'self'|'none'|https?://(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::\d{1,5})?)$")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -78,6 +80,16 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     metrics_token: str | None = None
     rate_limit_storage: str = "async+memory://"
+    rate_limit_web_session: str = "20/minute;300/hour"
+    """Messages one web-chat session may send."""
+    rate_limit_web_address: str = "120/minute"
+    """Web-chat messages from one client address (all its sessions together)."""
+    web_new_sessions_per_address: str = "30/hour"
+    """New web-chat sessions (conversations) one client address may start."""
+    web_session_idle_days: int = Field(30, ge=1, le=400)
+    """A web-chat session unused this long is over; each use extends it."""
+    web_frame_ancestors: str = "'self'"
+    """Who may show the web chat in a frame (CSP frame-ancestors), e.g. the portal's origin."""
 
     congratulation_delay_minutes: int = Field(60, ge=0)
     condolence_delay_minutes: int = Field(720, ge=0)
@@ -174,6 +186,30 @@ class Settings(BaseSettings):
         if not value.strip().startswith(("async+memory://", "async+redis://")):
             raise ValueError("must be async+memory:// or async+redis://HOST:PORT")
         return value.strip()
+
+    @field_validator("rate_limit_web_session", "rate_limit_web_address",
+                     "web_new_sessions_per_address")
+    @classmethod
+    def _rate_rule(cls, value: str) -> str:
+        from bot.ratelimit import parse_rule
+
+        try:
+            parse_rule(value)
+        except ValueError:
+            raise ValueError('must look like "20/minute;300/hour", or be empty for no limit'
+                             ) from None
+        return value.strip()
+
+    @field_validator("web_frame_ancestors")
+    @classmethod
+    def _frame_ancestors(cls, value: str) -> str:
+        sources = value.split()
+        if not sources or not all(FRAME_SOURCE_RE.match(s) for s in sources):
+            raise ValueError("must be 'self', 'none' or https origins separated by spaces, "
+                             "e.g. 'self' https://dichvucong.example.gov.vn")
+        if "'none'" in sources and len(sources) > 1:
+            raise ValueError("'none' cannot be combined with other sources")
+        return " ".join(sources)
 
     @field_validator("staff_user_ids")
     @classmethod

@@ -2,14 +2,21 @@
 
 Routes are the contract in DESIGN.md. Bodies are capped before parsing (413), secrets are
 compared in constant time, and an update is acknowledged only once it is stored (else 503).
+The web chat's sessions are issued and signed by the server (bot/channels/web.py), its
+messages validated field by field and rate-limited per session and per client address;
+/metrics and the full /healthz are for loopback callers or the holder of METRICS_TOKEN.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
 import json
 import logging
-import secrets
+import math
+import re
+import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,13 +25,15 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.channels.base import require_secret
-from bot.channels.web import chat_id_for
+from bot.channels.base import client_address, forwarded_https, require_secret
+from bot.channels.web import WebSessionRef
 from bot.channels.zalo_bot import add_routes as add_zalo_bot_routes
 from bot.channels.zalo_oa import add_routes as add_zalo_oa_routes
 from bot.db.repositories import claim_update
 from bot.ingest import add_routes as add_ingest_routes
 from bot.messages import clean_text
+from bot.ratelimit import parse_rule
+from handlers.texts import text
 
 if TYPE_CHECKING:
     from bot.app import Service
@@ -35,7 +44,15 @@ SERVICE = web.AppKey("service", "Service")
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 1024 * 1024
 MAX_CHAT_TEXT = 4000
+MAX_CHAT_FIELDS = {"text": MAX_CHAT_TEXT * 3, "action": 128, "label": 200, "id": 64}
+"""Longest value of each field of POST /chat/api/messages (text beyond 4000 is cut by the core
+and the citizen told; beyond this it is refused)."""
 CHAT_COOKIE = "motcua_chat"
+SECURE_CHAT_COOKIE = "__Host-motcua_chat"
+"""The name over https: the browser then keeps it only if Secure, host-only and path=/."""
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+REFERRER_POLICY = "strict-origin-when-cross-origin"
 json_response = partial(web.json_response, dumps=partial(json.dumps, ensure_ascii=False))
 
 
@@ -52,14 +69,22 @@ def create_web_app(service: Service) -> web.Application:
     add_ingest_routes(app)
     add_zalo_bot_routes(app, service)
     add_zalo_oa_routes(app, service)
-    app.on_response_prepare.append(_revalidate_static)
+    app.on_response_prepare.append(_security_headers)
     return app
 
 
-async def _revalidate_static(request: web.Request, response: web.StreamResponse) -> None:
-    """Phones must not keep an old chat.js after a deploy; the ETag keeps this cheap."""
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response: no MIME sniffing, no full URL in Referer, framing only by the
+    sites in WEB_FRAME_ANCESTORS (the chat page sets its whole policy itself)."""
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", REFERRER_POLICY)
+    if "Content-Security-Policy" not in headers:
+        ancestors = request.app[SERVICE].settings.web_frame_ancestors
+        headers["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
     if request.path.startswith("/chat/static/"):
-        response.headers["Cache-Control"] = "no-cache"
+        # Phones must not keep an old chat.js after a deploy; the ETag keeps this cheap.
+        headers["Cache-Control"] = "no-cache"
 
 
 @web.middleware
@@ -82,19 +107,75 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
 
 # -- operations -----------------------------------------------------------------------------
 
+_warned_unresolved_proxy = False
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local(request: web.Request) -> bool:
+    """A caller on this machine: a loopback client address, and not a request a local proxy
+    passed on (forwarding headers from a peer not in TRUSTED_PROXIES mean just that)."""
+    trusted = request.app[SERVICE].settings.trusted_proxy_set
+    if (request.remote or "") not in trusted and any(h in request.headers
+                                                     for h in FORWARDING_HEADERS):
+        global _warned_unresolved_proxy
+        if not _warned_unresolved_proxy:
+            _warned_unresolved_proxy = True
+            log.warning("requests carry X-Forwarded-For from %s, which is not in "
+                        "TRUSTED_PROXIES: every visitor shares that address and its limits",
+                        request.remote)
+        return False
+    return _is_loopback(client_address(request, trusted))
+
+
+def _bearer(request: web.Request) -> bytes | None:
+    """The bearer token as bytes (odd bytes in the header compare as themselves)."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return b""
+    return token.strip().encode("utf-8", "surrogateescape")
+
+
+def _operator(request: web.Request) -> bool | None:
+    """True for the holder of METRICS_TOKEN or a local caller; None when no token was given
+    but one is configured (401), False otherwise (403)."""
+    token = request.app[SERVICE].settings.metrics_token
+    given = _bearer(request)
+    if token and given is not None:
+        return hmac.compare_digest(given, token.encode())
+    if is_local(request):
+        return True
+    return None if token else False
+
 
 async def healthz(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     db_ok = await service.db.ping()
-    body = {
+    status = 200 if db_ok and service.ready else 503
+    body: dict[str, Any] = {
         "status": "degraded" if not db_ok else "ok" if service.ready else "starting",
-        "db": "ok" if db_ok else "down",
-        "channels": {name: channel.status for name, channel in service.channels.items()},
     }
-    return json_response(body, status=200 if db_ok and service.ready else 503)
+    if _operator(request):  # the rest tells an outsider which platforms we use and what is down
+        body["db"] = "ok" if db_ok else "down"
+        body["channels"] = {name: channel.status for name, channel in service.channels.items()}
+    return json_response(body, status=status)
 
 
 async def metrics(request: web.Request) -> web.Response:
+    allowed = _operator(request)
+    if allowed is None:
+        raise web.HTTPUnauthorized(text="metrics need a bearer token",
+                                   headers={"WWW-Authenticate": "Bearer"})
+    if not allowed:
+        raise web.HTTPForbidden(text="metrics are not served to this caller")
     response = web.Response(body=generate_latest())
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return response
@@ -135,71 +216,161 @@ async def telegram_webhook(request: web.Request) -> web.Response:
 
 
 async def chat_page(request: web.Request) -> web.StreamResponse:
+    ancestors = request.app[SERVICE].settings.web_frame_ancestors
     response = web.FileResponse(STATIC / "chat.html")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'"
+        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
+        f"frame-ancestors {ancestors}"
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def _visitor(request: web.Request) -> tuple[str, str | None]:
-    """(chat id, new cookie to set or None)."""
-    cookie = request.cookies.get(CHAT_COOKIE, "")
-    if len(cookie) < 16 or len(cookie) > 64:
-        cookie = secrets.token_urlsafe(24)
-        return chat_id_for(cookie), cookie
-    return chat_id_for(cookie), None
+def _secure(request: web.Request) -> bool:
+    settings = request.app[SERVICE].settings
+    return bool(settings.public_base_url and settings.public_base_url.startswith("https://")
+                ) or forwarded_https(request, settings.trusted_proxy_set)
 
 
-def _with_cookie(request: web.Request, response: web.Response, cookie: str | None) -> web.Response:
-    if cookie:
-        response.set_cookie(CHAT_COOKIE, cookie, max_age=180 * 24 * 3600, httponly=True,
-                            samesite="Lax", secure=request.secure, path="/")
+def _session_cookie(request: web.Request) -> str | None:
+    """The session cookie as sent; a header that does not even parse counts as none."""
+    name = SECURE_CHAT_COOKIE if _secure(request) else CHAT_COOKIE
+    try:
+        return request.cookies.get(name)
+    except Exception:  # noqa: BLE001 - http.cookies on hostile input: treat as no cookie
+        return None
+
+
+async def _visitor(request: web.Request) -> WebSessionRef | None:
+    """The session this request's cookie opens; None for no cookie, or one we did not issue,
+    or one rotated away or idle too long (those are replaced, never adopted)."""
+    return await request.app[SERVICE].web.sessions.find(_session_cookie(request))
+
+
+def _with_cookie(request: web.Request, response: web.Response,
+                 session: WebSessionRef | None) -> web.Response:
+    if session is not None and session.renew_cookie:
+        service = request.app[SERVICE]
+        secure = _secure(request)
+        response.set_cookie(
+            SECURE_CHAT_COOKIE if secure else CHAT_COOKIE, service.web.sessions.cookie(session),
+            max_age=service.settings.web_session_idle_days * 24 * 3600, httponly=True,
+            samesite="Lax", secure=secure, path="/")
     return response
 
 
-def _chat_error(message: str, status: int = 422) -> web.Response:
-    return json_response({"error": message}, status=status)
+def _chat_error(message: str, status: int = 422, field: str | None = None) -> web.Response:
+    body = {"error": message} if field is None else {"error": message, "field": field}
+    return json_response(body, status=status)
+
+
+def _wait_words(seconds: float) -> str:
+    seconds = max(1, math.ceil(seconds))
+    if seconds < 90:
+        return text("web.seconds", n=seconds)
+    if seconds < 90 * 60:
+        return text("web.minutes", n=math.ceil(seconds / 60))
+    return text("web.hours", n=math.ceil(seconds / 3600))
+
+
+async def _over_limit(request: web.Request, namespace: str, key: str, rule: str) -> float | None:
+    """Count one event; None while within `rule`, else the seconds until there is room."""
+    limiter = request.app[SERVICE].limiter
+    if await limiter.hit(namespace, key, rule):
+        return None
+    wait = 1.0
+    try:
+        for item in parse_rule(rule):
+            stats = await limiter.strategy.get_window_stats(item, namespace, key)
+            if stats.remaining <= 0:
+                wait = max(wait, stats.reset_time - time.time())
+    except Exception:  # noqa: BLE001 - the figure is a courtesy; the refusal stands
+        pass
+    return wait
+
+
+def _too_many(message: str, wait: float) -> web.Response:
+    response = _chat_error(message, 429)
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+def _chat_fields(data: Any) -> dict[str, str | None] | web.Response:
+    """The message's fields, each a string of bounded length or absent; else the refusal."""
+    if not isinstance(data, dict):
+        return _chat_error(text("web.invalid"), 400)
+    unknown = [key for key in data if key not in MAX_CHAT_FIELDS]
+    if unknown:
+        return _chat_error(text("web.invalid"), field=str(unknown[0])[:40])
+    fields: dict[str, str | None] = {}
+    for name, longest in MAX_CHAT_FIELDS.items():
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            return _chat_error(text("web.bad_field", field=name), field=name)
+        if value is not None and len(value) > longest:
+            if name == "text":
+                return _chat_error(text("web.text_too_long", limit=MAX_CHAT_TEXT), 413, name)
+            return _chat_error(text("web.bad_field", field=name), field=name)
+        fields[name] = value
+    action, label, client_id = fields["action"], fields["label"], fields["id"]
+    if action is not None and (not action or clean_text(action) != action or " " in action):
+        return _chat_error(text("web.bad_field", field="action"), field="action")
+    if label is not None:
+        fields["label"] = clean_text(label) or None
+    if client_id is not None and not CLIENT_ID.match(client_id):
+        return _chat_error(text("web.bad_field", field="id"), field="id")
+    if not action and not clean_text(fields["text"]):
+        return _chat_error(text("web.empty"), field="text")
+    return fields
 
 
 async def chat_post(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    chat_id, cookie = _visitor(request)
+    settings = service.settings
     if request.content_type != "application/json":  # forms from other sites cannot post here
-        return _chat_error("Tin nhắn không hợp lệ. Anh/chị vui lòng thử lại.", 415)
+        return _chat_error(text("web.unsupported"), 415)
+    address = client_address(request, settings.trusted_proxy_set)
+    wait = await _over_limit(request, "web-address", address, settings.rate_limit_web_address)
+    if wait is not None:
+        return _too_many(text("web.too_fast", wait=_wait_words(wait)), wait)
     try:
         data = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        return _chat_error("Tin nhắn không hợp lệ. Anh/chị vui lòng thử lại.", 400)
-    if not isinstance(data, dict):
-        return _chat_error("Tin nhắn không hợp lệ. Anh/chị vui lòng thử lại.", 400)
-    text, action = data.get("text"), data.get("action")
-    label, client_id = data.get("label"), data.get("id")
-    if action is not None and not isinstance(action, str) or (
-        text is not None and not isinstance(text, str)
-    ):
-        return _chat_error("Tin nhắn không hợp lệ. Anh/chị vui lòng thử lại.")
-    if isinstance(text, str) and len(text) > MAX_CHAT_TEXT * 3:
-        return _chat_error(f"Tin nhắn quá dài, vui lòng gõ dưới {MAX_CHAT_TEXT} ký tự.", 413)
-    client_id = client_id if isinstance(client_id, str) and len(client_id) <= 64 else None
-    messages, last_id = await service.web.converse(
-        chat_id, text=clean_text(text or ""), action=action,
-        label=label if isinstance(label, str) else None, client_id=client_id,
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return _chat_error(text("web.invalid"), 400)
+    fields = _chat_fields(data)
+    if isinstance(fields, web.Response):
+        return fields
+    visitor = await _visitor(request)
+    if visitor is None:
+        wait = await _over_limit(request, "web-new-session", address,
+                                 settings.web_new_sessions_per_address)
+        if wait is not None:
+            log.warning("web chat: new sessions refused for %s (over %s)", address,
+                        settings.web_new_sessions_per_address)
+            return _too_many(text("web.too_many_sessions", wait=_wait_words(wait)), wait)
+        visitor = service.web.sessions.begin()
+    wait = await _over_limit(request, "web-session", visitor.chat_id,
+                             settings.rate_limit_web_session)
+    if wait is not None:
+        return _too_many(text("web.too_fast", wait=_wait_words(wait)), wait)
+    result = await service.web.converse(
+        visitor, text=clean_text(fields["text"]), action=fields["action"],
+        label=fields["label"], client_id=fields["id"], origin=address,
     )
-    return _with_cookie(request, json_response({"messages": messages, "last_id": last_id}),
-                        cookie)
+    response = json_response({"messages": result.messages, "last_id": result.last_id})
+    return _with_cookie(request, response, result.session)
 
 
 async def chat_history(request: web.Request) -> web.Response:
+    """The chat's messages for the page; without a live session, none (and nothing stored)."""
     service = request.app[SERVICE]
-    chat_id, cookie = _visitor(request)
     try:
-        after = max(0, int(request.query.get("after", "0")))
+        after = min(max(0, int(request.query.get("after", "0"))), 2**62)
     except ValueError:
         after = 0
-    messages = [] if cookie else await service.web.history(chat_id, after)
-    last_id = max((m["id"] for m in messages), default=after)
+    visitor = await _visitor(request)
+    if visitor is None:
+        return json_response({"messages": [], "last_id": after})
+    messages, last_id = await service.web.history(visitor.chat_id, after)
     return _with_cookie(request, json_response({"messages": messages, "last_id": last_id}),
-                        cookie)
+                        visitor)

@@ -267,6 +267,7 @@ async def on_digits(msg: Incoming, ctx: Context) -> Reply:
         return await on_failure(msg, ctx, code, "no_such_code" if dossier is None
                                 else "wrong_digits")
     ctx.conversation.end()
+    msg.unlocked = True
     access = await repo.record_verified(ctx.session, dossier.id, ctx.citizen_id, msg.channel,
                                         msg.chat_id, msg.thread_id, ctx.now)
     await audit(ctx, msg, "dossier.viewed", dossier.code, "ok")

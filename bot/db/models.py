@@ -162,6 +162,18 @@ class WebMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class WebSession(Base):
+    """A web-chat session: the hash of the secret in the visitor's signed cookie, and the chat
+    it opens. Written when a conversation starts; a rotated or idle session's row is gone, so
+    its cookie opens nothing."""
+
+    __tablename__ = "web_sessions"
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class ProcedureImport(Base):
     """One run of an importer: what came in, what changed, what could not be parsed."""
 
