@@ -203,7 +203,8 @@ class Settings(BaseSettings):
     @field_validator("web_frame_ancestors")
     @classmethod
     def _frame_ancestors(cls, value: str) -> str:
-        sources = value.split()
+        # `self`/`none` may come unquoted: .env readers strip the quotes of 'self'.
+        sources = [f"'{s}'" if s in ("self", "none") else s for s in value.split()]
         if not sources or not all(FRAME_SOURCE_RE.match(s) for s in sources):
             raise ValueError("must be 'self', 'none' or https origins separated by spaces, "
                              "e.g. 'self' https://dichvucong.example.gov.vn")

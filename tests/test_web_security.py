@@ -422,7 +422,8 @@ async def test_corrupt_rows_do_not_break_the_history(service: Service,
     async with bare_session() as http:
         _, _, cookie = await post(http, service, {"text": "/start"})
         async with service.db.session() as session:
-            chat_id = await session.scalar(select(WebSession.chat_id))
+            chat_id = await session.scalar(
+                select(Identity.chat_id).where(Identity.channel == "web"))
             for payload in ([1, 2], "chữ", {"text": 5}, {"from": "admin", "text": "x"},
                             {"text": "x", "buttons": "no"}, {"text": "x", "buttons": [[7]]}):
                 session.add(WebMessage(chat_id=chat_id, payload=payload))
@@ -489,7 +490,7 @@ async def test_public_health_says_only_the_status(start: Callable[..., Any]) -> 
 
 async def test_security_headers_and_framing(start: Callable[..., Any]) -> None:
     portal = "https://dichvucong.example.gov.vn"
-    async with start(web_frame_ancestors=f"'self' {portal}") as service, \
+    async with start(web_frame_ancestors=f"self {portal}") as service, \
             bare_session() as http:
         for path in ("/chat/static/chat.js", "/chat/static/chat.css", "/chat/static/chat.html",
                      "/", f"{API}?after=0"):
