@@ -117,20 +117,28 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
+def _untrusted_forwarding(request: web.Request) -> bool:
+    """Whether the request was passed on by a proxy not in TRUSTED_PROXIES (said once in the
+    log: behind such a proxy every visitor shares its address, and the address's limits)."""
+    trusted = request.app[SERVICE].settings.trusted_proxy_set
+    if (request.remote or "") in trusted or not any(h in request.headers
+                                                    for h in FORWARDING_HEADERS):
+        return False
+    global _warned_unresolved_proxy
+    if not _warned_unresolved_proxy and _is_loopback(request.remote or ""):
+        _warned_unresolved_proxy = True
+        log.warning("requests from %s carry X-Forwarded-For but it is not in TRUSTED_PROXIES: "
+                    "all visitors share its address and the web chat's limits per address",
+                    request.remote)
+    return True
+
+
 def is_local(request: web.Request) -> bool:
     """A caller on this machine: a loopback client address, and not a request a local proxy
     passed on (forwarding headers from a peer not in TRUSTED_PROXIES mean just that)."""
-    trusted = request.app[SERVICE].settings.trusted_proxy_set
-    if (request.remote or "") not in trusted and any(h in request.headers
-                                                     for h in FORWARDING_HEADERS):
-        global _warned_unresolved_proxy
-        if not _warned_unresolved_proxy:
-            _warned_unresolved_proxy = True
-            log.warning("requests carry X-Forwarded-For from %s, which is not in "
-                        "TRUSTED_PROXIES: every visitor shares that address and its limits",
-                        request.remote)
+    if _untrusted_forwarding(request):
         return False
-    return _is_loopback(client_address(request, trusted))
+    return _is_loopback(client_address(request, request.app[SERVICE].settings.trusted_proxy_set))
 
 
 def _bearer(request: web.Request) -> bytes | None:
@@ -329,6 +337,7 @@ async def chat_post(request: web.Request) -> web.Response:
     settings = service.settings
     if request.content_type != "application/json":  # forms from other sites cannot post here
         return _chat_error(text("web.unsupported"), 415)
+    _untrusted_forwarding(request)
     address = client_address(request, settings.trusted_proxy_set)
     wait = await _over_limit(request, "web-address", address, settings.rate_limit_web_address)
     if wait is not None:
@@ -345,8 +354,9 @@ async def chat_post(request: web.Request) -> web.Response:
         wait = await _over_limit(request, "web-new-session", address,
                                  settings.web_new_sessions_per_address)
         if wait is not None:
-            log.warning("web chat: new sessions refused for %s (over %s)", address,
-                        settings.web_new_sessions_per_address)
+            if await service.limiter.hit("web-new-session-logged", address, "1/hour"):
+                log.warning("web chat: new sessions refused for %s (over %s); said once an hour",
+                            address, settings.web_new_sessions_per_address)
             return _too_many(text("web.too_many_sessions", wait=_wait_words(wait)), wait)
         visitor = service.web.sessions.begin()
     wait = await _over_limit(request, "web-session", visitor.chat_id,

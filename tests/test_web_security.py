@@ -163,7 +163,7 @@ async def test_made_up_cookies_are_never_adopted(start: Callable[..., Any]) -> N
 
 
 async def test_a_flood_of_made_up_cookies_hits_the_new_session_limit(
-    start: Callable[..., Any],
+    start: Callable[..., Any], caplog: pytest.LogCaptureFixture,
 ) -> None:
     statuses = []
     async with start(rate_limit_web_address="") as service, bare_session() as http:
@@ -179,6 +179,7 @@ async def test_a_flood_of_made_up_cookies_hits_the_new_session_limit(
                 assert "vui lòng đợi" in body["error"] and "phút" in body["error"]
         rows = await counts(service)
     assert statuses == [200] * limit + [429] * (220 - limit)
+    assert sum("new sessions refused" in r.getMessage() for r in caplog.records) == 1
     assert rows["citizens"] == rows["identities"] == rows["web_sessions"] == limit
     assert rows["processed_updates"] == limit
 
