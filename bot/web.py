@@ -314,19 +314,19 @@ def _chat_fields(data: Any) -> dict[str, str | None] | web.Response:
     for name, longest in MAX_CHAT_FIELDS.items():
         value = data.get(name)
         if value is not None and not isinstance(value, str):
-            return _chat_error(text("web.bad_field", field=name), field=name)
+            return _chat_error(text("web.invalid"), field=name)
         if value is not None and len(value) > longest:
             if name == "text":
                 return _chat_error(text("web.text_too_long", limit=MAX_CHAT_TEXT), 413, name)
-            return _chat_error(text("web.bad_field", field=name), field=name)
+            return _chat_error(text("web.invalid"), field=name)
         fields[name] = value
     action, label, client_id = fields["action"], fields["label"], fields["id"]
     if action is not None and (not action or clean_text(action) != action or " " in action):
-        return _chat_error(text("web.bad_field", field="action"), field="action")
+        return _chat_error(text("web.invalid"), field="action")
     if label is not None:
         fields["label"] = clean_text(label) or None
     if client_id is not None and not CLIENT_ID.match(client_id):
-        return _chat_error(text("web.bad_field", field="id"), field="id")
+        return _chat_error(text("web.invalid"), field="id")
     if not action and not clean_text(fields["text"]):
         return _chat_error(text("web.empty"), field="text")
     return fields
