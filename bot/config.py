@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     zalo_zns_development: bool = False
 
     ingest_api_token: str | None = None
+    ingest_max_future_minutes: int = Field(10, ge=0, le=24 * 60)
+    """How far ahead of our clock `received_at` and an event's `at` may be (clock skew)."""
+    ingest_max_due_years: int = Field(5, ge=1, le=50)
+    """How far ahead an appointment (`due_at`, `new_due_at`) may be."""
+    rate_limit_ingest_auth_failures: str = "10/minute"
+    """Failed ingest bearer tokens per client address before it gets 429 ("" = no limit)."""
     staff_user_ids: str = ""
 
     # security (README "Security and privacy")
@@ -173,6 +179,20 @@ class Settings(BaseSettings):
     def _rate_limit_storage(cls, value: str) -> str:
         if not value.strip().startswith(("async+memory://", "async+redis://")):
             raise ValueError("must be async+memory:// or async+redis://HOST:PORT")
+        return value.strip()
+
+    @field_validator("rate_limit_ingest_auth_failures")
+    @classmethod
+    def _ingest_auth_rule(cls, value: str) -> str:
+        from bot.ratelimit import parse_rule
+
+        try:
+            items = parse_rule(value)
+        except ValueError:
+            items = None
+        if items is None or any(item.amount < 1 for item in items):
+            raise ValueError('must look like "10/minute" or "10/minute;50/day" '
+                             "(empty = no limit)")
         return value.strip()
 
     @field_validator("staff_user_ids")

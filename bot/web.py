@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from bot.channels.base import require_secret
 from bot.channels.web import chat_id_for
@@ -62,20 +62,55 @@ async def _revalidate_static(request: web.Request, response: web.StreamResponse)
         response.headers["Cache-Control"] = "no-cache"
 
 
+BAD_INPUT = (RecursionError, UnicodeError, OverflowError, ValueError)
+"""What parsing a hostile request raises (JSON nested 100,000 deep, bytes that are not UTF-8 in
+a header or cookie, dates at the ends of the calendar, …): the sender's fault, answered 400
+with one log line. Anything else is our bug and keeps its stack trace."""
+
+
+def _route(request: web.Request) -> str:
+    """What the log calls the request: the route's pattern, never the path the sender chose
+    (it may carry a dossier code, control characters or anything else)."""
+    resource = request.match_info.route.resource
+    return f"{request.method} {resource.canonical if resource else '(no route)'}"
+
+
+def _raised_at(error: BaseException) -> str:
+    """file:line where the error was raised, so a one-line log still leads to the code."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "?"
+    return f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Never a stack trace to the outside: JSON errors for the API, plain text elsewhere."""
+    """Never a stack trace to the outside, and none in the log for bad input: a stranger
+    cannot fill the log with traces. Log lines name the route and the error's type and place,
+    never its message or the request's values (they may hold a citizen's name)."""
     try:
         response: web.StreamResponse = await handler(request)
         return response
     except web.HTTPException:
         raise
+    except DataError as error:
+        # A value the database refuses is bad input, not an outage: a 503 would be retried for
+        # ever. The statement's parameters (names, phones) stay out of the log.
+        log.warning("%s: the database refused a value (%s at %s)", _route(request),
+                    type(error.orig).__name__, _raised_at(error))
+        return json_response({"error": "Yêu cầu không hợp lệ."}, status=400)
     except SQLAlchemyError:
-        log.exception("database unavailable on %s", request.path)
+        log.exception("database unavailable on %s", _route(request))
         return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
                                  status=503)
+    except BAD_INPUT as error:
+        log.warning("%s: bad request (%s at %s)", _route(request), type(error).__name__,
+                    _raised_at(error))
+        return json_response({"error": "Yêu cầu không hợp lệ."}, status=400)
     except Exception:
-        log.exception("unexpected error on %s", request.path)
+        log.exception("unexpected error on %s", _route(request))
         return json_response({"error": "Xin lỗi, hệ thống gặp trục trặc. Vui lòng thử lại."},
                                  status=500)
 
