@@ -420,9 +420,11 @@ async def _authorize(request: web.Request) -> Any:
             headers={"Retry-After": str(await _retry_after(service.limiter, address, rule))})
     header = request.headers.get("Authorization")
     if header is None or not token_matches(header, token):
-        within = await service.limiter.hit(AUTH_FAILURES, address, rule)
+        # One line per failure; the 429s that follow are not logged (they would be a flood).
+        await service.limiter.hit(AUTH_FAILURES, address, rule)
+        throttled = not await service.limiter.test(AUTH_FAILURES, address, rule)
         log.warning("ingest: %s bearer token from %r%s", "missing" if header is None else "wrong",
-                    address, "" if within else f"; throttled ({rule})")
+                    address, f"; 429 from now on ({rule})" if throttled else "")
         raise web.HTTPUnauthorized(
             text=json.dumps({"error": "missing or invalid bearer token"}),
             content_type="application/json", headers={"WWW-Authenticate": "Bearer"})

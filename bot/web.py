@@ -75,14 +75,29 @@ def _route(request: web.Request) -> str:
     return f"{request.method} {resource.canonical if resource else '(no route)'}"
 
 
+PROJECT = Path(__file__).resolve().parent.parent
+
+
 def _raised_at(error: BaseException) -> str:
-    """file:line where the error was raised, so a one-line log still leads to the code."""
+    """The last line of our own code the error passed through (file:line), so a one-line log
+    still leads to the code that met the bad input."""
+    place = "?"
     tb = error.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename)
+        if path.is_relative_to(PROJECT) and "site-packages" not in path.parts:
+            place = f"{path.relative_to(PROJECT)}:{tb.tb_lineno}"
         tb = tb.tb_next
-    if tb is None:
-        return "?"
-    return f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
+    return place
+
+
+def refused_value(error: SQLAlchemyError) -> bool:
+    """The database refused a value (SQLSTATE class 22, "data exception": NUL in text on
+    PostgreSQL, a number out of range, text that is not UTF-8), as opposed to being down."""
+    if isinstance(error, DataError):
+        return True
+    orig = getattr(error, "orig", None)
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")[:2] == "22"
 
 
 @web.middleware
@@ -95,16 +110,18 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         return response
     except web.HTTPException:
         raise
-    except DataError as error:
-        # A value the database refuses is bad input, not an outage: a 503 would be retried for
-        # ever. The statement's parameters (names, phones) stay out of the log.
-        log.warning("%s: the database refused a value (%s at %s)", _route(request),
-                    type(error.orig).__name__, _raised_at(error))
-        return json_response({"error": "Yêu cầu không hợp lệ."}, status=400)
-    except SQLAlchemyError:
-        log.exception("database unavailable on %s", _route(request))
-        return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
+    except SQLAlchemyError as error:
+        if not refused_value(error):
+            log.exception("database unavailable on %s", _route(request))
+            return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
                                  status=503)
+        # Bad input, not an outage: a 503 would be retried for ever. Its message may quote the
+        # value (asyncpg does), so only the type goes to the log.
+        orig = getattr(error, "orig", None)
+        log.warning("%s: the database refused a value (SQLSTATE %s at %s)", _route(request),
+                    getattr(orig, "sqlstate", None) or type(orig or error).__name__,
+                    _raised_at(error))
+        return json_response({"error": "Yêu cầu không hợp lệ."}, status=400)
     except BAD_INPUT as error:
         log.warning("%s: bad request (%s at %s)", _route(request), type(error).__name__,
                     _raised_at(error))

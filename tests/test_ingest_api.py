@@ -479,7 +479,9 @@ async def test_failed_tokens_are_logged_and_throttled_per_address(
         assert (await api.put(CODE, dossier_body(), headers={**guesser, **AUTH}))[0] == 200
 
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.ingest"]
-    assert lines.count("ingest: wrong bearer token from '203.0.113.7'") == 10
+    assert lines.count("ingest: wrong bearer token from '203.0.113.7'") == 9
+    assert lines.count("ingest: wrong bearer token from '203.0.113.7'; 429 from now on "
+                       "(10/minute)") == 1
     assert lines.count("ingest: wrong bearer token from '198.51.100.20'") == 1
     assert "guess-" not in caplog.text and TOKEN not in caplog.text
     assert not [r for r in caplog.records if r.exc_info]

@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from sqlalchemy import text
 
 from bot.app import Service
+from bot.db.session import Database
 from bot.web import errors_middleware
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import FakeTelegram
@@ -170,3 +172,30 @@ async def test_bad_input_is_400_in_one_line_and_a_bug_keeps_its_trace(
     if not traced:  # the message may quote the input: only its type and place are logged
         line = records[0].getMessage()
         assert "Nguyễn" not in line and "secret-path" not in line, line
+
+
+@pytest.mark.parametrize("value", ["Nguyễn Văn An \ud800", "Nguyễn Văn An\x00"],
+                         ids=["unpaired surrogate", "NUL"])
+async def test_a_value_the_database_refuses_is_400_not_an_outage(
+        database_url: str, caplog: pytest.LogCaptureFixture, value: str) -> None:
+    """Whatever a route forgot to validate: a value the database refuses is the sender's
+    fault (400, one line without the value), not an outage (a 503 is retried for ever)."""
+    db = Database(database_url)
+
+    async def handler(request: web.Request) -> web.Response:
+        async with db.session() as session:
+            await session.execute(text("SELECT CAST(:v AS TEXT)"), {"v": value})
+        return web.json_response({})
+
+    app = web.Application(middlewares=[errors_middleware])
+    app.router.add_get("/r", handler)
+    caplog.set_level(logging.INFO)
+    try:
+        async with TestServer(app, host="127.0.0.1") as server:
+            status = await raw_request(server.port, "GET", "/r", {}, b"")
+    finally:
+        await db.dispose()
+    sqlite_stores_nul = "\x00" in value and db.dialect == "sqlite"
+    assert status == (200 if sqlite_stores_nul else 400)
+    assert_one_line_no_trace(caplog, value)
+    assert "Nguyễn" not in caplog.text
