@@ -46,10 +46,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import client_address, header_bytes
 from bot.config import Settings
-from bot.ratelimit import parse_rule
 from bot.db import dossiers as repo
 from bot.db.dossiers import DossierFields, EventFields, Status
 from bot.db.models import ProcedureRecord
+from bot.ratelimit import parse_rule
 from scheduler.quiet import next_allowed
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,10 @@ class _Strict(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _printable(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every string: trimmed (a spreadsheet cell's trailing line break is harmless), then
+        refused if anything unprintable is left, then NFC."""
         if isinstance(value, str):
+            value = value.strip()
             problem = text_problem(value, multiline=info.field_name in MULTILINE)
             if problem:
                 raise ValueError(problem)

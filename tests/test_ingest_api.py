@@ -11,10 +11,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import Service
+from bot.config import describe_errors
 from bot.db import dossiers as repo
 from bot.db.dossiers import Dossier, DossierEvent
 from bot.db.models import Citizen, OutboxMessage
@@ -500,3 +502,13 @@ async def test_a_forged_forwarded_for_does_not_escape_the_throttle(database_url:
         assert statuses == [401, 401, 401, 429, 429]
         assert (await api.put(CODE, dossier_body(), headers={**AUTH, "X-Forwarded-For":
                                                              "192.0.2.99"}))[0] == 429
+
+
+@pytest.mark.parametrize("overrides", [
+    {"rate_limit_ingest_auth_failures": "lots"}, {"rate_limit_ingest_auth_failures": "0/minute"},
+    {"ingest_max_future_minutes": -1}, {"ingest_max_due_years": 0},
+])
+def test_ingest_limits_are_validated_at_start(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError) as raised:
+        make_settings("sqlite+aiosqlite:///x.db", **overrides)
+    assert list(overrides)[0].upper() in describe_errors(raised.value)
