@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     zalo_zns_development: bool = False
 
     ingest_api_token: str | None = None
+    ingest_max_future_minutes: int = Field(10, ge=0, le=24 * 60)
+    """How far ahead of our clock `received_at` and an event's `at` may be (clock skew)."""
+    ingest_max_due_years: int = Field(5, ge=1, le=50)
+    """How far ahead an appointment (`due_at`, `new_due_at`) may be."""
+    rate_limit_ingest_auth_failures: str = "10/minute"
+    """Failed ingest bearer tokens per client address before it gets 429 ("" = no limit)."""
     staff_user_ids: str = ""
 
     # security (README "Security and privacy")
@@ -188,14 +194,16 @@ class Settings(BaseSettings):
         return value.strip()
 
     @field_validator("rate_limit_web_session", "rate_limit_web_address",
-                     "web_new_sessions_per_address")
+                     "web_new_sessions_per_address", "rate_limit_ingest_auth_failures")
     @classmethod
     def _rate_rule(cls, value: str) -> str:
         from bot.ratelimit import parse_rule
 
         try:
-            parse_rule(value)
+            items = parse_rule(value)
         except ValueError:
+            items = None
+        if items is None or any(item.amount < 1 for item in items):
             raise ValueError('must look like "20/minute;300/hour", or be empty for no limit'
                              ) from None
         return value.strip()

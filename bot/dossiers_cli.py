@@ -185,7 +185,14 @@ async def import_rows(db: Any, rows: list[tuple[int, dict[str, Any]]], source: s
                       dry_run: bool = False) -> tuple[Report, set[str]]:
     """Validate and upsert each row; one transaction for the whole file (nothing is written
     on --dry-run). Returns the report and the channels with new outbox rows."""
-    from bot.ingest import DossierIn, Invalid, apply_dossier, dossier_fields, field_errors
+    from bot.ingest import (
+        Bounds,
+        DossierIn,
+        Invalid,
+        apply_dossier,
+        dossier_fields,
+        field_errors,
+    )
 
     now = now or datetime.now(UTC)
     report = Report(source, rows=len(rows))
@@ -198,7 +205,7 @@ async def import_rows(db: Any, rows: list[tuple[int, dict[str, Any]]], source: s
                 try:
                     body = DossierIn.model_validate(data)
                     fields = await dossier_fields(session, str(data.get("code") or ""), body,
-                                                  settings.timezone)
+                                                  Bounds.of(settings, now))
                 except ValidationError as error:
                     report.rejected.append((line, _reasons(field_errors(error))))
                     continue

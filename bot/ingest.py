@@ -1,10 +1,16 @@
 """The ingest API for the one-stop system: `PUT /api/v1/dossiers/{code}` (upsert) and
 `POST /api/v1/dossiers/{code}/events` (a status event), described in docs/openapi-ingest.yaml.
 
-`Authorization: Bearer $INGEST_API_TOKEN`, compared in constant time; no token configured =
-the API does not exist (404). Bodies are capped at 1 MiB before parsing (413) and validated
-strictly (422 with `{"errors": {field: message}}`). Idempotent: the same event twice is
-recorded once and announced once; status messages to subscribers go through the outbox.
+`Authorization: Bearer $INGEST_API_TOKEN`, compared in constant time as bytes; no token
+configured = the API does not exist (404). Failed tokens are logged (the address, never the
+token) and counted per client address: over `RATE_LIMIT_INGEST_AUTH_FAILURES` the address gets
+429 before its token is even looked at, so guessing is throttled and a right guess is not told
+apart from a wrong one. Bodies are capped at 1 MiB before parsing (413) and validated strictly
+(422 with `{"errors": {field: message}}`; the log names the fields, never their values): no
+control or bidirectional-override characters, phones in ASCII digits, times no later than now
+(`INGEST_MAX_FUTURE_MINUTES`), appointments within `INGEST_MAX_DUE_YEARS`, nothing before 2000.
+Idempotent: the same event twice is recorded once and announced once; status messages to
+subscribers go through the outbox.
 
 The validation models and `apply_*` functions are shared with `motcua import-dossiers`.
 """
@@ -15,8 +21,12 @@ import asyncio
 import hmac
 import json
 import logging
-from datetime import UTC, date, datetime, time
+import math
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, partial
+from time import time as wall_clock
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -27,22 +37,29 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels.base import client_address, header_bytes
 from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db.dossiers import DossierFields, EventFields, Status
 from bot.db.models import ProcedureRecord
+from bot.ratelimit import parse_rule
 from scheduler.quiet import next_allowed
 
 log = logging.getLogger(__name__)
 
 json_response = partial(web.json_response, dumps=partial(json.dumps, ensure_ascii=False))
 END_OF_DAY = time(23, 59)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""No dossier of the one-stop systems is older; earlier times are typing or conversion errors."""
+AUTH_FAILURES = "ingest_auth_failures"
+"""The limiter's namespace for failed bearer tokens, counted per client address."""
 
 
 # -- validation -----------------------------------------------------------------------------
@@ -63,9 +80,46 @@ Moment = datetime
 DueMoment = Annotated[datetime, BeforeValidator(_end_of_day)]
 Text = Annotated[str, Field(max_length=2000)]
 
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")
+"""Marks, embeddings, overrides and isolates: they reorder what is shown around them (an
+override can make "…0001" read as "1000…" in a card or a staff page)."""
+MULTILINE = frozenset({"note", "reason"})
+"""Free text written by staff, where line breaks and tabs are legitimate."""
+
+
+def text_problem(value: str, *, multiline: bool = False) -> str | None:
+    """Why a string from the one-stop system cannot be stored and shown, or None: NUL (which
+    PostgreSQL refuses), other control characters (line breaks only in free text), unpaired
+    surrogates (not encodable in UTF-8) and bidirectional controls."""
+    for char in value:
+        category = unicodedata.category(char)
+        if char == "\x00":
+            return "contains a NUL character"
+        if category == "Cc" and not (multiline and char in "\n\r\t"):
+            return f"contains a control character (U+{ord(char):04X})"
+        if category == "Cs":
+            return f"contains an unpaired surrogate (U+{ord(char):04X})"
+        if char in BIDI_CONTROLS:
+            return f"contains a bidirectional control character (U+{ord(char):04X})"
+    return None
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _printable(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every string: trimmed (a spreadsheet cell's trailing line break is harmless), then
+        refused if anything unprintable is left, then NFC."""
+        if isinstance(value, str):
+            value = value.strip()
+            problem = text_problem(value, multiline=info.field_name in MULTILINE)
+            if problem:
+                raise ValueError(problem)
+            return unicodedata.normalize("NFC", value)
+        return value
 
 
 class DossierIn(_Strict):
@@ -154,7 +208,8 @@ def field_errors(error: ValidationError) -> dict[str, str]:
 
 
 def aware(moment: datetime, timezone: str) -> datetime:
-    """Times without an offset are local time."""
+    """Times without an offset are local time. OverflowError at the ends of the calendar
+    ("0001-01-01T00:00:00+14:00" is in year 0 in UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
     return moment.astimezone(UTC)
@@ -166,10 +221,52 @@ class Invalid(Exception):
         self.errors = errors
 
 
-async def dossier_fields(session: AsyncSession, code: str, body: DossierIn,
-                         timezone: str, catalogue: Any = None) -> DossierFields:
-    """Checks that need more than the body: the code in the path, times in order, the
-    procedure name (optional when the catalogue knows the code)."""
+@dataclass(frozen=True)
+class Bounds:
+    """Which times are possible, as of `now`: things that happened (`received_at`, an event's
+    `at`) at most `future` ahead of our clock (the one-stop system's clock may run a little
+    fast); appointments (`due_at`, `new_due_at`) at most `due_years` ahead; nothing before
+    EARLIEST. A time outside them would freeze a dossier (an event in 2099 outranks every
+    real one) or overflow a date computation later."""
+
+    timezone: str
+    now: datetime
+    future: timedelta = timedelta(minutes=10)
+    due_years: int = 5
+
+    @classmethod
+    def of(cls, settings: Settings, now: datetime) -> Bounds:
+        return cls(settings.timezone, now, timedelta(minutes=settings.ingest_max_future_minutes),
+                   settings.ingest_max_due_years)
+
+    def happened(self, name: str, moment: datetime, errors: dict[str, str]) -> datetime:
+        """`moment` in UTC; a problem goes to `errors[name]`."""
+        utc = self._utc(name, moment, errors)
+        if name not in errors and utc > self.now + self.future:
+            errors[name] = "is in the future"
+        return utc
+
+    def appointment(self, name: str, moment: datetime, errors: dict[str, str]) -> datetime:
+        utc = self._utc(name, moment, errors)
+        if name not in errors and utc > self.now + timedelta(days=366 * self.due_years):
+            errors[name] = f"is more than {self.due_years} years ahead"
+        return utc
+
+    def _utc(self, name: str, moment: datetime, errors: dict[str, str]) -> datetime:
+        try:
+            utc = aware(moment, self.timezone)
+        except (OverflowError, ValueError):
+            errors[name] = "is out of range"
+            return EARLIEST
+        if utc < EARLIEST:
+            errors[name] = f"is before {EARLIEST.year}"
+        return utc
+
+
+async def dossier_fields(session: AsyncSession, code: str, body: DossierIn, bounds: Bounds,
+                         catalogue: Any = None) -> DossierFields:
+    """Checks that need more than the body: the code in the path, times possible and in
+    order, the procedure name (optional when the catalogue knows the code)."""
     errors: dict[str, str] = {}
     canonical = repo.normalize_code(code)
     if not code.strip():
@@ -178,9 +275,9 @@ async def dossier_fields(session: AsyncSession, code: str, body: DossierIn,
         errors["code"] = "not a dossier code (letters, digits and . - / only)"
     elif body.code is not None and repo.code_key(body.code) != repo.code_key(canonical):
         errors["code"] = "differs from the code in the URL"
-    received_at = aware(body.received_at, timezone)
-    due_at = aware(body.due_at, timezone)
-    if due_at < received_at:
+    received_at = bounds.happened("received_at", body.received_at, errors)
+    due_at = bounds.appointment("due_at", body.due_at, errors)
+    if not errors.keys() & {"received_at", "due_at"} and due_at < received_at:
         errors["due_at"] = "is before received_at"
     name = body.procedure_name or await procedure_name(session, body.procedure_code, catalogue)
     if not name:
@@ -196,12 +293,24 @@ async def dossier_fields(session: AsyncSession, code: str, body: DossierIn,
     )
 
 
-def event_fields(body: EventIn, timezone: str) -> EventFields:
-    at = aware(body.at, timezone)
-    new_due = aware(body.new_due_at, timezone) if body.new_due_at else None
-    if new_due is not None and new_due <= at:
-        raise Invalid({"new_due_at": "must be after at"})
+def event_fields(body: EventIn, bounds: Bounds) -> EventFields:
+    """The event in UTC, its times possible (the dossier's own dates are checked by
+    `check_event_dates` once it is loaded)."""
+    errors: dict[str, str] = {}
+    at = bounds.happened("at", body.at, errors)
+    new_due = (bounds.appointment("new_due_at", body.new_due_at, errors)
+               if body.new_due_at else None)
+    if not errors and new_due is not None and new_due <= at:
+        errors["new_due_at"] = "must be after at"
+    if errors:
+        raise Invalid(errors)
     return EventFields(body.status, at, body.note, new_due, body.reason)
+
+
+def check_event_dates(dossier: repo.Dossier, fields: EventFields) -> None:
+    """Nothing happens to a dossier before it is received."""
+    if fields.at < dossier.received_at:
+        raise Invalid({"at": "is before the dossier's received_at"})
 
 
 async def procedure_name(session: AsyncSession, procedure_code: str,
@@ -290,22 +399,76 @@ def _service(request: web.Request) -> Any:
     return request.app[SERVICE]
 
 
-def _authorize(request: web.Request) -> Any:
+def token_matches(header: str, token: str) -> bool:
+    """`Authorization: Bearer <token>`, compared in constant time, as bytes."""
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(header_bytes(given.strip()),
+                                                              token.encode())
+
+
+async def _authorize(request: web.Request) -> Any:
+    """The service, or an error: 404 (API off), 429 (this address failed too often: refused
+    before its token is looked at, so the answer says nothing about the guess), 401."""
     service = _service(request)
-    token = service.settings.ingest_api_token
+    settings: Settings = service.settings
+    token = settings.ingest_api_token
     if not token:
         raise web.HTTPNotFound()
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                             token.encode()):
+    address = client_address(request, settings.trusted_proxy_set) or "unknown"
+    rule = settings.rate_limit_ingest_auth_failures
+    if not await service.limiter.test(AUTH_FAILURES, address, rule):
+        raise web.HTTPTooManyRequests(
+            text=json.dumps({"error": "too many failed authentications from this address"}),
+            content_type="application/json",
+            headers={"Retry-After": str(await _retry_after(service.limiter, address, rule))})
+    header = request.headers.get("Authorization")
+    if header is None or not token_matches(header, token):
+        # One line per failure; the 429s that follow are not logged (they would be a flood).
+        await service.limiter.hit(AUTH_FAILURES, address, rule)
+        throttled = not await service.limiter.test(AUTH_FAILURES, address, rule)
+        log.warning("ingest: %s bearer token from %r%s", "missing" if header is None else "wrong",
+                    address, f"; 429 from now on ({rule})" if throttled else "")
         raise web.HTTPUnauthorized(
             text=json.dumps({"error": "missing or invalid bearer token"}),
             content_type="application/json", headers={"WWW-Authenticate": "Bearer"})
     return service
 
 
-def _unprocessable(errors: dict[str, str]) -> web.Response:
+async def _retry_after(limiter: Any, address: str, rule: str) -> int:
+    """Seconds until the address may try again (when its oldest counted failure expires)."""
+    wait = 1.0
+    for item in parse_rule(rule):
+        try:
+            stats = await limiter.strategy.get_window_stats(item, AUTH_FAILURES, address)
+        except Exception:  # noqa: BLE001 - storage down: the limiter lets requests through
+            continue
+        if stats.remaining <= 0:
+            wait = max(wait, stats.reset_time - wall_clock())
+    return math.ceil(wait)
+
+
+def _route(request: web.Request) -> str:
+    """The route as the log shows it: its pattern, not the path (the path is the sender's)."""
+    resource = request.match_info.route.resource
+    return f"{request.method} {resource.canonical if resource else '?'}"
+
+
+def _unprocessable(request: web.Request, errors: dict[str, str]) -> web.Response:
+    """422 with every bad field."""
+    _log_refused(request, errors)
     return json_response({"errors": errors}, status=422)
+
+
+def _log_refused(request: web.Request, errors: dict[str, str]) -> None:
+    """One line naming the fields, never a value: names, phones and whatever else a sender
+    put there stay out of the log."""
+    log.warning("ingest: %s refused (422): %s", _route(request), ", ".join(_loggable(errors)))
+
+
+def _loggable(errors: dict[str, str]) -> list[str]:
+    """Field names as they may appear in a log: unknown ones are the sender's own keys."""
+    known = set(DossierIn.model_fields) | set(EventIn.model_fields) | {"body"}
+    return sorted(name if name in known else "(unknown field)" for name in errors)
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
@@ -316,7 +479,8 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     raw = await request.read()  # 413 above client_max_size, before any parsing
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…
+        log.warning("ingest: %s refused: body is not valid JSON", _route(request))
         raise web.HTTPBadRequest(text=json.dumps({"errors": {"body": "not valid JSON"}}),
                                  content_type="application/json") from None
     if not isinstance(data, dict):
@@ -325,13 +489,11 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise _HTTPUnprocessable(field_errors(error)) from None
-
-
-class _HTTPUnprocessable(web.HTTPUnprocessableEntity):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(text=json.dumps({"errors": errors}, ensure_ascii=False),
-                         content_type="application/json")
+        errors = field_errors(error)
+        _log_refused(request, errors)
+        raise web.HTTPUnprocessableEntity(
+            text=json.dumps({"errors": errors}, ensure_ascii=False),
+            content_type="application/json") from None
 
 
 def _wake(service: Any, channels: set[str]) -> None:
@@ -342,16 +504,16 @@ def _wake(service: Any, channels: set[str]) -> None:
 
 
 async def put_dossier(request: web.Request) -> web.Response:
-    service = _authorize(request)
+    service = await _authorize(request)
     body: DossierIn = await _body(request, DossierIn)
     code = request.match_info["code"]
     now = service.clock()
     async with service.db.session() as session:
         try:
-            fields = await dossier_fields(session, code, body, service.settings.timezone,
+            fields = await dossier_fields(session, code, body, Bounds.of(service.settings, now),
                                           service.services.get("catalogue"))
         except Invalid as error:
-            return _unprocessable(error.errors)
+            return _unprocessable(request, error.errors)
         result, woken = await apply_dossier(session, fields, now, service.settings)
     _wake(service, woken)
     return json_response({"code": result.dossier.code, "created": result.created,
@@ -359,21 +521,26 @@ async def put_dossier(request: web.Request) -> web.Response:
 
 
 async def post_event(request: web.Request) -> web.Response:
-    service = _authorize(request)
+    service = await _authorize(request)
     body: EventIn = await _body(request, EventIn)
     code = request.match_info["code"]
     if repo.normalize_code(code) is None:
-        return _unprocessable({"code": "not a dossier code (letters, digits and . - / only)"})
-    try:
-        fields = event_fields(body, service.settings.timezone)
-    except Invalid as error:
-        return _unprocessable(error.errors)
+        return _unprocessable(request,
+                              {"code": "not a dossier code (letters, digits and . - / only)"})
     now = service.clock()
+    try:
+        fields = event_fields(body, Bounds.of(service.settings, now))
+    except Invalid as error:
+        return _unprocessable(request, error.errors)
     async with service.db.session() as session:
         dossier = await repo.get_dossier(session, code, lock=True)
         if dossier is None:
             return json_response({"error": "no dossier with this code; PUT it first"},
                                  status=404)
+        try:
+            check_event_dates(dossier, fields)
+        except Invalid as error:
+            return _unprocessable(request, error.errors)
         recorded, woken = await apply_event(session, dossier, fields, now, service.settings)
     _wake(service, woken)
     if recorded.event is None:

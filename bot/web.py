@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from bot.channels.base import client_address, forwarded_https, require_secret
 from bot.channels.web import WebSessionRef
@@ -87,20 +87,72 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         headers["Cache-Control"] = "no-cache"
 
 
+BAD_INPUT = (RecursionError, UnicodeError, OverflowError, ValueError)
+"""What parsing a hostile request raises (JSON nested 100,000 deep, bytes that are not UTF-8 in
+a header or cookie, dates at the ends of the calendar, …): the sender's fault, answered 400
+with one log line. Anything else is our bug and keeps its stack trace."""
+
+
+def _route(request: web.Request) -> str:
+    """What the log calls the request: the route's pattern, never the path the sender chose
+    (it may carry a dossier code, control characters or anything else)."""
+    resource = request.match_info.route.resource
+    return f"{request.method} {resource.canonical if resource else '(no route)'}"
+
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _raised_at(error: BaseException) -> str:
+    """The last line of our own code the error passed through (file:line), so a one-line log
+    still leads to the code that met the bad input."""
+    place = "?"
+    tb = error.__traceback__
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename)
+        if path.is_relative_to(PROJECT) and "site-packages" not in path.parts:
+            place = f"{path.relative_to(PROJECT)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return place
+
+
+def refused_value(error: SQLAlchemyError) -> bool:
+    """The database refused a value (SQLSTATE class 22, "data exception": NUL in text on
+    PostgreSQL, a number out of range, text that is not UTF-8), as opposed to being down."""
+    if isinstance(error, DataError):
+        return True
+    orig = getattr(error, "orig", None)
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")[:2] == "22"
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Never a stack trace to the outside: JSON errors for the API, plain text elsewhere."""
+    """Never a stack trace to the outside, and none in the log for bad input: a stranger
+    cannot fill the log with traces. Log lines name the route and the error's type and place,
+    never its message or the request's values (they may hold a citizen's name)."""
     try:
         response: web.StreamResponse = await handler(request)
         return response
     except web.HTTPException:
         raise
-    except SQLAlchemyError:
-        log.exception("database unavailable on %s", request.path)
-        return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
+    except SQLAlchemyError as error:
+        if not refused_value(error):
+            log.exception("database unavailable on %s", _route(request))
+            return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
                                  status=503)
+        # Bad input, not an outage: a 503 would be retried for ever. Its message may quote the
+        # value (asyncpg does), so only the type goes to the log.
+        orig = getattr(error, "orig", None)
+        log.warning("%s: the database refused a value (SQLSTATE %s at %s)", _route(request),
+                    getattr(orig, "sqlstate", None) or type(orig or error).__name__,
+                    _raised_at(error))
+        return json_response({"error": "Yêu cầu không hợp lệ."}, status=400)
+    except BAD_INPUT as error:
+        log.warning("%s: bad request (%s at %s)", _route(request), type(error).__name__,
+                    _raised_at(error))
+        return json_response({"error": "Yêu cầu không hợp lệ."}, status=400)
     except Exception:
-        log.exception("unexpected error on %s", request.path)
+        log.exception("unexpected error on %s", _route(request))
         return json_response({"error": "Xin lỗi, hệ thống gặp trục trặc. Vui lòng thử lại."},
                                  status=500)
 
@@ -204,7 +256,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             raise ValueError("not an update")
         update = channel.parse(data)
-    except (ValueError, TypeError, KeyError, AttributeError):  # what PTB's parsing raises
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):  # PTB, json
         # Authenticated but malformed: keep a trace and acknowledge, or Telegram retries forever.
         digest = hashlib.sha256(body).hexdigest()[:24]
         async with service.db.session() as session:

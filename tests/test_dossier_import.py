@@ -150,3 +150,32 @@ async def test_unreadable_files(tmp_path: Path, capsys: pytest.CaptureFixture[st
     monkeypatch.chdir(tmp_path)
     assert await run(str(bad)) == 2
     assert "Nhập thất bại" in capsys.readouterr().err
+
+
+async def test_impossible_rows_are_rejected_by_field_never_a_crash(
+        env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The importer uses the API's checks: control and bidi characters, non-ASCII digits,
+    dates in the future or off the calendar are rejected rows naming the field."""
+    header = "Mã hồ sơ;Mã thủ tục;Người nộp;Số điện thoại;Ngày tiếp nhận;Ngày hẹn trả"
+    rows = [
+        "000.00.01.H29-260105-0001;1.000894;Nguyễn Văn An;0912345678;05/01/2026;20/01/2026",
+        "000.00.01.H29-260105-0002;1.000894;Nguyễn\x00 Văn Bình;0912345678;05/01/2026;20/01/2026",
+        "000.00.01.H29-260105-0003;1.000894;Trần \u202eThị;0912345678;05/01/2026;20/01/2026",
+        "000.00.01.H29-260105-0004;1.000894;Lê Văn Cường;٠٩١٢٣٤٥٦٧٨;05/01/2026;20/01/2026",
+        "000.00.01.H29-260105-0005;1.000894;Phạm Thị Dung;0912345678;01/01/0001;20/01/2026",
+        "000.00.01.H29-260105-0006;1.000894;Đỗ Văn Em;0912345678;05/01/2099;20/01/2099",
+        "000.00.01.H29-260105-0007;1.000894;Hồ Văn Phúc;0912345678;05/01/2026;31/12/9999",
+    ]
+    path = tmp_path / "hoso.csv"
+    path.write_text("\n".join([header, *rows]), encoding="utf-8")
+    assert await run(str(path)) == 1
+    out = capsys.readouterr().out
+    assert "1 hồ sơ (1 mới" in out and "6 dòng bị từ chối" in out
+    assert "dòng 3: applicant_name: contains a NUL character" in out
+    assert "dòng 4: applicant_name: contains a bidirectional control character" in out
+    assert "dòng 5: phone:" in out
+    assert "dòng 6: received_at:" in out
+    assert "dòng 7: received_at: is in the future" in out
+    assert "dòng 8: due_at: is more than 5 years ahead" in out
+    assert "Bình" not in out and "Cường" not in out  # the report names fields, not values
+    assert set(await stored(env)) == {"000.00.01.H29-260105-0001"}

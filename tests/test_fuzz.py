@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,16 @@ from telegram import Bot, Update
 from bot.channels.telegram import incoming_from_telegram
 from bot.channels.zalo_bot import incoming_from_zalo_bot, updates_in
 from bot.channels.zalo_oa import incoming_from_zalo_oa
-from bot.ingest import DossierIn, EventIn, Invalid, event_fields, field_errors
+from bot.ingest import (
+    EARLIEST,
+    Bounds,
+    DossierIn,
+    EventIn,
+    Invalid,
+    event_fields,
+    field_errors,
+    text_problem,
+)
 from bot.messages import clean_text, split_text
 from bot.router import strip_marks
 from procedures import normalize
@@ -124,8 +134,13 @@ def test_zalo_oa_events_are_parsed_or_rejected(event: dict[str, Any]) -> None:
         pass
 
 
+offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 moments = st.one_of(st.datetimes().map(lambda d: d.isoformat()), st.dates().map(str),
+                    st.datetimes(timezones=offsets).map(lambda d: d.isoformat()),
+                    st.sampled_from(["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00",
+                                     "0001-01-01T00:00:00", "9999-12-31", "2099-01-01"]),
                     st.text(max_size=30), st.integers(), st.none())
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 ingest_bodies = st.fixed_dictionaries({}, optional={
     "code": st.text(max_size=40) | st.integers(), "procedure_code": st.text(max_size=70),
     "applicant_name": st.text(max_size=210), "phone": st.text(max_size=35) | st.integers(),
@@ -147,10 +162,22 @@ def test_ingest_bodies_are_accepted_or_get_field_errors(body: dict[str, Any]) ->
             errors = field_errors(error)  # the 422 body
             assert errors and all(isinstance(v, str) for v in errors.values())
             continue
+        for name, value in parsed:  # what is accepted can be stored and shown
+            if isinstance(value, str):
+                assert text_problem(value, multiline=name in ("note", "reason")) is None, name
+        bounds = Bounds("Asia/Ho_Chi_Minh", NOW)
         if isinstance(parsed, EventIn):
             try:
-                fields = event_fields(parsed, "Asia/Ho_Chi_Minh")
+                fields = event_fields(parsed, bounds)
             except Invalid as invalid:  # also a 422
                 assert invalid.errors
                 continue
-            assert fields.at.tzinfo is not None
+            assert EARLIEST <= fields.at <= NOW + bounds.future
+        else:
+            errors: dict[str, str] = {}
+            received = bounds.happened("received_at", parsed.received_at, errors)
+            due = bounds.appointment("due_at", parsed.due_at, errors)
+            if "received_at" not in errors:
+                assert EARLIEST <= received <= NOW + bounds.future
+            if "due_at" not in errors:
+                assert EARLIEST <= due <= NOW + timedelta(days=366 * bounds.due_years)

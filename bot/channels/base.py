@@ -41,13 +41,21 @@ class Sender(Protocol):
         ...
 
 
+def header_bytes(value: str) -> bytes:
+    """A header as the bytes that came over the wire. aiohttp decodes headers as UTF-8 with
+    surrogateescape, so a non-UTF-8 header holds lone surrogates and a plain `.encode()` would
+    raise: a 500 and a stack trace for anyone who sends one byte of garbage."""
+    return value.encode("utf-8", "surrogateescape")
+
+
 def secret_matches(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
+    """Constant time, as bytes: a header that is not UTF-8 simply does not match."""
+    return hmac.compare_digest(header_bytes(given), expected.encode())
 
 
 def require_secret(request: web.Request, header: str, expected: str) -> None:
     """A platform's shared webhook secret: 401 when missing, 403 when wrong (compared in
-    constant time); the caller has stored nothing yet."""
+    constant time, as bytes); the caller has stored nothing yet."""
     given = request.headers.get(header)
     if given is None:
         raise web.HTTPUnauthorized(text="missing secret token")

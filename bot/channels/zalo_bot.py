@@ -437,7 +437,7 @@ async def zalo_bot_webhook(request: web.Request, service: Service) -> web.Respon
     try:
         items = updates_in(json.loads(body))
         incoming = [incoming_from_zalo_bot(item) for item in items]
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…
         digest = hashlib.sha256(body).hexdigest()[:24]
         async with service.db.session() as session:
             await claim_update(session, f"zalo_bot:rejected:{digest}", service.clock(),

@@ -43,7 +43,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.channels.base import ChannelError
+from bot.channels.base import ChannelError, header_bytes
 from bot.channels.zalo_bot import ReplyPump, numbered_menu, obj, with_menu
 from bot.config import Settings
 from bot.db import zalo as store
@@ -117,7 +117,7 @@ def verify_webhook(body: bytes, signature: str, app_id: str, secret_key: str,
     """The event if the signature matches and the timestamp is fresh, else None."""
     try:
         event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…
         return None
     if not isinstance(event, dict):
         return None
@@ -126,7 +126,7 @@ def verify_webhook(body: bytes, signature: str, app_id: str, secret_key: str,
         return None
     stamp_text = str(stamp)
     expected = signature_for(app_id, body, stamp_text, secret_key)
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
+    if not hmac.compare_digest(header_bytes(signature), expected.encode()):
         return None
     if str(event.get("app_id", "")) != app_id:
         return None

@@ -141,15 +141,19 @@ def find_code(text: str, *, max_words: int = 14) -> str | None:
 
 # -- phones and names -----------------------------------------------------------------------
 
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
 
 def normalize_phone(raw: str) -> str | None:
-    """Digits of a Vietnamese phone number (+84 → 0), or None when it is not one."""
-    digits = re.sub(r"[\s().\-]", "", unicodedata.normalize("NFKC", raw or ""))
+    """Digits of a Vietnamese phone number (+84 → 0), or None when it is not one. Only the
+    ASCII digits 0-9: `str.isdigit` (and NFKC) would also take "٠٩١٢…", "０９１２…" or "⁰⁹¹²…",
+    which no telephone network dials and no citizen could match with the last 4 digits."""
+    digits = re.sub(r"[\s().\-]", "", raw or "")
     if digits.startswith("+84"):
         digits = "0" + digits[3:]
     elif digits.startswith("84") and len(digits) >= 11:
         digits = "0" + digits[2:]
-    if not digits.isdigit() or not 9 <= len(digits) <= 11:
+    if not _ASCII_DIGITS.fullmatch(digits) or not 9 <= len(digits) <= 11:
         return None
     return digits
 

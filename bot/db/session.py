@@ -23,6 +23,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(database_url: str) -> AsyncEngine:
+    """`hide_parameters`: a database error's message (and so its logged trace) shows the SQL
+    but not the values, which are names, phone numbers and what citizens typed."""
     url = make_url(database_url)
     if url.drivername == "sqlite+aiosqlite":
         url = url.set(drivername=sqlite_driver.DRIVER)
@@ -33,10 +35,11 @@ def create_engine(database_url: str) -> AsyncEngine:
         # back again on check-in (one statement less per update).
         # `timeout`: how long a statement waits for another connection's write lock.
         engine = create_async_engine(url, connect_args={"timeout": 10},
-                                     pool_reset_on_return=None)
+                                     pool_reset_on_return=None, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                               hide_parameters=True)
 
 
 class Database:
