@@ -37,6 +37,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class BadRequestsInOneLine(logging.Filter):
+    """aiohttp's HTTP parser logs a malformed request (NUL in a header, a broken request
+    line) as an error with a stack trace: anyone could fill the log with them. One warning
+    line each instead, without the offending bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import BadHttpMessage
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, BadHttpMessage):
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "malformed HTTP request refused (%s)", (
+                type(error).__name__,)
+        return True
+
+
+def quiet_bad_requests() -> None:
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, BadRequestsInOneLine) for f in server.filters):
+        server.addFilter(BadRequestsInOneLine())
+
+
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())

@@ -31,6 +31,7 @@ from bot.channels.zalo_bot import add_routes as add_zalo_bot_routes
 from bot.channels.zalo_oa import add_routes as add_zalo_oa_routes
 from bot.db.repositories import claim_update
 from bot.ingest import add_routes as add_ingest_routes
+from bot.logs import quiet_bad_requests
 from bot.messages import clean_text
 from bot.ratelimit import parse_rule
 from handlers.texts import text
@@ -57,6 +58,7 @@ json_response = partial(web.json_response, dumps=partial(json.dumps, ensure_asci
 
 
 def create_web_app(service: Service) -> web.Application:
+    quiet_bad_requests()
     app = web.Application(client_max_size=MAX_BODY, middlewares=[errors_middleware])
     app[SERVICE] = service
     app.router.add_get("/", chat_page)

@@ -403,7 +403,8 @@ async def raw_request(port: int, head: bytes, body: bytes = b"") -> bytes:
     b"motcua_chat=" + b"a" * 30 + b"\x00" + b"b" * 30,
     b"=;=;;motcua_chat",
 ])
-async def test_a_malformed_cookie_header_is_no_500(service: Service, cookie: bytes) -> None:
+async def test_a_malformed_cookie_header_is_no_500(service: Service, cookie: bytes,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
     body = b'{"text": "/start"}'
     answer = await raw_request(service.port, b"POST /chat/api/messages HTTP/1.1\r\nHost: x\r\n"
                                b"Content-Type: application/json\r\nCookie: " + cookie + b"\r\n",
@@ -416,6 +417,7 @@ async def test_a_malformed_cookie_header_is_no_500(service: Service, cookie: byt
                                b"Host: x\r\nCookie: " + cookie + b"\r\n")
     assert answer.split(b" ", 2)[1] in (b"200", b"400")
     assert b"Set-Cookie" not in answer
+    assert not [r for r in caplog.records if r.exc_info], "a stack trace was logged"
 
 
 async def test_corrupt_rows_do_not_break_the_history(service: Service,
