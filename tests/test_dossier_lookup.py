@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.db import dossiers as repo
-from bot.db.dossiers import DossierFields, DossierSubscription, EventFields
+from bot.db.dossiers import DossierFields, DossierLookupFailure, DossierSubscription, EventFields
 from bot.db.models import AuditLog
 from bot.db.session import Database
 from bot.router import Core
@@ -237,4 +237,4 @@ async def test_cancel_leaves_the_digits_step(world: World) -> None:
     await chat.say(f"/hoso {CODE}")
     assert "đã dừng" in texts(await chat.say("/huy"))
     async with world.db.session() as session:
-        assert await repo.count_lookup_failures(session, "web", "c1", START) == 0
+        assert await session.scalar(select(func.count()).select_from(DossierLookupFailure)) == 0
