@@ -195,7 +195,8 @@ def another_code_buttons() -> list[list[Button]]:
     return [[Button(text("dossiers.button_another"), action="dossier:again")], *back_to_menu()]
 
 
-def throttled_reply(ctx: Context, code: str, message: str = "dossiers.throttled") -> Outgoing:
+def throttled_reply(ctx: Context, code: str, message: str = "dossiers.throttled",
+                    by: str = "chat") -> Outgoing:
     """The chat stays in the digits step, so digits typed next get this answer again rather
     than a procedure search for "1234" (and a chat already there is not rewritten)."""
     if ctx.conversation.state != Step.DIGITS:
@@ -204,8 +205,9 @@ def throttled_reply(ctx: Context, code: str, message: str = "dossiers.throttled"
     if message == "dossiers.code_locked":
         return Outgoing(text(message, hours=ctx.settings.lookup_code_lock_hours),
                         buttons=another_code_buttons())
-    return Outgoing(text(message, minutes=ctx.settings.lookup_chat_window_minutes),
-                    buttons=back_to_menu())
+    minutes = (ctx.settings.lookup_address_window_minutes if by == "address"
+               else ctx.settings.lookup_chat_window_minutes)
+    return Outgoing(text(message, minutes=minutes), buttons=back_to_menu())
 
 
 def guesser(msg: Incoming, ctx: Context) -> repo.Guesser:
@@ -229,17 +231,13 @@ async def throttled_by(msg: Incoming, ctx: Context) -> str | None:
     return None
 
 
-async def is_throttled(msg: Incoming, ctx: Context) -> bool:
-    return await throttled_by(msg, ctx) is not None
-
-
 async def start_check(msg: Incoming, ctx: Context, code: str) -> Outgoing:
     """A code was given: ask for the digits (the same whether the code exists or not, and
     whether it is locked or not)."""
-    if await is_throttled(msg, ctx):
-        security.debug("dossier lookup refused, throttled: %s %s", msg.channel,
+    if by := await throttled_by(msg, ctx):
+        security.debug("dossier lookup refused, throttled (%s): %s %s", by, msg.channel,
                        guesser(msg, ctx).chat_key)
-        return throttled_reply(ctx, code)
+        return throttled_reply(ctx, code, by=by)
     ctx.conversation.end()
     ctx.conversation.goto(Step.DIGITS, code=code)
     return Outgoing(text("dossiers.ask_digits", code=code), buttons=another_code_buttons())
@@ -305,10 +303,10 @@ async def on_digits(msg: Incoming, ctx: Context) -> Reply:
             return await start_check(msg, ctx, other)
         return Outgoing(text("dossiers.digits_format"), buttons=another_code_buttons())
     digits = re.sub(r"\D", "", msg.text)
-    if await is_throttled(msg, ctx):
-        security.debug("dossier lookup refused, throttled: %s %s", msg.channel,
+    if by := await throttled_by(msg, ctx):
+        security.debug("dossier lookup refused, throttled (%s): %s %s", by, msg.channel,
                        guesser(msg, ctx).chat_key)
-        return throttled_reply(ctx, code)
+        return throttled_reply(ctx, code, by=by)
     if await repo.is_code_locked(ctx.session, code, ctx.now):
         security.info("dossier lookup refused, code locked: %s", code)
         return throttled_reply(ctx, code, "dossiers.code_locked")
@@ -339,7 +337,7 @@ async def on_failure(msg: Incoming, ctx: Context, code: str,
     if by is not None:
         await security_audit(ctx, who, "dossier.throttled", code, "denied", by=by)
         security.warning("dossier lookup throttled (%s): %s %s", by, msg.channel, who.chat_key)
-        return throttled_reply(ctx, code)
+        return throttled_reply(ctx, code, by=by)
     if locked:
         return throttled_reply(ctx, code, "dossiers.code_locked")
     return Outgoing(text("dossiers.no_match"), buttons=another_code_buttons())
