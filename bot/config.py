@@ -96,6 +96,22 @@ class Settings(BaseSettings):
     """A web-chat session unused this long is over; each use extends it."""
     web_frame_ancestors: str = "'self'"
     """Who may show the web chat in a frame (CSP frame-ancestors), e.g. the portal's origin."""
+    # dossier lookups: failed second factors, counted per chat, per dossier code (across every
+    # chat and channel) and per web client address (handlers/dossiers.py)
+    lookup_max_failures_per_chat: int = Field(5, ge=1)
+    lookup_chat_window_minutes: int = Field(15, ge=1)
+    lookup_max_failures_per_code: int = Field(10, ge=1)
+    lookup_code_window_hours: int = Field(24, ge=1)
+    lookup_code_lock_hours: int = Field(24, ge=1)
+    lookup_max_failures_per_address: int = Field(20, ge=1)
+    lookup_address_window_minutes: int = Field(60, ge=1)
+    # retention: days each kind of record is kept before the daily purge (bot/db/privacy.py)
+    retention_days_processed_updates: int = Field(30, ge=2)
+    retention_days_outbox: int = Field(90, ge=1)
+    retention_days_web_messages: int = Field(180, ge=1)
+    retention_days_security: int = Field(365, ge=1)
+    retention_days_button_payloads: int = Field(90, ge=1)
+    retention_purge_time: str = "03:30"
 
     congratulation_delay_minutes: int = Field(60, ge=0)
     condolence_delay_minutes: int = Field(720, ge=0)
@@ -248,7 +264,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"unknown rule {name!r}; the rules are {', '.join(RULES)}")
         return value
 
-    @field_validator("appointment_reminder_time")
+    @field_validator("appointment_reminder_time", "retention_purge_time")
     @classmethod
     def _reminder_time(cls, value: str) -> str:
         match = re.match(r"^(\d{1,2}):(\d{2})$", value.strip())
@@ -372,6 +388,12 @@ class Settings(BaseSettings):
     @cached_property
     def reminder_at(self) -> time:
         hour, minute = self.appointment_reminder_time.split(":")
+        return time(int(hour), int(minute))
+
+    @cached_property
+    def purge_at(self) -> time:
+        """Local time of the daily retention purge."""
+        hour, minute = self.retention_purge_time.split(":")
         return time(int(hour), int(minute))
 
     @cached_property

@@ -3,9 +3,29 @@ status changes, the notifications and apology letters those changes send, and `/
 for staff in the staff group.
 
 Privacy rules (RELIABILITY.md): the status is shown only after the second factor; "no such
-code" and "wrong digits" get the very same reply; after `LOOKUP_MAX_FAILURES` failures within
-`LOOKUP_WINDOW` a chat is throttled; every failure is a security event in the audit log;
-names and phone numbers are always masked.
+code" and "wrong digits" get the very same reply; every failure is a security event in the
+audit log; names and phone numbers are always masked.
+
+Guessing is bounded three ways, each configurable (bot/config.py, `LOOKUP_*`):
+- per chat: `LOOKUP_MAX_FAILURES_PER_CHAT` failures within `LOOKUP_CHAT_WINDOW_MINUTES`
+  throttle the chat, whatever code it types;
+- per web client address: `LOOKUP_MAX_FAILURES_PER_ADDRESS` within
+  `LOOKUP_ADDRESS_WINDOW_MINUTES` throttle every session from that address;
+- per dossier code, across every chat, session and channel: `LOOKUP_MAX_FAILURES_PER_CODE`
+  within `LOOKUP_CODE_WINDOW_HOURS` lock the code for lookups by digits for
+  `LOOKUP_CODE_LOCK_HOURS` — the right digits are refused too; staff are alerted once per lock
+  of a real dossier. Owners keep what they already have: subscribed chats are still notified
+  and the "view" button of a verified chat still opens the card.
+
+A lock must not tell whether a code exists. Codes are counted and locked by what was typed,
+whether or not a dossier has that code, so an unknown code locks exactly like a real one; and
+typing a code is answered the same way, locked or not (the ask for the digits). Only digits
+typed for a locked code get the "code locked" answer — which says that this code was guessed
+at, never that it exists.
+
+Failure rows and their audit entries name the chat and the address only by keyed hashes
+(`bot.db.privacy.pseudonym`), so they are kept when a citizen deletes their data and deleting
+one's data resets no throttle.
 """
 
 from __future__ import annotations
@@ -24,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import dossiers as repo
 from bot.db.dossiers import Dossier, DossierEvent, Status
 from bot.db.models import AuditLog
+from bot.db.privacy import chat_pseudonym, pseudonym
 from bot.messages import Button, ChatRef, Incoming, Outgoing
 from bot.outbox import enqueue
 from bot.router import Context, Reply, Router
@@ -174,25 +195,49 @@ def another_code_buttons() -> list[list[Button]]:
     return [[Button(text("dossiers.button_another"), action="dossier:again")], *back_to_menu()]
 
 
-def throttled_reply(ctx: Context, code: str) -> Outgoing:
+def throttled_reply(ctx: Context, code: str, message: str = "dossiers.throttled",
+                    by: str = "chat") -> Outgoing:
     """The chat stays in the digits step, so digits typed next get this answer again rather
     than a procedure search for "1234" (and a chat already there is not rewritten)."""
     if ctx.conversation.state != Step.DIGITS:
         ctx.conversation.end()
         ctx.conversation.goto(Step.DIGITS, code=code)
-    return Outgoing(text("dossiers.throttled"), buttons=back_to_menu())
+    if message == "dossiers.code_locked":
+        return Outgoing(text(message, hours=ctx.settings.lookup_code_lock_hours),
+                        buttons=another_code_buttons())
+    minutes = (ctx.settings.lookup_address_window_minutes if by == "address"
+               else ctx.settings.lookup_chat_window_minutes)
+    return Outgoing(text(message, minutes=minutes), buttons=back_to_menu())
 
 
-async def is_throttled(msg: Incoming, ctx: Context) -> bool:
-    failures = await repo.count_lookup_failures(ctx.session, msg.channel, msg.chat_id, ctx.now)
-    return failures >= repo.LOOKUP_MAX_FAILURES
+def guesser(msg: Incoming, ctx: Context) -> repo.Guesser:
+    secret = ctx.settings.secret
+    return repo.Guesser(msg.channel, chat_pseudonym(secret, msg.channel, msg.chat_id),
+                        pseudonym(secret, "address", msg.origin) if msg.origin else None)
+
+
+async def throttled_by(msg: Incoming, ctx: Context) -> str | None:
+    """"chat" or "address" when this chat, or the web client's address, failed too often."""
+    settings, who = ctx.settings, guesser(msg, ctx)
+    since = ctx.now - timedelta(minutes=settings.lookup_chat_window_minutes)
+    if await repo.count_lookup_failures(ctx.session, since, chat_key=who.chat_key) \
+            >= settings.lookup_max_failures_per_chat:
+        return "chat"
+    if who.origin_key is not None:
+        since = ctx.now - timedelta(minutes=settings.lookup_address_window_minutes)
+        if await repo.count_lookup_failures(ctx.session, since, origin_key=who.origin_key) \
+                >= settings.lookup_max_failures_per_address:
+            return "address"
+    return None
 
 
 async def start_check(msg: Incoming, ctx: Context, code: str) -> Outgoing:
-    """A code was given: ask for the digits (the same whether the code exists or not)."""
-    if await is_throttled(msg, ctx):
-        security.debug("dossier lookup refused, throttled: %s chat %s", msg.channel, msg.chat_id)
-        return throttled_reply(ctx, code)
+    """A code was given: ask for the digits (the same whether the code exists or not, and
+    whether it is locked or not)."""
+    if by := await throttled_by(msg, ctx):
+        security.debug("dossier lookup refused, throttled (%s): %s %s", by, msg.channel,
+                       guesser(msg, ctx).chat_key)
+        return throttled_reply(ctx, code, by=by)
     ctx.conversation.end()
     ctx.conversation.goto(Step.DIGITS, code=code)
     return Outgoing(text("dossiers.ask_digits", code=code), buttons=another_code_buttons())
@@ -258,14 +303,17 @@ async def on_digits(msg: Incoming, ctx: Context) -> Reply:
             return await start_check(msg, ctx, other)
         return Outgoing(text("dossiers.digits_format"), buttons=another_code_buttons())
     digits = re.sub(r"\D", "", msg.text)
-    if await is_throttled(msg, ctx):
-        security.debug("dossier lookup refused, throttled: %s chat %s", msg.channel, msg.chat_id)
-        return throttled_reply(ctx, code)
+    if by := await throttled_by(msg, ctx):
+        security.debug("dossier lookup refused, throttled (%s): %s %s", by, msg.channel,
+                       guesser(msg, ctx).chat_key)
+        return throttled_reply(ctx, code, by=by)
+    if await repo.is_code_locked(ctx.session, code, ctx.now):
+        security.info("dossier lookup refused, code locked: %s", code)
+        return throttled_reply(ctx, code, "dossiers.code_locked")
     dossier = await repo.get_dossier(ctx.session, code)
     expected = dossier.phone[-4:] if dossier is not None else "\x00" * 4
     if dossier is None or not hmac.compare_digest(expected.encode(), digits.encode()):
-        return await on_failure(msg, ctx, code, "no_such_code" if dossier is None
-                                else "wrong_digits")
+        return await on_failure(msg, ctx, code, dossier)
     ctx.conversation.end()
     msg.unlocked = True
     access = await repo.record_verified(ctx.session, dossier.id, ctx.citizen_id, msg.channel,
@@ -275,16 +323,74 @@ async def on_digits(msg: Incoming, ctx: Context) -> Reply:
     return Outgoing(card, buttons=card_buttons(dossier.id, access.active))
 
 
-async def on_failure(msg: Incoming, ctx: Context, code: str, reason: str) -> Outgoing:
+async def on_failure(msg: Incoming, ctx: Context, code: str,
+                     dossier: Dossier | None) -> Outgoing:
     """Record and log the failure; the reply never says which of the two it was."""
-    await repo.record_lookup_failure(ctx.session, msg.channel, msg.chat_id, ctx.now)
-    await audit(ctx, msg, "dossier.lookup_failed", code, "denied", reason=reason)
-    security.warning("dossier lookup failed: %s chat %s (%s)", msg.channel, msg.chat_id, reason)
-    if await is_throttled(msg, ctx):
-        await audit(ctx, msg, "dossier.throttled", code, "denied")
-        security.warning("dossier lookup throttled: %s chat %s", msg.channel, msg.chat_id)
-        return throttled_reply(ctx, code)
+    who = guesser(msg, ctx)
+    reason = "no_such_code" if dossier is None else "wrong_digits"
+    await repo.record_lookup_failure(ctx.session, who, code, ctx.now)
+    await security_audit(ctx, who, "dossier.lookup_failed", code, "denied", reason=reason)
+    security.warning("dossier lookup failed: %s %s code %s (%s)", msg.channel, who.chat_key,
+                     code, reason)
+    locked = await lock_if_guessed(ctx, who, code, dossier)
+    by = await throttled_by(msg, ctx)
+    if by is not None:
+        await security_audit(ctx, who, "dossier.throttled", code, "denied", by=by)
+        security.warning("dossier lookup throttled (%s): %s %s", by, msg.channel, who.chat_key)
+        return throttled_reply(ctx, code, by=by)
+    if locked:
+        return throttled_reply(ctx, code, "dossiers.code_locked")
     return Outgoing(text("dossiers.no_match"), buttons=another_code_buttons())
+
+
+async def lock_if_guessed(ctx: Context, who: repo.Guesser, code: str,
+                          dossier: Dossier | None) -> bool:
+    """Lock the code when it failed too often from anywhere; True when it is locked now.
+    Failures before the end of its previous lock do not count again."""
+    settings = ctx.settings
+    since = ctx.now - timedelta(hours=settings.lookup_code_window_hours)
+    previous = await repo.get_lookup_lock(ctx.session, code)
+    if previous is not None and previous.until > since:
+        since = previous.until
+    failures = await repo.count_lookup_failures(ctx.session, since, code=code)
+    if failures < settings.lookup_max_failures_per_code:
+        return False
+    until = ctx.now + timedelta(hours=settings.lookup_code_lock_hours)
+    if not await repo.lock_code(ctx.session, code, ctx.now, until, failures):
+        return True  # another chat's failure locked it a moment ago
+    await security_audit(ctx, who, "dossier.code_locked", code, "locked", failures=failures,
+                         until=until.isoformat(), known=dossier is not None)
+    security.warning("dossier code locked for lookups until %s: %s (%d failures)",
+                     until.isoformat(), code, failures)
+    if dossier is not None:
+        await alert_staff(ctx, dossier, failures, until)
+    return True
+
+
+async def alert_staff(ctx: Context, dossier: Dossier, failures: int, until: datetime) -> None:
+    """Once per lock (the outbox key says so): the staff group hears that a real dossier was
+    guessed at. Unknown codes are only logged — they put nobody's data at risk."""
+    settings = ctx.settings
+    if settings.telegram_staff_chat_id is None or not settings.telegram_bot_token:
+        return
+    message = Outgoing(text(
+        "dossiers.lock_alert", code=dossier.code, failures=failures,
+        hours=settings.lookup_code_window_hours, until=format_short(until, settings.timezone)))
+    key = f"dossier-lock:{dossier.key}:{ctx.now.isoformat()}"
+    if await enqueue(ctx.session, ChatRef("telegram", str(settings.telegram_staff_chat_id)),
+                     message, key=key[:200], purpose="staff_alert", ref=f"dossier:{dossier.id}"):
+        sender = (ctx.service("senders") or {}).get("telegram")
+        if sender is not None:
+            sender.notify()
+
+
+async def security_audit(ctx: Context, who: repo.Guesser, action: str, target: str,
+                         result: str, **detail: Any) -> None:
+    """An audit entry of a security event, naming the chat only by its pseudonym (it is kept
+    when the citizen deletes their data)."""
+    ctx.session.add(AuditLog(
+        at=ctx.now, actor=f"{who.channel}:~{who.chat_key}"[:150], action=action,
+        target=target[:200], result=result, detail=detail))
 
 
 async def audit(ctx: Context, msg: Incoming, action: str, target: str, result: str,

@@ -6,7 +6,7 @@
 - After a dossier subscription (the explicit opt-in to its status updates) the citizen is asked
   — once, nothing pre-selected — whether they also want letters and surveys.
 - `/xoadulieu` (`/forget`): after a confirmation, the citizen's data is deleted
-  (bot/db/privacy.py).
+  (bot/db/privacy.py); both the question and the answer say what is kept, and why.
 Every answer is stored with its time and channel, and appended to the consent log.
 """
 
@@ -138,7 +138,8 @@ async def on_followups(msg: Incoming, ctx: Context) -> Reply:
 @router.command("xoadulieu", "forget")
 async def on_forget(msg: Incoming, ctx: Context) -> Reply:
     ctx.conversation.end()
-    return Outgoing(text("privacy.forget_confirm"), buttons=[
+    days = ctx.settings.retention_days_security
+    return Outgoing(text("privacy.forget_confirm", security_days=days), buttons=[
         [Button(text("privacy.button_forget_yes"), action="privacy:forget:yes")],
         [Button(text("privacy.button_forget_no"), action="privacy:forget:no")],
     ])
@@ -153,4 +154,5 @@ async def on_forget_answer(msg: Incoming, ctx: Context) -> Reply:
         return Outgoing(text("privacy.forget_kept"), buttons=back_to_menu())
     await privacy.forget_citizen(ctx.session, ctx.citizen_id, ctx.now)
     ctx.conversation.end()
-    return Outgoing(text("privacy.forgotten"))
+    days = ctx.settings.retention_days_security
+    return Outgoing(text("privacy.forgotten", security_days=days))

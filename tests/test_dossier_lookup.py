@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.db import dossiers as repo
-from bot.db.dossiers import DossierFields, DossierSubscription, EventFields
-from bot.db.models import AuditLog
+from bot.db.dossiers import DossierFields, DossierLookupFailure, DossierSubscription, EventFields
+from bot.db.models import AuditLog, OutboxMessage
 from bot.db.session import Database
 from bot.router import Core
 from handlers import build_router
-from handlers.dossiers import on_code_in_text
+from handlers.dossiers import announce_event, on_code_in_text
 from tests.conftest import make_settings
 from tests.dialog import Dialog, actions, labels, texts
 
@@ -237,4 +237,135 @@ async def test_cancel_leaves_the_digits_step(world: World) -> None:
     await chat.say(f"/hoso {CODE}")
     assert "đã dừng" in texts(await chat.say("/huy"))
     async with world.db.session() as session:
-        assert await repo.count_lookup_failures(session, "web", "c1", START) == 0
+        assert await session.scalar(select(func.count()).select_from(DossierLookupFailure)) == 0
+
+
+# -- guessing across chats, sessions and channels (issue 11) ---------------------------------
+
+
+async def outbox_rows(db: Database, purpose: str) -> list[OutboxMessage]:
+    async with db.session() as session:
+        return list(await session.scalars(select(OutboxMessage).where(
+            OutboxMessage.purpose == purpose).order_by(OutboxMessage.id)))
+
+
+async def test_a_code_guessed_from_many_chats_is_locked_for_everyone(database_url: str) -> None:
+    """20 chats on two channels, each trying one set of digits for the same real code: the
+    code locks after 10 failures, whatever chat asks; the right digits are refused during the
+    lock; staff hear of it once; the owner keeps notifications and the view button; the lock
+    lifts after LOOKUP_CODE_LOCK_HOURS."""
+    settings = make_settings(database_url, telegram_staff_chat_id=-100777,
+                             telegram_bot_token="123:test")
+    db = Database(database_url)
+    clock = Clock(START)
+    core = Core(settings, db, build_router(), clock=clock)
+    await add_dossier(db)
+    owner = Dialog(core, channel="telegram", chat_id="4242")
+    await owner.say(f"/hoso {CODE}")
+    subscribe = actions(await owner.say("5678"))[0]
+    await owner.press(subscribe)
+    dossier_id = int(subscribe.rpartition(":")[2])
+
+    answers = []
+    for n in range(20):
+        chat = Dialog(core, channel=("telegram", "web")[n % 2], chat_id=f"guesser-{n}")
+        asked = texts(await chat.say(f"/hoso {CODE}"))
+        assert "4 số cuối" in asked, n  # typing the code looks the same, locked or not
+        answers.append(texts(await chat.say(f"{1000 + n}")))
+    assert all("chưa tìm thấy hồ sơ khớp" in a for a in answers[:9])
+    assert all("tạm dừng tra cứu mã này" in a for a in answers[9:]), answers[9:]
+    assert "Nguyễn" not in "".join(answers)
+
+    rightful = Dialog(core, channel="web", chat_id="rightful")
+    assert "4 số cuối" in texts(await rightful.say(CODE))
+    refused = texts(await rightful.say("5678"))
+    assert "tạm dừng tra cứu mã này" in refused and "Nguyễn" not in refused
+
+    alerts = await outbox_rows(db, "staff_alert")
+    assert len(alerts) == 1 and alerts[0].chat_id == "-100777"
+    assert CODE in alerts[0].payload["text"] and "10 lần" in alerts[0].payload["text"]
+    recorded = await audit_actions(db)
+    assert recorded.count(("dossier.code_locked", "locked")) == 1
+    assert recorded.count(("dossier.lookup_failed", "denied")) == 10
+
+    # the owner still hears of a new event, and the notification's view button still works
+    async with db.session() as session:
+        dossier = await repo.get_dossier(session, CODE)
+        assert dossier is not None
+        result = await repo.add_event(session, dossier, EventFields(
+            "result_ready", START + timedelta(hours=1)), START)
+        assert result.event is not None
+        await announce_event(session, dossier, result.event, settings.timezone)
+    (notice,) = await outbox_rows(db, "dossier_status")
+    assert (notice.channel, notice.chat_id) == ("telegram", "4242")
+    assert "thông tin hồ sơ" in texts(await owner.press(f"dossier:view:{dossier_id}"))
+
+    clock.now += timedelta(hours=23, minutes=59)
+    assert "tạm dừng tra cứu mã này" in texts(await rightful.say("5678"))
+    clock.now += timedelta(minutes=2)  # the lock is over: the right digits open the card
+    assert "thông tin hồ sơ" in texts(await rightful.say("5678"))
+    late = Dialog(core, channel="telegram", chat_id="late-guesser")
+    await late.say(f"/hoso {CODE}")
+    assert "chưa tìm thấy" in texts(await late.say("0000"))  # old failures do not count again
+    assert len(await outbox_rows(db, "staff_alert")) == 1
+    await db.dispose()
+
+
+async def test_an_unknown_code_locks_the_same_way(world: World) -> None:
+    """Locks say nothing about existence: an unknown code locks after as many failures, with
+    the same replies, and nobody is alerted for it."""
+    unknown = "000.00.01.H29-260305-9999"
+    seen: dict[str, list[tuple[str, str]]] = {CODE: [], unknown: []}
+    for code in (CODE, unknown):
+        for n in range(12):
+            chat = world.chat(f"{code}-{n}")
+            asked = texts(await chat.say(f"/hoso {code}")).replace(code, "<code>")
+            seen[code].append((asked, texts(await chat.say("0000")).replace(code, "<code>")))
+    assert seen[CODE] == seen[unknown]
+    async with world.db.session() as session:
+        entries = list(await session.scalars(select(AuditLog).where(
+            AuditLog.action == "dossier.code_locked")))
+    assert [e.detail["known"] for e in entries] == [True, False]
+
+
+async def test_failures_count_per_web_address_across_sessions(world: World) -> None:
+    """20 failures from one address within an hour throttle every new session from it, even
+    with fresh cookies and fresh codes; other addresses and messengers go on."""
+    for n in range(20):
+        session = world.chat(f"cookie-{n}")
+        await session.say(f"/hoso 000.00.01.H29-260305-{7000 + n}", origin="203.0.113.7")
+        assert "chưa tìm thấy" in texts(await session.say("0000", origin="203.0.113.7")) \
+            or n == 19
+    fresh = world.chat("cookie-fresh")
+    refused = texts(await fresh.say(f"/hoso {CODE}", origin="203.0.113.7"))
+    assert "tạm dừng tra cứu" in refused and "khoảng 60 phút" in refused
+    elsewhere = world.chat("cookie-other")
+    assert "4 số cuối" in texts(await elsewhere.say(f"/hoso {CODE}", origin="198.51.100.2"))
+    assert "thông tin hồ sơ" in texts(await elsewhere.say("5678", origin="198.51.100.2"))
+    world.clock.now += timedelta(minutes=61)
+    assert "4 số cuối" in texts(await fresh.say(f"/hoso {CODE}", origin="203.0.113.7"))
+    async with world.db.session() as session:
+        origins = set(await session.scalars(select(DossierLookupFailure.origin_key)))
+    assert len(origins) == 1 and "203.0.113.7" not in next(iter(origins))  # a keyed hash
+
+
+async def test_failure_rows_and_their_audit_name_no_chat(world: World) -> None:
+    chat = world.chat("secret-chat-id-31337", user_id="secret-user-31337")
+    await chat.say(f"/hoso {CODE}")
+    await chat.say("0000")
+    async with world.db.session() as session:
+        rows = [list(map(str, r)) for r in await session.execute(select(DossierLookupFailure))]
+        audit = (await session.scalars(select(AuditLog))).one()
+    assert "31337" not in repr(rows) and "31337" not in repr((audit.actor, audit.detail))
+    assert audit.actor.startswith("web:~")
+
+
+async def test_the_right_digits_mark_the_message_unlocked(world: World) -> None:
+    chat = world.chat()
+    await chat.say(f"/hoso {CODE}")
+    wrong = chat.incoming("0000")
+    await world.core.handle(wrong)
+    assert wrong.unlocked is False
+    right = chat.incoming("5678")
+    await world.core.handle(right)
+    assert right.unlocked is True

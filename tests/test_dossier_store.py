@@ -101,13 +101,19 @@ async def test_events_since_for_the_scheduler(db: Database) -> None:
 
 
 async def test_failures_are_counted_in_a_window_and_purged(db: Database) -> None:
+    c1 = repo.Guesser("web", "key-c1", "addr-1")
     async with db.session() as session:
         for minutes in (0, 5, 20):
-            await repo.record_lookup_failure(session, "web", "c1",
+            await repo.record_lookup_failure(session, c1, "a-260305-0001",
                                              NOW - timedelta(minutes=minutes))
-        assert await repo.count_lookup_failures(session, "web", "c1", NOW) == 2
-        assert await repo.count_lookup_failures(session, "web", "c2", NOW) == 0
-        assert await repo.purge_lookup_failures(session, NOW - timedelta(minutes=15)) == 1
+        await repo.record_lookup_failure(session, repo.Guesser("telegram", "key-c2"),
+                                         "A 260305 0001", NOW)
+        since = NOW - timedelta(minutes=15)
+        assert await repo.count_lookup_failures(session, since, chat_key="key-c1") == 2
+        assert await repo.count_lookup_failures(session, since, chat_key="key-c3") == 0
+        assert await repo.count_lookup_failures(session, since, origin_key="addr-1") == 2
+        assert await repo.count_lookup_failures(session, since, code="A-260305-0001") == 3
+        assert await repo.purge_lookup_failures(session, since) == 1
 
 
 async def test_the_event_history_is_append_only_by_key(db: Database) -> None:

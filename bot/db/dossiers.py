@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -63,10 +63,6 @@ clock is paused while the citizen supplements the dossier."""
 
 ALWAYS_ANNOUNCED = frozenset({Status.DELAYED, Status.NEED_MORE_INFO})
 """Announced even when the status does not change (a new date, a new supplement request)."""
-
-LOOKUP_WINDOW = timedelta(minutes=15)
-LOOKUP_MAX_FAILURES = 5
-
 
 def is_overdue(status: str, due_at: datetime, now: datetime) -> bool:
     return now > due_at and status not in NOT_LATE
@@ -228,14 +224,37 @@ class DossierSubscription(Base):
 
 
 class DossierLookupFailure(Base):
-    """A failed second factor (unknown code or wrong digits), counted to throttle a chat."""
+    """A failed second factor (unknown code or wrong digits): a security record, counted per
+    chat, per code and per web client address to throttle guessing. Pseudonymised from the
+    start — the chat and the address only as keyed hashes (`bot.db.privacy.pseudonym`) — so it
+    is kept for its retention period when a citizen deletes their data, and deleting one's
+    data never resets a throttle."""
 
     __tablename__ = "dossier_lookup_failures"
-    __table_args__ = (Index("ix_dossier_lookup_failures_chat", "channel", "chat_id", "at"),)
+    __table_args__ = (
+        Index("ix_dossier_lookup_failures_chat", "chat_key", "at"),
+        Index("ix_dossier_lookup_failures_code", "code_key", "at"),
+        Index("ix_dossier_lookup_failures_origin", "origin_key", "at"),
+        Index("ix_dossier_lookup_failures_at", "at"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(20))
-    chat_id: Mapped[str] = mapped_column(String(100))
+    chat_key: Mapped[str] = mapped_column(String(64))
+    code_key: Mapped[str] = mapped_column(String(MAX_CODE))
+    """The code as typed (its key), whether or not such a dossier exists."""
+    origin_key: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column()
+
+
+class DossierLookupLock(Base):
+    """A code locked for lookups by digits after too many failures from anywhere; one row per
+    code, reused by the next lock once `until` has passed."""
+
+    __tablename__ = "dossier_lookup_locks"
+    code_key: Mapped[str] = mapped_column(String(MAX_CODE), primary_key=True)
+    locked_at: Mapped[datetime] = mapped_column()
+    until: Mapped[datetime] = mapped_column(index=True)
+    failures: Mapped[int] = mapped_column(default=0)
 
 
 # -- dossiers -------------------------------------------------------------------------------
@@ -485,22 +504,67 @@ async def find_subscribers(session: AsyncSession, dossier_id: int) -> list[Dossi
 # -- throttling -----------------------------------------------------------------------------
 
 
-async def record_lookup_failure(session: AsyncSession, channel: str, chat_id: str,
+@dataclass(frozen=True)
+class Guesser:
+    """Who typed a code and digits, pseudonymised: the chat's key and, on the web chat, the
+    client address's key (None on messengers)."""
+
+    channel: str
+    chat_key: str
+    origin_key: str | None = None
+
+
+async def record_lookup_failure(session: AsyncSession, who: Guesser, code: str,
                                 now: datetime) -> None:
-    session.add(DossierLookupFailure(channel=channel, chat_id=chat_id, at=now))
+    session.add(DossierLookupFailure(channel=who.channel, chat_key=who.chat_key,
+                                     code_key=code_key(code)[:MAX_CODE],
+                                     origin_key=who.origin_key, at=now))
     await session.flush()
 
 
-async def count_lookup_failures(session: AsyncSession, channel: str, chat_id: str,
-                                now: datetime, window: timedelta = LOOKUP_WINDOW) -> int:
+async def count_lookup_failures(session: AsyncSession, since: datetime, *,
+                                chat_key: str | None = None, code: str | None = None,
+                                origin_key: str | None = None) -> int:
+    """Failures after `since` of one chat, one code or one address (exactly one is given)."""
+    column, value = ((DossierLookupFailure.chat_key, chat_key) if chat_key is not None
+                     else (DossierLookupFailure.code_key, code_key(code)[:MAX_CODE])
+                     if code is not None else (DossierLookupFailure.origin_key, origin_key))
+    if value is None:
+        return 0
     return await session.scalar(
         select(func.count()).select_from(DossierLookupFailure).where(
-            DossierLookupFailure.channel == channel, DossierLookupFailure.chat_id == chat_id,
-            DossierLookupFailure.at > now - window)) or 0
+            column == value, DossierLookupFailure.at > since)) or 0
+
+
+async def get_lookup_lock(session: AsyncSession, code: str) -> DossierLookupLock | None:
+    """The code's last lock, current or past."""
+    return await session.get(DossierLookupLock, code_key(code)[:MAX_CODE])
+
+
+async def is_code_locked(session: AsyncSession, code: str, now: datetime) -> bool:
+    lock = await get_lookup_lock(session, code)
+    return lock is not None and lock.until > now
+
+
+async def lock_code(session: AsyncSession, code: str, now: datetime, until: datetime,
+                    failures: int) -> bool:
+    """Lock the code until `until`; True when this call started the lock (False when it was
+    locked already, by this process or another)."""
+    key = code_key(code)[:MAX_CODE]
+    values = {"locked_at": now, "until": until, "failures": failures}
+    if await repositories.insert_ignore(session, DossierLookupLock, {"code_key": key, **values}):
+        return True
+    result = await session.execute(
+        update(DossierLookupLock)
+        .where(DossierLookupLock.code_key == key, DossierLookupLock.until <= now)
+        .values(**values).execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def purge_lookup_failures(session: AsyncSession, before: datetime) -> int:
-    """Forget failures older than `before` (they no longer count); returns how many."""
+    """Forget failures and ended locks older than `before`; returns how many rows."""
     result = await session.execute(
         delete(DossierLookupFailure).where(DossierLookupFailure.at < before))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    locks = await session.execute(
+        delete(DossierLookupLock).where(DossierLookupLock.until < before))
+    return int(result.rowcount or 0) + int(locks.rowcount or 0)  # type: ignore[attr-defined]

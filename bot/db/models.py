@@ -139,7 +139,7 @@ class OutboxMessage(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(100))
     ref: Mapped[str | None] = mapped_column(String(60), index=True)
     """What the message is about (e.g. "ticket:12"), to map platform replies back to it."""
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column()
 
 
@@ -159,7 +159,7 @@ class WebMessage(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     chat_id: Mapped[str] = mapped_column(String(100), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class WebSession(Base):
