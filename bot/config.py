@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     metrics_token: str | None = None
     rate_limit_storage: str = "async+memory://"
+    rate_limit_chat: str = "20/minute;300/hour"
+    """Messages (texts and button presses) per messenger chat; staff are not limited."""
+    rate_limit_search: str = "10/minute"
+    """Procedure searches per chat (a search costs more than any other message)."""
+    rate_limit_rating: str = "5/hour;20/day"
+    """Satisfaction ratings per chat (besides one general rating a day, one per dossier)."""
 
     congratulation_delay_minutes: int = Field(60, ge=0)
     condolence_delay_minutes: int = Field(720, ge=0)
@@ -173,6 +179,17 @@ class Settings(BaseSettings):
     def _rate_limit_storage(cls, value: str) -> str:
         if not value.strip().startswith(("async+memory://", "async+redis://")):
             raise ValueError("must be async+memory:// or async+redis://HOST:PORT")
+        return value.strip()
+
+    @field_validator("rate_limit_chat", "rate_limit_search", "rate_limit_rating")
+    @classmethod
+    def _rate_rule(cls, value: str) -> str:
+        from bot.ratelimit import parse_rule
+
+        try:
+            parse_rule(value)
+        except ValueError:
+            raise ValueError('must look like "20/minute;300/hour" (or be empty: no limit)') from None
         return value.strip()
 
     @field_validator("staff_user_ids")

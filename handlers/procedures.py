@@ -1,21 +1,25 @@
 """Finding a procedure and reading it: search from free text or /thutuc, results as buttons,
 a card whose sections the citizen opens one by one, and browsing by field.
 
-The catalogue's `SearchIndex` is the service "catalogue" (built once at start-up).
+The catalogue's `SearchIndex` is the service "catalogue" (built once at start-up). A search
+runs in a worker thread (the event loop keeps serving others meanwhile) and counts against the
+chat's RATE_LIMIT_SEARCH.
 Actions: `proc:<code>` card · `proc:<code>:<section>` a section · `proc:refine` ·
 `proc:fields` · `proc:field:<page>:<field name>`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from bot.messages import Button, Incoming, Outgoing
+from bot.ratelimit import Verdict, judge
 from bot.router import Context, Reply, Router, strip_marks
 from handlers.start import back_to_menu
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
-from procedures.search import SearchIndex
+from procedures.search import Hit, SearchIndex
 
 router = Router()
 
@@ -54,7 +58,7 @@ async def on_search_command(msg: Incoming, ctx: Context) -> Reply:
     query = msg.command[1] if msg.command else ""
     if query:
         ctx.conversation.end()
-        return search_reply(query, ctx)
+        return await search_reply(query, msg, ctx)
     return ask_query(ctx)
 
 
@@ -75,7 +79,7 @@ async def on_query(msg: Incoming, ctx: Context) -> Reply:
 
         return fallback(msg)
     ctx.conversation.end()
-    return search_reply(msg.text, ctx)
+    return await search_reply(msg.text, msg, ctx)
 
 
 @router.on_text
@@ -85,11 +89,26 @@ async def on_free_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
         return None  # emoji or punctuation only: the general fallback answers
     if strip_marks(msg.text).lower().strip(" .!") in THANKS:
         return [Outgoing(text("procedures.thanks"), buttons=back_to_menu())]
-    return [search_reply(msg.text, ctx)]
+    return await search_reply(msg.text, msg, ctx)
 
 
-def search_reply(query: str, ctx: Context) -> Outgoing:
-    hits = catalogue(ctx).search(query, limit=RESULTS)
+async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing]:
+    """The results as buttons; over the chat's search budget, the notice once, then nothing."""
+    verdict = Verdict.ALLOWED
+    if (msg.channel, msg.user_id) not in ctx.settings.staff_ids:
+        verdict = await judge(ctx.service("limiter"), "search", f"{msg.channel}:{msg.chat_id}",
+                              ctx.settings.rate_limit_search)
+    if verdict is Verdict.TELL:
+        return [Outgoing(text("procedures.too_many_searches"),
+                         buttons=[[fields_button()], *back_to_menu()])]
+    if verdict is Verdict.QUIET:
+        return []
+    # Off the event loop: a search is pure CPU work (bounded in `SearchIndex.search`).
+    hits = await asyncio.to_thread(catalogue(ctx).search, query, limit=RESULTS)
+    return [results_reply(query, hits, ctx)]
+
+
+def results_reply(query: str, hits: list[Hit], ctx: Context) -> Outgoing:
     shown = query if len(query) <= 80 else query[:79] + "…"
     if not hits:
         return Outgoing(text("procedures.not_found", query=shown), buttons=field_buttons(ctx, 6))
