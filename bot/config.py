@@ -189,7 +189,8 @@ class Settings(BaseSettings):
         try:
             parse_rule(value)
         except ValueError:
-            raise ValueError('must look like "20/minute;300/hour" (or be empty: no limit)') from None
+            raise ValueError('must look like "20/minute;300/hour", or be empty for no limit'
+                             ) from None
         return value.strip()
 
     @field_validator("staff_user_ids")
