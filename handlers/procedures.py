@@ -2,8 +2,8 @@
 a card whose sections the citizen opens one by one, and browsing by field.
 
 The catalogue's `SearchIndex` is the service "catalogue" (built once at start-up). A search
-runs in a worker thread (the event loop keeps serving others meanwhile) and counts against the
-chat's RATE_LIMIT_SEARCH.
+reads a bounded part of the text (a few ms at most) and counts against the chat's
+RATE_LIMIT_SEARCH; it runs on the event loop (see `OFF_LOOP`).
 Actions: `proc:<code>` card · `proc:<code>:<section>` a section · `proc:refine` ·
 `proc:fields` · `proc:field:<page>:<field name>`.
 """
@@ -35,6 +35,13 @@ SECTIONS = {
     "steps": ("procedures.steps", "procedures.button_steps"),
     "legal": ("procedures.legal", "procedures.button_legal"),
 }
+OFF_LOOP = False
+"""Search in a worker thread? Measured (benchmarks/flood.py, six clients flooding 4,000-character
+searches with no rate limits), a thread makes everyone else slower, not faster: on SQLite this
+update's transaction holds the write lock during the search, so other updates pile up on it in
+SQLite's busy loop (citizens' p95 about 1 s instead of 0.2-0.3 s); on PostgreSQL the thread
+and the event loop fight over the GIL (p95 0.53 s instead of 0.35 s). The bound on the work
+per query (`procedures.search.bounded_query`, ~5 ms) is what keeps the loop free."""
 THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank you", "tks",
           "thank", "ok cam on", "da cam on", "cam on a"}
 
@@ -103,8 +110,11 @@ async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing
                          buttons=[[fields_button()], *back_to_menu()])]
     if verdict is Verdict.QUIET:
         return []
-    # Off the event loop: a search is pure CPU work (bounded in `SearchIndex.search`).
-    hits = await asyncio.to_thread(catalogue(ctx).search, query, limit=RESULTS)
+    index = catalogue(ctx)
+    if OFF_LOOP:
+        hits = await asyncio.to_thread(index.search, query, limit=RESULTS)
+    else:
+        hits = index.search(query, limit=RESULTS)
     return [results_reply(query, hits, ctx)]
 
 
