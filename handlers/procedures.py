@@ -36,12 +36,13 @@ SECTIONS = {
     "legal": ("procedures.legal", "procedures.button_legal"),
 }
 OFF_LOOP = False
-"""Search in a worker thread? Measured (benchmarks/flood.py, six clients flooding 4,000-character
-searches with no rate limits), a thread makes everyone else slower, not faster: on SQLite this
-update's transaction holds the write lock during the search, so other updates pile up on it in
-SQLite's busy loop (citizens' p95 about 1 s instead of 0.2-0.3 s); on PostgreSQL the thread
-and the event loop fight over the GIL (p95 0.53 s instead of 0.35 s). The bound on the work
-per query (`procedures.search.bounded_query`, ~5 ms) is what keeps the loop free."""
+"""Search in a worker thread? Measured with benchmarks/flood.py (six clients flooding
+4,000-character searches, no rate limits), a thread does not help the other citizens: on
+SQLite this update's transaction holds the write lock during the search, so other updates pile
+up on it in SQLite's busy loop (their p95 1.4 s in a thread, 0.16 s on the loop); on PostgreSQL
+the thread and the loop share the GIL, with no consistent gain (p95 on the loop / in a thread
+over three runs: 0.35/0.53, 0.31/0.24, 0.26/0.42 s). What keeps the loop free is the bound on
+the work per query (`procedures.search.bounded_query`: a few ms)."""
 THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank you", "tks",
           "thank", "ok cam on", "da cam on", "cam on a"}
 
