@@ -166,16 +166,22 @@ async def clients(base: str, seconds: float, flooders: int, queries: list[str]
 
 @contextmanager
 def patched(*, bound: bool, thread: bool) -> Iterator[None]:
-    """Undo the work bound and/or choose where searches run, to measure what each brings."""
-    saved_bound, saved_off_loop = procedures.search.bounded_query, handlers.procedures.OFF_LOOP
+    """Undo the work bound and/or move searches to a thread, to measure what each brings."""
+    saved = (procedures.search.bounded_query, handlers.procedures.bounded_query,
+             handlers.procedures.OFF_LOOP)
     if not bound:
-        procedures.search.bounded_query = lambda query: query  # type: ignore[assignment]
+        procedures.search.bounded_query = _whole  # type: ignore[assignment]
+        handlers.procedures.bounded_query = _whole  # type: ignore[assignment]
     handlers.procedures.OFF_LOOP = thread
     try:
         yield
     finally:
-        procedures.search.bounded_query = saved_bound
-        handlers.procedures.OFF_LOOP = saved_off_loop
+        (procedures.search.bounded_query, handlers.procedures.bounded_query,
+         handlers.procedures.OFF_LOOP) = saved
+
+
+def _whole(query: str) -> str:
+    return query
 
 
 class CountingCatalogue:

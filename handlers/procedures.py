@@ -19,7 +19,7 @@ from bot.router import Context, Reply, Router, strip_marks
 from handlers.start import back_to_menu
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
-from procedures.search import Hit, SearchIndex
+from procedures.search import Hit, SearchIndex, bounded_query
 
 router = Router()
 
@@ -111,11 +111,11 @@ async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing
                          buttons=[[fields_button()], *back_to_menu()])]
     if verdict is Verdict.QUIET:
         return []
-    index = catalogue(ctx)
+    index, read = catalogue(ctx), bounded_query(query)
     if OFF_LOOP:
-        hits = await asyncio.to_thread(index.search, query, limit=RESULTS)
+        hits = await asyncio.to_thread(index.search, read, limit=RESULTS)
     else:
-        hits = index.search(query, limit=RESULTS)
+        hits = index.search(read, limit=RESULTS)
     return [results_reply(query, hits, ctx)]
 
 
