@@ -196,7 +196,8 @@ async def on_overall(msg: Incoming, ctx: Context) -> Reply:
             await ctx.session.flush()
     except IntegrityError:  # the same answer, stored a moment ago by another process
         earlier = await earlier_answer(ctx, subject, key)
-        assert earlier is not None, "a unique dedupe_key was refused, so its row exists"
+        if earlier is None:
+            raise
         return already_rated(ctx, subject, earlier)
     label = label_of(score, ctx)
     follow = follow_buttons(survey.id)

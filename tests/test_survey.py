@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from bot.db import feedback as tickets
 from bot.db import scheduler as store
 from bot.ratelimit import Limiter
 from bot.router import Core
+from handlers import surveys as surveys_handlers
 from handlers.surveys import is_satisfied, is_unhappy
 from tests.conftest import make_settings
 from tests.dialog import Dialog, actions, core_with_dossier, labels, texts
@@ -225,3 +227,24 @@ async def test_ratings_are_rate_limited(database_url: str) -> None:
         assert len(await surveys(app)) == 3
     finally:
         await app.db.dispose()
+
+
+async def test_a_rating_stored_meanwhile_by_another_process_is_not_doubled(
+        core: tuple[Core, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database's unique key decides when two presses pass the check together."""
+    app, _ = core
+    dialog = Dialog(app, channel="telegram", chat_id="86")
+    await dialog.press("sv:o:g:0:1")
+    real = surveys_handlers.earlier_answer
+    raced = False
+
+    async def racing(*args: Any) -> Any:
+        nonlocal raced
+        if not raced:  # the first check sees nothing, as if the other row were not there yet
+            raced = True
+            return None
+        return await real(*args)
+
+    monkeypatch.setattr(surveys_handlers, "earlier_answer", racing)
+    assert "hôm nay" in texts(await dialog.press("sv:o:g:0:1"))
+    assert len(await surveys(app)) == 1 and len(await ticket_rows(app)) == 1
