@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     retention_days_security: int = Field(365, ge=1)
     retention_days_button_payloads: int = Field(90, ge=1)
     retention_purge_time: str = "03:30"
+    rate_limit_chat: str = "20/minute;300/hour"
+    """Messages (texts and button presses) per messenger chat; staff are not limited."""
+    rate_limit_search: str = "10/minute"
+    """Procedure searches per chat (a search costs more than any other message)."""
+    rate_limit_rating: str = "5/hour;20/day"
+    """Satisfaction ratings per chat (besides one general rating a day, one per dossier)."""
 
     congratulation_delay_minutes: int = Field(60, ge=0)
     condolence_delay_minutes: int = Field(720, ge=0)
@@ -210,7 +216,8 @@ class Settings(BaseSettings):
         return value.strip()
 
     @field_validator("rate_limit_web_session", "rate_limit_web_address",
-                     "web_new_sessions_per_address", "rate_limit_ingest_auth_failures")
+                     "web_new_sessions_per_address", "rate_limit_ingest_auth_failures",
+                     "rate_limit_chat", "rate_limit_search", "rate_limit_rating")
     @classmethod
     def _rate_rule(cls, value: str) -> str:
         from bot.ratelimit import parse_rule

@@ -8,12 +8,16 @@ several processes serve one deployment (`RATE_LIMIT_STORAGE=async+redis://127.0.
 from __future__ import annotations
 
 import logging
+from enum import Enum
 
 from limits import RateLimitItem, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 log = logging.getLogger(__name__)
+
+TELL_EVERY = "1/minute"
+"""How often a client over a limit is told so; the rest of its flood gets no answer."""
 
 
 def parse_rule(rule: str) -> list[RateLimitItem]:
@@ -55,3 +59,24 @@ class Limiter:
                         for item in self._items(rule)])
         except Exception:  # noqa: BLE001
             return True
+
+
+class Verdict(Enum):
+    """What to do with one event of a limited client (`judge`)."""
+
+    ALLOWED = "allowed"
+    TELL = "tell"
+    """Over the limit: answer with the polite notice (at most once per `tell_every`)."""
+    QUIET = "quiet"
+    """Over the limit and already told: answer nothing, so a flood gets no reply per message."""
+
+
+async def judge(limiter: Limiter | None, namespace: str, key: str, rule: str,
+                tell_every: str = TELL_EVERY) -> Verdict:
+    """Count one event of `key` against `rule`; when over, say so once per `tell_every`.
+    No limiter or an empty rule: always allowed."""
+    if limiter is None or not rule.strip() or await limiter.hit(namespace, key, rule):
+        return Verdict.ALLOWED
+    if await limiter.hit(f"{namespace}:told", key, tell_every):
+        return Verdict.TELL
+    return Verdict.QUIET

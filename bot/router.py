@@ -27,6 +27,7 @@ from bot.db import repositories
 from bot.db.session import Database
 from bot.messages import Incoming, Outgoing
 from bot.outbox import journal_replies
+from bot.ratelimit import Verdict, judge
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class Answers:
     """The apology when a handler failed."""
     too_long: Callable[[int], Outgoing]
     """The note that only the first N characters were read."""
+    rate_limited: Callable[[], Outgoing]
+    """The notice to a chat over RATE_LIMIT_CHAT (said once per window, then silence)."""
 
 
 class Router:
@@ -291,6 +294,8 @@ class Core:
             return notes + await self._dispatch_staff(msg, ctx)
         if msg.is_group and not msg.command and not msg.action:
             return []  # in ordinary groups the bot speaks only when spoken to
+        if (limited := await self._over_limit(msg)) is not None:
+            return limited
         if msg.action is None and msg.channel in self.numbered_channels:
             msg.action = self._numbered_choice(msg.text, ctx.conversation)
         if msg.action is not None:
@@ -314,6 +319,17 @@ class Core:
                 if result is not None:
                     return notes + result
         return notes + as_list(await self.answers.fallback(msg, ctx))
+
+    async def _over_limit(self, msg: Incoming) -> list[Outgoing] | None:
+        """None while the chat is within RATE_LIMIT_CHAT (staff are not limited); over it,
+        the notice once per window and then nothing, whatever the message was."""
+        if (msg.channel, msg.user_id) in self.settings.staff_ids:
+            return None
+        verdict = await judge(self.services.get("limiter"), "chat",
+                              f"{msg.channel}:{msg.chat_id}", self.settings.rate_limit_chat)
+        if verdict is Verdict.ALLOWED:
+            return None
+        return [self.answers.rate_limited()] if verdict is Verdict.TELL else []
 
     async def _dispatch_staff(self, msg: Incoming, ctx: Context) -> list[Outgoing]:
         """The staff group: staff commands first, then the general ones; other messages go

@@ -1,21 +1,25 @@
 """Finding a procedure and reading it: search from free text or /thutuc, results as buttons,
 a card whose sections the citizen opens one by one, and browsing by field.
 
-The catalogue's `SearchIndex` is the service "catalogue" (built once at start-up).
+The catalogue's `SearchIndex` is the service "catalogue" (built once at start-up). A search
+reads a bounded part of the text (a few ms at most) and counts against the chat's
+RATE_LIMIT_SEARCH; it runs on the event loop (see `OFF_LOOP`).
 Actions: `proc:<code>` card · `proc:<code>:<section>` a section · `proc:refine` ·
 `proc:fields` · `proc:field:<page>:<field name>`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from bot.messages import Button, Incoming, Outgoing
+from bot.ratelimit import Verdict, judge
 from bot.router import Context, Reply, Router, strip_marks
 from handlers.start import back_to_menu
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
-from procedures.search import SearchIndex
+from procedures.search import Hit, SearchIndex, bounded_query
 
 router = Router()
 
@@ -31,6 +35,14 @@ SECTIONS = {
     "steps": ("procedures.steps", "procedures.button_steps"),
     "legal": ("procedures.legal", "procedures.button_legal"),
 }
+OFF_LOOP = False
+"""Search in a worker thread? Measured with benchmarks/flood.py (six clients flooding
+4,000-character searches, no rate limits), a thread does not help the other citizens: on
+SQLite this update's transaction holds the write lock during the search, so other updates pile
+up on it in SQLite's busy loop (their p95 1.4 s in a thread, 0.16 s on the loop); on PostgreSQL
+the thread and the loop share the GIL, with no consistent gain (p95 on the loop / in a thread
+over three runs: 0.35/0.53, 0.31/0.24, 0.26/0.42 s). What keeps the loop free is the bound on
+the work per query (`procedures.search.bounded_query`: a few ms)."""
 THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank you", "tks",
           "thank", "ok cam on", "da cam on", "cam on a"}
 
@@ -54,7 +66,7 @@ async def on_search_command(msg: Incoming, ctx: Context) -> Reply:
     query = msg.command[1] if msg.command else ""
     if query:
         ctx.conversation.end()
-        return search_reply(query, ctx)
+        return await search_reply(query, msg, ctx)
     return ask_query(ctx)
 
 
@@ -75,7 +87,7 @@ async def on_query(msg: Incoming, ctx: Context) -> Reply:
 
         return fallback(msg)
     ctx.conversation.end()
-    return search_reply(msg.text, ctx)
+    return await search_reply(msg.text, msg, ctx)
 
 
 @router.on_text
@@ -85,11 +97,29 @@ async def on_free_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
         return None  # emoji or punctuation only: the general fallback answers
     if strip_marks(msg.text).lower().strip(" .!") in THANKS:
         return [Outgoing(text("procedures.thanks"), buttons=back_to_menu())]
-    return [search_reply(msg.text, ctx)]
+    return await search_reply(msg.text, msg, ctx)
 
 
-def search_reply(query: str, ctx: Context) -> Outgoing:
-    hits = catalogue(ctx).search(query, limit=RESULTS)
+async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing]:
+    """The results as buttons; over the chat's search budget, the notice once, then nothing."""
+    verdict = Verdict.ALLOWED
+    if (msg.channel, msg.user_id) not in ctx.settings.staff_ids:
+        verdict = await judge(ctx.service("limiter"), "search", f"{msg.channel}:{msg.chat_id}",
+                              ctx.settings.rate_limit_search)
+    if verdict is Verdict.TELL:
+        return [Outgoing(text("procedures.too_many_searches"),
+                         buttons=[[fields_button()], *back_to_menu()])]
+    if verdict is Verdict.QUIET:
+        return []
+    index, read = catalogue(ctx), bounded_query(query)
+    if OFF_LOOP:
+        hits = await asyncio.to_thread(index.search, read, limit=RESULTS)
+    else:
+        hits = index.search(read, limit=RESULTS)
+    return [results_reply(query, hits, ctx)]
+
+
+def results_reply(query: str, hits: list[Hit], ctx: Context) -> Outgoing:
     shown = query if len(query) <= 80 else query[:79] + "…"
     if not hits:
         return Outgoing(text("procedures.not_found", query=shown), buttons=field_buttons(ctx, 6))

@@ -49,6 +49,11 @@ def too_long_note(limit: int) -> Outgoing:
     return Outgoing(text("start.too_long", limit=limit))
 
 
+def rate_limited_note() -> Outgoing:
+    """No buttons: a press would be one more message over the limit."""
+    return Outgoing(text("start.rate_limited"))
+
+
 @router.command("start", "menu", "batdau")
 async def on_start(msg: Incoming, ctx: Context) -> Reply:
     ctx.conversation.end()
@@ -124,6 +129,7 @@ router.answers = Answers(
     not_staff=on_not_staff,
     error=error_reply,
     too_long=too_long_note,
+    rate_limited=rate_limited_note,
 )
 
 

@@ -5,7 +5,12 @@ and a comment. A survey is about a dossier (`d:<id>`), a ticket (`t:<id>`), a pr
 (scheduler/rules.py); `/danhgia` (`/rate`, menu "Đánh giá") lets anyone rate on their own.
 
 An unhappy answer (the lower half of the scale) opens a feedback ticket for staff at once;
-the staff desk puts it in the staff group, and a later comment is relayed to it.
+the staff desk puts it in the staff group, and a later comment is relayed to it. Another
+unhappy answer while that ticket is open is added to it, not opened as a new one.
+
+Against stuffing: one answer per dossier or ticket, one general rating a day and one per
+procedure a day (`Survey.dedupe_key`, unique in the database, so even simultaneous presses
+store one answer); a procedure must be in the catalogue; and RATE_LIMIT_RATING per chat.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.db import dossiers as dossier_repo
 from bot.db import feedback as tickets
 from bot.db import scheduler as store
 from bot.messages import Attachment, Button, Incoming, Outgoing
+from bot.ratelimit import Verdict, judge
 from bot.router import Context, Reply, Router
 from handlers.feedback import reply_deadline
 from handlers.start import back_to_menu
@@ -31,6 +38,8 @@ router = Router()
 ASPECTS = ("access", "procedure", "civil_servants", "result", "feedback")
 COMMENT = "survey.comment"
 MAX_COMMENT = 2000
+COMMENT_WINDOW = timedelta(days=30)
+"""How long after answering a citizen may still add aspects or a comment."""
 
 
 def is_unhappy(score: int, scale: int) -> bool:
@@ -70,15 +79,30 @@ class Subject:
         self.dossier_code = dossier_code
 
     @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.ident}"
+    def daily(self) -> bool:
+        """General and procedure ratings may be given again, once a day."""
+        return self.kind in ("general", "procedure")
+
+    def dedupe_key(self, ctx: Context) -> str:
+        """What makes an answer the only one of its kind (`Survey.dedupe_key`)."""
+        key = f"{self.kind}:{ctx.citizen_id}"
+        if self.ident:
+            key += f":{self.ident}"
+        if self.daily:
+            key += f":{ctx.now.astimezone(ctx.settings.tz).date().isoformat()}"
+        return key
 
 
 async def load_subject(ctx: Context, kind: str, ident: str) -> Subject | None:
     if kind == "g":
         return Subject("general", "", text("surveys.about_general"))
-    if kind == "p" and ident and len(ident) <= 60:
-        return Subject("procedure", ident, f"thủ tục {ident}", procedure_code=ident)
+    if kind == "p":
+        index = ctx.service("catalogue")
+        procedure = index.get(ident) if index is not None and 0 < len(ident) <= 60 else None
+        if procedure is None:  # only procedures of the catalogue may be rated
+            return None
+        return Subject("procedure", procedure.code, f"thủ tục {procedure.name}",
+                       procedure_code=procedure.code, procedure_name=procedure.name)
     if not ident.isdigit() or len(ident) > 18:
         return None
     if kind == "d":
@@ -132,6 +156,9 @@ async def on_pick(msg: Incoming, ctx: Context) -> Reply:
     subject = await load_subject(ctx, *parts[2:4]) if len(parts) >= 4 else None
     if subject is None:
         return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
+    earlier = await earlier_answer(ctx, subject, subject.dedupe_key(ctx))
+    if earlier is not None:
+        return already_rated(ctx, subject, earlier)
     return Outgoing(text("surveys.ask_overall", what=subject.what),
                     buttons=scale_buttons(ctx, f"sv:o:{parts[2]}:{parts[3]}"))
 
@@ -149,36 +176,84 @@ async def on_overall(msg: Incoming, ctx: Context) -> Reply:
     subject = await load_subject(ctx, parts[2], parts[3])
     if subject is None:
         return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
-    if subject.kind in ("dossier", "ticket") and await ctx.session.scalar(
-            select(store.Survey.id).where(store.Survey.citizen_id == ctx.citizen_id,
-                                          store.Survey.subject == subject.kind,
-                                          store.Survey.subject_id == subject.ident)):
-        return Outgoing(text("surveys.already_rated"), buttons=back_to_menu())
+    key = subject.dedupe_key(ctx)
+    earlier = await earlier_answer(ctx, subject, key)
+    if earlier is not None:
+        return already_rated(ctx, subject, earlier)
+    verdict = await judge(ctx.service("limiter"), "rating", f"{msg.channel}:{msg.chat_id}",
+                          ctx.settings.rate_limit_rating)
+    if verdict is not Verdict.ALLOWED:
+        return ([Outgoing(text("surveys.too_many"), buttons=back_to_menu())]
+                if verdict is Verdict.TELL else [])
     score = int(parts[4])
     survey = store.Survey(citizen_id=ctx.citizen_id, channel=msg.channel, subject=subject.kind,
                           subject_id=subject.ident, procedure_code=subject.procedure_code,
                           procedure_name=subject.procedure_name, scale=scale, overall=score,
-                          aspects={}, created_at=ctx.now)
-    ctx.session.add(survey)
-    await ctx.session.flush()
+                          aspects={}, created_at=ctx.now, dedupe_key=key)
+    try:
+        async with ctx.session.begin_nested():
+            ctx.session.add(survey)
+            await ctx.session.flush()
+    except IntegrityError:  # the same answer, stored a moment ago by another process
+        earlier = await earlier_answer(ctx, subject, key)
+        if earlier is None:
+            raise
+        return already_rated(ctx, subject, earlier)
     label = label_of(score, ctx)
-    follow = [[Button(text("surveys.button_aspects"), action=f"sv:more:{survey.id}")],
-              [Button(text("surveys.button_comment"), action=f"sv:cmt:{survey.id}")],
-              [Button(text("surveys.button_done"), action=f"sv:done:{survey.id}")]]
+    follow = follow_buttons(survey.id)
     if not is_unhappy(score, scale):
         return Outgoing(text("surveys.thanks", label=label), buttons=follow)
-    ticket = await open_ticket(msg, ctx, survey, subject, label)
-    return Outgoing(text("surveys.thanks_unhappy", label=label, code=ticket.code),
+    ticket, merged = await open_ticket(msg, ctx, survey, subject, label)
+    return Outgoing(text("surveys.thanks_unhappy", label=label, code=ticket.code, merged=merged),
                     buttons=follow)
 
 
+def follow_buttons(survey_id: int) -> list[list[Button]]:
+    return [[Button(text("surveys.button_aspects"), action=f"sv:more:{survey_id}")],
+            [Button(text("surveys.button_comment"), action=f"sv:cmt:{survey_id}")],
+            [Button(text("surveys.button_done"), action=f"sv:done:{survey_id}")]]
+
+
+async def earlier_answer(ctx: Context, subject: Subject, key: str) -> store.Survey | None:
+    """The citizen's answer that makes a new one a repeat, if any."""
+    earlier = await ctx.session.scalar(select(store.Survey).where(store.Survey.dedupe_key == key))
+    if earlier is None and not subject.daily:  # answers stored before dedupe_key existed
+        earlier = await ctx.session.scalar(select(store.Survey).where(
+            store.Survey.citizen_id == ctx.citizen_id, store.Survey.subject == subject.kind,
+            store.Survey.subject_id == subject.ident).limit(1))
+    return earlier
+
+
+def already_rated(ctx: Context, subject: Subject, earlier: store.Survey) -> Outgoing:
+    """A repeat: thanks, and the next step (add a comment to the answer given, if recent)."""
+    can_comment = ctx.now - earlier.created_at <= COMMENT_WINDOW
+    buttons = [[Button(text("surveys.button_comment"), action=f"sv:cmt:{earlier.id}")]] \
+        if can_comment else []
+    return Outgoing(text("surveys.already_rated", what=subject.what, today=subject.daily,
+                         can_comment=can_comment), buttons=buttons + back_to_menu())
+
+
 async def open_ticket(msg: Incoming, ctx: Context, survey: store.Survey, subject: Subject,
-                      label: str) -> tickets.Ticket:
+                      label: str) -> tuple[tickets.Ticket, bool]:
     """An unhappy answer becomes a feedback ticket, which the staff desk puts in the staff
-    group like any other."""
+    group like any other; while the citizen has an open ticket from an earlier rating about
+    the same dossier (or none), the answer is added to that one instead. Returns the ticket
+    and whether it was an earlier one."""
     category = "thai_do" if subject.kind == "ticket" else "thu_tuc"
     description = text("surveys.ticket_description", what=subject.what, label=label,
                        aspects=[])
+    same_dossier = (tickets.Ticket.dossier_code.is_(None) if subject.dossier_code is None
+                    else tickets.Ticket.dossier_code == subject.dossier_code)
+    earlier = await ctx.session.scalar(
+        select(tickets.Ticket).join(store.Survey, store.Survey.ticket_id == tickets.Ticket.id)
+        .where(store.Survey.citizen_id == ctx.citizen_id,
+               tickets.Ticket.status != tickets.CLOSED, same_dossier)
+        .order_by(tickets.Ticket.id.desc()).limit(1))
+    if earlier is not None:
+        await tickets.add_message(ctx.session, earlier, "citizen", description, relayed=False,
+                                  now=ctx.now)
+        survey.ticket_id = earlier.id
+        return earlier, True
     ticket = tickets.Ticket(
         citizen_id=ctx.citizen_id, channel=msg.channel, chat_id=msg.chat_id, category=category,
         description=description, dossier_code=subject.dossier_code, anonymous=False,
@@ -187,7 +262,7 @@ async def open_ticket(msg: Incoming, ctx: Context, survey: store.Survey, subject
     await tickets.add_ticket(ctx.session, ticket, ctx.now)
     await tickets.add_message(ctx.session, ticket, "citizen", description, now=ctx.now)
     survey.ticket_id = ticket.id
-    return ticket
+    return ticket, False
 
 
 async def own_survey(ctx: Context, ident: str) -> store.Survey | None:
@@ -196,7 +271,7 @@ async def own_survey(ctx: Context, ident: str) -> store.Survey | None:
     survey = await ctx.session.get(store.Survey, int(ident))
     if survey is None or survey.citizen_id != ctx.citizen_id:
         return None
-    if ctx.now - survey.created_at > timedelta(days=30):
+    if ctx.now - survey.created_at > COMMENT_WINDOW:
         return None
     return survey
 

@@ -16,6 +16,10 @@ keys. A query goes through:
 
 Results under :data:`MIN_SCORE` are dropped, so a query that fits nothing returns ``[]`` (show
 :meth:`SearchIndex.fields` to browse instead).
+
+The work per query is bounded: only :func:`bounded_query` of the text is read (at most
+:data:`MAX_QUERY_WORDS` words), candidates are capped, so a 4,000-character message costs about
+what a long question does.
 """
 
 from __future__ import annotations
@@ -48,6 +52,12 @@ MIN_SCORE = 0.45
 """Below this a result is not shown at all ("nothing fits")."""
 CONFIDENT_SCORE = 0.6
 """At or above this a result may be presented as the answer rather than a suggestion."""
+
+MAX_QUERY_CHARS = 400
+"""A query is read up to this many characters; no question about a procedure needs more."""
+MAX_QUERY_WORDS = 40
+"""…and up to this many words: the cost of a search grows with its words (slots × candidate
+surfaces), and the longest real questions have about 25."""
 
 _CANDIDATES = 80
 _SCALE = 1.1
@@ -274,7 +284,9 @@ class SearchIndex:
         field: str | None = None,
         min_score: float = MIN_SCORE,
     ) -> list[Hit]:
-        """Ranked procedures for a citizen's text; ``[]`` when nothing fits."""
+        """Ranked procedures for a citizen's text; ``[]`` when nothing fits. Only
+        :func:`bounded_query` of the text is read."""
+        query = bounded_query(query)
         allowed = self._filter(level, field)
         code = find_code(query)
         if code and code in self._by_code:
@@ -614,6 +626,24 @@ class SearchIndex:
 
 
 # --- helpers shared by building and searching ------------------------------------------------
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def bounded_query(query: str) -> str:
+    """What the search reads of a text: its first :data:`MAX_QUERY_WORDS` words within the
+    first :data:`MAX_QUERY_CHARS` characters, in :func:`clean` form (no half word at the cut)."""
+    if len(query) > MAX_QUERY_CHARS:
+        cut = query[:MAX_QUERY_CHARS]
+        if query[MAX_QUERY_CHARS].isalnum() and (space := cut.rfind(" ")) > 0:
+            cut = cut[:space]
+        query = cut
+    text = clean(query)
+    for count, word in enumerate(_WORD.finditer(text), start=1):
+        if count == MAX_QUERY_WORDS:
+            return text[: word.end()]
+    return text
 
 
 def _plausible_typo(typed: str, word: str) -> bool:

@@ -57,7 +57,8 @@ async def test_acknowledged_updates_survive_kills_and_run_once(database_url: str
         env = {"DATABASE_URL": database_url, "HTTP_PORT": str(port), "QUIET_HOURS": "",
                "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.base_url,
                "PUBLIC_BASE_URL": "https://motcua.example.vn",
-               "TELEGRAM_WEBHOOK_SECRET": SECRET, "OUTBOX_LEASE_SECONDS": "3"}
+               "TELEGRAM_WEBHOOK_SECRET": SECRET, "OUTBOX_LEASE_SECONDS": "3",
+               "RATE_LIMIT_CHAT": ""}  # up to 50 updates a chat a minute: not a flood here
         log = tmp_path / "motcua.log"
         process = await start_process(env, tmp_path, log)
         await wait_healthy(port)

@@ -1,11 +1,14 @@
 """Satisfaction surveys as dialogs: the overall rating, the five SIPAS aspects, a comment; one
 answer per dossier; only one's own dossier; /danhgia for anyone; an unhappy answer opens a
-ticket; the scale is a setting."""
+ticket; the scale is a setting. Against stuffing: one general rating a day, only catalogue
+procedures, a rate limit, repeated unhappy answers merged into one ticket."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +16,9 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.db import feedback as tickets
 from bot.db import scheduler as store
+from bot.ratelimit import Limiter
 from bot.router import Core
+from handlers import surveys as surveys_handlers
 from handlers.surveys import is_satisfied, is_unhappy
 from tests.conftest import make_settings
 from tests.dialog import Dialog, actions, core_with_dossier, labels, texts
@@ -68,7 +73,7 @@ async def test_overall_aspects_and_comment(core: tuple[Core, int]) -> None:
     assert survey.aspects == {"access": 3, "procedure": 2, "result": 3, "feedback": 3}
     assert survey.comment == "Cán bộ rất nhiệt tình."
     # one answer per dossier
-    assert "đã đánh giá nội dung này" in texts(await dialog.press(f"sv:o:d:{dossier}:1"))
+    assert "đã đánh giá hồ sơ" in texts(await dialog.press(f"sv:o:d:{dossier}:1"))
 
 
 async def test_only_the_owner_rates_a_dossier(core: tuple[Core, int]) -> None:
@@ -113,10 +118,10 @@ async def test_rate_on_ones_own(core: tuple[Core, int]) -> None:
     assert "dịch vụ công của xã/phường" in texts(question)
     await dialog.press(actions(question)[1])
     await dialog.say("/rate")
-    await dialog.press("sv:pick:g:0")
-    await dialog.press("sv:o:g:0:3")  # general ratings may be given again
-    assert [(s.subject, s.overall) for s in await surveys(app)] == [("general", 2),
-                                                                     ("general", 3)]
+    again = await dialog.press("sv:pick:g:0")  # one general rating a day
+    assert "đã đánh giá dịch vụ công của xã/phường hôm nay" in texts(again)
+    await dialog.press("sv:o:g:0:3")
+    assert [(s.subject, s.overall) for s in await surveys(app)] == [("general", 2)]
     newcomer = Dialog(app, channel="web", chat_id="w1")
     assert "tra cứu hồ sơ bằng lệnh /hoso" in texts(await newcomer.say("/danhgia"))
 
@@ -130,6 +135,116 @@ async def test_a_five_point_scale(database_url: str) -> None:
         question = await dialog.press("sv:pick:g:0")
         assert len(labels(question)) == 5
         assert "PA-" not in texts(await dialog.press("sv:o:g:0:3"))  # neutral
-        assert "PA-" in texts(await dialog.press("sv:o:g:0:2"))  # unhappy
+        other = Dialog(app, chat_id="w3")  # one general rating a day per chat
+        assert "PA-" in texts(await other.press("sv:o:g:0:2"))  # unhappy
     finally:
         await app.db.dispose()
+
+
+# -- stuffing (issue 11 item 7) -------------------------------------------------------------
+
+
+async def ticket_rows(core: Core) -> list[tickets.Ticket]:
+    async with core.db.session() as session:
+        return list(await session.scalars(select(tickets.Ticket).order_by(tickets.Ticket.id)))
+
+
+async def test_seventy_presses_store_one_answer_and_one_ticket(core: tuple[Core, int]) -> None:
+    app, dossier = core
+    dialog = await owner(app)
+    general = [await dialog.press("sv:o:g:0:1") for _ in range(70)]
+    assert "PA-" in texts(general[0])
+    assert all("đã đánh giá dịch vụ công của xã/phường hôm nay" in texts(r)
+               for r in general[1:])
+    (answer,) = await surveys(app)
+    assert actions(general[1])[0] == f"sv:cmt:{answer.id}"  # the next step: add a comment
+    # The same action pressed at once, as a script (or two processes) would.
+    await asyncio.gather(*(dialog.press(f"sv:o:d:{dossier}:1") for _ in range(70)))
+    answers = await surveys(app)
+    assert sorted(s.subject for s in answers) == ["dossier", "general"]
+    assert len(await ticket_rows(app)) == 2  # one about the service, one about the dossier
+
+
+async def test_one_general_rating_a_day(database_url: str) -> None:
+    now = [NOW]
+    settings = make_settings(database_url)
+    app, _ = await core_with_dossier(settings, CODE, NOW)
+    app.clock = lambda: now[0]
+    try:
+        dialog = Dialog(app, channel="zalo_bot", chat_id="z9")
+        assert "PA-" in texts(await dialog.press("sv:o:g:0:1"))
+        now[0] = NOW + timedelta(hours=10)  # 20:00 in Hà Nội: the same day
+        assert "hôm nay" in texts(await dialog.press("sv:o:g:0:3"))
+        now[0] = NOW + timedelta(hours=22)  # 08:00 the next day
+        replies = await dialog.press("sv:o:g:0:1")
+        (first,) = await ticket_rows(app)
+        assert f"bổ sung vào phản ánh mã {first.code}" in texts(replies)
+        assert [(s.overall, s.ticket_id) for s in await surveys(app)] == [(1, first.id),
+                                                                          (1, first.id)]
+        async with app.db.session() as session:
+            said = [m for m in await tickets.find_messages(session, first.id)
+                    if m.author == "citizen"]
+        assert len(said) == 2 and not said[1].relayed  # the staff desk relays the second
+        async with app.db.session() as session:
+            ticket = await tickets.get_ticket(session, first.id)
+            assert ticket is not None
+            ticket.status = tickets.CLOSED
+        now[0] = NOW + timedelta(days=2)
+        assert "PA-" in texts(await dialog.press("sv:o:g:0:1"))
+        assert len(await ticket_rows(app)) == 2  # a closed ticket is not reopened by a rating
+    finally:
+        await app.db.dispose()
+
+
+async def test_only_procedures_of_the_catalogue_are_rated(core: tuple[Core, int]) -> None:
+    app, _ = core
+    dialog = Dialog(app, channel="telegram", chat_id="83")
+    for action in ("sv:pick:p:9.999999", "sv:o:p:9.999999:3", "sv:o:p::3",
+                   "sv:o:p:" + "1" * 61 + ":3"):
+        assert "không tìm thấy" in texts(await dialog.press(action))
+    assert await surveys(app) == []
+    question = await dialog.press("sv:pick:p:1.000894")
+    assert "kết hôn" in texts(question)
+    await dialog.press("sv:o:p:1.000894:3")
+    assert "hôm nay" in texts(await dialog.press("sv:o:p:1.000894:2"))
+    (answer,) = await surveys(app)
+    assert (answer.procedure_code, answer.overall) == ("1.000894", 3)
+    assert answer.procedure_name and "kết hôn" in answer.procedure_name
+
+
+async def test_ratings_are_rate_limited(database_url: str) -> None:
+    settings = make_settings(database_url, rate_limit_rating="2/hour")
+    app, _ = await core_with_dossier(settings, CODE, NOW)
+    app.services["limiter"] = Limiter()
+    try:
+        dialog = Dialog(app, channel="telegram", chat_id="84")
+        await dialog.press("sv:o:g:0:3")
+        await dialog.press("sv:o:p:1.000894:3")
+        assert "nhiều đánh giá" in texts(await dialog.press("sv:o:p:1.001193:3"))
+        assert await dialog.press("sv:o:p:1.000656:3") == []
+        assert len(await surveys(app)) == 2
+        assert "PA-" not in texts(await Dialog(app, chat_id="85").press("sv:o:p:1.001193:3"))
+        assert len(await surveys(app)) == 3
+    finally:
+        await app.db.dispose()
+
+
+async def test_a_rating_stored_meanwhile_by_another_process_is_not_doubled(
+        core: tuple[Core, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database's unique key decides when two presses pass the check together."""
+    app, _ = core
+    dialog = Dialog(app, channel="telegram", chat_id="86")
+    await dialog.press("sv:o:g:0:1")
+    real = surveys_handlers.earlier_answer
+    raced = False
+
+    async def racing(*args: Any) -> Any:
+        nonlocal raced
+        if not raced:  # the first check sees nothing, as if the other row were not there yet
+            raced = True
+            return None
+        return await real(*args)
+
+    monkeypatch.setattr(surveys_handlers, "earlier_answer", racing)
+    assert "hôm nay" in texts(await dialog.press("sv:o:g:0:1"))
+    assert len(await surveys(app)) == 1 and len(await ticket_rows(app)) == 1

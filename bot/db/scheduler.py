@@ -76,7 +76,8 @@ class Survey(Base):
     about a dossier, a procedure, a ticket or the service in general."""
 
     __tablename__ = "surveys"
-    __table_args__ = (Index("ix_surveys_subject", "subject", "subject_id"),)
+    __table_args__ = (Index("ix_surveys_subject", "subject", "subject_id"),
+                      Index("ux_surveys_dedupe_key", "dedupe_key", unique=True))
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     citizen_id: Mapped[int | None] = mapped_column(
         ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
@@ -93,6 +94,10 @@ class Survey(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     """The feedback ticket opened for an unhappy answer."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))
+    """Makes an answer the only one of its kind: `general:<citizen>:<local day>`,
+    `procedure:<citizen>:<code>:<local day>`, `dossier:<citizen>:<id>`, `ticket:<citizen>:<id>`
+    (NULL on answers stored before the rule)."""
 
 
 class CommuneSubscription(Base):
