@@ -232,7 +232,6 @@ class Attack:
             self.right_reply = answered
 
 
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram(limit_per_chat_per_s=None) as api:
