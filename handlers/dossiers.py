@@ -15,7 +15,9 @@ Guessing is bounded three ways, each configurable (bot/config.py, `LOOKUP_*`):
   within `LOOKUP_CODE_WINDOW_HOURS` lock the code for lookups by digits for
   `LOOKUP_CODE_LOCK_HOURS` — the right digits are refused too; staff are alerted once per lock
   of a real dossier. Owners keep what they already have: subscribed chats are still notified
-  and the "view" button of a verified chat still opens the card.
+  and the "view" button of a verified chat still opens the card. Digit checks of one code
+  run one at a time (`repo.hold_code_checks`), so guesses sent all at once get no more
+  checks than guesses sent one by one.
 
 A lock must not tell whether a code exists. Codes are counted and locked by what was typed,
 whether or not a dossier has that code, so an unknown code locks exactly like a real one; and
@@ -307,6 +309,7 @@ async def on_digits(msg: Incoming, ctx: Context) -> Reply:
         security.debug("dossier lookup refused, throttled (%s): %s %s", by, msg.channel,
                        guesser(msg, ctx).chat_key)
         return throttled_reply(ctx, code, by=by)
+    await repo.hold_code_checks(ctx.session, code)
     if await repo.is_code_locked(ctx.session, code, ctx.now):
         security.info("dossier lookup refused, code locked: %s", code)
         return throttled_reply(ctx, code, "dossiers.code_locked")

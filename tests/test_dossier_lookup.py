@@ -3,6 +3,7 @@ replies, throttling, the audit trail, subscriptions, staff view, privacy in grou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -326,6 +327,25 @@ async def test_an_unknown_code_locks_the_same_way(world: World) -> None:
         entries = list(await session.scalars(select(AuditLog).where(
             AuditLog.action == "dossier.code_locked")))
     assert [e.detail["known"] for e in entries] == [True, False]
+
+
+async def test_guesses_arriving_at_once_get_no_checks_past_the_lock(world: World) -> None:
+    """30 sessions, each from its own address, send their digits for one code at the same
+    moment: the code still locks at the 10th failure and no digits are compared after it
+    (PostgreSQL runs the transactions side by side; SQLite one after another)."""
+    chats = [world.chat(f"at-once-{n}") for n in range(30)]
+    origins = [f"198.51.100.{n}" for n in range(30)]
+    for chat, origin in zip(chats, origins, strict=True):
+        assert "4 số cuối" in texts(await chat.say(CODE, origin=origin))
+    answers = await asyncio.gather(*(chat.say(f"{1000 + n}", origin=origin)
+                                     for n, (chat, origin) in enumerate(zip(chats, origins,
+                                                                            strict=True))))
+    said = [texts(answer) for answer in answers]
+    assert sum("chưa tìm thấy hồ sơ khớp" in s for s in said) == 9
+    assert sum("tạm dừng tra cứu mã này" in s for s in said) == 21
+    async with world.db.session() as session:
+        assert await session.scalar(
+            select(func.count()).select_from(DossierLookupFailure)) == 10
 
 
 async def test_failures_count_per_web_address_across_sessions(world: World) -> None:

@@ -14,6 +14,7 @@ dossier (not finished, no result waiting, not waiting for the citizen's suppleme
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -539,6 +540,22 @@ async def count_lookup_failures(session: AsyncSession, since: datetime, *,
 async def get_lookup_lock(session: AsyncSession, code: str) -> DossierLookupLock | None:
     """The code's last lock, current or past."""
     return await session.get(DossierLookupLock, code_key(code)[:MAX_CODE])
+
+
+LOOKUP_LOCK_CLASS = 0x6D630001
+"""The first key of the PostgreSQL advisory locks that serialize digit checks of one code."""
+
+
+async def hold_code_checks(session: AsyncSession, code: str) -> None:
+    """Until this transaction ends, no other one checks digits for this code, so the lock and
+    the failure count it reads next include every earlier check: concurrent guesses cannot
+    all pass before the lock is written. PostgreSQL only: a SQLite transaction that writes
+    (every update's does, from its first statement) already runs alone."""
+    if repositories.dialect_of(session) != "postgresql":
+        return
+    digest = hashlib.sha256(code_key(code)[:MAX_CODE].encode()).digest()
+    await session.execute(select(func.pg_advisory_xact_lock(
+        LOOKUP_LOCK_CLASS, int.from_bytes(digest[:4], "big", signed=True))))
 
 
 async def is_code_locked(session: AsyncSession, code: str, now: datetime) -> bool:
