@@ -311,7 +311,7 @@ async def on_digits(msg: Incoming, ctx: Context) -> Reply:
         return throttled_reply(ctx, code, by=by)
     await repo.hold_code_checks(ctx.session, code)
     if await repo.is_code_locked(ctx.session, code, ctx.now):
-        security.info("dossier lookup refused, code locked: %s", code)
+        security.debug("dossier lookup refused, code locked: %s", code)
         return throttled_reply(ctx, code, "dossiers.code_locked")
     dossier = await repo.get_dossier(ctx.session, code)
     expected = dossier.phone[-4:] if dossier is not None else "\x00" * 4
