@@ -23,6 +23,7 @@ from bot.channels.web import chat_id_for
 from bot.channels.zalo_bot import add_routes as add_zalo_bot_routes
 from bot.channels.zalo_oa import add_routes as add_zalo_oa_routes
 from bot.db.repositories import claim_update
+from bot.db.session import is_outage
 from bot.ingest import add_routes as add_ingest_routes
 from bot.messages import clean_text
 
@@ -70,11 +71,11 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         return response
     except web.HTTPException:
         raise
-    except SQLAlchemyError:
-        log.exception("database unavailable on %s", request.path)
-        return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
+    except Exception as error:
+        if is_outage(error):  # the database (or its connection) is down: retry later
+            log.exception("database unavailable on %s", request.path)
+            return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
                                  status=503)
-    except Exception:
         log.exception("unexpected error on %s", request.path)
         return json_response({"error": "Xin lỗi, hệ thống gặp trục trặc. Vui lòng thử lại."},
                                  status=500)
@@ -125,9 +126,12 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return json_response({"ok": True})
     try:
         await channel.process_webhook(update)
-    except (SQLAlchemyError, OSError):
-        log.exception("telegram webhook: could not store update %s", update.update_id)
-        return json_response({"ok": False}, status=503)
+    except (SQLAlchemyError, OSError) as error:
+        if is_outage(error):
+            log.exception("telegram webhook: could not store update %s", update.update_id)
+            return json_response({"ok": False}, status=503)
+        # The database refused this update's data: Telegram would send it again for ever.
+        log.exception("telegram webhook: update %s could not be handled", update.update_id)
     return json_response({"ok": True})
 
 

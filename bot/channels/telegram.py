@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import warnings
 from typing import Any
 
@@ -38,6 +39,8 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64
 STORED_PREFIX = "~"
+STORED_KEY = re.compile(r"[0-9a-f]{20}")
+"""The key of a stored action: the start of its SHA-256 (`_callback_data`)."""
 COMMANDS = [
     ("start", "Về menu chính"),
     ("thutuc", "Tra cứu thủ tục hành chính"),
@@ -227,8 +230,12 @@ class TelegramChannel:
         if context is None:  # a webhook: errors go back to the route (503, Telegram retries)
             replies = await self._handle(update)
         else:  # polled: Telegram will not send it again
-            replies = await wait_out_outage(lambda: self._handle(update), self._stopping,
-                                            "telegram")
+            try:
+                replies = await wait_out_outage(lambda: self._handle(update), self._stopping,
+                                                "telegram")
+            except Exception:  # noqa: BLE001 - one bad update must not hold up the rest
+                log.exception("telegram: update %s could not be handled", update.update_id)
+                return
         if replies:
             await self._sending.acquire()  # a burst of updates must not open 100 connections
             task = asyncio.create_task(self._deliver(*replies))
@@ -270,8 +277,11 @@ class TelegramChannel:
                 self._chat_locks[chat.chat_id] = (lock, users - 1)
 
     async def _stored_action(self, callback_data: str) -> str:
+        key = callback_data[len(STORED_PREFIX):]
+        if not STORED_KEY.fullmatch(key):
+            return "stale"  # not one we made: no need to look
         async with self.db.session() as session:
-            row = await session.get(ButtonPayload, callback_data[len(STORED_PREFIX):])
+            row = await session.get(ButtonPayload, key)
         return row.action if row else "stale"
 
     # -- outbound -------------------------------------------------------------------------

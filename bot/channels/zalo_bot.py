@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.channels.base import ChannelError, require_secret, wait_out_outage
 from bot.config import Settings
 from bot.db.repositories import claim_update
-from bot.db.session import Database
+from bot.db.session import Database, is_outage
 from bot.messages import Attachment, ChatRef, Incoming, Outgoing, split_text
 from bot.outbox import SentReplies, deliver_replies
 from bot.router import Core
@@ -365,8 +365,11 @@ class ZaloBotChannel:
             await wait_out_outage(lambda: self.process(update), self.stopping, "zalo bot")
         except ValueError:
             log.warning("zalo bot: ignored a malformed update")
-        except (SQLAlchemyError, OSError):
-            log.error("zalo bot: an update was lost: stopping while the database is down")
+        except Exception as error:  # noqa: BLE001 - one bad update must not stop polling
+            if is_outage(error):
+                log.error("zalo bot: an update was lost: stopping while the database is down")
+            else:
+                log.exception("zalo bot: an update could not be handled")
 
     async def process(self, update: dict[str, Any]) -> None:
         """Store and handle one update; replies go out in the background. ValueError for a
@@ -448,7 +451,10 @@ async def zalo_bot_webhook(request: web.Request, service: Service) -> web.Respon
         for item, msg in zip(items, incoming, strict=True):
             if msg is not None:
                 await channel.process(item)
-    except (SQLAlchemyError, OSError):
-        log.exception("zalo bot webhook: could not store an update")
-        return web.json_response({"ok": False}, status=503)
+    except (SQLAlchemyError, OSError) as error:
+        if is_outage(error):
+            log.exception("zalo bot webhook: could not store an update")
+            return web.json_response({"ok": False}, status=503)
+        # The database refused this update's data: Zalo would send it again and again.
+        log.exception("zalo bot webhook: an update could not be handled")
     return web.json_response({"ok": True})
