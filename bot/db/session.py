@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy import exc as sa
+from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -52,9 +52,9 @@ def is_outage(error: BaseException) -> bool:
     503, a polled update waits) rather than that this one statement was bad (a value out of
     range, a NUL in a string, a broken constraint: roll back, answer, move on). Every place
     that decides on an outage asks here."""
-    if isinstance(error, (OSError, TimeoutError, sa.DisconnectionError, sa.TimeoutError)):
+    if isinstance(error, (OSError, TimeoutError, exc.DisconnectionError, exc.TimeoutError)):
         return True  # connection refused or reset, timeouts, pool exhausted
-    if not isinstance(error, sa.DBAPIError):
+    if not isinstance(error, exc.DBAPIError):
         return False  # e.g. StatementError around a value the driver could not bind
     if error.connection_invalidated:
         return True
@@ -68,7 +68,7 @@ def is_outage(error: BaseException) -> bool:
     if isinstance(sqlstate, str) and len(sqlstate) == 5:
         return sqlstate[:2] in OUTAGE_SQLSTATES
     # SQLite ("database is locked", "disk I/O error") and drivers without SQLSTATE
-    return isinstance(error, (sa.OperationalError, sa.InterfaceError))
+    return isinstance(error, (exc.OperationalError, exc.InterfaceError))
 
 
 class Database:
