@@ -185,8 +185,8 @@ class TelegramChannel:
 
     async def start(self) -> None:
         """Come up in the background, so that the rest of the service never waits for
-        Telegram: `status` is "down" until the Bot API has answered (getMe, then the webhook
-        or polling set up, and the command list), retried with back-off (`START_RETRY`).
+        Telegram: `status` is "down" until the Bot API has answered (getMe and the command
+        list, then the webhook or polling set up), retried with back-off (`START_RETRY`).
         `first_attempt` is set once the first try has ended, either way."""
         self._stopping.clear()
         self.first_attempt.clear()
