@@ -33,6 +33,8 @@ from procedures.search import SearchIndex
 
 log = logging.getLogger(__name__)
 
+FIRST_ATTEMPT_WAIT = 20.0
+"""How long `Service.start` waits for the platforms' first answers (not for `ready`)."""
 NUMBERED_CHANNELS = frozenset({"console", "zalo_bot", "zalo_oa"})
 """Channels where options may be shown as numbered text: typing "2" presses the second
 (Zalo OA shows more than 5 options that way)."""
@@ -99,7 +101,8 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
         self.port: int | None = None
         self.ready = False
-        """Every channel started; /healthz answers 503 "starting" until then."""
+        """Serving (web chat, webhooks, API); /healthz answers 503 "starting" until then.
+        A platform channel that is down does not hold it back: /healthz shows it "down"."""
 
     def _sender(self, channel: Any) -> PacedSender:
         s = self.settings
@@ -156,7 +159,7 @@ class Service:
         self.port = self._runner.addresses[0][1]
         log.info("web server on http://%s:%s/", self.settings.http_host, self.port)
         if self.telegram:
-            await self.telegram.start()
+            await self.telegram.start()  # in the background: a platform down waits for no one
         for zalo in (self.zalo_oa, self.zalo_bot):
             if zalo is not None:
                 await zalo.start()
@@ -170,6 +173,19 @@ class Service:
             log.warning("TELEGRAM_STAFF_CHAT_ID is not set: feedback tickets are stored but no "
                         "staff group sees them; answer them with `motcua tickets`")
         self.ready = True
+        await self._first_attempts()
+
+    async def _first_attempts(self) -> None:
+        """Return once each platform channel has tried once to come up (so that a platform
+        that answers is in use when `start` returns); `ready` was set before: a platform
+        that is down or slow delays nothing else, and its channel keeps trying."""
+        waits = [channel.first_attempt.wait() for channel in self.channels.values()
+                 if isinstance(getattr(channel, "first_attempt", None), asyncio.Event)]
+        if waits:
+            try:
+                await asyncio.wait_for(asyncio.gather(*waits), FIRST_ATTEMPT_WAIT)
+            except TimeoutError:
+                log.warning("a platform is slow to answer; its channel keeps trying")
 
     async def stop(self) -> None:
         self.ready = False

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 
 class Channel(StrEnum):
@@ -55,12 +55,28 @@ class Attachment:
     """The file's bytes when it is made here (a chart); channels upload them."""
 
 
-def _attachment(raw: dict[str, Any] | None) -> Attachment | None:
-    """An attachment from its JSON form (bytes travel as base64 in outbox payloads)."""
+ATTACHMENT_KINDS = frozenset(get_args(AttachmentKind))
+
+
+def _attachment(raw: object) -> Attachment | None:
+    """An attachment from its JSON form (bytes travel as base64 in outbox payloads);
+    ValueError when it is not one."""
     if not raw:
         return None
-    if isinstance(raw.get("data"), str):
-        raw = {**raw, "data": base64.b64decode(raw["data"])}
+    if not isinstance(raw, dict):
+        raise ValueError(f"an attachment is {type(raw).__name__}, not an object")
+    unknown = set(raw) - ATTACHMENT_FIELDS
+    if unknown:
+        raise ValueError(f"unknown attachment keys {sorted(unknown)[:5]}")
+    if raw.get("kind") not in ATTACHMENT_KINDS:
+        raise ValueError("an attachment without a known kind")
+    for key in ("file_id", "url", "name"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise ValueError(f"attachment {key} is not a string")
+    if raw.get("data") is not None:
+        if not isinstance(raw["data"], str):
+            raise ValueError("attachment data is not base64 text")
+        raw = {**raw, "data": base64.b64decode(raw["data"], validate=True)}  # binascii.Error
     return Attachment(**raw)
 
 
@@ -134,20 +150,44 @@ class Outgoing:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Outgoing:
-        buttons = [[Button(**b) for b in row] for row in data.get("buttons") or []]
-        photo = _attachment(data.get("photo"))
-        document = _attachment(data.get("document"))
+    def from_dict(cls, data: object) -> Outgoing:
+        """The inverse of `to_dict`. ValueError for anything that is not its output (an
+        outbox payload damaged or written by hand), so a sender can fail that one row."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a message is {type(data).__name__}, not an object")
+        unknown = set(data) - OUTGOING_FIELDS
+        if unknown:
+            raise ValueError(f"unknown message keys {sorted(unknown)[:5]}")
+        text = data.get("text", "")
+        reply_to = data.get("reply_to")
+        if not isinstance(text, str) or not (reply_to is None or isinstance(reply_to, str)):
+            raise ValueError("text or reply_to is not a string")
+        rows = data.get("buttons") or []
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise ValueError("buttons are not rows")
         return cls(
-            text=data.get("text", ""),
-            buttons=buttons,
-            photo=photo,
-            document=document,
-            reply_to=data.get("reply_to"),
+            text=text,
+            buttons=[[_button(b) for b in row] for row in rows],
+            photo=_attachment(data.get("photo")),
+            document=_attachment(data.get("document")),
+            reply_to=reply_to,
         )
 
     def flat_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]
+
+
+OUTGOING_FIELDS = frozenset(f.name for f in fields(Outgoing))
+ATTACHMENT_FIELDS = frozenset(f.name for f in fields(Attachment))
+
+
+def _button(raw: object) -> Button:
+    if not isinstance(raw, dict) or set(raw) - {"label", "action", "url"}:
+        raise ValueError("a button is not an object of label, action and url")
+    if not isinstance(raw.get("label"), str) or not all(
+            raw.get(key) is None or isinstance(raw[key], str) for key in ("action", "url")):
+        raise ValueError("a button's label, action or url is not a string")
+    return Button(**raw)
 
 
 def split_text(text: str, limit: int) -> list[str]:

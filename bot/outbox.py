@@ -11,6 +11,7 @@ transient errors and fails permanent ones at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -23,7 +24,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -405,16 +418,26 @@ class PacedSender:
             return await insert_ignore(session, SenderLease, {
                 "channel": self.channel, "owner": self.owner, "expires_at": now + self.role})
 
-    async def _claim(self, limit: int) -> list[OutboxMessage]:
-        now = utcnow()
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        """This channel's rows that may be claimed now, but for those this sender holds."""
         held = [row.id for row in self.buffer] + list(self.sending)
+        return and_(OutboxMessage.channel == self.channel, OutboxMessage.id.not_in(held),
+                    or_((OutboxMessage.status == PENDING) & (OutboxMessage.not_before <= now),
+                        (OutboxMessage.status == SENDING) & (OutboxMessage.lease_until < now)))
+
+    async def _claim(self, limit: int) -> list[OutboxMessage]:
+        try:
+            return await self._claim_rows(limit)
+        except ValueError:  # a payload that is not JSON at all (SQLite keeps any text)
+            await self._fail_unreadable(limit)
+            return await self._claim_rows(limit)
+
+    async def _claim_rows(self, limit: int) -> list[OutboxMessage]:
+        now = utcnow()
         async with self.db.session() as session:
             rows = list(await session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.channel == self.channel,
-                       OutboxMessage.id.not_in(held),
-                       or_((OutboxMessage.status == PENDING) & (OutboxMessage.not_before <= now),
-                           (OutboxMessage.status == SENDING) & (OutboxMessage.lease_until < now)))
+                .where(self._due(now))
                 .order_by(OutboxMessage.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -423,6 +446,25 @@ class PacedSender:
                 row.status = SENDING
                 row.lease_until = now + self.lease
         return rows
+
+    async def _fail_unreadable(self, limit: int) -> None:
+        """Fail the due rows whose payload is not JSON, so they no longer stop every claim;
+        the payload becomes `{}`, so that whoever reads the table later can."""
+        async with self.db.session() as session:
+            raw = await session.execute(
+                select(OutboxMessage.id, OutboxMessage.attempts,
+                       type_coerce(OutboxMessage.payload, Text))
+                .where(self._due(utcnow())).order_by(OutboxMessage.id).limit(limit))
+            for row_id, attempts, payload in list(raw):
+                try:
+                    json.loads(payload) if isinstance(payload, str | bytes) else None
+                except ValueError as error:
+                    log.error("outbox row %s: payload is not JSON: %s", row_id, error)
+                    OUTCOMES.labels(self.channel, "failed").inc()
+                    await session.execute(
+                        update(OutboxMessage).where(OutboxMessage.id == row_id).values(
+                            status=FAILED, payload={}, attempts=attempts + 1, lease_until=None,
+                            last_error=f"undecodable payload: not JSON ({error})"[:500]))
 
     async def _renew_leases(self) -> None:
         held = [row.id for row in self.buffer] + list(self.sending)
@@ -444,7 +486,14 @@ class PacedSender:
         current_row.set(row)
         try:
             chat = ChatRef(row.channel, row.chat_id, row.thread_id)
-            message = Outgoing.from_dict(row.payload)
+            try:
+                message = Outgoing.from_dict(row.payload)
+            except ValueError as error:  # a poison row: fail it, send the rest
+                log.error("outbox row %s: payload cannot be sent: %s", row.id, error)
+                OUTCOMES.labels(self.channel, "failed").inc()
+                await self._finish(row, FAILED, attempts=row.attempts + 1,
+                                   reason=f"undecodable payload: {error}"[:500])
+                return
             if getattr(self.sender, "numbered_menus", False):
                 # before the send: the citizen may answer "1" as soon as they see it
                 await self._remember_menu(row, message)

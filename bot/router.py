@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db import repositories
-from bot.db.session import Database
+from bot.db.session import Database, is_outage
 from bot.messages import Incoming, Outgoing
 from bot.outbox import journal_replies
 from bot.ratelimit import Verdict, judge
@@ -50,6 +50,57 @@ LATENCY = Histogram("motcua_handler_seconds", "Time to handle one inbound update
 NUMBER_CHOICE = re.compile(r"^[1-9][0-9]?$")
 MAX_TEXT = 4000
 """Longer messages are cut to this before handlers see them (and the citizen is told)."""
+MAX_ACTION = 512
+"""Longer button actions are not ours (Telegram's own limit is 64 bytes; longer ones are
+stored server-side and come back resolved)."""
+MAX_ID = 2**63 - 1
+"""The largest id a database column holds (BIGINT on PostgreSQL, INTEGER on SQLite)."""
+DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
+"""Plain ASCII decimals without sign, spaces or leading zeros ("²" and "٣" are digits to
+`str.isdigit`, and `int` accepts "+1", " 1" and "1_0")."""
+
+
+class StaleButton(Exception):
+    """A pressed button's action does not parse (crafted, or made by an older version): the
+    core answers as for a button that has expired, and nothing else happens."""
+
+
+def action_part(action: str | None, position: int) -> str | None:
+    """The `position`-th colon-separated part of an action ("fb:show:42", 2 -> "42")."""
+    parts = (action or "").split(":")
+    return parts[position] if -len(parts) <= position < len(parts) else None
+
+
+def action_number(action: str | None, position: int, low: int, high: int) -> int | None:
+    """The whole number at `position` of an action when it is a plain decimal within
+    `low`..`high`; None for anything else (missing, signed, "²", 20 digits…)."""
+    part = action_part(action, position)
+    if part is None or not DECIMAL.fullmatch(part):
+        return None
+    value = int(part)
+    return value if low <= value <= high else None
+
+
+def action_id(action: str | None, position: int = -1) -> int | None:
+    """The database id at `position` of an action: a plain decimal 1..2**63-1, else None.
+    Every id a handler takes from a button goes through here, so a crafted one never
+    reaches a statement (an out-of-range id is a database error on PostgreSQL)."""
+    return action_number(action, position, 1, MAX_ID)
+
+
+def need_id(action: str | None, position: int = -1) -> int:
+    """`action_id`, or `StaleButton` when the action carries no valid id there."""
+    ident = action_id(action, position)
+    if ident is None:
+        raise StaleButton(action)
+    return ident
+
+
+def plausible_action(action: str) -> bool:
+    """Whether an action could have come from one of our buttons: not too long, and no
+    control characters (a NUL is a database error on PostgreSQL)."""
+    return len(action) <= MAX_ACTION and not any(
+        unicodedata.category(ch)[0] == "C" for ch in action)
 
 
 @dataclass
@@ -214,8 +265,9 @@ class Core:
 
     async def handle(self, msg: Incoming) -> list[Outgoing]:
         """Handle one update exactly once. Returns the replies (empty for a duplicate).
-        Database failures propagate, so a webhook can answer 503 and the platform retries;
-        a failing handler is rolled back, recorded, and the citizen gets an apology."""
+        A database outage propagates (`is_outage`), so a webhook can answer 503 and the
+        platform retries; a failing handler, or a statement the database refused (a value
+        out of range…), is rolled back, recorded, and the citizen gets an apology."""
         started = time.perf_counter()
         try:
             replies = await self._handle(msg)
@@ -235,6 +287,14 @@ class Core:
         return replies or []
 
     async def _handle(self, msg: Incoming) -> list[Outgoing] | None:
+        try:
+            return await self._handle_in_session(msg)
+        except SQLAlchemyError as error:
+            if is_outage(error):
+                raise
+            raise HandlerFailed() from error  # bad input, not an outage: never retried
+
+    async def _handle_in_session(self, msg: Incoming) -> list[Outgoing] | None:
         now = self.clock()
         async with self.db.session() as session:
             if not await repositories.claim_update(session, msg.update_key, now):
@@ -250,9 +310,12 @@ class Core:
             ctx = Context(self.settings, session, conversation, chat.citizen_id,
                           self.services, now)
             try:
-                replies = await self._dispatch(msg, ctx)
+                try:
+                    replies = await self._dispatch(msg, ctx)
+                except StaleButton:
+                    replies = as_list(await self.answers.stale_button(msg, ctx))
             except SQLAlchemyError:
-                raise
+                raise  # classified in `_handle`
             except Exception as error:
                 raise HandlerFailed() from error
             if msg.channel in self.numbered_channels and any(out.buttons for out in replies):
@@ -299,7 +362,8 @@ class Core:
         if msg.action is None and msg.channel in self.numbered_channels:
             msg.action = self._numbered_choice(msg.text, ctx.conversation)
         if msg.action is not None:
-            handler = router.find_action(msg.action) or self.answers.stale_button
+            handler = (router.find_action(msg.action) if plausible_action(msg.action)
+                       else None) or self.answers.stale_button
             return notes + as_list(await handler(msg, ctx))
         command = msg.command or self._bare_command(msg.text)
         if command is not None:
@@ -336,7 +400,7 @@ class Core:
         to the staff-message handler (replies to citizens), never to procedure search."""
         router = self.router
         if msg.action is not None:
-            handler = router.find_action(msg.action)
+            handler = router.find_action(msg.action) if plausible_action(msg.action) else None
             return as_list(await handler(msg, ctx)) if handler else []
         if msg.command is not None:
             name = msg.command[0]

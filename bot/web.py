@@ -30,6 +30,7 @@ from bot.channels.web import WebSessionRef
 from bot.channels.zalo_bot import add_routes as add_zalo_bot_routes
 from bot.channels.zalo_oa import add_routes as add_zalo_oa_routes
 from bot.db.repositories import claim_update
+from bot.db.session import is_outage
 from bot.ingest import add_routes as add_ingest_routes
 from bot.logs import quiet_bad_requests
 from bot.messages import clean_text
@@ -138,10 +139,14 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     except web.HTTPException:
         raise
     except SQLAlchemyError as error:
-        if not refused_value(error):
+        if is_outage(error):
             log.exception("database unavailable on %s", _route(request))
             return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
                                  status=503)
+        if not refused_value(error):
+            log.exception("unexpected database error on %s", _route(request))
+            return json_response({"error": "Xin lỗi, hệ thống gặp trục trặc. Vui lòng thử lại."},
+                                 status=500)
         # Bad input, not an outage: a 503 would be retried for ever. Its message may quote the
         # value (asyncpg does), so only the type goes to the log.
         orig = getattr(error, "orig", None)
@@ -153,7 +158,11 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         log.warning("%s: bad request (%s at %s)", _route(request), type(error).__name__,
                     _raised_at(error))
         return json_response({"error": "Yêu cầu không hợp lệ."}, status=400)
-    except Exception:
+    except Exception as error:
+        if is_outage(error):  # the database's connection is gone: retry later
+            log.exception("database unavailable on %s", _route(request))
+            return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
+                                 status=503)
         log.exception("unexpected error on %s", _route(request))
         return json_response({"error": "Xin lỗi, hệ thống gặp trục trặc. Vui lòng thử lại."},
                                  status=500)
@@ -268,9 +277,12 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return json_response({"ok": True})
     try:
         await channel.process_webhook(update)
-    except (SQLAlchemyError, OSError):
-        log.exception("telegram webhook: could not store update %s", update.update_id)
-        return json_response({"ok": False}, status=503)
+    except (SQLAlchemyError, OSError) as error:
+        if is_outage(error):
+            log.exception("telegram webhook: could not store update %s", update.update_id)
+            return json_response({"ok": False}, status=503)
+        # The database refused this update's data: Telegram would send it again for ever.
+        log.exception("telegram webhook: update %s could not be handled", update.update_id)
     return json_response({"ok": True})
 
 

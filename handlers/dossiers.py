@@ -49,7 +49,7 @@ from bot.db.models import AuditLog
 from bot.db.privacy import chat_pseudonym, pseudonym
 from bot.messages import Button, ChatRef, Incoming, Outgoing
 from bot.outbox import enqueue
-from bot.router import Context, Reply, Router
+from bot.router import Context, Reply, Router, need_id
 from handlers.start import back_to_menu
 from handlers.texts import text
 from scheduler.quiet import WorkingCalendar, default_calendar, working_days_late, working_days_left
@@ -408,16 +408,14 @@ async def audit(ctx: Context, msg: Incoming, action: str, target: str, result: s
 # -- subscriptions --------------------------------------------------------------------------
 
 
-def _dossier_id(action: str | None) -> int | None:
-    tail = (action or "").rpartition(":")[2]
-    return int(tail) if tail.isdigit() and len(tail) < 19 else None
+def _dossier_id(action: str | None) -> int:
+    """`dossier:<verb>:<id>`; StaleButton for anything else."""
+    return need_id(action)
 
 
 async def _verified_access(msg: Incoming, ctx: Context) -> tuple[Dossier, Any] | None:
     """The dossier named by the button, if this chat proved it owns it."""
     dossier_id = _dossier_id(msg.action)
-    if dossier_id is None:
-        return None
     access = await repo.get_subscription(ctx.session, dossier_id, msg.channel, msg.chat_id)
     if access is None:
         return None

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.db import feedback as tickets
 from bot.messages import Attachment, Button, Incoming, Outgoing
-from bot.router import Context, Reply, Router
+from bot.router import Context, Reply, Router, StaleButton, action_number, need_id
 from handlers.start import back_to_menu, fallback
 from handlers.texts import text
 from scheduler.quiet import default_calendar, local_date
@@ -281,11 +281,8 @@ async def on_send(msg: Incoming, ctx: Context) -> Reply:
 # -- after sending ----------------------------------------------------------------------------
 
 
-async def own_ticket(ctx: Context, action: str | None) -> tickets.Ticket | None:
-    ticket_id = (action or "").split(":")[2] if (action or "").count(":") >= 2 else ""
-    if not ticket_id.isdigit():
-        return None
-    ticket = await tickets.get_ticket(ctx.session, int(ticket_id), lock=True)
+async def own_ticket(ctx: Context, ticket_id: int) -> tickets.Ticket | None:
+    ticket = await tickets.get_ticket(ctx.session, ticket_id, lock=True)
     return ticket if ticket is not None and ticket.citizen_id == ctx.citizen_id else None
 
 
@@ -303,7 +300,7 @@ async def on_mine(msg: Incoming, ctx: Context) -> Reply:
 
 @router.action("fb:show")
 async def on_show(msg: Incoming, ctx: Context) -> Reply:
-    ticket = await own_ticket(ctx, msg.action)
+    ticket = await own_ticket(ctx, need_id(msg.action, 2))
     if ticket is None:
         return Outgoing(text("feedback.not_yours"), buttons=back_to_menu())
     messages = await tickets.find_messages(ctx.session, ticket.id)
@@ -321,7 +318,7 @@ async def on_show(msg: Incoming, ctx: Context) -> Reply:
 
 @router.action("fb:answer")
 async def on_answer(msg: Incoming, ctx: Context) -> Reply:
-    ticket = await own_ticket(ctx, msg.action)
+    ticket = await own_ticket(ctx, need_id(msg.action, 2))
     if ticket is None:
         return Outgoing(text("feedback.not_yours"), buttons=back_to_menu())
     if ticket.status == tickets.CLOSED:
@@ -332,7 +329,8 @@ async def on_answer(msg: Incoming, ctx: Context) -> Reply:
 
 @router.step(ANSWER)
 async def on_answer_text(msg: Incoming, ctx: Context) -> Reply:
-    ticket = await own_ticket(ctx, f"fb:answer:{ctx.conversation.data.get('ticket', '')}")
+    ticket_id = ctx.conversation.data.get("ticket")
+    ticket = await own_ticket(ctx, ticket_id) if isinstance(ticket_id, int) else None
     ctx.conversation.end()
     if ticket is None:
         return Outgoing(text("feedback.not_yours"), buttons=back_to_menu())
@@ -352,13 +350,15 @@ async def on_answer_text(msg: Incoming, ctx: Context) -> Reply:
 
 @router.action("fb:rate")
 async def on_rate(msg: Incoming, ctx: Context) -> Reply:
-    ticket = await own_ticket(ctx, msg.action)
-    score = (msg.action or "").rpartition(":")[2]
-    if ticket is None or not score.isdigit() or int(score) not in tickets.RATINGS:
+    score = action_number(msg.action, 3, min(tickets.RATINGS), max(tickets.RATINGS))
+    if score not in tickets.RATINGS:
+        raise StaleButton(msg.action)
+    ticket = await own_ticket(ctx, need_id(msg.action, 2))
+    if ticket is None:
         return Outgoing(text("feedback.not_yours"), buttons=back_to_menu())
     if ticket.rating is not None:
         return Outgoing(text("feedback.already_rated"), buttons=back_to_menu())
-    ticket.rating = int(score)
+    ticket.rating = score
     level = tickets.RATINGS[ticket.rating]
     await tickets.add_message(ctx.session, ticket, "system",
                               text("feedback.citizen_rated", code=ticket.code, level=level),
@@ -374,7 +374,7 @@ async def on_rate(msg: Incoming, ctx: Context) -> Reply:
 
 @router.action("fb:reopen")
 async def on_reopen(msg: Incoming, ctx: Context) -> Reply:
-    ticket = await own_ticket(ctx, msg.action)
+    ticket = await own_ticket(ctx, need_id(msg.action, 2))
     if ticket is None:
         return Outgoing(text("feedback.not_yours"), buttons=back_to_menu())
     if ticket.reopen_count > 0 or ticket.status != tickets.CLOSED:

@@ -15,7 +15,7 @@ import math
 
 from bot.messages import Button, Incoming, Outgoing
 from bot.ratelimit import Verdict, judge
-from bot.router import Context, Reply, Router, strip_marks
+from bot.router import Context, Reply, Router, action_number, strip_marks
 from handlers.start import back_to_menu
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
@@ -145,7 +145,7 @@ async def on_procedure_action(msg: Incoming, ctx: Context) -> Reply:
     if what == "fields":
         return Outgoing(text("procedures.fields_intro"), buttons=field_buttons(ctx, FIELDS_SHOWN))
     if what == "field" and len(parts) == 4:
-        return field_page(ctx, parts[3], int(parts[2]) if parts[2].isdigit() else 1)
+        return field_page(ctx, parts[3], action_number(msg.action, 2, 1, 10_000) or 1)
     procedure = catalogue(ctx).get(what)
     if procedure is None:
         return Outgoing(text("procedures.unknown_procedure"),

@@ -19,7 +19,7 @@ from bot.db import feedback as tickets
 from bot.db.models import OutboxMessage
 from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing
 from bot.outbox import enqueue
-from bot.router import Context, Reply, Router
+from bot.router import Context, Reply, Router, action_id
 from handlers.feedback import local_day, rating_buttons, reply_deadline
 from handlers.texts import text
 from scheduler.quiet import local_date
@@ -52,9 +52,9 @@ async def ticket_of(msg: Incoming, ctx: Context, args: str = "") -> tuple[Any, s
                 OutboxMessage.platform_message_id == msg.reply_to,
                 OutboxMessage.ref.like("ticket:%"))
         )
-        if ref:
-            return await tickets.get_ticket(ctx.session, int(ref.split(":")[1]), lock=True), \
-                args.strip()
+        ticket_id = action_id(ref, 1)  # "ticket:<id>", same form as a button's
+        if ticket_id is not None:
+            return await tickets.get_ticket(ctx.session, ticket_id, lock=True), args.strip()
     return None, args.strip()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.db import scheduler as store
 from bot.messages import Button, Incoming, Outgoing
-from bot.router import Context, Reply, Router
+from bot.router import Context, Reply, Router, StaleButton, need_id
 from handlers import staff
 from handlers.start import back_to_menu
 from handlers.texts import text
@@ -125,9 +125,13 @@ async def on_pick(msg: Incoming, ctx: Context) -> Reply:
 @router.action("sub:del")
 async def on_remove(msg: Incoming, ctx: Context) -> Reply:
     code = (msg.action or "").rpartition(":")[2]
+    removed = False
     for sub in await store.find_commune_subscriptions(ctx.session, msg.channel, msg.chat_id):
         if sub.commune_code == code:
             await ctx.session.delete(sub)
+            removed = True
+    if not removed and get_commune(code) is None:
+        raise StaleButton(msg.action)  # not a commune: nothing to echo back
     return Outgoing(text("notices.removed", commune=unit_label(code)), buttons=back_to_menu())
 
 
@@ -319,9 +323,7 @@ async def on_notice_reject(msg: Incoming, ctx: Context) -> Reply:
 async def decide(msg: Incoming, ctx: Context, *, approve: bool) -> Reply:
     if not is_staff(msg, ctx):
         return None
-    ident = (msg.action or "").rpartition(":")[2]
-    notice = await ctx.session.get(store.Notice, int(ident), with_for_update=True) \
-        if ident.isdigit() and len(ident) < 18 else None
+    notice = await ctx.session.get(store.Notice, need_id(msg.action), with_for_update=True)
     if notice is None:
         return Outgoing(text("notices.unknown_notice"))
     if notice.status != store.PENDING:

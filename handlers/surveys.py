@@ -28,7 +28,7 @@ from bot.db import feedback as tickets
 from bot.db import scheduler as store
 from bot.messages import Attachment, Button, Incoming, Outgoing
 from bot.ratelimit import Verdict, judge
-from bot.router import Context, Reply, Router
+from bot.router import Context, Reply, Router, StaleButton, action_id, action_number, need_id
 from handlers.feedback import reply_deadline
 from handlers.start import back_to_menu
 from handlers.texts import text
@@ -103,13 +103,14 @@ async def load_subject(ctx: Context, kind: str, ident: str) -> Subject | None:
             return None
         return Subject("procedure", procedure.code, f"thủ tục {procedure.name}",
                        procedure_code=procedure.code, procedure_name=procedure.name)
-    if not ident.isdigit() or len(ident) > 18:
-        return None
+    number = action_id(ident, 0)
+    if number is None:
+        raise StaleButton(ident)
     if kind == "d":
         owned = await ctx.session.scalar(select(dossier_repo.DossierSubscription.id).where(
-            dossier_repo.DossierSubscription.dossier_id == int(ident),
+            dossier_repo.DossierSubscription.dossier_id == number,
             dossier_repo.DossierSubscription.citizen_id == ctx.citizen_id))
-        dossier = await dossier_repo.get_dossier_by_id(ctx.session, int(ident)) if owned else None
+        dossier = await dossier_repo.get_dossier_by_id(ctx.session, number) if owned else None
         if dossier is None:
             return None
         return Subject("dossier", ident, text("surveys.about_dossier", code=dossier.code,
@@ -117,7 +118,7 @@ async def load_subject(ctx: Context, kind: str, ident: str) -> Subject | None:
                        procedure_code=dossier.procedure_code,
                        procedure_name=dossier.procedure_name, dossier_code=dossier.code)
     if kind == "t":
-        ticket = await tickets.get_ticket(ctx.session, int(ident))
+        ticket = await tickets.get_ticket(ctx.session, number)
         if ticket is None or ticket.citizen_id != ctx.citizen_id:
             return None
         return Subject("ticket", ident, text("surveys.about_ticket", code=ticket.code),
@@ -171,7 +172,10 @@ async def on_overall(msg: Incoming, ctx: Context) -> Reply:
     """`sv:o:<kind>:<id>:<score>` — from an invitation or from /danhgia."""
     parts = (msg.action or "").split(":")
     scale = len(ctx.settings.survey_labels)
-    if len(parts) != 5 or not parts[4].isdigit() or not 1 <= int(parts[4]) <= scale:
+    score = action_number(msg.action, 4, 0, 100)
+    if len(parts) != 5 or score is None:
+        raise StaleButton(msg.action)
+    if not 1 <= score <= scale:  # a button from when the scale was longer
         return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
     subject = await load_subject(ctx, parts[2], parts[3])
     if subject is None:
@@ -185,7 +189,6 @@ async def on_overall(msg: Incoming, ctx: Context) -> Reply:
     if verdict is not Verdict.ALLOWED:
         return ([Outgoing(text("surveys.too_many"), buttons=back_to_menu())]
                 if verdict is Verdict.TELL else [])
-    score = int(parts[4])
     survey = store.Survey(citizen_id=ctx.citizen_id, channel=msg.channel, subject=subject.kind,
                           subject_id=subject.ident, procedure_code=subject.procedure_code,
                           procedure_name=subject.procedure_name, scale=scale, overall=score,
@@ -265,10 +268,8 @@ async def open_ticket(msg: Incoming, ctx: Context, survey: store.Survey, subject
     return ticket, False
 
 
-async def own_survey(ctx: Context, ident: str) -> store.Survey | None:
-    if not ident.isdigit() or len(ident) > 18:
-        return None
-    survey = await ctx.session.get(store.Survey, int(ident))
+async def own_survey(ctx: Context, survey_id: int) -> store.Survey | None:
+    survey = await ctx.session.get(store.Survey, survey_id)
     if survey is None or survey.citizen_id != ctx.citizen_id:
         return None
     if ctx.now - survey.created_at > COMMENT_WINDOW:
@@ -289,7 +290,7 @@ def ask_aspect(ctx: Context, survey_id: int, index: int) -> Outgoing:
 
 @router.action("sv:more")
 async def on_more(msg: Incoming, ctx: Context) -> Reply:
-    survey = await own_survey(ctx, (msg.action or "").rpartition(":")[2])
+    survey = await own_survey(ctx, need_id(msg.action, 2))
     if survey is None:
         return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
     return ask_aspect(ctx, survey.id, 0)
@@ -299,11 +300,12 @@ async def on_more(msg: Incoming, ctx: Context) -> Reply:
 async def on_aspect(msg: Incoming, ctx: Context) -> Reply:
     """`sv:a:<survey>:<aspect index>:<score, 0 = skipped>`."""
     parts = (msg.action or "").split(":")
-    if len(parts) != 5 or not parts[3].isdigit() or not parts[4].isdigit():
-        return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
-    survey = await own_survey(ctx, parts[2])
-    index, score = int(parts[3]), int(parts[4])
-    if survey is None or index >= len(ASPECTS) or score > survey.scale:
+    index = action_number(msg.action, 3, 0, len(ASPECTS) - 1)
+    score = action_number(msg.action, 4, 0, 100)
+    if len(parts) != 5 or index is None or score is None:
+        raise StaleButton(msg.action)
+    survey = await own_survey(ctx, need_id(msg.action, 2))
+    if survey is None or score > survey.scale:
         return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
     if score:
         survey.aspects = {**survey.aspects, ASPECTS[index]: score}
@@ -330,7 +332,7 @@ async def note_unhappy_aspects(ctx: Context, survey: store.Survey) -> None:
 
 @router.action("sv:cmt")
 async def on_comment_button(msg: Incoming, ctx: Context) -> Reply:
-    survey = await own_survey(ctx, (msg.action or "").rpartition(":")[2])
+    survey = await own_survey(ctx, need_id(msg.action, 2))
     if survey is None:
         return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
     ctx.conversation.goto(COMMENT, survey=survey.id)
@@ -339,7 +341,8 @@ async def on_comment_button(msg: Incoming, ctx: Context) -> Reply:
 
 @router.step(COMMENT)
 async def on_comment(msg: Incoming, ctx: Context) -> Reply:
-    survey = await own_survey(ctx, str(ctx.conversation.data.get("survey", "")))
+    survey_id = ctx.conversation.data.get("survey")
+    survey = await own_survey(ctx, survey_id) if isinstance(survey_id, int) else None
     ctx.conversation.end()
     if survey is None or not msg.text:
         return Outgoing(text("surveys.done"), buttons=back_to_menu())

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, text, update
 
 from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
@@ -288,3 +288,59 @@ async def test_replies_of_a_process_that_died_are_sent_after_their_hold(
     rows = await run_until_final(rig, rig.sender())
     assert [r.status for r in rows] == ["sent"]
     assert sent_texts(fake, 24) == ["Sau sự cố"]
+
+
+async def until_readable(rig: Rig) -> None:
+    for _ in range(400):
+        try:
+            await rig.rows()
+            return
+        except ValueError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("an outbox payload is still not JSON")
+
+
+async def test_a_poison_row_is_failed_and_the_rest_are_sent(rig: Rig, fake: FakeTelegram) -> None:
+    """Payloads `Outgoing.from_dict` cannot read (a string, unknown keys, bad base64, a
+    button that is not one, and on SQLite text that is not JSON at all) are failed with the
+    reason; the rows behind them, in the same chat too, are sent; the sender keeps running."""
+    poison: list[object] = [
+        "chỉ là một chuỗi", {"text": "x", "secret": 1}, {"text": 5},
+        {"text": "x", "photo": {"kind": "photo", "data": "không phải base64!"}},
+        {"text": "x", "buttons": [[{"label": "a", "onclick": "x"}]]},
+        {"text": "x", "buttons": "a"},
+    ]
+    async with rig.db.session() as session:
+        for index, payload in enumerate(poison):
+            await session.execute(insert(OutboxMessage).values(
+                dedupe_key=f"poison:{index}", channel="telegram", chat_id="40", is_group=False,
+                purpose="message", payload=payload, status="pending", not_before=utcnow(),
+                attempts=0, created_at=utcnow()))
+    if rig.db.dialect == "sqlite":  # PostgreSQL's json type refuses such text itself
+        await rig.add(40, "sắp hỏng", key="poison:not-json")
+        async with rig.db.session() as session:
+            await session.execute(text(
+                "UPDATE outbox SET payload = '{\"text\": \"cụt' "
+                "WHERE dedupe_key = 'poison:not-json'"))
+    for chat in (40, 41, 42):
+        await rig.add(chat, "tin tốt 1")
+        await rig.add(chat, "tin tốt 2")
+    sender = rig.sender()
+    task = asyncio.create_task(sender.run())
+    try:
+        await until_readable(rig)  # the text that is not JSON is replaced when it is failed
+        rows = await rig.until(all_final)
+        assert not task.done()  # still running
+        bad = [r for r in rows if r.dedupe_key.startswith("poison:")]
+        assert {(r.status, r.attempts) for r in bad} == {("failed", 1)}
+        assert all("undecodable payload" in (r.last_error or "") for r in bad)
+        assert {r.status for r in rows if r not in bad} == {"sent"}
+        for chat in (40, 41, 42):
+            assert sent_texts(fake, chat) == ["tin tốt 1", "tin tốt 2"]
+        await rig.add(43, "sau đó")  # and it goes on sending what comes next
+        sender.notify()
+        await rig.until(lambda rows: all_final(rows) and len(rows) == len(bad) + 7)
+        assert sent_texts(fake, 43) == ["sau đó"]
+    finally:
+        await sender.stop()
+        await task

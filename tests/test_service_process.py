@@ -36,14 +36,18 @@ async def start_process(env: dict[str, str], cwd: Path,
             stderr=out)
 
 
-async def wait_healthy(port: int, timeout: float = 60) -> dict:
+async def wait_healthy(port: int, timeout: float = 60, *, channels_up: bool = True) -> dict:
+    """The /healthz body once it answers 200 and (with `channels_up`) every channel is "ok":
+    platform channels come up in the background, after the service is ready."""
     deadline = asyncio.get_running_loop().time() + timeout
     async with aiohttp.ClientSession() as http:
         while True:
             try:
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                     if response.status == 200:
-                        return await response.json()
+                        body = await response.json()
+                        if not channels_up or set(body["channels"].values()) == {"ok"}:
+                            return body
             except aiohttp.ClientError:
                 pass
             assert asyncio.get_running_loop().time() < deadline, "service did not come up"
@@ -96,3 +100,35 @@ async def test_sigterm_stops_cleanly_and_loses_no_outbox_row(database_url: str,
             assert [m["text"] for m in fake.sent_messages(chat)] == ["Thông báo của xã"]
         assert fake.rejected_429 == 0
     await db.dispose()
+
+
+async def test_telegram_unreachable_at_start_does_not_stop_the_service(
+        database_url: str, tmp_path: Path) -> None:
+    """`motcua run` with nothing listening where the Bot API should be: the process stays
+    up, /healthz is 200 with telegram "down", the web chat answers; when the Bot API
+    appears there, the channel comes up by itself and answers a waiting update."""
+    port, api_port = free_port(), free_port()
+    env = {"DATABASE_URL": database_url, "HTTP_PORT": str(port), "TELEGRAM_BOT_TOKEN": TOKEN,
+           "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{api_port}/bot", "QUIET_HOURS": ""}
+    process = await start_process(env, tmp_path)
+    try:
+        health = await wait_healthy(port, channels_up=False)
+        assert health["channels"] == {"web": "ok", "telegram": "down"}
+        async with aiohttp.ClientSession() as http, http.post(
+                f"http://127.0.0.1:{port}/chat/api/messages", json={"text": "/start"}
+        ) as response:
+            assert response.status == 200
+            assert "xin chào" in (await response.json())["messages"][0]["text"]
+        fake = FakeTelegram()
+        fake.port = api_port
+        async with fake:
+            fake.push_message(1030, "/start")
+            health = await wait_healthy(port)
+            assert health["channels"] == {"web": "ok", "telegram": "ok"}
+            await fake.wait_for(lambda c: c.method == "sendMessage" and c.ok, timeout=30)
+            assert "xin chào" in fake.sent_messages(1030)[-1]["text"]
+        assert process.returncode is None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, stderr.decode()[-2000:]

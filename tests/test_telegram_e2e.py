@@ -14,7 +14,7 @@ from bot.app import Service
 from bot.db.models import ProcessedUpdate
 from bot.messages import Button, ChatRef, Outgoing
 from tests.conftest import make_settings
-from tests.dialog import DatabaseDown
+from tests.dialog import DatabaseDown, until
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-token-for-the-fake-api_abcdefghij"
@@ -233,3 +233,57 @@ async def test_webhook_answers_503_when_the_database_is_gone(webhook_service: Se
     assert await fake.deliver_webhook(update, url) == 503
     assert await fake.deliver_webhook(update, url) == 200  # the platform's retry succeeds
     await delivered(fake)
+
+
+# -- Telegram down at start -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", ["http 502", "connection reset"])
+async def test_telegram_down_at_start_holds_nothing_back_and_comes_up_later(
+        database_url: str, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch,
+        failure: str) -> None:
+    """getMe fails at start: the service starts anyway, the web chat answers, /healthz is
+    200 and shows telegram "down"; once the Bot API answers again the channel comes up by
+    itself (commands, polling) and a waiting update is answered."""
+    monkeypatch.setattr("bot.channels.telegram.START_RETRY", (0.05, 0.2), raising=False)
+    if failure == "http 502":
+        fake.fail_next("getMe", 502, count=1_000_000)
+    else:
+        fake.reset_next("getMe", count=1_000_000)
+    settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                             telegram_api_base_url=fake.base_url)
+    async with Service(settings) as service, aiohttp.ClientSession(
+            base_url=f"http://127.0.0.1:{service.port}") as http:
+        async with http.get("/healthz") as response:
+            assert response.status == 200
+            assert (await response.json())["channels"] == {"web": "ok", "telegram": "down"}
+        async with http.post("/chat/api/messages", json={"text": "/start"}) as response:
+            assert response.status == 200
+            assert "xin chào" in (await response.json())["messages"][0]["text"]
+        fake.push_message(1020, "/start")  # waits at Telegram meanwhile
+        assert not fake.calls_to("getUpdates")
+        fake.clear_faults()
+        await fake.wait_for("getUpdates", timeout=10)
+        await delivered(fake)
+        assert "xin chào" in fake.sent_messages(1020)[-1]["text"]
+        assert fake.calls_to("setMyCommands") and fake.calls_to("deleteWebhook")
+        async with http.get("/healthz") as response:
+            assert (await response.json())["channels"] == {"web": "ok", "telegram": "ok"}
+
+
+async def test_the_webhook_is_set_once_telegram_answers(database_url: str, fake: FakeTelegram,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.channels.telegram.START_RETRY", (0.05, 0.2), raising=False)
+    fake.fail_next("setWebhook", 502, count=3)
+    settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                             telegram_api_base_url=fake.base_url,
+                             public_base_url="https://motcua.example.gov.vn",
+                             telegram_webhook_secret="s3cret_Value-1")
+    async with Service(settings) as service:
+        assert service.telegram is not None and service.telegram.status == "down"
+        await fake.wait_for(lambda c: c.method == "setWebhook" and c.ok, timeout=10)
+        await fake.wait_for("getMe")
+        assert fake.webhook.url == "https://motcua.example.gov.vn/webhook/telegram"
+        telegram = service.telegram
+        await until(lambda: telegram.status == "ok")  # app.start() follows setWebhook
+        assert len(fake.calls_to("getMe", ok=True)) == 1  # not asked again once known

@@ -24,7 +24,7 @@ from bot.channels.zalo_bot import (
 from bot.db.models import ProcessedUpdate
 from bot.messages import Attachment, Button, ChatRef, Outgoing
 from tests.conftest import make_settings
-from tests.dialog import DatabaseDown
+from tests.dialog import DatabaseDown, until
 from tests.fakes.zalo_bot_api import BotCitizen, FakeZaloBot, options, texts
 
 TOKEN = "3141592653:zalo-bot-secret-part"
@@ -257,3 +257,33 @@ async def test_webhook_answers_503_when_the_database_is_gone(webhook_service: Se
     assert await fake.deliver_webhook(update, url) == 200
     async with webhook_service.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 1
+
+
+# -- Zalo down at start -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_zalo_down_at_start_comes_up_by_itself(database_url: str, fake: FakeZaloBot,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     mode: str) -> None:
+    """getMe fails at start: the service is ready, /healthz shows zalo_bot "down"; once Zalo
+    answers the webhook is set (or removed, and polling starts) without a restart."""
+    monkeypatch.setattr("bot.channels.zalo_bot.START_RETRY", (0.05, 0.2), raising=False)
+    fake.fail_next("getMe", 500, count=3)
+    webhook = {"public_base_url": "https://motcua.example.gov.vn",
+               "zalo_bot_webhook_secret": "zalo-secret-123"} if mode == "webhook" else {}
+    settings = make_settings(database_url, zalo_bot_token=TOKEN,
+                             zalo_bot_api_base_url=fake.base_url, **webhook)
+    async with Service(settings) as service:
+        channel = service.zalo_bot
+        assert channel is not None
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"http://127.0.0.1:{service.port}/healthz") as response:
+            assert response.status == 200
+            assert (await response.json())["channels"]["zalo_bot"] == "down"
+        await until(lambda: channel.status == "ok")
+        if mode == "webhook":
+            assert fake.webhook_url == "https://motcua.example.gov.vn/webhook/zalo-bot"
+        else:
+            assert fake.calls_to("deleteWebhook")
+            assert "xin chào" in texts(await citizen(service, fake).say("/start"))

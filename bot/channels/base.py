@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
+from bot.db.session import is_outage
 from bot.messages import ChatRef, Outgoing
 
 log = logging.getLogger(__name__)
@@ -92,14 +92,15 @@ OUTAGE_RETRY = (0.5, 10.0)
 async def wait_out_outage(handle: Callable[[], Awaitable[T]], stopping: asyncio.Event,
                           channel: str) -> T:
     """Handle a polled update. The platform will not send it again, so while the database is
-    unavailable it is retried (`OUTAGE_RETRY`, doubling) rather than lost; the updates behind
-    it wait. Only a stopping process gives up (the error propagates)."""
+    unavailable (`is_outage`) it is retried (`OUTAGE_RETRY`, doubling) rather than lost; the
+    updates behind it wait. Any other error propagates at once, so one bad update never
+    holds up the rest; so does an outage once the process is stopping."""
     delay, longest = OUTAGE_RETRY
     while True:
         try:
             return await handle()
-        except (SQLAlchemyError, OSError) as error:
-            if stopping.is_set():
+        except Exception as error:
+            if not is_outage(error) or stopping.is_set():
                 raise
             log.warning("%s: database unavailable, an update waits %.1f s: %s", channel, delay,
                         error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import warnings
 from typing import Any
 
@@ -34,10 +35,14 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'",
                         category=PTBUserWarning)
 
+START_RETRY = (1.0, 60.0)
+"""First and longest wait between attempts to come up while the Bot API cannot be reached."""
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64
 STORED_PREFIX = "~"
+STORED_KEY = re.compile(r"[0-9a-f]{20}")
+"""The key of a stored action: the start of its SHA-256 (`_callback_data`)."""
 COMMANDS = [
     ("start", "Về menu chính"),
     ("thutuc", "Tra cứu thủ tục hành chính"),
@@ -163,6 +168,8 @@ class TelegramChannel:
         self._sending = asyncio.Semaphore(2)
         self.sent = SentReplies(db)
         self._stopping = asyncio.Event()
+        self._starter: asyncio.Task[None] | None = None
+        self.first_attempt = asyncio.Event()
 
     @property
     def bot(self) -> Any:
@@ -177,11 +184,36 @@ class TelegramChannel:
         return "ok"
 
     async def start(self) -> None:
+        """Come up in the background, so that the rest of the service never waits for
+        Telegram: `status` is "down" until the Bot API has answered (getMe and the command
+        list, then the webhook or polling set up), retried with back-off (`START_RETRY`).
+        `first_attempt` is set once the first try has ended, either way."""
         self._stopping.clear()
-        await self.app.initialize()
+        self.first_attempt.clear()
+        self._starter = asyncio.create_task(self._come_up())
+
+    async def _come_up(self) -> None:
+        delay, longest = START_RETRY
+        while not self._stopping.is_set():
+            try:
+                await self._start_once()
+                return
+            except Exception as error:  # noqa: BLE001 - unreachable, 5xx, refused token…
+                log.warning("telegram: not up yet, trying again in %.0f s: %s", delay, error)
+            finally:
+                self.first_attempt.set()
+            try:
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, longest)
+
+    async def _start_once(self) -> None:
+        """One attempt; each step is skipped when an earlier attempt got past it."""
+        await self.app.initialize()  # getMe
         try:
             await self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
-        except TelegramError as error:  # cosmetic; never block start-up on it
+        except TelegramError as error:  # cosmetic; never keep the channel down for it
             log.warning("could not set the command list: %s", error)
         if self.webhook:
             url = f"{self.settings.public_base_url}/webhook/telegram"
@@ -190,14 +222,19 @@ class TelegramChannel:
             log.info("telegram: webhook set")
         else:
             assert self.app.updater is not None
-            await self.app.updater.start_polling(
-                poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES
-            )
-            log.info("telegram: long polling started")
-        await self.app.start()
+            if not self.app.updater.running:
+                await self.app.updater.start_polling(  # deleteWebhook first
+                    poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES
+                )
+                log.info("telegram: long polling started")
+        if not self.app.running:
+            await self.app.start()
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self._starter is not None:
+            self._starter.cancel()  # an attempt may be waiting on an unanswered request
+            await asyncio.gather(self._starter, return_exceptions=True)
         if self.app.updater and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
@@ -206,6 +243,7 @@ class TelegramChannel:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.sent.close()
         await self.app.shutdown()
+        await self.bot.shutdown()  # its HTTP clients, when getMe never succeeded
 
     # -- inbound --------------------------------------------------------------------------
 
@@ -227,8 +265,12 @@ class TelegramChannel:
         if context is None:  # a webhook: errors go back to the route (503, Telegram retries)
             replies = await self._handle(update)
         else:  # polled: Telegram will not send it again
-            replies = await wait_out_outage(lambda: self._handle(update), self._stopping,
-                                            "telegram")
+            try:
+                replies = await wait_out_outage(lambda: self._handle(update), self._stopping,
+                                                "telegram")
+            except Exception:  # noqa: BLE001 - one bad update must not hold up the rest
+                log.exception("telegram: update %s could not be handled", update.update_id)
+                return
         if replies:
             await self._sending.acquire()  # a burst of updates must not open 100 connections
             task = asyncio.create_task(self._deliver(*replies))
@@ -270,8 +312,11 @@ class TelegramChannel:
                 self._chat_locks[chat.chat_id] = (lock, users - 1)
 
     async def _stored_action(self, callback_data: str) -> str:
+        key = callback_data[len(STORED_PREFIX):]
+        if not STORED_KEY.fullmatch(key):
+            return "stale"  # not one we made: no need to look
         async with self.db.session() as session:
-            row = await session.get(ButtonPayload, callback_data[len(STORED_PREFIX):])
+            row = await session.get(ButtonPayload, key)
         return row.action if row else "stale"
 
     # -- outbound -------------------------------------------------------------------------

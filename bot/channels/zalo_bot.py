@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.channels.base import ChannelError, require_secret, wait_out_outage
 from bot.config import Settings
 from bot.db.repositories import claim_update
-from bot.db.session import Database
+from bot.db.session import Database, is_outage
 from bot.messages import Attachment, ChatRef, Incoming, Outgoing, split_text
 from bot.outbox import SentReplies, deliver_replies
 from bot.router import Core
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 TEXT_LIMIT = 2000
 POLL_TIMEOUT = 30
 NOTHING_NEW = 408
+START_RETRY = (1.0, 60.0)
+"""First and longest wait between attempts to come up while Zalo cannot be reached."""
 
 
 # -- shared with the OA channel ---------------------------------------------------------------
@@ -283,6 +285,7 @@ class ZaloBotChannel:
         self.stopping = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._healthy = False
+        self.first_attempt = asyncio.Event()
 
     @property
     def status(self) -> str:
@@ -293,24 +296,41 @@ class ZaloBotChannel:
         return "ok"
 
     async def start(self) -> None:
+        """Come up in the background (the service never waits for Zalo): getMe and the
+        webhook set (or, for polling, removed), retried with back-off until Zalo answers;
+        then long polling. `first_attempt` is set once the first try has ended."""
         self.stopping.clear()
+        self.first_attempt.clear()
         await self.client.open()
-        try:
-            me = await self.client.call("getMe")
-            log.info("zalo bot: connected as %s", (me or {}).get("account_name", "?"))
-            if self.webhook:
-                url = f"{self.settings.public_base_url}/webhook/zalo-bot"
-                await self.client.call("setWebhook", {
-                    "url": url, "secret_token": self.settings.zalo_bot_secret})
-                log.info("zalo bot: webhook set")
-            else:
-                await self.client.call("deleteWebhook")  # polling gets nothing while one is set
-            self._healthy = True
-        except (ZaloBotApiError, aiohttp.ClientError, TimeoutError) as error:
-            log.error("zalo bot: could not start (%s); polling will keep trying", error)
-        if not self.webhook:
-            self._poller = asyncio.create_task(self._poll())
+        self._poller = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        await self._come_up()
+        if not self.webhook and not self.stopping.is_set():
             log.info("zalo bot: long polling started")
+            await self._poll()
+
+    async def _come_up(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                me = await self.client.call("getMe")
+                log.info("zalo bot: connected as %s", (me or {}).get("account_name", "?"))
+                if self.webhook:
+                    url = f"{self.settings.public_base_url}/webhook/zalo-bot"
+                    await self.client.call("setWebhook", {
+                        "url": url, "secret_token": self.settings.zalo_bot_secret})
+                    log.info("zalo bot: webhook set")
+                else:
+                    await self.client.call("deleteWebhook")  # polling gets nothing while set
+                self._healthy = True
+                return
+            except (ZaloBotApiError, aiohttp.ClientError, TimeoutError) as error:
+                failures += 1
+                log.error("zalo bot: not up yet (%s); trying again", error)
+            finally:
+                self.first_attempt.set()
+            await self._pause(min(START_RETRY[1], START_RETRY[0] * 2.0 ** (failures - 1)))
 
     async def stop(self) -> None:
         self.stopping.set()
@@ -365,8 +385,11 @@ class ZaloBotChannel:
             await wait_out_outage(lambda: self.process(update), self.stopping, "zalo bot")
         except ValueError:
             log.warning("zalo bot: ignored a malformed update")
-        except (SQLAlchemyError, OSError):
-            log.error("zalo bot: an update was lost: stopping while the database is down")
+        except Exception as error:  # noqa: BLE001 - one bad update must not stop polling
+            if is_outage(error):
+                log.error("zalo bot: an update was lost: stopping while the database is down")
+            else:
+                log.exception("zalo bot: an update could not be handled")
 
     async def process(self, update: dict[str, Any]) -> None:
         """Store and handle one update; replies go out in the background. ValueError for a
@@ -448,7 +471,10 @@ async def zalo_bot_webhook(request: web.Request, service: Service) -> web.Respon
         for item, msg in zip(items, incoming, strict=True):
             if msg is not None:
                 await channel.process(item)
-    except (SQLAlchemyError, OSError):
-        log.exception("zalo bot webhook: could not store an update")
-        return web.json_response({"ok": False}, status=503)
+    except (SQLAlchemyError, OSError) as error:
+        if is_outage(error):
+            log.exception("zalo bot webhook: could not store an update")
+            return web.json_response({"ok": False}, status=503)
+        # The database refused this update's data: Zalo would send it again and again.
+        log.exception("zalo bot webhook: an update could not be handled")
     return web.json_response({"ok": True})

@@ -49,7 +49,7 @@ from bot.config import Settings
 from bot.db import zalo as store
 from bot.db.models import ButtonPayload, OutboxMessage
 from bot.db.repositories import claim_update, insert_ignore
-from bot.db.session import Database
+from bot.db.session import Database, is_outage
 from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing, split_text
 from bot.outbox import SentReplies, current_row, deliver_replies, enqueue
 from bot.router import Core
@@ -921,7 +921,10 @@ async def zalo_oa_webhook(request: web.Request, service: Service) -> web.Respons
             await claim_update(session, f"zalo_oa:rejected:{digest}", service.clock(),
                                status="rejected")
         log.warning("zalo oa webhook: malformed event stored as rejected (%s)", digest)
-    except (SQLAlchemyError, OSError):
-        log.exception("zalo oa webhook: could not store an event")
-        return web.json_response({"error": 1}, status=503)
+    except (SQLAlchemyError, OSError) as error:
+        if is_outage(error):
+            log.exception("zalo oa webhook: could not store an event")
+            return web.json_response({"error": 1}, status=503)
+        # The database refused this event's data: Zalo would send it again and again.
+        log.exception("zalo oa webhook: an event could not be handled")
     return web.json_response({"error": 0})

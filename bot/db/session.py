@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -40,6 +41,37 @@ def create_engine(database_url: str) -> AsyncEngine:
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
                                hide_parameters=True)
+
+
+OUTAGE_SQLSTATES = frozenset({"08", "40", "53", "55", "57", "58", "XX"})
+"""PostgreSQL error classes that say the server cannot serve now, not that the statement was
+wrong: connection (08), serialization/deadlock (40), resources (53), lock not available
+(55), shutdown or cancelled (57), system (58), internal (XX). Data (22), integrity (23),
+syntax and access (42) are errors in what was asked."""
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether a failure means the database is unavailable (retry later: a webhook answers
+    503, a polled update waits) rather than that this one statement was bad (a value out of
+    range, a NUL in a string, a broken constraint: roll back, answer, move on). Every place
+    that decides on an outage asks here."""
+    if isinstance(error, (OSError, TimeoutError, exc.DisconnectionError, exc.TimeoutError)):
+        return True  # connection refused or reset, timeouts, pool exhausted
+    if not isinstance(error, exc.DBAPIError):
+        return False  # e.g. StatementError around a value the driver could not bind
+    if error.connection_invalidated:
+        return True
+    orig = error.orig
+    driver = orig.__cause__ if orig is not None and orig.__cause__ is not None else orig
+    if isinstance(driver, (OSError, TimeoutError)):
+        return True
+    if isinstance(driver, (ValueError, TypeError, OverflowError)):
+        return False  # asyncpg refuses an unencodable parameter (its DataError is a ValueError)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(driver, "sqlstate", None)
+    if isinstance(sqlstate, str) and len(sqlstate) == 5:
+        return sqlstate[:2] in OUTAGE_SQLSTATES
+    # SQLite ("database is locked", "disk I/O error") and drivers without SQLSTATE
+    return isinstance(error, (exc.OperationalError, exc.InterfaceError))
 
 
 class Database:

@@ -27,6 +27,9 @@ class FakeServer(Generic[C]):
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self.port = 0
+        """The port `start` listens on; 0 for a free one (set it to bring a platform up
+        where a service already expects it)."""
 
     # -- for subclasses ---------------------------------------------------------------------
 
@@ -50,13 +53,14 @@ class FakeServer(Generic[C]):
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1."""
+        """Listen on 127.0.0.1, on `port` or a free one."""
         app = web.Application(client_max_size=self.max_body)
         self.add_routes(app)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
                                      shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0, shutdown_timeout=self.shutdown_timeout)
+        site = web.TCPSite(self._runner, self.host, self.port,
+                           shutdown_timeout=self.shutdown_timeout)
         await site.start()
         self._port = self._runner.addresses[0][1]
         self._closing.clear()
