@@ -44,15 +44,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 import handlers.procedures  # noqa: E402
 import procedures.search  # noqa: E402
+from benchmarks.broadcast import fresh_database  # noqa: E402
 from benchmarks.pipeline import TOKEN, RemoteFake, percentile  # noqa: E402
 from bot.app import Service  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.db.migrate import upgrade_async  # noqa: E402
 from procedures.catalogue import load_bundled  # noqa: E402
 
 SECRET = "bench_Flood-secret-1"
@@ -196,23 +194,10 @@ class CountingCatalogue:
         return getattr(self.index, name)
 
 
-async def fresh_postgresql(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    await upgrade_async(url)
-
-
 async def scenario(remote: RemoteFake, seconds: float, flooders: int, queries: list[str],
                    database_url: str = "", **limits: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        db_url = database_url or f"sqlite+aiosqlite:///{tmp}/flood.db"
-        if database_url:
-            await fresh_postgresql(database_url)
-        else:
-            await upgrade_async(db_url)
+        db_url = await fresh_database(database_url or None, Path(tmp), "flood")
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None, database_url=db_url, http_port=0, quiet_hours="", data_dir=tmp,
             telegram_bot_token=TOKEN, telegram_api_base_url=remote.base_url,

@@ -32,16 +32,14 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.cookies import SimpleCookie
 from typing import Any
 
 import aiohttp
 import pytest
-from itsdangerous import BadSignature, TimestampSigner
+from itsdangerous import TimestampSigner
 from sqlalchemy import func, select
 
 from bot.app import Service
-from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db.dossiers import DossierFields, DossierLookupFailure
 from bot.db.models import (
@@ -54,6 +52,7 @@ from bot.db.models import (
 )
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import FakeTelegram
+from tests.test_web_security import COOKIE, SALT, set_cookie, signed_by
 
 pytestmark = pytest.mark.slow
 
@@ -63,8 +62,6 @@ RIGHT_AT = min(500, GUESSES // 2)
 WORKERS = 8
 """Guesses in flight at once (strategies (a) and (b); (c) is one session, one at a time)."""
 API = "/chat/api/messages"
-COOKIE = "motcua_chat"
-SALT = "motcua.web-chat.session"
 BOT_TOKEN = "123456:TEST-token-for-the-fake-api_abcdefghij"
 STAFF_GROUP = -100777
 CODE = "000.00.01.H29-260105-0001"
@@ -114,23 +111,6 @@ def strategy(guess: int) -> str:
 
 def kind_of(reply: str) -> str:
     return next((kind for kind, mark in MARKS.items() if mark in reply), f"other: {reply[:80]}")
-
-
-def set_cookie(response: aiohttp.ClientResponse) -> str | None:
-    for header in response.headers.getall("Set-Cookie", []):
-        jar: SimpleCookie = SimpleCookie()
-        jar.load(header)
-        if COOKIE in jar:
-            return jar[COOKIE].value
-    return None
-
-
-def signed_by(settings: Settings, cookie: str) -> bool:
-    try:
-        TimestampSigner(settings.secret, salt=SALT).unsign(cookie)
-    except BadSignature:
-        return False
-    return True
 
 
 @dataclass
