@@ -5,7 +5,11 @@
 Prints, for each engine on the bundled catalogue and the evaluation set
 (``tests/data/search_eval.tsv``, plus the held-out ``search_holdout.tsv``): top-1, top-3, MRR,
 p50/p99 latency per query, index build time and memory; then the same latency figures on a
-synthetic catalogue of 50,000 procedures. Baselines:
+synthetic catalogue of 50,000 procedures. Then a report over the v2 set
+(``tests/data/search_eval_v2.tsv``, issue 12): top-1, top-3 and MRR per kind, separately for the
+dev and the held-out part, and the out-of-scope quiet rate (an out-of-scope query is quiet when
+the engine returns nothing), for motcua and the FTS5 baseline (``--v2-only`` prints just this
+report). Only aggregates are printed: never read the held-out part query by query. Baselines:
 
 - **FTS5**: SQLite ``unicode61 remove_diacritics 2`` over the official names, query words
   OR-ed, ranked by BM25 (a plain search box); also over names + curated aliases;
@@ -42,6 +46,9 @@ from procedures.search import SearchIndex
 
 EVAL = ROOT / "tests" / "data" / "search_eval.tsv"
 HOLDOUT = ROOT / "tests" / "data" / "search_holdout.tsv"
+EVAL_V2 = ROOT / "tests" / "data" / "search_eval_v2.tsv"
+V2_ENGINES = ("motcua", "SQLite FTS5 (names, BM25)")
+V2_KINDS = ("long", "abbr", "question", "typo", "noacc", "coll", "acc", "sibling")
 
 Searcher = Callable[[str], list[str]]
 SYNTHETIC_QUERIES = 100
@@ -193,6 +200,84 @@ def synthetic(procedures: Sequence[Procedure], size: int, seed: int = 7) -> list
     return out
 
 
+@dataclass
+class V2Row:
+    query: str
+    codes: set[str]
+    kind: str
+    field: str
+    split: str
+
+
+def read_eval_v2(path: Path = EVAL_V2) -> list[V2Row]:
+    """The v2 set: query, codes (empty = out of scope), kind, field, split (dev / heldout)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith(("#", "query\t")):
+            continue
+        query, codes, kind, field, split = line.split("\t")
+        rows.append(V2Row(query, {c for c in codes.split(",") if c}, kind, field, split))
+    return rows
+
+
+def v2_figures(search: Searcher, rows: list[V2Row]) -> dict[tuple[str, str], tuple]:
+    """(split, kind) -> (n, top-1, top-3, MRR) for in-scope kinds and "all";
+    (split, "oos") -> (n, quiet rate)."""
+    out: dict[tuple[str, str], tuple] = {}
+    for split in ("dev", "heldout"):
+        part = [r for r in rows if r.split == split]
+        in_scope = [r for r in part if r.kind != "oos"]
+        for kind in (*V2_KINDS, "all"):
+            chosen = [r for r in in_scope if kind in ("all", r.kind)]
+            if chosen:
+                top1, top3, mrr = quality(search, [(r.query, r.codes) for r in chosen])
+                out[split, kind] = (len(chosen), top1, top3, mrr)
+        oos = [r for r in part if r.kind == "oos"]
+        if oos:
+            quiet = sum(1 for r in oos if not search(r.query))
+            out[split, "oos"] = (len(oos), quiet / len(oos))
+    return out
+
+
+def v2_report(procedures: Sequence[Procedure]) -> str:
+    rows = read_eval_v2()
+    fields = {
+        split: len({r.field for r in rows if r.split == split and r.field})
+        for split in ("dev", "heldout")
+    }
+    figures = {}
+    for name in V2_ENGINES:
+        search, _build_s, _memory = build_timed(partial(ENGINES[name], procedures))
+        figures[name] = v2_figures(search, rows)
+        del search
+    title = (
+        f"## v2 evaluation set ({len(rows)} queries; dev: {fields['dev']} fields, "
+        f"held-out: {fields['heldout']} fields)"
+    )
+    out = [title]
+    for split, heading in (("heldout", "Held-out part"), ("dev", "Dev part")):
+        out += ["", f"### {heading}", ""]
+        head = "| kind | n |" + "".join(f" {name} top-1 | top-3 | MRR |" for name in V2_ENGINES)
+        out += [head, "|---|---|" + "---|---|---|" * len(V2_ENGINES)]
+        for kind in (*V2_KINDS, "all"):
+            first = figures[V2_ENGINES[0]].get((split, kind))
+            if first is None:
+                continue
+            row = f"| {kind} | {first[0]} |"
+            for name in V2_ENGINES:
+                _n, top1, top3, mrr = figures[name][split, kind]
+                row += f" {top1:.1%} | {top3:.1%} | {mrr:.3f} |"
+            out.append(row)
+        oos = [(name, figures[name].get((split, "oos"))) for name in V2_ENGINES]
+        if oos[0][1] is not None:
+            out.append("")
+            out.append(
+                f"Out of scope ({oos[0][1][0]} queries), quiet rate: "
+                + "; ".join(f"{name} {value[1]:.1%}" for name, value in oos if value)
+            )
+    return "\n".join(out)
+
+
 def table(rows: list[Figures], holdout: bool) -> str:
     head = "| engine | top-1 | top-3 | MRR | p50 ms | p99 ms | build s | memory MB |"
     line = "|---|---|---|---|---|---|---|---|"
@@ -215,9 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3, help="latency passes over the queries")
+    parser.add_argument("--v2-only", action="store_true", help="only the v2 set report")
     args = parser.parse_args(argv)
 
     procedures = load_bundled()
+    if args.v2_only:
+        print(v2_report(procedures))
+        return 0
     rows = read_eval(EVAL)
     held = read_eval(HOLDOUT)
     queries = [q for q, _ in rows]
@@ -273,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.synthetic:
         goals.append((f"p99 ≤ 50 ms ({len(big)})", synthetic_rows[0].p99_ms <= 50))
     print("\nGoals: " + "; ".join(f"{goal}: {'met' if ok else 'NOT met'}" for goal, ok in goals))
+    print("\n" + v2_report(procedures))
     return 0
 
 
