@@ -11,9 +11,16 @@ kỹ sư), "đk" is đăng ký, "hs" is hồ sơ. Two kinds of entries:
 A key written with accents only matches a query written without accents or with the same
 accents ("sổ đỏ" never fires on "sơ đồ"). :data:`FILLER` words ("cho em hỏi", "cần những gì",
 "ạ") are optional: they help when they match and cost nothing when they do not.
+:data:`CONTEXT` words (``data/context_words.txt``: family, places, times, hearsay — "mẹ tôi ở
+quê", "tháng trước", "nghe nói") are optional too: a long message tells its story in them, and a
+procedure is scored by the words of the need, not by how much of the story it explains.
 """
 
 from __future__ import annotations
+
+from importlib import resources
+
+CONTEXT_FILE = "context_words.txt"
 
 # Shorthand → official words (first expansion is used to rewrite catalogue texts).
 ABBREVIATIONS: dict[str, list[str]] = {
@@ -337,3 +344,19 @@ FILLER: set[str] = {
     "nhanh",
     "giá",
 }
+
+
+def read_context_words(text: str) -> list[str]:
+    """Entries of a context-word list: one per line, ``#`` starts a comment, order kept."""
+    out: list[str] = []
+    for line in text.splitlines():
+        entry = " ".join(line.split("#", 1)[0].lower().split())
+        if entry and entry not in out:
+            out.append(entry)
+    return out
+
+
+CONTEXT: list[str] = read_context_words(
+    resources.files("procedures.data").joinpath(CONTEXT_FILE).read_text(encoding="utf-8")
+)
+"""Words and phrases that tell the story around a need (who, where, when, hearsay)."""

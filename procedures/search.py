@@ -36,7 +36,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from procedures.aliases import ABBREVIATIONS, EVERYDAY_NAMES, FILLER
+from procedures.aliases import ABBREVIATIONS, CONTEXT, EVERYDAY_NAMES, FILLER
 from procedures.catalogue import LEVEL_LABELS, LEVELS, Procedure
 from procedures.normalize import (
     clean,
@@ -58,6 +58,13 @@ MAX_QUERY_CHARS = 400
 MAX_QUERY_WORDS = 40
 """…and up to this many words: the cost of a search grows with its words (slots × candidate
 surfaces), and the longest real questions have about 25."""
+
+LONG_MESSAGE_WORDS = 12
+"""From this many words a message tells a story around its need: its context words (family,
+places, times, hearsay) are left out of the words a procedure must explain. In a short message
+they are kept, as they are often what makes it out of scope ("giá vàng hôm nay")."""
+
+_NEED_SLOTS = 8
 
 _CANDIDATES = 80
 _SCALE = 1.1
@@ -173,7 +180,9 @@ class SearchIndex:
         self._levels: list[set[str]] = []
         self._fields: list[str] = []
         self._loose_filler: set[str] = set()
+        self._loose_context: set[str] = set()
         self._bigrams: dict[tuple[str, str], int] = {}
+        self._key_bigrams: set[tuple[str, str]] = set()
 
     # --- building -------------------------------------------------------------------------
 
@@ -218,16 +227,23 @@ class SearchIndex:
         index._vocab_set = set(postings)
         filler_uses: dict[str, int] = {}
         uses: dict[str, int] = {}
+        context_total: dict[str, int] = {}
+        context_uses: dict[str, int] = {}
         bigrams = index._bigrams
         for surface in index._surfaces:
             for pair in zip(surface.folded, surface.folded[1:], strict=False):
                 bigrams[pair] = bigrams.get(pair, 0) + 1
+            index._key_bigrams.update(pairwise(surface.keys))
             surface.content_total = sum(
                 index._idf[t] for t, c in zip(surface.folded, surface.content, strict=True) if c
             )
             positions: dict[str, list[int]] = {}
             for position, term in enumerate(surface.folded):
                 positions.setdefault(term, []).append(position)
+                if term in _CONTEXT_WORDS:
+                    context_total[term] = context_total.get(term, 0) + 1
+                    if surface.keys[position] in _CONTEXT_WORDS[term]:
+                        context_uses[term] = context_uses.get(term, 0) + 1
                 if term in _FILLER_FOLDED:
                     uses[term] = uses.get(term, 0) + 1
                     if not surface.content[position]:
@@ -243,6 +259,14 @@ class SearchIndex:
             term
             for term in _FILLER_FOLDED
             if uses.get(term, 0) < 3 or filler_uses.get(term, 0) >= 0.5 * uses[term]
+        }
+        # The same for a context word: "ba" counts as ba (father) only where the catalogue
+        # itself mostly writes "ba" so, not bà or bá.
+        index._loose_context = {
+            term
+            for term in _CONTEXT_WORDS
+            if context_total.get(term, 0) < 3
+            or context_uses.get(term, 0) >= 0.5 * context_total[term]
         }
         return index
 
@@ -430,6 +454,12 @@ class SearchIndex:
         if required_weight <= 0 or matched_weight <= 0:
             return 0.0
         query_cover = matched_weight / required_weight
+        if required_slots > _NEED_SLOTS:
+            # A need takes a few words; the rest of a long message is its story, which is not
+            # the procedure's to explain: cover is measured against at most what this surface
+            # explains or the weight of a need-sized share of the message.
+            need = max(surface.content_total, required_weight * _NEED_SLOTS / required_slots)
+            query_cover = min(1.0, matched_weight / min(required_weight, need))
         content_total = surface.content_total
         content_got = 0.0
         idf = self._idf
@@ -495,7 +525,10 @@ class SearchIndex:
             for size in range(min(_MAX_PHRASE, len(flat) - i), 0, -1):
                 span = flat[i : i + size]
                 phrase = " ".join(t[0] for t in span)
-                slot = self._phrase_slot(phrase, span, accented)
+                slot = None
+                if len(raw_words) >= LONG_MESSAGE_WORDS:
+                    slot = self._context_slot(flat, i, size, accented)
+                slot = slot or self._phrase_slot(phrase, span, accented)
                 if slot is not None:
                     slots.append(slot)
                     i += size
@@ -510,6 +543,54 @@ class SearchIndex:
         if not accented:
             self._add_context_repairs(slots)
         return slots
+
+    def content_words(self, query: str) -> list[str]:
+        """The words of a message a procedure is scored on, folded, one entry per word or known
+        phrase: filler ("cho em hỏi … ạ") and context (family, places, times, hearsay) left
+        out. ``"vợ em mới về nhà chồng, giờ muốn nhập hộ khẩu"`` → ``["nhap ho khau"]``."""
+        slots = self._slots(bounded_query(query))
+        return [" ".join(t.folded for t in s.alternatives[0]) for s in slots if not s.optional]
+
+    def _context_slot(
+        self, flat: list[tuple[str, str, bool, bool]], i: int, size: int, accented: bool
+    ) -> _Slot | None:
+        """An optional slot when ``flat[i : i + size]`` is a context word or phrase
+        (:data:`procedures.aliases.CONTEXT`) used as such: not bound to a neighbour by a word
+        pair the catalogue knows ("bảo" in "bảo hiểm", "mai" in "mai táng")."""
+        span = flat[i : i + size]
+        folded = [t[0] for t in span]
+        spellings = _CONTEXT.get(" ".join(folded))
+        if spellings is None:
+            return None
+        if accented and tuple(t[1] for t in span) not in spellings:
+            return None  # in a text with accents each word is written as meant: "thay" ≠ thấy
+        if not accented and (
+            (size == 1 and folded[0] not in self._loose_context)
+            or any(pair in self._bigrams for pair in pairwise(folded))
+        ):
+            return None
+        # A neighbour that is itself filler or context binds nothing ("về nhà chồng").
+        before = flat[i - 1] if i > 0 and not _is_story(flat[i - 1][0]) else None
+        after = flat[i + size] if i + size < len(flat) else None
+        after = None if after is None or _is_story(after[0]) else after
+        if before and self._bound(before, span[0], accented):
+            return None
+        if after and self._bound(span[-1], after, accented):
+            return None
+        terms = [_Term(f, k, m, r) for f, k, m, r in span]
+        return _Slot([terms], sum(self._weight(t.folded) for t in terms), True)
+
+    def _bound(
+        self,
+        first: tuple[str, str, bool, bool],
+        second: tuple[str, str, bool, bool],
+        accented: bool,
+    ) -> bool:
+        """Whether two words form a pair the catalogue's names use (with their accents when the
+        text has them)."""
+        if accented:
+            return (first[1], second[1]) in self._key_bigrams
+        return (first[0], second[0]) in self._bigrams
 
     def _add_context_repairs(self, slots: list[_Slot]) -> None:
         """A known word that fits none of its neighbours may be a typo of one that does:
@@ -576,6 +657,7 @@ class SearchIndex:
             folded in self._vocab_set
             or folded in _KNOWN_SHORTHAND
             or folded in _FILLER_FOLDED
+            or folded in _CONTEXT_WORDS
             or not word.isalnum()
         ):
             return False, [word]
@@ -722,6 +804,11 @@ def _is_filler(folded: str) -> bool:
     return folded in _FILLER_FOLDED
 
 
+def _is_story(folded: str) -> bool:
+    """A filler or context word (folded)."""
+    return folded in _FILLER_FOLDED or folded in _CONTEXT_WORDS
+
+
 def _phrase_table(
     table: dict[str, list[str]],
 ) -> dict[str, tuple[list[tuple[str, str, bool]], list[str]]]:
@@ -746,6 +833,16 @@ _FILLER = {
     " ".join(_term(w)[0] for w in tokens(phrase)): [_term(w) for w in tokens(phrase)]
     for phrase in FILLER
 }
+_CONTEXT: dict[str, set[tuple[str, ...]]] = {}
+"""Folded context phrase → the accent keys of its spellings ("ba" father, "bà" is filler)."""
+for _phrase in CONTEXT:
+    _terms = [_term(w) for w in tokens(_phrase)]
+    _CONTEXT.setdefault(" ".join(t[0] for t in _terms), set()).add(tuple(t[1] for t in _terms))
+_CONTEXT_WORDS: dict[str, set[str]] = {}
+"""Folded one-word context entries → their accent keys."""
+for _phrase in CONTEXT:
+    if " " not in _phrase:
+        _CONTEXT_WORDS.setdefault(_term(_phrase)[0], set()).add(_term(_phrase)[1])
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _KNOWN_SHORTHAND = {fold(k) for k in ABBREVIATIONS} | {
