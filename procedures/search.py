@@ -65,6 +65,8 @@ places, times, hearsay) are left out of the words a procedure must explain. In a
 they are kept, as they are often what makes it out of scope ("giá vàng hôm nay")."""
 
 _NEED_SLOTS = 8
+"""A need is named in about this many content words; past them a message is judged on the words
+a procedure explains (cover against a need-sized share, order and likeness on matched words)."""
 
 _CANDIDATES = 80
 _SCALE = 1.1
@@ -471,6 +473,11 @@ class SearchIndex:
             else:
                 content_got += idf[term] * len(positions[term])
         surface_cover = min(1.0, content_got / content_total) if content_total else 0.0
+        long_message = required_slots > _NEED_SLOTS
+        if long_message:
+            # Word order and likeness are judged on the words this surface explains, not the story.
+            sequence = [t for t in sequence if t in matched_terms]
+            query_text = " ".join(sorted(sequence))
         pairs = adjacent = 0
         for first, second in pairwise(sequence):
             if first == second:
