@@ -18,8 +18,8 @@ Results under :data:`MIN_SCORE` are dropped, so a query that fits nothing return
 :meth:`SearchIndex.fields` to browse instead).
 
 The work per query is bounded: only :func:`bounded_query` of the text is read (at most
-:data:`MAX_QUERY_WORDS` words), candidates are capped, so a 4,000-character message costs about
-what a long question does.
+:data:`MAX_QUERY_WORDS` words: the beginning and the end of a longer text), candidates are
+capped, so a 4,000-character message costs about what a long question does.
 """
 
 from __future__ import annotations
@@ -721,18 +721,30 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def bounded_query(query: str) -> str:
-    """What the search reads of a text: its first :data:`MAX_QUERY_WORDS` words within the
-    first :data:`MAX_QUERY_CHARS` characters, in :func:`clean` form (no half word at the cut)."""
-    if len(query) > MAX_QUERY_CHARS:
-        cut = query[:MAX_QUERY_CHARS]
-        if query[MAX_QUERY_CHARS].isalnum() and (space := cut.rfind(" ")) > 0:
-            cut = cut[:space]
-        query = cut
-    text = clean(query)
-    for count, word in enumerate(_WORD.finditer(text), start=1):
-        if count == MAX_QUERY_WORDS:
-            return text[: word.end()]
-    return text
+    """What the search reads of a text, in :func:`clean` form: all of it when it has at most
+    :data:`MAX_QUERY_WORDS` words within :data:`MAX_QUERY_CHARS` characters; otherwise its
+    beginning and its end, half the bound each (a long message names its subject first and asks
+    its question last), with no half word at a cut."""
+    if len(query) <= MAX_QUERY_CHARS:
+        text = clean(query)
+        if sum(1 for _ in _WORD.finditer(text)) <= MAX_QUERY_WORDS:
+            return text
+    chars, words = (MAX_QUERY_CHARS - 2) // 2, MAX_QUERY_WORDS // 2
+    head = query[:chars]
+    if query[chars].isalnum() and (space := head.rfind(" ")) > 0:
+        head = head[:space]
+    tail = query[-chars:]
+    if query[-chars - 1].isalnum() and (space := tail.find(" ")) >= 0:
+        tail = tail[space + 1 :]
+    head, tail = clean(head), clean(tail)
+    for count, word in enumerate(_WORD.finditer(head), start=1):
+        if count == words:
+            head = head[: word.end()]
+            break
+    found = list(_WORD.finditer(tail))
+    if len(found) > words:
+        tail = tail[found[-words].start() :]
+    return f"{head}. {tail}"
 
 
 def _plausible_typo(typed: str, word: str) -> bool:
