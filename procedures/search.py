@@ -725,11 +725,13 @@ def bounded_query(query: str) -> str:
     :data:`MAX_QUERY_WORDS` words within :data:`MAX_QUERY_CHARS` characters; otherwise its
     beginning and its end, half the bound each (a long message names its subject first and asks
     its question last), with no half word at a cut."""
+    chars, words = (MAX_QUERY_CHARS - 2) // 2, MAX_QUERY_WORDS // 2
     if len(query) <= MAX_QUERY_CHARS:
         text = clean(query)
-        if sum(1 for _ in _WORD.finditer(text)) <= MAX_QUERY_WORDS:
+        found = list(_WORD.finditer(text))
+        if len(found) <= MAX_QUERY_WORDS:
             return text
-    chars, words = (MAX_QUERY_CHARS - 2) // 2, MAX_QUERY_WORDS // 2
+        return f"{text[: found[words - 1].end()]}. {text[found[-words].start() :]}"
     head = query[:chars]
     if query[chars].isalnum() and (space := head.rfind(" ")) > 0:
         head = head[:space]
