@@ -65,8 +65,9 @@ places, times, hearsay) are left out of the words a procedure must explain. In a
 they are kept, as they are often what makes it out of scope ("giá vàng hôm nay")."""
 
 _NEED_SLOTS = 8
-"""A need is named in about this many content words; past them a message is judged on the words
-a procedure explains (cover against a need-sized share, order and likeness on matched words)."""
+"""A need is named in about this many content words; past them a long message (from
+:data:`LONG_MESSAGE_WORDS` words) is judged on the words a procedure explains (cover against a
+need-sized share, order and likeness on matched words)."""
 
 _CANDIDATES = 80
 _SCALE = 1.1
@@ -329,12 +330,15 @@ class SearchIndex:
         query_text = " ".join(sorted(t.folded for s in slots for t in s.alternatives[0]))
         accented = any(t.marked for s in slots for alt in s.alternatives for t in alt)
         compiled = self._compile(slots)
+        long_message = len(tokens(query)) >= LONG_MESSAGE_WORDS
         scored: list[tuple[float, int]] = []
         for doc in candidates:
             best = 0.0
             for surface_id in self._doc_surfaces[doc]:
                 surface = self._surfaces[surface_id]
-                score = self._score(surface, compiled, query_text, accented, len(required))
+                score = self._score(
+                    surface, compiled, query_text, accented, len(required), long_message
+                )
                 best = max(best, score)
             score = (best + self._priors[doc]) / _SCALE if best > 0 else 0.0
             if score >= min_score:
@@ -409,6 +413,7 @@ class SearchIndex:
         query_text: str,
         accented: bool,
         required_slots: int,
+        long_message: bool = False,
     ) -> float:
         positions = surface.positions
         keys = surface.keys
@@ -456,7 +461,8 @@ class SearchIndex:
         if required_weight <= 0 or matched_weight <= 0:
             return 0.0
         query_cover = matched_weight / required_weight
-        if required_slots > _NEED_SLOTS:
+        long_message = long_message and required_slots > _NEED_SLOTS
+        if long_message:
             # A need takes a few words; the rest of a long message is its story, which is not
             # the procedure's to explain: cover is measured against at most what this surface
             # explains or the weight of a need-sized share of the message.
@@ -473,7 +479,6 @@ class SearchIndex:
             else:
                 content_got += idf[term] * len(positions[term])
         surface_cover = min(1.0, content_got / content_total) if content_total else 0.0
-        long_message = required_slots > _NEED_SLOTS
         if long_message:
             # Word order and likeness are judged on the words this surface explains, not the story.
             sequence = [t for t in sequence if t in matched_terms]
