@@ -70,6 +70,9 @@ _NEED_SLOTS = 8
 need-sized share, order and likeness on matched words)."""
 
 _CANDIDATES = 80
+_LONG_GATE = 0.3
+"""Below this cover a long message's score is scaled down (0.4 for other questions): its cover
+is already measured against a need-sized share, the rest is story."""
 _SCALE = 1.1
 W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
 _MAX_PHRASE = 5
@@ -507,7 +510,7 @@ class SearchIndex:
             # Words matched only without their accents are likely other words ("sơ đồ").
             relevance *= accent_agreement / accent_total
         # Long questions carry context words no procedure name has ("ở nông thôn").
-        gate = 0.6 if required_slots <= 3 else 0.4
+        gate = 0.6 if required_slots <= 3 else _LONG_GATE if long_message else 0.4
         if query_cover < gate:
             relevance *= query_cover / gate
         content = surface.content
