@@ -12,7 +12,11 @@ keys. A query goes through:
 3. candidates from an inverted index (rarest words first), then a score in 0..1 for each
    candidate surface combining: how much of the query it explains (IDF-weighted, with an accent
    bonus), how much of the surface the query explains, word order, rapidfuzz similarity, and
-   small priors for popularity, commune level and citizen audience.
+   small priors for popularity, commune level and citizen audience. In a long message (from
+   :data:`LONG_MESSAGE_WORDS` words) context words — family, places, times, hearsay
+   (``data/context_words.txt``) — are optional too, and a procedure is scored by how well it
+   explains the content words, not by how much of the story it covers
+   (:meth:`SearchIndex.content_words` shows the words a message is scored on).
 
 Results under :data:`MIN_SCORE` are dropped, so a query that fits nothing returns ``[]`` (show
 :meth:`SearchIndex.fields` to browse instead).
@@ -68,11 +72,11 @@ _NEED_SLOTS = 8
 """A need is named in about this many content words; past them a long message (from
 :data:`LONG_MESSAGE_WORDS` words) is judged on the words a procedure explains (cover against a
 need-sized share, order and likeness on matched words)."""
-
-_CANDIDATES = 80
 _LONG_GATE = 0.3
 """Below this cover a long message's score is scaled down (0.4 for other questions): its cover
 is already measured against a need-sized share, the rest is story."""
+
+_CANDIDATES = 80
 _SCALE = 1.1
 W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
 _MAX_PHRASE = 5
