@@ -389,7 +389,7 @@ class SearchIndex:
         required_weight = matched_weight = optional_weight = optional_matched = 0.0
         accent_hits = accent_total = 0
         accent_agreement = 0.0
-        matched_terms: set[str] = set()
+        matched_terms: dict[str, None] = {}  # ordered: their idf is summed below
         required_matched: set[str] = set()
         sequence: list[str] = []
         for optional, slot_weight, alternatives in slots:
@@ -412,7 +412,7 @@ class SearchIndex:
                 sequence.append(folded)
                 where = positions.get(folded)
                 if where is not None:
-                    matched_terms.add(folded)
+                    matched_terms[folded] = None
                     if not optional:
                         required_matched.add(folded)
                     if marked:
@@ -559,10 +559,10 @@ class SearchIndex:
                 )
             optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
             return _Slot(alternatives, weight, optional)
-        filler = _FILLER.get(phrase)
+        spellings = _FILLER.get(phrase)
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler
-        if filler is not None and loose and _accents_agree(filler, span):
+        if spellings and loose and any(_accents_agree(s, span) for s in spellings):
             return _Slot([original], weight, True)
         return None
 
@@ -742,10 +742,19 @@ _ABBREVIATION_REWRITE = {
     for key, expansions in ABBREVIATIONS.items()
     if " " not in key and key not in {"k", "j", "ng", "nc", "nn", "sn", "vs", "bn", "tp"}
 }
-_FILLER = {
-    " ".join(_term(w)[0] for w in tokens(phrase)): [_term(w) for w in tokens(phrase)]
-    for phrase in FILLER
-}
+
+
+def _filler_table() -> dict[str, list[list[tuple[str, str, bool]]]]:
+    """Folded filler phrase → its spellings: "a" is both "ạ" and "à", "toi" "tôi" and "tối".
+    All are kept, in sorted order, so what matches never depends on a set's hash order."""
+    out: dict[str, list[list[tuple[str, str, bool]]]] = {}
+    for phrase in sorted(FILLER):
+        terms = [_term(w) for w in tokens(phrase)]
+        out.setdefault(" ".join(t[0] for t in terms), []).append(terms)
+    return out
+
+
+_FILLER = _filler_table()
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _KNOWN_SHORTHAND = {fold(k) for k in ABBREVIATIONS} | {
