@@ -146,7 +146,23 @@ class _Term:
 
 # (folded, accent key, marked, repaired, idf) per term; (terms, total idf) per alternative.
 _CompiledTerm = tuple[str, str, bool, bool, float]
-_CompiledSlot = tuple[bool, float, list[tuple[list[_CompiledTerm], float]]]
+_CompiledAlternative = tuple[list[_CompiledTerm], float]
+# (optional, weight, alternatives, every folded word of them, the first alternative's words)
+_CompiledSlot = tuple[bool, float, list[_CompiledAlternative], frozenset[str], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A query ready to score surfaces against: its slots and what does not vary by surface."""
+
+    slots: list[_CompiledSlot]
+    terms: frozenset[str]
+    required_terms: frozenset[str]
+    text: str  # the first alternatives' words, sorted (for a token-sort similarity)
+    accented: bool
+    required_slots: int
+    required_weight: float
+    optional_weight: float
 
 
 @dataclass
@@ -300,15 +316,13 @@ class SearchIndex:
         candidates = self._candidates(required, allowed)
         if not candidates:
             return []
-        query_text = " ".join(sorted(t.folded for s in slots for t in s.alternatives[0]))
-        accented = any(t.marked for s in slots for alt in s.alternatives for t in alt)
         compiled = self._compile(slots)
         scored: list[tuple[float, int]] = []
         for doc in candidates:
             best = 0.0
             for surface_id in self._doc_surfaces[doc]:
                 surface = self._surfaces[surface_id]
-                score = self._score(surface, compiled, query_text, accented, len(required))
+                score = self._score(surface, compiled)
                 best = max(best, score)
             score = (best + self._priors[doc]) / _SCALE if best > 0 else 0.0
             if score >= min_score:
@@ -363,46 +377,70 @@ class SearchIndex:
             return list(accumulated)
         return heapq.nlargest(_CANDIDATES, accumulated, key=accumulated.__getitem__)
 
-    def _compile(self, slots: list[_Slot]) -> list[_CompiledSlot]:
-        compiled = []
+    def _compile(self, slots: list[_Slot]) -> _Query:
+        compiled: list[_CompiledSlot] = []
+        every: set[str] = set()
+        required_terms: set[str] = set()
+        required_weight = optional_weight = 0.0
         for slot in slots:
-            alternatives = []
+            alternatives: list[_CompiledAlternative] = []
             for alternative in slot.alternatives:
                 terms = [
                     (t.folded, t.key, t.marked, t.repaired, self._idf.get(t.folded, self._max_idf))
                     for t in alternative
                 ]
                 alternatives.append((terms, sum(w for *_, w in terms)))
-            compiled.append((slot.optional, slot.weight, alternatives))
-        return compiled
+            words = frozenset(t.folded for alternative in slot.alternatives for t in alternative)
+            default = tuple(t.folded for t in slot.alternatives[0])
+            compiled.append((slot.optional, slot.weight, alternatives, words, default))
+            every |= words
+            if slot.optional:
+                optional_weight += slot.weight
+            else:
+                required_weight += slot.weight
+                required_terms |= words
+        return _Query(
+            compiled,
+            frozenset(every),
+            frozenset(required_terms),
+            " ".join(sorted(t.folded for s in slots for t in s.alternatives[0])),
+            any(t.marked for s in slots for alt in s.alternatives for t in alt),
+            sum(1 for s in slots if not s.optional),
+            required_weight,
+            optional_weight,
+        )
 
-    def _score(
-        self,
-        surface: _Surface,
-        slots: list[_CompiledSlot],
-        query_text: str,
-        accented: bool,
-        required_slots: int,
-    ) -> float:
+    def _score(self, surface: _Surface, query: _Query) -> float:
         positions = surface.positions
+        # Only the query's words this surface holds can match; a slot holding none of them
+        # explains nothing (it adds 0 to the sums below) and only lends its words to `sequence`.
+        present = query.terms.intersection(positions)
+        if query.required_terms.isdisjoint(present):
+            return 0.0
         keys = surface.keys
-        required_weight = matched_weight = optional_weight = optional_matched = 0.0
+        matched_weight = optional_matched = 0.0
         accent_hits = accent_total = 0
         accent_agreement = 0.0
         matched_terms: dict[str, None] = {}  # ordered: their idf is summed below
         required_matched: set[str] = set()
         sequence: list[str] = []
-        for optional, slot_weight, alternatives in slots:
+        accents: dict[tuple[str, str], float] = {}
+        for optional, slot_weight, alternatives, words, default in query.slots:
+            if words.isdisjoint(present):
+                sequence.extend(default)
+                continue
             best_fraction, best_terms = 0.0, alternatives[0][0]
             for terms, total in alternatives:
                 got = 0.0
                 for folded, key, marked, repaired, weight in terms:
-                    where = positions.get(folded)
-                    if where is None:
+                    if folded not in present:
                         continue
                     factor = 1.0
                     if marked:
-                        factor = max(_accent_factor(key, keys[p]) for p in where)
+                        factor = accents.get((folded, key), -1.0)
+                        if factor < 0:
+                            factor = max(_accent_factor(key, keys[p]) for p in positions[folded])
+                            accents[(folded, key)] = factor
                     if repaired:
                         factor *= 0.8
                     got += weight * factor
@@ -410,33 +448,37 @@ class SearchIndex:
                     best_fraction, best_terms = got / total, terms
             for folded, key, marked, _repaired, _weight in best_terms:
                 sequence.append(folded)
-                where = positions.get(folded)
-                if where is not None:
+                if folded in present:
                     matched_terms[folded] = None
                     if not optional:
                         required_matched.add(folded)
                     if marked:
                         accent_total += 1
-                        agreement = max(_accent_factor(key, keys[p]) for p in where)
+                        agreement = accents.get((folded, key), -1.0)
+                        if agreement < 0:
+                            agreement = max(
+                                _accent_factor(key, keys[p]) for p in positions[folded]
+                            )
+                            accents[(folded, key)] = agreement
                         accent_agreement += agreement
                         if agreement == 1.0:
                             accent_hits += 1
             if optional:
-                optional_weight += slot_weight
                 optional_matched += slot_weight * best_fraction
             else:
-                required_weight += slot_weight
                 matched_weight += slot_weight * best_fraction
+        required_weight = query.required_weight
         if required_weight <= 0 or matched_weight <= 0:
             return 0.0
         query_cover = matched_weight / required_weight
         content_total = surface.content_total
         content_got = 0.0
         idf = self._idf
+        content = surface.content
         for term in matched_terms:
             if term in _FILLER_FOLDED:
                 for p in positions[term]:
-                    if surface.content[p]:
+                    if content[p]:
                         content_got += idf[term]
             else:
                 content_got += idf[term] * len(positions[term])
@@ -446,31 +488,33 @@ class SearchIndex:
             if first == second:
                 continue
             pairs += 1
-            after = positions.get(second)
-            if after and any(p + 1 in after for p in positions.get(first, ())):
-                adjacent += 1
+            if first in present and second in present:
+                after = positions[second]
+                if any(p + 1 in after for p in positions[first]):
+                    adjacent += 1
         order = adjacent / pairs if pairs else 0.0
         # Both texts hold their words sorted: this is rapidfuzz's token_sort_ratio.
-        similarity = fuzz.ratio(query_text, surface.text) / 100.0
+        similarity = fuzz.ratio(query.text, surface.text) / 100.0
         relevance = (
             W_QUERY * query_cover**Q_POWER
             + W_SURFACE * surface_cover
             + W_ORDER * order
             + W_FUZZY * similarity
         )
+        optional_weight = query.optional_weight
         if optional_weight:
             relevance += 0.03 * optional_matched / optional_weight
-        if accented and accent_total:
+        if query.accented and accent_total:
             relevance += 0.03 * accent_hits / accent_total
             # Words matched only without their accents are likely other words ("sơ đồ").
             relevance *= accent_agreement / accent_total
         # Long questions carry context words no procedure name has ("ở nông thôn").
-        gate = 0.6 if required_slots <= 3 else 0.4
+        gate = 0.6 if query.required_slots <= 3 else 0.4
         if query_cover < gate:
             relevance *= query_cover / gate
-        content = surface.content
-        content_matches = sum(1 for t in required_matched if any(content[p] for p in positions[t]))
-        if content_matches <= 1 and surface_cover < 0.99:
+        if surface_cover < 0.99 and _one_content_word_at_most(
+            required_matched, positions, content
+        ):
             # One word alone ("tên", "yêu") is not enough to name a procedure, unless the
             # surface is exactly that word.
             relevance = min(relevance, 0.3)
@@ -701,6 +745,20 @@ def _accent_factor(query_key: str, surface_key: str) -> float:
     if fold(q_base) == fold(s_base) and not q_tone and not any(c in "ăâêôơư" for c in q_base):
         return 0.85
     return 0.45  # another tone or vowel: another word ("vàng" is not "vắng")
+
+
+def _one_content_word_at_most(
+    terms: Iterable[str], positions: dict[str, Sequence[int]], content: Sequence[bool]
+) -> bool:
+    """Whether at most one of `terms` stands as a content word (not filler) in the surface.
+    A word that is no filler's folded form is content wherever it stands."""
+    count = 0
+    for term in terms:
+        if term not in _FILLER_FOLDED or any(content[p] for p in positions[term]):
+            count += 1
+            if count > 1:
+                return False
+    return True
 
 
 def _accents_agree(key_terms: list[tuple[str, str, bool]], span: Sequence[tuple]) -> bool:
