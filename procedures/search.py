@@ -158,11 +158,25 @@ class _Query:
     slots: list[_CompiledSlot]
     terms: frozenset[str]
     required_terms: frozenset[str]
+    masks: dict[str, int]  # word → the required slots holding it, as bits
     text: str  # the first alternatives' words, sorted (for a token-sort similarity)
     accented: bool
     required_slots: int
     required_weight: float
     optional_weight: float
+    covers: dict[int, float] = field(default_factory=dict)
+
+    def cover(self, mask: int) -> float:
+        """The share of the required weight in the slots of `mask` (an upper bound of the
+        query cover of a surface holding words of just these slots)."""
+        cover = self.covers.get(mask)
+        if cover is None:
+            matched = 0.0
+            for number, (optional, weight, *_) in enumerate(self.slots):
+                if not optional and mask & 1 << number:
+                    matched += weight
+            cover = self.covers[mask] = min(1.0, matched / self.required_weight)
+        return cover
 
 
 @dataclass
@@ -317,18 +331,40 @@ class SearchIndex:
         if not candidates:
             return []
         compiled = self._compile(slots)
-        scored: list[tuple[float, int]] = []
+        # Candidates in the order of a bound on their score (`_bound`); once the bound falls
+        # under the score a result must beat, no later candidate can be among the results.
+        bounded: list[tuple[float, int, list[tuple[_Surface, frozenset[str]]]]] = []
         for doc in candidates:
-            best = 0.0
+            matching = []
+            best_bound = 0.0
             for surface_id in self._doc_surfaces[doc]:
                 surface = self._surfaces[surface_id]
-                score = self._score(surface, compiled)
-                best = max(best, score)
+                present = compiled.terms.intersection(surface.positions)
+                if compiled.required_terms.isdisjoint(present):
+                    continue  # explains no required word: scores 0
+                matching.append((surface, present))
+                best_bound = max(best_bound, _bound(surface, present, compiled, self._idf))
+            bound = (best_bound + self._priors[doc]) / _SCALE if matching else 0.0
+            bounded.append((bound, doc, matching))
+        bounded.sort(key=lambda item: -item[0])
+        top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
+        for bound, doc, matching in bounded:
+            if len(top) == limit and bound + _BOUND_SLACK < top[0][0]:
+                break
+            if bound + _BOUND_SLACK < min_score:
+                break
+            best = 0.0
+            for surface, present in matching:
+                best = max(best, self._score(surface, present, compiled))
             score = (best + self._priors[doc]) / _SCALE if best > 0 else 0.0
-            if score >= min_score:
-                scored.append((score, doc))
-        top = heapq.nlargest(limit, scored, key=lambda item: (item[0], -item[1]))
-        return [self._hit(doc, min(1.0, score)) for score, doc in top]
+            if score < min_score:
+                continue
+            if len(top) < limit:
+                heapq.heappush(top, (score, -doc))
+            elif (score, -doc) > top[0]:
+                heapq.heapreplace(top, (score, -doc))
+        top.sort(reverse=True)
+        return [self._hit(-doc, min(1.0, score)) for score, doc in top]
 
     def _hit(self, doc: int, score: float) -> Hit:
         procedure = self.procedures[doc]
@@ -361,28 +397,35 @@ class SearchIndex:
                         terms[term.folded] = self._idf[term.folded]
         if not terms:
             return []
+        priors = self._priors
         accumulated: dict[int, float] = {}
         limit = max(2000, len(self.procedures) // 10)
         rare_seen = False
         for word, idf in sorted(terms.items(), key=lambda item: -item[1]):
             docs = self._postings[word]
-            if rare_seen and len(docs) > limit:
+            if not rare_seen:
+                rare_seen = True
+                accumulated = {doc: idf + priors[doc] for doc in docs}
+                continue
+            if len(docs) > limit:
                 continue  # very common words only rank candidates found by rarer ones
-            rare_seen = True
+            get = accumulated.get
             for doc in docs:
-                accumulated[doc] = accumulated.get(doc, 0.0) + idf + self._priors[doc]
+                accumulated[doc] = get(doc, 0.0) + idf + priors[doc]
         if allowed is not None:
             accumulated = {d: s for d, s in accumulated.items() if d in allowed}
         if len(accumulated) <= _CANDIDATES:
             return list(accumulated)
-        return heapq.nlargest(_CANDIDATES, accumulated, key=accumulated.__getitem__)
+        # sorted() is stable: equal sums keep the order docs were met in, as nlargest did.
+        return sorted(accumulated, key=accumulated.__getitem__, reverse=True)[:_CANDIDATES]
 
     def _compile(self, slots: list[_Slot]) -> _Query:
         compiled: list[_CompiledSlot] = []
         every: set[str] = set()
         required_terms: set[str] = set()
+        masks: dict[str, int] = {}
         required_weight = optional_weight = 0.0
-        for slot in slots:
+        for number, slot in enumerate(slots):
             alternatives: list[_CompiledAlternative] = []
             for alternative in slot.alternatives:
                 terms = [
@@ -399,10 +442,13 @@ class SearchIndex:
             else:
                 required_weight += slot.weight
                 required_terms |= words
+                for word in words:
+                    masks[word] = masks.get(word, 0) | 1 << number
         return _Query(
             compiled,
             frozenset(every),
             frozenset(required_terms),
+            masks,
             " ".join(sorted(t.folded for s in slots for t in s.alternatives[0])),
             any(t.marked for s in slots for alt in s.alternatives for t in alt),
             sum(1 for s in slots if not s.optional),
@@ -410,11 +456,11 @@ class SearchIndex:
             optional_weight,
         )
 
-    def _score(self, surface: _Surface, query: _Query) -> float:
+    def _score(self, surface: _Surface, present: frozenset[str], query: _Query) -> float:
+        """The surface's relevance to the query; `present`: the query's words it holds. Only
+        they can match: a slot holding none explains nothing (it adds 0 to the sums below) and
+        only lends its words to `sequence`. Keep :func:`_bound` above this."""
         positions = surface.positions
-        # Only the query's words this surface holds can match; a slot holding none of them
-        # explains nothing (it adds 0 to the sums below) and only lends its words to `sequence`.
-        present = query.terms.intersection(positions)
         if query.required_terms.isdisjoint(present):
             return 0.0
         keys = surface.keys
@@ -745,6 +791,39 @@ def _accent_factor(query_key: str, surface_key: str) -> float:
     if fold(q_base) == fold(s_base) and not q_tone and not any(c in "ăâêôơư" for c in q_base):
         return 0.85
     return 0.45  # another tone or vowel: another word ("vàng" is not "vắng")
+
+
+_BOUND_SLACK = 1e-9
+"""Rounding room between :func:`_bound` and the score it bounds."""
+
+
+def _bound(
+    surface: _Surface, present: frozenset[str], query: _Query, idf: dict[str, float]
+) -> float:
+    """At least what :meth:`SearchIndex._score` gives the surface, computed without matching:
+    every required slot holding one of its words counts as fully explained, the surface as
+    fully covered and in order, the similarity as high as the two lengths allow; the accent
+    factor, the cap on one-word matches and the factors under 1 are left out."""
+    masks = query.masks
+    positions = surface.positions
+    mask = 0
+    got = 0.0
+    for term in present:
+        mask |= masks.get(term, 0)
+        got += idf[term] * len(positions[term])
+    cover = query.cover(mask)
+    content_total = surface.content_total
+    surface_cover = min(1.0, got / content_total) if content_total else 0.0
+    a, b = len(query.text), len(surface.text)
+    similarity = 2 * min(a, b) / (a + b) if a + b else 1.0
+    relevance = (
+        W_QUERY * cover**Q_POWER + W_SURFACE * surface_cover + W_ORDER + W_FUZZY * similarity
+    )
+    relevance += 0.03 * (query.optional_weight > 0) + 0.03 * query.accented
+    gate = 0.6 if query.required_slots <= 3 else 0.4
+    if cover < gate:
+        relevance *= cover / gate
+    return relevance * surface.factor
 
 
 def _one_content_word_at_most(
