@@ -158,25 +158,12 @@ class _Query:
     slots: list[_CompiledSlot]
     terms: frozenset[str]
     required_terms: frozenset[str]
-    masks: dict[str, int]  # word → the required slots holding it, as bits
+    shares: dict[str, float]  # word → the most of the query cover it can bring (`_bound`)
     text: str  # the first alternatives' words, sorted (for a token-sort similarity)
     accented: bool
     required_slots: int
     required_weight: float
     optional_weight: float
-    covers: dict[int, float] = field(default_factory=dict)
-
-    def cover(self, mask: int) -> float:
-        """The share of the required weight in the slots of `mask` (an upper bound of the
-        query cover of a surface holding words of just these slots)."""
-        cover = self.covers.get(mask)
-        if cover is None:
-            matched = 0.0
-            for number, (optional, weight, *_) in enumerate(self.slots):
-                if not optional and mask & 1 << number:
-                    matched += weight
-            cover = self.covers[mask] = min(1.0, matched / self.required_weight)
-        return cover
 
 
 @dataclass
@@ -423,9 +410,8 @@ class SearchIndex:
         compiled: list[_CompiledSlot] = []
         every: set[str] = set()
         required_terms: set[str] = set()
-        masks: dict[str, int] = {}
         required_weight = optional_weight = 0.0
-        for number, slot in enumerate(slots):
+        for slot in slots:
             alternatives: list[_CompiledAlternative] = []
             for alternative in slot.alternatives:
                 terms = [
@@ -442,13 +428,11 @@ class SearchIndex:
             else:
                 required_weight += slot.weight
                 required_terms |= words
-                for word in words:
-                    masks[word] = masks.get(word, 0) | 1 << number
         return _Query(
             compiled,
             frozenset(every),
             frozenset(required_terms),
-            masks,
+            _cover_shares(compiled, required_weight),
             " ".join(sorted(t.folded for s in slots for t in s.alternatives[0])),
             any(t.marked for s in slots for alt in s.alternatives for t in alt),
             sum(1 for s in slots if not s.optional),
@@ -804,14 +788,13 @@ def _bound(
     every required slot holding one of its words counts as fully explained, the surface as
     fully covered and in order, the similarity as high as the two lengths allow; the accent
     factor, the cap on one-word matches and the factors under 1 are left out."""
-    masks = query.masks
     positions = surface.positions
-    mask = 0
-    got = 0.0
+    shares = query.shares
+    got = cover = 0.0
     for term in present:
-        mask |= masks.get(term, 0)
         got += idf[term] * len(positions[term])
-    cover = query.cover(mask)
+        cover += shares.get(term, 0.0)
+    cover = min(1.0, cover)
     content_total = surface.content_total
     surface_cover = min(1.0, got / content_total) if content_total else 0.0
     a, b = len(query.text), len(surface.text)
@@ -824,6 +807,29 @@ def _bound(
     if cover < gate:
         relevance *= cover / gate
     return relevance * surface.factor
+
+
+def _cover_shares(slots: list[_CompiledSlot], required_weight: float) -> dict[str, float]:
+    """For each word of the required slots, the most of the query cover it can bring: its
+    share of the alternative it is in (the largest, when in several; counted as often as it
+    stands there), times the slot's share of the required weight. A surface's query cover is
+    at most the sum over the words it holds."""
+    shares: dict[str, float] = {}
+    for optional, slot_weight, alternatives, _words, _default in slots:
+        if optional:
+            continue
+        best: dict[str, float] = {}
+        for terms, total in alternatives:
+            if not total:
+                continue
+            within: dict[str, float] = {}  # a word may stand twice in one alternative
+            for folded, *_, weight in terms:
+                within[folded] = within.get(folded, 0.0) + weight
+            for folded, weight in within.items():
+                best[folded] = max(best.get(folded, 0.0), weight / total)
+        for folded, share in best.items():
+            shares[folded] = shares.get(folded, 0.0) + share * slot_weight / required_weight
+    return shares
 
 
 def _one_content_word_at_most(
