@@ -35,6 +35,7 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
@@ -183,12 +184,13 @@ class SearchIndex:
         self._by_code: dict[str, int] = {}
         self._surfaces: list[_Surface] = []
         self._doc_surfaces: list[list[int]] = []
-        self._postings: dict[str, list[int]] = {}
+        self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, in order
         self._idf: dict[str, float] = {}
         self._max_idf = 1.0
         self._vocab: list[str] = []
         self._vocab_set: set[str] = set()
         self._priors: list[float] = []
+        self._prior_array = np.zeros(0)
         self._levels: list[set[str]] = []
         self._fields: list[str] = []
         self._loose_filler: set[str] = set()
@@ -235,7 +237,8 @@ class SearchIndex:
             for term in terms:
                 postings.setdefault(term, []).append(doc)
         count = max(1, len(index.procedures))
-        index._postings = postings
+        index._postings = {t: np.array(docs, dtype=np.int32) for t, docs in postings.items()}
+        index._prior_array = np.array(index._priors, dtype=np.float64)
         index._idf = {t: math.log(1 + count / len(docs)) for t, docs in postings.items()}
         index._max_idf = math.log(1 + count)
         index._vocab = sorted(t for t in postings if len(t) >= 2 and not t.isdigit())
@@ -391,27 +394,31 @@ class SearchIndex:
                         terms[term.folded] = self._idf[term.folded]
         if not terms:
             return []
-        priors = self._priors
-        accumulated: dict[int, float] = {}
-        limit = max(2000, len(self.procedures) // 10)
+        # Each doc's sum of idf + prior over the words it holds, added in the same order as
+        # one float at a time would be (so equal sums stay equal); ties go to the doc met first.
+        count = len(self.procedures)
+        priors = self._prior_array
+        accumulated = np.zeros(count)
+        met = np.full(count, count, dtype=np.int64)  # the order docs were first met in
+        met_count = 0
+        limit = max(2000, count // 10)
         rare_seen = False
         for word, idf in sorted(terms.items(), key=lambda item: -item[1]):
             docs = self._postings[word]
-            if not rare_seen:
-                rare_seen = True
-                accumulated = {doc: idf + priors[doc] for doc in docs}
-                continue
-            if len(docs) > limit:
+            if rare_seen and len(docs) > limit:
                 continue  # very common words only rank candidates found by rarer ones
-            get = accumulated.get
-            for doc in docs:
-                accumulated[doc] = get(doc, 0.0) + idf + priors[doc]
+            rare_seen = True
+            accumulated[docs] += idf
+            accumulated[docs] += priors[docs]
+            fresh = docs[met[docs] == count]
+            met[fresh] = np.arange(met_count, met_count + len(fresh))
+            met_count += len(fresh)
+        found = np.flatnonzero(met < count)
         if allowed is not None:
-            accumulated = {d: s for d, s in accumulated.items() if d in allowed}
-        if len(accumulated) <= _CANDIDATES:
-            return list(accumulated)
-        # sorted() is stable: equal sums keep the order docs were met in, as nlargest did.
-        return sorted(accumulated, key=accumulated.__getitem__, reverse=True)[:_CANDIDATES]
+            found = np.array([d for d in found.tolist() if d in allowed], dtype=np.int64)
+        if len(found) > _CANDIDATES:
+            found = found[np.lexsort((met[found], -accumulated[found]))[:_CANDIDATES]]
+        return list(found.tolist())
 
     def _compile(self, slots: list[_Slot]) -> _Query:
         compiled: list[_CompiledSlot] = []
