@@ -135,6 +135,7 @@ class _Surface:
     content: list[bool]
     text: str  # the folded words, sorted (for a token-sort similarity)
     factor: float
+    text_length: int = 0
     positions: dict[str, list[int]] = field(default_factory=dict)
     content_total: float = 0.0
 
@@ -167,6 +168,10 @@ class _Query:
     required_slots: int
     required_weight: float
     optional_weight: float
+
+    gate: float  # under this query cover relevance is scaled down (see `_score`)
+    text_length: int
+    bonus_bound: float  # the most the optional words and the accents can add
 
 
 @dataclass
@@ -331,17 +336,20 @@ class SearchIndex:
         # Candidates in the order of a bound on their score (`_bound`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
         bounded: list[tuple[float, int, list[tuple[_Surface, frozenset[str]]]]] = []
+        terms, required_terms = compiled.terms, compiled.required_terms
+        surfaces, priors, idf = self._surfaces, self._priors, self._idf
         for doc in candidates:
             matching = []
             best_bound = 0.0
             for surface_id in self._doc_surfaces[doc]:
-                surface = self._surfaces[surface_id]
-                present = compiled.terms.intersection(surface.positions)
-                if compiled.required_terms.isdisjoint(present):
+                surface = surfaces[surface_id]
+                present = terms.intersection(surface.positions)
+                if required_terms.isdisjoint(present):
                     continue  # explains no required word: scores 0
                 matching.append((surface, present))
-                best_bound = max(best_bound, _bound(surface, present, compiled, self._idf))
-            bound = (best_bound + self._priors[doc]) / _SCALE if matching else 0.0
+                surface_bound = _bound(surface, present, compiled, idf)
+                best_bound = max(best_bound, surface_bound)
+            bound = (best_bound + priors[doc]) / _SCALE if matching else 0.0
             bounded.append((bound, doc, matching))
         bounded.sort(key=lambda item: -item[0])
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
@@ -442,16 +450,23 @@ class SearchIndex:
             else:
                 required_weight += slot.weight
                 required_terms |= words
+        text = " ".join(sorted(t.folded for s in slots for t in s.alternatives[0]))
+        accented = any(t.marked for s in slots for alt in s.alternatives for t in alt)
+        required_slots = sum(1 for s in slots if not s.optional)
         return _Query(
-            compiled,
-            frozenset(every),
-            frozenset(required_terms),
-            _cover_shares(compiled, required_weight),
-            " ".join(sorted(t.folded for s in slots for t in s.alternatives[0])),
-            any(t.marked for s in slots for alt in s.alternatives for t in alt),
-            sum(1 for s in slots if not s.optional),
-            required_weight,
-            optional_weight,
+            slots=compiled,
+            terms=frozenset(every),
+            required_terms=frozenset(required_terms),
+            shares=_cover_shares(compiled, required_weight),
+            text=text,
+            accented=accented,
+            required_slots=required_slots,
+            required_weight=required_weight,
+            optional_weight=optional_weight,
+            # Long questions carry context words no procedure name has ("ở nông thôn").
+            gate=0.6 if required_slots <= 3 else 0.4,
+            text_length=len(text),
+            bonus_bound=0.03 * (optional_weight > 0) + 0.03 * accented,
         )
 
     def _score(self, surface: _Surface, present: frozenset[str], query: _Query) -> float:
@@ -552,8 +567,7 @@ class SearchIndex:
             relevance += 0.03 * accent_hits / accent_total
             # Words matched only without their accents are likely other words ("sơ đồ").
             relevance *= accent_agreement / accent_total
-        # Long questions carry context words no procedure name has ("ở nông thôn").
-        gate = 0.6 if query.required_slots <= 3 else 0.4
+        gate = query.gate
         if query_cover < gate:
             relevance *= query_cover / gate
         if surface_cover < 0.99 and _one_content_word_at_most(
@@ -788,7 +802,8 @@ def _make_surface(doc: int, text: str, factor: float) -> _Surface:
             folded_words.append(folded)
             keys.append(key)
     content = [key not in _FILLER_KEYS for key in keys]
-    return _Surface(doc, folded_words, keys, content, " ".join(sorted(folded_words)), factor)
+    text = " ".join(sorted(folded_words))
+    return _Surface(doc, folded_words, keys, content, text, factor, len(text))
 
 
 @lru_cache(maxsize=100_000)
@@ -812,25 +827,30 @@ def _bound(
     surface: _Surface, present: frozenset[str], query: _Query, idf: dict[str, float]
 ) -> float:
     """At least what :meth:`SearchIndex._score` gives the surface, computed without matching:
-    every required slot holding one of its words counts as fully explained, the surface as
-    fully covered and in order, the similarity as high as the two lengths allow; the accent
-    factor, the cap on one-word matches and the factors under 1 are left out."""
+    each query word the surface holds brings its largest share of the query cover
+    (:func:`_cover_shares`) and all its idf to the surface cover; word order counts as full,
+    the similarity as high as the two lengths allow; the accent factor, the cap on one-word
+    matches and the repair factor are left out (all at most 1)."""
     positions = surface.positions
     shares = query.shares
     got = cover = 0.0
     for term in present:
         got += idf[term] * len(positions[term])
         cover += shares.get(term, 0.0)
-    cover = min(1.0, cover)
+    cover = min(cover, 1.0)
     content_total = surface.content_total
-    surface_cover = min(1.0, got / content_total) if content_total else 0.0
-    a, b = len(query.text), len(surface.text)
+    surface_cover = got / content_total if content_total else 0.0
+    surface_cover = min(surface_cover, 1.0)
+    a, b = query.text_length, surface.text_length
     similarity = 2 * min(a, b) / (a + b) if a + b else 1.0
     relevance = (
-        W_QUERY * cover**Q_POWER + W_SURFACE * surface_cover + W_ORDER + W_FUZZY * similarity
+        W_QUERY * cover**Q_POWER
+        + W_SURFACE * surface_cover
+        + W_ORDER
+        + W_FUZZY * similarity
+        + query.bonus_bound
     )
-    relevance += 0.03 * (query.optional_weight > 0) + 0.03 * query.accented
-    gate = 0.6 if query.required_slots <= 3 else 0.4
+    gate = query.gate
     if cover < gate:
         relevance *= cover / gate
     return relevance * surface.factor
