@@ -594,7 +594,8 @@ class SearchIndex:
         i = 0
         while i < len(flat):
             matched = False
-            for size in range(min(_MAX_PHRASE, len(flat) - i), 0, -1):
+            longest = _PHRASE_LENGTHS.get(flat[i][0], 0)  # no phrase starts here: 0
+            for size in range(min(_MAX_PHRASE, len(flat) - i, longest), 0, -1):
                 span = flat[i : i + size]
                 phrase = " ".join(t[0] for t in span)
                 slot = self._phrase_slot(phrase, span, accented)
@@ -643,10 +644,13 @@ class SearchIndex:
     def _phrase_slot(
         self, phrase: str, span: list[tuple[str, str, bool, bool]], accented: bool
     ) -> _Slot | None:
+        entries = [_PHRASES[id(table)].get(phrase) for table in (ABBREVIATIONS, EVERYDAY_NAMES)]
+        spellings = _FILLER.get(phrase)
+        if entries == [None, None] and spellings is None:
+            return None
         original = [_Term(f, k, m, r) for f, k, m, r in span]
         weight = sum(self._weight(t.folded) for t in original)
-        for table, keep_original in ((ABBREVIATIONS, False), (EVERYDAY_NAMES, True)):
-            entry = _PHRASES[id(table)].get(phrase)
+        for entry, keep_original in zip(entries, (False, True), strict=True):
             if entry is None or not _accents_agree(entry[0], span):
                 continue
             alternatives = [_expansion_terms(text) for text in entry[1]]
@@ -661,7 +665,6 @@ class SearchIndex:
                 )
             optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
             return _Slot(alternatives, weight, optional)
-        spellings = _FILLER.get(phrase)
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler
         if spellings and loose and any(_accents_agree(s, span) for s in spellings):
@@ -927,6 +930,17 @@ _PHRASES: dict[int, dict[str, tuple[list[tuple[str, str, bool]], list[str]]]] = 
     id(ABBREVIATIONS): _phrase_table(ABBREVIATIONS),
     id(EVERYDAY_NAMES): _phrase_table(EVERYDAY_NAMES),
 }
+
+
+def _phrase_lengths() -> dict[str, int]:
+    """First word of a dictionary or filler phrase → the longest such phrase (in words)."""
+    lengths: dict[str, int] = {}
+    for phrase in [*_PHRASES[id(ABBREVIATIONS)], *_PHRASES[id(EVERYDAY_NAMES)], *_FILLER]:
+        words = phrase.split(" ")
+        lengths[words[0]] = max(lengths.get(words[0], 0), len(words))
+    return lengths
+
+
 _ABBREVIATION_REWRITE = {
     _iy(fold(key)): [_term(w) for w in tokens(expansions[0])]
     for key, expansions in ABBREVIATIONS.items()
@@ -945,6 +959,7 @@ def _filler_table() -> dict[str, list[list[tuple[str, str, bool]]]]:
 
 
 _FILLER = _filler_table()
+_PHRASE_LENGTHS = _phrase_lengths()
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _KNOWN_SHORTHAND = {fold(k) for k in ABBREVIATIONS} | {
