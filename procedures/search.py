@@ -12,7 +12,14 @@ keys. A query goes through:
 3. candidates from an inverted index (rarest words first), then a score in 0..1 for each
    candidate surface combining: how much of the query it explains (IDF-weighted, with an accent
    bonus), how much of the surface the query explains, word order, rapidfuzz similarity, and
-   small priors for popularity, commune level and citizen audience.
+   small priors for popularity, commune level and citizen audience. Candidates are scored in
+   the order of a cheap upper bound of their score (:func:`_bound`), and scoring stops once
+   the bound falls under the last result kept: the results are those of scoring them all.
+
+The same input always gives the same output: nothing that reaches a score or a tie depends on
+the iteration order of a set or dict of strings (which changes with ``PYTHONHASHSEED``); ties
+go to the earlier procedure of the catalogue. A built index can be cached on disk
+(:mod:`procedures.search_cache`).
 
 Results under :data:`MIN_SCORE` are dropped, so a query that fits nothing returns ``[]`` (show
 :meth:`SearchIndex.fields` to browse instead).
