@@ -409,30 +409,29 @@ class SearchIndex:
                         terms[term.folded] = self._idf[term.folded]
         if not terms:
             return []
+        limit = max(2000, len(self.procedures) // 10)
+        looked_up: list[tuple[np.ndarray, float]] = []
+        for word, idf in sorted(terms.items(), key=lambda item: -item[1]):
+            docs = self._postings[word]
+            if looked_up and len(docs) > limit:
+                continue  # very common words only rank candidates found by rarer ones
+            looked_up.append((docs, idf))
         # Each doc's sum of idf + prior over the words it holds, added in the same order as
-        # one float at a time would be (so equal sums stay equal); ties go to the doc met first.
+        # one float at a time would be (so equal sums stay equal). Ties go to the doc met
+        # first: by the first word holding it, then (postings are in doc order) by doc.
         count = len(self.procedures)
         priors = self._prior_array
         accumulated = np.zeros(count)
-        met = np.full(count, count, dtype=np.int64)  # the order docs were first met in
-        met_count = 0
-        limit = max(2000, count // 10)
-        rare_seen = False
-        for word, idf in sorted(terms.items(), key=lambda item: -item[1]):
-            docs = self._postings[word]
-            if rare_seen and len(docs) > limit:
-                continue  # very common words only rank candidates found by rarer ones
-            rare_seen = True
-            accumulated[docs] += idf
-            accumulated[docs] += priors[docs]
-            fresh = docs[met[docs] == count]
-            met[fresh] = np.arange(met_count, met_count + len(fresh))
-            met_count += len(fresh)
-        found = np.flatnonzero(met < count)
+        for docs, idf in looked_up:
+            accumulated[docs] = accumulated[docs] + idf + priors[docs]
+        first = np.full(count, len(looked_up), dtype=np.int32)
+        for number in range(len(looked_up) - 1, -1, -1):
+            first[looked_up[number][0]] = number
+        found = np.flatnonzero(first < len(looked_up))
         if allowed is not None:
             found = np.array([d for d in found.tolist() if d in allowed], dtype=np.int64)
         if len(found) > _CANDIDATES:
-            found = found[np.lexsort((met[found], -accumulated[found]))[:_CANDIDATES]]
+            found = found[np.lexsort((found, first[found], -accumulated[found]))[:_CANDIDATES]]
         return list(found.tolist())
 
     def _compile(self, slots: list[_Slot]) -> _Query:
