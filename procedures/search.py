@@ -355,7 +355,8 @@ class SearchIndex:
                     continue  # explains no required word: scores 0
                 matching.append((surface, present))
                 surface_bound = _bound(surface, present, compiled, idf)
-                best_bound = max(best_bound, surface_bound)
+                if surface_bound > best_bound:  # noqa: PLR1730 - cheaper than max() here
+                    best_bound = surface_bound
             bound = (best_bound + priors[doc]) / _SCALE if matching else 0.0
             bounded.append((bound, doc, matching))
         bounded.sort(key=lambda item: -item[0])
@@ -846,12 +847,15 @@ def _bound(
     for term in present:
         got += idf[term] * len(positions[term])
         cover += shares.get(term, 0.0)
-    cover = min(cover, 1.0)
+    # Conditionals, not min(): this runs for every surface of every candidate.
+    if cover > 1.0:  # noqa: PLR1730
+        cover = 1.0
     content_total = surface.content_total
     surface_cover = got / content_total if content_total else 0.0
-    surface_cover = min(surface_cover, 1.0)
+    if surface_cover > 1.0:  # noqa: PLR1730
+        surface_cover = 1.0
     a, b = query.text_length, surface.text_length
-    similarity = 2 * min(a, b) / (a + b) if a + b else 1.0
+    similarity = 2 * (a if a < b else b) / (a + b) if a + b else 1.0  # noqa: FURB136
     relevance = (
         W_QUERY * cover**Q_POWER
         + W_SURFACE * surface_cover
