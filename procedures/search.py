@@ -362,13 +362,14 @@ class SearchIndex:
         bounded.sort(key=lambda item: -item[0])
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
         for bound, doc, matching in bounded:
-            if len(top) == limit and bound + _BOUND_SLACK < top[0][0]:
+            threshold = max(min_score, top[0][0]) if len(top) == limit else min_score
+            if bound + _BOUND_SLACK < threshold:
                 break
-            if bound + _BOUND_SLACK < min_score:
-                break
+            # A surface whose relevance cannot lift the doc over `threshold` may stop early.
+            need = (threshold - _BOUND_SLACK) * _SCALE - priors[doc] - _BOUND_SLACK
             best = 0.0
             for surface, present in matching:
-                best = max(best, self._score(surface, present, compiled))
+                best = max(best, self._score(surface, present, compiled, need))
             score = (best + self._priors[doc]) / _SCALE if best > 0 else 0.0
             if score < min_score:
                 continue
@@ -476,10 +477,15 @@ class SearchIndex:
             bonus_bound=0.03 * (optional_weight > 0) + 0.03 * accented,
         )
 
-    def _score(self, surface: _Surface, present: frozenset[str], query: _Query) -> float:
+    def _score(
+        self, surface: _Surface, present: frozenset[str], query: _Query, need: float = -1.0
+    ) -> float:
         """The surface's relevance to the query; `present`: the query's words it holds. Only
         they can match: a slot holding none explains nothing (it adds 0 to the sums below) and
-        only lends its words to `sequence`. Keep :func:`_bound` above this."""
+        only lends its words to `sequence`. Keep :func:`_bound` above this.
+
+        When, once the query cover is known, the relevance cannot reach `need`, 0 is returned
+        without the rest (the surface cannot change the results)."""
         positions = surface.positions
         if query.required_terms.isdisjoint(present):
             return 0.0
@@ -537,6 +543,16 @@ class SearchIndex:
         if required_weight <= 0 or matched_weight <= 0:
             return 0.0
         query_cover = matched_weight / required_weight
+        gate = query.gate
+        if need > 0:
+            upper = W_QUERY * query_cover**Q_POWER + W_SURFACE + W_ORDER + W_FUZZY
+            upper += query.bonus_bound
+            if query.accented and accent_total:
+                upper *= accent_agreement / accent_total
+            if query_cover < gate:
+                upper *= query_cover / gate
+            if upper * surface.factor < need:
+                return 0.0
         content_total = surface.content_total
         content_got = 0.0
         idf = self._idf
@@ -574,7 +590,6 @@ class SearchIndex:
             relevance += 0.03 * accent_hits / accent_total
             # Words matched only without their accents are likely other words ("sơ đồ").
             relevance *= accent_agreement / accent_total
-        gate = query.gate
         if query_cover < gate:
             relevance *= query_cover / gate
         if surface_cover < 0.99 and _one_content_word_at_most(
