@@ -175,7 +175,6 @@ class _Query:
     required_slots: int
     required_weight: float
     optional_weight: float
-
     gate: float  # under this query cover relevance is scaled down (see `_score`)
     text_length: int
     bonus_bound: float  # the most the optional words and the accents can add
@@ -196,7 +195,7 @@ class SearchIndex:
         self._by_code: dict[str, int] = {}
         self._surfaces: list[_Surface] = []
         self._doc_surfaces: list[list[int]] = []
-        self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, in order
+        self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, ascending
         self._idf: dict[str, float] = {}
         self._max_idf = 1.0
         self._vocab: list[str] = []
