@@ -96,7 +96,10 @@ def _clients(base: str, seconds: float, flooders: int, queries: list[str]) -> di
         async def web_post(http: aiohttp.ClientSession, who: int, text: str) -> float:
             jar = cookies.setdefault(who, {})
             started = time.perf_counter()
-            async with http.post(chat_api, json={"text": text}, cookies=jar) as response:
+            # every web client is a visitor of its own, behind the portal's proxy
+            headers = {"X-Forwarded-For": f"198.18.{who // 256 % 256}.{who % 256}"}
+            async with http.post(chat_api, json={"text": text}, cookies=jar,
+                                 headers=headers) as response:
                 await response.read()
                 if response.status != 200:
                     found["errors"] += 1
@@ -202,7 +205,7 @@ async def scenario(remote: RemoteFake, seconds: float, flooders: int, queries: l
             _env_file=None, database_url=db_url, http_port=0, quiet_hours="", data_dir=tmp,
             telegram_bot_token=TOKEN, telegram_api_base_url=remote.base_url,
             public_base_url="https://motcua.example.vn", telegram_webhook_secret=SECRET,
-            **limits)
+            trusted_proxies="127.0.0.1", **limits)
         async with Service(settings) as service:
             counting = CountingCatalogue(service.services["catalogue"])
             service.services["catalogue"] = counting
@@ -230,7 +233,8 @@ async def main() -> None:
                              "dropped and made again for each scenario)")
     args = parser.parse_args()
     queries = long_queries(40)
-    off = {"rate_limit_chat": "", "rate_limit_search": ""}
+    off = {"rate_limit_chat": "", "rate_limit_search": "", "rate_limit_web_session": "",
+           "rate_limit_web_address": ""}
     plans: list[tuple[str, int, dict[str, str], bool, bool]] = [
         ("1 baseline (no flood)", 0, {}, True, False),
         ("2 flood, default limits", args.flooders, {}, True, False),

@@ -16,8 +16,11 @@ report). Only aggregates are printed: never read the held-out part query by quer
 - **rapidfuzz**: ``WRatio`` between the unaccented query and the unaccented names.
 
 Memory is the growth of the process's resident set while building (includes SQLite's own
-allocations). Goals: quality far above both baselines; p99 ≤ 5 ms on the bundled catalogue and
-≤ 50 ms at 50,000; build ≤ 2 s. Nothing here is asserted; it prints figures.
+allocations). Start-up figures for motcua: reading the bundled catalogue, building the index,
+writing and loading its cache (:mod:`procedures.search_cache`), and the first query after a
+build and after a load. Goals: quality far above both baselines; p50 and p99 ≤ 1.0× FTS5 on
+the bundled catalogue, p99 ≤ 10 ms at 50,000; build ≤ 2 s; cached load ≤ 0.5 s. Nothing here
+is asserted; it prints figures.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import random
 import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -40,7 +44,8 @@ from rapidfuzz import fuzz, process
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from procedures.catalogue import Procedure, load_bundled
+from procedures import search_cache
+from procedures.catalogue import Procedure, bundle_info, load_bundled
 from procedures.normalize import fold, tokens
 from procedures.search import SearchIndex
 
@@ -278,6 +283,36 @@ def v2_report(procedures: Sequence[Procedure]) -> str:
     return "\n".join(out)
 
 
+def start_up(first_query: str) -> dict[str, float]:
+    """Seconds to read the bundled catalogue, build, write the cache, load it; milliseconds
+    of the first query after a build and after a load."""
+    figures: dict[str, float] = {}
+    started = time.perf_counter()
+    procedures = load_bundled()
+    figures["read catalogue s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    built = SearchIndex.build(procedures)
+    figures["build s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    built.search(first_query)
+    figures["first query after build ms"] = (time.perf_counter() - started) * 1000
+    version = f"bundle:{bundle_info()['version']}"
+    with tempfile.TemporaryDirectory() as directory:
+        started = time.perf_counter()
+        search_cache.write(Path(directory), version, built)
+        figures["write cache s"] = time.perf_counter() - started
+        del built
+        gc.collect()
+        started = time.perf_counter()
+        loaded = search_cache.read(Path(directory), version)
+        figures["cached load s"] = time.perf_counter() - started
+    assert loaded is not None
+    started = time.perf_counter()
+    loaded.search(first_query)
+    figures["first query after load ms"] = (time.perf_counter() - started) * 1000
+    return figures
+
+
 def table(rows: list[Figures], holdout: bool) -> str:
     head = "| engine | top-1 | top-3 | MRR | p50 ms | p99 ms | build s | memory MB |"
     line = "|---|---|---|---|---|---|---|---|"
@@ -303,11 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--v2-only", action="store_true", help="only the v2 set report")
     args = parser.parse_args(argv)
 
-    procedures = load_bundled()
     if args.v2_only:
-        print(v2_report(procedures))
+        print(v2_report(load_bundled()))
         return 0
     rows = read_eval(EVAL)
+    start = start_up(rows[0][0])  # first, while nothing of the engine has run yet
+    procedures = load_bundled()
     held = read_eval(HOLDOUT)
     queries = [q for q, _ in rows]
     print(
@@ -330,8 +366,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nmotcua vs {other.engine}: top-1 ×{ours.top1 / max(other.top1, 1e-9):.2f}, "
             f"top-3 ×{ours.top3 / max(other.top3, 1e-9):.2f}, "
-            f"MRR ×{ours.mrr / max(other.mrr, 1e-9):.2f}"
+            f"MRR ×{ours.mrr / max(other.mrr, 1e-9):.2f}, "
+            f"p50 ×{ours.p50_ms / other.p50_ms:.2f}, p99 ×{ours.p99_ms / other.p99_ms:.2f}"
         )
+    fts5 = results[1]
+    print("\n## motcua start-up (bundled catalogue)\n")
+    print("| " + " | ".join(start) + " |")
+    print("|" + "---|" * len(start))
+    print("| " + " | ".join(f"{value:.3f}" for value in start.values()) + " |")
 
     if args.synthetic:
         big = synthetic(procedures, args.synthetic)
@@ -356,11 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     goals = [
         ("top-1 ≥ 85 %", ours.top1 >= 0.85),
         ("top-3 ≥ 95 %", ours.top3 >= 0.95),
-        ("p99 ≤ 5 ms (bundled)", ours.p99_ms <= 5),
+        ("p50 ≤ 1.0× FTS5 (bundled)", ours.p50_ms <= fts5.p50_ms),
+        ("p99 ≤ 1.0× FTS5 (bundled)", ours.p99_ms <= fts5.p99_ms),
         ("build ≤ 2 s (bundled)", ours.build_s <= 2),
+        ("cached load ≤ 0.5 s (bundled)", start["cached load s"] <= 0.5),
     ]
     if args.synthetic:
-        goals.append((f"p99 ≤ 50 ms ({len(big)})", synthetic_rows[0].p99_ms <= 50))
+        goals.append((f"p99 ≤ 10 ms ({len(big)})", synthetic_rows[0].p99_ms <= 10))
     print("\nGoals: " + "; ".join(f"{goal}: {'met' if ok else 'NOT met'}" for goal, ok in goals))
     print("\n" + v2_report(procedures))
     return 0

@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from bot.channels.web import WebChannel
 from bot.config import Settings
-from bot.db.catalogue import catalogue_stamp, ensure_bundled, load_procedures
+from bot.db.catalogue import catalogue_stamp, catalogue_version, ensure_bundled, load_procedures
 from bot.db.migrate import upgrade_async
 from bot.db.session import Database
 from bot.outbox import Pace, PacedSender
@@ -28,6 +30,7 @@ from bot.ratelimit import Limiter
 from bot.router import Core
 from bot.staffdesk import StaffDesk
 from bot.web import create_web_app
+from procedures import search_cache
 from procedures.catalogue import load_bundled
 from procedures.search import SearchIndex
 
@@ -126,20 +129,32 @@ class Service:
 
     async def refresh_catalogue(self) -> None:
         """The search index over the database's catalogue (rebuilt when an import changed
-        it, in any process); the bundled one while the database holds none."""
+        it, in any process); the bundled one while the database holds none. The database's
+        index is cached in `DATA_DIR/search-cache`, keyed by the catalogue's content and the
+        engine: a restart loads it instead of reading every record and building."""
         async with self.db.session() as session:
             stamp = await catalogue_stamp(session)
         if stamp == self._catalogue_stamp:
             return
+        started = time.perf_counter()
+        cache = Path(self.settings.data_dir) / "search-cache"
         if stamp == 0:
-            index = await asyncio.to_thread(bundled_index)
+            index, cached = await asyncio.to_thread(bundled_index), False
         else:
             async with self.db.session() as session:
-                procedures = await load_procedures(session)
-            index = await asyncio.to_thread(SearchIndex.build, procedures)
+                version = await catalogue_version(session)
+            index = await asyncio.to_thread(search_cache.read, cache, version)
+            cached = index is not None
+            if index is None:
+                async with self.db.session() as session:
+                    procedures = await load_procedures(session)
+                index = await asyncio.to_thread(
+                    search_cache.build_and_write, cache, version, procedures)
         self.services["catalogue"] = index
         self._catalogue_stamp = stamp
-        log.info("procedure catalogue: %d procedures (import %d)", len(index.procedures), stamp)
+        log.info("procedure catalogue: %d procedures (import %d), index %s in %.2f s",
+                 len(index.procedures), stamp, "loaded from cache" if cached else "built",
+                 time.perf_counter() - started)
 
     async def _watch_catalogue(self, every: float = 60.0) -> None:
         while True:

@@ -81,7 +81,8 @@ class Settings(BaseSettings):
 
     # security (README "Security and privacy")
     data_dir: str = "data"
-    """Where files the service makes for itself live (the generated secret key)."""
+    """Where files the service makes for itself live (the generated secret key, the search
+    index cache)."""
     secret_key: str | None = None
     trusted_proxies: str = ""
     metrics_token: str | None = None

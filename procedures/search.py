@@ -12,11 +12,18 @@ keys. A query goes through:
 3. candidates from an inverted index (rarest words first), then a score in 0..1 for each
    candidate surface combining: how much of the query it explains (IDF-weighted, with an accent
    bonus), how much of the surface the query explains, word order, rapidfuzz similarity, and
-   small priors for popularity, commune level and citizen audience. In a long message (from
-   :data:`LONG_MESSAGE_WORDS` words) context words — family, places, times, hearsay
-   (``data/context_words.txt``) — are optional too, and a procedure is scored by how well it
-   explains the content words, not by how much of the story it covers
+   small priors for popularity, commune level and citizen audience. Candidates are scored in
+   the order of a cheap upper bound of their score (:func:`_bound`), and scoring stops once
+   the bound falls under the last result kept: the results are those of scoring them all.
+   In a long message (from :data:`LONG_MESSAGE_WORDS` words) context words — family, places,
+   times, hearsay (``data/context_words.txt``) — are optional too, and a procedure is scored by
+   how well it explains the content words, not by how much of the story it covers
    (:meth:`SearchIndex.content_words` shows the words a message is scored on).
+
+The same input always gives the same output: nothing that reaches a score or a tie depends on
+the iteration order of a set or dict of strings (which changes with ``PYTHONHASHSEED``); ties
+go to the earlier procedure of the catalogue. A built index can be cached on disk
+(:mod:`procedures.search_cache`).
 
 Results under :data:`MIN_SCORE` are dropped, so a query that fits nothing returns ``[]`` (show
 :meth:`SearchIndex.fields` to browse instead).
@@ -28,15 +35,18 @@ capped, so a 4,000-character message costs about what a long question does.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
@@ -149,6 +159,7 @@ class _Surface:
     content: list[bool]
     text: str  # the folded words, sorted (for a token-sort similarity)
     factor: float
+    text_length: int = 0
     positions: dict[str, list[int]] = field(default_factory=dict)
     content_total: float = 0.0
 
@@ -163,7 +174,29 @@ class _Term:
 
 # (folded, accent key, marked, repaired, idf) per term; (terms, total idf) per alternative.
 _CompiledTerm = tuple[str, str, bool, bool, float]
-_CompiledSlot = tuple[bool, float, list[tuple[list[_CompiledTerm], float]]]
+_CompiledAlternative = tuple[list[_CompiledTerm], float]
+# (optional, weight, alternatives, every folded word of them, the first alternative's words)
+_CompiledSlot = tuple[bool, float, list[_CompiledAlternative], frozenset[str], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A query ready to score surfaces against: its slots and what does not vary by surface."""
+
+    slots: list[_CompiledSlot]
+    terms: frozenset[str]
+    required_terms: frozenset[str]
+    shares: dict[str, float]  # word → the most of the query cover it can bring (`_bound`)
+    text: str  # the first alternatives' words, sorted (for a token-sort similarity)
+    accented: bool
+    required_slots: int
+    required_weight: float
+    optional_weight: float
+    gate: float  # under this query cover relevance is scaled down (see `_score`)
+    text_length: int
+    bonus_bound: float  # the most the optional words and the accents can add
+    long_message: bool = False  # judged on the words a procedure explains (see `_score`)
+    need_weight: float = 0.0  # a long message: the weight of a need-sized share of it
 
 
 @dataclass
@@ -181,12 +214,13 @@ class SearchIndex:
         self._by_code: dict[str, int] = {}
         self._surfaces: list[_Surface] = []
         self._doc_surfaces: list[list[int]] = []
-        self._postings: dict[str, list[int]] = {}
+        self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, ascending
         self._idf: dict[str, float] = {}
         self._max_idf = 1.0
         self._vocab: list[str] = []
         self._vocab_set: set[str] = set()
         self._priors: list[float] = []
+        self._prior_array = np.zeros(0)
         self._levels: list[set[str]] = []
         self._fields: list[str] = []
         self._loose_filler: set[str] = set()
@@ -198,6 +232,11 @@ class SearchIndex:
 
     @classmethod
     def build(cls, procedures: Iterable[Procedure]) -> SearchIndex:
+        with collector_paused():
+            return cls._build(procedures)
+
+    @classmethod
+    def _build(cls, procedures: Iterable[Procedure]) -> SearchIndex:
         index = cls()
         doc_terms: list[set[str]] = []
         for procedure in procedures:
@@ -230,7 +269,8 @@ class SearchIndex:
             for term in terms:
                 postings.setdefault(term, []).append(doc)
         count = max(1, len(index.procedures))
-        index._postings = postings
+        index._postings = {t: np.array(docs, dtype=np.int32) for t, docs in postings.items()}
+        index._prior_array = np.array(index._priors, dtype=np.float64)
         index._idf = {t: math.log(1 + count / len(docs)) for t, docs in postings.items()}
         index._max_idf = math.log(1 + count)
         index._vocab = sorted(t for t in postings if len(t) >= 2 and not t.isdigit())
@@ -334,24 +374,46 @@ class SearchIndex:
         candidates = self._candidates(required, allowed)
         if not candidates:
             return []
-        query_text = " ".join(sorted(t.folded for s in slots for t in s.alternatives[0]))
-        accented = any(t.marked for s in slots for alt in s.alternatives for t in alt)
-        compiled = self._compile(slots)
-        long_message = len(tokens(query)) >= LONG_MESSAGE_WORDS
-        scored: list[tuple[float, int]] = []
+        compiled = self._compile(slots, len(tokens(query)))
+        # Candidates in the order of a bound on their score (`_bound`); once the bound falls
+        # under the score a result must beat, no later candidate can be among the results.
+        bounded: list[tuple[float, int, list[tuple[_Surface, frozenset[str]]]]] = []
+        terms, required_terms = compiled.terms, compiled.required_terms
+        surfaces, priors, idf = self._surfaces, self._priors, self._idf
         for doc in candidates:
-            best = 0.0
+            matching = []
+            best_bound = 0.0
             for surface_id in self._doc_surfaces[doc]:
-                surface = self._surfaces[surface_id]
-                score = self._score(
-                    surface, compiled, query_text, accented, len(required), long_message
-                )
-                best = max(best, score)
+                surface = surfaces[surface_id]
+                present = terms.intersection(surface.positions)
+                if required_terms.isdisjoint(present):
+                    continue  # explains no required word: scores 0
+                matching.append((surface, present))
+                surface_bound = _bound(surface, present, compiled, idf)
+                if surface_bound > best_bound:  # noqa: PLR1730 - cheaper than max() here
+                    best_bound = surface_bound
+            bound = (best_bound + priors[doc]) / _SCALE if matching else 0.0
+            bounded.append((bound, doc, matching))
+        bounded.sort(key=lambda item: -item[0])
+        top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
+        for bound, doc, matching in bounded:
+            threshold = max(min_score, top[0][0]) if len(top) == limit else min_score
+            if bound + _BOUND_SLACK < threshold:
+                break
+            # A surface whose relevance cannot lift the doc over `threshold` may stop early.
+            need = (threshold - _BOUND_SLACK) * _SCALE - priors[doc] - _BOUND_SLACK
+            best = 0.0
+            for surface, present in matching:
+                best = max(best, self._score(surface, present, compiled, need))
             score = (best + self._priors[doc]) / _SCALE if best > 0 else 0.0
-            if score >= min_score:
-                scored.append((score, doc))
-        top = heapq.nlargest(limit, scored, key=lambda item: (item[0], -item[1]))
-        return [self._hit(doc, min(1.0, score)) for score, doc in top]
+            if score < min_score:
+                continue
+            if len(top) < limit:
+                heapq.heappush(top, (score, -doc))
+            elif (score, -doc) > top[0]:
+                heapq.heapreplace(top, (score, -doc))
+        top.sort(reverse=True)
+        return [self._hit(-doc, min(1.0, score)) for score, doc in top]
 
     def _hit(self, doc: int, score: float) -> Hit:
         procedure = self.procedures[doc]
@@ -384,63 +446,115 @@ class SearchIndex:
                         terms[term.folded] = self._idf[term.folded]
         if not terms:
             return []
-        accumulated: dict[int, float] = {}
         limit = max(2000, len(self.procedures) // 10)
-        rare_seen = False
+        looked_up: list[tuple[np.ndarray, float]] = []
         for word, idf in sorted(terms.items(), key=lambda item: -item[1]):
             docs = self._postings[word]
-            if rare_seen and len(docs) > limit:
+            if looked_up and len(docs) > limit:
                 continue  # very common words only rank candidates found by rarer ones
-            rare_seen = True
-            for doc in docs:
-                accumulated[doc] = accumulated.get(doc, 0.0) + idf + self._priors[doc]
+            looked_up.append((docs, idf))
+        # Each doc's sum of idf + prior over the words it holds, added in the same order as
+        # one float at a time would be (so equal sums stay equal). Ties go to the doc met
+        # first: by the first word holding it, then (postings are in doc order) by doc.
+        count = len(self.procedures)
+        priors = self._prior_array
+        accumulated = np.zeros(count)
+        for docs, idf in looked_up:
+            accumulated[docs] = accumulated[docs] + idf + priors[docs]
+        first = np.full(count, len(looked_up), dtype=np.int32)
+        for number in range(len(looked_up) - 1, -1, -1):
+            first[looked_up[number][0]] = number
+        found = np.flatnonzero(first < len(looked_up))
         if allowed is not None:
-            accumulated = {d: s for d, s in accumulated.items() if d in allowed}
-        if len(accumulated) <= _CANDIDATES:
-            return list(accumulated)
-        return heapq.nlargest(_CANDIDATES, accumulated, key=accumulated.__getitem__)
+            found = np.array([d for d in found.tolist() if d in allowed], dtype=np.int64)
+        if len(found) > _CANDIDATES:
+            found = found[np.lexsort((found, first[found], -accumulated[found]))[:_CANDIDATES]]
+        return list(found.tolist())
 
-    def _compile(self, slots: list[_Slot]) -> list[_CompiledSlot]:
-        compiled = []
+    def _compile(self, slots: list[_Slot], message_words: int = 0) -> _Query:
+        """The query of `slots`; `message_words`: the words of the text they come from (a long
+        message, from :data:`LONG_MESSAGE_WORDS`, is scored on the words a procedure explains)."""
+        compiled: list[_CompiledSlot] = []
+        every: set[str] = set()
+        required_terms: set[str] = set()
+        required_weight = optional_weight = 0.0
         for slot in slots:
-            alternatives = []
+            alternatives: list[_CompiledAlternative] = []
             for alternative in slot.alternatives:
                 terms = [
                     (t.folded, t.key, t.marked, t.repaired, self._idf.get(t.folded, self._max_idf))
                     for t in alternative
                 ]
                 alternatives.append((terms, sum(w for *_, w in terms)))
-            compiled.append((slot.optional, slot.weight, alternatives))
-        return compiled
+            words = frozenset(t.folded for alternative in slot.alternatives for t in alternative)
+            default = tuple(t.folded for t in slot.alternatives[0])
+            compiled.append((slot.optional, slot.weight, alternatives, words, default))
+            every |= words
+            if slot.optional:
+                optional_weight += slot.weight
+            else:
+                required_weight += slot.weight
+                required_terms |= words
+        text = " ".join(sorted(t.folded for s in slots for t in s.alternatives[0]))
+        accented = any(t.marked for s in slots for alt in s.alternatives for t in alt)
+        required_slots = sum(1 for s in slots if not s.optional)
+        # Past a need-sized number of content words a long message's cover, order and likeness
+        # are judged on the words a procedure explains (`_score`).
+        long_message = message_words >= LONG_MESSAGE_WORDS and required_slots > _NEED_SLOTS
+        return _Query(
+            slots=compiled,
+            terms=frozenset(every),
+            required_terms=frozenset(required_terms),
+            shares=_cover_shares(compiled, required_weight),
+            text=text,
+            accented=accented,
+            required_slots=required_slots,
+            required_weight=required_weight,
+            optional_weight=optional_weight,
+            # Long questions carry context words no procedure name has ("ở nông thôn").
+            gate=0.6 if required_slots <= 3 else _LONG_GATE if long_message else 0.4,
+            text_length=len(text),
+            bonus_bound=0.03 * (optional_weight > 0) + 0.03 * accented,
+            long_message=long_message,
+            need_weight=required_weight * _NEED_SLOTS / required_slots if long_message else 0.0,
+        )
 
     def _score(
-        self,
-        surface: _Surface,
-        slots: list[_CompiledSlot],
-        query_text: str,
-        accented: bool,
-        required_slots: int,
-        long_message: bool = False,
+        self, surface: _Surface, present: frozenset[str], query: _Query, need: float = -1.0
     ) -> float:
+        """The surface's relevance to the query; `present`: the query's words it holds. Only
+        they can match: a slot holding none explains nothing (it adds 0 to the sums below) and
+        only lends its words to `sequence`. Keep :func:`_bound` above this.
+
+        When, once the query cover is known, the relevance cannot reach `need`, 0 is returned
+        without the rest (the surface cannot change the results)."""
         positions = surface.positions
+        if query.required_terms.isdisjoint(present):
+            return 0.0
         keys = surface.keys
-        required_weight = matched_weight = optional_weight = optional_matched = 0.0
+        matched_weight = optional_matched = 0.0
         accent_hits = accent_total = 0
         accent_agreement = 0.0
-        matched_terms: set[str] = set()
+        matched_terms: dict[str, None] = {}  # ordered: their idf is summed below
         required_matched: set[str] = set()
         sequence: list[str] = []
-        for optional, slot_weight, alternatives in slots:
+        accents: dict[tuple[str, str], float] = {}
+        for optional, slot_weight, alternatives, words, default in query.slots:
+            if words.isdisjoint(present):
+                sequence.extend(default)
+                continue
             best_fraction, best_terms = 0.0, alternatives[0][0]
             for terms, total in alternatives:
                 got = 0.0
                 for folded, key, marked, repaired, weight in terms:
-                    where = positions.get(folded)
-                    if where is None:
+                    if folded not in present:
                         continue
                     factor = 1.0
                     if marked:
-                        factor = max(_accent_factor(key, keys[p]) for p in where)
+                        factor = accents.get((folded, key), -1.0)
+                        if factor < 0:
+                            factor = max(_accent_factor(key, keys[p]) for p in positions[folded])
+                            accents[(folded, key)] = factor
                     if repaired:
                         factor *= 0.8
                     got += weight * factor
@@ -448,45 +562,59 @@ class SearchIndex:
                     best_fraction, best_terms = got / total, terms
             for folded, key, marked, _repaired, _weight in best_terms:
                 sequence.append(folded)
-                where = positions.get(folded)
-                if where is not None:
-                    matched_terms.add(folded)
+                if folded in present:
+                    matched_terms[folded] = None
                     if not optional:
                         required_matched.add(folded)
                     if marked:
                         accent_total += 1
-                        agreement = max(_accent_factor(key, keys[p]) for p in where)
+                        agreement = accents.get((folded, key), -1.0)
+                        if agreement < 0:
+                            agreement = max(
+                                _accent_factor(key, keys[p]) for p in positions[folded]
+                            )
+                            accents[(folded, key)] = agreement
                         accent_agreement += agreement
                         if agreement == 1.0:
                             accent_hits += 1
             if optional:
-                optional_weight += slot_weight
                 optional_matched += slot_weight * best_fraction
             else:
-                required_weight += slot_weight
                 matched_weight += slot_weight * best_fraction
+        required_weight = query.required_weight
         if required_weight <= 0 or matched_weight <= 0:
             return 0.0
         query_cover = matched_weight / required_weight
-        long_message = long_message and required_slots > _NEED_SLOTS
-        if long_message:
+        if query.long_message:
             # A need takes a few words; the rest of a long message is its story, which is not
             # the procedure's to explain: cover is measured against at most what this surface
-            # explains or the weight of a need-sized share of the message.
-            need = max(surface.content_total, required_weight * _NEED_SLOTS / required_slots)
-            query_cover = min(1.0, matched_weight / min(required_weight, need))
+            # explains or the weight of a need-sized share of the message (`_bound` alike).
+            share = max(surface.content_total, query.need_weight)
+            query_cover = min(1.0, matched_weight / min(required_weight, share))
+        gate = query.gate
+        if need > 0:
+            upper = W_QUERY * query_cover**Q_POWER + W_SURFACE + W_ORDER + W_FUZZY
+            upper += query.bonus_bound
+            if query.accented and accent_total:
+                upper *= accent_agreement / accent_total
+            if query_cover < gate:
+                upper *= query_cover / gate
+            if upper * surface.factor < need:
+                return 0.0
         content_total = surface.content_total
         content_got = 0.0
         idf = self._idf
+        content = surface.content
         for term in matched_terms:
             if term in _FILLER_FOLDED:
                 for p in positions[term]:
-                    if surface.content[p]:
+                    if content[p]:
                         content_got += idf[term]
             else:
                 content_got += idf[term] * len(positions[term])
         surface_cover = min(1.0, content_got / content_total) if content_total else 0.0
-        if long_message:
+        query_text = query.text
+        if query.long_message:
             # Word order and likeness are judged on the words this surface explains, not the story.
             sequence = [t for t in sequence if t in matched_terms]
             query_text = " ".join(sorted(sequence))
@@ -495,9 +623,10 @@ class SearchIndex:
             if first == second:
                 continue
             pairs += 1
-            after = positions.get(second)
-            if after and any(p + 1 in after for p in positions.get(first, ())):
-                adjacent += 1
+            if first in present and second in present:
+                after = positions[second]
+                if any(p + 1 in after for p in positions[first]):
+                    adjacent += 1
         order = adjacent / pairs if pairs else 0.0
         # Both texts hold their words sorted: this is rapidfuzz's token_sort_ratio.
         similarity = fuzz.ratio(query_text, surface.text) / 100.0
@@ -507,19 +636,18 @@ class SearchIndex:
             + W_ORDER * order
             + W_FUZZY * similarity
         )
+        optional_weight = query.optional_weight
         if optional_weight:
             relevance += 0.03 * optional_matched / optional_weight
-        if accented and accent_total:
+        if query.accented and accent_total:
             relevance += 0.03 * accent_hits / accent_total
             # Words matched only without their accents are likely other words ("sơ đồ").
             relevance *= accent_agreement / accent_total
-        # Long questions carry context words no procedure name has ("ở nông thôn").
-        gate = 0.6 if required_slots <= 3 else _LONG_GATE if long_message else 0.4
         if query_cover < gate:
             relevance *= query_cover / gate
-        content = surface.content
-        content_matches = sum(1 for t in required_matched if any(content[p] for p in positions[t]))
-        if content_matches <= 1 and surface_cover < 0.99:
+        if surface_cover < 0.99 and _one_content_word_at_most(
+            required_matched, positions, content
+        ):
             # One word alone ("tên", "yêu") is not enough to name a procedure, unless the
             # surface is exactly that word.
             relevance = min(relevance, 0.3)
@@ -537,15 +665,19 @@ class SearchIndex:
                 folded, key, marked = _term(part)
                 flat.append((folded, key, marked, repaired))
         accented = any(t[2] for t in flat)
+        long_message = len(raw_words) >= LONG_MESSAGE_WORDS
         slots: list[_Slot] = []
         i = 0
         while i < len(flat):
             matched = False
-            for size in range(min(_MAX_PHRASE, len(flat) - i), 0, -1):
+            longest = _PHRASE_LENGTHS.get(flat[i][0], 0)  # no phrase starts here: 0
+            if long_message:
+                longest = max(longest, _CONTEXT_LENGTHS.get(flat[i][0], 0))
+            for size in range(min(_MAX_PHRASE, len(flat) - i, longest), 0, -1):
                 span = flat[i : i + size]
                 phrase = " ".join(t[0] for t in span)
                 slot = None
-                if len(raw_words) >= LONG_MESSAGE_WORDS:
+                if long_message:
                     slot = self._context_slot(flat, i, size, accented)
                 slot = slot or self._phrase_slot(phrase, span, accented)
                 if slot is not None:
@@ -592,14 +724,14 @@ class SearchIndex:
         before = flat[i - 1] if i > 0 and not _is_story(flat[i - 1][0]) else None
         after = flat[i + size] if i + size < len(flat) else None
         after = None if after is None or _is_story(after[0]) else after
-        if before and self._bound(before, span[0], accented):
+        if before and self._paired(before, span[0], accented):
             return None
-        if after and self._bound(span[-1], after, accented):
+        if after and self._paired(span[-1], after, accented):
             return None
         terms = [_Term(f, k, m, r) for f, k, m, r in span]
         return _Slot([terms], sum(self._weight(t.folded) for t in terms), True)
 
-    def _bound(
+    def _paired(
         self,
         first: tuple[str, str, bool, bool],
         second: tuple[str, str, bool, bool],
@@ -641,10 +773,13 @@ class SearchIndex:
     def _phrase_slot(
         self, phrase: str, span: list[tuple[str, str, bool, bool]], accented: bool
     ) -> _Slot | None:
+        entries = [_PHRASES[id(table)].get(phrase) for table in (ABBREVIATIONS, EVERYDAY_NAMES)]
+        spellings = _FILLER.get(phrase)
+        if entries == [None, None] and spellings is None:
+            return None
         original = [_Term(f, k, m, r) for f, k, m, r in span]
         weight = sum(self._weight(t.folded) for t in original)
-        for table, keep_original in ((ABBREVIATIONS, False), (EVERYDAY_NAMES, True)):
-            entry = _PHRASES[id(table)].get(phrase)
+        for entry, keep_original in zip(entries, (False, True), strict=True):
             if entry is None or not _accents_agree(entry[0], span):
                 continue
             alternatives = [_expansion_terms(text) for text in entry[1]]
@@ -659,10 +794,9 @@ class SearchIndex:
                 )
             optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
             return _Slot(alternatives, weight, optional)
-        filler = _FILLER.get(phrase)
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler
-        if filler is not None and loose and _accents_agree(filler, span):
+        if spellings and loose and any(_accents_agree(s, span) for s in spellings):
             return _Slot([original], weight, True)
         return None
 
@@ -727,6 +861,19 @@ class SearchIndex:
 
 
 # --- helpers shared by building and searching ------------------------------------------------
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection while an index's objects are made (built or loaded): collections
+    that walk hundreds of thousands of new objects and free none took half of a build."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -802,7 +949,8 @@ def _make_surface(doc: int, text: str, factor: float) -> _Surface:
             folded_words.append(folded)
             keys.append(key)
     content = [key not in _FILLER_KEYS for key in keys]
-    return _Surface(doc, folded_words, keys, content, " ".join(sorted(folded_words)), factor)
+    text = " ".join(sorted(folded_words))
+    return _Surface(doc, folded_words, keys, content, text, factor, len(text))
 
 
 @lru_cache(maxsize=100_000)
@@ -816,6 +964,92 @@ def _accent_factor(query_key: str, surface_key: str) -> float:
     if fold(q_base) == fold(s_base) and not q_tone and not any(c in "ăâêôơư" for c in q_base):
         return 0.85
     return 0.45  # another tone or vowel: another word ("vàng" is not "vắng")
+
+
+_BOUND_SLACK = 1e-9
+"""Rounding room between :func:`_bound` and the score it bounds."""
+
+
+def _bound(
+    surface: _Surface, present: frozenset[str], query: _Query, idf: dict[str, float]
+) -> float:
+    """At least what :meth:`SearchIndex._score` gives the surface, computed without matching:
+    each query word the surface holds brings its largest share of the query cover
+    (:func:`_cover_shares`; in a long message, of the need-sized share `_score` measures it
+    against) and all its idf to the surface cover; word order counts as full, the similarity
+    as high as the two lengths allow (in a long message, full); the accent factor, the cap on
+    one-word matches and the repair factor are left out (all at most 1)."""
+    positions = surface.positions
+    shares = query.shares
+    got = cover = 0.0
+    for term in present:
+        got += idf[term] * len(positions[term])
+        cover += shares.get(term, 0.0)
+    content_total = surface.content_total
+    long_message = query.long_message
+    if long_message:
+        # `_score` measures a long message's cover against a need-sized share, not all of it.
+        whole = query.required_weight
+        cover *= whole / min(whole, max(content_total, query.need_weight))
+    # Conditionals, not min(): this runs for every surface of every candidate.
+    if cover > 1.0:  # noqa: PLR1730
+        cover = 1.0
+    surface_cover = got / content_total if content_total else 0.0
+    if surface_cover > 1.0:  # noqa: PLR1730
+        surface_cover = 1.0
+    if long_message:
+        similarity = 1.0  # judged on the words matched, which are not known here
+    else:
+        a, b = query.text_length, surface.text_length
+        similarity = 2 * (a if a < b else b) / (a + b) if a + b else 1.0  # noqa: FURB136
+    relevance = (
+        W_QUERY * cover**Q_POWER
+        + W_SURFACE * surface_cover
+        + W_ORDER
+        + W_FUZZY * similarity
+        + query.bonus_bound
+    )
+    gate = query.gate
+    if cover < gate:
+        relevance *= cover / gate
+    return relevance * surface.factor
+
+
+def _cover_shares(slots: list[_CompiledSlot], required_weight: float) -> dict[str, float]:
+    """For each word of the required slots, the most of the query cover it can bring: its
+    share of the alternative it is in (the largest, when in several; counted as often as it
+    stands there), times the slot's share of the required weight. A surface's query cover is
+    at most the sum over the words it holds."""
+    shares: dict[str, float] = {}
+    for optional, slot_weight, alternatives, _words, _default in slots:
+        if optional:
+            continue
+        best: dict[str, float] = {}
+        for terms, total in alternatives:
+            if not total:
+                continue
+            within: dict[str, float] = {}  # a word may stand twice in one alternative
+            for folded, *_, weight in terms:
+                within[folded] = within.get(folded, 0.0) + weight
+            for folded, weight in within.items():
+                best[folded] = max(best.get(folded, 0.0), weight / total)
+        for folded, share in best.items():
+            shares[folded] = shares.get(folded, 0.0) + share * slot_weight / required_weight
+    return shares
+
+
+def _one_content_word_at_most(
+    terms: Iterable[str], positions: dict[str, Sequence[int]], content: Sequence[bool]
+) -> bool:
+    """Whether at most one of `terms` stands as a content word (not filler) in the surface.
+    A word that is no filler's folded form is content wherever it stands."""
+    count = 0
+    for term in terms:
+        if term not in _FILLER_FOLDED or any(content[p] for p in positions[term]):
+            count += 1
+            if count > 1:
+                return False
+    return True
 
 
 def _accents_agree(key_terms: list[tuple[str, str, bool]], span: Sequence[tuple]) -> bool:
@@ -857,25 +1091,50 @@ _PHRASES: dict[int, dict[str, tuple[list[tuple[str, str, bool]], list[str]]]] = 
     id(ABBREVIATIONS): _phrase_table(ABBREVIATIONS),
     id(EVERYDAY_NAMES): _phrase_table(EVERYDAY_NAMES),
 }
+
+
+def _phrase_lengths() -> dict[str, int]:
+    """First word of a dictionary or filler phrase → the longest such phrase (in words)."""
+    lengths: dict[str, int] = {}
+    for phrase in [*_PHRASES[id(ABBREVIATIONS)], *_PHRASES[id(EVERYDAY_NAMES)], *_FILLER]:
+        words = phrase.split(" ")
+        lengths[words[0]] = max(lengths.get(words[0], 0), len(words))
+    return lengths
+
+
 _ABBREVIATION_REWRITE = {
     _iy(fold(key)): [_term(w) for w in tokens(expansions[0])]
     for key, expansions in ABBREVIATIONS.items()
     if " " not in key and key not in {"k", "j", "ng", "nc", "nn", "sn", "vs", "bn", "tp"}
 }
-_FILLER = {
-    " ".join(_term(w)[0] for w in tokens(phrase)): [_term(w) for w in tokens(phrase)]
-    for phrase in FILLER
-}
-_CONTEXT: dict[str, set[tuple[str, ...]]] = {}
+
+
+def _filler_table() -> dict[str, list[list[tuple[str, str, bool]]]]:
+    """Folded filler phrase → its spellings: "a" is both "ạ" and "à", "toi" "tôi" and "tối".
+    All are kept, in sorted order, so what matches never depends on a set's hash order."""
+    out: dict[str, list[list[tuple[str, str, bool]]]] = {}
+    for phrase in sorted(FILLER):
+        terms = [_term(w) for w in tokens(phrase)]
+        out.setdefault(" ".join(t[0] for t in terms), []).append(terms)
+    return out
+
+
+_FILLER = _filler_table()
+_PHRASE_LENGTHS = _phrase_lengths()
+_CONTEXT: dict[str, frozenset[tuple[str, ...]]] = {}
 """Folded context phrase → the accent keys of its spellings ("ba" father, "bà" is filler)."""
-for _phrase in CONTEXT:
-    _terms = [_term(w) for w in tokens(_phrase)]
-    _CONTEXT.setdefault(" ".join(t[0] for t in _terms), set()).add(tuple(t[1] for t in _terms))
-_CONTEXT_WORDS: dict[str, set[str]] = {}
+_CONTEXT_WORDS: dict[str, frozenset[str]] = {}
 """Folded one-word context entries → their accent keys."""
-for _phrase in CONTEXT:
-    if " " not in _phrase:
-        _CONTEXT_WORDS.setdefault(_term(_phrase)[0], set()).add(_term(_phrase)[1])
+_CONTEXT_LENGTHS: dict[str, int] = {}
+"""First word of a context phrase (folded) → the longest such phrase (in words)."""
+for _phrase in sorted(CONTEXT):  # sorted: nothing depends on the list's or a set's order
+    _terms = [_term(w) for w in tokens(_phrase)]
+    _folded = " ".join(t[0] for t in _terms)
+    _CONTEXT[_folded] = _CONTEXT.get(_folded, frozenset()) | {tuple(t[1] for t in _terms)}
+    if len(_terms) == 1:
+        _CONTEXT_WORDS[_folded] = _CONTEXT_WORDS.get(_folded, frozenset()) | {_terms[0][1]}
+    _CONTEXT_LENGTHS[_terms[0][0]] = max(_CONTEXT_LENGTHS.get(_terms[0][0], 0), len(_terms))
+del _phrase, _terms, _folded
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _KNOWN_SHORTHAND = {fold(k) for k in ABBREVIATIONS} | {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from bot.db.models import Base
 from tests import netguard
 
 PG_URL = os.environ.get("MOTCUA_TEST_DATABASE_URL")
+TEST_DATA_DIR = tempfile.mkdtemp(prefix="motcua-test-data-")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -87,6 +89,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "public_base_url": None,
         "telegram_staff_chat_id": None,
         "secret_key": "test-secret-key-not-for-production",
+        "data_dir": TEST_DATA_DIR,  # files the service makes (the search index cache)
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

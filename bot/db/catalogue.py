@@ -11,6 +11,7 @@ and :func:`load_search_index` to build the in-memory search index from the datab
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -160,6 +161,20 @@ async def load_procedures(session: AsyncSession) -> list[Procedure]:
 async def get_procedure(session: AsyncSession, code: str) -> Procedure | None:
     data = await session.scalar(select(ProcedureRecord.data).where(ProcedureRecord.code == code))
     return None if data is None else Procedure.from_dict(data)
+
+
+async def catalogue_version(session: AsyncSession) -> str:
+    """A hash of the database's catalogue content (codes, content hashes, sources), read
+    without loading the records: the key of the cached search index."""
+    rows = await session.execute(
+        select(
+            ProcedureRecord.code, ProcedureRecord.content_hash, ProcedureRecord.source
+        ).order_by(ProcedureRecord.code)
+    )
+    digest = hashlib.sha256()
+    for code, content_hash, source in rows:
+        digest.update(f"{code}\t{content_hash}\t{source}\n".encode())
+    return f"database:{digest.hexdigest()}"
 
 
 async def catalogue_stamp(session: AsyncSession) -> int:
