@@ -197,6 +197,9 @@ class _Query:
     bonus_bound: float  # the most the optional words and the accents can add
     long_message: bool = False  # judged on the words a procedure explains (see `_score`)
     need_weight: float = 0.0  # a long message: the weight of a need-sized share of it
+    # A long message: word → the most characters (with a space) it can bring to the matched
+    # words its likeness is judged on (`_bound`).
+    spans: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -517,6 +520,7 @@ class SearchIndex:
             bonus_bound=0.03 * (optional_weight > 0) + 0.03 * accented,
             long_message=long_message,
             need_weight=required_weight * _NEED_SLOTS / required_slots if long_message else 0.0,
+            spans=_matched_spans(compiled) if long_message else {},
         )
 
     def _score(
@@ -998,7 +1002,13 @@ def _bound(
     if surface_cover > 1.0:  # noqa: PLR1730
         surface_cover = 1.0
     if long_message:
-        similarity = 1.0  # judged on the words matched, which are not known here
+        # Judged on the words matched (`_score`): at most `spans` characters of them.
+        spans = query.spans
+        a = -1
+        for term in present:
+            a += spans.get(term, 0)
+        b = surface.text_length
+        similarity = 2 * a / (a + b) if a < b else 1.0
     else:
         a, b = query.text_length, surface.text_length
         similarity = 2 * (a if a < b else b) / (a + b) if a + b else 1.0  # noqa: FURB136
@@ -1013,6 +1023,18 @@ def _bound(
     if cover < gate:
         relevance *= cover / gate
     return relevance * surface.factor
+
+
+def _matched_spans(slots: list[_CompiledSlot]) -> dict[str, int]:
+    """For each word of the slots, the most characters it can bring (with a separating space)
+    to a long message's matched words: each slot gives the words of one of its alternatives, so
+    a word stands there at most as often as in the alternative holding it most."""
+    counts: dict[str, int] = {}
+    for _optional, _weight, alternatives, words, _default in slots:
+        for word in words:
+            most = max(sum(1 for t in terms if t[0] == word) for terms, _total in alternatives)
+            counts[word] = counts.get(word, 0) + most
+    return {word: count * (len(word) + 1) for word, count in counts.items()}
 
 
 def _cover_shares(slots: list[_CompiledSlot], required_weight: float) -> dict[str, float]:
