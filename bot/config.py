@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     metrics_token: str | None = None
     rate_limit_storage: str = "async+memory://"
+    rate_limit_chat: str = "20/minute;300/hour"
+    """Messages (texts and button presses) per messenger chat; staff are not limited."""
+    rate_limit_search: str = "10/minute"
+    """Procedure searches per chat (a search costs more than any other message)."""
+    rate_limit_rating: str = "5/hour;20/day"
+    """Satisfaction ratings per chat (besides one general rating a day, one per dossier)."""
     rate_limit_web_session: str = "20/minute;300/hour"
     """Messages one web-chat session may send."""
     rate_limit_web_address: str = "120/minute"
@@ -113,12 +119,6 @@ class Settings(BaseSettings):
     retention_days_security: int = Field(365, ge=1)
     retention_days_button_payloads: int = Field(90, ge=1)
     retention_purge_time: str = "03:30"
-    rate_limit_chat: str = "20/minute;300/hour"
-    """Messages (texts and button presses) per messenger chat; staff are not limited."""
-    rate_limit_search: str = "10/minute"
-    """Procedure searches per chat (a search costs more than any other message)."""
-    rate_limit_rating: str = "5/hour;20/day"
-    """Satisfaction ratings per chat (besides one general rating a day, one per dossier)."""
 
     congratulation_delay_minutes: int = Field(60, ge=0)
     condolence_delay_minutes: int = Field(720, ge=0)
