@@ -8,6 +8,8 @@ several processes serve one deployment (`RATE_LIMIT_STORAGE=async+redis://127.0.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from enum import Enum
 
 from limits import RateLimitItem, parse_many
@@ -51,6 +53,19 @@ class Limiter:
                 log.warning("rate-limit storage unavailable; letting %s through", namespace)
                 return True
         return allowed
+
+    async def retry_after(self, namespace: str, key: str, rule: str) -> int:
+        """Whole seconds until `key` has room again under `rule` (at least 1); a courtesy
+        figure for `Retry-After`, 1 when the storage cannot say."""
+        wait = 1.0
+        for item in self._items(rule):
+            try:
+                stats = await self.strategy.get_window_stats(item, namespace, key)
+            except Exception:  # noqa: BLE001 - storage down: the limiter lets requests through
+                continue
+            if stats.remaining <= 0:
+                wait = max(wait, stats.reset_time - time.time())
+        return math.ceil(wait)
 
     async def test(self, namespace: str, key: str, rule: str) -> bool:
         """True while `key` has room, without counting anything."""
