@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.config import Settings
 
@@ -48,9 +51,9 @@ def _print_counts(counts: dict[str, int]) -> None:
             print(f"  {name}: {count}")
 
 
-async def forget(settings: Settings, channel: str, chat_id: str,
-                 now: datetime | None = None) -> int:
-    from bot.db import privacy
+@asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[Any]:
+    """A session of the upgraded database, disposed of afterwards."""
     from bot.db.migrate import upgrade_async
     from bot.db.session import Database
 
@@ -58,33 +61,34 @@ async def forget(settings: Settings, channel: str, chat_id: str,
     db = Database(settings.database_url)
     try:
         async with db.session() as session:
-            citizens = await privacy.find_citizens_by_chat(session, channel, chat_id)
-            if not citizens:
-                print(f"No citizen uses the {channel} chat {chat_id}: nothing deleted. Check "
-                      "the channel and the chat id (a web-chat id is the visitor's session).")
-                return 1
-            for citizen_id in citizens:
-                counts = await privacy.forget_citizen(session, citizen_id,
-                                                      now or datetime.now(UTC), by="official")
-                print(f"Deleted the data of citizen #{citizen_id} ({channel} chat {chat_id}):")
-                _print_counts(counts)
+            yield session
     finally:
         await db.dispose()
+
+
+async def forget(settings: Settings, channel: str, chat_id: str,
+                 now: datetime | None = None) -> int:
+    from bot.db import privacy
+
+    async with _session(settings) as session:
+        citizens = await privacy.find_citizens_by_chat(session, channel, chat_id)
+        if not citizens:
+            print(f"No citizen uses the {channel} chat {chat_id}: nothing deleted. Check "
+                  "the channel and the chat id (a web-chat id is the visitor's session).")
+            return 1
+        for citizen_id in citizens:
+            counts = await privacy.forget_citizen(session, citizen_id,
+                                                  now or datetime.now(UTC), by="official")
+            print(f"Deleted the data of citizen #{citizen_id} ({channel} chat {chat_id}):")
+            _print_counts(counts)
     return 0
 
 
 async def purge(settings: Settings, now: datetime | None = None) -> int:
     from bot.db import privacy
-    from bot.db.migrate import upgrade_async
-    from bot.db.session import Database
 
-    await upgrade_async(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        async with db.session() as session:
-            counts = await privacy.purge_expired(session, settings, now or datetime.now(UTC))
-    finally:
-        await db.dispose()
+    async with _session(settings) as session:
+        counts = await privacy.purge_expired(session, settings, now or datetime.now(UTC))
     days = privacy.retention(settings)
     print("Retention purge done (days kept: "
           + ", ".join(f"{kind} {n}" for kind, n in days.items()) + ").")
