@@ -408,14 +408,9 @@ async def audit(ctx: Context, msg: Incoming, action: str, target: str, result: s
 # -- subscriptions --------------------------------------------------------------------------
 
 
-def _dossier_id(action: str | None) -> int:
-    """`dossier:<verb>:<id>`; StaleButton for anything else."""
-    return need_id(action)
-
-
 async def _verified_access(msg: Incoming, ctx: Context) -> tuple[Dossier, Any] | None:
     """The dossier named by the button, if this chat proved it owns it."""
-    dossier_id = _dossier_id(msg.action)
+    dossier_id = need_id(msg.action)  # `dossier:<verb>:<id>`; StaleButton for anything else
     access = await repo.get_subscription(ctx.session, dossier_id, msg.channel, msg.chat_id)
     if access is None:
         return None

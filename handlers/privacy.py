@@ -18,7 +18,7 @@ from bot.db import dossiers as dossier_repo
 from bot.db import privacy
 from bot.db import scheduler as store
 from bot.messages import Button, Incoming, Outgoing
-from bot.router import Context, Reply, Router, as_list
+from bot.router import Context, Reply, Router, as_list, need_id
 from handlers import dossiers
 from handlers.start import back_to_menu
 from handlers.texts import text
@@ -102,9 +102,9 @@ async def on_subscribe(msg: Incoming, ctx: Context) -> Reply:
     """The dossier subscription (handlers/dossiers.py), then: the status consent recorded,
     and the question about letters and surveys if it was never answered."""
     replies = as_list(await dossiers.on_subscribe(msg, ctx))
-    dossier_id = dossiers._dossier_id(msg.action)
+    dossier_id = need_id(msg.action)
     access = await dossier_repo.get_subscription(ctx.session, dossier_id, msg.channel,
-                                                 msg.chat_id) if dossier_id else None
+                                                 msg.chat_id)
     if access is None or not access.active:
         return replies
     await store.set_consent(ctx.session, ctx.citizen_id, store.STATUS, True, msg.channel,
