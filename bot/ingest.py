@@ -21,12 +21,10 @@ import asyncio
 import hmac
 import json
 import logging
-import math
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, partial
-from time import time as wall_clock
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -49,7 +47,6 @@ from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db.dossiers import DossierFields, EventFields, Status
 from bot.db.models import ProcedureRecord
-from bot.ratelimit import parse_rule
 from scheduler.quiet import next_allowed
 
 log = logging.getLogger(__name__)
@@ -417,10 +414,10 @@ async def _authorize(request: web.Request) -> Any:
     address = client_address(request, settings.trusted_proxy_set) or "unknown"
     rule = settings.rate_limit_ingest_auth_failures
     if not await service.limiter.test(AUTH_FAILURES, address, rule):
+        wait = await service.limiter.retry_after(AUTH_FAILURES, address, rule)
         raise web.HTTPTooManyRequests(
             text=json.dumps({"error": "too many failed authentications from this address"}),
-            content_type="application/json",
-            headers={"Retry-After": str(await _retry_after(service.limiter, address, rule))})
+            content_type="application/json", headers={"Retry-After": str(wait)})
     header = request.headers.get("Authorization")
     if header is None or not token_matches(header, token):
         # One line per failure; the 429s that follow are not logged (they would be a flood).
@@ -432,19 +429,6 @@ async def _authorize(request: web.Request) -> Any:
             text=json.dumps({"error": "missing or invalid bearer token"}),
             content_type="application/json", headers={"WWW-Authenticate": "Bearer"})
     return service
-
-
-async def _retry_after(limiter: Any, address: str, rule: str) -> int:
-    """Seconds until the address may try again (when its oldest counted failure expires)."""
-    wait = 1.0
-    for item in parse_rule(rule):
-        try:
-            stats = await limiter.strategy.get_window_stats(item, AUTH_FAILURES, address)
-        except Exception:  # noqa: BLE001 - storage down: the limiter lets requests through
-            continue
-        if stats.remaining <= 0:
-            wait = max(wait, stats.reset_time - wall_clock())
-    return math.ceil(wait)
 
 
 def _route(request: web.Request) -> str:

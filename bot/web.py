@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import re
-import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,6 @@ from bot.db.session import is_outage
 from bot.ingest import add_routes as add_ingest_routes
 from bot.logs import quiet_bad_requests
 from bot.messages import clean_text
-from bot.ratelimit import parse_rule
 from handlers.texts import text
 
 if TYPE_CHECKING:
@@ -352,15 +350,7 @@ async def _over_limit(request: web.Request, namespace: str, key: str, rule: str)
     limiter = request.app[SERVICE].limiter
     if await limiter.hit(namespace, key, rule):
         return None
-    wait = 1.0
-    try:
-        for item in parse_rule(rule):
-            stats = await limiter.strategy.get_window_stats(item, namespace, key)
-            if stats.remaining <= 0:
-                wait = max(wait, stats.reset_time - time.time())
-    except Exception:  # noqa: BLE001 - the figure is a courtesy; the refusal stands
-        pass
-    return wait
+    return await limiter.retry_after(namespace, key, rule)
 
 
 def _too_many(message: str, wait: float) -> web.Response:
