@@ -220,16 +220,15 @@ def guesser(msg: Incoming, ctx: Context) -> repo.Guesser:
 
 async def throttled_by(msg: Incoming, ctx: Context) -> str | None:
     """"chat" or "address" when this chat, or the web client's address, failed too often."""
-    settings, who = ctx.settings, guesser(msg, ctx)
-    since = ctx.now - timedelta(minutes=settings.lookup_chat_window_minutes)
-    if await repo.count_lookup_failures(ctx.session, since, chat_key=who.chat_key) \
-            >= settings.lookup_max_failures_per_chat:
+    settings = ctx.settings
+    of_chat, of_address = await repo.count_guesser_failures(
+        ctx.session, guesser(msg, ctx),
+        ctx.now - timedelta(minutes=settings.lookup_chat_window_minutes),
+        ctx.now - timedelta(minutes=settings.lookup_address_window_minutes))
+    if of_chat >= settings.lookup_max_failures_per_chat:
         return "chat"
-    if who.origin_key is not None:
-        since = ctx.now - timedelta(minutes=settings.lookup_address_window_minutes)
-        if await repo.count_lookup_failures(ctx.session, since, origin_key=who.origin_key) \
-                >= settings.lookup_max_failures_per_address:
-            return "address"
+    if of_address >= settings.lookup_max_failures_per_address:
+        return "address"
     return None
 
 

@@ -28,8 +28,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    case,
     delete,
     func,
+    or_,
     select,
     update,
 )
@@ -535,6 +538,21 @@ async def count_lookup_failures(session: AsyncSession, since: datetime, *,
     return await session.scalar(
         select(func.count()).select_from(DossierLookupFailure).where(
             column == value, DossierLookupFailure.at > since)) or 0
+
+
+async def count_guesser_failures(session: AsyncSession, who: Guesser, chat_since: datetime,
+                                 origin_since: datetime) -> tuple[int, int]:
+    """In one query: the failures of `who`'s chat after `chat_since`, and of its address
+    after `origin_since` (0 when it has none)."""
+    F = DossierLookupFailure
+    of_chat = and_(F.chat_key == who.chat_key, F.at > chat_since)
+    if who.origin_key is None:
+        return await count_lookup_failures(session, chat_since, chat_key=who.chat_key), 0
+    of_origin = and_(F.origin_key == who.origin_key, F.at > origin_since)
+    row = (await session.execute(
+        select(func.count(case((of_chat, 1))), func.count(case((of_origin, 1))))
+        .where(or_(of_chat, of_origin)))).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 async def get_lookup_lock(session: AsyncSession, code: str) -> DossierLookupLock | None:
