@@ -18,7 +18,6 @@ The validation models and `apply_*` functions are shared with `motcua import-dos
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import unicodedata
@@ -42,7 +41,7 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import client_address, header_bytes
+from bot.channels.base import bearer_token, client_address, secret_matches
 from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db.dossiers import DossierFields, EventFields, Status
@@ -396,13 +395,6 @@ def _service(request: web.Request) -> Any:
     return request.app[SERVICE]
 
 
-def token_matches(header: str, token: str) -> bool:
-    """`Authorization: Bearer <token>`, compared in constant time, as bytes."""
-    scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(header_bytes(given.strip()),
-                                                              token.encode())
-
-
 async def _authorize(request: web.Request) -> Any:
     """The service, or an error: 404 (API off), 429 (this address failed too often: refused
     before its token is looked at, so the answer says nothing about the guess), 401."""
@@ -418,12 +410,12 @@ async def _authorize(request: web.Request) -> Any:
         raise web.HTTPTooManyRequests(
             text=json.dumps({"error": "too many failed authentications from this address"}),
             content_type="application/json", headers={"Retry-After": str(wait)})
-    header = request.headers.get("Authorization")
-    if header is None or not token_matches(header, token):
+    given = bearer_token(request)
+    if given is None or not secret_matches(given, token):
         # One line per failure; the 429s that follow are not logged (they would be a flood).
         await service.limiter.hit(AUTH_FAILURES, address, rule)
         throttled = not await service.limiter.test(AUTH_FAILURES, address, rule)
-        log.warning("ingest: %s bearer token from %r%s", "missing" if header is None else "wrong",
+        log.warning("ingest: %s bearer token from %r%s", "missing" if given is None else "wrong",
                     address, f"; 429 from now on ({rule})" if throttled else "")
         raise web.HTTPUnauthorized(
             text=json.dumps({"error": "missing or invalid bearer token"}),

@@ -10,7 +10,6 @@ messages validated field by field and rate-limited per session and per client ad
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
 import json
 import logging
@@ -24,7 +23,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
-from bot.channels.base import client_address, forwarded_https, require_secret
+from bot.channels.base import (
+    bearer_token,
+    client_address,
+    forwarded_https,
+    require_secret,
+    secret_matches,
+)
 from bot.channels.web import WebSessionRef
 from bot.channels.zalo_bot import add_routes as add_zalo_bot_routes
 from bot.channels.zalo_oa import add_routes as add_zalo_oa_routes
@@ -202,24 +207,13 @@ def is_local(request: web.Request) -> bool:
     return _is_loopback(client_address(request, request.app[SERVICE].settings.trusted_proxy_set))
 
 
-def _bearer(request: web.Request) -> bytes | None:
-    """The bearer token as bytes (odd bytes in the header compare as themselves)."""
-    header = request.headers.get("Authorization")
-    if header is None:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return b""
-    return token.strip().encode("utf-8", "surrogateescape")
-
-
 def _operator(request: web.Request) -> bool | None:
     """True for the holder of METRICS_TOKEN or a local caller; None when no token was given
     but one is configured (401), False otherwise (403)."""
     token = request.app[SERVICE].settings.metrics_token
-    given = _bearer(request)
+    given = bearer_token(request)
     if token and given is not None:
-        return hmac.compare_digest(given, token.encode())
+        return secret_matches(given, token)
     if is_local(request):
         return True
     return None if token else False

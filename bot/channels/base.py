@@ -53,6 +53,16 @@ def secret_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(header_bytes(given), expected.encode())
 
 
+def bearer_token(request: web.Request) -> str | None:
+    """The token of `Authorization: Bearer <token>`: None without the header, "" for another
+    scheme (compare it with `secret_matches`, which takes odd bytes as themselves)."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def require_secret(request: web.Request, header: str, expected: str) -> None:
     """A platform's shared webhook secret: 401 when missing, 403 when wrong (compared in
     constant time, as bytes); the caller has stored nothing yet."""
