@@ -508,6 +508,11 @@ async def find_subscribers(session: AsyncSession, dossier_id: int) -> list[Dossi
 # -- throttling -----------------------------------------------------------------------------
 
 
+def _lookup_key(code: str) -> str:
+    """The code as typed, as failures and locks store it (its key, cut to the column)."""
+    return code_key(code)[:MAX_CODE]
+
+
 @dataclass(frozen=True)
 class Guesser:
     """Who typed a code and digits, pseudonymised: the chat's key and, on the web chat, the
@@ -521,7 +526,7 @@ class Guesser:
 async def record_lookup_failure(session: AsyncSession, who: Guesser, code: str,
                                 now: datetime) -> None:
     session.add(DossierLookupFailure(channel=who.channel, chat_key=who.chat_key,
-                                     code_key=code_key(code)[:MAX_CODE],
+                                     code_key=_lookup_key(code),
                                      origin_key=who.origin_key, at=now))
     await session.flush()
 
@@ -531,7 +536,7 @@ async def count_lookup_failures(session: AsyncSession, since: datetime, *,
                                 origin_key: str | None = None) -> int:
     """Failures after `since` of one chat, one code or one address (exactly one is given)."""
     column, value = ((DossierLookupFailure.chat_key, chat_key) if chat_key is not None
-                     else (DossierLookupFailure.code_key, code_key(code)[:MAX_CODE])
+                     else (DossierLookupFailure.code_key, _lookup_key(code))
                      if code is not None else (DossierLookupFailure.origin_key, origin_key))
     if value is None:
         return 0
@@ -557,7 +562,7 @@ async def count_guesser_failures(session: AsyncSession, who: Guesser, chat_since
 
 async def get_lookup_lock(session: AsyncSession, code: str) -> DossierLookupLock | None:
     """The code's last lock, current or past."""
-    return await session.get(DossierLookupLock, code_key(code)[:MAX_CODE])
+    return await session.get(DossierLookupLock, _lookup_key(code))
 
 
 LOOKUP_LOCK_CLASS = 0x6D630001
@@ -571,7 +576,7 @@ async def hold_code_checks(session: AsyncSession, code: str) -> None:
     (every update's does, from its first statement) already runs alone."""
     if repositories.dialect_of(session) != "postgresql":
         return
-    digest = hashlib.sha256(code_key(code)[:MAX_CODE].encode()).digest()
+    digest = hashlib.sha256(_lookup_key(code).encode()).digest()
     await session.execute(select(func.pg_advisory_xact_lock(
         LOOKUP_LOCK_CLASS, int.from_bytes(digest[:4], "big", signed=True))))
 
@@ -585,7 +590,7 @@ async def lock_code(session: AsyncSession, code: str, now: datetime, until: date
                     failures: int) -> bool:
     """Lock the code until `until`; True when this call started the lock (False when it was
     locked already, by this process or another)."""
-    key = code_key(code)[:MAX_CODE]
+    key = _lookup_key(code)
     values = {"locked_at": now, "until": until, "failures": failures}
     if await repositories.insert_ignore(session, DossierLookupLock, {"code_key": key, **values}):
         return True
