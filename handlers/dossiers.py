@@ -218,11 +218,11 @@ def guesser(msg: Incoming, ctx: Context) -> repo.Guesser:
                         pseudonym(secret, "address", msg.origin) if msg.origin else None)
 
 
-async def throttled_by(msg: Incoming, ctx: Context) -> str | None:
+async def throttled_by(ctx: Context, who: repo.Guesser) -> str | None:
     """"chat" or "address" when this chat, or the web client's address, failed too often."""
     settings = ctx.settings
     of_chat, of_address = await repo.count_guesser_failures(
-        ctx.session, guesser(msg, ctx),
+        ctx.session, who,
         ctx.now - timedelta(minutes=settings.lookup_chat_window_minutes),
         ctx.now - timedelta(minutes=settings.lookup_address_window_minutes))
     if of_chat >= settings.lookup_max_failures_per_chat:
@@ -232,13 +232,22 @@ async def throttled_by(msg: Incoming, ctx: Context) -> str | None:
     return None
 
 
+async def refused_if_throttled(msg: Incoming, ctx: Context, code: str) -> Outgoing | None:
+    """The throttled answer when this chat, or its address, failed too often; else None."""
+    who = guesser(msg, ctx)
+    by = await throttled_by(ctx, who)
+    if by is None:
+        return None
+    security.debug("dossier lookup refused, throttled (%s): %s %s", by, msg.channel,
+                   who.chat_key)
+    return throttled_reply(ctx, code, by=by)
+
+
 async def start_check(msg: Incoming, ctx: Context, code: str) -> Outgoing:
     """A code was given: ask for the digits (the same whether the code exists or not, and
     whether it is locked or not)."""
-    if by := await throttled_by(msg, ctx):
-        security.debug("dossier lookup refused, throttled (%s): %s %s", by, msg.channel,
-                       guesser(msg, ctx).chat_key)
-        return throttled_reply(ctx, code, by=by)
+    if (refused := await refused_if_throttled(msg, ctx, code)) is not None:
+        return refused
     ctx.conversation.end()
     ctx.conversation.goto(Step.DIGITS, code=code)
     return Outgoing(text("dossiers.ask_digits", code=code), buttons=another_code_buttons())
@@ -304,10 +313,8 @@ async def on_digits(msg: Incoming, ctx: Context) -> Reply:
             return await start_check(msg, ctx, other)
         return Outgoing(text("dossiers.digits_format"), buttons=another_code_buttons())
     digits = re.sub(r"\D", "", msg.text)
-    if by := await throttled_by(msg, ctx):
-        security.debug("dossier lookup refused, throttled (%s): %s %s", by, msg.channel,
-                       guesser(msg, ctx).chat_key)
-        return throttled_reply(ctx, code, by=by)
+    if (refused := await refused_if_throttled(msg, ctx, code)) is not None:
+        return refused
     await repo.hold_code_checks(ctx.session, code)
     if await repo.is_code_locked(ctx.session, code, ctx.now):
         security.debug("dossier lookup refused, code locked: %s", code)
@@ -335,7 +342,7 @@ async def on_failure(msg: Incoming, ctx: Context, code: str,
     security.warning("dossier lookup failed: %s %s code %s (%s)", msg.channel, who.chat_key,
                      code, reason)
     locked = await lock_if_guessed(ctx, who, code, dossier)
-    by = await throttled_by(msg, ctx)
+    by = await throttled_by(ctx, who)
     if by is not None:
         await security_audit(ctx, who, "dossier.throttled", code, "denied", by=by)
         security.warning("dossier lookup throttled (%s): %s %s", by, msg.channel, who.chat_key)
