@@ -41,7 +41,7 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import bearer_token, client_address, secret_matches
+from bot.channels.base import bearer_token, client_address, route_name, secret_matches
 from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db.dossiers import DossierFields, EventFields, Status
@@ -423,12 +423,6 @@ async def _authorize(request: web.Request) -> Any:
     return service
 
 
-def _route(request: web.Request) -> str:
-    """The route as the log shows it: its pattern, not the path (the path is the sender's)."""
-    resource = request.match_info.route.resource
-    return f"{request.method} {resource.canonical if resource else '?'}"
-
-
 def _unprocessable(request: web.Request, errors: dict[str, str]) -> web.Response:
     """422 with every bad field."""
     _log_refused(request, errors)
@@ -438,7 +432,7 @@ def _unprocessable(request: web.Request, errors: dict[str, str]) -> web.Response
 def _log_refused(request: web.Request, errors: dict[str, str]) -> None:
     """One line naming the fields, never a value: names, phones and whatever else a sender
     put there stay out of the log."""
-    log.warning("ingest: %s refused (422): %s", _route(request), ", ".join(_loggable(errors)))
+    log.warning("ingest: %s refused (422): %s", route_name(request), ", ".join(_loggable(errors)))
 
 
 def _loggable(errors: dict[str, str]) -> list[str]:
@@ -456,7 +450,7 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…
-        log.warning("ingest: %s refused: body is not valid JSON", _route(request))
+        log.warning("ingest: %s refused: body is not valid JSON", route_name(request))
         raise web.HTTPBadRequest(text=json.dumps({"errors": {"body": "not valid JSON"}}),
                                  content_type="application/json") from None
     if not isinstance(data, dict):

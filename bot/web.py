@@ -28,6 +28,7 @@ from bot.channels.base import (
     client_address,
     forwarded_https,
     require_secret,
+    route_name,
     secret_matches,
 )
 from bot.channels.web import WebSessionRef
@@ -99,13 +100,6 @@ a header or cookie, dates at the ends of the calendar, …): the sender's fault,
 with one log line. Anything else is our bug and keeps its stack trace."""
 
 
-def _route(request: web.Request) -> str:
-    """What the log calls the request: the route's pattern, never the path the sender chose
-    (it may carry a dossier code, control characters or anything else)."""
-    resource = request.match_info.route.resource
-    return f"{request.method} {resource.canonical if resource else '(no route)'}"
-
-
 PROJECT = Path(__file__).resolve().parent.parent
 
 
@@ -143,30 +137,30 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         raise
     except SQLAlchemyError as error:
         if is_outage(error):
-            log.exception("database unavailable on %s", _route(request))
+            log.exception("database unavailable on %s", route_name(request))
             return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
                                  status=503)
         if not refused_value(error):
-            log.exception("unexpected database error on %s", _route(request))
+            log.exception("unexpected database error on %s", route_name(request))
             return json_response({"error": "Xin lỗi, hệ thống gặp trục trặc. Vui lòng thử lại."},
                                  status=500)
         # Bad input, not an outage: a 503 would be retried for ever. Its message may quote the
         # value (asyncpg does), so only the type goes to the log.
         orig = getattr(error, "orig", None)
-        log.warning("%s: the database refused a value (SQLSTATE %s at %s)", _route(request),
+        log.warning("%s: the database refused a value (SQLSTATE %s at %s)", route_name(request),
                     getattr(orig, "sqlstate", None) or type(orig or error).__name__,
                     _raised_at(error))
         return json_response({"error": "Yêu cầu không hợp lệ."}, status=400)
     except BAD_INPUT as error:
-        log.warning("%s: bad request (%s at %s)", _route(request), type(error).__name__,
+        log.warning("%s: bad request (%s at %s)", route_name(request), type(error).__name__,
                     _raised_at(error))
         return json_response({"error": "Yêu cầu không hợp lệ."}, status=400)
     except Exception as error:
         if is_outage(error):  # the database's connection is gone: retry later
-            log.exception("database unavailable on %s", _route(request))
+            log.exception("database unavailable on %s", route_name(request))
             return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
                                  status=503)
-        log.exception("unexpected error on %s", _route(request))
+        log.exception("unexpected error on %s", route_name(request))
         return json_response({"error": "Xin lỗi, hệ thống gặp trục trặc. Vui lòng thử lại."},
                                  status=500)
 

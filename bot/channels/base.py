@@ -63,6 +63,13 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def route_name(request: web.Request) -> str:
+    """What the log calls the request: the route's pattern, never the path the sender chose
+    (it may carry a dossier code, control characters or anything else)."""
+    resource = request.match_info.route.resource
+    return f"{request.method} {resource.canonical if resource else '(no route)'}"
+
+
 def require_secret(request: web.Request, header: str, expected: str) -> None:
     """A platform's shared webhook secret: 401 when missing, 403 when wrong (compared in
     constant time, as bytes); the caller has stored nothing yet."""
