@@ -422,9 +422,8 @@ async def chat_history(request: web.Request) -> web.Response:
         after = min(max(0, int(request.query.get("after", "0"))), 2**62)
     except ValueError:
         after = 0
-    visitor = await _visitor(request)
+    visitor, messages, last_id = await service.web.poll(_session_cookie(request), after)
     if visitor is None:
         return json_response({"messages": [], "last_id": after})
-    messages, last_id = await service.web.history(visitor.chat_id, after)
     return _with_cookie(request, json_response({"messages": messages, "last_id": last_id}),
                         visitor)

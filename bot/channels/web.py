@@ -104,23 +104,30 @@ class WebSessions:
         return WebSessionRef(secrets.token_urlsafe(32), "w" + secrets.token_hex(12), new=True,
                              renew_cookie=True)
 
-    async def find(self, cookie: str | None) -> WebSessionRef | None:
-        """The live session the cookie opens, or None (not ours, rotated, idle, garbage)."""
+    async def find(self, cookie: str | None,
+                   session: AsyncSession | None = None) -> WebSessionRef | None:
+        """The live session the cookie opens, or None (not ours, rotated, idle, garbage); in
+        `session` when given, else in a transaction of its own."""
         if not cookie or not COOKIE_VALUE.match(cookie):
             return None
         try:
             sid = self.signer.unsign(cookie, max_age=int(self.idle.total_seconds())).decode()
         except BadSignature:  # also expired signatures
             return None
+        if session is not None:
+            return await self._open(session, sid)
+        async with self.db.session() as own:
+            return await self._open(own, sid)
+
+    async def _open(self, session: AsyncSession, sid: str) -> WebSessionRef | None:
         now = self.clock()
-        async with self.db.session() as session:
-            row = await session.get(WebSession, sid_hash(sid))
-            if row is None or now - row.last_seen_at > self.idle:
-                return None
-            renew = now - row.last_seen_at >= SESSION_REFRESH
-            if renew:
-                row.last_seen_at = now
-            return WebSessionRef(sid, row.chat_id, renew_cookie=renew)
+        row = await session.get(WebSession, sid_hash(sid))
+        if row is None or now - row.last_seen_at > self.idle:
+            return None
+        renew = now - row.last_seen_at >= SESSION_REFRESH
+        if renew:
+            row.last_seen_at = now
+        return WebSessionRef(sid, row.chat_id, renew_cookie=renew)
 
     def store(self, session: AsyncSession, ref: WebSessionRef) -> None:
         now = self.clock()
@@ -226,14 +233,20 @@ class WebChannel:
             result.session, result.rotated = await self.sessions.rotate(visitor), True
         return result
 
-    async def history(self, chat_id: str, after: int) -> tuple[list[dict[str, Any]], int]:
-        """Messages after id `after`, oldest first; for `after=0` the newest page of them.
-        Also the newest id looked at, so a skipped (corrupt) row is not fetched again."""
+    async def poll(self, cookie: str | None, after: int
+                   ) -> tuple[WebSessionRef | None, list[dict[str, Any]], int]:
+        """The session the cookie opens (None: no messages) and its chat's messages after id
+        `after`, oldest first; for `after=0` the newest page of them. Also the newest id looked
+        at, so a skipped (corrupt) row is not fetched again. One transaction: polls are the web
+        chat's most frequent request."""
         newest_first = after == 0
         async with self.db.session() as session:
+            visitor = await self.sessions.find(cookie, session)
+            if visitor is None:
+                return None, [], after
             rows = list((await session.execute(
                 select(WebMessage.id, cast(WebMessage.payload, Text))
-                .where(WebMessage.chat_id == chat_id, WebMessage.id > after)
+                .where(WebMessage.chat_id == visitor.chat_id, WebMessage.id > after)
                 .order_by(WebMessage.id.desc() if newest_first else WebMessage.id)
                 .limit(HISTORY_LIMIT)
             )).all())
@@ -249,4 +262,4 @@ class WebChannel:
                 log.warning("web chat: message %s is not readable and is skipped", row_id)
                 continue
             messages.append(message)
-        return messages, max([after] + [row_id for row_id, _ in rows])
+        return visitor, messages, max([after] + [row_id for row_id, _ in rows])
