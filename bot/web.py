@@ -125,6 +125,18 @@ def refused_value(error: SQLAlchemyError) -> bool:
     return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")[:2] == "22"
 
 
+def _server_error(request: web.Request, error: Exception,
+                  what: str = "unexpected error") -> web.Response:
+    """503 while the database is unavailable (retry later), else 500; with the stack trace."""
+    if is_outage(error):
+        log.exception("database unavailable on %s", route_name(request))
+        return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
+                             status=503)
+    log.exception("%s on %s", what, route_name(request))
+    return json_response({"error": "Xin lỗi, hệ thống gặp trục trặc. Vui lòng thử lại."},
+                         status=500)
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Never a stack trace to the outside, and none in the log for bad input: a stranger
@@ -136,14 +148,8 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     except web.HTTPException:
         raise
     except SQLAlchemyError as error:
-        if is_outage(error):
-            log.exception("database unavailable on %s", route_name(request))
-            return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
-                                 status=503)
-        if not refused_value(error):
-            log.exception("unexpected database error on %s", route_name(request))
-            return json_response({"error": "Xin lỗi, hệ thống gặp trục trặc. Vui lòng thử lại."},
-                                 status=500)
+        if is_outage(error) or not refused_value(error):
+            return _server_error(request, error, "unexpected database error")
         # Bad input, not an outage: a 503 would be retried for ever. Its message may quote the
         # value (asyncpg does), so only the type goes to the log.
         orig = getattr(error, "orig", None)
@@ -155,14 +161,8 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         log.warning("%s: bad request (%s at %s)", route_name(request), type(error).__name__,
                     _raised_at(error))
         return json_response({"error": "Yêu cầu không hợp lệ."}, status=400)
-    except Exception as error:
-        if is_outage(error):  # the database's connection is gone: retry later
-            log.exception("database unavailable on %s", route_name(request))
-            return json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
-                                 status=503)
-        log.exception("unexpected error on %s", route_name(request))
-        return json_response({"error": "Xin lỗi, hệ thống gặp trục trặc. Vui lòng thử lại."},
-                                 status=500)
+    except Exception as error:  # noqa: BLE001 - logged with its trace by _server_error
+        return _server_error(request, error)
 
 
 # -- operations -----------------------------------------------------------------------------
