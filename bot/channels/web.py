@@ -67,7 +67,6 @@ class Conversed:
     messages: list[dict[str, Any]]
     last_id: int
     session: WebSessionRef
-    rotated: bool = False
 
 
 class _ClockSigner(TimestampSigner):
@@ -230,7 +229,7 @@ class WebChannel:
             await self.sessions.purge_idle()
         result = Conversed([m for m in shown_rows if m is not None], last_id, visitor)
         if msg.unlocked and not visitor.new:  # a new session's cookie was never out yet
-            result.session, result.rotated = await self.sessions.rotate(visitor), True
+            result.session = await self.sessions.rotate(visitor)
         return result
 
     async def poll(self, cookie: str | None, after: int
