@@ -22,7 +22,13 @@ from aiohttp import web
 
 from bot.channels.web import WebChannel
 from bot.config import Settings
-from bot.db.catalogue import catalogue_stamp, catalogue_version, ensure_bundled, load_procedures
+from bot.db.catalogue import (
+    catalogue_stamp,
+    catalogue_version,
+    ensure_bundled,
+    load_lexicon,
+    load_procedures,
+)
 from bot.db.migrate import upgrade_async
 from bot.db.session import Database
 from bot.outbox import Pace, PacedSender
@@ -143,13 +149,14 @@ class Service:
         else:
             async with self.db.session() as session:
                 version = await catalogue_version(session)
-            index = await asyncio.to_thread(search_cache.read, cache, version)
+                lexicon = await load_lexicon(session)
+            index = await asyncio.to_thread(search_cache.read, cache, version, lexicon)
             cached = index is not None
             if index is None:
                 async with self.db.session() as session:
                     procedures = await load_procedures(session)
                 index = await asyncio.to_thread(
-                    search_cache.build_and_write, cache, version, procedures)
+                    search_cache.build_and_write, cache, version, procedures, lexicon)
         self.services["catalogue"] = index
         self._catalogue_stamp = stamp
         log.info("procedure catalogue: %d procedures (import %d), index %s in %.2f s",

@@ -1,7 +1,9 @@
-"""`motcua search`, `motcua import-procedures`, `motcua export-procedures` (catalogue tasks).
+"""`motcua search`, `motcua import-procedures`, `motcua export-procedures`,
+`motcua import-lexicon`, `motcua export-lexicon` (catalogue tasks).
 
-``search`` reads the catalogue from the database when it holds one, otherwise the catalogue
-bundled in the package (so it works on a fresh install, before any migration).
+``search`` reads the catalogue and the search lexicon from the database when it holds them,
+otherwise the ones bundled in the package (so it works on a fresh install, before any
+migration).
 """
 
 from __future__ import annotations
@@ -11,12 +13,19 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
+from procedures import lexicon
 from procedures.catalogue import LEVEL_LABELS, Procedure, load_bundled
 from procedures.curated import apply_overlay
 from procedures.importer import ImportFailed, read_file, write_file, xlsx_overflows
 from procedures.search import SearchIndex
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -51,20 +60,42 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     exp.add_argument("--bundled", action="store_true", help="export the bundled catalogue")
     exp.set_defaults(func=cmd_export)
 
+    imp_lex = sub.add_parser(
+        "import-lexicon",
+        help="replace the search lexicon (citizens' words per field) from .csv or .xlsx",
+    )
+    imp_lex.add_argument("file", type=Path)
+    imp_lex.add_argument("--dry-run", action="store_true", help="check only; change nothing")
+    imp_lex.set_defaults(func=cmd_import_lexicon)
+
+    exp_lex = sub.add_parser("export-lexicon", help="export the search lexicon to .csv or .xlsx")
+    exp_lex.add_argument("file", type=Path)
+    exp_lex.add_argument("--bundled", action="store_true", help="export the bundled lexicon")
+    exp_lex.set_defaults(func=cmd_export_lexicon)
+
 
 # --- loading ----------------------------------------------------------------------------------
 
 
 def load_catalogue(use_bundled: bool = False) -> list[Procedure]:
     """The database's catalogue when there is one, else the bundled catalogue."""
-    if not use_bundled:
-        procedures = _load_from_database()
-        if procedures:
-            return procedures
-    return load_bundled()
+    from bot.db.catalogue import load_procedures
+
+    procedures = None if use_bundled else _from_database(load_procedures)
+    return procedures or load_bundled()
 
 
-def _load_from_database() -> list[Procedure]:
+def load_lexicon(use_bundled: bool = False) -> tuple[lexicon.Entry, ...]:
+    """The search lexicon in use: the database's (once one was imported), else the bundled."""
+    from bot.db.catalogue import load_lexicon as load
+
+    entries = None if use_bundled else _from_database(load)
+    return lexicon.bundled() if entries is None else entries
+
+
+def _from_database(load: Callable[[AsyncSession], Awaitable[T]]) -> T | None:
+    """What `load` reads from the configured database; None on a fresh install (no database
+    file: none is created just to read) or when the database cannot be read."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -75,23 +106,22 @@ def _load_from_database() -> list[Procedure]:
     database = url.database
     local_file = url.drivername.startswith("sqlite") and database and database != ":memory:"
     if local_file and not Path(str(database)).exists():
-        return []  # fresh install: do not create a database just to search
+        return None
 
-    async def load() -> list[Procedure]:
-        from bot.db.catalogue import load_procedures
+    async def read() -> T:
         from bot.db.session import Database
 
         db = Database(settings.database_url)
         try:
             async with db.session() as session:
-                return await load_procedures(session)
+                return await load(session)
         finally:
             await db.dispose()
 
     try:
-        return asyncio.run(load())
+        return asyncio.run(read())
     except (SQLAlchemyError, OSError):
-        return []  # not migrated yet, or unreachable: the bundled catalogue still answers
+        return None  # not migrated yet, or unreachable: the bundled data still answers
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -107,7 +137,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print("motcua search: --limit phải ≥ 1 (--limit must be at least 1)", file=sys.stderr)
         return 2
-    index = SearchIndex.build(load_catalogue(args.bundled))
+    index = SearchIndex.build(load_catalogue(args.bundled), load_lexicon(args.bundled))
     out = sys.stdout
     if args.batch is not None:
         try:
@@ -167,23 +197,28 @@ def cmd_import(args: argparse.Namespace) -> int:
         print("(--dry-run: không thay đổi cơ sở dữ liệu)")
         return 0
 
+    from bot.db.catalogue import save_import_result
+
+    return _store(lambda session: save_import_result(session, result))
+
+
+def _store(save: Callable[[AsyncSession], Awaitable[Any]]) -> int:
+    """Run `save` in a transaction of the configured database and print its summary."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot.cli import load_settings
+    from bot.db.session import Database
 
     settings = load_settings()
 
     async def store() -> str:
-        from bot.db.catalogue import save_import_result
-        from bot.db.session import Database
-
         db = Database(settings.database_url)
         try:
             async with db.session() as session:
-                summary = await save_import_result(session, result)
-            return summary.describe()
+                summary = await save(session)
+            return str(summary.describe())
         finally:
             await db.dispose()
-
-    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         print(asyncio.run(store()))
@@ -212,4 +247,42 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"Xuất thất bại: {error}", file=sys.stderr)
         return 1
     print(f"Đã xuất {count} thủ tục ra {args.file}")
+    return 0
+
+
+def cmd_import_lexicon(args: argparse.Namespace) -> int:
+    """Replace the search lexicon with a file's entries, all checked first against the
+    catalogue: one bad row and nothing changes."""
+    try:
+        entries, problems = lexicon.read_file(args.file)
+    except ImportFailed as error:
+        print(f"Nhập thất bại: {error}", file=sys.stderr)
+        return 1
+    problems += lexicon.check(entries, load_catalogue())
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    if problems:
+        print(
+            f"Nhập thất bại: {len(problems)} lỗi; từ điển không thay đổi. Sửa các dòng trên rồi "
+            "nhập lại. (Nothing was changed.)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"Đọc được {len(entries)} mục, không có lỗi.")
+    if args.dry_run:
+        print("(--dry-run: không thay đổi cơ sở dữ liệu)")
+        return 0
+    from bot.db.catalogue import save_lexicon
+
+    return _store(lambda session: save_lexicon(session, entries, str(args.file)))
+
+
+def cmd_export_lexicon(args: argparse.Namespace) -> int:
+    entries = load_lexicon(args.bundled)
+    try:
+        count = lexicon.write_file(entries, args.file)
+    except ImportFailed as error:
+        print(f"Xuất thất bại: {error}", file=sys.stderr)
+        return 1
+    print(f"Đã xuất {count} mục của từ điển tìm kiếm ra {args.file}")
     return 0

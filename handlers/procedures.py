@@ -20,6 +20,7 @@ from handlers.start import back_to_menu
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
 from procedures.search import Hit, SearchIndex, bounded_query
+from procedures.siblings import Clarification, clarify
 
 router = Router()
 
@@ -28,6 +29,9 @@ RESULTS = 5
 FIELDS_SHOWN = 8
 FIELD_PAGE = 8
 LABEL_LIMIT = 60
+WEAK_SCORE = 0.3
+"""When nothing reaches the search's MIN_SCORE, the best result from here is offered as a
+question ("Có phải anh/chị muốn hỏi về …?"), never as an answer."""
 SECTIONS = {
     "docs": ("procedures.documents", "procedures.button_documents"),
     "fees": ("procedures.fees", "procedures.button_fees"),
@@ -116,17 +120,42 @@ async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing
         hits = await asyncio.to_thread(index.search, read, limit=RESULTS)
     else:
         hits = index.search(read, limit=RESULTS)
+    if not hits:
+        return [not_found_reply(query, index.search(read, limit=1, min_score=WEAK_SCORE), ctx)]
+    question = clarify(read, hits, lambda text: index.search(text, limit=3))
+    if question is not None:
+        return [clarifying_reply(question)]
     return [results_reply(query, hits, ctx)]
 
 
+def _shown(query: str) -> str:
+    return query if len(query) <= 80 else query[:79] + "…"
+
+
 def results_reply(query: str, hits: list[Hit], ctx: Context) -> Outgoing:
-    shown = query if len(query) <= 80 else query[:79] + "…"
-    if not hits:
-        return Outgoing(text("procedures.not_found", query=shown), buttons=field_buttons(ctx, 6))
     buttons = [[Button(short(f"{hit.name} ({hit.level_label})"), action=f"proc:{hit.code}")]
                for hit in hits]
     buttons.append([fields_button()])
-    return Outgoing(text("procedures.results", query=shown, hits=hits), buttons=buttons)
+    return Outgoing(text("procedures.results", query=_shown(query), hits=hits), buttons=buttons)
+
+
+def not_found_reply(query: str, weak: list[Hit], ctx: Context) -> Outgoing:
+    """Nothing fits: browse by field, and a weak candidate offered as a question."""
+    buttons = field_buttons(ctx, 6)
+    if weak:
+        guess = Button(short(text("procedures.button_guess", name=weak[0].name)),
+                       action=f"proc:{weak[0].code}")
+        buttons.insert(0, [guess])
+    return Outgoing(text("procedures.not_found", query=_shown(query), guess=bool(weak)),
+                    buttons=buttons)
+
+
+def clarifying_reply(question: Clarification) -> Outgoing:
+    """One question when the best results are siblings: one button per option."""
+    buttons = [[Button(short(label), action=f"proc:{hit.code}")]
+               for label, hit in question.choices]
+    buttons.append([fields_button()])
+    return Outgoing(text("procedures.clarify", question=question), buttons=buttons)
 
 
 def field_buttons(ctx: Context, count: int) -> list[list[Button]]:

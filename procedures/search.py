@@ -52,6 +52,9 @@ from rapidfuzz.distance import OSA
 
 from procedures.aliases import ABBREVIATIONS, CONTEXT, EVERYDAY_NAMES, FILLER
 from procedures.catalogue import LEVEL_LABELS, LEVELS, Procedure
+from procedures.lexicon import Entry
+from procedures.lexicon import bundled as bundled_lexicon
+from procedures.lexicon import tables as lexicon_tables
 from procedures.normalize import (
     clean,
     decode_telex,
@@ -89,7 +92,7 @@ is already measured against a need-sized share, the rest is story."""
 _CANDIDATES = 80
 _SCALE = 1.1
 W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
-_MAX_PHRASE = 5
+_MAX_PHRASE = 6
 _GENERIC_RESULT = re.compile(
     r"^(quyết định|thông báo|văn bản|phiếu|công văn|cập nhật|kết quả|giấy tiếp nhận|trả lời)",
     re.IGNORECASE,
@@ -230,17 +233,22 @@ class SearchIndex:
         self._loose_context: set[str] = set()
         self._bigrams: dict[tuple[str, str], int] = {}
         self._key_bigrams: set[tuple[str, str]] = set()
+        self._vocabulary = _vocabulary(())
 
     # --- building -------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, procedures: Iterable[Procedure]) -> SearchIndex:
+    def build(
+        cls, procedures: Iterable[Procedure], lexicon: Iterable[Entry] | None = None
+    ) -> SearchIndex:
+        """The index of `procedures`, read with `lexicon` (the bundled one when None)."""
         with collector_paused():
-            return cls._build(procedures)
+            return cls._build(procedures, bundled_lexicon() if lexicon is None else lexicon)
 
     @classmethod
-    def _build(cls, procedures: Iterable[Procedure]) -> SearchIndex:
+    def _build(cls, procedures: Iterable[Procedure], lexicon: Iterable[Entry]) -> SearchIndex:
         index = cls()
+        index._vocabulary = _vocabulary(tuple(lexicon))
         doc_terms: list[set[str]] = []
         for procedure in procedures:
             doc = len(index.procedures)
@@ -251,7 +259,7 @@ class SearchIndex:
             terms: set[str] = set()
             ids = []
             for text, factor in _surface_texts(procedure):
-                surface = _make_surface(doc, text, factor)
+                surface = _make_surface(doc, text, factor, index._vocabulary.rewrite)
                 if not surface.folded:
                     continue
                 ids.append(len(index._surfaces))
@@ -674,7 +682,7 @@ class SearchIndex:
         i = 0
         while i < len(flat):
             matched = False
-            longest = _PHRASE_LENGTHS.get(flat[i][0], 0)  # no phrase starts here: 0
+            longest = self._vocabulary.lengths.get(flat[i][0], 0)  # no phrase starts here: 0
             if long_message:
                 longest = max(longest, _CONTEXT_LENGTHS.get(flat[i][0], 0))
             for size in range(min(_MAX_PHRASE, len(flat) - i, longest), 0, -1):
@@ -777,7 +785,8 @@ class SearchIndex:
     def _phrase_slot(
         self, phrase: str, span: list[tuple[str, str, bool, bool]], accented: bool
     ) -> _Slot | None:
-        entries = [_PHRASES[id(table)].get(phrase) for table in (ABBREVIATIONS, EVERYDAY_NAMES)]
+        vocabulary = self._vocabulary
+        entries = [vocabulary.abbreviations.get(phrase), vocabulary.names.get(phrase)]
         spellings = _FILLER.get(phrase)
         if entries == [None, None] and spellings is None:
             return None
@@ -812,7 +821,7 @@ class SearchIndex:
         folded = _iy(fold(word))
         if (
             folded in self._vocab_set
-            or folded in _KNOWN_SHORTHAND
+            or folded in self._vocabulary.known
             or folded in _FILLER_FOLDED
             or folded in _CONTEXT_WORDS
             or not word.isalnum()
@@ -943,12 +952,14 @@ def _surface_texts(procedure: Procedure) -> list[tuple[str, float]]:
     return texts
 
 
-def _make_surface(doc: int, text: str, factor: float) -> _Surface:
+def _make_surface(
+    doc: int, text: str, factor: float, rewrite: dict[str, list[tuple[str, str, bool]]]
+) -> _Surface:
     folded_words: list[str] = []
     keys: list[str] = []
     for word in tokens(text):
         term = _term(_digits(word))
-        expansion = _ABBREVIATION_REWRITE.get(term[0])
+        expansion = rewrite.get(term[0])
         for folded, key, _marked in expansion or (term,):
             folded_words.append(folded)
             keys.append(key)
@@ -1109,26 +1120,37 @@ def _phrase_table(
     return out
 
 
-_PHRASES: dict[int, dict[str, tuple[list[tuple[str, str, bool]], list[str]]]] = {
-    id(ABBREVIATIONS): _phrase_table(ABBREVIATIONS),
-    id(EVERYDAY_NAMES): _phrase_table(EVERYDAY_NAMES),
-}
+_NOT_REWRITTEN = {"k", "j", "ng", "nc", "nn", "sn", "vs", "bn", "tp"}
+"""Shorthand too short or too common to be read as its expansion inside catalogue texts."""
 
 
-def _phrase_lengths() -> dict[str, int]:
-    """First word of a dictionary or filler phrase → the longest such phrase (in words)."""
-    lengths: dict[str, int] = {}
-    for phrase in [*_PHRASES[id(ABBREVIATIONS)], *_PHRASES[id(EVERYDAY_NAMES)], *_FILLER]:
-        words = phrase.split(" ")
-        lengths[words[0]] = max(lengths.get(words[0], 0), len(words))
-    return lengths
+class _Vocabulary:
+    """The phrases a query is read with: shorthand (:data:`ABBREVIATIONS`), everyday names
+    (:data:`EVERYDAY_NAMES`) and a lexicon's entries (:mod:`procedures.lexicon`) merged in."""
+
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        abbreviations, names = lexicon_tables(entries, ABBREVIATIONS, EVERYDAY_NAMES)
+        self.abbreviations = _phrase_table(abbreviations)
+        self.names = _phrase_table(names)
+        # First word of a dictionary or filler phrase → the longest such phrase (in words).
+        self.lengths: dict[str, int] = {}
+        for phrase in [*self.abbreviations, *self.names, *_FILLER]:
+            words = phrase.split(" ")
+            self.lengths[words[0]] = max(self.lengths.get(words[0], 0), len(words))
+        # One-word shorthand in a catalogue text is read as its first expansion.
+        self.rewrite = {
+            _iy(fold(key)): [_term(w) for w in tokens(expansions[0])]
+            for key, expansions in abbreviations.items()
+            if " " not in key and key not in _NOT_REWRITTEN
+        }
+        self.known = {fold(k) for k in abbreviations} | {
+            " ".join(fold(w) for w in tokens(k)) for k in names
+        }
 
 
-_ABBREVIATION_REWRITE = {
-    _iy(fold(key)): [_term(w) for w in tokens(expansions[0])]
-    for key, expansions in ABBREVIATIONS.items()
-    if " " not in key and key not in {"k", "j", "ng", "nc", "nn", "sn", "vs", "bn", "tp"}
-}
+@lru_cache(maxsize=4)
+def _vocabulary(entries: tuple[Entry, ...]) -> _Vocabulary:
+    return _Vocabulary(entries)
 
 
 def _filler_table() -> dict[str, list[list[tuple[str, str, bool]]]]:
@@ -1142,7 +1164,6 @@ def _filler_table() -> dict[str, list[list[tuple[str, str, bool]]]]:
 
 
 _FILLER = _filler_table()
-_PHRASE_LENGTHS = _phrase_lengths()
 _CONTEXT: dict[str, frozenset[tuple[str, ...]]] = {}
 """Folded context phrase → the accent keys of its spellings ("ba" father, "bà" is filler)."""
 _CONTEXT_WORDS: dict[str, frozenset[str]] = {}
@@ -1159,9 +1180,6 @@ for _phrase in sorted(CONTEXT):  # sorted: nothing depends on the list's or a se
 del _phrase, _terms, _folded
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
-_KNOWN_SHORTHAND = {fold(k) for k in ABBREVIATIONS} | {
-    " ".join(fold(w) for w in tokens(k)) for k in EVERYDAY_NAMES
-}
 
 # Exported for benchmarks and tests that want the exact folding the index uses.
 fold_for_index = _iy

@@ -1,9 +1,9 @@
 """The built search index kept on disk, so that a restart loads it instead of building it.
 
 A cache file holds one :class:`~procedures.search.SearchIndex` (pickled), under a *key*: a hash
-of the catalogue's version (its content) and of the engine (the source of the modules that
-build the index, the context-word list; the Python, rapidfuzz and numpy versions). A changed
-catalogue or engine gives another key, so the index is built again and cached under it; of the
+of the catalogue's version (its content), of the search lexicon it was built with and of the
+engine (the source of the modules that build the index, the context-word list; the Python,
+rapidfuzz and numpy versions). A changed catalogue, lexicon or engine gives another key, so the index is built again and cached under it; of the
 other keys' files the newest few are kept.
 
 A file is only trusted when its header names the key asked for and the SHA-256 of its payload
@@ -23,14 +23,17 @@ import os
 import pickle
 import platform
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from procedures import aliases, catalogue, normalize, search
+from procedures import aliases, catalogue, lexicon, normalize, search
 from procedures.catalogue import Procedure
+from procedures.lexicon import Entry
+from procedures.lexicon import bundled as bundled_lexicon
+from procedures.lexicon import digest as lexicon_digest
 from procedures.search import SearchIndex, collector_paused
 
 log = logging.getLogger(__name__)
@@ -45,7 +48,7 @@ bundle, may be in use in this data folder)."""
 def engine_version() -> str:
     """Changes whenever the code that builds an index might build another one."""
     digest = hashlib.sha256(FORMAT)
-    for module in (search, aliases, normalize, catalogue):
+    for module in (search, aliases, lexicon, normalize, catalogue):
         digest.update(Path(str(module.__file__)).read_bytes())
     # The context-word list is data the index is built with (`aliases.CONTEXT`).
     digest.update(resources.files("procedures.data").joinpath(aliases.CONTEXT_FILE).read_bytes())
@@ -58,33 +61,41 @@ def engine_version() -> str:
     return digest.hexdigest()
 
 
-def cache_key(catalogue_version: str) -> str:
-    return hashlib.sha256(f"{engine_version()}\n{catalogue_version}".encode()).hexdigest()
+def cache_key(catalogue_version: str, lexicon: Sequence[Entry]) -> str:
+    text = f"{engine_version()}\n{catalogue_version}\n{lexicon_digest(lexicon)}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_or_build(
     directory: Path | None,
     catalogue_version: str,
     procedures: Callable[[], Iterable[Procedure]],
+    lexicon: Sequence[Entry] | None = None,
 ) -> tuple[SearchIndex, bool]:
-    """The index of the catalogue of `catalogue_version` (a hash of its content): from the
-    cache in `directory` when it holds it, else built from `procedures()` and cached. Returns
-    it and whether it came from the cache. `directory` None: no cache, always built."""
+    """The index of the catalogue of `catalogue_version` (a hash of its content) read with
+    `lexicon` (the bundled one when None): from the cache in `directory` when it holds it,
+    else built from `procedures()` and cached. Returns it and whether it came from the cache.
+    `directory` None: no cache, always built."""
+    lexicon = bundled_lexicon() if lexicon is None else lexicon
     if directory is not None:
-        index = read(directory, catalogue_version)
+        index = read(directory, catalogue_version, lexicon)
         if index is not None:
             return index, True
-    return build_and_write(directory, catalogue_version, procedures()), False
+    return build_and_write(directory, catalogue_version, procedures(), lexicon), False
 
 
 def build_and_write(
-    directory: Path | None, catalogue_version: str, procedures: Iterable[Procedure]
+    directory: Path | None,
+    catalogue_version: str,
+    procedures: Iterable[Procedure],
+    lexicon: Sequence[Entry] | None = None,
 ) -> SearchIndex:
     """Build the index and cache it in `directory` (a failure to write is only logged)."""
-    index = SearchIndex.build(procedures)
+    lexicon = bundled_lexicon() if lexicon is None else lexicon
+    index = SearchIndex.build(procedures, lexicon)
     if directory is not None:
         try:
-            write(directory, catalogue_version, index)
+            write(directory, catalogue_version, index, lexicon)
         except OSError as error:  # a read-only data folder: serve anyway, without a cache
             log.warning("could not cache the search index in %s: %s", directory, error)
     return index
@@ -94,10 +105,12 @@ def cache_path(directory: Path, key: str) -> Path:
     return directory / f"search-{key[:32]}.idx"
 
 
-def read(directory: Path, catalogue_version: str) -> SearchIndex | None:
-    """The index cached in `directory` for the catalogue; None when absent, foreign or
-    damaged."""
-    key = cache_key(catalogue_version)
+def read(
+    directory: Path, catalogue_version: str, lexicon: Sequence[Entry] | None = None
+) -> SearchIndex | None:
+    """The index cached in `directory` for the catalogue and lexicon (the bundled one when
+    None); None when absent, foreign or damaged."""
+    key = cache_key(catalogue_version, bundled_lexicon() if lexicon is None else lexicon)
     path = cache_path(directory, key)
     try:
         data = path.read_bytes()
@@ -124,9 +137,15 @@ def read(directory: Path, catalogue_version: str) -> SearchIndex | None:
     return index if isinstance(index, SearchIndex) else None
 
 
-def write(directory: Path, catalogue_version: str, index: SearchIndex) -> None:
-    """Cache `index` for the catalogue (atomically), removing old cache files."""
-    key = cache_key(catalogue_version)
+def write(
+    directory: Path,
+    catalogue_version: str,
+    index: SearchIndex,
+    lexicon: Sequence[Entry] | None = None,
+) -> None:
+    """Cache `index` of the catalogue and lexicon (the bundled one when None) atomically,
+    removing old cache files."""
+    key = cache_key(catalogue_version, bundled_lexicon() if lexicon is None else lexicon)
     path = cache_path(directory, key)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     payload = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)

@@ -17,16 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import ProcedureImport, ProcedureRecord, utcnow
+from bot.db.models import LexiconRow, ProcedureImport, ProcedureRecord, utcnow
+from procedures import lexicon
 from procedures.catalogue import Procedure, bundle_info, load_bundled
 from procedures.importer import ImportResult, Problem
 from procedures.search import SearchIndex
 
 LOCAL_SOURCES = ("csv", "xlsx")
 BUNDLE_KIND = "bundle"
+LEXICON_KIND = "lexicon"
 
 
 @dataclass
@@ -203,7 +205,59 @@ async def ensure_bundled(session: AsyncSession) -> ImportSummary | None:
 async def load_search_index(session: AsyncSession) -> SearchIndex:
     """The search index over the database's catalogue (the bundled one when it is empty)."""
     procedures = await load_procedures(session)
-    return SearchIndex.build(procedures or load_bundled())
+    return SearchIndex.build(procedures or load_bundled(), await load_lexicon(session))
+
+
+async def load_lexicon(session: AsyncSession) -> tuple[lexicon.Entry, ...]:
+    """The search lexicon: the last one imported (:func:`save_lexicon`), else the bundled."""
+    imported = await session.scalar(
+        select(func.max(ProcedureImport.id)).where(ProcedureImport.kind == LEXICON_KIND)
+    )
+    if imported is None:
+        return lexicon.bundled()
+    rows = await session.scalars(
+        select(LexiconRow).where(LexiconRow.import_id == imported).order_by(LexiconRow.id)
+    )
+    return tuple(
+        lexicon.Entry(row.field, row.kind, row.citizen, tuple(row.official.split(lexicon.SEPARATOR)))
+        for row in rows
+    )
+
+
+async def save_lexicon(
+    session: AsyncSession, entries: Sequence[lexicon.Entry], source: str
+) -> LexiconSummary:
+    """Make `entries` the search lexicon (replacing the one in use); every process rebuilds
+    its index at its next catalogue check, as after a catalogue import."""
+    before, after = set(await load_lexicon(session)), set(entries)
+    record = ProcedureImport(
+        source=source[-300:], kind=LEXICON_KIND, total=len(entries),
+        created=len(after - before), unchanged=len(after & before), finished_at=utcnow(),
+    )
+    session.add(record)
+    await session.flush()
+    await session.execute(delete(LexiconRow))
+    if entries:
+        await session.execute(insert(LexiconRow), [
+            {**entry.row(), "import_id": record.id} for entry in entries
+        ])
+    return LexiconSummary(record.id, len(entries), len(after - before), len(before - after))
+
+
+@dataclass(frozen=True)
+class LexiconSummary:
+    """What a lexicon import changed."""
+
+    import_id: int
+    total: int
+    added: int
+    removed: int
+
+    def describe(self) -> str:
+        return (
+            f"Lần nhập #{self.import_id}: từ điển tìm kiếm có {self.total} mục — "
+            f"{self.added} mục mới, {self.removed} mục bỏ đi."
+        )
 
 
 async def timed_ensure_and_load(session: AsyncSession) -> tuple[SearchIndex, float]:

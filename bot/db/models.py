@@ -207,6 +207,19 @@ class ProcedureRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LexiconRow(Base):
+    """An entry of the search lexicon an official imported (:mod:`procedures.lexicon`); while
+    no lexicon was ever imported the bundled one is used."""
+
+    __tablename__ = "lexicon_entries"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    field: Mapped[str] = mapped_column(String(300), default="")
+    kind: Mapped[str] = mapped_column(String(10))
+    citizen: Mapped[str] = mapped_column(String(200))
+    official: Mapped[str] = mapped_column(Text)
+    import_id: Mapped[int] = mapped_column(ForeignKey("procedure_imports.id"))
+
+
 class AuditLog(Base):
     """Append-only record of security events and staff actions."""
 

@@ -1,0 +1,238 @@
+"""The search lexicon: per field, the words citizens use for the official ones.
+
+Each entry says that in a field (lĩnh vực) a citizen's word or phrase stands for one or more
+official phrases of that field's procedure names: "đóng cửa công ty" → "giải thể", "đăng kiểm"
+→ "kiểm định", "tiền rách" → "tiền không đủ tiêu chuẩn lưu thông". Two kinds, as in
+:mod:`procedures.aliases`: ``name`` (an everyday phrase: in a query it matches as written *or*
+as its official phrases) and ``abbr`` (shorthand official texts never use: it stands for its
+official phrases only, and catalogue texts that use it are read as its first official phrase).
+
+The lexicon is data an official can extend: ``procedures/data/lexicon.tsv`` is bundled, and
+``motcua export-lexicon`` / ``motcua import-lexicon`` move it through CSV or XLSX (columns
+:data:`COLUMNS`). Every official phrase must stand, as consecutive words, in a name of a
+procedure of its field (:func:`check`): the lexicon maps onto the catalogue's own words, so an
+entry cannot point at nothing, and a reader can see what it is for.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from procedures.catalogue import Procedure
+from procedures.importer import ImportFailed, Problem
+from procedures.normalize import fold, tokens
+
+BUNDLED_FILE = "lexicon.tsv"
+COLUMNS = ("field", "kind", "citizen", "official")
+KINDS = ("name", "abbr")
+SEPARATOR = " | "
+MAX_WORDS = 6
+"""A citizen phrase is matched on at most this many words (the search's longest phrase)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One citizen phrase of a field and the official phrases it stands for."""
+
+    field: str
+    kind: str
+    citizen: str
+    official: tuple[str, ...]
+
+    def row(self) -> dict[str, str]:
+        return {
+            "field": self.field,
+            "kind": self.kind,
+            "citizen": self.citizen,
+            "official": SEPARATOR.join(self.official),
+        }
+
+
+def parse_row(values: Sequence[object], where: str, problems: list[Problem]) -> Entry | None:
+    """An entry from the four columns of a row; None (and a problem) when it is unusable."""
+    cells = [" ".join(str(v or "").split()) for v in values] + [""] * len(COLUMNS)
+    field, kind, citizen, official = cells[:4]
+    if not any(cells[:4]):
+        return None
+    kind = kind.lower() or "name"
+    phrases = tuple(dict.fromkeys(p.strip() for p in official.split("|") if p.strip()))
+    error = None
+    if kind not in KINDS:
+        error = f"loại '{kind}' không hợp lệ: dùng name hoặc abbr"
+    elif not tokens(citizen):
+        error = "thiếu cách gọi của người dân (cột citizen)"
+    elif len(tokens(citizen)) > MAX_WORDS:
+        error = f"cách gọi dài quá {MAX_WORDS} từ"
+    elif not phrases:
+        error = "thiếu cụm từ chính thức (cột official)"
+    if error:
+        problems.append(Problem(where, error, "error"))
+        return None
+    return Entry(field, kind, citizen.lower(), phrases)
+
+
+def read_text(text: str, source: str = BUNDLED_FILE) -> list[Entry]:
+    """Entries of a TSV text (the bundled form): ``#`` starts a comment line."""
+    problems: list[Problem] = []
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        entry = parse_row(line.split("\t"), f"{source}:{number}", problems)
+        if entry is not None:
+            entries.append(entry)
+    if problems:
+        raise ImportFailed("; ".join(str(p) for p in problems))
+    return entries
+
+
+@cache
+def bundled() -> tuple[Entry, ...]:
+    """The lexicon shipped with the package."""
+    text = resources.files("procedures.data").joinpath(BUNDLED_FILE).read_text(encoding="utf-8")
+    return tuple(read_text(text))
+
+
+def digest(entries: Iterable[Entry]) -> str:
+    """A hash of a lexicon's content (part of a cached search index's key)."""
+    hashed = hashlib.sha256()
+    for entry in entries:
+        hashed.update("\t".join(entry.row().values()).encode() + b"\n")
+    return hashed.hexdigest()
+
+
+def check(entries: Iterable[Entry], procedures: Iterable[Procedure]) -> list[Problem]:
+    """Problems of entries against a catalogue: an unknown field, an official phrase that
+    stands in no name of the field's procedures, the same citizen phrase twice in a field."""
+    names: dict[str, list[str]] = {}
+    for procedure in procedures:
+        texts = [procedure.name, *procedure.aliases, *(r.name for r in procedure.results[:3])]
+        names.setdefault(procedure.field, []).extend(f" {_words(t)} " for t in texts)
+    everything = [text for texts in names.values() for text in texts]
+    problems = []
+    seen: set[tuple[str, str]] = set()
+    for number, entry in enumerate(entries, start=1):
+        where = f"dòng {number} ({entry.citizen})"
+        key = (entry.field, _words(entry.citizen))
+        if key in seen:
+            problems.append(Problem(where, "trùng cách gọi trong cùng lĩnh vực", "error"))
+        seen.add(key)
+        if entry.field and entry.field not in names:
+            problems.append(Problem(where, f"không có lĩnh vực '{entry.field}'", "error"))
+            continue
+        haystack = names[entry.field] if entry.field else everything
+        for phrase in entry.official:
+            if not any(f" {_words(phrase)} " in text for text in haystack):
+                problems.append(Problem(
+                    where, f"'{phrase}' không có trong tên thủ tục nào của lĩnh vực", "error"))
+    return problems
+
+
+def _words(text: str) -> str:
+    return " ".join(fold(word) for word in tokens(text))
+
+
+def tables(
+    entries: Iterable[Entry],
+    abbreviations: dict[str, list[str]],
+    names: dict[str, list[str]],
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The search's shorthand and everyday-name tables: the general ones given, then each
+    entry's official phrases added under its citizen phrase (fields merge)."""
+    merged = ({k: list(v) for k, v in abbreviations.items()}, {k: list(v) for k, v in names.items()})
+    for entry in entries:
+        table = merged[0] if entry.kind == "abbr" else merged[1]
+        phrases = table.setdefault(entry.citizen, [])
+        phrases.extend(p for p in entry.official if p not in phrases)
+    return merged
+
+
+# --- files an official edits ------------------------------------------------------------------
+
+
+def read_file(path: Path | str) -> tuple[list[Entry], list[Problem]]:
+    """Entries and problems of a CSV (UTF-8, comma or semicolon) or XLSX file with the
+    :data:`COLUMNS` header; :class:`ImportFailed` when the file cannot be read at all."""
+    path = Path(path)
+    rows = _xlsx_rows(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _csv_rows(path)
+    header = [str(h or "").strip().lower() for h in (rows[0] if rows else [])]
+    if header[: len(COLUMNS)] != list(COLUMNS):
+        raise ImportFailed(
+            f"Tệp {path.name} cần dòng tiêu đề {', '.join(COLUMNS)}; từ điển không thay đổi. "
+            f"(The header must be {', '.join(COLUMNS)}; the lexicon was not changed.)"
+        )
+    problems: list[Problem] = []
+    entries = []
+    for number, row in enumerate(rows[1:], start=2):
+        entry = parse_row(list(row)[: len(COLUMNS)], f"dòng {number}", problems)
+        if entry is not None:
+            entries.append(entry)
+    return entries, problems
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ImportFailed(f"Không tìm thấy tệp {path} (file not found).") from None
+    except UnicodeDecodeError:
+        raise ImportFailed(
+            f"Tệp {path.name} không mã hóa UTF-8; hãy lưu lại bằng 'CSV UTF-8'. "
+            "(The file is not UTF-8.)"
+        ) from None
+    if "\x00" in text:
+        raise ImportFailed(f"Tệp {path.name} không phải CSV dạng văn bản (not a text file).")
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else "\t" if "\t" in first else ","
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as error:
+        raise ImportFailed(f"Tệp {path.name} không đọc được như CSV ({error}).") from None
+
+
+def _xlsx_rows(path: Path) -> list[list[object]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except FileNotFoundError:
+        raise ImportFailed(f"Không tìm thấy tệp {path} (file not found).") from None
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise ImportFailed(
+            f"Tệp {path.name} không phải bảng tính XLSX hợp lệ ({error})."
+        ) from None
+    try:
+        return [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+
+
+def write_file(entries: Iterable[Entry], path: Path | str) -> int:
+    """Write entries as CSV (UTF-8 with BOM, for spreadsheet programs) or XLSX."""
+    rows = [entry.row() for entry in entries]
+    if str(path).lower().endswith(".xlsx"):
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.title = "tu_dien"
+        sheet.append(list(COLUMNS))
+        for row in rows:
+            sheet.append([row[c] for c in COLUMNS])
+        workbook.save(path)
+    elif str(path).lower().endswith(".csv"):
+        with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        raise ImportFailed(f"Không xuất được ra {Path(path).name}: dùng .csv hoặc .xlsx.")
+    return len(rows)
