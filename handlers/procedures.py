@@ -29,7 +29,7 @@ RESULTS = 5
 FIELDS_SHOWN = 8
 FIELD_PAGE = 8
 LABEL_LIMIT = 60
-WEAK_SCORE = 0.3
+WEAK_SCORE = 0.35
 """When nothing reaches the search's MIN_SCORE, the best result from here is offered as a
 question ("Có phải anh/chị muốn hỏi về …?"), never as an answer."""
 SECTIONS = {

@@ -21,6 +21,7 @@ from __future__ import annotations
 from importlib import resources
 
 CONTEXT_FILE = "context_words.txt"
+OFF_TOPIC_FILE = "off_topic.txt"
 
 # Shorthand → official words (first expansion is used to rewrite catalogue texts).
 ABBREVIATIONS: dict[str, list[str]] = {
@@ -360,3 +361,10 @@ CONTEXT: list[str] = read_context_words(
     resources.files("procedures.data").joinpath(CONTEXT_FILE).read_text(encoding="utf-8")
 )
 """Words and phrases that tell the story around a need (who, where, when, hearsay)."""
+
+
+OFF_TOPIC: list[str] = read_context_words(
+    resources.files("procedures.data").joinpath(OFF_TOPIC_FILE).read_text(encoding="utf-8")
+)
+"""Phrases of shopping, market and everyday-life questions ("giá vàng hôm nay", "quán nào
+ngon"): a message holding one is no question about a procedure. "…" joins two parts."""

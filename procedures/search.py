@@ -50,7 +50,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from procedures.aliases import ABBREVIATIONS, CONTEXT, EVERYDAY_NAMES, FILLER
+from procedures.aliases import ABBREVIATIONS, CONTEXT, EVERYDAY_NAMES, FILLER, OFF_TOPIC
 from procedures.catalogue import LEVEL_LABELS, LEVELS, Procedure
 from procedures.lexicon import Entry
 from procedures.lexicon import bundled as bundled_lexicon
@@ -378,6 +378,8 @@ class SearchIndex:
             doc = self._by_code[code]
             if allowed is None or doc in allowed:
                 return [self._hit(doc, 1.0)]
+        if _off_topic(query):
+            return []
         slots = self._slots(query)
         required = [s for s in slots if not s.optional]
         if not required:
@@ -919,6 +921,24 @@ def bounded_query(query: str) -> str:
     if len(found) > words:
         tail = tail[found[-words].start() :]
     return f"{head}. {tail}"
+
+
+def _off_topic_patterns() -> list[re.Pattern[str]]:
+    patterns = []
+    for phrase in OFF_TOPIC:
+        parts = [" ".join(_iy(fold(w)) for w in tokens(part)) for part in phrase.split("…")]
+        patterns.append(re.compile(r"\b" + r"\b.*\b".join(map(re.escape, parts)) + r"\b"))
+    return patterns
+
+
+_OFF_TOPIC = _off_topic_patterns()
+
+
+def _off_topic(query: str) -> bool:
+    """Whether the text asks a shopping, market or everyday-life question
+    (:data:`procedures.aliases.OFF_TOPIC`)."""
+    folded = " ".join(_iy(fold(w)) for w in tokens(query))
+    return any(pattern.search(folded) for pattern in _OFF_TOPIC)
 
 
 def _plausible_typo(typed: str, word: str) -> bool:

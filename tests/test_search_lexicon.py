@@ -1,0 +1,111 @@
+"""The search lexicon (issue 12): citizens' words per field, as data an official extends."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from procedures import lexicon
+from procedures.catalogue import load_bundled
+from procedures.search import SearchIndex
+
+
+@pytest.fixture(scope="module")
+def procedures() -> list:
+    return load_bundled()
+
+
+def test_bundled_lexicon_maps_onto_the_catalogue_in_every_field(procedures: list) -> None:
+    entries = lexicon.bundled()
+    assert lexicon.check(entries, procedures) == []
+    fields = {p.field for p in procedures}
+    covered = {e.field for e in entries}
+    assert fields <= covered, sorted(fields - covered)
+    assert len(entries) >= 2000
+
+
+def test_lexicon_words_reach_the_official_procedure(procedures: list) -> None:
+    plain, read = SearchIndex.build(procedures, ()), SearchIndex.build(procedures)
+    for query, code in (("đổi tiền rách", "2.001077"), ("khoan giếng lấy nước", "1.001662")):
+        assert [h.code for h in plain.search(query, limit=1)] != [code]
+        assert [h.code for h in read.search(query, limit=1)] == [code]
+
+
+def test_a_lexicon_phrase_pointing_at_nothing_is_refused(procedures: list) -> None:
+    wrong = lexicon.Entry("Hộ tịch", "name", "giấy cưới", ("giấy đăng ký tàu bay",))
+    unknown = lexicon.Entry("Không có", "name", "abc", ("kết hôn",))
+    problems = lexicon.check([wrong, unknown], procedures)
+    assert [p.where for p in problems] == ["dòng 1 (giấy cưới)", "dòng 2 (abc)"]
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/motcua.db")
+    assert main(["db", "upgrade"]) == 0
+    return tmp_path
+
+
+def test_export_edit_import_changes_what_search_finds(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exported = installed / "tu_dien.csv"
+    code, out, _ = run(["export-lexicon", str(exported)], capsys)
+    assert code == 0 and f"{len(lexicon.bundled())} mục" in out
+    rows = list(csv.DictReader(exported.open(encoding="utf-8-sig")))
+    assert len(rows) == len(lexicon.bundled())
+    query = "xin giấy bông hồng"  # a made-up local word for the marriage certificate
+    code, out, _ = run(["search", query, "--json"], capsys)
+    assert '"1.000894"' not in out
+    with exported.open("a", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerow(["Hộ tịch", "name", "giấy bông hồng", "đăng ký kết hôn"])
+    code, out, _ = run(["import-lexicon", str(exported)], capsys)
+    assert code == 0, out
+    assert f"{len(rows) + 1} mục — 1 mục mới, 0 mục bỏ đi" in out
+    code, out, _ = run(["search", query, "--json"], capsys)
+    assert '"code": "1.000894"' in out.split("}")[0]
+    # the same file again changes nothing
+    code, out, _ = run(["import-lexicon", str(exported)], capsys)
+    assert "0 mục mới, 0 mục bỏ đi" in out
+
+
+def test_a_bad_row_changes_nothing_and_says_where(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = installed / "sai.csv"
+    bad.write_text(
+        "field,kind,citizen,official\n"
+        "Hộ tịch,name,giấy bông hồng,đăng ký kết hôn\n"
+        "Hộ tịch,viết tắt,gbh,đăng ký kết hôn\n"
+        "Hộ tịch,name,giấy cưới,tàu bay\n",
+        encoding="utf-8",
+    )
+    code, _, err = run(["import-lexicon", str(bad)], capsys)
+    assert code == 1
+    assert "dòng 3: loại 'viết tắt' không hợp lệ" in err
+    assert "'tàu bay' không có trong tên thủ tục nào" in err
+    assert "từ điển không thay đổi" in err
+    exported = installed / "sau.csv"
+    run(["export-lexicon", str(exported)], capsys)
+    assert "giấy bông hồng" not in exported.read_text(encoding="utf-8-sig")
+    wrong_header = installed / "header.csv"
+    wrong_header.write_text("a,b\n1,2\n", encoding="utf-8")
+    code, _, err = run(["import-lexicon", str(wrong_header)], capsys)
+    assert code == 1 and "field, kind, citizen, official" in err
+
+
+def test_xlsx_round_trip(tmp_path: Path) -> None:
+    entries = list(lexicon.bundled()[:50])
+    path = tmp_path / "tu_dien.xlsx"
+    assert lexicon.write_file(entries, path) == 50
+    read, problems = lexicon.read_file(path)
+    assert problems == [] and read == entries

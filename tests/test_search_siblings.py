@@ -1,0 +1,113 @@
+"""Clarifying questions when the best results are siblings (issue 12, item 4), the weak
+candidate offered as a question, and shopping questions kept quiet."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.app import bundled_index
+from bot.config import Settings
+from bot.db.session import Database
+from bot.router import Core
+from handlers import build_router
+from procedures.siblings import clarify
+from tests.dialog import Dialog, actions, labels, texts
+
+
+def ask(query: str):  # noqa: ANN201 - a Clarification or None
+    index = bundled_index()
+    return clarify(query, index.search(query), lambda text: index.search(text, limit=3))
+
+
+@pytest.mark.parametrize(
+    ("query", "family", "codes"),
+    [
+        ("dang ky ket hon", "foreign", {"1.000894", "2.000806"}),
+        ("khai tử cho bố", "foreign", {"1.000656", "1.001766"}),
+        ("lam can cuoc", "age14", {"1.014061", "1.014062"}),
+        ("xin giấy phép xây dựng", "building", {"1.013229", "1.013225"}),
+        ("đăng ký tàu", "vessel", None),
+        ("đăng ký kinh doanh", "business", None),
+    ],
+)
+def test_siblings_get_one_question(query: str, family: str, codes: set[str] | None) -> None:
+    question = ask(query)
+    assert question is not None and question.family == family
+    chosen = {hit.code for _label, hit in question.choices}
+    assert len(chosen) == len(question.choices) >= 2
+    if codes:
+        assert chosen == codes
+    assert question.question.endswith("ạ?")
+
+
+def test_the_question_names_the_procedure() -> None:
+    question = ask("dang ky ket hon")
+    assert question is not None
+    assert question.question.startswith("Anh/chị đăng ký kết hôn giữa công dân Việt Nam")
+    assert [label for label, _ in question.choices] == ["Giữa công dân Việt Nam",
+                                                        "Có yếu tố nước ngoài"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "đăng ký kết hôn với người nước ngoài",
+        "kết hôn với chồng hàn quốc",
+        "làm căn cước cho con 10 tuổi",
+        "xin phép sửa nhà",
+        "cấp lại căn cước bị mất",
+        "đăng ký tàu cá",
+    ],
+)
+def test_no_question_when_the_query_already_chose(query: str) -> None:
+    assert ask(query) is None
+
+
+@pytest.fixture
+async def core(settings: Settings) -> AsyncIterator[Core]:
+    db = Database(settings.database_url)
+    yield Core(settings, db, build_router(), services={"catalogue": bundled_index()})
+    await db.dispose()
+
+
+async def test_the_question_is_asked_with_buttons_that_open_the_card(core: Core) -> None:
+    dialog = Dialog(core)
+    replies = await dialog.say("dang ky ket hon")
+    assert "Dạ, anh/chị đăng ký kết hôn giữa công dân Việt Nam" in texts(replies)
+    assert labels(replies)[:2] == ["Giữa công dân Việt Nam", "Có yếu tố nước ngoài"]
+    assert actions(replies)[:2] == ["proc:1.000894", "proc:2.000806"]
+    card = await dialog.press("proc:2.000806")
+    assert "Mã thủ tục: 2.000806" in texts(card)
+
+
+async def test_the_question_is_numbered_on_the_console(core: Core) -> None:
+    dialog = Dialog(core, channel="console")
+    replies = await dialog.say("lam can cuoc")
+    assert "1. Từ đủ 14 tuổi trở lên" in texts(replies)
+    assert "2. Dưới 14 tuổi" in texts(replies)
+    card = await dialog.say("2")
+    assert "Mã thủ tục: 1.014062" in texts(card)
+
+
+async def test_a_weak_candidate_is_offered_as_a_question(core: Core) -> None:
+    index = bundled_index()
+    query = "giấy tờ nhà"
+    assert index.search(query) == []
+    weak = index.search(query, limit=1, min_score=0.35)
+    assert weak
+    replies = await Dialog(core).say(query)
+    assert "em chưa tìm thấy thủ tục nào phù hợp" in texts(replies)
+    assert labels(replies)[0].startswith("Có phải anh/chị muốn hỏi về:")
+    assert actions(replies)[0] == f"proc:{weak[0].code}"
+    assert "proc:field:1:" in actions(replies)[1]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["giá vàng hôm nay bao nhiêu", "cho thuê phòng trọ giá rẻ", "phòng khám răng uy tín",
+     "mua xe máy trả góp", "gia lua hom nay the nao"],
+)
+def test_shopping_questions_find_no_procedure(query: str) -> None:
+    assert bundled_index().search(query) == []
