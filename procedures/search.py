@@ -41,7 +41,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
@@ -77,6 +77,9 @@ MAX_QUERY_WORDS = 40
 surfaces), and the longest real questions have about 25."""
 
 LONG_MESSAGE_WORDS = 12
+SENTENCE_FACTOR = 0.9
+"""A procedure found by one sentence of a long message scores this share of its score for the
+sentence alone: the whole message, when it finds one as well, is the better witness."""
 """From this many words a message tells a story around its need: its context words (family,
 places, times, hearsay) are left out of the words a procedure must explain. In a short message
 they are kept, as they are often what makes it out of scope ("giá vàng hôm nay")."""
@@ -233,6 +236,8 @@ class SearchIndex:
         self._loose_context: set[str] = set()
         self._bigrams: dict[tuple[str, str], int] = {}
         self._key_bigrams: set[tuple[str, str]] = set()
+        self._keys: list[str] = []  # the accented words of the names (accent keys), sorted
+        self._key_set: set[str] = set()
         self._vocabulary = _vocabulary(())
 
     # --- building -------------------------------------------------------------------------
@@ -314,6 +319,8 @@ class SearchIndex:
             surface.folded = tuple(surface.folded)  # type: ignore[assignment]
             surface.keys = tuple(surface.keys)  # type: ignore[assignment]
             surface.content = tuple(surface.content)  # type: ignore[assignment]
+        index._key_set = {key for pair in index._key_bigrams for key in pair}
+        index._keys = sorted(key for key in index._key_set if len(key) > 1)
         # An unaccented word counts as filler only where the catalogue itself mostly uses it so
         # ("cho" yes; "ho" no: it is mostly hộ, "chieu" mostly chiếu).
         index._loose_filler = {
@@ -380,6 +387,25 @@ class SearchIndex:
                 return [self._hit(doc, 1.0)]
         if _off_topic(query):
             return []
+        found = self._ranked(query, limit, allowed, min_score)
+        if len(tokens(query)) < LONG_MESSAGE_WORDS:
+            return found
+        # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
+        # công ty."); each sentence is searched too, and a procedure keeps its best score.
+        best = {hit.code: hit for hit in found}
+        for sentence in _sentences(query):
+            for hit in self._ranked(sentence, limit, allowed, min_score):
+                scaled = replace(hit, score=round(hit.score * SENTENCE_FACTOR, 3))
+                known = best.get(hit.code)
+                if scaled.score >= min_score and (known is None or scaled.score > known.score):
+                    best[hit.code] = scaled
+        ranked = sorted(best.values(), key=lambda h: (-h.score, self._by_code[h.code]))
+        return ranked[:limit]
+
+    def _ranked(
+        self, query: str, limit: int, allowed: set[int] | None, min_score: float
+    ) -> list[Hit]:
+        """The best `limit` procedures for a query (already bounded), over `min_score`."""
         slots = self._slots(query)
         required = [s for s in slots if not s.optional]
         if not required:
@@ -705,8 +731,7 @@ class SearchIndex:
                 optional = folded.isdigit() or len(folded) == 1 and folded not in self._vocab_set
                 slots.append(_Slot([[term]], self._weight(folded), optional))
                 i += 1
-        if not accented:
-            self._add_context_repairs(slots)
+        self._add_context_repairs(slots, accented)
         return slots
 
     def content_words(self, query: str) -> list[str]:
@@ -757,32 +782,71 @@ class SearchIndex:
             return (first[1], second[1]) in self._key_bigrams
         return (first[0], second[0]) in self._bigrams
 
-    def _add_context_repairs(self, slots: list[_Slot]) -> None:
+    def _add_context_repairs(self, slots: list[_Slot], accented: bool) -> None:
         """A known word that fits none of its neighbours may be a typo of one that does:
-        "ho chiu" → "ho chieu". The repair is only an extra alternative of the slot."""
+        "ho chiu" → "ho chieu"; in a text with accents also a real syllable typed for another
+        ("gia hạng" → gia hạn, "căng cước" → căn cước, "khai tữ" → khai tử), judged on the
+        pairs of accented words the catalogue's names use. The repair is only an extra
+        alternative of the slot."""
+        bigrams = self._key_bigrams if accented else self._bigrams
         for i, slot in enumerate(slots):
             if slot.optional or len(slot.alternatives) != 1 or len(slot.alternatives[0]) != 1:
                 continue
             term = slot.alternatives[0][0]
-            if len(term.folded) < 3 or term.folded.isdigit():
+            if len(term.folded) < (2 if accented else 3) or term.folded.isdigit():
                 continue
-            before = slots[i - 1].alternatives[0][-1].folded if i > 0 else ""
-            after = slots[i + 1].alternatives[0][0].folded if i + 1 < len(slots) else ""
-            if not before and not after:
+            if accented:  # neighbours in the need: filler and context words are no witnesses
+                before_term = next((s.alternatives[0][-1] for s in reversed(slots[:i])
+                                    if not s.optional), None)
+                after_term = next((s.alternatives[0][0] for s in slots[i + 1:]
+                                   if not s.optional), None)
+            else:
+                before_term = slots[i - 1].alternatives[0][-1] if i > 0 else None
+                after_term = slots[i + 1].alternatives[0][0] if i + 1 < len(slots) else None
+            if before_term is None and after_term is None:
                 continue
-            if (before, term.folded) in self._bigrams or (term.folded, after) in self._bigrams:
+            if accented:
+                word, before, after = term.key, _key_of(before_term), _key_of(after_term)
+            else:
+                word, before, after = term.folded, _folded_of(before_term), _folded_of(after_term)
+            if (before, word) in bigrams or (word, after) in bigrams:
                 continue
-            best, best_count = None, 0
-            for word, _distance, _ in process.extract(
-                term.folded, self._vocab, scorer=OSA.distance, score_cutoff=1, limit=12
-            ):
-                if word == term.folded:
-                    continue
-                count = self._bigrams.get((before, word), 0) + self._bigrams.get((word, after), 0)
-                if count > best_count:
-                    best, best_count = word, count
-            if best is not None:
-                slot.alternatives.append([_Term(best, best, False, repaired=True)])
+            repair = (self._accented_repair if accented else self._folded_repair)(
+                term, before, after
+            )
+            if repair is not None:
+                slot.alternatives.append([repair])
+
+    def _folded_repair(self, term: _Term, before: str, after: str) -> _Term | None:
+        """The word within one edit of an unaccented word that pairs most with its neighbours."""
+        best, best_count = None, 0
+        for word, _distance, _ in process.extract(
+            term.folded, self._vocab, scorer=OSA.distance, score_cutoff=1, limit=12
+        ):
+            if word == term.folded:
+                continue
+            count = self._bigrams.get((before, word), 0) + self._bigrams.get((word, after), 0)
+            if count > best_count:
+                best, best_count = word, count
+        return None if best is None else _Term(best, best, False, repaired=True)
+
+    def _accented_repair(self, term: _Term, before: str, after: str) -> _Term | None:
+        """The accented word within one edit (a letter, a vowel mark or the tone) of an
+        accented word that forms a pair the catalogue's names use with a neighbour."""
+        # A word the names use is taken as typed unless the other fits both its neighbours.
+        needed = 2 if term.key in self._key_set else 1
+        best, best_count = None, needed - 1
+        for key, _distance, _ in process.extract(
+            term.key, self._keys, scorer=OSA.distance, score_cutoff=1, limit=12
+        ):
+            if key == term.key:
+                continue
+            count = ((before, key) in self._key_bigrams) + ((key, after) in self._key_bigrams)
+            if count > best_count:
+                best, best_count = key, count
+        if best is None:
+            return None
+        return _Term(_iy(fold(best.rstrip("012345"))), best, True, repaired=True)
 
     def _phrase_slot(
         self, phrase: str, span: list[tuple[str, str, bool, bool]], accented: bool
@@ -921,6 +985,14 @@ def bounded_query(query: str) -> str:
     if len(found) > words:
         tail = tail[found[-words].start() :]
     return f"{head}. {tail}"
+
+
+_SENTENCE_END = re.compile(r"[.?!;\n]+")
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of a message that have at least three words."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if len(tokens(s)) >= 3]
 
 
 def _off_topic_patterns() -> list[re.Pattern[str]]:
@@ -1118,6 +1190,14 @@ def _accents_agree(key_terms: list[tuple[str, str, bool]], span: Sequence[tuple]
 
 def _expansion_terms(text: str) -> list[_Term]:
     return [_Term(*_term(word)[:2], marked=False) for word in tokens(text)]
+
+
+def _key_of(term: _Term | None) -> str:
+    return term.key if term is not None else ""
+
+
+def _folded_of(term: _Term | None) -> str:
+    return term.folded if term is not None else ""
 
 
 def _is_filler(folded: str) -> bool:
