@@ -92,6 +92,14 @@ _LONG_GATE = 0.3
 """Below this cover a long message's score is scaled down (0.4 for other questions): its cover
 is already measured against a need-sized share, the rest is story."""
 
+VARIANT_WORDS = ("lại", "xóa", "hủy", "đổi", "hồi", "dứt", "ngừng", "chỉnh", "sung", "hạn")
+"""Words that make a procedure a variant of a plainer sibling ("cấp lại", "xóa đăng ký", "thu
+hồi", "chấm dứt", "điều chỉnh", "bổ sung", "gia hạn"), recognised with their accents."""
+VARIANT_FACTOR = 0.95
+"""A surface holding a variant word the query does not have scores this share."""
+VARIANT_HEAD = 5
+"""…among the first words of the surface (a later "thu hồi" names a case, not the action)."""
+
 _CANDIDATES = 80
 _SCALE = 1.1
 W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
@@ -168,6 +176,7 @@ class _Surface:
     text_length: int = 0
     positions: dict[str, list[int]] = field(default_factory=dict)
     content_total: float = 0.0
+    variants: frozenset[str] = frozenset()  # the words of VARIANT_WORDS it holds (folded)
 
 
 @dataclass
@@ -685,6 +694,10 @@ class SearchIndex:
             relevance *= accent_agreement / accent_total
         if query_cover < gate:
             relevance *= query_cover / gate
+        if not surface.variants <= query.terms:
+            # "Cấp lại …", "Xóa đăng ký …" when the citizen said neither: the plain sibling
+            # ("Cấp …", "Đăng ký …") is meant.
+            relevance *= VARIANT_FACTOR
         if surface_cover < 0.99 and _one_content_word_at_most(
             required_matched, positions, content
         ):
@@ -1057,7 +1070,10 @@ def _make_surface(
             keys.append(key)
     content = [key not in _FILLER_KEYS for key in keys]
     text = " ".join(sorted(folded_words))
-    return _Surface(doc, folded_words, keys, content, text, factor, len(text))
+    # The action a name starts with ("Cấp lại", "Xóa đăng ký", "Thu hồi") makes it a variant.
+    head = zip(folded_words[:VARIANT_HEAD], keys[:VARIANT_HEAD], strict=True)
+    variants = frozenset(f for f, k in head if k in _VARIANT_KEYS)
+    return _Surface(doc, folded_words, keys, content, text, factor, len(text), variants=variants)
 
 
 @lru_cache(maxsize=100_000)
@@ -1280,6 +1296,7 @@ for _phrase in sorted(CONTEXT):  # sorted: nothing depends on the list's or a se
 del _phrase, _terms, _folded
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
+_VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
 
 # Exported for benchmarks and tests that want the exact folding the index uses.
 fold_for_index = _iy
