@@ -77,6 +77,8 @@ MAX_QUERY_WORDS = 40
 surfaces), and the longest real questions have about 25."""
 
 LONG_MESSAGE_WORDS = 12
+SENTENCES_BELOW = 0.7
+"""A long message whose best result scores under this is searched sentence by sentence too."""
 SENTENCE_FACTOR = 0.9
 """A procedure found by one sentence of a long message scores this share of its score for the
 sentence alone: the whole message, when it finds one as well, is the better witness."""
@@ -397,10 +399,11 @@ class SearchIndex:
         if _off_topic(query):
             return []
         found = self._ranked(query, limit, allowed, min_score)
-        if len(tokens(query)) < LONG_MESSAGE_WORDS:
+        if len(tokens(query)) < LONG_MESSAGE_WORDS or (found and found[0].score >= SENTENCES_BELOW):
             return found
         # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
-        # công ty."); each sentence is searched too, and a procedure keeps its best score.
+        # công ty."); unless the whole found a good match, each sentence is searched too, and
+        # a procedure keeps its best score.
         best = {hit.code: hit for hit in found}
         for sentence in _sentences(query):
             for hit in self._ranked(sentence, limit, allowed, min_score):
@@ -848,6 +851,8 @@ class SearchIndex:
         accented word that forms a pair the catalogue's names use with a neighbour."""
         # A word the names use is taken as typed unless the other fits both its neighbours.
         needed = 2 if term.key in self._key_set else 1
+        if needed == 2 and not (before and after):
+            return None
         best, best_count = None, needed - 1
         for key, _distance, _ in process.extract(
             term.key, self._keys, scorer=OSA.distance, score_cutoff=1, limit=12
