@@ -344,6 +344,11 @@ FILLER: set[str] = {
     "đắt",
     "nhanh",
     "giá",
+    "xong",
+    "cho xong",
+    "luôn",
+    "hẳn",
+    "gấp",
 }
 
 

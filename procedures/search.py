@@ -736,6 +736,13 @@ class SearchIndex:
                 if long_message:
                     slot = self._context_slot(flat, i, size, accented)
                 slot = slot or self._phrase_slot(phrase, span, accented)
+                if slot is None and size == 1 and longest > 1:
+                    gapped = self._gapped_slot(flat, i, longest, accented)
+                    if gapped is not None:
+                        slots.extend(gapped[0])
+                        i += gapped[1]
+                        matched = True
+                        break
                 if slot is not None:
                     slots.append(slot)
                     i += size
@@ -756,6 +763,27 @@ class SearchIndex:
         out. ``"vợ em mới về nhà chồng, giờ muốn nhập hộ khẩu"`` → ``["nhap ho khau"]``."""
         slots = self._slots(bounded_query(query))
         return [" ".join(t.folded for t in s.alternatives[0]) for s in slots if not s.optional]
+
+    def _gapped_slot(
+        self, flat: list[tuple[str, str, bool, bool]], i: int, longest: int, accented: bool
+    ) -> tuple[list[_Slot], int] | None:
+        """A phrase of the dictionaries said with one small word inside ("đóng hẳn công ty",
+        "mở thêm chi nhánh"): the phrase's slot and an optional slot for that word, and the
+        number of words they take."""
+        for size in range(min(longest + 1, len(flat) - i), 2, -1):
+            span = flat[i : i + size]
+            for gap in range(1, size - 1):
+                word = span[gap]
+                if (word[1] if accented else word[0]) not in (
+                    _GAP_KEYS if accented else _GAP_FOLDED
+                ):
+                    continue
+                rest = span[:gap] + span[gap + 1 :]
+                slot = self._phrase_slot(" ".join(t[0] for t in rest), rest, accented)
+                if slot is None or slot.optional:
+                    continue
+                return [slot, _Slot([[_Term(*word)]], self._weight(word[0]), True)], size
+        return None
 
     def _context_slot(
         self, flat: list[tuple[str, str, bool, bool]], i: int, size: int, accented: bool
@@ -1302,6 +1330,10 @@ del _phrase, _terms, _folded
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
+GAP_WORDS = ("hẳn", "luôn", "thêm", "một", "cái", "chiếc", "mấy", "giúp", "dùm", "giùm")
+"""Small words a citizen puts inside a known phrase ("đóng hẳn công ty", "mở thêm chi nhánh")."""
+_GAP_KEYS = frozenset(_term(word)[1] for word in GAP_WORDS)
+_GAP_FOLDED = frozenset(_term(word)[0] for word in GAP_WORDS) - {"mot", "cai"}
 
 # Exported for benchmarks and tests that want the exact folding the index uses.
 fold_for_index = _iy
