@@ -344,11 +344,6 @@ FILLER: set[str] = {
     "đắt",
     "nhanh",
     "giá",
-    "xong",
-    "cho xong",
-    "luôn",
-    "hẳn",
-    "gấp",
 }
 
 

@@ -406,7 +406,7 @@ class SearchIndex:
         # a procedure keeps its best score.
         best = {hit.code: hit for hit in found}
         for sentence in _sentences(query):
-            for hit in self._ranked(sentence, limit, allowed, min_score):
+            for hit in self._ranked(sentence, limit, allowed, min_score, story=True):
                 scaled = replace(hit, score=round(hit.score * SENTENCE_FACTOR, 3))
                 known = best.get(hit.code)
                 if scaled.score >= min_score and (known is None or scaled.score > known.score):
@@ -415,10 +415,16 @@ class SearchIndex:
         return ranked[:limit]
 
     def _ranked(
-        self, query: str, limit: int, allowed: set[int] | None, min_score: float
+        self,
+        query: str,
+        limit: int,
+        allowed: set[int] | None,
+        min_score: float,
+        story: bool = False,
     ) -> list[Hit]:
-        """The best `limit` procedures for a query (already bounded), over `min_score`."""
-        slots = self._slots(query)
+        """The best `limit` procedures for a query (already bounded), over `min_score`;
+        `story`: the query is a sentence of a long message (its context words are optional)."""
+        slots = self._slots(query, story)
         required = [s for s in slots if not s.optional]
         if not required:
             return []
@@ -711,7 +717,7 @@ class SearchIndex:
 
     # --- query analysis -------------------------------------------------------------------
 
-    def _slots(self, query: str) -> list[_Slot]:
+    def _slots(self, query: str, story: bool = False) -> list[_Slot]:
         raw_words = [_digits(w) for w in tokens(query)]
         accented_text = any(_term(w)[2] for w in raw_words)
         words = [self._repair(w, accented_text) for w in raw_words]
@@ -721,7 +727,7 @@ class SearchIndex:
                 folded, key, marked = _term(part)
                 flat.append((folded, key, marked, repaired))
         accented = any(t[2] for t in flat)
-        long_message = len(raw_words) >= LONG_MESSAGE_WORDS
+        long_message = story or len(raw_words) >= LONG_MESSAGE_WORDS
         slots: list[_Slot] = []
         i = 0
         while i < len(flat):
