@@ -16,6 +16,7 @@ import math
 from bot.messages import Button, Incoming, Outgoing
 from bot.ratelimit import Verdict, judge
 from bot.router import Context, Reply, Router, action_number, strip_marks
+from handlers import offices
 from handlers.start import back_to_menu
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
@@ -154,8 +155,9 @@ async def on_procedure_action(msg: Incoming, ctx: Context) -> Reply:
     section = parts[2] if len(parts) > 2 else ""
     if section in SECTIONS:
         values = {"groups": channel_groups(procedure)} if section == "fees" else {}
-        return Outgoing(text(SECTIONS[section][0], p=procedure, **values),
-                        buttons=card_buttons(procedure, current=section))
+        reply = Outgoing(text(SECTIONS[section][0], p=procedure, **values),
+                         buttons=card_buttons(procedure, current=section))
+        return await offices.with_counter(reply, procedure, ctx) if section == "where" else reply
     return Outgoing(text("procedures.card", p=procedure), buttons=card_buttons(procedure))
 
 

@@ -72,6 +72,8 @@ class Citizen(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    commune_code: Mapped[str | None] = mapped_column(String(20))
+    """The commune the citizen said they live in (its counter answers their questions)."""
 
 
 class Identity(Base):
@@ -222,3 +224,4 @@ from bot.db import dossiers as _dossiers  # noqa: E402,F401  (register tables)
 from bot.db import feedback as _feedback  # noqa: E402,F401  (register tables)
 from bot.db import zalo as _zalo  # noqa: E402,F401  (register tables)
 from bot.db import scheduler as _scheduler  # noqa: E402,F401  (register tables)
+from bot.db import offices as _offices  # noqa: E402,F401  (register tables)
