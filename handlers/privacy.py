@@ -38,11 +38,15 @@ async def settings_card(ctx: Context, msg: Incoming) -> Outgoing:
     buttons = [[Button(text("privacy.button_toggle", purpose=purpose, granted=granted),
                        action=f"consent:set:{purpose}:{0 if granted else 1}")]
                for purpose, granted in consents.items()]
+    followed = len(list(active))
+    if followed:
+        buttons.append([Button(text("privacy.button_my_dossiers", count=followed),
+                               action="menu:hosocuatoi")])
     place = await offices.citizen_commune(ctx)
     buttons.append([Button(text("offices.button_change" if place else "offices.button_set"),
                            action="office:ask")])
     buttons.append([Button(text("privacy.button_forget"), action="privacy:forget")])
-    return Outgoing(text("privacy.settings", consents=consents, dossiers=len(list(active)),
+    return Outgoing(text("privacy.settings", consents=consents, dossiers=followed,
                          communes=communes, place=place.name if place else ""),
                     buttons=buttons + back_to_menu())
 

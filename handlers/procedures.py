@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 
 from bot.messages import Button, Incoming, Outgoing
 from bot.ratelimit import Verdict, judge
-from bot.router import Context, Reply, Router, action_number, strip_marks
+from bot.router import Context, Reply, Router, action_number
 from handlers import offices
-from handlers.start import back_to_menu
+from handlers.start import back_to_menu, plain
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
 from procedures.search import Hit, SearchIndex, bounded_query
@@ -45,7 +46,9 @@ the thread and the loop share the GIL, with no consistent gain (p95 on the loop 
 over three runs: 0.35/0.53, 0.31/0.24, 0.26/0.42 s). What keeps the loop free is the bound on
 the work per query (`procedures.search.bounded_query`: a few ms)."""
 THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank you", "tks",
-          "thank", "ok cam on", "da cam on", "cam on a"}
+          "thank", "ok cam on", "da cam on", "cam on a", "cam on nhe", "xin cam on",
+          "cam on em nhe", "cam on nhieu nhe", "cam on nhieu a", "thank you so much",
+          "thanks a lot", "many thanks", "ok thanks"}
 
 
 def catalogue(ctx: Context) -> SearchIndex:
@@ -96,13 +99,71 @@ async def on_free_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
     """Plain text outside a flow is a procedure search (thanks get a thank-you)."""
     if not any(ch.isalnum() for ch in msg.text):
         return None  # emoji or punctuation only: the general fallback answers
-    if strip_marks(msg.text).lower().strip(" .!") in THANKS:
+    if plain(msg.text) in THANKS:
         return [Outgoing(text("procedures.thanks"), buttons=back_to_menu())]
+    if is_english(msg.text):
+        return await english_reply(msg, ctx)
     return await search_reply(msg.text, msg, ctx)
 
 
-async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing]:
-    """The results as buttons; over the chat's search budget, the notice once, then nothing."""
+ENGLISH = frozenset(
+    "how what where when which why who is are does please need want apply applying register "
+    "registration certificate passport birth marriage office hours open you your get for with "
+    "and of the to can i'm i my me do".split())
+ENGLISH_ONLY = frozenset("how what where when which why who is are does please need want apply "
+                         "applying register registration certificate passport birth marriage "
+                         "office hours open you your get with and of".split())
+"""Words that are no unaccented Vietnamese ("the" is thẻ, "can" cần, "do" đỏ: not these)."""
+
+
+ENGLISH_TERMS = {
+    "temporary residence": "đăng ký tạm trú", "permanent residence": "đăng ký thường trú",
+    "marital status": "xác nhận tình trạng hôn nhân", "single status":
+    "xác nhận tình trạng hôn nhân", "id card": "cấp thẻ căn cước", "identity card":
+    "cấp thẻ căn cước", "citizen id": "cấp thẻ căn cước", "driving licence": "đổi giấy phép lái xe",
+    "driving license": "đổi giấy phép lái xe", "driver's license": "đổi giấy phép lái xe",
+    "criminal record": "lý lịch tư pháp", "building permit": "giấy phép xây dựng",
+    "certified copy": "chứng thực bản sao", "passport": "cấp hộ chiếu phổ thông",
+    "birth": "đăng ký khai sinh", "marriage": "đăng ký kết hôn", "married": "đăng ký kết hôn",
+    "death": "đăng ký khai tử", "household business": "đăng ký hộ kinh doanh",
+}
+"""Everyday English names of the most asked-for procedures, searched in Vietnamese."""
+
+
+def english_query(message: str) -> str:
+    """The Vietnamese names of the procedures an English message names (else the message)."""
+    lowered, found = message.lower(), []
+    for term in sorted(ENGLISH_TERMS, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(term)}\b", lowered):
+            lowered = lowered.replace(term, " ")
+            found.append(ENGLISH_TERMS[term])
+    return " ".join(found) or message
+
+
+def is_english(message: str) -> bool:
+    """An English question: no Vietnamese letters, mostly English words, two of them
+    unmistakable."""
+    if not message.isascii():
+        return False
+    words = "".join(ch if ch.isalpha() or ch == "'" else " " for ch in message.lower()).split()
+    english = [w for w in words if w in ENGLISH]
+    return sum(w in ENGLISH_ONLY for w in words) >= 2 and len(english) * 2 >= len(words)
+
+
+async def english_reply(msg: Incoming, ctx: Context) -> list[Outgoing]:
+    """A short note in English, and what the search found when it found something."""
+    if (refused := await search_refused(msg, ctx)) is not None:
+        return refused
+    hits = find(english_query(msg.text), ctx)
+    if not hits:
+        return [Outgoing(text("procedures.english_note", found=False),
+                         buttons=field_buttons(ctx, 4))]
+    return [Outgoing(text("procedures.english_note", found=True)),
+            results_reply(msg.text, hits, ctx)]
+
+
+async def search_refused(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
+    """None within the chat's search budget; over it, the notice once, then nothing."""
     verdict = Verdict.ALLOWED
     if (msg.channel, msg.user_id) not in ctx.settings.staff_ids:
         verdict = await judge(ctx.service("limiter"), "search", f"{msg.channel}:{msg.chat_id}",
@@ -112,11 +173,21 @@ async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing
                          buttons=[[fields_button()], *back_to_menu()])]
     if verdict is Verdict.QUIET:
         return []
-    index, read = catalogue(ctx), bounded_query(query)
+    return None
+
+
+def find(query: str, ctx: Context) -> list[Hit]:
+    return catalogue(ctx).search(bounded_query(query), limit=RESULTS)
+
+
+async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing]:
+    """The results as buttons; over the chat's search budget, the notice once, then nothing."""
+    if (refused := await search_refused(msg, ctx)) is not None:
+        return refused
     if OFF_LOOP:
-        hits = await asyncio.to_thread(index.search, read, limit=RESULTS)
+        hits = await asyncio.to_thread(find, query, ctx)
     else:
-        hits = index.search(read, limit=RESULTS)
+        hits = find(query, ctx)
     return [results_reply(query, hits, ctx)]
 
 

@@ -1,0 +1,112 @@
+"""Journeys a new citizen takes (issue 13): general messages answered before search, "Hồ sơ
+của tôi", and the other dead ends of the first try."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import bundled_index
+from bot.config import Settings
+from bot.db import dossiers as repo
+from bot.db.dossiers import DossierFields, DossierSubscription
+from bot.db.session import Database
+from bot.router import Core
+from handlers import build_router
+from tests.dialog import Dialog, actions, core_with_dossier, labels, texts
+
+NOW = datetime(2026, 7, 15, 3, 0, tzinfo=UTC)
+CODE = "000.00.01.H29-240115-0001"
+OTHER = "000.00.01.H29-240116-0002"
+NOT_FOUND = "chưa tìm thấy thủ tục"
+
+
+@pytest.fixture
+async def core(settings: Settings) -> AsyncIterator[Core]:
+    core = Core(settings, Database(settings.database_url), build_router(),
+                services={"catalogue": bundled_index()}, clock=lambda: NOW)
+    yield core
+    await core.db.dispose()
+
+
+# -- item 10: general messages before search ------------------------------------------------
+
+
+@pytest.mark.parametrize("said", ["trợ giúp", "giúp tôi với", "Giúp em với!!", "tro giup",
+                                  "cần hỗ trợ"])
+async def test_calls_for_help_get_help_not_a_search(core: Core, said: str) -> None:
+    replies = await Dialog(core).say(said)
+    assert NOT_FOUND not in texts(replies)
+    assert "Em có thể" in texts(replies) and "Tra cứu thủ tục" in labels(replies)
+
+
+@pytest.mark.parametrize("said", ["ok", "Ok.", "chào", "vâng ạ", "cảm ơn nhé", "oke"])
+async def test_greetings_thanks_and_ok_are_not_searched(core: Core, said: str) -> None:
+    replies = await Dialog(core).say(said)
+    assert replies and NOT_FOUND not in texts(replies)
+    assert texts(replies).startswith("Dạ")
+
+
+async def test_counter_and_my_dossiers_questions_are_not_searched(core: Core) -> None:
+    chat = Dialog(core)
+    assert "xã/phường nào" in texts(await chat.say("ủy ban làm việc mấy giờ"))
+    await chat.say("/huy")
+    mine = await chat.say("hồ sơ của tôi")
+    assert NOT_FOUND not in texts(mine) and "chưa theo dõi hồ sơ nào" in texts(mine)
+
+
+async def test_an_english_question_gets_an_english_note_and_the_results(core: Core) -> None:
+    replies = await Dialog(core).say("How do I apply for a passport?")
+    assert replies[0].text.startswith("Hello!") and "in Vietnamese" in replies[0].text
+    assert "hộ chiếu" in texts(replies[1:]).lower()
+    assert any(a.startswith("proc:") for a in actions(replies[1:]))
+    nothing = await Dialog(core, chat_id="c2").say("What are the opening hours, please?")
+    assert nothing[0].text.startswith("Hello!") and "could not find" in nothing[0].text
+    assert NOT_FOUND not in texts(nothing)
+    vietnamese = await Dialog(core, chat_id="c3").say("lam the can cuoc cho con")
+    assert "Hello" not in texts(vietnamese)
+
+
+# -- item 7: "Hồ sơ của tôi" --------------------------------------------------------------
+
+
+async def follow(chat: Dialog, code: str) -> None:
+    await chat.say(f"/hoso {code}")
+    card = await chat.say("5678")
+    await chat.press(next(a for a in actions(card) if a.startswith("dossier:sub")))
+
+
+async def test_my_dossiers_lists_what_the_chat_follows_and_stops_one(settings: Settings) -> None:
+    core, first = await core_with_dossier(settings, CODE, NOW)
+    async with core.db.session() as session:
+        second = (await repo.upsert_dossier(session, DossierFields(
+            code=OTHER, procedure_code="1.001193", procedure_name="Đăng ký khai sinh",
+            applicant_name="Nguyễn Văn An", phone="0912345678", received_at=NOW,
+            due_at=NOW + timedelta(days=1), status="need_more_info"), NOW)).dossier.id
+    chat = Dialog(core)
+    await follow(chat, CODE)
+    await follow(chat, OTHER)
+
+    listed = await chat.press("menu:hosocuatoi")
+    said = texts(listed)
+    assert "2 hồ sơ" in said and CODE in said and OTHER in said
+    assert "Mới tiếp nhận" in said and "Yêu cầu bổ sung" in said
+    assert f"mine:stop:{first}" in actions(listed) and f"dossier:view:{second}" in actions(listed)
+    assert "Hồ sơ của tôi" in labels(await chat.say("/start"))
+
+    stranger = Dialog(core, chat_id="someone-else")
+    await stranger.press(f"mine:stop:{first}")
+    stopped = await chat.press(f"mine:stop:{first}")
+    assert f"đã dừng gửi thông báo về hồ sơ {CODE}" in texts(stopped)
+    assert "1 hồ sơ" in texts(stopped) and f"mine:stop:{first}" not in actions(stopped)
+    async with core.db.session() as session:
+        active = list(await session.scalars(select(DossierSubscription.dossier_id).where(
+            DossierSubscription.active.is_(True))))
+    assert active == [second]
+
+    settings_card = await chat.say("/caidat")
+    assert "Xem 1 hồ sơ đang theo dõi" in labels(settings_card)
+    assert OTHER in texts(await chat.press("menu:hosocuatoi"))
