@@ -110,3 +110,34 @@ async def test_my_dossiers_lists_what_the_chat_follows_and_stops_one(settings: S
     settings_card = await chat.say("/caidat")
     assert "Xem 1 hồ sơ đang theo dõi" in labels(settings_card)
     assert OTHER in texts(await chat.press("menu:hosocuatoi"))
+
+
+# -- item 6: the comment typed after a rating ----------------------------------------------
+
+
+async def test_a_comment_typed_after_the_aspects_is_stored_and_reaches_the_ticket(
+        settings: Settings) -> None:
+    from bot.db import feedback as tickets
+    from bot.db import scheduler as store
+
+    core, dossier = await core_with_dossier(settings, CODE, NOW, status="returned")
+    chat = Dialog(core, channel="telegram", chat_id="81")
+    await chat.say(f"/hoso {CODE}")
+    await chat.say("5678")
+    await chat.press(f"sv:o:d:{dossier}:1")
+    async with core.db.session() as session:
+        survey = (await session.scalars(select(store.Survey))).one()
+    await chat.press(f"sv:more:{survey.id}")
+    for index in range(5):
+        asked = await chat.press(f"sv:a:{survey.id}:{index}:0")
+    assert "nhắn góp ý" in texts(asked) and "/huy" not in texts(asked)
+    replies = await chat.say("Chờ lâu quá, phải đi lại ba lần")
+    assert NOT_FOUND not in texts(replies) and "đã ghi nhận góp ý" in texts(replies)
+    async with core.db.session() as session:
+        survey = (await session.scalars(select(store.Survey))).one()
+        messages = await tickets.find_messages(session, survey.ticket_id or 0)
+    assert survey.comment == "Chờ lâu quá, phải đi lại ba lần"
+    assert any("Chờ lâu quá, phải đi lại ba lần" in m.text for m in messages)
+    after = await chat.say("đăng ký khai sinh")  # the step is over: a search again
+    assert "khai sinh" in texts(after).lower() and "góp ý" not in texts(after)
+    await core.db.dispose()
