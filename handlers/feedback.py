@@ -343,6 +343,7 @@ async def on_answer_text(msg: Incoming, ctx: Context) -> Reply:
         return Outgoing(text("feedback.already_closed", code=ticket.code), buttons=back_to_menu())
     await tickets.add_message(ctx.session, ticket, "citizen", msg.text[:MAX_DESCRIPTION],
                               attachments=photos, relayed=False, now=ctx.now)
+    ticket.status = tickets.OPEN  # the citizen wrote back: staff have something to answer
     return Outgoing(text("feedback.answer_sent", code=ticket.code),
                     buttons=[[Button(text("feedback.button_mine"), action="fb:mine")],
                              *back_to_menu()])

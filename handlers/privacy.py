@@ -123,8 +123,7 @@ async def on_subscribe(msg: Incoming, ctx: Context) -> Reply:
         return replies
     question = followup_question()  # in the same message: one answer to one press
     last = replies[-1]
-    merged = Outgoing(f"{last.text}\n\n{question.text}",
-                      buttons=last.buttons[:1] + question.buttons + last.buttons[1:])
+    merged = Outgoing(f"{last.text}\n\n{question.text}", buttons=question.buttons + back_to_menu())
     return [*replies[:-1], merged]
 
 

@@ -3,8 +3,10 @@ của tôi", and the other dead ends of the first try."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -141,3 +143,132 @@ async def test_a_comment_typed_after_the_aspects_is_stored_and_reaches_the_ticke
     after = await chat.say("đăng ký khai sinh")  # the step is over: a search again
     assert "khai sinh" in texts(after).lower() and "góp ý" not in texts(after)
     await core.db.dispose()
+
+
+# -- item 9: quiet hours told to the citizen ------------------------------------------------
+
+
+async def test_subscribing_at_night_says_when_messages_will_come(database_url: str) -> None:
+    from tests.conftest import make_settings
+
+    night = datetime(2026, 7, 15, 15, 30, tzinfo=UTC)  # 22:30 in Hà Nội
+    settings = make_settings(database_url, quiet_hours="21:00-07:00")
+    core, _ = await core_with_dossier(settings, CODE, night)
+    chat = Dialog(core)
+    await chat.say(f"/hoso {CODE}")
+    card = await chat.say("5678")
+    said = texts(await chat.press(next(a for a in actions(card) if a.startswith("dossier:sub"))))
+    assert "từ 21:00 đến 07:00 sẽ được gửi lúc 07:00" in said
+    assert "Bây giờ đang trong khoảng giờ đó" in said
+    await core.db.dispose()
+
+
+# -- item 11: the console lists each option once and says what to type -------------------
+
+
+async def test_console_results_are_one_numbered_list(core: Core) -> None:
+    from bot.channels.console import render
+
+    (reply,) = await Dialog(core, channel="console").say("đăng ký kết hôn")
+    shown = render(reply)
+    assert "bấm" not in shown.lower()
+    numbers = [line.strip().split(".")[0] for line in shown.splitlines()
+               if line.strip()[:2].rstrip(".").isdigit()]
+    assert len(numbers) == len(set(numbers)) == len(actions([reply]))  # each number once
+    assert f"gõ số từ 1 đến {len(actions([reply]))}" in shown
+
+
+# -- item 12: text slips ---------------------------------------------------------------------
+
+
+GLUED = re.compile(r"[a-zà-ỹđ/][.!?][A-ZĐÀ-Ỹ]")
+
+
+async def test_consent_answers_are_separate_sentences(core: Core) -> None:
+    for choice in ("both", "letters", "surveys", "none"):
+        said = texts(await Dialog(core, chat_id=f"g-{choice}").press(f"consent:ask:{choice}"))
+        assert not GLUED.search(said), said
+
+
+def test_one_spelling_of_huy_and_xoa_in_every_citizen_text() -> None:
+    from handlers.texts import TEXTS_DIR
+
+    for template in TEXTS_DIR.glob("*.j2"):
+        found = re.findall(r"\w*(?:huỷ|xoá|Huỷ|Xoá)\w*", template.read_text("utf-8"))
+        assert not found, (template.name, found)
+
+
+async def test_dangky_example_is_a_commune_of_the_chosen_province(core: Core) -> None:
+    from handlers.units import find_communes, find_provinces
+
+    chat = Dialog(core)
+    await chat.say("/dangky")
+    asked = texts(await chat.say("Cà Mau"))
+    example = asked.split("ví dụ: ")[1].split(")")[0]
+    province = find_provinces("Cà Mau")[0]
+    assert example != "Âu Lâu" and find_communes(example, province.code)
+
+
+async def test_web_users_are_not_told_to_type_a_slash_command(core: Core) -> None:
+    chat = Dialog(core, channel="web")
+    await chat.say("/hoso")
+    said = texts(await chat.say("không biết mã"))
+    assert "/huy" not in said and '"hủy"' in said
+    assert "Dạ, em đã dừng" in texts(await chat.say("hủy"))
+
+
+async def test_a_returned_dossier_does_not_offer_notifications(settings: Settings) -> None:
+    core, _ = await core_with_dossier(settings, CODE, NOW, status="returned")
+    chat = Dialog(core)
+    await chat.say(f"/hoso {CODE}")
+    card = await chat.say("5678")
+    assert "Đã trả kết quả" in texts(card)
+    assert "Nhận thông báo khi hồ sơ thay đổi" not in labels(card)
+    await core.db.dispose()
+
+
+# -- item 13: `motcua tickets show` / `list` ---------------------------------------------------
+
+
+async def test_ticket_show_on_the_console_and_the_list_after_the_citizen_wrote_back(
+        core: Core) -> None:
+    from bot.db import feedback as tickets
+    from tests.test_feedback import DESCRIPTION, file_ticket, stored
+
+    citizen = Dialog(core, chat_id="w-citizen")
+    await file_ticket(citizen)
+    (ticket,) = await stored(core)
+    cli = Dialog(core, channel="console", chat_id="staff-cli", user_id="cli")
+    await cli.say(f"/traloi {ticket.code} Đã chuyển tổ điện xử lý.", is_staff_chat=True)
+    assert "Đã trả lời" in texts(await cli.say("/ds", is_staff_chat=True))
+
+    await citizen.press(f"fb:answer:{ticket.id}")
+    await citizen.say("Đến nay vẫn chưa sửa.")
+    listed = texts(await cli.say("/ds", is_staff_chat=True))
+    assert ticket.code in listed and "Đã trả lời" not in listed
+    assert tickets.STATUS_LABELS[tickets.OPEN] in listed
+
+    shown = await cli.say(f"/phananh {ticket.code}", is_staff_chat=True)
+    assert len(shown) == 1
+    said = texts(shown)
+    assert said.count(DESCRIPTION) == 1
+    assert "bấm Trả lời" not in said and "chủ đề này" not in said
+    assert f"motcua tickets reply {ticket.code}" in said
+    assert said.index("Đã chuyển tổ điện xử lý.") < said.index("Đến nay vẫn chưa sửa.")
+
+
+# -- item 14: the README stands alone ---------------------------------------------------------
+
+
+def test_readme_stands_alone() -> None:
+    from bot.cli import build_parser
+
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text("utf-8")
+    assert "../shared" not in readme
+    for target in re.findall(r"\]\(([^)#]+)\)", readme):
+        if not target.startswith("http"):
+            assert (root / target).exists(), target
+    commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    for named in re.findall(r"`motcua ([a-z][a-z-]*)", readme):
+        assert named in commands, named

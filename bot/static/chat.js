@@ -109,6 +109,12 @@
 
   function nearBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 80; }
   function scrollToEnd() { log.scrollTop = log.scrollHeight; }
+  /** Show a new reply from its start: a long answer is read from its first line, not from
+      its disclaimer at the end (a short one ends up fully in view either way). */
+  function scrollToStart(node) {
+    var offset = node.getBoundingClientRect().top - log.getBoundingClientRect().top;
+    log.scrollTop = Math.min(log.scrollTop + offset - 8, log.scrollHeight);
+  }
 
   function notice(text) {
     var item = log.appendChild(el("div", "msg notice"));
@@ -121,19 +127,23 @@
   function show(data, fromPost) {
     var stick = fromPost || nearBottom();
     var maxId = Number(data.last_id) || 0;
+    var firstReply = null;
     (data.messages || []).forEach(function (msg) {
       var id = Number(msg.id) || 0;
       if (id && seen[id]) return;
       seen[id] = true;
       maxId = Math.max(maxId, id);
       var echo = msg.from === "user" && (fromPost || id <= echoUpTo || msg.text === "/start");
-      if (!echo) log.appendChild(renderMessage(msg));
+      if (echo) return;
+      var node = log.appendChild(renderMessage(msg));
+      if (msg.from !== "user" && !firstReply) firstReply = node;
     });
     // A POST does not move the poll cursor: the next GET also picks up whatever the bot
     // sent on its own meanwhile, and `seen` keeps the replies from showing twice.
     if (fromPost) echoUpTo = Math.max(echoUpTo, maxId);
     else lastId = Math.max(lastId, maxId);
-    if (stick) scrollToEnd();
+    if (stick && firstReply && started) scrollToStart(firstReply);
+    else if (stick) scrollToEnd();
   }
 
   function ApiError(message) { this.message = message; }
