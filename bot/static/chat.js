@@ -22,6 +22,11 @@
   var sendButton = document.getElementById("send");
   var typing = document.getElementById("typing");
   var counter = document.getElementById("counter");
+  var photoInput = document.getElementById("photo");
+  var PHOTO_API = "/chat/api/photos";
+  var PHOTO_MAX = 5 * 1024 * 1024; // the server checks WEB_PHOTO_MAX_BYTES too
+  var PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+  var PHOTO_REFUSED = "Dạ, em chỉ nhận ảnh JPEG, PNG hoặc WebP đến 5 MB. Anh/chị vui lòng chọn ảnh khác ạ.";
 
   var seen = {}; // ids already handled, so polling never shows a message twice
   var lastId = 0; // poll cursor: everything up to here has been fetched by GET
@@ -148,14 +153,16 @@
 
   function ApiError(message) { this.message = message; }
 
-  async function api(method, url, body) {
+  async function api(method, url, body, file) {
     var ctrl = window.AbortController ? new AbortController() : null;
     var timer = ctrl && setTimeout(function () { ctrl.abort(); }, TIMEOUT_MS);
     var headers = body ? { Accept: "application/json", "Content-Type": "application/json" }
       : { Accept: "application/json" };
+    if (file) headers = { Accept: "application/json", "Content-Type": file.type };
     try {
       var res = await fetch(url, { method: method, credentials: "same-origin", headers: headers,
-        body: body ? JSON.stringify(body) : undefined, signal: ctrl ? ctrl.signal : undefined });
+        body: file || (body ? JSON.stringify(body) : undefined),
+        signal: ctrl ? ctrl.signal : undefined });
       var data = await res.json().catch(function () { return null; });
       if (!res.ok) throw new ApiError(data && typeof data.error === "string" ? data.error : "");
       return data || {};
@@ -172,8 +179,9 @@
     if (stick) scrollToEnd();
   }
 
-  /** POST typed text or a pressed button; `bubble` is what the citizen sees as their own. */
-  async function send(body, bubble) {
+  /** POST typed text or a pressed button (or a photo file); `bubble` is what the citizen
+      sees as their own. */
+  async function send(body, bubble, file) {
     if (busy) return false;
     setBusy(true);
     epoch += 1;
@@ -181,7 +189,7 @@
     var mine = bubble ? log.appendChild(renderMessage({ from: "user", text: bubble })) : null;
     scrollToEnd();
     try {
-      show(await api("POST", API, body), true);
+      show(file ? await api("POST", PHOTO_API, null, file) : await api("POST", API, body), true);
       return true;
     } catch (err) {
       if (mine) log.removeChild(mine);
@@ -256,6 +264,17 @@
     if ((data.messages || []).length) schedulePoll(POLL_MS);
     else await send({ text: "/start" }, null); // greeting and main menu, no user bubble
   }
+
+  photoInput.addEventListener("change", function () {
+    var file = photoInput.files && photoInput.files[0];
+    photoInput.value = "";
+    if (!file) return;
+    if (PHOTO_TYPES.indexOf(file.type) < 0 || file.size > PHOTO_MAX) {
+      notice(PHOTO_REFUSED);
+      return;
+    }
+    send({}, "📷 Ảnh", file);
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();

@@ -1,4 +1,5 @@
-"""offices: the communes' service points; citizens.commune_code, the commune a citizen lives in
+"""offices: the communes' service points; citizens.commune_code, the commune a citizen lives
+in; web_photos, photos uploaded in the web chat
 
 Revision ID: 0009_offices
 Revises: 0008_floods
@@ -37,9 +38,23 @@ def upgrade() -> None:
                               unique=False)
     with op.batch_alter_table('citizens', schema=None) as batch_op:
         batch_op.add_column(sa.Column('commune_code', sa.String(length=20), nullable=True))
+    op.create_table('web_photos',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True,
+              nullable=False),
+    sa.Column('chat_id', sa.String(length=100), nullable=False),
+    sa.Column('content_type', sa.String(length=40), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', bot.db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_web_photos'))
+    )
+    with op.batch_alter_table('web_photos', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_web_photos_chat_id'), ['chat_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('web_photos', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_web_photos_chat_id'))
+    op.drop_table('web_photos')
     with op.batch_alter_table('citizens', schema=None) as batch_op:
         batch_op.drop_column('commune_code')
     with op.batch_alter_table('offices', schema=None) as batch_op:
