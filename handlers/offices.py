@@ -121,12 +121,17 @@ async def citizen_commune(ctx: Context) -> Commune | None:
     return get_commune(code)
 
 
+def in_sentence(commune: Commune) -> str:
+    """"Phường Âu Lâu" as it reads inside a sentence: "phường Âu Lâu"."""
+    return commune.name[:1].lower() + commune.name[1:]
+
+
 def change_button() -> Button:
     return Button(text("offices.button_change"), action="office:ask")
 
 
 def map_search_url(commune: Commune) -> str:
-    query = f"{text('offices.map_query', commune=commune.name)}, {commune.province}"
+    query = f"{text('offices.map_query', commune=in_sentence(commune))}, {commune.province}"
     return "https://www.google.com/maps/search/?api=1&query=" + quote(query)
 
 
@@ -135,12 +140,14 @@ async def counter_reply(ctx: Context, commune: Commune, kind: str) -> Outgoing:
     apology and what to do instead."""
     offices = await store.find_offices(ctx.session, commune.code)
     if not offices:
-        return Outgoing(text("offices.no_data", commune=commune.name, province=commune.province),
+        return Outgoing(text("offices.no_data", commune=in_sentence(commune),
+                             province=commune.province),
                         buttons=[[Button(text("offices.button_map"), url=map_search_url(commune))],
                                  [change_button()], *back_to_menu()])
     maps = [[Button(text("offices.button_way", name=o.name), url=o.map_url)]
             for o in offices if o.map_url]
-    return Outgoing(text("offices.counter", commune=commune.name, offices=offices, kind=kind),
+    return Outgoing(text("offices.counter", commune=in_sentence(commune), offices=offices,
+                         kind=kind),
                     buttons=[*maps, [change_button()], *back_to_menu()])
 
 
@@ -159,8 +166,9 @@ async def remember(ctx: Context, commune: Commune, kind: str) -> list[Outgoing]:
     """Store the commune; answer the question that was waiting for it, if any."""
     await store.set_citizen_commune(ctx.session, ctx.citizen_id, commune.code)
     ctx.conversation.end()
-    noted = Outgoing(text("offices.remembered", commune=commune.name, province=commune.province,
-                          asked=bool(kind)), buttons=[] if kind else back_to_menu())
+    noted = Outgoing(text("offices.remembered", commune=in_sentence(commune),
+                          province=commune.province, asked=bool(kind)),
+                     buttons=[] if kind else back_to_menu())
     return [noted, await counter_reply(ctx, commune, kind)] if kind else [noted]
 
 
@@ -226,10 +234,16 @@ async def with_counter(reply: Outgoing, procedure: Procedure, ctx: Context) -> O
         return reply
     commune = await citizen_commune(ctx)
     if commune is None:
-        reply.text += "\n\n" + text("offices.where_unknown")
-        reply.buttons.insert(-1, [Button(text("offices.button_set"), action="office:ask")])
-        return reply
-    offices = await store.find_offices(ctx.session, commune.code)
-    reply.text += "\n\n" + text("offices.where", commune=commune.name, offices=offices)
-    reply.buttons.insert(-1, [change_button()])
+        counter = text("offices.where_unknown")
+        button = Button(text("offices.button_set"), action="office:ask")
+    else:
+        offices = await store.find_offices(ctx.session, commune.code)
+        counter = text("offices.where", commune=in_sentence(commune), offices=offices)
+        button = change_button()
+    note = text("procedures.data_note", p=procedure)
+    if reply.text.endswith(note):  # the counter with the rest of the section, the note last
+        reply.text = f"{reply.text[:-len(note)].rstrip()}\n\n{counter}\n\n{note}"
+    else:
+        reply.text += "\n\n" + counter
+    reply.buttons.insert(-1, [button])
     return reply

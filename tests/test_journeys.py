@@ -269,6 +269,7 @@ def test_readme_stands_alone() -> None:
     for target in re.findall(r"\]\(([^)#]+)\)", readme):
         if not target.startswith("http"):
             assert (root / target).exists(), target
-    commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    parser = build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     for named in re.findall(r"`motcua ([a-z][a-z-]*)", readme):
         assert named in commands, named

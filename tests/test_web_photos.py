@@ -86,7 +86,7 @@ async def test_a_web_photo_and_a_typed_address_reach_the_ticket_and_the_staff(
     assert "Em đã nhận phản ánh" in await say(http, action="fb:send", label="Gửi")
     async with http.get("/chat/api/messages?after=0") as response:
         history = [m["text"] for m in (await response.json())["messages"] if m["from"] == "user"]
-    assert "📷 Ảnh" in history
+    assert "(Ảnh đính kèm)" in history
 
     async with service.db.session() as session:
         ticket = (await session.scalars(select(tickets.Ticket))).one()

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 HISTORY_LIMIT = 200
 PHOTO_PREFIX = "web:"
 """A web photo's file id: "web:<web_photos.id>"."""
-PHOTO_LABEL = "📷 Ảnh"
+PHOTO_LABEL = "(Ảnh đính kèm)"
 """The citizen's side of the history for a photo they sent."""
 PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 

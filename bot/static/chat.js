@@ -26,6 +26,7 @@
   var PHOTO_API = "/chat/api/photos";
   var PHOTO_MAX = 5 * 1024 * 1024; // the server checks WEB_PHOTO_MAX_BYTES too
   var PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+  var PHOTO_BUBBLE = "(Ảnh đính kèm)"; // as the server keeps it in the history
   var PHOTO_REFUSED = "Dạ, em chỉ nhận ảnh JPEG, PNG hoặc WebP đến 5 MB. Anh/chị vui lòng chọn ảnh khác ạ.";
 
   var seen = {}; // ids already handled, so polling never shows a message twice
@@ -273,7 +274,7 @@
       notice(PHOTO_REFUSED);
       return;
     }
-    send({}, "📷 Ảnh", file);
+    send({}, PHOTO_BUBBLE, file);
   });
 
   form.addEventListener("submit", function (event) {
