@@ -49,6 +49,9 @@ STATEMENT = re.compile(
     r"(?:dang song o|dang o|song o|song tai|cu tru o|cu tru tai|o tai|thuoc|o)\s+(.+)$")
 NAMED = re.compile(r"\b(xa|phuong|dac khu)\s+([a-z0-9 ]+)")
 CLAUSES = re.compile(r"[,.;?!\n]+")
+MAX_NAME_WORDS = 5
+""""xã Tân Phong Đông": longer than this after "tôi ở", the message says more than where the
+citizen lives (a procedure, most often), and an unknown name is left to the search."""
 
 
 def _terms(folded: str, terms: tuple[str, ...]) -> list[str]:
@@ -188,7 +191,7 @@ async def on_office_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
         if found:
             ctx.conversation.goto(ASK_COMMUNE, kind=kind or "")
             return [choose_commune(found, kind or "")]
-        if NAMED.match(fold(place)):
+        if NAMED.match(fold(place)) and len(place.split()) <= MAX_NAME_WORDS:
             return [Outgoing(text("offices.no_commune", query=msg.text[:60]),
                              buttons=back_to_menu())]
     if kind is None:

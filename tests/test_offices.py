@@ -277,3 +277,14 @@ def test_counter_answer_in_the_console(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "1. Phường Tân Phong (Lai Châu)" in result.stdout
     assert "Thứ Hai – Thứ Sáu, 7:00–17:00" in result.stdout
+
+
+async def test_a_longer_message_that_starts_with_where_one_lives_is_still_searched(
+        env: str, settings: Settings) -> None:
+    chat = Dialog(core_for(settings))
+    replies = await chat.say("tôi ở xã Tân Phong muốn làm giấy khai sinh cho con")
+    assert "chưa tìm thấy xã/phường" not in texts(replies)
+    assert "khai sinh" in texts(replies).lower() and any(
+        a.startswith("proc:1") for a in actions(replies))
+    unknown = await chat.say("tôi ở phường Không Có Thật")
+    assert "chưa tìm thấy xã/phường" in texts(unknown)
