@@ -6,7 +6,6 @@ Buttons are shown as numbered options; typing the number presses the button. EOF
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import uuid
 
@@ -15,22 +14,11 @@ from bot.db.migrate import upgrade_async
 from bot.messages import ChatRef, Incoming, Outgoing
 
 
-NUMBERED_LINE = re.compile(r"^\s*(\d{1,2})\. (.+)$")
-TAP = re.compile(r"\b([Bb])ấm\b")
-
-
 def render(message: Outgoing) -> str:
-    """The text, then the options numbered as the core counts them (links are not options).
-    An option the text already lists under the same number ("1. Đăng ký kết hôn (Cấp xã)")
-    is not listed twice, and "bấm" reads "chọn": here one types the number."""
-    listed = {int(m[1]): m[2] for line in message.text.splitlines()
-              if (m := NUMBERED_LINE.match(line))}
-    lines = [TAP.sub(lambda m: "Chọn" if m[1] == "B" else "chọn", message.text)]
+    """The text, then the options numbered as the core counts them (links are not options)."""
+    lines = [message.text]
     actions = [b for b in message.flat_buttons() if b.action]
-    lines += [f"  {number}. {button.label}" for number, button in enumerate(actions, start=1)
-              if not listed.get(number, "").startswith(button.label.rstrip("…"))]
-    if actions:
-        lines.append(f"  (gõ số từ 1 đến {len(actions)} để chọn)")
+    lines += [f"  {number}. {button.label}" for number, button in enumerate(actions, start=1)]
     lines += [f"  {b.label}: {b.url}" for b in message.flat_buttons() if b.url]
     return "\n".join(lines)
 
