@@ -159,7 +159,7 @@ def ask_commune(ctx: Context, kind: str = "") -> Outgoing:
     return Outgoing(text("offices.ask_commune"), buttons=back_to_menu())
 
 
-def choose_commune(found: list[Commune], kind: str) -> Outgoing:
+def choose_commune(found: list[Commune]) -> Outgoing:
     return Outgoing(text("offices.choose_commune"),
                     buttons=[[Button(f"{c.name} ({c.province})", action=f"office:set:{c.code}")]
                              for c in found[:8]] + back_to_menu())
@@ -190,7 +190,7 @@ async def on_office_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
             return await remember(ctx, found[0], kind or "")
         if found:
             ctx.conversation.goto(ASK_COMMUNE, kind=kind or "")
-            return [choose_commune(found, kind or "")]
+            return [choose_commune(found)]
         if NAMED.match(fold(place)) and len(place.split()) <= MAX_NAME_WORDS:
             return [Outgoing(text("offices.no_commune", query=msg.text[:60]),
                              buttons=back_to_menu())]
@@ -210,7 +210,7 @@ async def on_commune_answer(msg: Incoming, ctx: Context) -> Reply:
     if len(found) == 1:
         return await remember(ctx, found[0], kind)
     if found:
-        return choose_commune(found, kind)
+        return choose_commune(found)
     return Outgoing(text("offices.no_commune", query=msg.text[:60]), buttons=back_to_menu())
 
 
