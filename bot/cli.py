@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot import catalogue_cli, dossiers_cli, privacy_cli, tickets_cli
+from bot import catalogue_cli, dossiers_cli, offices_cli, privacy_cli, tickets_cli
 from bot.config import Settings, describe_errors
 
 
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue_cli.register(sub)
     tickets_cli.register(sub)
     dossiers_cli.register(sub)
+    offices_cli.register(sub)
     privacy_cli.register(sub)
     return parser
 

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     """A web-chat session unused this long is over; each use extends it."""
     web_frame_ancestors: str = "'self'"
     """Who may show the web chat in a frame (CSP frame-ancestors), e.g. the portal's origin."""
+    web_photo_max_bytes: int = Field(5 * 1024 * 1024, ge=10_000, le=50 * 1024 * 1024)
+    """The largest photo (JPEG, PNG or WebP) a web-chat visitor may upload."""
     # dossier lookups: failed second factors, counted per chat, per dossier code (across every
     # chat and channel) and per web client address (handlers/dossiers.py)
     lookup_max_failures_per_chat: int = Field(5, ge=1)

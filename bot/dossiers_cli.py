@@ -77,10 +77,11 @@ class Report:
         return "\n".join(lines)
 
 
-def heading_key(heading: object) -> str | None:
+def heading_key(heading: object,
+                headings: dict[str, tuple[str, ...]] = HEADINGS) -> str | None:
     """The field a column heading names ("Số điện thoại" → "phone"), or None."""
     plain = re.sub(r"[^a-z0-9]+", " ", strip_marks(str(heading or "")).lower()).strip()
-    for name, aliases in HEADINGS.items():
+    for name, aliases in headings.items():
         if plain == name.replace("_", " ") or plain in aliases:
             return name
     return None
@@ -88,16 +89,7 @@ def heading_key(heading: object) -> str | None:
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, {field: cell}) for each non-empty data row."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        table = _read_csv(path)
-    elif suffix in (".xlsx", ".xlsm"):
-        table = _read_xlsx(path)
-    else:
-        raise ReadFailed(f"không nhận dạng được loại tệp {path.name} (cần .csv hoặc .xlsx)")
-    if not table:
-        raise ReadFailed("tệp trống")
-    (header_line, header), *body = table
+    (header_line, header), *body = read_table(path)
     columns = [heading_key(cell) for cell in header]
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
@@ -112,6 +104,21 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
+def read_table(path: Path) -> list[tuple[int, list[Any]]]:
+    """(line number, cells) for every row of a .csv or .xlsx file; `ReadFailed` when the file
+    cannot be read as one, or is empty."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        table = _read_csv(path)
+    elif suffix in (".xlsx", ".xlsm"):
+        table = _read_xlsx(path)
+    else:
+        raise ReadFailed(f"không nhận dạng được loại tệp {path.name} (cần .csv hoặc .xlsx)")
+    if not table:
+        raise ReadFailed("tệp trống")
+    return table
+
+
 def _read_csv(path: Path) -> list[tuple[int, list[Any]]]:
     try:
         raw = path.read_text(encoding="utf-8-sig")
@@ -120,7 +127,10 @@ def _read_csv(path: Path) -> list[tuple[int, list[Any]]]:
     first = raw.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(raw), delimiter=delimiter)
-    return [(reader.line_num, row) for row in reader]
+    try:
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as error:
+        raise ReadFailed(f"{path.name} hỏng ở dòng {reader.line_num}: {error}") from None
 
 
 def _read_xlsx(path: Path) -> list[tuple[int, list[Any]]]:

@@ -17,9 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelError
 from bot.channels.telegram import TelegramChannel
+from bot.channels.web import get_photo
 from bot.config import Settings
 from bot.db import feedback as tickets
 from bot.db.session import Database
@@ -41,6 +43,14 @@ def staff_photo(item: dict[str, Any]) -> Attachment | None:
     if isinstance(url, str) and url.startswith(("http://", "https://")):
         return Attachment("photo", url=url)
     return None
+
+
+async def staff_photo_in(session: AsyncSession, item: dict[str, Any]) -> Attachment | None:
+    """`staff_photo`, and for a web-chat photo its stored bytes, uploaded to the group."""
+    if item.get("channel") == "web":
+        photo = await get_photo(session, item.get("file_id"))
+        return Attachment("photo", data=photo.data, name="anh") if photo is not None else None
+    return staff_photo(item)
 
 
 class StaffDesk:
@@ -119,8 +129,8 @@ class StaffDesk:
                 await enqueue(session, chat, card(row, threaded=bool(row.staff_thread_id),
                                                   timezone=self.settings.timezone),
                               key=f"{ref}:card", purpose="ticket_card", ref=ref)
-                photos = [a for a in (staff_photo(p) for m in first for p in m.attachments)
-                          if a is not None]
+                photos = [a for a in [await staff_photo_in(session, p) for m in first
+                                      for p in m.attachments] if a is not None]
                 for index, photo in enumerate(photos):
                     await enqueue(session, chat, Outgoing(row.code, photo=photo),
                                   key=f"{ref}:photo:{index}", purpose="ticket_card", ref=ref)
@@ -148,7 +158,7 @@ class StaffDesk:
                                   purpose="ticket_message", ref=ref)
                     queued += 1
                 for index, item in enumerate(message.attachments):
-                    photo = staff_photo(item)
+                    photo = await staff_photo_in(session, item)
                     if photo is not None:
                         await enqueue(session, chat, Outgoing(ticket.code, photo=photo),
                                       key=f"ticket-msg:{message.id}:{index}",

@@ -31,7 +31,7 @@ from bot.channels.base import (
     route_name,
     secret_matches,
 )
-from bot.channels.web import WebSessionRef
+from bot.channels.web import WebSessionRef, photo_type
 from bot.channels.zalo_bot import add_routes as add_zalo_bot_routes
 from bot.channels.zalo_oa import add_routes as add_zalo_oa_routes
 from bot.db.repositories import claim_update
@@ -72,6 +72,7 @@ def create_web_app(service: Service) -> web.Application:
     app.router.add_post("/webhook/telegram", telegram_webhook)
     app.router.add_post("/chat/api/messages", chat_post)
     app.router.add_get("/chat/api/messages", chat_history)
+    app.router.add_post("/chat/api/photos", chat_photo)
     app.router.add_static("/chat/static/", STATIC, show_index=False)
     add_ingest_routes(app)
     add_zalo_bot_routes(app, service)
@@ -413,6 +414,53 @@ async def chat_post(request: web.Request) -> web.Response:
     )
     response = json_response({"messages": result.messages, "last_id": result.last_id})
     return _with_cookie(request, response, result.session)
+
+
+async def chat_photo(request: web.Request) -> web.Response:
+    """A photo from the page (the raw file as the body): only in a conversation already
+    started, within WEB_PHOTO_MAX_BYTES, and only a JPEG, PNG or WebP by its content."""
+    service = request.app[SERVICE]
+    settings = service.settings
+    if not request.content_type.startswith("image/"):  # no cross-site form can send this
+        return _chat_error(text("web.photo_type"), 415)
+    limit = settings.web_photo_max_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _chat_error(text("web.photo_too_big", mb=limit // (1024 * 1024) or 1), 413)
+    _untrusted_forwarding(request)
+    address = client_address(request, settings.trusted_proxy_set)
+    wait = await _over_limit(request, "web-address", address, settings.rate_limit_web_address)
+    if wait is not None:
+        return _too_many(text("web.too_fast", wait=_wait_words(wait)), wait)
+    visitor = await _visitor(request)
+    if visitor is None:
+        return _chat_error(text("web.photo_no_chat"), 409)
+    wait = await _over_limit(request, "web-session", visitor.chat_id,
+                             settings.rate_limit_web_session)
+    if wait is not None:
+        return _too_many(text("web.too_fast", wait=_wait_words(wait)), wait)
+    data = await _read_up_to(request, limit)  # past the app's 1 MiB limit for JSON bodies
+    if data is None:
+        return _chat_error(text("web.photo_too_big", mb=limit // (1024 * 1024) or 1), 413)
+    kind = photo_type(data)
+    if kind is None:
+        return _chat_error(text("web.photo_type"), 415)
+    client_id = request.headers.get("X-Client-Id")
+    result = await service.web.photo(visitor, data, kind,
+                                     client_id if client_id and CLIENT_ID.match(client_id)
+                                     else None)
+    response = json_response({"messages": result.messages, "last_id": result.last_id})
+    return _with_cookie(request, response, result.session)
+
+
+async def _read_up_to(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is longer than `limit` bytes."""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def chat_history(request: web.Request) -> web.Response:

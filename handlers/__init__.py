@@ -9,6 +9,8 @@ def build_router() -> Router:
     from handlers import (
         dossiers,
         feedback,
+        mydossiers,
+        offices,
         privacy,
         procedures,
         staff,
@@ -25,5 +27,7 @@ def build_router() -> Router:
     router.include(privacy.router)  # after dossiers: "dossier:sub" asks about letters, surveys
     router.include(surveys.router)
     router.include(subscriptions.router)  # after staff: notice steps before the ticket relay
+    router.include(mydossiers.router)
+    router.include(offices.router)  # counter questions before procedure search
     router.include(procedures.router)  # free text is a procedure search: keep it last
     return router

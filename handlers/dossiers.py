@@ -52,7 +52,13 @@ from bot.outbox import enqueue
 from bot.router import Context, Reply, Router, need_id
 from handlers.start import back_to_menu
 from handlers.texts import text
-from scheduler.quiet import WorkingCalendar, default_calendar, working_days_late, working_days_left
+from scheduler.quiet import (
+    WorkingCalendar,
+    default_calendar,
+    in_quiet_hours,
+    working_days_late,
+    working_days_left,
+)
 
 log = logging.getLogger(__name__)
 security = logging.getLogger("motcua.security")
@@ -91,11 +97,13 @@ def mask_phone(phone: str) -> str:
 
 
 def format_date(moment: datetime, timezone: str) -> str:
-    """"Thứ Hai, 20/01/2026", with the time when it is not midnight or end of day."""
+    """"thứ Hai, 20/01/2026", and "lúc 09:00" after it when the time is not midnight or the
+    end of the day — so "tiếp nhận ngày …" reads as a date, never "ngày 09:00 thứ Bảy"."""
     local = moment.astimezone(ZoneInfo(timezone))
-    day = f"{text('dossiers.weekday', index=local.weekday())}, {local:%d/%m/%Y}"
+    weekday = text("dossiers.weekday", index=local.weekday())
+    day = f"{weekday[0].lower()}{weekday[1:]}, {local:%d/%m/%Y}"
     if (local.hour, local.minute) not in ((0, 0), (23, 59)):
-        day = f"{local:%H:%M} {day[0].lower()}{day[1:]}"
+        day = f"{day} lúc {local:%H:%M}"
     return day
 
 
@@ -167,11 +175,15 @@ def _request_note(dossier: Dossier, events: list[DossierEvent]) -> str:
     return dossier.note
 
 
-def card_buttons(dossier_id: int, subscribed: bool) -> list[list[Button]]:
+def card_buttons(dossier_id: int, subscribed: bool,
+                 finished: bool = False) -> list[list[Button]]:
+    """Subscribe or unsubscribe, another code, the menu. A finished dossier (returned,
+    rejected, withdrawn) will not change any more: nothing to subscribe to."""
     toggle = (Button(text("dossiers.button_unsubscribe"), action=f"dossier:unsub:{dossier_id}")
               if subscribed else
               Button(text("dossiers.button_subscribe"), action=f"dossier:sub:{dossier_id}"))
-    return [[toggle], [Button(text("dossiers.button_another"), action="dossier:again")],
+    rows = [] if finished and not subscribed else [[toggle]]
+    return [*rows, [Button(text("dossiers.button_another"), action="dossier:again")],
             *back_to_menu()]
 
 
@@ -329,7 +341,8 @@ async def on_digits(msg: Incoming, ctx: Context) -> Reply:
                                         msg.chat_id, msg.thread_id, ctx.now)
     await audit(ctx, msg, "dossier.viewed", dossier.code, "ok")
     card = await status_card(ctx.session, dossier, ctx)
-    return Outgoing(card, buttons=card_buttons(dossier.id, access.active))
+    return Outgoing(card, buttons=card_buttons(dossier.id, access.active,
+                                                   repo.is_finished(dossier.status)))
 
 
 async def on_failure(msg: Incoming, ctx: Context, code: str,
@@ -454,7 +467,20 @@ async def set_subscription(msg: Incoming, ctx: Context, on: bool) -> Reply:
                     dossier.code, "ok", channel=msg.channel)
         message = text("dossiers.subscribed" if on else "dossiers.unsubscribed",
                        code=dossier.code)
+        if on and (note := quiet_note(ctx)):
+            message += "\n" + note
     return Outgoing(message, buttons=card_buttons(dossier.id, on))
+
+
+def quiet_note(ctx: Context) -> str:
+    """Status messages wait for the end of QUIET_HOURS like every proactive message: the
+    citizen is told so when subscribing (and that it is such a time now, at night), so a
+    silent night does not look like a broken subscription."""
+    window = ctx.settings.quiet_window
+    if window is None or window[0] == window[1]:
+        return ""
+    return text("dossiers.quiet_note", start=f"{window[0]:%H:%M}", end=f"{window[1]:%H:%M}",
+                now=in_quiet_hours(ctx.now, window, ctx.settings.timezone))
 
 
 @router.action("dossier:view")
@@ -465,7 +491,8 @@ async def on_view(msg: Incoming, ctx: Context) -> Reply:
     dossier, access = found
     await audit(ctx, msg, "dossier.viewed", dossier.code, "ok")
     card = await status_card(ctx.session, dossier, ctx)
-    return Outgoing(card, buttons=card_buttons(dossier.id, access.active))
+    return Outgoing(card, buttons=card_buttons(dossier.id, access.active,
+                                                   repo.is_finished(dossier.status)))
 
 
 # -- staff ----------------------------------------------------------------------------------

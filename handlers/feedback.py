@@ -24,6 +24,9 @@ router = Router()
 MIN_DESCRIPTION = 20
 MAX_DESCRIPTION = 3000
 MAX_PHOTOS = 10
+MIN_PLACE = 6
+MAX_PLACE = 300
+"""A typed address is taken as the location when it has at least MIN_PLACE characters."""
 PHONE_RE = re.compile(r"^(?:\+?84|0)\d{9,10}$")
 DOSSIER_RE = re.compile(r"^(?=(?:.*\d){4})[A-Za-z0-9.\-/]{6,60}$")
 
@@ -140,6 +143,10 @@ async def on_extras(msg: Incoming, ctx: Context) -> Reply:
         fb["dossier_code"] = msg.text.strip().upper()
         return Outgoing(text("feedback.got_dossier", code=fb["dossier_code"]),
                         buttons=extras_buttons())
+    place = " ".join(msg.text.split())
+    if len(place) >= MIN_PLACE:  # a typed address where a map pin cannot be sent (the web)
+        fb["place"] = place[:MAX_PLACE]
+        return Outgoing(text("feedback.got_place", place=fb["place"]), buttons=extras_buttons())
     return Outgoing(text("feedback.extras_only"), buttons=extras_buttons())
 
 
@@ -222,6 +229,7 @@ class SummaryView:
         self.description = fb.get("description", "")
         self.photos = fb.get("photos", [])
         self.latitude = fb.get("latitude")
+        self.place = fb.get("place")
         self.dossier_code = fb.get("dossier_code")
         self.anonymous = fb.get("anonymous", True)
         self.name = fb.get("name") or ""
@@ -259,16 +267,19 @@ async def on_send(msg: Incoming, ctx: Context) -> Reply:
     if ctx.conversation.state != CONFIRM or not fb.get("description"):
         return await on_feedback(msg, ctx)  # a stale button: start again
     category = fb.get("category", "khac")
+    description = fb["description"]
+    if fb.get("place"):
+        description += "\n" + text("feedback.place_line", place=fb["place"])
     ticket = tickets.Ticket(
         citizen_id=ctx.citizen_id, channel=msg.channel, chat_id=msg.chat_id,
-        category=category, description=fb["description"],
+        category=category, description=description,
         dossier_code=fb.get("dossier_code"), latitude=fb.get("latitude"),
         longitude=fb.get("longitude"), contact_name=fb.get("name"),
         contact_phone=fb.get("phone"), anonymous=bool(fb.get("anonymous", True)),
         status=tickets.OPEN, created_at=ctx.now, due_at=reply_deadline(ctx.now, category, ctx),
     )
     await tickets.add_ticket(ctx.session, ticket, ctx.now)
-    await tickets.add_message(ctx.session, ticket, "citizen", fb["description"],
+    await tickets.add_message(ctx.session, ticket, "citizen", description,
                               author_name=fb.get("name") or "", attachments=fb["photos"],
                               relayed=True, now=ctx.now)
     ctx.conversation.end()
@@ -343,6 +354,7 @@ async def on_answer_text(msg: Incoming, ctx: Context) -> Reply:
         return Outgoing(text("feedback.already_closed", code=ticket.code), buttons=back_to_menu())
     await tickets.add_message(ctx.session, ticket, "citizen", msg.text[:MAX_DESCRIPTION],
                               attachments=photos, relayed=False, now=ctx.now)
+    ticket.status = tickets.OPEN  # the citizen wrote back: staff have something to answer
     return Outgoing(text("feedback.answer_sent", code=ticket.code),
                     buttons=[[Button(text("feedback.button_mine"), action="fb:mine")],
                              *back_to_menu()])

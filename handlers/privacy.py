@@ -19,7 +19,7 @@ from bot.db import privacy
 from bot.db import scheduler as store
 from bot.messages import Button, Incoming, Outgoing
 from bot.router import Context, Reply, Router, as_list, need_id
-from handlers import dossiers
+from handlers import dossiers, offices
 from handlers.start import back_to_menu
 from handlers.texts import text
 from handlers.units import get_commune
@@ -38,9 +38,17 @@ async def settings_card(ctx: Context, msg: Incoming) -> Outgoing:
     buttons = [[Button(text("privacy.button_toggle", purpose=purpose, granted=granted),
                        action=f"consent:set:{purpose}:{0 if granted else 1}")]
                for purpose, granted in consents.items()]
+    followed = len(list(active))
+    if followed:
+        buttons.append([Button(text("privacy.button_my_dossiers", count=followed),
+                               action="menu:hosocuatoi")])
+    place = await offices.citizen_commune(ctx)
+    buttons.append([Button(text("offices.button_change" if place else "offices.button_set"),
+                           action="office:ask")])
     buttons.append([Button(text("privacy.button_forget"), action="privacy:forget")])
-    return Outgoing(text("privacy.settings", consents=consents, dossiers=len(list(active)),
-                         communes=communes), buttons=buttons + back_to_menu())
+    return Outgoing(text("privacy.settings", consents=consents, dossiers=followed,
+                         communes=communes, place=place.name if place else ""),
+                    buttons=buttons + back_to_menu())
 
 
 @router.command("caidat", "settings")
@@ -115,8 +123,7 @@ async def on_subscribe(msg: Incoming, ctx: Context) -> Reply:
         return replies
     question = followup_question()  # in the same message: one answer to one press
     last = replies[-1]
-    merged = Outgoing(f"{last.text}\n\n{question.text}",
-                      buttons=last.buttons[:1] + question.buttons + last.buttons[1:])
+    merged = Outgoing(f"{last.text}\n\n{question.text}", buttons=question.buttons + back_to_menu())
     return [*replies[:-1], merged]
 
 

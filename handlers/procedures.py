@@ -15,8 +15,10 @@ import math
 
 from bot.messages import Button, Incoming, Outgoing
 from bot.ratelimit import Verdict, judge
-from bot.router import Context, Reply, Router, action_number, strip_marks
-from handlers.start import back_to_menu
+from bot.router import Context, Reply, Router, action_number
+from handlers import offices
+from handlers.english import english_query, is_english
+from handlers.start import back_to_menu, plain
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
 from procedures.search import Hit, SearchIndex, bounded_query
@@ -48,7 +50,9 @@ the thread and the loop share the GIL, with no consistent gain (p95 on the loop 
 over three runs: 0.35/0.53, 0.31/0.24, 0.26/0.42 s). What keeps the loop free is the bound on
 the work per query (`procedures.search.bounded_query`: a few ms)."""
 THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank you", "tks",
-          "thank", "ok cam on", "da cam on", "cam on a"}
+          "thank", "ok cam on", "da cam on", "cam on a", "cam on nhe", "xin cam on",
+          "cam on em nhe", "cam on nhieu nhe", "cam on nhieu a", "thank you so much",
+          "thanks a lot", "many thanks", "ok thanks"}
 
 
 def catalogue(ctx: Context) -> SearchIndex:
@@ -99,13 +103,27 @@ async def on_free_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
     """Plain text outside a flow is a procedure search (thanks get a thank-you)."""
     if not any(ch.isalnum() for ch in msg.text):
         return None  # emoji or punctuation only: the general fallback answers
-    if strip_marks(msg.text).lower().strip(" .!") in THANKS:
+    if plain(msg.text) in THANKS:
         return [Outgoing(text("procedures.thanks"), buttons=back_to_menu())]
+    if is_english(msg.text):
+        return await english_reply(msg, ctx)
     return await search_reply(msg.text, msg, ctx)
 
 
-async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing]:
-    """The results as buttons; over the chat's search budget, the notice once, then nothing."""
+async def english_reply(msg: Incoming, ctx: Context) -> list[Outgoing]:
+    """A short note in English, and what the search found when it found something."""
+    if (refused := await search_refused(msg, ctx)) is not None:
+        return refused
+    hits = find(english_query(msg.text), ctx)
+    if not hits:
+        return [Outgoing(text("procedures.english_note", found=False),
+                         buttons=field_buttons(ctx, 4))]
+    return [Outgoing(text("procedures.english_note", found=True)),
+            results_reply(msg.text, hits, ctx)]
+
+
+async def search_refused(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
+    """None within the chat's search budget; over it, the notice once, then nothing."""
     verdict = Verdict.ALLOWED
     if (msg.channel, msg.user_id) not in ctx.settings.staff_ids:
         verdict = await judge(ctx.service("limiter"), "search", f"{msg.channel}:{msg.chat_id}",
@@ -115,17 +133,34 @@ async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing
                          buttons=[[fields_button()], *back_to_menu()])]
     if verdict is Verdict.QUIET:
         return []
-    index, read = catalogue(ctx), bounded_query(query)
+    return None
+
+
+def find(query: str, ctx: Context) -> list[Hit]:
+    return catalogue(ctx).search(bounded_query(query), limit=RESULTS)
+
+
+async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing]:
+    """The results as buttons; over the chat's search budget, the notice once, then nothing."""
+    if (refused := await search_refused(msg, ctx)) is not None:
+        return refused
     if OFF_LOOP:
-        hits = await asyncio.to_thread(index.search, read, limit=RESULTS)
+        hits = await asyncio.to_thread(find, query, ctx)
     else:
-        hits = index.search(read, limit=RESULTS)
+        hits = find(query, ctx)
+    return [answer(query, hits, ctx)]
+
+
+def answer(query: str, hits: list[Hit], ctx: Context) -> Outgoing:
+    """What a search shows: the results; one question when the best are siblings; nothing
+    found, with a weak candidate offered as a question."""
+    index, read = catalogue(ctx), bounded_query(query)
     if not hits:
-        return [not_found_reply(query, index.search(read, limit=1, min_score=WEAK_SCORE), ctx)]
+        return not_found_reply(query, index.search(read, limit=1, min_score=WEAK_SCORE), ctx)
     question = clarify(read, hits, lambda text: index.search(text, limit=3))
     if question is not None:
-        return [clarifying_reply(question)]
-    return [results_reply(query, hits, ctx)]
+        return clarifying_reply(question)
+    return results_reply(query, hits, ctx)
 
 
 def _shown(query: str) -> str:
@@ -183,8 +218,9 @@ async def on_procedure_action(msg: Incoming, ctx: Context) -> Reply:
     section = parts[2] if len(parts) > 2 else ""
     if section in SECTIONS:
         values = {"groups": channel_groups(procedure)} if section == "fees" else {}
-        return Outgoing(text(SECTIONS[section][0], p=procedure, **values),
-                        buttons=card_buttons(procedure, current=section))
+        reply = Outgoing(text(SECTIONS[section][0], p=procedure, **values),
+                         buttons=card_buttons(procedure, current=section))
+        return await offices.with_counter(reply, procedure, ctx) if section == "where" else reply
     return Outgoing(text("procedures.card", p=procedure), buttons=card_buttons(procedure))
 
 

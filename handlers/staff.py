@@ -192,13 +192,19 @@ async def on_list(msg: Incoming, ctx: Context) -> Reply:
 
 @ticket_command("phananh", "ticket")
 async def on_show(msg: Incoming, ctx: Context, ticket: tickets.Ticket, _rest: str) -> Reply:
-    messages = await tickets.find_messages(ctx.session, ticket.id)
-    return [card(ticket, ctx), Outgoing(text("feedback.detail", t=ticket,
-                                             category=tickets.CATEGORIES.get(ticket.category),
-                                             status=tickets.STATUS_LABELS[ticket.status],
-                                             messages=messages,
-                                             created=local_day(ticket.created_at, ctx),
-                                             due=local_day(ticket.due_at, ctx)))]
+    """One ticket for staff: the card, the exchange so far, and how to answer from where
+    they are (the staff group, or `motcua tickets` on the console)."""
+    messages = [{"author": m.author, "name": m.author_name, "text": m.text,
+                 "photos": len(m.attachments or []),
+                 "when": f"{m.created_at.astimezone(ctx.settings.tz):%H:%M %d/%m}"}
+                for m in await tickets.find_messages(ctx.session, ticket.id)
+                if not (m.author == "citizen" and m.text == ticket.description)]
+    return Outgoing(text("feedback.staff_detail", t=ticket,
+                         category=tickets.CATEGORIES.get(ticket.category, ""),
+                         channel=CHANNEL_NAMES.get(ticket.channel, ticket.channel),
+                         status=tickets.STATUS_LABELS[ticket.status], messages=messages,
+                         created=local_day(ticket.created_at, ctx),
+                         due=local_day(ticket.due_at, ctx), cli=msg.channel == "console"))
 
 
 def card(ticket: tickets.Ticket, ctx: Context | None = None, *, threaded: bool = False,

@@ -12,6 +12,7 @@ router = Router()
 MENU_ACTIONS = ("thutuc", "hoso", "phananh", "danhgia", "dangky", "caidat")
 FEATURE_NAMES = {
     "hoso": "menu_dossier",
+    "hosocuatoi": "menu_mine",
     "phananh": "menu_feedback",
     "danhgia": "menu_rate",
     "dangky": "menu_notices",
@@ -29,7 +30,7 @@ def main_menu() -> list[list[Button]]:
         [item("thutuc"), item("hoso")],
         [item("phananh")],
         [item("danhgia"), item("dangky")],
-        [item("caidat")],
+        [item("caidat"), item("hosocuatoi")],
     ]
 
 
@@ -81,12 +82,31 @@ async def on_cancel(msg: Incoming, ctx: Context) -> Reply:
 
 GREETINGS = {"xin chao", "chao", "chao em", "chao ban", "hello", "hi", "alo", "a lo", "helo",
              "chao ad", "xin chao em", "chao buoi sang", "chao anh", "chao chi"}
+HELP = {"tro giup", "giup", "giup toi", "giup toi voi", "giup em", "giup em voi", "giup minh",
+        "giup minh voi", "giup voi", "giup do", "can giup", "can giup do", "can tro giup",
+        "ho tro", "can ho tro", "toi can giup do", "toi can ho tro", "huong dan",
+        "huong dan su dung", "help", "help me", "lam sao", "lam the nao", "menu", "bat dau"}
+ACKNOWLEDGEMENTS = {"ok", "oke", "okay", "okie", "oki", "ok a", "ok em", "ok roi", "vang",
+                    "vang a", "da", "da vang", "da a", "u", "uh", "uhm", "duoc", "duoc roi",
+                    "roi", "biet roi", "hieu roi", "da hieu", "dong y"}
+
+
+def plain(message: str) -> str:
+    """"Giúp tôi với!!" -> "giup toi voi": no marks, no punctuation, single spaces."""
+    words = "".join(ch if ch.isalnum() else " " for ch in strip_marks(message).lower()).split()
+    return " ".join(words)
 
 
 @router.on_text
 async def on_greeting(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
-    if strip_marks(msg.text).lower().strip(" .!,") in GREETINGS:
+    """Greetings, calls for help and "ok" get their own answer, never a procedure search."""
+    said = plain(msg.text)
+    if said in GREETINGS:
         return [with_menu(text("start.greeting", name=msg.display_name))]
+    if said in HELP:
+        return [with_menu(text("start.help_intro"))]
+    if said in ACKNOWLEDGEMENTS:
+        return [with_menu(text("start.acknowledged"))]
     return None
 
 

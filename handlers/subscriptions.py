@@ -81,7 +81,18 @@ async def on_province(msg: Incoming, ctx: Context) -> Reply:
 
 def ask_commune(ctx: Context, province_code: str, province_name: str) -> Outgoing:
     ctx.conversation.goto(COMMUNE, province=province_code, province_name=province_name)
-    return Outgoing(text("notices.ask_commune", province=province_name), buttons=back_to_menu())
+    example = next((bare_name(c.name) for p in provinces() if p.code == province_code
+                    for c in p.communes), "")
+    return Outgoing(text("notices.ask_commune", province=province_name, example=example),
+                    buttons=back_to_menu())
+
+
+def bare_name(name: str) -> str:
+    """"Phường Âu Lâu" -> "Âu Lâu": the name as a citizen would type it."""
+    for kind in ("Xã ", "Phường ", "Đặc khu "):
+        if name.startswith(kind):
+            return name[len(kind):]
+    return name
 
 
 @router.action("sub:prov")

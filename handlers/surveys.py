@@ -312,9 +312,14 @@ async def on_aspect(msg: Incoming, ctx: Context) -> Reply:
     if index + 1 < len(ASPECTS):
         return ask_aspect(ctx, survey.id, index + 1)
     await note_unhappy_aspects(ctx, survey)
-    return Outgoing(text("surveys.ask_comment"), buttons=[
-        [Button(text("surveys.button_comment"), action=f"sv:cmt:{survey.id}")],
-        [Button(text("surveys.button_done"), action=f"sv:done:{survey.id}")]])
+    return ask_comment(ctx, survey.id)
+
+
+def ask_comment(ctx: Context, survey_id: int) -> Outgoing:
+    """The next typed message is the comment (not a procedure search); "Xong" ends."""
+    ctx.conversation.goto(COMMENT, survey=survey_id)
+    return Outgoing(text("surveys.ask_comment"),
+                    buttons=[[Button(text("surveys.button_done"), action=f"sv:done:{survey_id}")]])
 
 
 async def note_unhappy_aspects(ctx: Context, survey: store.Survey) -> None:
@@ -335,8 +340,7 @@ async def on_comment_button(msg: Incoming, ctx: Context) -> Reply:
     survey = await own_survey(ctx, need_id(msg.action, 2))
     if survey is None:
         return Outgoing(text("surveys.not_found"), buttons=back_to_menu())
-    ctx.conversation.goto(COMMENT, survey=survey.id)
-    return Outgoing(text("surveys.ask_comment"))
+    return ask_comment(ctx, survey.id)
 
 
 @router.step(COMMENT)

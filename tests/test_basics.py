@@ -17,7 +17,7 @@ from handlers import build_router
 from tests.dialog import Dialog, actions, labels, texts
 
 MENU = ["Tra cứu thủ tục", "Tra cứu hồ sơ", "Gửi phản ánh, kiến nghị", "Đánh giá hài lòng",
-        "Nhận thông báo của xã/phường", "Cài đặt"]
+        "Nhận thông báo của xã/phường", "Cài đặt", "Hồ sơ của tôi"]
 
 
 @pytest.fixture

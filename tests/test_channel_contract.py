@@ -347,7 +347,7 @@ async def test_the_same_dialogue_means_the_same_everywhere(driver: Driver) -> No
     seen = await driver.say("/start")
     reference = expected(await ref.say("/start"))
     same_meaning(seen, reference)
-    assert len(seen.options) == 6
+    assert len(seen.options) == 7
     driver.limits(seen.raw)
 
     # the first option

@@ -27,7 +27,7 @@ def test_console_chat_shows_numbered_menu_and_numbers_press_buttons(tmp_path: Pa
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "xin chào" in out
-    assert "1. Tra cứu thủ tục" in out and "6. Cài đặt" in out
+    assert "1. Tra cứu thủ tục" in out and "6. Cài đặt" in out and "7. Hồ sơ của tôi" in out
     assert "gõ mã hồ sơ" in out  # "2" pressed the second button: dossier lookup
     assert "/huy – dừng thao tác" in out
     assert "Traceback" not in result.stderr

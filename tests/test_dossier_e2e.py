@@ -110,9 +110,9 @@ async def test_put_check_subscribe_event_once_and_the_apology(service: Service,
     messages = await sent(fake, since=since)
     apology = messages[-1]["text"]
     assert apology.startswith("PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ")
-    assert "17:00 thứ Ba, 27/01/2026" in apology
+    assert "thứ Ba, 27/01/2026 lúc 17:00" in apology
     assert "Cần xác minh thêm thông tin hộ tịch" in apology
-    assert "hẹn trả kết quả ngày 17:00 thứ Ba, 20/01/2026" in apology
+    assert "hẹn trả kết quả ngày thứ Ba, 20/01/2026 lúc 17:00" in apology
 
     # exactly one message per event: the duplicate event sent nothing
     texts = [m["text"] for m in messages]

@@ -167,8 +167,8 @@ def test_the_apology_letter() -> None:
     assert message.text.startswith("PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ")
     assert "thành thật xin lỗi" in message.text
     assert "Lý do: Chờ ý kiến của Sở Tư pháp." in message.text
-    assert "Ngày hẹn trả kết quả mới: 17:00 thứ Tư, 25/03/2026." in message.text
-    assert "hẹn trả kết quả ngày 17:00 thứ Tư, 18/03/2026" in message.text
+    assert "Ngày hẹn trả kết quả mới: thứ Tư, 25/03/2026 lúc 17:00." in message.text
+    assert "hẹn trả kết quả ngày thứ Tư, 18/03/2026 lúc 17:00" in message.text
     assert "Nguyễn" not in message.text
     assert [b.action for b in message.flat_buttons()] == ["dossier:view:7", "dossier:unsub:7"]
 

@@ -115,7 +115,7 @@ async def test_edit_and_cancel_from_the_summary(core: Core) -> None:
     assert "Nội dung mới" in summary
     await dialog.press("fb:recat")
     assert "Lĩnh vực: Thái độ phục vụ" in texts(await dialog.press("fb:cat:thai_do"))
-    assert "đã huỷ" in texts(await dialog.press("fb:cancel"))
+    assert "đã hủy" in texts(await dialog.press("fb:cancel"))
     assert await stored(core) == []
 
 

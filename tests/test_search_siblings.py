@@ -4,6 +4,7 @@ candidate offered as a question, and shopping questions kept quiet."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from bot.router import Core
 from handlers import build_router
 from procedures.siblings import clarify
 from tests.dialog import Dialog, actions, labels, texts
+from tests.test_console_and_cli import run_cli
 
 
 def ask(query: str):  # noqa: ANN201 - a Clarification or None
@@ -82,13 +84,13 @@ async def test_the_question_is_asked_with_buttons_that_open_the_card(core: Core)
     assert "Mã thủ tục: 2.000806" in texts(card)
 
 
-async def test_the_question_is_numbered_on_the_console(core: Core) -> None:
-    dialog = Dialog(core, channel="console")
-    replies = await dialog.say("lam can cuoc")
-    assert "1. Từ đủ 14 tuổi trở lên" in texts(replies)
-    assert "2. Dưới 14 tuổi" in texts(replies)
-    card = await dialog.say("2")
-    assert "Mã thủ tục: 1.014062" in texts(card)
+def test_the_question_is_numbered_on_the_console(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/c.db"}
+    result = run_cli(["chat"], env, stdin="lam can cuoc\n2\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "1. Từ đủ 14 tuổi trở lên" in out and "2. Dưới 14 tuổi" in out
+    assert "Mã thủ tục: 1.014062" in out.split("2. Dưới 14 tuổi", 1)[1]
 
 
 async def test_a_weak_candidate_is_offered_as_a_question(core: Core) -> None:

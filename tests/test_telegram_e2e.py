@@ -19,7 +19,7 @@ from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-token-for-the-fake-api_abcdefghij"
 MENU = ["Tra cứu thủ tục", "Tra cứu hồ sơ", "Gửi phản ánh, kiến nghị", "Đánh giá hài lòng",
-        "Nhận thông báo của xã/phường", "Cài đặt"]
+        "Nhận thông báo của xã/phường", "Cài đặt", "Hồ sơ của tôi"]
 
 
 @pytest.fixture

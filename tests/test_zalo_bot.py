@@ -30,7 +30,7 @@ from tests.fakes.zalo_bot_api import BotCitizen, FakeZaloBot, options, texts
 TOKEN = "3141592653:zalo-bot-secret-part"
 CHAT = "e4ea2cd5189df1c3a88c"
 MENU = ["Tra cứu thủ tục", "Tra cứu hồ sơ", "Gửi phản ánh, kiến nghị", "Đánh giá hài lòng",
-        "Nhận thông báo của xã/phường", "Cài đặt"]
+        "Nhận thông báo của xã/phường", "Cài đặt", "Hồ sơ của tôi"]
 
 
 # -- pure parts -------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ async def test_start_menu_numbered_and_a_number_presses(service: Service,
     (greeting,) = await me.say("/start")
     assert "xin chào" in greeting["text"] and "attachment" not in greeting
     assert [label for label, _ in options(greeting)][:2] == ["Tra cứu thủ tục", "Tra cứu hồ sơ"]
-    assert len(options(greeting)) == 6  # more than 5: numbered, not buttons
+    assert len(options(greeting)) == 7  # more than 5: numbered, not buttons
     assert greeting["recipient"] == {"message_id": next(iter(oa.users["u1"].msg_ids))}
     (prompt,) = await me.choose("Tra cứu thủ tục")
     assert "cần làm thủ tục gì" in prompt["text"]

@@ -47,6 +47,7 @@ COMMANDS = [
     ("start", "Về menu chính"),
     ("thutuc", "Tra cứu thủ tục hành chính"),
     ("hoso", "Xem tình trạng hồ sơ"),
+    ("hosocuatoi", "Hồ sơ tôi đang theo dõi"),
     ("phananh", "Gửi phản ánh, kiến nghị"),
     ("danhgia", "Đánh giá mức độ hài lòng"),
     ("dangky", "Nhận thông báo của xã/phường"),

@@ -28,14 +28,38 @@ from itsdangerous import BadSignature, TimestampSigner
 from sqlalchemy import Text, cast, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import WebMessage, WebSession
+from bot.db.models import WebMessage, WebPhoto, WebSession
 from bot.db.session import Database
-from bot.messages import ChatRef, Incoming, Outgoing
+from bot.messages import Attachment, ChatRef, Incoming, Outgoing
 from bot.router import Core
 
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
+PHOTO_PREFIX = "web:"
+"""A web photo's file id: "web:<web_photos.id>"."""
+PHOTO_LABEL = "(Ảnh đính kèm)"
+"""The citizen's side of the history for a photo they sent."""
+PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+
+
+def photo_type(data: bytes) -> str | None:
+    """The image type the bytes really are (JPEG, PNG, WebP), whatever the request claims."""
+    for magic, kind in PHOTO_TYPES.items():
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+async def get_photo(session: AsyncSession, file_id: str | None) -> WebPhoto | None:
+    """The stored photo a "web:<id>" file id names, or None."""
+    number = (file_id or "").removeprefix(PHOTO_PREFIX)
+    if not (file_id or "").startswith(PHOTO_PREFIX) or not number.isascii() or \
+            not number.isdigit() or len(number) > 18:
+        return None
+    return await session.get(WebPhoto, int(number))
 SESSION_REFRESH = timedelta(hours=1)
 """A session's last use (and its cookie) is renewed at most this often, so polls stay reads."""
 PURGE_EVERY = timedelta(hours=1)
@@ -197,6 +221,7 @@ class WebChannel:
     async def converse(
         self, visitor: WebSessionRef, *, text: str = "", action: str | None = None,
         label: str | None = None, client_id: str | None = None, origin: str | None = None,
+        attachments: list[Attachment] | None = None,
     ) -> Conversed:
         """Handle one message from the page; gives the bot's replies as stored and the id of
         the newest stored message of this chat (the citizen's own included). A new session is
@@ -205,9 +230,9 @@ class WebChannel:
         msg = Incoming(
             channel="web", chat_id=chat_id, user_id=chat_id,
             update_key=f"web:{chat_id}:{client_id or uuid.uuid4().hex}",
-            text=text, action=action, origin=origin,
+            text=text, action=action, origin=origin, attachments=attachments or [],
         )
-        shown = label if action else msg.text
+        shown = label if action or attachments else msg.text
         last_id = 0
         if shown and not shown.startswith("/"):
             async with self.db.session() as session:
@@ -231,6 +256,19 @@ class WebChannel:
         if msg.unlocked and not visitor.new:  # a new session's cookie was never out yet
             result.session = await self.sessions.rotate(visitor)
         return result
+
+    async def photo(self, visitor: WebSessionRef, data: bytes, content_type: str,
+                    client_id: str | None = None) -> Conversed:
+        """A checked photo from the page: stored, then handled as a photo message (the
+        feedback flow keeps it like a Telegram photo: `web:<id>`)."""
+        async with self.db.session() as session:
+            row = WebPhoto(chat_id=visitor.chat_id, content_type=content_type, data=data,
+                           created_at=self.core.clock())
+            session.add(row)
+            await session.flush()
+            file_id = f"{PHOTO_PREFIX}{row.id}"
+        return await self.converse(visitor, label=PHOTO_LABEL, client_id=client_id,
+                                   attachments=[Attachment("photo", file_id=file_id)])
 
     async def poll(self, cookie: str | None, after: int
                    ) -> tuple[WebSessionRef | None, list[dict[str, Any]], int]:

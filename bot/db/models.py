@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -72,6 +73,8 @@ class Citizen(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    commune_code: Mapped[str | None] = mapped_column(String(20))
+    """The commune the citizen said they live in (its counter answers their questions)."""
 
 
 class Identity(Base):
@@ -162,6 +165,18 @@ class WebMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class WebPhoto(Base):
+    """A photo a web-chat visitor uploaded (type and size checked), kept here as Telegram
+    keeps the photos sent there; a ticket refers to it as `web:<id>`."""
+
+    __tablename__ = "web_photos"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    chat_id: Mapped[str] = mapped_column(String(100), index=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WebSession(Base):
     """A web-chat session: the hash of the secret in the visitor's signed cookie, and the chat
     it opens. Written when a conversation starts; a rotated or idle session's row is gone, so
@@ -235,3 +250,4 @@ from bot.db import dossiers as _dossiers  # noqa: E402,F401  (register tables)
 from bot.db import feedback as _feedback  # noqa: E402,F401  (register tables)
 from bot.db import zalo as _zalo  # noqa: E402,F401  (register tables)
 from bot.db import scheduler as _scheduler  # noqa: E402,F401  (register tables)
+from bot.db import offices as _offices  # noqa: E402,F401  (register tables)

@@ -37,6 +37,7 @@ from bot.db.models import (
     OutboxMessage,
     ProcessedUpdate,
     WebMessage,
+    WebPhoto,
 )
 
 REDACTED = "[đã xóa]"
@@ -201,6 +202,7 @@ async def forget_citizen(session: AsyncSession, citizen_id: int, now: datetime, 
                 Conversation.chat_id.like(f"{chat_id}:%"))))
         if channel == "web":
             await run("web_messages", delete(WebMessage).where(WebMessage.chat_id == chat_id))
+            await run("web_photos", delete(WebPhoto).where(WebPhoto.chat_id == chat_id))
     prefixes = {f"{channel}:{chat_id}:" for channel, chat_id in chats if channel == "web"}
     for channel, user, _ in identities:  # keys naming the sender: console, Zalo OA follows
         if channel == "web":

@@ -22,6 +22,12 @@
   var sendButton = document.getElementById("send");
   var typing = document.getElementById("typing");
   var counter = document.getElementById("counter");
+  var photoInput = document.getElementById("photo");
+  var PHOTO_API = "/chat/api/photos";
+  var PHOTO_MAX = 5 * 1024 * 1024; // the server checks WEB_PHOTO_MAX_BYTES too
+  var PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+  var PHOTO_BUBBLE = "(Ảnh đính kèm)"; // as the server keeps it in the history
+  var PHOTO_REFUSED = "Dạ, em chỉ nhận ảnh JPEG, PNG hoặc WebP đến 5 MB. Anh/chị vui lòng chọn ảnh khác ạ.";
 
   var seen = {}; // ids already handled, so polling never shows a message twice
   var lastId = 0; // poll cursor: everything up to here has been fetched by GET
@@ -109,6 +115,12 @@
 
   function nearBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 80; }
   function scrollToEnd() { log.scrollTop = log.scrollHeight; }
+  /** Show a new reply from its start: a long answer is read from its first line, not from
+      its disclaimer at the end (a short one ends up fully in view either way). */
+  function scrollToStart(node) {
+    var offset = node.getBoundingClientRect().top - log.getBoundingClientRect().top;
+    log.scrollTop = Math.min(log.scrollTop + offset - 8, log.scrollHeight);
+  }
 
   function notice(text) {
     var item = log.appendChild(el("div", "msg notice"));
@@ -121,31 +133,37 @@
   function show(data, fromPost) {
     var stick = fromPost || nearBottom();
     var maxId = Number(data.last_id) || 0;
+    var firstReply = null;
     (data.messages || []).forEach(function (msg) {
       var id = Number(msg.id) || 0;
       if (id && seen[id]) return;
       seen[id] = true;
       maxId = Math.max(maxId, id);
       var echo = msg.from === "user" && (fromPost || id <= echoUpTo || msg.text === "/start");
-      if (!echo) log.appendChild(renderMessage(msg));
+      if (echo) return;
+      var node = log.appendChild(renderMessage(msg));
+      if (msg.from !== "user" && !firstReply) firstReply = node;
     });
     // A POST does not move the poll cursor: the next GET also picks up whatever the bot
     // sent on its own meanwhile, and `seen` keeps the replies from showing twice.
     if (fromPost) echoUpTo = Math.max(echoUpTo, maxId);
     else lastId = Math.max(lastId, maxId);
-    if (stick) scrollToEnd();
+    if (stick && firstReply && started) scrollToStart(firstReply);
+    else if (stick) scrollToEnd();
   }
 
   function ApiError(message) { this.message = message; }
 
-  async function api(method, url, body) {
+  async function api(method, url, body, file) {
     var ctrl = window.AbortController ? new AbortController() : null;
     var timer = ctrl && setTimeout(function () { ctrl.abort(); }, TIMEOUT_MS);
     var headers = body ? { Accept: "application/json", "Content-Type": "application/json" }
       : { Accept: "application/json" };
+    if (file) headers = { Accept: "application/json", "Content-Type": file.type };
     try {
       var res = await fetch(url, { method: method, credentials: "same-origin", headers: headers,
-        body: body ? JSON.stringify(body) : undefined, signal: ctrl ? ctrl.signal : undefined });
+        body: file || (body ? JSON.stringify(body) : undefined),
+        signal: ctrl ? ctrl.signal : undefined });
       var data = await res.json().catch(function () { return null; });
       if (!res.ok) throw new ApiError(data && typeof data.error === "string" ? data.error : "");
       return data || {};
@@ -162,8 +180,9 @@
     if (stick) scrollToEnd();
   }
 
-  /** POST typed text or a pressed button; `bubble` is what the citizen sees as their own. */
-  async function send(body, bubble) {
+  /** POST typed text or a pressed button (or a photo file); `bubble` is what the citizen
+      sees as their own. */
+  async function send(body, bubble, file) {
     if (busy) return false;
     setBusy(true);
     epoch += 1;
@@ -171,7 +190,7 @@
     var mine = bubble ? log.appendChild(renderMessage({ from: "user", text: bubble })) : null;
     scrollToEnd();
     try {
-      show(await api("POST", API, body), true);
+      show(file ? await api("POST", PHOTO_API, null, file) : await api("POST", API, body), true);
       return true;
     } catch (err) {
       if (mine) log.removeChild(mine);
@@ -246,6 +265,17 @@
     if ((data.messages || []).length) schedulePoll(POLL_MS);
     else await send({ text: "/start" }, null); // greeting and main menu, no user bubble
   }
+
+  photoInput.addEventListener("change", function () {
+    var file = photoInput.files && photoInput.files[0];
+    photoInput.value = "";
+    if (!file) return;
+    if (PHOTO_TYPES.indexOf(file.type) < 0 || file.size > PHOTO_MAX) {
+      notice(PHOTO_REFUSED);
+      return;
+    }
+    send({}, PHOTO_BUBBLE, file);
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
