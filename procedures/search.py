@@ -191,7 +191,7 @@ class _Term:
 
 # (folded, accent key, marked, repaired, idf) per term; (terms, total idf) per alternative.
 _CompiledTerm = tuple[str, str, bool, bool, float]
-_CompiledAlternative = tuple[list[_CompiledTerm], float]
+_CompiledAlternative = tuple[list[_CompiledTerm], float, bool]  # terms, total idf, whole only
 # (optional, weight, alternatives, every folded word of them, the first alternative's words)
 _CompiledSlot = tuple[bool, float, list[_CompiledAlternative], frozenset[str], tuple[str, ...]]
 
@@ -224,6 +224,7 @@ class _Slot:
     alternatives: list[list[_Term]]
     weight: float
     optional: bool
+    whole_first: bool = False  # the first alternative (a citizen's phrase) counts only whole
 
 
 class SearchIndex:
@@ -537,12 +538,13 @@ class SearchIndex:
         required_weight = optional_weight = 0.0
         for slot in slots:
             alternatives: list[_CompiledAlternative] = []
-            for alternative in slot.alternatives:
+            for number, alternative in enumerate(slot.alternatives):
                 terms = [
                     (t.folded, t.key, t.marked, t.repaired, self._idf.get(t.folded, self._max_idf))
                     for t in alternative
                 ]
-                alternatives.append((terms, sum(w for *_, w in terms)))
+                whole = slot.whole_first and number == 0 and len(terms) > 1
+                alternatives.append((terms, sum(w for *_, w in terms), whole))
             words = frozenset(t.folded for alternative in slot.alternatives for t in alternative)
             default = tuple(t.folded for t in slot.alternatives[0])
             compiled.append((slot.optional, slot.weight, alternatives, words, default))
@@ -602,7 +604,7 @@ class SearchIndex:
                 sequence.extend(default)
                 continue
             best_fraction, best_terms = 0.0, alternatives[0][0]
-            for terms, total in alternatives:
+            for terms, total, whole in alternatives:
                 got = 0.0
                 for folded, key, marked, repaired, weight in terms:
                     if folded not in present:
@@ -616,6 +618,8 @@ class SearchIndex:
                     if repaired:
                         factor *= 0.8
                     got += weight * factor
+                if whole and not all(t[0] in present for t in terms):
+                    continue  # "sổ đỏ" is a phrase: its "sổ" alone is not it
                 if got and total and got / total > best_fraction:
                     best_fraction, best_terms = got / total, terms
             for folded, key, marked, _repaired, _weight in best_terms:
@@ -924,7 +928,7 @@ class SearchIndex:
                     for alt in alternatives
                 )
             optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
-            return _Slot(alternatives, weight, optional)
+            return _Slot(alternatives, weight, optional, whole_first=keep_original)
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler
         if spellings and loose and any(_accents_agree(s, span) for s in spellings):
@@ -1190,7 +1194,7 @@ def _matched_spans(slots: list[_CompiledSlot]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for _optional, _weight, alternatives, words, _default in slots:
         for word in words:
-            most = max(sum(1 for t in terms if t[0] == word) for terms, _total in alternatives)
+            most = max(sum(1 for t in terms if t[0] == word) for terms, *_ in alternatives)
             counts[word] = counts.get(word, 0) + most
     return {word: count * (len(word) + 1) for word, count in counts.items()}
 
@@ -1205,7 +1209,7 @@ def _cover_shares(slots: list[_CompiledSlot], required_weight: float) -> dict[st
         if optional:
             continue
         best: dict[str, float] = {}
-        for terms, total in alternatives:
+        for terms, total, _whole in alternatives:
             if not total:
                 continue
             within: dict[str, float] = {}  # a word may stand twice in one alternative
