@@ -16,8 +16,8 @@ from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from procedures import lexicon
-from procedures.catalogue import LEVEL_LABELS, Procedure, load_bundled
+from procedures import lexicon, search_cache
+from procedures.catalogue import LEVEL_LABELS, Procedure, bundle_info, load_bundled
 from procedures.curated import apply_overlay
 from procedures.importer import ImportFailed, read_file, write_file, xlsx_overflows
 from procedures.search import SearchIndex
@@ -93,6 +93,27 @@ def load_lexicon(use_bundled: bool = False) -> tuple[lexicon.Entry, ...]:
     return lexicon.bundled() if entries is None else entries
 
 
+def search_index(use_bundled: bool = False) -> SearchIndex:
+    """The search index of the catalogue and lexicon in use, loaded from the service's cache
+    (`DATA_DIR/search-cache`) when it holds it, else built and cached there."""
+    from bot.cli import load_settings
+    from bot.db.catalogue import catalogue_version, count_procedures
+    from bot.db.catalogue import load_lexicon as load_db_lexicon
+
+    async def version_and_lexicon(session: AsyncSession) -> tuple[str, tuple[lexicon.Entry, ...]]:
+        if not await count_procedures(session):
+            return "", ()
+        return await catalogue_version(session), await load_db_lexicon(session)
+
+    cache = Path(load_settings().data_dir) / "search-cache"
+    found = None if use_bundled else _from_database(version_and_lexicon)
+    if found and found[0]:
+        version, entries = found
+        return search_cache.load_or_build(cache, version, load_catalogue, entries)[0]
+    version = f"bundle:{bundle_info()['version']}"
+    return search_cache.load_or_build(cache, version, load_bundled, lexicon.bundled())[0]
+
+
 def _from_database(load: Callable[[AsyncSession], Awaitable[T]]) -> T | None:
     """What `load` reads from the configured database; None on a fresh install (no database
     file: none is created just to read) or when the database cannot be read."""
@@ -137,7 +158,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print("motcua search: --limit phải ≥ 1 (--limit must be at least 1)", file=sys.stderr)
         return 2
-    index = SearchIndex.build(load_catalogue(args.bundled), load_lexicon(args.bundled))
+    index = search_index(args.bundled)
     out = sys.stdout
     if args.batch is not None:
         try:
