@@ -101,17 +101,16 @@ def search_index(use_bundled: bool = False) -> SearchIndex:
     from bot.db.catalogue import load_lexicon as load_db_lexicon
 
     async def version_and_lexicon(session: AsyncSession) -> tuple[str, tuple[lexicon.Entry, ...]]:
-        if not await count_procedures(session):
-            return "", ()
-        return await catalogue_version(session), await load_db_lexicon(session)
+        version = await catalogue_version(session) if await count_procedures(session) else ""
+        return version, await load_db_lexicon(session)
 
     cache = Path(load_settings().data_dir) / "search-cache"
-    found = None if use_bundled else _from_database(version_and_lexicon)
-    if found and found[0]:
-        version, entries = found
+    version, entries = (None if use_bundled else _from_database(version_and_lexicon)) or (
+        "", lexicon.bundled())
+    if version:
         return search_cache.load_or_build(cache, version, load_catalogue, entries)[0]
-    version = f"bundle:{bundle_info()['version']}"
-    return search_cache.load_or_build(cache, version, load_bundled, lexicon.bundled())[0]
+    bundle = f"bundle:{bundle_info()['version']}"
+    return search_cache.load_or_build(cache, bundle, load_bundled, entries)[0]
 
 
 def _from_database(load: Callable[[AsyncSession], Awaitable[T]]) -> T | None:
