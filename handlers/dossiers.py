@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db.dossiers import Dossier, DossierEvent, Status
 from bot.db.models import AuditLog
@@ -50,6 +51,7 @@ from bot.db.privacy import chat_pseudonym, pseudonym
 from bot.messages import Button, ChatRef, Incoming, Outgoing
 from bot.outbox import enqueue
 from bot.router import Context, Reply, Router, need_id
+from handlers import letters
 from handlers.start import back_to_menu
 from handlers.texts import text
 from scheduler.quiet import WorkingCalendar, default_calendar, working_days_late, working_days_left
@@ -486,36 +488,40 @@ async def on_staff_lookup(msg: Incoming, ctx: Context, rest: str) -> Reply:
 # -- notifications (called by the ingest API and the importer) ------------------------------
 
 
-def event_message(dossier: Dossier, event: DossierEvent, timezone: str) -> Outgoing:
-    """What a subscriber receives for an event: the apology letter for `delayed`, else the
-    new status. No name or phone number in it (outbox rows are kept for a while)."""
+def event_message(dossier: Dossier, event: DossierEvent, settings: Settings) -> Outgoing:
+    """What a subscriber receives for an event: the apology slip for `delayed`, else the new
+    status. No name or phone number in it (outbox rows are kept for a while)."""
     buttons = [[Button(text("dossiers.button_view"), action=f"dossier:view:{dossier.id}")],
                [Button(text("dossiers.button_unsubscribe"),
                        action=f"dossier:unsub:{dossier.id}")]]
     if event.status == Status.DELAYED and event.new_due_at is not None:
-        view: dict[str, Any] = {
-            "code": dossier.code, "procedure": dossier.procedure_name,
-            "received": format_date(dossier.received_at, timezone),
-            "previous_due": format_date(event.previous_due_at, timezone)
-            if event.previous_due_at else "",
-            "new_due": format_date(event.new_due_at, timezone),
-            "reason": event.reason or "", "note": event.note,
-        }
-        return Outgoing(text("dossiers.apology", v=view), buttons=buttons)
+        return Outgoing(apology_slip_of(dossier, event, settings).chat_text(), buttons=buttons)
     view = {"code": dossier.code, "procedure": dossier.procedure_name, "status": event.status,
-            "note": event.note, "due": format_date(dossier.due_at, timezone)}
+            "note": event.note, "due": format_date(dossier.due_at, settings.timezone)}
     return Outgoing(text("dossiers.notification", v=view), buttons=buttons)
 
 
+def apology_slip_of(dossier: Dossier, event: DossierEvent, settings: Settings,
+                    to: str = "") -> letters.Document:
+    """The "Phiếu xin lỗi và hẹn lại ngày trả kết quả" of a `delayed` event, from the
+    dossier's commune; `to`, the applicant's name, only on a printed copy."""
+    assert event.new_due_at is not None
+    return letters.apology_slip(
+        dossier.commune_code, settings, at=event.at, code=dossier.code,
+        procedure=dossier.procedure_name, received_at=dossier.received_at,
+        previous_due_at=event.previous_due_at, new_due_at=event.new_due_at,
+        reason=event.reason or "", note=event.note, to=to)
+
+
 async def announce_event(session: AsyncSession, dossier: Dossier, event: DossierEvent,
-                         timezone: str, not_before: datetime | None = None) -> set[str]:
+                         settings: Settings, not_before: datetime | None = None) -> set[str]:
     """Queue the event's message for every subscribed chat, once per event and chat (the
     outbox key says so), not before `not_before` (the end of quiet hours); returns the
     channels that got new rows, to wake their senders."""
     subscribers = await repo.find_subscribers(session, dossier.id)
     if not subscribers:
         return set()
-    message = event_message(dossier, event, timezone)
+    message = event_message(dossier, event, settings)
     woken: set[str] = set()
     for sub in subscribers:
         if await enqueue(session, ChatRef(sub.channel, sub.chat_id, sub.thread_id), message,

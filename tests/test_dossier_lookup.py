@@ -297,7 +297,7 @@ async def test_a_code_guessed_from_many_chats_is_locked_for_everyone(database_ur
         result = await repo.add_event(session, dossier, EventFields(
             "result_ready", START + timedelta(hours=1)), START)
         assert result.event is not None
-        await announce_event(session, dossier, result.event, settings.timezone)
+        await announce_event(session, dossier, result.event, settings)
     (notice,) = await outbox_rows(db, "dossier_status")
     assert (notice.channel, notice.chat_id) == ("telegram", "4242")
     assert "thông tin hồ sơ" in texts(await owner.press(f"dossier:view:{dossier_id}"))

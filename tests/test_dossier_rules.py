@@ -19,6 +19,7 @@ from bot.db.dossiers import (
 )
 from handlers.dossiers import describe, event_message, mask_name, mask_phone
 from handlers.texts import text
+from tests.conftest import make_settings
 
 TZ = "Asia/Ho_Chi_Minh"
 
@@ -157,18 +158,30 @@ def test_every_status_has_a_vietnamese_label() -> None:
         "Chờ thực hiện nghĩa vụ tài chính")
 
 
-def test_the_apology_letter() -> None:
-    dossier = make_dossier(status="delayed", due_at=datetime(2026, 3, 25, 10, tzinfo=UTC))
+def test_the_apology_slip_in_the_form_of_the_agency() -> None:
+    dossier = make_dossier(status="delayed", due_at=datetime(2026, 3, 25, 10, tzinfo=UTC),
+                           commune_code="4543")
     event = DossierEvent(id=3, status="delayed", at=NOW, note="",
                          new_due_at=datetime(2026, 3, 25, 10, 0, tzinfo=UTC),
                          previous_due_at=datetime(2026, 3, 18, 10, 0, tzinfo=UTC),
                          reason="Chờ ý kiến của Sở Tư pháp.")
-    message = event_message(dossier, event, TZ)
-    assert message.text.startswith("PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ")
-    assert "thành thật xin lỗi" in message.text
+    message = event_message(dossier, event, make_settings("sqlite+aiosqlite:///x.db"))
+    lines = message.text.splitlines()
+    assert lines[:5] == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "",
+                         "ỦY BAN NHÂN DÂN", "PHƯỜNG ÂU LÂU"]
+    assert "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in lines
+    assert "Kính gửi: Ông/Bà" in lines
+    assert ("Ủy ban nhân dân phường Âu Lâu đã tiếp nhận hồ sơ 000.00.01.H29-260305-0001 của "
+            "Ông/Bà (thủ tục Đăng ký kết hôn) vào 09 giờ 00, thứ Năm, ngày 05/03/2026; ngày hẹn "
+            "trả kết quả ghi trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả là 17 giờ 00, thứ Tư, "
+            "ngày 18/03/2026.") in lines
     assert "Lý do: Chờ ý kiến của Sở Tư pháp." in message.text
-    assert "Ngày hẹn trả kết quả mới: 17:00 thứ Tư, 25/03/2026." in message.text
-    assert "hẹn trả kết quả ngày 17:00 thứ Tư, 18/03/2026" in message.text
+    assert ("xin lỗi Ông/Bà và mong nhận được sự thông cảm." in message.text)
+    assert ("hẹn trả kết quả giải quyết hồ sơ cho Ông/Bà vào 17 giờ 00, thứ Tư, ngày "
+            "25/03/2026.") in message.text
+    assert "Thứ" not in message.text  # no capital "Thứ" in the middle of a sentence
+    assert "Âu Lâu, ngày 16 tháng 3 năm 2026" in lines
+    assert lines[-4:] == ["Trân trọng./.", "", "TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]
     assert "Nguyễn" not in message.text
     assert [b.action for b in message.flat_buttons()] == ["dossier:view:7", "dossier:unsub:7"]
 
