@@ -182,7 +182,8 @@ async def status_card(session: AsyncSession, dossier: Dossier, ctx: Context, *,
     events = await repo.find_events(session, dossier.id, EVENTS_SHOWN)
     delay = await repo.get_latest_delay(session, dossier.id)
     subscribers = len(await repo.find_subscribers(session, dossier.id)) if staff else 0
-    view = describe(dossier, events, delay, ctx.now, ctx.settings.timezone, staff=staff,
+    view = describe(dossier, events, delay, ctx.now, ctx.settings.timezone,
+                    default_calendar(ctx.settings.holidays_file), staff=staff,
                     subscribers=subscribers)
     return text("dossiers.card", v=view)
 

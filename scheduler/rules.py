@@ -93,6 +93,7 @@ class Rules:
     def __init__(self, settings: Settings, clock: Callable[[], datetime]) -> None:
         self.settings = settings
         self.clock = clock
+        self.calendar = default_calendar(settings.holidays_file)
 
     def on(self, rule: str) -> bool:
         return rule not in self.settings.rules_off
@@ -205,7 +206,7 @@ class Rules:
     def reminder_time(self, due_at: datetime) -> datetime:
         """08:00 (APPOINTMENT_REMINDER_TIME) local on the working day before the appointment."""
         zone = self.settings.tz
-        day = default_calendar().previous_working_day(local_date(due_at, self.settings.timezone))
+        day = self.calendar.previous_working_day(local_date(due_at, self.settings.timezone))
         return datetime.combine(day, self.settings.reminder_at, zone).astimezone(UTC)
 
     async def scan_appointments(self, session: AsyncSession, now: datetime,
@@ -253,7 +254,7 @@ class Rules:
             message = Outgoing(text(
                 "letters.overdue_alert", code=dossier.code, procedure=dossier.procedure_name,
                 due=f"{local_date(dossier.due_at, self.settings.timezone):%d/%m/%Y}",
-                late_days=working_days_late(now, dossier.due_at, default_calendar(),
+                late_days=working_days_late(now, dossier.due_at, self.calendar,
                                             self.settings.timezone)))
             if await enqueue(session, chat, message,
                              key=f"overdue:{dossier.id}:{dossier.due_at.isoformat()}",

@@ -94,7 +94,7 @@ NOW = datetime(2026, 3, 16, 3, 0, tzinfo=UTC)  # Monday 10:00 in Hà Nội
 
 @pytest.mark.parametrize(("status", "due_offset", "overdue"), [
     ("processing", -1, True), ("processing", 1, False), ("received", -1, True),
-    ("delayed", -1, True), ("waiting_payment", -1, True),
+    ("delayed", -1, True), ("waiting_payment", -1, False),
     ("result_ready", -1, False), ("returned", -1, False), ("rejected", -1, False),
     ("withdrawn", -1, False), ("need_more_info", -1, False),
 ])
@@ -184,6 +184,13 @@ def test_the_apology_slip_in_the_form_of_the_agency() -> None:
     assert lines[-4:] == ["Trân trọng./.", "", "TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]
     assert "Nguyễn" not in message.text
     assert [b.action for b in message.flat_buttons()] == ["dossier:view:7", "dossier:unsub:7"]
+
+
+def test_waiting_for_a_payment_pauses_the_clock() -> None:
+    dossier = make_dossier(status="waiting_payment", due_at=datetime(2026, 3, 10, 10, tzinfo=UTC))
+    card = text("dossiers.card", v=describe(dossier, [], None, NOW, TZ))
+    assert "nghĩa vụ tài chính" in card
+    assert "quá ngày" not in card and "xin lỗi" not in card and "Còn" not in card
 
 
 def test_the_card_shows_what_to_supplement() -> None:

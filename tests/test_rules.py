@@ -222,6 +222,15 @@ async def test_overdue_without_delay_alerts_staff_once_per_missed_date(rig: Rig)
     assert await rig.scan(local(2026, 1, 16, 8, 0)) == {"overdue_alert": 1}
 
 
+@pytest.mark.parametrize("status", ["waiting_payment", "need_more_info"])
+async def test_no_overdue_alert_while_waiting_for_the_citizen(rig: Rig, status: str) -> None:
+    waiting = await rig.dossier("HS-260105-0006", "2.000815", due=local(2026, 1, 8, 17, 0))
+    await rig.event(waiting, status, local(2026, 1, 7, 9, 0))
+    assert await rig.scan(local(2026, 1, 12, 8, 0)) == {}
+    await rig.event(waiting, "processing", local(2026, 1, 12, 9, 0))  # paid: the clock runs
+    assert await rig.scan(local(2026, 1, 12, 9, 30)) == {"overdue_alert": 1}
+
+
 async def test_overdue_alert_at_night_waits_for_the_morning(rig: Rig) -> None:
     await rig.dossier("HS-260105-0005", "2.000815", due=local(2026, 1, 8, 17, 0))
     assert await rig.scan(local(2026, 1, 8, 23, 0)) == {"overdue_alert": 1}
