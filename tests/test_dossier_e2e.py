@@ -128,7 +128,7 @@ async def test_put_check_subscribe_event_once_and_the_apology(service: Service,
     since = len(fake.calls)
     fake.push_callback(CITIZEN, keyboard(messages[-1])[0][1])
     card = (await sent(fake, since=since))[-1]["text"]
-    assert "(đã hẹn lại)" in card and "Xin lỗi và hẹn lại" in card
+    assert "(đã hẹn lại)" in card and "Đang xử lý (đã hẹn lại ngày trả)" in card
 
     # "Hủy nhận thông báo" stops them
     since = len(fake.calls)

@@ -137,7 +137,7 @@ def test_the_card_shows_a_delay_with_the_new_date_and_reason() -> None:
     dossier = make_dossier(status="delayed", due_at=delay.new_due_at)
     card = text("dossiers.card", v=describe(dossier, [delay], delay, NOW, TZ))
     assert "(đã hẹn lại)" in card and "Chờ xác minh nhân thân" in card
-    assert "thứ Tư, 25/03/2026" in card and "Xin lỗi và hẹn lại" in card
+    assert "thứ Tư, 25/03/2026" in card and "Đang xử lý (đã hẹn lại ngày trả)" in card
 
 
 @pytest.mark.parametrize(("status", "words"), [
@@ -156,6 +156,9 @@ def test_every_status_has_a_vietnamese_label() -> None:
     assert len(labels) == len(Status)
     assert text("dossiers.status_label", status="waiting_payment") == (
         "Chờ thực hiện nghĩa vụ tài chính")
+    assert [text("dossiers.status_label", status=s) for s in ("delayed", "rejected",
+                                                              "withdrawn")] == [
+        "Đang xử lý (đã hẹn lại ngày trả)", "Từ chối giải quyết", "Đã rút hồ sơ"]
 
 
 def test_the_apology_slip_in_the_form_of_the_agency() -> None:

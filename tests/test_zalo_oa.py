@@ -347,6 +347,39 @@ async def test_followup_ten_days_later_goes_as_zns_with_the_configured_template(
         assert len(oa.calls_to("zns")) == 1
 
 
+async def test_zns_dossier_status_reads_the_label_every_channel_reads(
+        database_url: str, oa: FakeZaloOA) -> None:
+    from bot.db import dossiers as repo
+    from handlers.texts import text
+
+    templates = {"dossier_status": {"template_id": "312345", "params": {
+        "ma_ho_so": "dossier_code", "trang_thai": "dossier_status"}}}
+    settings = make_settings(database_url, zalo_zns_templates=json.dumps(templates),
+                             **oa.settings())
+    async with Service(settings) as service:
+        await set_contact(service, "u22", seen=timedelta(days=10), msg_id="m-old-3",
+                          phone="0912345678")
+        now = datetime.now(UTC)
+        async with service.db.session() as session:
+            dossier = (await repo.upsert_dossier(session, repo.DossierFields(
+                code="HS-260105-0022", procedure_code="1.000894", procedure_name="Kết hôn",
+                applicant_name="Lê Văn Cường", phone="0912345678", received_at=now,
+                due_at=now + timedelta(days=3), status="delayed"), now)).dossier
+            await enqueue(session, ChatRef("zalo_oa", "u22"), Outgoing("Hồ sơ đã hẹn lại"),
+                          key="status:u22", purpose="dossier_status", ref=f"dossier:{dossier.id}")
+            row_id = await session.scalar(select(OutboxMessage.id)
+                                          .where(OutboxMessage.dedupe_key == "status:u22"))
+        for sender in service.senders:
+            sender.notify()
+        assert row_id is not None
+        row = await final_row(service, row_id)
+        assert row.status == "sent"
+        (call,) = oa.calls_to("zns", ok=True)
+        label = call.body["template_data"]["trang_thai"]
+        assert label == "Đang xử lý (đã hẹn lại ngày trả)"
+        assert label == text("dossiers.status_label", status="delayed")
+
+
 async def test_outside_window_ticket_replies_are_noted_for_staff(service: Service,
                                                                  oa: FakeZaloOA) -> None:
     from bot.db import feedback as tickets

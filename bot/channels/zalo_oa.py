@@ -90,13 +90,6 @@ PERMANENT_ERRORS = {
 }
 IGNORED_EVENTS = {"user_received_message", "user_seen_message", "anonymous_send_text",
                   "anonymous_send_image", "anonymous_send_file", "anonymous_send_sticker"}
-STATUS_LABELS = {
-    "received": "Mới tiếp nhận", "processing": "Đang xử lý", "need_more_info": "Yêu cầu bổ sung",
-    "waiting_payment": "Chờ thực hiện nghĩa vụ tài chính",
-    "result_ready": "Có kết quả, chờ trả", "returned": "Đã trả kết quả", "rejected": "Từ chối",
-    "withdrawn": "Rút hồ sơ", "delayed": "Xin lỗi và hẹn lại",
-}
-"""Dossier statuses as DESIGN.md shows them (for ZNS parameters)."""
 ATTACHMENT_KINDS = {"image": "photo", "gif": "sticker", "sticker": "sticker", "audio": "voice",
                     "voice": "voice", "video": "video", "file": "file"}
 
@@ -825,6 +818,7 @@ class ZaloOAChannel:
                            contact: store.ZaloOAContact | None) -> dict[str, Any]:
         """What a template parameter may be filled from (docs/zalo.md lists the sources)."""
         from bot.db import dossiers, feedback
+        from handlers.texts import text  # the one table of status labels, as every channel
 
         tz = self.settings.tz
         context: dict[str, Any] = {
@@ -850,7 +844,7 @@ class ZaloOAChannel:
                 context.update(
                     dossier_code=dossier.code, procedure_name=dossier.procedure_name,
                     applicant_name=dossier.applicant_name,
-                    dossier_status=STATUS_LABELS.get(dossier.status, dossier.status),
+                    dossier_status=text("dossiers.status_label", status=dossier.status),
                     due_date=f"{dossier.due_at.astimezone(tz):%d/%m/%Y}")
                 context["phone"] = context["phone"] or dossier.phone
             ticket = None
