@@ -46,6 +46,21 @@ CENTRE = "Trung tâm Phục vụ hành chính công"
 """The issuing body when a dossier names no known commune and the data says nothing else."""
 
 
+def in_family(procedure_code: str, codes: tuple[str, ...]) -> bool:
+    """"1.000894" and its local variants ("1.000894.000.00.00.H29") belong to 1.000894."""
+    code = procedure_code.strip()
+    return any(code == c or code.startswith(c + ".") for c in codes)
+
+
+def family_of(procedure_code: str, settings: Settings) -> str | None:
+    """"marriage", "birth" or "death" (the settings' procedure codes), else None: which
+    letter, if any, follows the result of this procedure."""
+    for family in ("marriage", "birth", "death"):
+        if in_family(procedure_code, settings.procedure_codes(family)):
+            return family
+    return None
+
+
 @dataclass(frozen=True)
 class Letterhead:
     commune: str

@@ -39,6 +39,7 @@ from bot.db.dossiers import Dossier, DossierEvent, Status
 from bot.messages import ChatRef, Outgoing
 from bot.outbox import enqueue
 from handlers import letters
+from handlers.letters import family_of
 from handlers.texts import text
 from scheduler.quiet import (
     default_calendar,
@@ -60,19 +61,6 @@ SETTLE = timedelta(seconds=60)
 EVENTS_MARK = "dossier_events"
 TICKETS_MARK = "tickets_closed"
 REMINDER_HORIZON = timedelta(days=14)
-
-
-def in_family(procedure_code: str, codes: tuple[str, ...]) -> bool:
-    """"1.000894" and its local variants ("1.000894.000.00.00.H29") belong to 1.000894."""
-    code = procedure_code.strip()
-    return any(code == c or code.startswith(c + ".") for c in codes)
-
-
-def family_of(procedure_code: str, settings: Settings) -> str | None:
-    for family in ("marriage", "birth", "death"):
-        if in_family(procedure_code, settings.procedure_codes(family)):
-            return family
-    return None
 
 
 @dataclass
