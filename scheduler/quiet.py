@@ -157,3 +157,12 @@ def next_allowed(moment: datetime, window: tuple[time, time] | None,
     if candidate <= local:
         candidate = datetime.combine(local.date() + timedelta(days=1), end, zone)
     return candidate.astimezone(moment.tzinfo)
+
+
+def sending_hours(window: tuple[time, time] | None) -> tuple[str, str] | None:
+    """When proactive messages may leave, as a citizen reads it: quiet hours 21:00-07:00 →
+    ("7:00", "21:00"); None without quiet hours."""
+    if window is None or window[0] == window[1]:
+        return None
+    start, end = window
+    return f"{end.hour}:{end.minute:02d}", f"{start.hour}:{start.minute:02d}"
