@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot import catalogue_cli, dossiers_cli, privacy_cli, tickets_cli
+from bot import catalogue_cli, dossiers_cli, letters_cli, privacy_cli, tickets_cli
 from bot.config import Settings, describe_errors
 
 
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     tickets_cli.register(sub)
     dossiers_cli.register(sub)
     privacy_cli.register(sub)
+    letters_cli.register(sub)
     return parser
 
 

@@ -30,6 +30,9 @@ from handlers.texts import TEXTS_DIR, has_macro, macro_arguments, text
 from handlers.units import get_commune
 
 LETTERS = ("congratulation_marriage", "congratulation_birth", "condolence")
+LETTER_OF_FAMILY: dict[str | None, str] = {
+    "marriage": "congratulation_marriage", "birth": "congratulation_birth", "death": "condolence"}
+"""The letter that follows a returned result of each procedure family."""
 SLIP = "apology"
 PREVIEW_NAMES = {
     "chucmung": "congratulation_marriage",

@@ -36,10 +36,11 @@ from bot.db import dossiers as repo
 from bot.db import feedback as tickets
 from bot.db import scheduler as store
 from bot.db.dossiers import Dossier, DossierEvent, Status
-from bot.messages import ChatRef, Outgoing
+from bot.messages import FILE_CHANNELS, ChatRef, Outgoing
 from bot.outbox import enqueue
 from handlers import letters
 from handlers.letters import family_of
+from handlers.printing import with_pdf
 from handlers.texts import text
 from scheduler.quiet import (
     default_calendar,
@@ -55,8 +56,6 @@ log = logging.getLogger(__name__)
 
 RULES = ("congratulation_marriage", "congratulation_birth", "condolence", "survey",
          "ticket_survey", "reminder", "overdue_alert")
-LETTER_RULES = {"marriage": "congratulation_marriage", "birth": "congratulation_birth",
-                "death": "condolence"}
 SETTLE = timedelta(seconds=60)
 EVENTS_MARK = "dossier_events"
 TICKETS_MARK = "tickets_closed"
@@ -129,16 +128,21 @@ class Rules:
             return
         family = family_of(dossier.procedure_code, self.settings)
         citizens = [s.citizen_id for s in subscribers]
-        rule = LETTER_RULES.get(family or "")
+        rule = letters.LETTER_OF_FAMILY.get(family)
         if rule and self.on(rule):
             delay = self.settings.condolence_delay_minutes if family == "death" \
                 else self.settings.congratulation_delay_minutes
             at = self.send_time(event.at + timedelta(minutes=delay), now)
-            message = letters.letter(rule, dossier.commune_code, self.settings, at)
+            doc = letters.letter_document(rule, dossier.commune_code, self.settings, at)
+            message = Outgoing(doc.chat_text())
             willing = await store.consenting(session, citizens, store.LETTERS)
+            printed = with_pdf(message, doc, rule) if any(
+                s.channel in FILE_CHANNELS and s.citizen_id in willing for s in subscribers) \
+                else message  # the letter as a PDF file too, where the channel takes files
             for sub in subscribers:
                 if sub.citizen_id in willing and await enqueue(
-                        session, ChatRef(sub.channel, sub.chat_id, sub.thread_id), message,
+                        session, ChatRef(sub.channel, sub.chat_id, sub.thread_id),
+                        printed if sub.channel in FILE_CHANNELS else message,
                         key=f"letter:{dossier.id}:{sub.channel}:{sub.chat_id}",
                         purpose="letter", not_before=at, ref=f"dossier:{dossier.id}"):
                     firing.add(rule, sub.channel)

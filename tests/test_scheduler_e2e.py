@@ -57,7 +57,9 @@ class Citizen:
         self.fake = fake
 
     def messages(self) -> list[dict[str, Any]]:
-        return self.fake.sent_messages(CITIZEN)
+        """What the citizen sees; a file's caption as its text."""
+        return [{**m, "text": m.get("text") or m.get("caption") or ""}
+                for m in self.fake.sent_messages(CITIZEN)]
 
     async def next(self, action: Callable[[], object]) -> dict[str, Any]:
         count = len(self.messages())
@@ -114,6 +116,7 @@ async def test_congratulation_condolence_and_an_unhappy_survey(service: Service,
                 and any("cho biết mức độ hài lòng" in (m.get("text") or "") for m in citizen.messages()))
     letter = next(m for m in citizen.messages() if "THƯ CHÚC MỪNG" in m["text"])
     assert "đăng ký kết hôn" in letter["text"] and "reply_markup" not in letter
+    assert letter["document"]["file_name"] == "thu-chuc-mung.pdf"  # printable, as a file
     survey = next(m for m in citizen.messages() if "cho biết mức độ hài lòng" in (m.get("text") or ""))
     assert list(buttons(survey)) == ["Rất hài lòng", "Hài lòng", "Không hài lòng"]
 
@@ -126,6 +129,7 @@ async def test_congratulation_condolence_and_an_unhappy_survey(service: Service,
     later = citizen.messages()[before:]
     condolence = next(m for m in later if "THƯ CHIA BUỒN" in m["text"])
     assert "reply_markup" not in condolence and "hài lòng" not in condolence["text"]
+    assert condolence["document"]["file_name"] == "thu-chia-buon.pdf"
     assert not any("cho biết mức độ hài lòng" in (m.get("text") or "") for m in later)
     assert count(citizen.messages(), "THƯ CHÚC MỪNG") == 1
 

@@ -129,7 +129,7 @@ async def test_start_menu_numbered_and_a_number_presses(service: Service,
                                                         oa: FakeZaloOA) -> None:
     me = citizen(service, oa)
     (greeting,) = await me.say("/start")
-    assert "xin chào" in greeting["text"] and "attachment" not in greeting
+    assert "em chào anh/chị" in greeting["text"] and "attachment" not in greeting
     assert [label for label, _ in options(greeting)][:2] == ["Tra cứu thủ tục", "Tra cứu hồ sơ"]
     assert len(options(greeting)) == 6  # more than 5: numbered, not buttons
     assert greeting["recipient"] == {"message_id": next(iter(oa.users["u1"].msg_ids))}
@@ -200,7 +200,7 @@ async def test_duplicates_echoes_and_malformed_events(service: Service, oa: Fake
 async def test_follow_greets_and_unfollow_is_remembered(service: Service, oa: FakeZaloOA) -> None:
     me = citizen(service, oa, "u5")
     (greeting,) = await me.send(oa.follow("u5"))
-    assert "xin chào" in greeting["text"] and greeting["recipient"] == {"user_id": "u5"}
+    assert "em chào anh/chị" in greeting["text"] and greeting["recipient"] == {"user_id": "u5"}
     assert await me.send(oa.follow("u5", "unfollow")) == []
     async with service.db.session() as session:
         contact = await store.get_contact(session, "u5")
@@ -401,7 +401,8 @@ async def test_outside_window_ticket_replies_are_noted_for_staff(service: Servic
     assert row.last_error == OUTSIDE_WINDOW
     async with service.db.session() as session:
         notes = [m.text for m in await tickets.find_messages(session, ticket.id)]
-    assert any("ngoài khung" in note and ticket.code in note for note in notes)
+    assert any("Zalo chỉ cho phép trả lời trong khoảng đó" in note and "ZNS" not in note
+               and ticket.code in note for note in notes)
 
 
 # -- tokens -----------------------------------------------------------------------------------
@@ -456,6 +457,10 @@ async def test_a_failed_refresh_is_logged_and_announced_in_the_staff_group(
         token = await store.get_token(session)
     assert (alert.channel, alert.chat_id) == ("telegram", "-100999")
     assert "Zalo OA" in alert.payload["text"] and "ZALO_OA_REFRESH_TOKEN" in alert.payload["text"]
+    # staff read Vietnamese: the cause, not the OAuth reason nor "access token"
+    assert "Zalo từ chối yêu cầu gia hạn" in alert.payload["text"]
+    for english in ("access token", "OAuth", "refused", "HTTP"):
+        assert english not in alert.payload["text"], english
     assert token is not None and token.failures == 1
     await service.zalo_oa.stop()
     await service.db.dispose()
@@ -560,3 +565,11 @@ async def test_images_by_url_or_upload_and_files_by_upload(service: Service,
     file_message = oa.sent_to("u40")[-2]
     assert file_message["attachment"]["type"] == "file"
     assert file_message["attachment"]["payload"]["token"] in oa.uploads
+    # a file made here (a printable letter) is uploaded from its bytes
+    await service.zalo_oa.send(chat, Outgoing("Thư chúc mừng", document=Attachment(
+        "file", name="thu-chuc-mung.pdf", data=b"%PDF-1.4 letter")))
+    upload = oa.calls_to("upload_file", ok=True)[-1]
+    assert upload.body["file"] == "thu-chuc-mung.pdf"
+    letter, caption = oa.sent_to("u40")[-2:]
+    assert letter["attachment"]["payload"]["token"] in oa.uploads
+    assert caption["text"] == "Thư chúc mừng"
