@@ -503,25 +503,21 @@ async def on_print(msg: Incoming, ctx: Context) -> Reply:
     if found is None:
         return Outgoing(text("letters.nothing_to_print", code=dossier.code))
     kind, doc = found
-    return with_pdf(Outgoing(text("letters.printed", code=dossier.code, title=doc.title)), doc,
-                    kind)
+    return await with_pdf(Outgoing(text("letters.printed", code=dossier.code, title=doc.title)),
+                          doc, kind)
 
 
 # -- notifications (called by the ingest API and the importer) ------------------------------
 
 
-def event_message(dossier: Dossier, event: DossierEvent, settings: Settings, *,
-                  with_file: bool = False) -> Outgoing:
-    """What a subscriber receives for an event: the apology slip for `delayed` (`with_file`:
-    also as a PDF), else the new status. No name or phone number in it (outbox rows are kept
-    for a while)."""
+def event_message(dossier: Dossier, event: DossierEvent, settings: Settings) -> Outgoing:
+    """What a subscriber receives for an event: the apology slip for `delayed`, else the new
+    status. No name or phone number in it (outbox rows are kept for a while)."""
     buttons = [[Button(text("dossiers.button_view"), action=f"dossier:view:{dossier.id}")],
                [Button(text("dossiers.button_unsubscribe"),
                        action=f"dossier:unsub:{dossier.id}")]]
     if event.status == Status.DELAYED and event.new_due_at is not None:
-        slip = apology_slip_of(dossier, event, settings)
-        message = Outgoing(slip.chat_text(), buttons=buttons)
-        return with_pdf(message, slip, letters.SLIP) if with_file else message
+        return Outgoing(apology_slip_of(dossier, event, settings).chat_text(), buttons=buttons)
     view = {"code": dossier.code, "procedure": dossier.procedure_name, "status": event.status,
             "note": event.note, "due": format_date(dossier.due_at, settings.timezone)}
     return Outgoing(text("dossiers.notification", v=view), buttons=buttons)
@@ -563,14 +559,16 @@ async def announce_event(session: AsyncSession, dossier: Dossier, event: Dossier
     subscribers = await repo.find_subscribers(session, dossier.id)
     if not subscribers:
         return set()
-    messages: dict[bool, Outgoing] = {}  # with a file where the channel takes one, or not
+    message = event_message(dossier, event, settings)
+    printed = message  # the slip also as a PDF file, where the channel takes files
+    if event.status == Status.DELAYED and event.new_due_at is not None \
+            and any(sub.channel in FILE_CHANNELS for sub in subscribers):
+        printed = await with_pdf(message, apology_slip_of(dossier, event, settings),
+                                 letters.SLIP)
     woken: set[str] = set()
     for sub in subscribers:
-        with_file = sub.channel in FILE_CHANNELS
-        if with_file not in messages:
-            messages[with_file] = event_message(dossier, event, settings, with_file=with_file)
-        message = messages[with_file]
-        if await enqueue(session, ChatRef(sub.channel, sub.chat_id, sub.thread_id), message,
+        if await enqueue(session, ChatRef(sub.channel, sub.chat_id, sub.thread_id),
+                         printed if sub.channel in FILE_CHANNELS else message,
                          key=f"dossier:{event.id}:{sub.id}", purpose="dossier_status",
                          not_before=not_before):
             woken.add(sub.channel)

@@ -10,6 +10,7 @@ bytes out.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -152,7 +153,9 @@ def rule(pdf: FPDF, start: float, end: float) -> None:
     pdf.set_y(y + 0.6)
 
 
-def with_pdf(message: Outgoing, doc: Document, kind: str, size: PaperSize = "A4") -> Outgoing:
-    """`message` with the document as a PDF file (for channels in `FILE_CHANNELS`)."""
-    return replace(message, document=Attachment("file", name=PDF_NAMES[kind],
-                                                data=document_pdf(doc, size)))
+async def with_pdf(message: Outgoing, doc: Document, kind: str,
+                   size: PaperSize = "A4") -> Outgoing:
+    """`message` with the document as a PDF file (for channels in `FILE_CHANNELS`). The PDF
+    is made in a worker thread: embedding the font takes a good part of a second."""
+    data = await asyncio.to_thread(document_pdf, doc, size)
+    return replace(message, document=Attachment("file", name=PDF_NAMES[kind], data=data))

@@ -136,7 +136,7 @@ class Rules:
             doc = letters.letter_document(rule, dossier.commune_code, self.settings, at)
             message = Outgoing(doc.chat_text())
             willing = await store.consenting(session, citizens, store.LETTERS)
-            printed = with_pdf(message, doc, rule) if any(
+            printed = await with_pdf(message, doc, rule) if any(
                 s.channel in FILE_CHANNELS and s.citizen_id in willing for s in subscribers) \
                 else message  # the letter as a PDF file too, where the channel takes files
             for sub in subscribers:

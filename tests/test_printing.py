@@ -19,8 +19,8 @@ from bot.db.dossiers import DossierFields, EventFields
 from bot.db.session import Database
 from bot.router import Core
 from handlers import build_router, letters
-from handlers.dossiers import event_message
-from handlers.printing import PDF_NAMES, document_pdf
+from handlers.dossiers import apology_slip_of, event_message
+from handlers.printing import PDF_NAMES, document_pdf, with_pdf
 from handlers.texts import TEXTS_DIR
 from tests.conftest import make_settings
 from tests.test_console_and_cli import run_cli
@@ -164,7 +164,7 @@ async def test_staff_print_from_the_staff_chat(settings: Settings, tmp_path: Pat
     await db.dispose()
 
 
-def test_the_slip_goes_as_a_pdf_where_the_channel_takes_files() -> None:
+async def test_the_slip_goes_as_a_pdf_where_the_channel_takes_files() -> None:
     settings = make_settings("sqlite+aiosqlite:///x.db")
     dossier = repo.Dossier(
         id=7, key="X", code="KH-260305-0005", procedure_code="1.000894",
@@ -176,7 +176,7 @@ def test_the_slip_goes_as_a_pdf_where_the_channel_takes_files() -> None:
                               reason="Chờ xác minh.")
     plain = event_message(dossier, event, settings)
     assert plain.document is None
-    printed = event_message(dossier, event, settings, with_file=True)
+    printed = await with_pdf(plain, apology_slip_of(dossier, event, settings), "apology")
     assert printed.text == plain.text and printed.buttons == plain.buttons
     assert printed.document is not None and printed.document.name == PDF_NAMES["apology"]
     assert printed.document.data is not None
