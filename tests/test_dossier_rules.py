@@ -203,3 +203,14 @@ def test_the_card_shows_what_to_supplement() -> None:
                                             None, NOW, TZ))
     assert "• Ghi chú: Bổ sung bản sao giấy khai sinh" in card
     assert "tạm dừng" in card and "Còn" not in card and "quá ngày" not in card
+
+
+def test_imports_read_the_labels_old_and_new() -> None:
+    from bot.dossiers_cli import _status_names
+
+    names = _status_names()
+    for label, status in (("tu choi giai quyet", "rejected"), ("tu choi", "rejected"),
+                          ("da rut ho so", "withdrawn"), ("rut ho so", "withdrawn"),
+                          ("dang xu ly (da hen lai ngay tra)", "delayed"),
+                          ("xin loi va hen lai", "delayed"), ("dang xu ly", "processing")):
+        assert names[label] == status, label
