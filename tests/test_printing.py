@@ -23,8 +23,8 @@ from handlers.dossiers import apology_slip_of, event_message
 from handlers.printing import PDF_NAMES, document_pdf, with_pdf
 from handlers.texts import TEXTS_DIR
 from tests.conftest import make_settings
-from tests.test_console_and_cli import run_cli
 from tests.dialog import Dialog, texts
+from tests.test_console_and_cli import run_cli
 
 NOW = datetime(2026, 3, 5, 3, 0, tzinfo=UTC)  # 10:00 on Thursday 5 March in Hà Nội
 MM = 72 / 25.4  # PDF points per millimetre
