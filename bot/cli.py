@@ -10,7 +10,14 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot import catalogue_cli, dossiers_cli, offices_cli, privacy_cli, tickets_cli
+from bot import (
+    catalogue_cli,
+    dossiers_cli,
+    letters_cli,
+    offices_cli,
+    privacy_cli,
+    tickets_cli,
+)
 from bot.config import Settings, describe_errors
 
 
@@ -75,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     dossiers_cli.register(sub)
     offices_cli.register(sub)
     privacy_cli.register(sub)
+    letters_cli.register(sub)
     return parser
 
 

@@ -136,6 +136,7 @@ class Settings(BaseSettings):
     survey_scale: str = "Rất hài lòng|Hài lòng|Không hài lòng"
     notice_approval_required: bool = True
     letterheads_file: str | None = None
+    holidays_file: str | None = None
 
     feedback_deadline_days: int = Field(15, ge=1)
     feedback_deadline_days_by_category: str = ""

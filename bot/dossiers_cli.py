@@ -152,7 +152,10 @@ def _status_names() -> dict[str, str]:
     from bot.db.dossiers import Status
     from handlers.texts import text
 
-    names = {s.value: s.value for s in Status}
+    # the labels shown before 2026-12, as older exports may still write them
+    names = {s.value: s.value for s in Status} | {
+        "tu choi": Status.REJECTED.value, "rut ho so": Status.WITHDRAWN.value,
+        "xin loi va hen lai": Status.DELAYED.value}
     for status in Status:
         label = text("dossiers.status_label", status=status.value)
         names[strip_marks(label).lower()] = status.value

@@ -362,7 +362,7 @@ async def apply_dossier(session: AsyncSession, fields: DossierFields, now: datet
     result = await repo.upsert_dossier(session, fields, now, source=source)
     woken: set[str] = set()
     if result.event is not None:
-        woken = await announce_event(session, result.dossier, result.event, settings.timezone,
+        woken = await announce_event(session, result.dossier, result.event, settings,
                                      send_after(now, settings))
     return result, woken
 
@@ -375,7 +375,7 @@ async def apply_event(session: AsyncSession, dossier: repo.Dossier, fields: Even
     recorded = await repo.add_event(session, dossier, fields, now, source=source)
     woken: set[str] = set()
     if recorded.event is not None and recorded.announce:
-        woken = await announce_event(session, dossier, recorded.event, settings.timezone,
+        woken = await announce_event(session, dossier, recorded.event, settings,
                                      send_after(now, settings))
     return recorded, woken
 

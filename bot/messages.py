@@ -132,6 +132,11 @@ class Incoming:
         return (name, rest.strip()) if name else None
 
 
+FILE_CHANNELS = frozenset({"telegram", "zalo_oa"})
+"""Channels that deliver a file made here (`Outgoing.document` with its bytes, a printable
+letter); the others show the text alone."""
+
+
 @dataclass
 class Outgoing:
     """One message to send: text, optional rows of buttons, optional photo or document."""

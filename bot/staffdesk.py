@@ -169,7 +169,7 @@ class StaffDesk:
 
     async def _remind(self) -> int:
         now = self.clock()
-        calendar = default_calendar()
+        calendar = default_calendar(self.settings.holidays_file)
         before = self.settings.feedback_remind_days_before
         queued = 0
         async with self.db.session() as session:

@@ -43,13 +43,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db.dossiers import Dossier, DossierEvent, Status
 from bot.db.models import AuditLog
 from bot.db.privacy import chat_pseudonym, pseudonym
-from bot.messages import Button, ChatRef, Incoming, Outgoing
+from bot.messages import FILE_CHANNELS, Button, ChatRef, Incoming, Outgoing
 from bot.outbox import enqueue
 from bot.router import Context, Reply, Router, need_id
+from handlers import letters
+from handlers.printing import with_pdf
 from handlers.start import back_to_menu
 from handlers.texts import text
 from scheduler.quiet import (
@@ -192,7 +195,8 @@ async def status_card(session: AsyncSession, dossier: Dossier, ctx: Context, *,
     events = await repo.find_events(session, dossier.id, EVENTS_SHOWN)
     delay = await repo.get_latest_delay(session, dossier.id)
     subscribers = len(await repo.find_subscribers(session, dossier.id)) if staff else 0
-    view = describe(dossier, events, delay, ctx.now, ctx.settings.timezone, staff=staff,
+    view = describe(dossier, events, delay, ctx.now, ctx.settings.timezone,
+                    default_calendar(ctx.settings.holidays_file), staff=staff,
                     subscribers=subscribers)
     return text("dossiers.card", v=view)
 
@@ -510,42 +514,88 @@ async def on_staff_lookup(msg: Incoming, ctx: Context, rest: str) -> Reply:
     return Outgoing(await status_card(ctx.session, dossier, ctx, staff=True))
 
 
+@router.staff_command("inthu", "print")
+async def on_print(msg: Incoming, ctx: Context) -> Reply:
+    """`/inthu CODE` (staff): the dossier's letter or apology slip as a PDF to print and hand
+    over at the counter, addressed by name (it stays in the staff chat)."""
+    rest = msg.command[1] if msg.command else ""
+    code = repo.normalize_code(rest) or repo.find_code(rest) if rest else None
+    if code is None:
+        return Outgoing(text("letters.print_usage"))
+    dossier = await repo.get_dossier(ctx.session, code)
+    found = await printable(ctx.session, dossier, ctx.settings) if dossier else None
+    await audit(ctx, msg, "dossier.printed", code, "ok" if found else "nothing")
+    if dossier is None:
+        return Outgoing(text("dossiers.staff_not_found", code=code))
+    if found is None:
+        return Outgoing(text("letters.nothing_to_print", code=dossier.code))
+    kind, doc = found
+    return await with_pdf(Outgoing(text("letters.printed", code=dossier.code, title=doc.title)),
+                          doc, kind)
+
+
 # -- notifications (called by the ingest API and the importer) ------------------------------
 
 
-def event_message(dossier: Dossier, event: DossierEvent, timezone: str) -> Outgoing:
-    """What a subscriber receives for an event: the apology letter for `delayed`, else the
-    new status. No name or phone number in it (outbox rows are kept for a while)."""
+def event_message(dossier: Dossier, event: DossierEvent, settings: Settings) -> Outgoing:
+    """What a subscriber receives for an event: the apology slip for `delayed`, else the new
+    status. No name or phone number in it (outbox rows are kept for a while)."""
     buttons = [[Button(text("dossiers.button_view"), action=f"dossier:view:{dossier.id}")],
                [Button(text("dossiers.button_unsubscribe"),
                        action=f"dossier:unsub:{dossier.id}")]]
     if event.status == Status.DELAYED and event.new_due_at is not None:
-        view: dict[str, Any] = {
-            "code": dossier.code, "procedure": dossier.procedure_name,
-            "received": format_date(dossier.received_at, timezone),
-            "previous_due": format_date(event.previous_due_at, timezone)
-            if event.previous_due_at else "",
-            "new_due": format_date(event.new_due_at, timezone),
-            "reason": event.reason or "", "note": event.note,
-        }
-        return Outgoing(text("dossiers.apology", v=view), buttons=buttons)
+        return Outgoing(apology_slip_of(dossier, event, settings).chat_text(), buttons=buttons)
     view = {"code": dossier.code, "procedure": dossier.procedure_name, "status": event.status,
-            "note": event.note, "due": format_date(dossier.due_at, timezone)}
+            "note": event.note, "due": format_date(dossier.due_at, settings.timezone)}
     return Outgoing(text("dossiers.notification", v=view), buttons=buttons)
 
 
+def apology_slip_of(dossier: Dossier, event: DossierEvent, settings: Settings,
+                    to: str = "") -> letters.Document:
+    """The "Phiếu xin lỗi và hẹn lại ngày trả kết quả" of a `delayed` event, from the
+    dossier's commune; `to`, the applicant's name, only on a printed copy."""
+    assert event.new_due_at is not None
+    return letters.apology_slip(
+        dossier.commune_code, settings, at=event.at, code=dossier.code,
+        procedure=dossier.procedure_name, received_at=dossier.received_at,
+        previous_due_at=event.previous_due_at, new_due_at=event.new_due_at,
+        reason=event.reason or "", note=event.note, to=to)
+
+
+async def printable(session: AsyncSession, dossier: Dossier,
+                    settings: Settings) -> tuple[str, letters.Document] | None:
+    """What staff print for a dossier, addressed to the applicant by name: the apology slip
+    of its latest `delayed` event while the agency still holds it, else the letter that
+    follows its returned result (marriage, birth, death); None when neither applies."""
+    delay = await repo.get_latest_delay(session, dossier.id)
+    if delay is not None and delay.new_due_at is not None \
+            and not repo.is_finished(dossier.status):
+        return letters.SLIP, apology_slip_of(dossier, delay, settings, dossier.applicant_name)
+    kind = letters.LETTER_OF_FAMILY.get(letters.family_of(dossier.procedure_code, settings))
+    if kind is None or dossier.status != Status.RETURNED:
+        return None
+    return kind, letters.letter_document(kind, dossier.commune_code, settings,
+                                         dossier.status_at, to=dossier.applicant_name)
+
+
 async def announce_event(session: AsyncSession, dossier: Dossier, event: DossierEvent,
-                         timezone: str, not_before: datetime | None = None) -> set[str]:
+                         settings: Settings, not_before: datetime | None = None) -> set[str]:
     """Queue the event's message for every subscribed chat, once per event and chat (the
     outbox key says so), not before `not_before` (the end of quiet hours); returns the
     channels that got new rows, to wake their senders."""
     subscribers = await repo.find_subscribers(session, dossier.id)
     if not subscribers:
         return set()
-    message = event_message(dossier, event, timezone)
+    message = event_message(dossier, event, settings)
+    printed = message  # the slip also as a PDF file, where the channel takes files
+    if event.status == Status.DELAYED and event.new_due_at is not None \
+            and any(sub.channel in FILE_CHANNELS for sub in subscribers):
+        printed = await with_pdf(message, apology_slip_of(dossier, event, settings),
+                                 letters.SLIP)
     woken: set[str] = set()
     for sub in subscribers:
-        if await enqueue(session, ChatRef(sub.channel, sub.chat_id, sub.thread_id), message,
+        if await enqueue(session, ChatRef(sub.channel, sub.chat_id, sub.thread_id),
+                         printed if sub.channel in FILE_CHANNELS else message,
                          key=f"dossier:{event.id}:{sub.id}", purpose="dossier_status",
                          not_before=not_before):
             woken.add(sub.channel)

@@ -53,8 +53,9 @@ def local_day(moment: datetime, ctx: Context) -> str:
 def reply_deadline(now: datetime, category: str, ctx: Context) -> datetime:
     """The end of the N-th working day after today, local time."""
     tz = ctx.settings.tz
-    day = default_calendar().add_working_days(local_date(now, ctx.settings.timezone),
-                                              ctx.settings.feedback_deadline(category))
+    calendar = default_calendar(ctx.settings.holidays_file)
+    day = calendar.add_working_days(local_date(now, ctx.settings.timezone),
+                                    ctx.settings.feedback_deadline(category))
     return datetime.combine(day, time(23, 59), tz).astimezone(now.tzinfo)
 
 

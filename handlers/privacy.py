@@ -4,7 +4,9 @@
   updates, letters, surveys, notices — each switched on or off with one button; switching off
   also cancels what is still waiting in the outbox.
 - After a dossier subscription (the explicit opt-in to its status updates) the citizen is asked
-  — once, nothing pre-selected — whether they also want letters and surveys.
+  — once, nothing pre-selected — whether they also want what fits that procedure: a
+  congratulation letter and a survey after a marriage or a birth, only the condolence letter
+  after a death, only the survey after any other procedure.
 - `/xoadulieu` (`/forget`): after a confirmation, the citizen's data is deleted
   (bot/db/privacy.py); both the question and the answer say what is kept, and why.
 Every answer is stored with its time and channel, and appended to the consent log.
@@ -20,6 +22,7 @@ from bot.db import scheduler as store
 from bot.messages import Button, Incoming, Outgoing
 from bot.router import Context, Reply, Router, as_list, need_id
 from handlers import dossiers, offices
+from handlers.letters import family_of, letterhead
 from handlers.start import back_to_menu
 from handlers.texts import text
 from handlers.units import get_commune
@@ -96,13 +99,28 @@ async def on_set(msg: Incoming, ctx: Context) -> Reply:
 # -- asked at the right moment: after subscribing to a dossier -------------------------------
 
 
-def followup_question() -> Outgoing:
-    return Outgoing(text("privacy.ask_followups"), buttons=[
-        [Button(text("privacy.button_both"), action="consent:ask:both")],
-        [Button(text("privacy.button_letters_only"), action="consent:ask:letters")],
-        [Button(text("privacy.button_surveys_only"), action="consent:ask:surveys")],
-        [Button(text("privacy.button_no_thanks"), action="consent:ask:none")],
-    ])
+ASKED = {"marriage": (store.LETTERS, store.SURVEYS), "birth": (store.LETTERS, store.SURVEYS),
+         "death": (store.LETTERS,), None: (store.SURVEYS,)}
+"""What the question after a subscription asks about, by the procedure's family: a bereaved
+family is offered the condolence letter alone — no congratulation, no survey."""
+SCOPES = {"l": (store.LETTERS,), "s": (store.SURVEYS,), "": (store.LETTERS, store.SURVEYS)}
+"""`consent:ask:<choice>[:<scope>]`: the purposes an answer sets (the ones it was asked)."""
+
+
+def followup_question(family: str | None, authority: str) -> Outgoing:
+    """The question about letters and surveys that fits the procedure's family."""
+    if family == "death":
+        choices = [("privacy.button_condolence", "letters:l"), ("privacy.button_no_thanks",
+                                                                  "none:l")]
+    elif family is None:
+        choices = [("privacy.button_survey", "surveys:s"), ("privacy.button_no_thanks",
+                                                              "none:s")]
+    else:
+        choices = [("privacy.button_both", "both"), ("privacy.button_letters_only", "letters"),
+                   ("privacy.button_surveys_only", "surveys"),
+                   ("privacy.button_no_thanks", "none")]
+    return Outgoing(text("privacy.ask_followups", family=family, authority=authority), buttons=[
+        [Button(text(label), action=f"consent:ask:{choice}")] for label, choice in choices])
 
 
 @router.action("dossier:sub")
@@ -119,9 +137,12 @@ async def on_subscribe(msg: Incoming, ctx: Context) -> Reply:
                             ctx.now, source=f"dossier:{dossier_id}")
     answered = set((await ctx.session.scalars(select(store.Consent.purpose).where(
         store.Consent.citizen_id == ctx.citizen_id))).all())
-    if {store.LETTERS, store.SURVEYS} <= answered or not replies:
+    dossier = await dossier_repo.get_dossier_by_id(ctx.session, dossier_id)
+    family = family_of(dossier.procedure_code, ctx.settings) if dossier else None
+    if set(ASKED[family]) <= answered or not replies:
         return replies
-    question = followup_question()  # in the same message: one answer to one press
+    authority = letterhead(dossier.commune_code if dossier else None, ctx.settings).authority
+    question = followup_question(family, authority)  # in the same message: one answer
     last = replies[-1]
     merged = Outgoing(f"{last.text}\n\n{question.text}", buttons=question.buttons + back_to_menu())
     return [*replies[:-1], merged]
@@ -129,14 +150,17 @@ async def on_subscribe(msg: Incoming, ctx: Context) -> Reply:
 
 @router.action("consent:ask")
 async def on_followups(msg: Incoming, ctx: Context) -> Reply:
-    choice = (msg.action or "").rpartition(":")[2]
-    letters = choice in ("both", "letters")
-    surveys = choice in ("both", "surveys")
-    for purpose, granted in ((store.LETTERS, letters), (store.SURVEYS, surveys)):
-        await store.set_consent(ctx.session, ctx.citizen_id, purpose, granted, msg.channel,
-                                ctx.now, source="after_subscription")
-    return Outgoing(text("privacy.followups_answered", letters=letters, surveys=surveys),
-                    buttons=back_to_menu())
+    _, _, rest = (msg.action or "").partition("consent:ask:")
+    choice, _, scope = rest.partition(":")
+    asked = SCOPES.get(scope, SCOPES[""])
+    granted = {store.LETTERS: choice in ("both", "letters"),
+               store.SURVEYS: choice in ("both", "surveys")}
+    for purpose in asked:
+        await store.set_consent(ctx.session, ctx.citizen_id, purpose, granted[purpose],
+                                msg.channel, ctx.now, source="after_subscription")
+    answer = {purpose: granted[purpose] if purpose in asked else None for purpose in granted}
+    return Outgoing(text("privacy.followups_answered", letters=answer[store.LETTERS],
+                         surveys=answer[store.SURVEYS]), buttons=back_to_menu())
 
 
 # -- deleting one's data ----------------------------------------------------------------------

@@ -25,6 +25,7 @@ from handlers import staff
 from handlers.start import back_to_menu
 from handlers.texts import text
 from handlers.units import find_communes, find_provinces, get_commune, provinces
+from scheduler.quiet import sending_hours
 
 router = Router()
 
@@ -128,7 +129,8 @@ async def on_pick(msg: Incoming, ctx: Context) -> Reply:
                             ctx.now, source=f"commune:{unit.code}")
     if not added:
         return Outgoing(text("notices.already", commune=unit.name), buttons=back_to_menu())
-    return Outgoing(text("notices.subscribed", commune=unit.name, province=unit.province),
+    return Outgoing(text("notices.subscribed", commune=unit.name, province=unit.province,
+                         hours=sending_hours(ctx.settings.quiet_window)),
                     buttons=[[Button(text("notices.button_add"), action="sub:add")],
                              *back_to_menu()])
 

@@ -25,6 +25,7 @@ from bot.db import scheduler as store
 from bot.db.models import OutboxMessage
 from bot.messages import Attachment, ChatRef, Outgoing
 from bot.outbox import PENDING, enqueue
+from handlers.letters import letterhead
 from handlers.texts import text
 from scheduler.quiet import in_quiet_hours
 
@@ -43,10 +44,13 @@ class Report:
     waiting: int
 
 
-def notice_message(notice: store.Notice, channel: str) -> Outgoing:
-    """The notice as one chat receives it. A photo taken in the Telegram staff group is a
-    Telegram file id, which only Telegram chats can receive; others get its URL if any."""
-    body = text("notices.message", text=notice.text, urgent=notice.urgent)
+def notice_message(notice: store.Notice, channel: str, commune_code: str | None,
+                   settings: Settings) -> Outgoing:
+    """The notice as one chat receives it, headed with who sends it (the issuing body of the
+    commune the chat subscribed to). A photo taken in the Telegram staff group is a Telegram
+    file id, which only Telegram chats can receive; others get its URL if any."""
+    sender = " ".join(letterhead(commune_code, settings).agency)
+    body = text("notices.message", text=notice.text, urgent=notice.urgent, sender=sender)
     photo = notice.photo or {}
     if photo.get("file_id") and channel == "telegram":
         return Outgoing(body, photo=Attachment("photo", file_id=photo["file_id"]))
@@ -117,16 +121,17 @@ class NoticeDesk:
                       now: datetime) -> set[str]:
         """One outbox row per chat subscribed to the notice's communes (with consent)."""
         recipients = await store.find_notice_recipients(session, list(notice.communes))
-        payloads: dict[str, dict[str, Any]] = {}
+        payloads: dict[tuple[str, str], dict[str, Any]] = {}
         rows = []
-        for channel, chat_id, _citizen in recipients:
-            if channel not in payloads:
-                payloads[channel] = notice_message(notice, channel).to_dict()
+        for channel, chat_id, _citizen, commune in recipients:
+            if (channel, commune) not in payloads:
+                payloads[channel, commune] = notice_message(notice, channel, commune,
+                                                            self.settings).to_dict()
             rows.append({
                 "dedupe_key": f"notice:{notice.id}:{channel}:{chat_id}", "channel": channel,
                 "chat_id": chat_id, "thread_id": None,
                 "is_group": channel == "telegram" and chat_id.startswith("-"),
-                "purpose": "notice", "payload": payloads[channel], "status": PENDING,
+                "purpose": "notice", "payload": payloads[channel, commune], "status": PENDING,
                 "not_before": now, "attempts": 0, "created_at": now,
                 "ref": f"notice:{notice.id}",
             })
@@ -135,4 +140,4 @@ class NoticeDesk:
         notice.status = store.DELIVERING
         notice.delivered_at = now
         log.info("notice %s: %s recipients", notice.id, len(rows))
-        return set(payloads)
+        return {channel for channel, _ in payloads}

@@ -1,15 +1,17 @@
 """Quiet hours and the working-day calendar (Asia/Ho_Chi_Minh by default).
 
 The calendar counts the working days of Vietnamese civil servants: Monday to Friday, minus the
-public holidays, Tết and swapped days listed in `holidays.json` (editable data shipped with the
-package), plus the Saturdays worked in exchange. Everything here is pure: dates and times are
-passed in, nothing reads the clock.
+public holidays of the Labour Code — taken from the `holidays` library (Vietnam: Tết and Giỗ
+Tổ Hùng Vương by the lunar calendar, days in lieu of a holiday on a weekend) — and minus the
+Government's yearly decisions kept in `holidays.json` (editable data shipped with the package,
+or the file named by HOLIDAYS_FILE): days off swapped with a working Saturday, provisional
+entries until a decision is published, and the Saturdays worked in exchange. Everything here
+is pure: dates and times are passed in, nothing reads the clock.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -17,28 +19,34 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import holidays
+
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+@cache
+def public_holidays(year: int) -> frozenset[date]:
+    """The public holidays of Vietnam in `year`, with the days in lieu (the library)."""
+    return frozenset(holidays.country_holidays("VN", years=year))
 
 
 @dataclass(frozen=True)
 class WorkingCalendar:
-    """Which days are working days. `holidays` are weekdays off; `working_weekends` are
-    weekend days worked; for years not in `known_years` the fixed solar holidays apply."""
+    """Which days are working days. `days_off`: weekdays off by a Government decision (on top
+    of the public holidays); `days_worked`: days worked although a weekend or a holiday."""
 
-    holidays: frozenset[date] = frozenset()
-    working_weekends: frozenset[date] = frozenset()
-    known_years: frozenset[int] = frozenset()
-    fixed_solar_holidays: tuple[tuple[int, int], ...] = ((1, 1), (4, 30), (5, 1), (9, 2))
+    days_off: frozenset[date] = frozenset()
+    days_worked: frozenset[date] = frozenset()
+    provisional: frozenset[date] = frozenset()
+    """Entries of `days_off`/`days_worked` not yet confirmed by a published decision."""
     names: dict[date, str] = field(default_factory=dict, compare=False, hash=False)
 
     def is_working_day(self, day: date) -> bool:
-        if day in self.working_weekends:
+        if day in self.days_worked:
             return True
-        if day.weekday() >= 5 or day in self.holidays:
+        if day.weekday() >= 5 or day in self.days_off:
             return False
-        if day.year not in self.known_years and (day.month, day.day) in self.fixed_solar_holidays:
-            return False
-        return True
+        return day not in public_holidays(day.year)
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after `start` up to and including `end` (0 when `end <= start`):
@@ -84,21 +92,24 @@ def working_days_late(now: datetime, due: datetime, calendar: WorkingCalendar,
 
 
 def calendar_from_data(data: dict[str, object]) -> WorkingCalendar:
-    """Build a calendar from the structure of `holidays.json`."""
+    """Build a calendar from the structure of `holidays.json`: `days_off` and `days_worked`,
+    lists of {"date": "2026-08-31", "name": …, "decision": …, "provisional": true}."""
 
-    def dates(key: str) -> dict[date, str]:
+    def entries(key: str) -> list[dict[str, object]]:
         items = data.get(key) or []
         assert isinstance(items, list), f"{key} must be a list"
-        return {date.fromisoformat(item["date"]): str(item.get("name", "")) for item in items}
+        return items
 
-    holidays = dates("holidays")
-    weekends = dates("working_weekends")
-    years = {d.year for d in holidays} | {d.year for d in weekends}
-    fixed_raw = data.get("fixed_solar_holidays") or ["01-01", "04-30", "05-01", "09-02"]
-    assert isinstance(fixed_raw, Iterable)
-    fixed = tuple((int(s[:2]), int(s[3:5])) for s in fixed_raw)
-    return WorkingCalendar(frozenset(holidays), frozenset(weekends), frozenset(years), fixed,
-                           {**holidays, **weekends})
+    def dates(key: str) -> dict[date, str]:
+        return {date.fromisoformat(str(item["date"])): str(item.get("name", ""))
+                for item in entries(key)}
+
+    off, worked = dates("days_off"), dates("days_worked")
+    provisional = {date.fromisoformat(str(item["date"]))
+                   for key in ("days_off", "days_worked") for item in entries(key)
+                   if item.get("provisional")}
+    return WorkingCalendar(frozenset(off), frozenset(worked), frozenset(provisional),
+                           {**off, **worked})
 
 
 def load_calendar(path: str | Path | None = None) -> WorkingCalendar:
@@ -111,8 +122,9 @@ def load_calendar(path: str | Path | None = None) -> WorkingCalendar:
 
 
 @cache
-def default_calendar() -> WorkingCalendar:
-    return load_calendar()
+def default_calendar(path: str | None = None) -> WorkingCalendar:
+    """The calendar of HOLIDAYS_FILE (`path`), or the shipped one; read once."""
+    return load_calendar(path)
 
 
 # -- quiet hours ------------------------------------------------------------------------------
@@ -145,3 +157,12 @@ def next_allowed(moment: datetime, window: tuple[time, time] | None,
     if candidate <= local:
         candidate = datetime.combine(local.date() + timedelta(days=1), end, zone)
     return candidate.astimezone(moment.tzinfo)
+
+
+def sending_hours(window: tuple[time, time] | None) -> tuple[str, str] | None:
+    """When proactive messages may leave, as a citizen reads it: quiet hours 21:00-07:00 →
+    ("7:00", "21:00"); None without quiet hours."""
+    if window is None or window[0] == window[1]:
+        return None
+    start, end = window
+    return f"{end.hour}:{end.minute:02d}", f"{start.hour}:{start.minute:02d}"

@@ -36,9 +36,11 @@ from bot.db import dossiers as repo
 from bot.db import feedback as tickets
 from bot.db import scheduler as store
 from bot.db.dossiers import Dossier, DossierEvent, Status
-from bot.messages import ChatRef, Outgoing
+from bot.messages import FILE_CHANNELS, ChatRef, Outgoing
 from bot.outbox import enqueue
 from handlers import letters
+from handlers.letters import family_of
+from handlers.printing import with_pdf
 from handlers.texts import text
 from scheduler.quiet import (
     default_calendar,
@@ -54,25 +56,10 @@ log = logging.getLogger(__name__)
 
 RULES = ("congratulation_marriage", "congratulation_birth", "condolence", "survey",
          "ticket_survey", "reminder", "overdue_alert")
-LETTER_RULES = {"marriage": "congratulation_marriage", "birth": "congratulation_birth",
-                "death": "condolence"}
 SETTLE = timedelta(seconds=60)
 EVENTS_MARK = "dossier_events"
 TICKETS_MARK = "tickets_closed"
 REMINDER_HORIZON = timedelta(days=14)
-
-
-def in_family(procedure_code: str, codes: tuple[str, ...]) -> bool:
-    """"1.000894" and its local variants ("1.000894.000.00.00.H29") belong to 1.000894."""
-    code = procedure_code.strip()
-    return any(code == c or code.startswith(c + ".") for c in codes)
-
-
-def family_of(procedure_code: str, settings: Settings) -> str | None:
-    for family in ("marriage", "birth", "death"):
-        if in_family(procedure_code, settings.procedure_codes(family)):
-            return family
-    return None
 
 
 @dataclass
@@ -93,6 +80,7 @@ class Rules:
     def __init__(self, settings: Settings, clock: Callable[[], datetime]) -> None:
         self.settings = settings
         self.clock = clock
+        self.calendar = default_calendar(settings.holidays_file)
 
     def on(self, rule: str) -> bool:
         return rule not in self.settings.rules_off
@@ -140,16 +128,21 @@ class Rules:
             return
         family = family_of(dossier.procedure_code, self.settings)
         citizens = [s.citizen_id for s in subscribers]
-        rule = LETTER_RULES.get(family or "")
+        rule = letters.LETTER_OF_FAMILY.get(family)
         if rule and self.on(rule):
             delay = self.settings.condolence_delay_minutes if family == "death" \
                 else self.settings.congratulation_delay_minutes
             at = self.send_time(event.at + timedelta(minutes=delay), now)
-            message = letters.letter(rule, dossier.commune_code, self.settings, at)
+            doc = letters.letter_document(rule, dossier.commune_code, self.settings, at)
+            message = Outgoing(doc.chat_text())
             willing = await store.consenting(session, citizens, store.LETTERS)
+            printed = await with_pdf(message, doc, rule) if any(
+                s.channel in FILE_CHANNELS and s.citizen_id in willing for s in subscribers) \
+                else message  # the letter as a PDF file too, where the channel takes files
             for sub in subscribers:
                 if sub.citizen_id in willing and await enqueue(
-                        session, ChatRef(sub.channel, sub.chat_id, sub.thread_id), message,
+                        session, ChatRef(sub.channel, sub.chat_id, sub.thread_id),
+                        printed if sub.channel in FILE_CHANNELS else message,
                         key=f"letter:{dossier.id}:{sub.channel}:{sub.chat_id}",
                         purpose="letter", not_before=at, ref=f"dossier:{dossier.id}"):
                     firing.add(rule, sub.channel)
@@ -205,7 +198,7 @@ class Rules:
     def reminder_time(self, due_at: datetime) -> datetime:
         """08:00 (APPOINTMENT_REMINDER_TIME) local on the working day before the appointment."""
         zone = self.settings.tz
-        day = default_calendar().previous_working_day(local_date(due_at, self.settings.timezone))
+        day = self.calendar.previous_working_day(local_date(due_at, self.settings.timezone))
         return datetime.combine(day, self.settings.reminder_at, zone).astimezone(UTC)
 
     async def scan_appointments(self, session: AsyncSession, now: datetime,
@@ -253,7 +246,7 @@ class Rules:
             message = Outgoing(text(
                 "letters.overdue_alert", code=dossier.code, procedure=dossier.procedure_name,
                 due=f"{local_date(dossier.due_at, self.settings.timezone):%d/%m/%Y}",
-                late_days=working_days_late(now, dossier.due_at, default_calendar(),
+                late_days=working_days_late(now, dossier.due_at, self.calendar,
                                             self.settings.timezone)))
             if await enqueue(session, chat, message,
                              key=f"overdue:{dossier.id}:{dossier.due_at.isoformat()}",

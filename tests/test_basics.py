@@ -29,7 +29,7 @@ async def core(settings: Settings) -> AsyncIterator[Core]:
 
 async def test_start_greets_and_shows_the_main_menu(core: Core) -> None:
     replies = await Dialog(core).say("/start")
-    assert "xin chào Nguyễn Văn An" in texts(replies)
+    assert "em chào anh/chị Nguyễn Văn An" in texts(replies)
     assert labels(replies) == MENU
 
 
@@ -42,7 +42,7 @@ async def test_help_lists_commands_and_offers_the_way_back(core: Core) -> None:
 
 async def test_english_aliases_and_commands_without_slash(core: Core) -> None:
     dialog = Dialog(core)
-    assert "xin chào" in texts(await dialog.say("/start@motcua_bot"))
+    assert "em chào anh/chị" in texts(await dialog.say("/start@motcua_bot"))
     assert texts(await dialog.say("trogiup")) == texts(await dialog.say("/help"))
     assert "không có thao tác nào" in texts(await dialog.say("hủy"))
 

@@ -35,10 +35,27 @@ def test_a_swapped_saturday_is_a_working_day() -> None:
     assert not CAL.is_working_day(date(2025, 5, 2))
 
 
-def test_years_without_data_still_know_the_fixed_holidays() -> None:
+def test_public_holidays_of_every_year_come_from_the_lunar_calendar() -> None:
+    # Tết 2028: the lunar new year falls on Wednesday 26 January
+    for day in (date(2028, 1, 25), date(2028, 1, 26), date(2028, 1, 27), date(2028, 1, 28)):
+        assert not CAL.is_working_day(day), day
+    assert CAL.working_days_between(date(2028, 1, 21), date(2028, 2, 1)) == 2  # 31/1, 1/2
     assert not CAL.is_working_day(date(2031, 9, 2))  # Tuesday
     assert not CAL.is_working_day(date(2031, 5, 1))  # Thursday
     assert CAL.is_working_day(date(2031, 9, 3))
+
+
+def test_the_decisions_of_2026() -> None:
+    # 31/8/2026 off, swapped with Saturday 22/8; Ngày Văn hóa Việt Nam 24/11 (provisional)
+    assert not CAL.is_working_day(date(2026, 8, 31))
+    assert CAL.is_working_day(date(2026, 8, 22))
+    assert not CAL.is_working_day(date(2026, 11, 24))
+    assert {date(2026, 8, 31), date(2026, 8, 22), date(2026, 11, 24)} <= CAL.provisional
+    # Friday 28/8 to Thursday 3/9: 31/8, 1/9 and 2/9 off, so one working day (3/9)
+    assert CAL.working_days_between(date(2026, 8, 28), date(2026, 9, 3)) == 1
+    assert CAL.add_working_days(date(2026, 8, 21), 1) == date(2026, 8, 22)
+    assert CAL.working_days_between(date(2026, 11, 23), date(2026, 11, 25)) == 1
+    assert CAL.add_working_days(date(2026, 11, 23), 1) == date(2026, 11, 25)
 
 
 def test_counting_days_left() -> None:
@@ -69,19 +86,27 @@ def test_local_dates_are_in_ho_chi_minh_time() -> None:
 def test_the_shipped_data_is_well_formed() -> None:
     data = json.loads((Path(__file__).parent.parent / "scheduler" / "holidays.json")
                       .read_text("utf-8"))
-    for item in data["holidays"]:
+    for item in data["days_off"]:
         assert date.fromisoformat(item["date"]).weekday() < 5, item  # only weekdays listed
-        assert item["name"]
-    for item in data["working_weekends"]:
+        assert item["name"] and item["decision"]
+    for item in data["days_worked"]:
         assert date.fromisoformat(item["date"]).weekday() >= 5, item
+        assert item["name"] and item["decision"]
 
 
 def test_the_data_is_editable(tmp_path: Path) -> None:
     path = tmp_path / "holidays.json"
-    path.write_text(json.dumps({"holidays": [{"date": "2030-03-05", "name": "Nghỉ"}],
-                                "working_weekends": [{"date": "2030-03-09", "name": "Bù"}]}))
+    path.write_text(json.dumps({
+        "days_off": [{"date": "2030-03-05", "name": "Nghỉ", "provisional": True}],
+        "days_worked": [{"date": "2030-03-09", "name": "Bù"},
+                        {"date": "2030-09-03", "name": "Làm việc theo quyết định"}]}))
     calendar = load_calendar(path)
     assert not calendar.is_working_day(date(2030, 3, 5))
     assert calendar.is_working_day(date(2030, 3, 9))
+    assert calendar.is_working_day(date(2030, 9, 3))  # a library holiday a decision moved
+    assert not calendar.is_working_day(date(2030, 9, 2))
     assert calendar.names[date(2030, 3, 5)] == "Nghỉ"
+    assert calendar.provisional == {date(2030, 3, 5)}
     assert calendar_from_data({}).is_working_day(date(2030, 3, 5))
+    assert default_calendar(str(path)).is_working_day(date(2030, 3, 9))
+    assert not default_calendar().is_working_day(date(2030, 3, 9))

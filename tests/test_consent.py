@@ -82,6 +82,42 @@ async def test_asked_after_subscribing_nothing_preselected(core: Core) -> None:
     assert "Thư chúc mừng" not in texts(again)
 
 
+async def test_after_a_death_registration_only_the_condolence_letter_is_offered(
+        settings: Settings) -> None:
+    core, _ = await core_with_dossier(settings, CODE, NOW, procedure_code="1.000656",
+                                      procedure_name="Đăng ký khai tử", commune_code="4543")
+    dialog = Dialog(core, channel="telegram", chat_id="73")
+    replies = await subscribe(dialog)
+    shown = texts(replies)
+    assert "Ủy ban nhân dân phường Âu Lâu xin phép gửi thư chia buồn" in shown
+    for unfit in ("chúc mừng", "khảo sát", "hài lòng"):
+        assert unfit not in shown.lower(), unfit
+    assert labels(replies)[:2] == ["Đồng ý nhận thư", "Không, cảm ơn"]
+    answer = await dialog.press("consent:ask:letters:l")
+    assert "đồng ý nhận thư của xã/phường" in texts(answer) and "khảo sát" not in texts(answer)
+    # the bereaved family was not asked about surveys: nothing recorded for them
+    assert await consents(core, "73") == {"status": True, "letters": True, "surveys": False,
+                                          "notices": False}
+    assert [p for p, _, _, _ in await log(core, dialog.chat_id)] == ["status", "letters"]
+    await core.db.dispose()
+
+
+async def test_after_another_procedure_only_the_survey_is_offered(settings: Settings) -> None:
+    core, _ = await core_with_dossier(settings, CODE, NOW, procedure_code="2.000815",
+                                      procedure_name="Chứng thực bản sao từ bản chính")
+    dialog = Dialog(core, channel="telegram", chat_id="74")
+    replies = await subscribe(dialog)
+    shown = texts(replies)
+    assert "phiếu khảo sát" in shown
+    assert "chúc mừng" not in shown and "chia buồn" not in shown
+    assert labels(replies)[:2] == ["Nhận phiếu khảo sát", "Không, cảm ơn"]
+    answer = await dialog.press("consent:ask:none:s")
+    assert "em chỉ gửi thông báo tình trạng hồ sơ" in texts(answer)
+    assert [(p, g) for p, g, _, _ in await log(core, dialog.chat_id)] == [
+        ("status", True), ("surveys", False)]
+    await core.db.dispose()
+
+
 async def test_settings_show_and_toggle_every_purpose(core: Core) -> None:
     dialog = Dialog(core, channel="telegram", chat_id="72")
     shown = await dialog.say("/caidat")

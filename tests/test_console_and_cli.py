@@ -26,7 +26,7 @@ def test_console_chat_shows_numbered_menu_and_numbers_press_buttons(tmp_path: Pa
     result = run_cli(["chat"], env, stdin="2\n/trogiup\n", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "xin chào" in out
+    assert "em chào anh/chị" in out
     assert "1. Tra cứu thủ tục" in out and "6. Cài đặt" in out and "7. Hồ sơ của tôi" in out
     assert "gõ mã hồ sơ" in out  # "2" pressed the second button: dossier lookup
     assert "/huy – dừng thao tác" in out
@@ -37,7 +37,7 @@ def test_console_exits_cleanly_on_immediate_eof(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/c.db"}
     result = run_cli(["chat"], env, stdin="", cwd=tmp_path)
     assert result.returncode == 0
-    assert "xin chào" in result.stdout
+    assert "em chào anh/chị" in result.stdout
 
 
 @pytest.mark.parametrize(

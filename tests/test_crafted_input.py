@@ -123,7 +123,7 @@ async def test_a_statement_the_database_refuses_is_answered_not_retried(
     async with core.db.session() as session:
         statuses = list(await session.scalars(select(ProcessedUpdate.status)))
     assert statuses == ["failed", "failed"]
-    assert "xin chào" in texts(await citizen.say("/start")).lower()
+    assert "em chào anh/chị" in texts(await citizen.say("/start")).lower()
     await core.db.dispose()
 
 
@@ -154,7 +154,7 @@ async def test_crafted_buttons_do_not_freeze_polling(database_url: str,
                    if str(c.chat_id) == "2001"]
         assert len(answers) == len(CRAFTED_BUTTONS)
         assert all(STALE in answer for answer in answers), answers
-        assert "xin chào" in fake.sent_messages(2002)[-1]["text"]
+        assert "em chào anh/chị" in fake.sent_messages(2002)[-1]["text"]
         assert len(fake.calls_to("answerCallbackQuery")) == len(CRAFTED_BUTTONS)
 
 
@@ -181,6 +181,6 @@ async def test_a_refused_statement_is_acknowledged_on_the_webhook(
         assert await fake.deliver_webhook(fake.push_message(2004, "/start"), url) == 200
         await fake.wait_for(lambda c: c.method == "sendMessage" and c.ok, count=2)
         assert "trục trặc" in fake.sent_messages(2003)[-1]["text"]
-        assert "xin chào" in fake.sent_messages(2004)[-1]["text"]
+        assert "em chào anh/chị" in fake.sent_messages(2004)[-1]["text"]
         assert fake.pending_updates == []
         assert not any("Traceback" in r.getMessage() for r in caplog.records)

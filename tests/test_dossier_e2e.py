@@ -4,11 +4,13 @@ and gets exactly one message per event — the apology letter for a delay."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.app import Service
@@ -31,10 +33,20 @@ def keyboard(message: dict[str, Any]) -> list[tuple[str, str]]:
 
 async def sent(fake: FakeTelegram, count: int = 1, since: int = 0) -> list[dict[str, Any]]:
     """Wait for `count` more successful sends to the citizen; return all they have seen."""
-    await fake.wait_for(lambda c: c.method == "sendMessage" and c.ok
+    await fake.wait_for(lambda c: c.method in ("sendMessage", "sendDocument") and c.ok
                         and str(c.chat_id) == str(CITIZEN), count=count, since=since,
                         timeout=15)
     return fake.sent_messages(CITIZEN)
+
+
+async def download(fake: FakeTelegram, file_id: str) -> bytes:
+    """A file the bot sent, fetched as a client would (getFile, then the file URL)."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{fake.base_url}{BOT_TOKEN}/getFile",
+                            params={"file_id": file_id}) as response:
+            path = (await response.json())["result"]["file_path"]
+        async with http.get(f"{fake.base_file_url}{BOT_TOKEN}/{path}") as response:
+            return await response.read()
 
 
 @pytest.fixture
@@ -108,16 +120,24 @@ async def test_put_check_subscribe_event_once_and_the_apology(service: Service,
     since = len(fake.calls)
     assert await ingest(service, "POST", f"{CODE}/events", delay) == 201
     messages = await sent(fake, since=since)
-    apology = messages[-1]["text"]
-    assert apology.startswith("PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ")
-    assert "thứ Ba, 27/01/2026 lúc 17:00" in apology
+    slip = messages[-1]  # the slip as a PDF file, its text as the caption
+    apology = slip.get("caption") or slip["text"]
+    assert slip["document"]["file_name"] == "phieu-xin-loi-va-hen-lai.pdf"
+    printed = await download(fake, slip["document"]["file_id"])
+    assert printed.startswith(b"%PDF-")
+    shown = " ".join(PdfReader(io.BytesIO(printed)).pages[0].extract_text().split())
+    assert "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in shown
+    assert "vào 17 giờ 00, thứ Ba, ngày 27/01/2026" in shown and "Nguyễn" not in shown
+    assert "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in apology
+    assert "vào 17 giờ 00, thứ Ba, ngày 27/01/2026." in apology
     assert "Cần xác minh thêm thông tin hộ tịch" in apology
-    assert "hẹn trả kết quả ngày thứ Ba, 20/01/2026 lúc 17:00" in apology
+    assert "hẹn trả kết quả là 17 giờ 00, thứ Ba, ngày 20/01/2026" in apology
+    assert "Nguyễn" not in apology  # the chat copy names nobody
 
     # exactly one message per event: the duplicate event sent nothing
-    texts = [m["text"] for m in messages]
+    texts = [m.get("text") or m.get("caption") or "" for m in messages]
     assert sum("vừa được cập nhật" in t for t in texts) == 1
-    assert sum(t.startswith("PHIẾU XIN LỖI") for t in texts) == 1
+    assert sum("PHIẾU XIN LỖI" in t for t in texts) == 1
     async with service.db.session() as session:
         rows = list(await session.scalars(select(OutboxMessage).where(
             OutboxMessage.purpose == "dossier_status")))
@@ -127,7 +147,7 @@ async def test_put_check_subscribe_event_once_and_the_apology(service: Service,
     since = len(fake.calls)
     fake.push_callback(CITIZEN, keyboard(messages[-1])[0][1])
     card = (await sent(fake, since=since))[-1]["text"]
-    assert "(đã hẹn lại)" in card and "Xin lỗi và hẹn lại" in card
+    assert "(đã hẹn lại)" in card and "Đang xử lý (đã hẹn lại ngày trả)" in card
 
     # "Hủy nhận thông báo" stops them
     since = len(fake.calls)

@@ -208,7 +208,8 @@ async def test_the_view_button_of_a_notification_shows_the_card(world: World) ->
             "delayed", START + timedelta(hours=1), "", datetime(2026, 3, 25, 10, tzinfo=UTC),
             "Chờ xác minh"), START)
     card = texts(await chat.press(f"dossier:view:{dossier_id}"))
-    assert "Xin lỗi và hẹn lại" in card and "Chờ xác minh" in card and "(đã hẹn lại)" in card
+    assert "Đang xử lý (đã hẹn lại ngày trả)" in card
+    assert "Chờ xác minh" in card and "(đã hẹn lại)" in card
     world.clock.now += timedelta(days=31)  # not subscribed, verified long ago
     assert "tra cứu lại" in texts(await chat.press(f"dossier:view:{dossier_id}"))
 
@@ -297,7 +298,7 @@ async def test_a_code_guessed_from_many_chats_is_locked_for_everyone(database_ur
         result = await repo.add_event(session, dossier, EventFields(
             "result_ready", START + timedelta(hours=1)), START)
         assert result.event is not None
-        await announce_event(session, dossier, result.event, settings.timezone)
+        await announce_event(session, dossier, result.event, settings)
     (notice,) = await outbox_rows(db, "dossier_status")
     assert (notice.channel, notice.chat_id) == ("telegram", "4242")
     assert "thông tin hồ sơ" in texts(await owner.press(f"dossier:view:{dossier_id}"))

@@ -19,6 +19,7 @@ from bot.db.dossiers import (
 )
 from handlers.dossiers import describe, event_message, mask_name, mask_phone
 from handlers.texts import text
+from tests.conftest import make_settings
 
 TZ = "Asia/Ho_Chi_Minh"
 
@@ -93,7 +94,7 @@ NOW = datetime(2026, 3, 16, 3, 0, tzinfo=UTC)  # Monday 10:00 in Hà Nội
 
 @pytest.mark.parametrize(("status", "due_offset", "overdue"), [
     ("processing", -1, True), ("processing", 1, False), ("received", -1, True),
-    ("delayed", -1, True), ("waiting_payment", -1, True),
+    ("delayed", -1, True), ("waiting_payment", -1, False),
     ("result_ready", -1, False), ("returned", -1, False), ("rejected", -1, False),
     ("withdrawn", -1, False), ("need_more_info", -1, False),
 ])
@@ -136,7 +137,7 @@ def test_the_card_shows_a_delay_with_the_new_date_and_reason() -> None:
     dossier = make_dossier(status="delayed", due_at=delay.new_due_at)
     card = text("dossiers.card", v=describe(dossier, [delay], delay, NOW, TZ))
     assert "(đã hẹn lại)" in card and "Chờ xác minh nhân thân" in card
-    assert "thứ Tư, 25/03/2026" in card and "Xin lỗi và hẹn lại" in card
+    assert "thứ Tư, 25/03/2026" in card and "Đang xử lý (đã hẹn lại ngày trả)" in card
 
 
 @pytest.mark.parametrize(("status", "words"), [
@@ -155,22 +156,44 @@ def test_every_status_has_a_vietnamese_label() -> None:
     assert len(labels) == len(Status)
     assert text("dossiers.status_label", status="waiting_payment") == (
         "Chờ thực hiện nghĩa vụ tài chính")
+    assert [text("dossiers.status_label", status=s) for s in ("delayed", "rejected",
+                                                              "withdrawn")] == [
+        "Đang xử lý (đã hẹn lại ngày trả)", "Từ chối giải quyết", "Đã rút hồ sơ"]
 
 
-def test_the_apology_letter() -> None:
-    dossier = make_dossier(status="delayed", due_at=datetime(2026, 3, 25, 10, tzinfo=UTC))
+def test_the_apology_slip_in_the_form_of_the_agency() -> None:
+    dossier = make_dossier(status="delayed", due_at=datetime(2026, 3, 25, 10, tzinfo=UTC),
+                           commune_code="4543")
     event = DossierEvent(id=3, status="delayed", at=NOW, note="",
                          new_due_at=datetime(2026, 3, 25, 10, 0, tzinfo=UTC),
                          previous_due_at=datetime(2026, 3, 18, 10, 0, tzinfo=UTC),
                          reason="Chờ ý kiến của Sở Tư pháp.")
-    message = event_message(dossier, event, TZ)
-    assert message.text.startswith("PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ")
-    assert "thành thật xin lỗi" in message.text
+    message = event_message(dossier, event, make_settings("sqlite+aiosqlite:///x.db"))
+    lines = message.text.splitlines()
+    assert lines[:5] == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "",
+                         "ỦY BAN NHÂN DÂN", "PHƯỜNG ÂU LÂU"]
+    assert "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in lines
+    assert "Kính gửi: Ông/Bà" in lines
+    assert ("Ủy ban nhân dân phường Âu Lâu đã tiếp nhận hồ sơ 000.00.01.H29-260305-0001 của "
+            "Ông/Bà (thủ tục Đăng ký kết hôn) vào 09 giờ 00, thứ Năm, ngày 05/03/2026; ngày hẹn "
+            "trả kết quả ghi trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả là 17 giờ 00, thứ Tư, "
+            "ngày 18/03/2026.") in lines
     assert "Lý do: Chờ ý kiến của Sở Tư pháp." in message.text
-    assert "Ngày hẹn trả kết quả mới: thứ Tư, 25/03/2026 lúc 17:00." in message.text
-    assert "hẹn trả kết quả ngày thứ Tư, 18/03/2026 lúc 17:00" in message.text
+    assert ("xin lỗi Ông/Bà và mong nhận được sự thông cảm." in message.text)
+    assert ("hẹn trả kết quả giải quyết hồ sơ cho Ông/Bà vào 17 giờ 00, thứ Tư, ngày "
+            "25/03/2026.") in message.text
+    assert "Thứ" not in message.text  # no capital "Thứ" in the middle of a sentence
+    assert "Âu Lâu, ngày 16 tháng 3 năm 2026" in lines
+    assert lines[-4:] == ["Trân trọng./.", "", "TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]
     assert "Nguyễn" not in message.text
     assert [b.action for b in message.flat_buttons()] == ["dossier:view:7", "dossier:unsub:7"]
+
+
+def test_waiting_for_a_payment_pauses_the_clock() -> None:
+    dossier = make_dossier(status="waiting_payment", due_at=datetime(2026, 3, 10, 10, tzinfo=UTC))
+    card = text("dossiers.card", v=describe(dossier, [], None, NOW, TZ))
+    assert "nghĩa vụ tài chính" in card
+    assert "quá ngày" not in card and "xin lỗi" not in card and "Còn" not in card
 
 
 def test_the_card_shows_what_to_supplement() -> None:
@@ -180,3 +203,14 @@ def test_the_card_shows_what_to_supplement() -> None:
                                             None, NOW, TZ))
     assert "• Ghi chú: Bổ sung bản sao giấy khai sinh" in card
     assert "tạm dừng" in card and "Còn" not in card and "quá ngày" not in card
+
+
+def test_imports_read_the_labels_old_and_new() -> None:
+    from bot.dossiers_cli import _status_names
+
+    names = _status_names()
+    for label, status in (("tu choi giai quyet", "rejected"), ("tu choi", "rejected"),
+                          ("da rut ho so", "withdrawn"), ("rut ho so", "withdrawn"),
+                          ("dang xu ly (da hen lai ngay tra)", "delayed"),
+                          ("xin loi va hen lai", "delayed"), ("dang xu ly", "processing")):
+        assert names[label] == status, label

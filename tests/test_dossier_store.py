@@ -79,6 +79,8 @@ async def test_overdue_dossiers_are_owed_an_apology(db: Database) -> None:
                                                   "result_ready"), T)
         await repo.upsert_dossier(session, fields("A-260305-0006", NOW - timedelta(days=2),
                                                   "need_more_info"), T)
+        await repo.upsert_dossier(session, fields("A-260305-0010", NOW - timedelta(days=2),
+                                                  "waiting_payment"), T)
         await repo.upsert_dossier(session, fields("A-260305-0007", NOW + timedelta(days=2)), T)
         # the new date passed too: owed again
         again = (await repo.upsert_dossier(session, fields("A-260305-0008",

@@ -71,7 +71,10 @@ async def test_intake_stores_the_ticket_before_saying_so(core: Core) -> None:
     assert ticket.code in confirmation and ticket.code.startswith("PA-")
     assert ticket.contact_name == "Trần Thị Bình" and ticket.contact_phone == "0912345678"
     assert ticket.category == "ha_tang" and ticket.description == DESCRIPTION
-    assert "trả lời trước ngày" in confirmation
+    # the deadline is the end of that day: "chậm nhất trong ngày", never "trước ngày"
+    due = ticket.due_at.astimezone(core.settings.tz)
+    assert f"trả lời chậm nhất trong ngày {due:%d/%m/%Y}" in confirmation
+    assert "trước ngày" not in confirmation and (due.hour, due.minute) == (23, 59)
     async with core.db.session() as session:
         (message,) = await tickets.find_messages(session, ticket.id)
     assert [p["file_id"] for p in message.attachments] == ["photo-0", "photo-1"]

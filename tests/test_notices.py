@@ -69,6 +69,7 @@ async def test_subscribe_by_typing_without_accents(core: Core) -> None:
     assert labels(choice) == ["Phường Âu Lâu"]
     done = await citizen.press(actions(choice)[0])
     assert "đồng ý nhận thông báo của Phường Âu Lâu (Lào Cai)" in texts(done)
+    assert "chỉ gửi từ 7:00 đến 21:00" in texts(done)
     async with core.db.session() as session:
         (sub,) = await session.scalars(select(store.CommuneSubscription))
         assert (sub.channel, sub.chat_id, sub.commune_code) == ("telegram", "900", "4543")
@@ -122,6 +123,22 @@ async def write_notice(core: Core, author: Dialog, *, urgent: bool = False,
     return actions(submitted)
 
 
+async def test_the_sending_hours_follow_the_quiet_hours_setting(settings: Settings) -> None:
+    for quiet, said in (("22:00-06:30", "chỉ gửi từ 6:30 đến 22:00"), ("", None)):
+        configured = make_settings(settings.database_url, quiet_hours=quiet)
+        db = Database(configured.database_url)
+        core = Core(configured, db, build_router(), services={"catalogue": bundled_index()},
+                    clock=lambda: NOW)
+        citizen = Dialog(core, channel="telegram", chat_id=f"9{len(quiet)}")
+        await citizen.say("/dangky")
+        await citizen.say("lao cai")
+        done = texts(await citizen.press(actions(await citizen.say("au lau"))[0]))
+        assert "đồng ý nhận thông báo của Phường Âu Lâu" in done
+        assert "7:00 đến 21:00" not in done
+        assert (said in done) if said else ("chỉ gửi từ" not in done)
+        await db.dispose()
+
+
 async def test_staff_write_and_another_approves(core: Core, clock: Clock) -> None:
     await subscribers(core, "4543", 3)
     await subscribers(core, "70", 2, start=2000)
@@ -145,7 +162,12 @@ async def test_staff_write_and_another_approves(core: Core, clock: Clock) -> Non
         rows = list(await session.scalars(select(OutboxMessage).where(
             OutboxMessage.purpose == "notice")))
         assert sorted(r.chat_id for r in rows) == ["1000", "1001", "1002", "2000", "2001"]
-        assert rows[0].payload["text"].startswith("THÔNG BÁO\n\nLịch tiêm chủng")
+        shown = {r.chat_id: r.payload["text"] for r in rows}
+        # each resident reads who sends it: the commune they subscribed to
+        assert shown["1000"].startswith(
+            "THÔNG BÁO CỦA ỦY BAN NHÂN DÂN PHƯỜNG ÂU LÂU\n\nLịch tiêm chủng")
+        assert shown["2000"].startswith(
+            "THÔNG BÁO CỦA ỦY BAN NHÂN DÂN PHƯỜNG HOÀN KIẾM\n\nLịch tiêm chủng")
     assert await desk.run(core.db) == set()  # no report until every row has ended
     async with core.db.session() as session:
         await session.execute(update(OutboxMessage).where(

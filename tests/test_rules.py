@@ -18,7 +18,8 @@ from bot.db import scheduler as store
 from bot.db.dossiers import DossierFields, EventFields
 from bot.db.models import Citizen, OutboxMessage
 from bot.db.session import Database
-from scheduler.rules import Rules, family_of, in_family
+from handlers.letters import family_of, in_family
+from scheduler.rules import Rules
 from tests.conftest import make_settings
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -65,9 +66,10 @@ class Rig:
                 self.clock.now)
             return result.dossier.id
 
-    async def subscribe(self, dossier_id: int, citizen_id: int, chat: str) -> None:
+    async def subscribe(self, dossier_id: int, citizen_id: int, chat: str,
+                        channel: str = "telegram") -> None:
         async with self.db.session() as session:
-            row = await repo.record_verified(session, dossier_id, citizen_id, "telegram", chat,
+            row = await repo.record_verified(session, dossier_id, citizen_id, channel, chat,
                                              None, self.clock.now)
             await repo.set_subscribed(session, row, True, self.clock.now)
 
@@ -118,17 +120,23 @@ async def test_marriage_congratulation_and_survey_fire_once_at_their_time(rig: R
     citizen = await rig.citizen(consents=(store.LETTERS, store.SURVEYS))
     dossier = await rig.dossier("KH-260105-0001", "1.000894", commune="4543")
     await rig.subscribe(dossier, citizen, "501")
+    await rig.subscribe(dossier, citizen, "web-501", channel="web")
     await rig.event(dossier, "returned", local(2026, 1, 6, 10, 0))
 
     queued = await rig.scan(local(2026, 1, 6, 10, 1))
-    assert queued == {"congratulation_marriage": 1, "survey": 1}
-    (letter,) = await rig.rows("letter")
+    assert queued == {"congratulation_marriage": 2, "survey": 2}
+    letter, on_the_web = await rig.rows("letter")
+    # Telegram takes files: the letter comes as a printable PDF too; the web chat, text only
+    assert (letter.channel, on_the_web.channel) == ("telegram", "web")
+    assert letter.payload["document"]["name"] == "thu-chuc-mung.pdf"
+    assert on_the_web.payload["document"] is None
+    assert on_the_web.payload["text"] == letter.payload["text"]
     assert when(letter) == local(2026, 1, 6, 11, 0)  # CONGRATULATION_DELAY_MINUTES = 60
     body = letter.payload["text"]
-    assert body.startswith("THƯ CHÚC MỪNG") and "đăng ký kết hôn" in body
-    assert "Ủy ban nhân dân phường Âu Lâu" in body and "Âu Lâu, ngày 6 tháng 1 năm 2026" in body
+    assert "THƯ CHÚC MỪNG" in body and "đăng ký kết hôn" in body
+    assert "Ủy ban nhân dân phường Âu Lâu" in body and "Âu Lâu, ngày 06 tháng 01 năm 2026" in body
     assert "Nguyễn Văn An" not in body and "0912345678" not in body
-    (survey,) = await rig.rows("survey")
+    survey, _ = await rig.rows("survey")
     assert when(survey) == local(2026, 1, 6, 12, 0)  # SURVEY_DELAY_MINUTES = 120
     assert [b[0]["label"] for b in survey.payload["buttons"]] == [
         "Rất hài lòng", "Hài lòng", "Không hài lòng"]
@@ -136,7 +144,7 @@ async def test_marriage_congratulation_and_survey_fire_once_at_their_time(rig: R
 
     assert await rig.scan(local(2026, 1, 6, 10, 2)) == {}
     assert await rig.scan(local(2026, 1, 6, 12, 30)) == {}  # the watermark passed it
-    assert len(await rig.rows()) == 2
+    assert len(await rig.rows()) == 4  # a letter and a survey for each chat
 
 
 async def test_condolence_is_alone_and_waits_for_the_morning(rig: Rig) -> None:
@@ -149,7 +157,7 @@ async def test_condolence_is_alone_and_waits_for_the_morning(rig: Rig) -> None:
     # 10:00 + 720 minutes = 22:00, inside quiet hours 21:00-07:00: moved to 07:00
     assert letter.purpose == "letter" and when(letter) == local(2026, 1, 7, 7, 0)
     body = letter.payload["text"]
-    assert body.startswith("THƯ CHIA BUỒN") and letter.payload["buttons"] == []
+    assert "\nTHƯ CHIA BUỒN\n" in body and letter.payload["buttons"] == []
     assert "khảo sát" not in body and "hài lòng" not in body
     assert all(ord(ch) < 0x2000 or ch in "–" for ch in body)  # no emoji
 
@@ -216,10 +224,22 @@ async def test_overdue_without_delay_alerts_staff_once_per_missed_date(rig: Rig)
     assert await rig.scan(local(2026, 1, 9, 8, 0)) == {"overdue_alert": 1}
     (alert,) = await rig.rows("overdue_alert")
     assert alert.chat_id == str(STAFF) and "HS-260105-0003" in alert.payload["text"]
+    assert ("Đề nghị lập Phiếu xin lỗi và hẹn lại ngày trả kết quả trên hệ thống một cửa"
+            in alert.payload["text"])
+    assert "delayed" not in alert.payload["text"] and "sự kiện" not in alert.payload["text"]
     assert alert.ref == f"dossier:{late}"
     assert await rig.scan(local(2026, 1, 9, 9, 0)) == {}
     # the new date passes too: the apology is owed again
     assert await rig.scan(local(2026, 1, 16, 8, 0)) == {"overdue_alert": 1}
+
+
+@pytest.mark.parametrize("status", ["waiting_payment", "need_more_info"])
+async def test_no_overdue_alert_while_waiting_for_the_citizen(rig: Rig, status: str) -> None:
+    waiting = await rig.dossier("HS-260105-0006", "2.000815", due=local(2026, 1, 8, 17, 0))
+    await rig.event(waiting, status, local(2026, 1, 7, 9, 0))
+    assert await rig.scan(local(2026, 1, 12, 8, 0)) == {}
+    await rig.event(waiting, "processing", local(2026, 1, 12, 9, 0))  # paid: the clock runs
+    assert await rig.scan(local(2026, 1, 12, 9, 30)) == {"overdue_alert": 1}
 
 
 async def test_overdue_alert_at_night_waits_for_the_morning(rig: Rig) -> None:

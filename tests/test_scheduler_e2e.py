@@ -57,7 +57,9 @@ class Citizen:
         self.fake = fake
 
     def messages(self) -> list[dict[str, Any]]:
-        return self.fake.sent_messages(CITIZEN)
+        """What the citizen sees; a file's caption as its text."""
+        return [{**m, "text": m.get("text") or m.get("caption") or ""}
+                for m in self.fake.sent_messages(CITIZEN)]
 
     async def next(self, action: Callable[[], object]) -> dict[str, Any]:
         count = len(self.messages())
@@ -101,8 +103,8 @@ class Citizen:
             == 201
 
 
-def count(messages: list[dict[str, Any]], start: str) -> int:
-    return sum(1 for m in messages if (m.get("text") or "").startswith(start))
+def count(messages: list[dict[str, Any]], title: str) -> int:
+    return sum(1 for m in messages if title in (m.get("text") or "").splitlines())
 
 
 async def test_congratulation_condolence_and_an_unhappy_survey(service: Service,
@@ -112,8 +114,9 @@ async def test_congratulation_condolence_and_an_unhappy_survey(service: Service,
     await citizen.returned("KH-260105-0001")
     await until(lambda: count(citizen.messages(), "THƯ CHÚC MỪNG") == 1
                 and any("cho biết mức độ hài lòng" in (m.get("text") or "") for m in citizen.messages()))
-    letter = next(m for m in citizen.messages() if m["text"].startswith("THƯ CHÚC MỪNG"))
+    letter = next(m for m in citizen.messages() if "THƯ CHÚC MỪNG" in m["text"])
     assert "đăng ký kết hôn" in letter["text"] and "reply_markup" not in letter
+    assert letter["document"]["file_name"] == "thu-chuc-mung.pdf"  # printable, as a file
     survey = next(m for m in citizen.messages() if "cho biết mức độ hài lòng" in (m.get("text") or ""))
     assert list(buttons(survey)) == ["Rất hài lòng", "Hài lòng", "Không hài lòng"]
 
@@ -124,8 +127,9 @@ async def test_congratulation_condolence_and_an_unhappy_survey(service: Service,
     await until(lambda: count(citizen.messages(), "THƯ CHIA BUỒN") == 1)
     await asyncio.sleep(1.0)  # several scheduler rounds: nothing more comes
     later = citizen.messages()[before:]
-    condolence = next(m for m in later if m["text"].startswith("THƯ CHIA BUỒN"))
+    condolence = next(m for m in later if "THƯ CHIA BUỒN" in m["text"])
     assert "reply_markup" not in condolence and "hài lòng" not in condolence["text"]
+    assert condolence["document"]["file_name"] == "thu-chia-buon.pdf"
     assert not any("cho biết mức độ hài lòng" in (m.get("text") or "") for m in later)
     assert count(citizen.messages(), "THƯ CHÚC MỪNG") == 1
 

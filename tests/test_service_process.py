@@ -118,7 +118,7 @@ async def test_telegram_unreachable_at_start_does_not_stop_the_service(
                 f"http://127.0.0.1:{port}/chat/api/messages", json={"text": "/start"}
         ) as response:
             assert response.status == 200
-            assert "xin chào" in (await response.json())["messages"][0]["text"]
+            assert "em chào anh/chị" in (await response.json())["messages"][0]["text"]
         fake = FakeTelegram()
         fake.port = api_port
         async with fake:
@@ -126,7 +126,7 @@ async def test_telegram_unreachable_at_start_does_not_stop_the_service(
             health = await wait_healthy(port)
             assert health["channels"] == {"web": "ok", "telegram": "ok"}
             await fake.wait_for(lambda c: c.method == "sendMessage" and c.ok, timeout=30)
-            assert "xin chào" in fake.sent_messages(1030)[-1]["text"]
+            assert "em chào anh/chị" in fake.sent_messages(1030)[-1]["text"]
         assert process.returncode is None
     finally:
         process.send_signal(signal.SIGTERM)

@@ -52,7 +52,7 @@ async def test_polling_start_menu_and_button_press(database_url: str, fake: Fake
         fake.push_message(1001, "/start")
         await delivered(fake)
         greeting = fake.sent_messages(1001)[-1]
-        assert "xin chào Nguyễn Văn An" in greeting["text"]
+        assert "em chào anh/chị Nguyễn Văn An" in greeting["text"]
         assert keyboard_labels(greeting) == MENU
         assert all(len(d.encode()) <= 64 for d in keyboard_data(greeting))
 
@@ -259,13 +259,13 @@ async def test_telegram_down_at_start_holds_nothing_back_and_comes_up_later(
             assert (await response.json())["channels"] == {"web": "ok", "telegram": "down"}
         async with http.post("/chat/api/messages", json={"text": "/start"}) as response:
             assert response.status == 200
-            assert "xin chào" in (await response.json())["messages"][0]["text"]
+            assert "em chào anh/chị" in (await response.json())["messages"][0]["text"]
         fake.push_message(1020, "/start")  # waits at Telegram meanwhile
         assert not fake.calls_to("getUpdates")
         fake.clear_faults()
         await fake.wait_for("getUpdates", timeout=10)
         await delivered(fake)
-        assert "xin chào" in fake.sent_messages(1020)[-1]["text"]
+        assert "em chào anh/chị" in fake.sent_messages(1020)[-1]["text"]
         assert fake.calls_to("setMyCommands") and fake.calls_to("deleteWebhook")
         async with http.get("/healthz") as response:
             assert (await response.json())["channels"] == {"web": "ok", "telegram": "ok"}

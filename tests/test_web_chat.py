@@ -45,7 +45,7 @@ async def test_start_gives_the_menu_and_a_button_press_works(http: aiohttp.Clien
         assert response.status == 200
         body = await response.json()
     greeting = body["messages"][0]
-    assert greeting["from"] == "bot" and "xin chào" in greeting["text"]
+    assert greeting["from"] == "bot" and "em chào anh/chị" in greeting["text"]
     assert greeting["buttons"][0][0]["label"] == MENU_FIRST
     action = greeting["buttons"][0][0]["action"]
     async with http.post("/chat/api/messages",

@@ -119,7 +119,7 @@ async def test_polling_menu_numbers_and_limits(service: Service, fake: FakeZaloB
         assert (await response.json())["channels"]["zalo_bot"] == "ok"
     me = citizen(service, fake)
     (greeting,) = await me.say("/start")
-    assert "xin chào Nguyễn Văn An" in greeting["text"]
+    assert "em chào anh/chị Nguyễn Văn An" in greeting["text"]
     assert [label for label, _ in options(greeting)] == MENU
     assert "Tra cứu hồ sơ" in greeting["text"] and "2. Tra cứu hồ sơ" in greeting["text"]
     (prompt,) = await me.say("2")
@@ -142,7 +142,7 @@ async def test_one_update_per_call_and_408_is_not_an_error(service: Service,
     assert len(fake.sent_messages(CHAT)) == 3 and fake.pending_updates == []
     await asyncio.sleep(0.7)  # an empty long poll ends with 408; polling goes on
     assert service.zalo_bot is not None and service.zalo_bot.status == "ok"
-    assert "xin chào" in texts(await me.say("chào"))
+    assert "em chào anh/chị" in texts(await me.say("chào"))
 
 
 async def test_long_texts_split_and_photos_by_url(service: Service, fake: FakeZaloBot) -> None:
@@ -183,7 +183,7 @@ async def test_send_errors_are_mapped(service: Service, fake: FakeZaloBot) -> No
 async def test_a_polling_failure_is_retried(service: Service, fake: FakeZaloBot) -> None:
     fake.fail_next("getUpdates", 500, count=1)
     me = citizen(service, fake)
-    assert "xin chào" in texts(await me.say("/start"))
+    assert "em chào anh/chị" in texts(await me.say("/start"))
 
 
 async def test_polling_waits_out_a_database_outage(service: Service, fake: FakeZaloBot,
@@ -193,7 +193,7 @@ async def test_polling_waits_out_a_database_outage(service: Service, fake: FakeZ
     monkeypatch.setattr("bot.channels.base.OUTAGE_RETRY", (0.05, 0.2))
     outage = DatabaseDown(service.core, attempts=8)
     me = citizen(service, fake)
-    assert "xin chào" in texts(await me.say("/start"))
+    assert "em chào anh/chị" in texts(await me.say("/start"))
     assert outage.remaining == 0
 
 
@@ -286,4 +286,4 @@ async def test_zalo_down_at_start_comes_up_by_itself(database_url: str, fake: Fa
             assert fake.webhook_url == "https://motcua.example.gov.vn/webhook/zalo-bot"
         else:
             assert fake.calls_to("deleteWebhook")
-            assert "xin chào" in texts(await citizen(service, fake).say("/start"))
+            assert "em chào anh/chị" in texts(await citizen(service, fake).say("/start"))

@@ -129,7 +129,7 @@ async def test_start_menu_numbered_and_a_number_presses(service: Service,
                                                         oa: FakeZaloOA) -> None:
     me = citizen(service, oa)
     (greeting,) = await me.say("/start")
-    assert "xin chào" in greeting["text"] and "attachment" not in greeting
+    assert "em chào anh/chị" in greeting["text"] and "attachment" not in greeting
     assert [label for label, _ in options(greeting)][:2] == ["Tra cứu thủ tục", "Tra cứu hồ sơ"]
     assert len(options(greeting)) == 7  # more than 5: numbered, not buttons
     assert greeting["recipient"] == {"message_id": next(iter(oa.users["u1"].msg_ids))}
@@ -200,7 +200,7 @@ async def test_duplicates_echoes_and_malformed_events(service: Service, oa: Fake
 async def test_follow_greets_and_unfollow_is_remembered(service: Service, oa: FakeZaloOA) -> None:
     me = citizen(service, oa, "u5")
     (greeting,) = await me.send(oa.follow("u5"))
-    assert "xin chào" in greeting["text"] and greeting["recipient"] == {"user_id": "u5"}
+    assert "em chào anh/chị" in greeting["text"] and greeting["recipient"] == {"user_id": "u5"}
     assert await me.send(oa.follow("u5", "unfollow")) == []
     async with service.db.session() as session:
         contact = await store.get_contact(session, "u5")
@@ -347,6 +347,39 @@ async def test_followup_ten_days_later_goes_as_zns_with_the_configured_template(
         assert len(oa.calls_to("zns")) == 1
 
 
+async def test_zns_dossier_status_reads_the_label_every_channel_reads(
+        database_url: str, oa: FakeZaloOA) -> None:
+    from bot.db import dossiers as repo
+    from handlers.texts import text
+
+    templates = {"dossier_status": {"template_id": "312345", "params": {
+        "ma_ho_so": "dossier_code", "trang_thai": "dossier_status"}}}
+    settings = make_settings(database_url, zalo_zns_templates=json.dumps(templates),
+                             **oa.settings())
+    async with Service(settings) as service:
+        await set_contact(service, "u22", seen=timedelta(days=10), msg_id="m-old-3",
+                          phone="0912345678")
+        now = datetime.now(UTC)
+        async with service.db.session() as session:
+            dossier = (await repo.upsert_dossier(session, repo.DossierFields(
+                code="HS-260105-0022", procedure_code="1.000894", procedure_name="Kết hôn",
+                applicant_name="Lê Văn Cường", phone="0912345678", received_at=now,
+                due_at=now + timedelta(days=3), status="delayed"), now)).dossier
+            await enqueue(session, ChatRef("zalo_oa", "u22"), Outgoing("Hồ sơ đã hẹn lại"),
+                          key="status:u22", purpose="dossier_status", ref=f"dossier:{dossier.id}")
+            row_id = await session.scalar(select(OutboxMessage.id)
+                                          .where(OutboxMessage.dedupe_key == "status:u22"))
+        for sender in service.senders:
+            sender.notify()
+        assert row_id is not None
+        row = await final_row(service, row_id)
+        assert row.status == "sent"
+        (call,) = oa.calls_to("zns", ok=True)
+        label = call.body["template_data"]["trang_thai"]
+        assert label == "Đang xử lý (đã hẹn lại ngày trả)"
+        assert label == text("dossiers.status_label", status="delayed")
+
+
 async def test_outside_window_ticket_replies_are_noted_for_staff(service: Service,
                                                                  oa: FakeZaloOA) -> None:
     from bot.db import feedback as tickets
@@ -368,7 +401,8 @@ async def test_outside_window_ticket_replies_are_noted_for_staff(service: Servic
     assert row.last_error == OUTSIDE_WINDOW
     async with service.db.session() as session:
         notes = [m.text for m in await tickets.find_messages(session, ticket.id)]
-    assert any("ngoài khung" in note and ticket.code in note for note in notes)
+    assert any("Zalo chỉ cho phép trả lời trong khoảng đó" in note and "ZNS" not in note
+               and ticket.code in note for note in notes)
 
 
 # -- tokens -----------------------------------------------------------------------------------
@@ -423,6 +457,10 @@ async def test_a_failed_refresh_is_logged_and_announced_in_the_staff_group(
         token = await store.get_token(session)
     assert (alert.channel, alert.chat_id) == ("telegram", "-100999")
     assert "Zalo OA" in alert.payload["text"] and "ZALO_OA_REFRESH_TOKEN" in alert.payload["text"]
+    # staff read Vietnamese: the cause, not the OAuth reason nor "access token"
+    assert "Zalo từ chối yêu cầu gia hạn" in alert.payload["text"]
+    for english in ("access token", "OAuth", "refused", "HTTP"):
+        assert english not in alert.payload["text"], english
     assert token is not None and token.failures == 1
     await service.zalo_oa.stop()
     await service.db.dispose()
@@ -527,3 +565,11 @@ async def test_images_by_url_or_upload_and_files_by_upload(service: Service,
     file_message = oa.sent_to("u40")[-2]
     assert file_message["attachment"]["type"] == "file"
     assert file_message["attachment"]["payload"]["token"] in oa.uploads
+    # a file made here (a printable letter) is uploaded from its bytes
+    await service.zalo_oa.send(chat, Outgoing("Thư chúc mừng", document=Attachment(
+        "file", name="thu-chuc-mung.pdf", data=b"%PDF-1.4 letter")))
+    upload = oa.calls_to("upload_file", ok=True)[-1]
+    assert upload.body["file"] == "thu-chuc-mung.pdf"
+    letter, caption = oa.sent_to("u40")[-2:]
+    assert letter["attachment"]["payload"]["token"] in oa.uploads
+    assert caption["text"] == "Thư chúc mừng"

@@ -14,7 +14,7 @@ import re
 import warnings
 from typing import Any
 
-from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
+from telegram import BotCommand, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
@@ -333,8 +333,9 @@ class TelegramChannel:
                 caption = text if len(text) <= CAPTION_LIMIT else None
                 markup = await self._keyboard(message.buttons) if caption is not None else None
                 send = self.bot.send_photo if message.photo else self.bot.send_document
-                kwargs = {"photo" if message.photo else "document":
-                          media.data or media.file_id or media.url}
+                content = InputFile(media.data, filename=media.name) if media.data \
+                    else media.file_id or media.url
+                kwargs = {"photo" if message.photo else "document": content}
                 sent = await send(chat.chat_id, caption=caption, message_thread_id=thread,
                                   reply_to_message_id=reply_to, reply_markup=markup, **kwargs)
                 last_id = str(sent.message_id)

@@ -90,13 +90,6 @@ PERMANENT_ERRORS = {
 }
 IGNORED_EVENTS = {"user_received_message", "user_seen_message", "anonymous_send_text",
                   "anonymous_send_image", "anonymous_send_file", "anonymous_send_sticker"}
-STATUS_LABELS = {
-    "received": "Mới tiếp nhận", "processing": "Đang xử lý", "need_more_info": "Yêu cầu bổ sung",
-    "waiting_payment": "Chờ thực hiện nghĩa vụ tài chính",
-    "result_ready": "Có kết quả, chờ trả", "returned": "Đã trả kết quả", "rejected": "Từ chối",
-    "withdrawn": "Rút hồ sơ", "delayed": "Xin lỗi và hẹn lại",
-}
-"""Dossier statuses as DESIGN.md shows them (for ZNS parameters)."""
 ATTACHMENT_KINDS = {"image": "photo", "gif": "sticker", "sticker": "sticker", "audio": "voice",
                     "voice": "voice", "video": "video", "file": "file"}
 
@@ -503,15 +496,31 @@ def incoming_from_zalo_oa(event: dict[str, Any]) -> Incoming | None:
 
 
 ALERT_TEXT = (
-    "⚠️ Zalo OA: không làm mới được mã truy cập (access token): {reason}.\n"
-    "Tin nhắn Zalo OA sẽ được gửi lại khi làm mới được. Nếu lỗi kéo dài, quản trị viên cần "
-    "liên kết lại OA và đặt ZALO_OA_REFRESH_TOKEN mới (xem docs/zalo.md)."
+    "⚠️ Zalo OA: hệ thống không gia hạn được quyền gửi tin nhắn của Official Account, vì "
+    "{cause}.\n"
+    "Tin nhắn Zalo OA đang chờ và sẽ được gửi lại khi gia hạn được. Nếu tình trạng kéo dài, quản "
+    "trị viên cần liên kết lại OA và đặt ZALO_OA_REFRESH_TOKEN mới (xem docs/zalo.md); chi tiết "
+    "lỗi ghi trong nhật ký của hệ thống."
 )
+ALERT_CAUSES = (
+    ("OAuth refused",
+     "Zalo từ chối yêu cầu gia hạn (mã gia hạn đã dùng, hết hạn hoặc bị thu hồi)"),
+    ("OAuth call failed", "không kết nối được với máy chủ Zalo"),
+    ("another process", "một tiến trình khác của hệ thống đang gia hạn mà chưa xong"),
+)
+"""The staff read a Vietnamese cause; the technical reason goes to the log."""
 OUTSIDE_WINDOW_NOTE = (
     "⚠️ Zalo OA: tin nhắn gửi người dân về phản ánh {code} KHÔNG gửi được: đã quá 7 ngày kể từ "
-    "lần cuối người dân tương tác với OA (ngoài khung Zalo cho phép) và chưa có mẫu ZNS cho "
-    "loại tin này. Người dân sẽ nhận được khi nhắn lại cho OA; hoặc vui lòng liên hệ trực tiếp."
+    "lần cuối người dân nhắn cho OA (Zalo chỉ cho phép trả lời trong khoảng đó) và chưa đăng ký "
+    "mẫu tin nhắn Zalo gửi theo số điện thoại cho loại tin này. Người dân sẽ nhận được khi nhắn "
+    "lại cho OA; hoặc vui lòng liên hệ trực tiếp."
 )
+
+
+def alert_cause(reason: str) -> str:
+    """A refresh failure's technical reason as a Vietnamese cause for the staff group."""
+    return next((cause for prefix, cause in ALERT_CAUSES if reason.startswith(prefix)),
+                "Zalo trả lời không như mong đợi")
 
 
 class ZaloOAChannel:
@@ -592,7 +601,7 @@ class ZaloOAChannel:
         hour = self.clock().strftime("%Y%m%d%H")
         async with self.db.session() as session:
             queued = await enqueue(session, ChatRef("telegram", str(chat_id)),
-                                   Outgoing(ALERT_TEXT.format(reason=reason[:300])),
+                                   Outgoing(ALERT_TEXT.format(cause=alert_cause(reason))),
                                    key=f"zalo-oa-token-alert:{hour}", purpose="staff_alert")
         senders = self.core.services.get("senders") or {}
         if queued and "telegram" in senders:
@@ -756,6 +765,13 @@ class ZaloOAChannel:
     async def _file_token(self, document: Attachment) -> str:
         if document.file_id:
             return document.file_id
+        if document.data is not None:  # a file made here (a printable letter)
+            if len(document.data) > FILE_LIMIT:
+                raise ChannelError("zalo oa: files are limited to 5 MB", permanent=True)
+            name = document.name or "tai-lieu.pdf"
+            content_type = "application/pdf" if name.endswith(".pdf") \
+                else "application/octet-stream"
+            return await self.client.upload("file", document.data, name, content_type)
         if not document.url or not document.url.startswith(("http://", "https://")):
             raise ChannelError("zalo oa: a file needs a URL or an upload token", permanent=True)
         async with self.http().get(document.url) as response:
@@ -825,6 +841,7 @@ class ZaloOAChannel:
                            contact: store.ZaloOAContact | None) -> dict[str, Any]:
         """What a template parameter may be filled from (docs/zalo.md lists the sources)."""
         from bot.db import dossiers, feedback
+        from handlers.texts import text  # the one table of status labels, as every channel
 
         tz = self.settings.tz
         context: dict[str, Any] = {
@@ -850,7 +867,7 @@ class ZaloOAChannel:
                 context.update(
                     dossier_code=dossier.code, procedure_name=dossier.procedure_name,
                     applicant_name=dossier.applicant_name,
-                    dossier_status=STATUS_LABELS.get(dossier.status, dossier.status),
+                    dossier_status=text("dossiers.status_label", status=dossier.status),
                     due_date=f"{dossier.due_at.astimezone(tz):%d/%m/%Y}")
                 context["phone"] = context["phone"] or dossier.phone
             ticket = None

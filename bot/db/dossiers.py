@@ -61,9 +61,12 @@ class Status(StrEnum):
 FINISHED = frozenset({Status.RETURNED, Status.REJECTED, Status.WITHDRAWN})
 """The dossier's life is over: nothing more will happen to it."""
 
-NOT_LATE = FINISHED | {Status.RESULT_READY, Status.NEED_MORE_INFO}
-"""Statuses in which a dossier past its date is not overdue: the result is ready, or the
-clock is paused while the citizen supplements the dossier."""
+WAITING_FOR_CITIZEN = frozenset({Status.NEED_MORE_INFO, Status.WAITING_PAYMENT})
+"""The clock pauses: the citizen supplements the dossier or pays fees, charges or taxes."""
+
+NOT_LATE = FINISHED | WAITING_FOR_CITIZEN | {Status.RESULT_READY}
+"""Statuses in which a dossier past its date is not overdue (no apology, no staff alert): the
+result is ready, or the clock is paused while the agency waits for the citizen."""
 
 ALWAYS_ANNOUNCED = frozenset({Status.DELAYED, Status.NEED_MORE_INFO})
 """Announced even when the status does not change (a new date, a new supplement request)."""

@@ -228,22 +228,23 @@ async def add_commune_subscription(session: AsyncSession, citizen_id: int, chann
 
 
 async def find_notice_recipients(session: AsyncSession,
-                                 communes: list[str]) -> list[tuple[str, str, int]]:
-    """(channel, chat_id, citizen_id) of every chat subscribed to one of `communes` whose
-    citizen consents to notices, each chat once."""
+                                 communes: list[str]) -> list[tuple[str, str, int, str]]:
+    """(channel, chat_id, citizen_id, commune_code) of every chat subscribed to one of
+    `communes` whose citizen consents to notices, each chat once (with the commune it
+    subscribed to first, which the notice names as its sender)."""
     rows = await session.execute(
         select(CommuneSubscription.channel, CommuneSubscription.chat_id,
-               CommuneSubscription.citizen_id)
+               CommuneSubscription.citizen_id, CommuneSubscription.commune_code)
         .join(Consent, (Consent.citizen_id == CommuneSubscription.citizen_id)
               & (Consent.purpose == NOTICES) & Consent.granted.is_(True))
         .where(CommuneSubscription.commune_code.in_([str(c) for c in communes]))
         .order_by(CommuneSubscription.id))
     seen: set[tuple[str, str]] = set()
-    found: list[tuple[str, str, int]] = []
-    for channel, chat_id, citizen_id in rows:
+    found: list[tuple[str, str, int, str]] = []
+    for channel, chat_id, citizen_id, commune_code in rows:
         if (channel, chat_id) not in seen:
             seen.add((channel, chat_id))
-            found.append((channel, chat_id, citizen_id))
+            found.append((channel, chat_id, citizen_id, commune_code))
     return found
 
 

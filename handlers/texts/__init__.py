@@ -32,3 +32,13 @@ def text(key: str, **values: Any) -> str:
     rendered = str(getattr(_module(file), macro)(**values))
     lines = [line.rstrip() for line in rendered.strip().splitlines()]
     return "\n".join(lines)
+
+
+def has_macro(file: str, macro: str) -> bool:
+    return hasattr(_module(file), macro)
+
+
+def macro_arguments(key: str) -> tuple[str, ...]:
+    """The argument names the macro `key` ("file.macro") declares."""
+    file, _, macro = key.rpartition(".")
+    return tuple(getattr(_module(file), macro).arguments)
