@@ -102,6 +102,9 @@ VARIANT_FACTOR = 0.95
 VARIANT_HEAD = 5
 """…among the first words of the surface (a later "thu hồi" names a case, not the action)."""
 
+FIELD_BONUS = 0.1
+"""Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
+
 _CANDIDATES = 80
 _SCALE = 1.1
 W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
@@ -225,6 +228,7 @@ class _Slot:
     weight: float
     optional: bool
     whole_first: bool = False  # the first alternative (a citizen's phrase) counts only whole
+    fields: frozenset[str] = frozenset()  # the fields whose lexicon holds the phrase
 
 
 class SearchIndex:
@@ -433,9 +437,12 @@ class SearchIndex:
         if not candidates:
             return []
         compiled = self._compile(slots, len(tokens(query)))
+        # A field whose lexicon holds a phrase of the query is likely the one meant.
+        hinted = frozenset().union(*(s.fields for s in required))
+        fields = self._fields
         # Candidates in the order of a bound on their score (`_bound`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
-        bounded: list[tuple[float, int, list[tuple[_Surface, frozenset[str]]]]] = []
+        bounded: list[tuple[float, int, float, list[tuple[_Surface, frozenset[str]]]]] = []
         terms, required_terms = compiled.terms, compiled.required_terms
         surfaces, priors, idf = self._surfaces, self._priors, self._idf
         for doc in candidates:
@@ -450,20 +457,21 @@ class SearchIndex:
                 surface_bound = _bound(surface, present, compiled, idf)
                 if surface_bound > best_bound:  # noqa: PLR1730 - cheaper than max() here
                     best_bound = surface_bound
-            bound = (best_bound + priors[doc]) / _SCALE if matching else 0.0
-            bounded.append((bound, doc, matching))
+            prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
+            bound = (best_bound + prior) / _SCALE if matching else 0.0
+            bounded.append((bound, doc, prior, matching))
         bounded.sort(key=lambda item: -item[0])
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
-        for bound, doc, matching in bounded:
+        for bound, doc, prior, matching in bounded:
             threshold = max(min_score, top[0][0]) if len(top) == limit else min_score
             if bound + _BOUND_SLACK < threshold:
                 break
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
-            need = (threshold - _BOUND_SLACK) * _SCALE - priors[doc] - _BOUND_SLACK
+            need = (threshold - _BOUND_SLACK) * _SCALE - prior - _BOUND_SLACK
             best = 0.0
             for surface, present in matching:
                 best = max(best, self._score(surface, present, compiled, need))
-            score = (best + self._priors[doc]) / _SCALE if best > 0 else 0.0
+            score = (best + prior) / _SCALE if best > 0 else 0.0
             if score < min_score:
                 continue
             if len(top) < limit:
@@ -928,7 +936,8 @@ class SearchIndex:
                     for alt in alternatives
                 )
             optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
-            return _Slot(alternatives, weight, optional, whole_first=keep_original)
+            fields = vocabulary.fields.get(phrase, frozenset())
+            return _Slot(alternatives, weight, optional, whole_first=keep_original, fields=fields)
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler
         if spellings and loose and any(_accents_agree(s, span) for s in spellings):
@@ -1305,6 +1314,13 @@ class _Vocabulary:
         self.known = {fold(k) for k in abbreviations} | {
             " ".join(fold(w) for w in tokens(k)) for k in names
         }
+        # A citizen's phrase → the fields whose lexicon has it: a hint of the field meant.
+        fields: dict[str, set[str]] = {}
+        for entry in entries:
+            if entry.field:
+                phrase = " ".join(_term(_digits(w))[0] for w in tokens(entry.citizen))
+                fields.setdefault(phrase, set()).add(entry.field)
+        self.fields = {phrase: frozenset(names) for phrase, names in fields.items()}
 
 
 @lru_cache(maxsize=4)
