@@ -4,8 +4,12 @@ a card whose sections the citizen opens one by one, and browsing by field.
 The catalogue's `SearchIndex` is the service "catalogue" (built once at start-up). A search
 reads a bounded part of the text (a few ms at most) and counts against the chat's
 RATE_LIMIT_SEARCH; it runs on the event loop (see `OFF_LOOP`).
-Actions: `proc:<code>` card · `proc:<code>:<section>` a section · `proc:refine` ·
-`proc:fields` · `proc:field:<page>:<field name>`.
+Actions: `proc:<code>` card · `proc:<code>:<section>` a section · `proc:<code>:docs:<n>` the
+documents of case n (1-based, in the record's order) · `proc:refine` · `proc:fields` ·
+`proc:field:<page>:<field name>`.
+
+What the citizen reads goes through `procedures.display`: a short name, today's government
+levels (no district, no thị trấn), and the documents of the case that applies.
 """
 
 from __future__ import annotations
@@ -19,6 +23,14 @@ from bot.router import Context, Reply, Router, action_number, strip_marks
 from handlers.start import back_to_menu
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
+from procedures.display import (
+    cases,
+    current_levels,
+    cut_at_word,
+    documents_view,
+    short_name,
+    steps_view,
+)
 from procedures.search import Hit, SearchIndex, bounded_query
 
 router = Router()
@@ -54,7 +66,13 @@ def catalogue(ctx: Context) -> SearchIndex:
 
 
 def short(label: str) -> str:
-    return label if len(label) <= LABEL_LIMIT else label[: LABEL_LIMIT - 1].rstrip() + "…"
+    """A button label that fits; cut after a whole word (the web chat wraps long labels)."""
+    return cut_at_word(label, LABEL_LIMIT)
+
+
+def procedure_button(procedure: Procedure) -> Button:
+    return Button(short(f"{short_name(procedure)} ({procedure.level_label})"),
+                  action=f"proc:{procedure.code}")
 
 
 def fields_button() -> Button:
@@ -120,13 +138,16 @@ async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing
 
 
 def results_reply(query: str, hits: list[Hit], ctx: Context) -> Outgoing:
-    shown = query if len(query) <= 80 else query[:79] + "…"
+    said = query if len(query) <= 80 else query[:79] + "…"
     if not hits:
-        return Outgoing(text("procedures.not_found", query=shown), buttons=field_buttons(ctx, 6))
-    buttons = [[Button(short(f"{hit.name} ({hit.level_label})"), action=f"proc:{hit.code}")]
-               for hit in hits]
+        return Outgoing(text("procedures.not_found", query=said), buttons=field_buttons(ctx, 6))
+    found = {hit.code: p for hit in hits if (p := catalogue(ctx).get(hit.code)) is not None}
+    buttons = [[procedure_button(found[hit.code]) if hit.code in found else Button(
+        short(f"{hit.name} ({hit.level_label})"), action=f"proc:{hit.code}")] for hit in hits]
     buttons.append([fields_button()])
-    return Outgoing(text("procedures.results", query=shown, hits=hits), buttons=buttons)
+    names = {code: short_name(p) for code, p in found.items()}
+    return Outgoing(text("procedures.results", query=said, hits=hits, names=names),
+                    buttons=buttons)
 
 
 def field_buttons(ctx: Context, count: int) -> list[list[Button]]:
@@ -152,11 +173,42 @@ async def on_procedure_action(msg: Incoming, ctx: Context) -> Reply:
                         buttons=[[Button(text("procedures.button_search_again"),
                                          action="menu:thutuc")], *back_to_menu()])
     section = parts[2] if len(parts) > 2 else ""
+    if section == "docs":
+        return documents_reply(procedure, parts[3] if len(parts) > 3 else "")
     if section in SECTIONS:
-        values = {"groups": channel_groups(procedure)} if section == "fees" else {}
-        return Outgoing(text(SECTIONS[section][0], p=procedure, **values),
+        values: dict[str, object] = {}
+        if section == "fees":
+            values["groups"] = channel_groups(procedure)
+        elif section == "steps":
+            values["steps"] = steps_view(procedure)
+        return Outgoing(shown(SECTIONS[section][0], procedure, **values),
                         buttons=card_buttons(procedure, current=section))
-    return Outgoing(text("procedures.card", p=procedure), buttons=card_buttons(procedure))
+    return Outgoing(shown("procedures.card", procedure), buttons=card_buttons(procedure))
+
+
+def shown(key: str, procedure: Procedure, **values: object) -> str:
+    """A card or section of `procedure` as the citizen reads it: its short name, and today's
+    government levels in the record's words."""
+    return current_levels(text(key, p=procedure, name=short_name(procedure), **values))
+
+
+def documents_reply(procedure: Procedure, chosen: str) -> Outgoing:
+    """The documents; for a procedure with several cases, those every case needs and the
+    question which case applies (buttons), or, once chosen, that case's papers as well."""
+    names = cases(procedure)
+    number = int(chosen) if chosen.isdigit() else 0
+    case = names[number - 1] if 1 <= number <= len(names) else None
+    reply = shown("procedures.documents", procedure, view=documents_view(procedure, case),
+                  cases=names, case=case or "")
+    buttons = card_buttons(procedure, current="docs")
+    if names and case is None:
+        choices = [[Button(short(current_levels(name)), action=f"proc:{procedure.code}:docs:{i}")]
+                   for i, name in enumerate(names, start=1)]
+        buttons = choices + buttons
+    elif case is not None:
+        buttons = [[Button(text("procedures.button_all_cases"),
+                           action=f"proc:{procedure.code}:docs")], *buttons]
+    return Outgoing(reply, buttons=buttons)
 
 
 def channel_groups(procedure: Procedure) -> list[tuple[list[str], Channel]]:
@@ -189,11 +241,11 @@ def field_page(ctx: Context, name: str, page: int) -> Outgoing:
     pages = math.ceil(len(procedures) / FIELD_PAGE)
     page = min(max(page, 1), pages)
     chunk = procedures[(page - 1) * FIELD_PAGE : page * FIELD_PAGE]
-    buttons = [[Button(short(f"{p.name} ({p.level_label})"), action=f"proc:{p.code}")]
-               for p in chunk]
+    buttons = [[procedure_button(p)] for p in chunk]
     if page < pages:
         buttons.append([Button(text("procedures.button_more"),
                                action=f"proc:field:{page + 1}:{name}")])
     buttons.append([fields_button()])
     return Outgoing(text("procedures.field_list", name=name, procedures=chunk, page=page,
-                         pages=pages), buttons=buttons + back_to_menu())
+                         pages=pages, short_name=short_name),
+                    buttons=buttons + back_to_menu())
