@@ -1,10 +1,11 @@
 """The curated overlay (``procedures/data/curated.json``) applied on top of imported records.
 
 The national snapshot is complete but written for officials; the overlay adds what a citizen
-needs for the most asked procedures: the names people use (aliases), a short name, a popularity
-weight, clean fees and time limits, and a document list written for citizens (the papers
-everybody brings first, then one list per case) in place of the record's. Unconfirmed facts stay marked
-(``verified: false`` and ``unverified`` notes) so they are never shown as fact.
+needs for the most asked procedures: the names people use (aliases), a short name, a
+popularity weight, clean fees and time limits, and a document list written for citizens (the
+papers everybody brings first, then one list per case) in place of the record's. Unconfirmed
+facts stay marked (``verified: false`` and ``unverified`` notes): citizens read only that the
+information is being checked, never the note itself.
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ _CURRENT_LEVELS: list[tuple[re.Pattern[str], str]] = [
         (r"\bthị trấn\b", "xã"),
     ]
 ]
-ABOLISHED_LEVEL = re.compile(r"thị trấn|cấp huyện(?! \(cũ\))|địa bàn (?:quận|huyện)", re.IGNORECASE)
+ABOLISHED_LEVEL = re.compile(
+    r"thị trấn|cấp huyện(?! \(cũ\))|địa bàn (?:quận|huyện)", re.IGNORECASE
+)
 """Words that present an abolished level as current (the test of every curated card uses it)."""
 
 

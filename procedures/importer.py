@@ -400,9 +400,8 @@ _DOC_ITEM = re.compile(
     re.DOTALL,
 )
 # A list mark or bullet in front of a document's name: "- ", "+ ", "++", "b) ", "(ii) ", "2. ".
-_LIST_MARK = re.compile(
-    r"^(?:[-+•*–]+\s*|\(?(?:[a-zđ]|[ivx]{1,4}|\d{1,2}(?:\.\d{1,2})*)[.)]\s+|\((?:[a-zđ]|[ivx]{1,4}|\d{1,2})\)\s*)+"
-)
+_MARK = r"(?:[a-zđ]|[ivx]{1,4}|\d{1,2}(?:\.\d{1,2})*)"
+_LIST_MARK = re.compile(rf"^(?:[-+•*–]+\s*|\(?{_MARK}[.)]\s+|\({_MARK}\)\s*)+")
 _FORM_EXTENSIONS = (".doc", ".docx", ".pdf", ".xls", ".xlsx", ".rar", ".zip")
 _SECTION = re.compile(r"\*\s*([^:*]{2,80}?)\s*:")
 _COPY_KINDS = {

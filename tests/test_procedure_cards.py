@@ -30,7 +30,8 @@ DOUBLE_BULLET = re.compile(r"^\s*[-+•]\s*[-+•]", re.M)
 # Instructions to the receiving officer ("Người tiếp nhận có trách nhiệm…, không được yêu cầu…");
 # the steps may still say what the officer does next ("Cán bộ tiếp nhận kiểm tra hồ sơ").
 STAFF_ONLY = re.compile(
-    r"tiếp nhận(?: hồ sơ)? có trách nhiệm|có trách nhiệm tiếp nhận|không được yêu cầu (?:người|nộp)",
+    r"tiếp nhận(?: hồ sơ)? có trách nhiệm|có trách nhiệm tiếp nhận"
+    r"|không được yêu cầu (?:người|nộp)",
     re.I,
 )
 SECTIONS = ("docs", "fees", "where", "steps", "legal")
