@@ -24,6 +24,7 @@ from handlers.start import back_to_menu
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
 from procedures.display import (
+    case_label,
     cases,
     current_levels,
     cut_at_word,
@@ -199,10 +200,10 @@ def documents_reply(procedure: Procedure, chosen: str) -> Outgoing:
     number = int(chosen) if chosen.isdigit() else 0
     case = names[number - 1] if 1 <= number <= len(names) else None
     reply = shown("procedures.documents", procedure, view=documents_view(procedure, case),
-                  cases=names, case=case or "")
+                  cases=names, case=case_label(case) if case else "")
     buttons = card_buttons(procedure, current="docs")
     if names and case is None:
-        choices = [[Button(short(current_levels(name)), action=f"proc:{procedure.code}:docs:{i}")]
+        choices = [[Button(short(case_label(name)), action=f"proc:{procedure.code}:docs:{i}")]
                    for i, name in enumerate(names, start=1)]
         buttons = choices + buttons
     elif case is not None:

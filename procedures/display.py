@@ -99,6 +99,18 @@ def cases(procedure: Procedure) -> list[str]:
     return names if len(names) > 1 else []
 
 
+_CASE_WORDS = re.compile(r"^(?:đối với\s+)?(?:trường hợp\s+)?", re.IGNORECASE)
+_CASE_TAIL = re.compile(
+    r"[,;:]?\s*(?:thì\s+)?(?:thành phần\s+)?hồ sơ[^,;:]{0,20}gồm(?: có)?\W*$", re.IGNORECASE
+)
+
+
+def case_label(case: str) -> str:
+    """A case as a button reads: ``"Đối với trường hợp đổi tên…:"`` → ``"Đổi tên…"``."""
+    label = _CASE_TAIL.sub("", _CASE_WORDS.sub("", current_levels(case))).strip(" :;.-")
+    return label[:1].upper() + label[1:] if label else case
+
+
 def documents_view(procedure: Procedure, case: str | None = None) -> DocumentView:
     """The documents of every case, plus those of ``case`` (of all, when the procedure has
     one list); staff-only instructions left out; forms and common papers first."""

@@ -215,3 +215,15 @@ async def test_photocopies_are_named(core: Core) -> None:
                             for d in p.documents) and p.code not in curated_codes())
     shown = texts(await everything_shown(Dialog(core), procedure.code))
     assert "bản chụp" in shown
+
+
+async def test_a_recorded_case_heading_reads_as_a_choice(core: Core) -> None:
+    """Outside the curated list the cases are the record's own headings, said shortly."""
+    replies = await Dialog(core).press("proc:1.004845:docs")  # chấm dứt giám hộ: no cases
+    assert "trường hợp nào" not in texts(replies)
+    licence = await Dialog(core).press("proc:1.000239:docs")  # "Trường hợp giấy phép hết hạn…"
+    choices = [b.label for r in licence for b in r.flat_buttons()
+               if b.action and b.action.startswith("proc:1.000239:docs:")]
+    assert choices[0] == "Giấy phép hết hạn hiệu lực"
+    assert all(not c.lower().startswith(("trường hợp", "đối với")) for c in choices)
+    assert all(not c.endswith((":", "gồm")) for c in choices)
