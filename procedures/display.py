@@ -27,6 +27,7 @@ _CURRENT_LEVELS: list[tuple[re.Pattern[str], str]] = [
         (r"\bcấp huyện\b(?! \(cũ\))", "cấp xã"),
         (r"\bđịa bàn (?:quận|huyện)\b", "địa bàn xã"),
         (r"\bthị trấn\b", "xã"),
+        (r"\bcấp Xã\b", "cấp xã"),
     ]
 ]
 ABOLISHED_LEVEL = re.compile(
