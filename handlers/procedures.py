@@ -26,6 +26,7 @@ from procedures.catalogue import Channel, Procedure
 from procedures.display import (
     case_label,
     cases,
+    conditions_view,
     current_levels,
     cut_at_word,
     documents_view,
@@ -182,6 +183,7 @@ async def on_procedure_action(msg: Incoming, ctx: Context) -> Reply:
             values["groups"] = channel_groups(procedure)
         elif section == "steps":
             values["steps"] = steps_view(procedure)
+            values["conditions"] = conditions_view(procedure)
         return Outgoing(shown(SECTIONS[section][0], procedure, **values),
                         buttons=card_buttons(procedure, current=section))
     return Outgoing(shown("procedures.card", procedure), buttons=card_buttons(procedure))

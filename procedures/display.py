@@ -162,3 +162,8 @@ def steps_view(procedure: Procedure) -> list[str]:
         if text:
             steps.append(text[2:] if text.startswith("- ") else text)
     return steps
+
+
+def conditions_view(procedure: Procedure) -> str:
+    """The conditions (yêu cầu, điều kiện) in one bullet style."""
+    return _BULLETS.sub("- ", procedure.conditions.strip())

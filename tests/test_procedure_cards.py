@@ -20,7 +20,7 @@ from handlers import build_router
 from handlers.procedures import LABEL_LIMIT
 from procedures.catalogue import load_bundled
 from procedures.curated import curated_codes
-from procedures.display import ABOLISHED_LEVEL, current_levels, cut_at_word
+from procedures.display import ABOLISHED_LEVEL, current_levels, cut_at_word, steps_view
 from procedures.importer import parse_documents
 from tests.dialog import Dialog, actions, labels, texts
 
@@ -150,7 +150,9 @@ def test_no_record_says_free_where_it_means_as_the_law_sets() -> None:
         for p in load_bundled()
         for channel in p.channels
         for fee in channel.fees
-        if fee.kind == "free" and re.search(r"^theo quy định", fee.note, re.I)
+        if fee.kind == "free"
+        and re.search(r"theo quy định|luật phí và lệ phí", fee.note, re.I)
+        and not re.search(r"miễn|không thu", fee.note, re.I)
     ]
     assert not faults, faults
 
@@ -227,3 +229,12 @@ async def test_a_recorded_case_heading_reads_as_a_choice(core: Core) -> None:
     assert choices[0] == "Giấy phép hết hạn hiệu lực"
     assert all(not c.lower().startswith(("trường hợp", "đối với")) for c in choices)
     assert all(not c.endswith((":", "gồm")) for c in choices)
+
+
+def test_steps_leave_out_instructions_to_the_officer() -> None:
+    procedure = next(p for p in load_bundled() if p.code == "1.004746")  # đăng ký lại kết hôn
+    assert any("người tiếp nhận có trách nhiệm" in s.lower() for s in procedure.steps)  # kept
+    shown = steps_view(procedure)
+    assert shown and not any(STAFF_ONLY.search(step) for step in shown)
+    assert not any(DOUBLE_BULLET.search(step) for step in shown)
+    assert any(step.startswith("Nếu lựa chọn hình thức nộp hồ sơ trực tiếp") for step in shown)
