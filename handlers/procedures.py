@@ -176,7 +176,7 @@ async def on_procedure_action(msg: Incoming, ctx: Context) -> Reply:
                                          action="menu:thutuc")], *back_to_menu()])
     section = parts[2] if len(parts) > 2 else ""
     if section == "docs":
-        return documents_reply(procedure, parts[3] if len(parts) > 3 else "")
+        return documents_reply(procedure, action_number(msg.action, 3, 1, len(cases(procedure))))
     if section in SECTIONS:
         values: dict[str, object] = {}
         if section == "fees":
@@ -195,12 +195,12 @@ def shown(key: str, procedure: Procedure, **values: object) -> str:
     return current_levels(text(key, p=procedure, name=short_name(procedure), **values))
 
 
-def documents_reply(procedure: Procedure, chosen: str) -> Outgoing:
+def documents_reply(procedure: Procedure, number: int | None) -> Outgoing:
     """The documents; for a procedure with several cases, those every case needs and the
-    question which case applies (buttons), or, once chosen, that case's papers as well."""
+    question which case applies (buttons), or, once `number` (1-based) is chosen, that case's
+    papers as well."""
     names = cases(procedure)
-    number = int(chosen) if chosen.isdigit() else 0
-    case = names[number - 1] if 1 <= number <= len(names) else None
+    case = names[number - 1] if number is not None else None
     reply = shown("procedures.documents", procedure, view=documents_view(procedure, case),
                   cases=names, case=case_label(case) if case else "")
     buttons = card_buttons(procedure, current="docs")

@@ -112,8 +112,9 @@ async def test_several_cases_ask_which_one_applies(core: Core, channel: str) -> 
     assert "trường hợp nào?" not in case
 
 
-async def test_a_case_number_out_of_range_shows_the_question_again(core: Core) -> None:
-    documents = texts(await Dialog(core).press("proc:1.004222:docs:99"))
+@pytest.mark.parametrize("number", ["99", "0", "-1", "2²", "9" * 25, "x"])
+async def test_a_case_number_out_of_range_asks_again(core: Core, number: str) -> None:
+    documents = texts(await Dialog(core).press(f"proc:1.004222:docs:{number}"))
     assert "Anh/chị thuộc trường hợp nào?" in documents
 
 
