@@ -4,8 +4,12 @@ a card whose sections the citizen opens one by one, and browsing by field.
 The catalogue's `SearchIndex` is the service "catalogue" (built once at start-up). A search
 reads a bounded part of the text (a few ms at most) and counts against the chat's
 RATE_LIMIT_SEARCH; it runs on the event loop (see `OFF_LOOP`).
-Actions: `proc:<code>` card · `proc:<code>:<section>` a section · `proc:refine` ·
-`proc:fields` · `proc:field:<page>:<field name>`.
+Actions: `proc:<code>` card · `proc:<code>:<section>` a section · `proc:<code>:docs:<n>` the
+documents of case n (1-based, in the record's order) · `proc:refine` · `proc:fields` ·
+`proc:field:<page>:<field name>`.
+
+What the citizen reads goes through `procedures.display`: a short name, today's government
+levels (no district, no thị trấn), and the documents of the case that applies.
 """
 
 from __future__ import annotations
@@ -21,6 +25,16 @@ from handlers.english import english_query, is_english
 from handlers.start import back_to_menu, plain
 from handlers.texts import text
 from procedures.catalogue import Channel, Procedure
+from procedures.display import (
+    case_label,
+    cases,
+    conditions_view,
+    current_levels,
+    cut_at_word,
+    documents_view,
+    short_name,
+    steps_view,
+)
 from procedures.search import Hit, SearchIndex, bounded_query
 from procedures.siblings import Clarification, clarify
 
@@ -62,7 +76,13 @@ def catalogue(ctx: Context) -> SearchIndex:
 
 
 def short(label: str) -> str:
-    return label if len(label) <= LABEL_LIMIT else label[: LABEL_LIMIT - 1].rstrip() + "…"
+    """A button label that fits; cut after a whole word (the web chat wraps long labels)."""
+    return cut_at_word(label, LABEL_LIMIT)
+
+
+def procedure_button(procedure: Procedure) -> Button:
+    return Button(short(f"{short_name(procedure)} ({procedure.level_label})"),
+                  action=f"proc:{procedure.code}")
 
 
 def fields_button() -> Button:
@@ -168,10 +188,13 @@ def _shown(query: str) -> str:
 
 
 def results_reply(query: str, hits: list[Hit], ctx: Context) -> Outgoing:
-    buttons = [[Button(short(f"{hit.name} ({hit.level_label})"), action=f"proc:{hit.code}")]
-               for hit in hits]
+    found = {hit.code: p for hit in hits if (p := catalogue(ctx).get(hit.code)) is not None}
+    buttons = [[procedure_button(found[hit.code]) if hit.code in found else Button(
+        short(f"{hit.name} ({hit.level_label})"), action=f"proc:{hit.code}")] for hit in hits]
     buttons.append([fields_button()])
-    return Outgoing(text("procedures.results", query=_shown(query), hits=hits), buttons=buttons)
+    names = {code: short_name(p) for code, p in found.items()}
+    return Outgoing(text("procedures.results", query=_shown(query), hits=hits, names=names),
+                    buttons=buttons)
 
 
 def not_found_reply(query: str, weak: list[Hit], ctx: Context) -> Outgoing:
@@ -216,12 +239,44 @@ async def on_procedure_action(msg: Incoming, ctx: Context) -> Reply:
                         buttons=[[Button(text("procedures.button_search_again"),
                                          action="menu:thutuc")], *back_to_menu()])
     section = parts[2] if len(parts) > 2 else ""
+    if section == "docs":
+        return documents_reply(procedure, action_number(msg.action, 3, 1, len(cases(procedure))))
     if section in SECTIONS:
-        values = {"groups": channel_groups(procedure)} if section == "fees" else {}
-        reply = Outgoing(text(SECTIONS[section][0], p=procedure, **values),
+        values: dict[str, object] = {}
+        if section == "fees":
+            values["groups"] = channel_groups(procedure)
+        elif section == "steps":
+            values["steps"] = steps_view(procedure)
+            values["conditions"] = conditions_view(procedure)
+        reply = Outgoing(shown(SECTIONS[section][0], procedure, **values),
                          buttons=card_buttons(procedure, current=section))
         return await offices.with_counter(reply, procedure, ctx) if section == "where" else reply
-    return Outgoing(text("procedures.card", p=procedure), buttons=card_buttons(procedure))
+    return Outgoing(shown("procedures.card", procedure), buttons=card_buttons(procedure))
+
+
+def shown(key: str, procedure: Procedure, **values: object) -> str:
+    """A card or section of `procedure` as the citizen reads it: its short name, and today's
+    government levels in the record's words."""
+    return current_levels(text(key, p=procedure, name=short_name(procedure), **values))
+
+
+def documents_reply(procedure: Procedure, number: int | None) -> Outgoing:
+    """The documents; for a procedure with several cases, those every case needs and the
+    question which case applies (buttons), or, once `number` (1-based) is chosen, that case's
+    papers as well."""
+    names = cases(procedure)
+    case = names[number - 1] if number is not None else None
+    reply = shown("procedures.documents", procedure, view=documents_view(procedure, case),
+                  cases=names, case=case_label(case) if case else "")
+    buttons = card_buttons(procedure, current="docs")
+    if names and case is None:
+        choices = [[Button(short(case_label(name)), action=f"proc:{procedure.code}:docs:{i}")]
+                   for i, name in enumerate(names, start=1)]
+        buttons = choices + buttons
+    elif case is not None:
+        buttons = [[Button(text("procedures.button_all_cases"),
+                           action=f"proc:{procedure.code}:docs")], *buttons]
+    return Outgoing(reply, buttons=buttons)
 
 
 def channel_groups(procedure: Procedure) -> list[tuple[list[str], Channel]]:
@@ -254,11 +309,11 @@ def field_page(ctx: Context, name: str, page: int) -> Outgoing:
     pages = math.ceil(len(procedures) / FIELD_PAGE)
     page = min(max(page, 1), pages)
     chunk = procedures[(page - 1) * FIELD_PAGE : page * FIELD_PAGE]
-    buttons = [[Button(short(f"{p.name} ({p.level_label})"), action=f"proc:{p.code}")]
-               for p in chunk]
+    buttons = [[procedure_button(p)] for p in chunk]
     if page < pages:
         buttons.append([Button(text("procedures.button_more"),
                                action=f"proc:field:{page + 1}:{name}")])
     buttons.append([fields_button()])
     return Outgoing(text("procedures.field_list", name=name, procedures=chunk, page=page,
-                         pages=pages), buttons=buttons + back_to_menu())
+                         pages=pages, short_name=short_name),
+                    buttons=buttons + back_to_menu())

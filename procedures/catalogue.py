@@ -139,7 +139,9 @@ class Channel:
 
 @dataclass
 class Document(_FromDict):
-    """A paper of the dossier: to ``submit`` (nộp) or to ``show`` (xuất trình), or a ``note``."""
+    """A paper of the dossier: to ``submit`` (nộp) or to ``show`` (xuất trình), a ``note``, or
+    ``staff`` (an instruction to the receiving officer, kept from the record, never shown).
+    ``group`` names the case (trường hợp) the paper belongs to; "" means every case."""
 
     name: str
     form: str = ""
@@ -147,6 +149,7 @@ class Document(_FromDict):
     copy_kind: str = ""
     requirement: str = "submit"
     group: str = ""
+    verified: bool = True
 
 
 @dataclass
@@ -167,6 +170,7 @@ class Procedure:
 
     code: str
     name: str
+    short_name: str = ""
     aliases: list[str] = _field(default_factory=list)
     field: str = ""
     levels: list[str] = _field(default_factory=list)

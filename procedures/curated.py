@@ -1,9 +1,11 @@
 """The curated overlay (``procedures/data/curated.json``) applied on top of imported records.
 
 The national snapshot is complete but written for officials; the overlay adds what a citizen
-needs for the most asked procedures: the names people use (aliases), a popularity weight, and
-clean fees and time limits taken from DOMAIN.md §9. Unconfirmed facts stay marked
-(``verified: false`` and ``unverified`` notes) so they are never shown as fact.
+needs for the most asked procedures: the names people use (aliases), a short name, a
+popularity weight, clean fees and time limits, and a document list written for citizens (the
+papers everybody brings first, then one list per case) in place of the record's. Unconfirmed
+facts stay marked (``verified: false`` and ``unverified`` notes): citizens read only that the
+information is being checked, never the note itself.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from procedures.catalogue import CHANNEL_KINDS, Channel, Fee, Procedure, TimeLimit
+from procedures.catalogue import CHANNEL_KINDS, Channel, Document, Fee, Procedure, TimeLimit
 
 OVERLAY_FILE = "curated.json"
 
@@ -50,9 +52,13 @@ def curate(procedure: Procedure, entry: dict[str, Any], data_date: str = "") -> 
             procedure.aliases.append(alias)
     if "popularity" in entry:
         procedure.popularity = float(entry["popularity"])
-    for key in ("summary", "online_level"):
+    for key in ("short_name", "summary", "online_level"):
         if key in entry:
             setattr(procedure, key, entry[key])
+    if "documents" in entry:
+        procedure.documents = [Document.from_dict(d) for d in entry["documents"]]
+    if "steps" in entry:
+        procedure.steps = list(entry["steps"])
     for note in entry.get("notes", []):
         if note not in procedure.notes:
             procedure.notes.append(note)

@@ -39,6 +39,7 @@ from procedures.catalogue import (
     Result,
     TimeLimit,
 )
+from procedures.display import STAFF_INSTRUCTION
 
 CODE_FORMAT = re.compile(r"^\d\.\d{6}$")
 NO_INFO = "Không có thông tin"
@@ -129,6 +130,8 @@ _AMOUNT_IN_TEXT = re.compile(
 )
 _PROVINCE_SETS = re.compile(r"Hội đồng nhân dân|HĐND", re.IGNORECASE)
 _EXEMPTION = re.compile(r"[Mm]iễn (lệ )?phí|không thu|được miễn")
+# "as the law sets it": a charge exists, its amount is elsewhere (never "free").
+_PER_REGULATION = re.compile(r"theo quy định|luật phí và lệ phí", re.IGNORECASE)
 
 
 def _clean_text(text: str) -> str:
@@ -290,6 +293,11 @@ def interpret_fee(
                 )
             )
             return Fee(kind="set_by_province", note=short_note)
+        if _PER_REGULATION.search(note) and not _EXEMPTION.search(note):
+            problems.append(
+                Problem(where, "ô lệ phí ghi 'Miễn phí' nhưng mô tả nói thu theo quy định")
+            )
+            return Fee(kind="per_regulation", note=short_note)
         return Fee(kind="free", note=short_note)
     # No information in the cell.
     if from_text:
@@ -386,9 +394,14 @@ def parse_channels(text: str, where: str, problems: list[Problem], context: str)
 _DOC_HEADER = "Tên giấy tờMẫu đơn, tờ khaiSố lượng"
 _DOC_ITEM = re.compile(
     r"(?P<body>.+?)(?P<count>\d+) ?(?P<kind>bản sao có chứng thực|bản chính|bản sao|bản chụp|bản)"
-    rf"(?![{LOWER}])",
+    # the kind ends at a non-letter, or where the next item's list mark is glued to it
+    # ("1 bản chínhb) Hóa đơn…" is "bản chính" then "b) Hóa đơn…")
+    rf"(?:(?![{LOWER}])|(?=[a-zđ][.)]))",
     re.DOTALL,
 )
+# A list mark or bullet in front of a document's name: "- ", "+ ", "++", "b) ", "(ii) ", "2. ".
+_MARK = r"(?:[a-zđ]|[ivx]{1,4}|\d{1,2}(?:\.\d{1,2})*)"
+_LIST_MARK = re.compile(rf"^(?:[-+•*–]+\s*|\(?{_MARK}[.)]\s+|\({_MARK}\)\s*)+")
 _FORM_EXTENSIONS = (".doc", ".docx", ".pdf", ".xls", ".xlsx", ".rar", ".zip")
 _SECTION = re.compile(r"\*\s*([^:*]{2,80}?)\s*:")
 _COPY_KINDS = {
@@ -425,7 +438,7 @@ def parse_documents(text: str, where: str, problems: list[Problem]) -> list[Docu
             else:
                 group = label
         elif heading:
-            group = heading
+            group = document_name(heading)
         items = list(_DOC_ITEM.finditer(piece))
         consumed = 0
         for item in items:
@@ -433,11 +446,13 @@ def parse_documents(text: str, where: str, problems: list[Problem]) -> list[Docu
             consumed = item.end()
             form = ""
             form, body = _split_form(body)
-            body = _one_line(body)
+            body = document_name(body)
             count = int(item.group("count"))
             if not re.search(r"\w", body):
                 continue
             kind = "note" if requirement == "note" or count == 0 else requirement
+            if kind == "note" and STAFF_INSTRUCTION.search(body):
+                kind = "staff"
             documents.append(
                 Document(
                     name=body,
@@ -453,12 +468,19 @@ def parse_documents(text: str, where: str, problems: list[Problem]) -> list[Docu
             problems.append(
                 Problem(where, f"thành phần hồ sơ: không tách được mục: {piece[:60]!r}")
             )
-    leftover = _one_line(pending_heading).strip(" -")
+    leftover = document_name(pending_heading)
     if leftover and re.search(r"\w", leftover) and not _SECTION.fullmatch(leftover):
-        documents.append(Document(name=leftover, requirement="note", group=group))
+        kind = "staff" if STAFF_INSTRUCTION.search(leftover) else "note"
+        documents.append(Document(name=leftover, requirement=kind, group=group))
     if not documents:
         problems.append(Problem(where, "thành phần hồ sơ: không đọc được giấy tờ nào"))
     return documents
+
+
+def document_name(text: str) -> str:
+    """A document's name on one line without the list marks the portal glued in front of it:
+    ``"- + Người…"`` → ``"Người…"``, ``"b) Hóa đơn…"`` → ``"Hóa đơn…"``."""
+    return _LIST_MARK.sub("", _one_line(text)).strip(" -")
 
 
 def _split_form(body: str) -> tuple[str, str]:
@@ -637,7 +659,8 @@ def parse_snapshot_record(
     )
     if "sổ hộ khẩu" in context.lower() or "sổ tạm trú" in context.lower():
         procedure.notes.append(
-            "Bản ghi còn nhắc sổ hộ khẩu/sổ tạm trú giấy (đã bỏ từ 1/1/2023); cần đối chiếu."
+            "Sổ hộ khẩu, sổ tạm trú giấy không còn sử dụng từ 1/1/2023; nếu hướng dẫn còn nhắc "
+            "đến thì anh/chị không cần mang, cán bộ tra cứu thông tin cư trú trong Cơ sở dữ liệu."
         )
     return procedure, problems
 
@@ -727,6 +750,7 @@ def parse_snapshot_lines(
 COLUMNS: list[tuple[str, str]] = [
     ("ma_thu_tuc", "Mã thủ tục, dạng 1.001193 (bắt buộc)"),
     ("ten_thu_tuc", "Tên thủ tục chính thức (bắt buộc)"),
+    ("ten_ngan", "Tên ngắn hiện trên thẻ và nút bấm (để trống: lấy từ tên chính thức)"),
     ("ten_goi_khac", "Tên người dân hay gọi, mỗi tên một dòng hoặc cách nhau bằng ';'"),
     ("linh_vuc", "Lĩnh vực"),
     ("cap_thuc_hien", "Cấp xã; Cấp tỉnh; Cấp bộ; Cơ quan khác"),
@@ -761,8 +785,14 @@ COLUMN_NAMES = [name for name, _ in COLUMNS]
 REQUIRED_COLUMNS = ("ma_thu_tuc", "ten_thu_tuc")
 _CHANNEL_PREFIX = {"in_person": "truc_tiep", "online": "truc_tuyen", "post": "buu_chinh"}
 _LEVEL_BY_LABEL = {label.lower(): key for key, label in LEVEL_LABELS.items()}
-_REQUIREMENT_WORDS = {"nộp": "submit", "xuất trình": "show", "ghi chú": "note", "lưu ý": "note"}
-_REQUIREMENT_LABEL = {"submit": "nộp", "show": "xuất trình", "note": "ghi chú"}
+_REQUIREMENT_WORDS = {
+    "nộp": "submit",
+    "xuất trình": "show",
+    "ghi chú": "note",
+    "lưu ý": "note",
+    "cán bộ": "staff",
+}
+_REQUIREMENT_LABEL = {"submit": "nộp", "show": "xuất trình", "note": "ghi chú", "staff": "cán bộ"}
 _COPY_LABEL = {
     "original": "bản chính",
     "copy": "bản sao",
@@ -930,6 +960,7 @@ def procedure_to_row(procedure: Procedure) -> dict[str, str]:
     row.update(
         ma_thu_tuc=procedure.code,
         ten_thu_tuc=procedure.name,
+        ten_ngan=procedure.short_name,
         ten_goi_khac="\n".join(procedure.aliases),
         linh_vuc=procedure.field,
         cap_thuc_hien="; ".join(LEVEL_LABELS[level] for level in procedure.levels),
@@ -966,7 +997,10 @@ def _document_line(document: Document) -> str:
     name = document.name.replace("\n", " ").replace("|", "/")
     if document.group:
         name = f"[{document.group.replace('|', '/')}] {name}"
-    return f"{name} | {document.form} | {copies} | {_REQUIREMENT_LABEL[document.requirement]}"
+    requirement = _REQUIREMENT_LABEL[document.requirement]
+    if not document.verified:
+        requirement += " (chưa xác nhận)"
+    return f"{name} | {document.form} | {copies} | {requirement}"
 
 
 def row_to_procedure(
@@ -1035,6 +1069,7 @@ def row_to_procedure(
     return Procedure(
         code=code,
         name=name,
+        short_name=get.get("ten_ngan", ""),
         aliases=_lines(get.get("ten_goi_khac", ""), semicolons=True),
         field=get.get("linh_vuc", ""),
         levels=levels,
@@ -1091,8 +1126,12 @@ def _parse_document_line(line: str) -> Document:
         copies = int(m.group(1)) or None
         kind_text = m.group(2).strip().lower()
         copy_kind = next((k for k, v in _COPY_LABEL.items() if v == kind_text and k), "")
+    unconfirmed = re.compile(r"\s*\(chưa xác nhận\)", re.IGNORECASE)
+    verified = not unconfirmed.search(requirement_text)
+    requirement_text = unconfirmed.sub("", requirement_text).strip()
     requirement = _REQUIREMENT_WORDS.get(requirement_text.lower(), "submit")
     return Document(
+        verified=verified,
         name=name,
         form=form,
         copies=copies,

@@ -116,7 +116,7 @@ def test_curated_overlay_cleans_the_most_asked(tmp_path: Path) -> None:
     assert "làm giấy khai sinh" in birth.aliases and birth.popularity == 1.0
     assert birth.source == "curated"
     fee = card.channels[0].fees[0]
-    assert fee.amount == 50000 and "64/2025" in fee.note
+    assert fee.amount == 25000 and "64/2025" in fee.note and "31/12/2026" in fee.label
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_csv_with_a_new_social_assistance_procedure(tmp_path: Path) -> None:
 def test_export_then_import_round_trips(tmp_path: Path, writer: object, suffix: str) -> None:
     wanted = {"1.001193", "1.004222", "2.000815", "1.014063", "1.000894", "3.000346"}
     if suffix == ".csv":
-        wanted.add("1.013225")  # its document list is longer than a spreadsheet cell allows
+        wanted.add("1.013236")  # its document list is longer than a spreadsheet cell allows
     procedures = [p for p in load_bundled() if p.code in wanted]
     path = tmp_path / f"catalogue{suffix}"
     assert writer(procedures, path) == len(procedures)  # type: ignore[operator]
@@ -179,9 +179,9 @@ def test_export_then_import_round_trips(tmp_path: Path, writer: object, suffix: 
 
 
 def test_cells_too_long_for_xlsx_are_reported() -> None:
-    procedures = [p for p in load_bundled() if p.code in {"1.013225", "1.001193"}]
+    procedures = [p for p in load_bundled() if p.code in {"1.013236", "1.001193"}]
     assert xlsx_overflows(procedures) == [
-        o for o in xlsx_overflows(procedures) if o.startswith("1.013225: thanh_phan_ho_so")
+        o for o in xlsx_overflows(procedures) if o.startswith("1.013236: thanh_phan_ho_so")
     ]
     assert xlsx_overflows(procedures)
 
@@ -219,10 +219,10 @@ def test_what_a_citizen_reads() -> None:
     by_code = {p.code: p for p in load_bundled()}
     birth = by_code["1.001193"].channels[0]
     assert birth.time_limit.describe().startswith("Ngay trong ngày")
-    assert birth.fees[0].describe() == "Lệ phí: Miễn phí"
+    assert birth.fees[0].describe() == "Đăng ký trong 60 ngày kể từ ngày sinh: Miễn phí"
     card = by_code["1.014063"].channels[0]
     assert card.time_limit.describe() == "7 ngày làm việc"
-    assert card.fees[0].describe() == "Lệ phí: 50.000 đồng/thẻ"
+    assert card.fees[0].describe() == "Lệ phí đến hết 31/12/2026 (giảm 50%): 25.000 đồng/thẻ"
     business = by_code["1.001612"].channels[0].fees[0]
     assert business.describe().startswith("Theo mức do HĐND")
     unsure = by_code["1.014061"].channels[0].fees[0]

@@ -107,7 +107,7 @@ async def test_a_zalo_citizens_journey(world: World, channel: str) -> None:
     # a procedure, then its documents
     results = await me.say("làm căn cước")
     assert "Cấp thẻ căn cước" in results
-    card = await me.choose("Cấp thẻ căn cước cho người từ đủ 14 tuổi trở lên (Cấp xã)")
+    card = await me.choose("Từ đủ 14 tuổi trở lên")  # siblings: the age is asked
     assert "Cấp thẻ căn cước cho người từ đủ 14 tuổi trở lên" in card
     documents = await me.choose("Hồ sơ cần chuẩn bị")
     assert "Hồ sơ" in documents or "hồ sơ" in documents
