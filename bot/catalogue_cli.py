@@ -21,6 +21,7 @@ from procedures.catalogue import LEVEL_LABELS, Procedure, bundle_info, load_bund
 from procedures.curated import apply_overlay
 from procedures.importer import ImportFailed, read_file, write_file, xlsx_overflows
 from procedures.search import SearchIndex
+from procedures.tables import ReadFailed
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -275,7 +276,7 @@ def cmd_import_lexicon(args: argparse.Namespace) -> int:
     catalogue: one bad row and nothing changes."""
     try:
         entries, problems = lexicon.read_file(args.file)
-    except ImportFailed as error:
+    except ReadFailed as error:
         print(f"Nhập thất bại: {error}", file=sys.stderr)
         return 1
     problems += lexicon.check(entries, load_catalogue())
@@ -301,7 +302,7 @@ def cmd_export_lexicon(args: argparse.Namespace) -> int:
     entries = load_lexicon(args.bundled)
     try:
         count = lexicon.write_file(entries, args.file)
-    except ImportFailed as error:
+    except ReadFailed as error:
         print(f"Xuất thất bại: {error}", file=sys.stderr)
         return 1
     print(f"Đã xuất {count} mục của từ điển tìm kiếm ra {args.file}")

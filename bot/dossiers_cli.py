@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import re
 import sys
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.router import strip_marks
+from procedures.tables import ReadFailed, Report, read_table
 
 FIELDS = ("code", "procedure_code", "procedure_name", "applicant_name", "phone", "commune_code",
           "received_at", "due_at", "status", "note")
@@ -52,29 +50,6 @@ HEADINGS = {
     "note": ("ghi chu", "note", "notes"),
 }
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T,]+(\d{1,2})[:hH](\d{2})?)?$")
-
-
-class ReadFailed(Exception):
-    """The file cannot be imported at all (unreadable, unknown type, missing columns)."""
-
-
-@dataclass
-class Report:
-    source: str
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-
-    def describe(self, dry_run: bool = False) -> str:
-        verb = "Sẽ nhập" if dry_run else "Đã nhập"
-        lines = [f"Đã đọc {self.rows} dòng từ {self.source}: {verb} "
-                 f"{self.rows - len(self.rejected)} hồ sơ ({self.created} mới, "
-                 f"{self.updated} cập nhật, {self.unchanged} không đổi), "
-                 f"{len(self.rejected)} dòng bị từ chối."]
-        lines += [f"  dòng {line}: {reason}" for line, reason in self.rejected]
-        return "\n".join(lines)
 
 
 def heading_key(heading: object,
@@ -102,50 +77,6 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         row = {name: cell for name, cell in zip(columns, cells, strict=False) if name}
         rows.append((line, row))
     return rows
-
-
-def read_table(path: Path) -> list[tuple[int, list[Any]]]:
-    """(line number, cells) for every row of a .csv or .xlsx file; `ReadFailed` when the file
-    cannot be read as one, or is empty."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        table = _read_csv(path)
-    elif suffix in (".xlsx", ".xlsm"):
-        table = _read_xlsx(path)
-    else:
-        raise ReadFailed(f"không nhận dạng được loại tệp {path.name} (cần .csv hoặc .xlsx)")
-    if not table:
-        raise ReadFailed("tệp trống")
-    return table
-
-
-def _read_csv(path: Path) -> list[tuple[int, list[Any]]]:
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ReadFailed(f"không đọc được {path}: {error}") from None
-    first = raw.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(raw), delimiter=delimiter)
-    try:
-        return [(reader.line_num, row) for row in reader]
-    except csv.Error as error:
-        raise ReadFailed(f"{path.name} hỏng ở dòng {reader.line_num}: {error}") from None
-
-
-def _read_xlsx(path: Path) -> list[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds
-        raise ReadFailed(f"không đọc được {path}: {error}") from None
-    try:
-        sheet = workbook.worksheets[0]
-        return [(number, list(row)) for number, row in
-                enumerate(sheet.iter_rows(values_only=True), start=1)]
-    finally:
-        workbook.close()
 
 
 def _status_names() -> dict[str, str]:
@@ -208,7 +139,7 @@ async def import_rows(db: Any, rows: list[tuple[int, dict[str, Any]]], source: s
     )
 
     now = now or datetime.now(UTC)
-    report = Report(source, rows=len(rows))
+    report = Report(source, "hồ sơ", rows=len(rows))
     woken: set[str] = set()
     try:
         async with db.session() as session:

@@ -21,14 +21,14 @@ import asyncio
 import csv
 import re
 import sys
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.db.offices import FIELDS, OfficeFields
-from bot.dossiers_cli import ReadFailed, heading_key, read_table
+from bot.dossiers_cli import heading_key
 from handlers.units import get_commune
+from procedures.tables import ReadFailed, Report, read_table
 
 HEADINGS = {
     "commune_code": ("ma xa", "ma xa phuong", "ma don vi hanh chinh", "commune code"),
@@ -43,27 +43,6 @@ LIMITS = {"name": 200, "address": 500, "phone": 100, "opening_hours": 500, "map_
 PHONE_DIGITS = 8
 """A phone cell holds at least this many digits (a landline with its area code)."""
 URL = re.compile(r"^https://\S+$")
-
-
-@dataclass
-class Report:
-    source: str
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    notes: list[tuple[int, str]] = field(default_factory=list)
-
-    def describe(self, dry_run: bool = False) -> str:
-        verb = "Sẽ nhập" if dry_run else "Đã nhập"
-        lines = [f"Đã đọc {self.rows} dòng từ {self.source}: {verb} "
-                 f"{self.rows - len(self.rejected)} điểm phục vụ ({self.created} mới, "
-                 f"{self.updated} cập nhật, {self.unchanged} không đổi), "
-                 f"{len(self.rejected)} dòng bị từ chối."]
-        lines += [f"  dòng {line}: {reason}" for line, reason in sorted(self.rejected)]
-        lines += [f"  dòng {line} (lưu ý): {note}" for line, note in sorted(self.notes)]
-        return "\n".join(lines)
 
 
 def read_offices(path: Path) -> tuple[list[tuple[int, OfficeFields]], list[tuple[int, str]]]:
@@ -128,7 +107,8 @@ async def import_offices(db: Any, path: Path, *, now: datetime | None = None,
     from bot.db.offices import upsert_office
 
     offices, rejected = read_offices(path)
-    report = Report(str(path), rows=len(offices) + len(rejected), rejected=rejected)
+    report = Report(str(path), "điểm phục vụ", rows=len(offices) + len(rejected),
+                    rejected=rejected)
     seen: dict[tuple[str, str], int] = {}
     for line, office in offices:
         key = (office.commune_code, office.name)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -27,8 +25,9 @@ from importlib import resources
 from pathlib import Path
 
 from procedures.catalogue import Procedure
-from procedures.importer import ImportFailed, Problem
+from procedures.importer import Problem
 from procedures.normalize import fold, tokens
+from procedures.tables import ReadFailed, read_table
 
 BUNDLED_FILE = "lexicon.tsv"
 COLUMNS = ("field", "kind", "citizen", "official")
@@ -90,7 +89,7 @@ def read_text(text: str, source: str = BUNDLED_FILE) -> list[Entry]:
         if entry is not None:
             entries.append(entry)
     if problems:
-        raise ImportFailed("; ".join(str(p) for p in problems))
+        raise ReadFailed("; ".join(str(p) for p in problems))
     return entries
 
 
@@ -159,60 +158,22 @@ def tables(
 
 
 def read_file(path: Path | str) -> tuple[list[Entry], list[Problem]]:
-    """Entries and problems of a CSV (UTF-8, comma or semicolon) or XLSX file with the
-    :data:`COLUMNS` header; :class:`ImportFailed` when the file cannot be read at all."""
+    """Entries and problems of a CSV or XLSX file with the :data:`COLUMNS` header;
+    :class:`ReadFailed` when the file cannot be read at all."""
     path = Path(path)
-    rows = _xlsx_rows(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _csv_rows(path)
-    header = [str(h or "").strip().lower() for h in (rows[0] if rows else [])]
-    if header[: len(COLUMNS)] != list(COLUMNS):
-        raise ImportFailed(
-            f"Tệp {path.name} cần dòng tiêu đề {', '.join(COLUMNS)}; từ điển không thay đổi. "
-            f"(The header must be {', '.join(COLUMNS)}; the lexicon was not changed.)"
+    (_, header), *rows = read_table(path)
+    if [str(h or "").strip().lower() for h in header[: len(COLUMNS)]] != list(COLUMNS):
+        raise ReadFailed(
+            f"tệp {path.name} cần dòng tiêu đề {', '.join(COLUMNS)}; từ điển không thay đổi "
+            f"(the header must be {', '.join(COLUMNS)}; the lexicon was not changed)"
         )
     problems: list[Problem] = []
     entries = []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in rows:
         entry = parse_row(list(row)[: len(COLUMNS)], f"dòng {number}", problems)
         if entry is not None:
             entries.append(entry)
     return entries, problems
-
-
-def _csv_rows(path: Path) -> list[list[str]]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ImportFailed(f"Không tìm thấy tệp {path} (file not found).") from None
-    except UnicodeDecodeError:
-        raise ImportFailed(
-            f"Tệp {path.name} không mã hóa UTF-8; hãy lưu lại bằng 'CSV UTF-8'. "
-            "(The file is not UTF-8.)"
-        ) from None
-    if "\x00" in text:
-        raise ImportFailed(f"Tệp {path.name} không phải CSV dạng văn bản (not a text file).")
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else "\t" if "\t" in first else ","
-    try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as error:
-        raise ImportFailed(f"Tệp {path.name} không đọc được như CSV ({error}).") from None
-
-
-def _xlsx_rows(path: Path) -> list[list[object]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except FileNotFoundError:
-        raise ImportFailed(f"Không tìm thấy tệp {path} (file not found).") from None
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise ImportFailed(
-            f"Tệp {path.name} không phải bảng tính XLSX hợp lệ ({error})."
-        ) from None
-    try:
-        return [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
-    finally:
-        workbook.close()
 
 
 def write_file(entries: Iterable[Entry], path: Path | str) -> int:
@@ -234,5 +195,5 @@ def write_file(entries: Iterable[Entry], path: Path | str) -> int:
             writer.writeheader()
             writer.writerows(rows)
     else:
-        raise ImportFailed(f"Không xuất được ra {Path(path).name}: dùng .csv hoặc .xlsx.")
+        raise ReadFailed(f"không xuất được ra {Path(path).name}: dùng .csv hoặc .xlsx")
     return len(rows)
