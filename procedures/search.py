@@ -254,6 +254,7 @@ class SearchIndex:
         self._key_bigrams: set[tuple[str, str]] = set()
         self._keys: list[str] = []  # the accented words of the names (accent keys), sorted
         self._key_set: set[str] = set()
+        self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
         self._vocabulary = _vocabulary(())
 
     # --- building -------------------------------------------------------------------------
@@ -879,6 +880,22 @@ class SearchIndex:
             if repair is not None:
                 slot.alternatives.append([repair])
 
+    def _near_keys(self, key: str) -> list[str]:
+        """The accented words of the names one edit away from `key` (remembered: the words
+        citizens type are few)."""
+        near = self._near.get(key)
+        if near is None:
+            near = [
+                found
+                for found, _distance, _ in process.extract(
+                    key, self._keys, scorer=OSA.distance, score_cutoff=1, limit=12
+                )
+                if found != key
+            ]
+            if len(self._near) < 50_000:
+                self._near[key] = near
+        return near
+
     def _folded_repair(self, term: _Term, before: str, after: str) -> _Term | None:
         """The word within one edit of an unaccented word that pairs most with its neighbours."""
         best, best_count = None, 0
@@ -900,11 +917,7 @@ class SearchIndex:
         if needed == 2 and not (before and after):
             return None
         best, best_count = None, needed - 1
-        for key, _distance, _ in process.extract(
-            term.key, self._keys, scorer=OSA.distance, score_cutoff=1, limit=12
-        ):
-            if key == term.key:
-                continue
+        for key in self._near_keys(term.key):
             count = ((before, key) in self._key_bigrams) + ((key, after) in self._key_bigrams)
             if count > best_count:
                 best, best_count = key, count
@@ -1060,22 +1073,22 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if len(tokens(s)) >= 3]
 
 
-def _off_topic_patterns() -> list[re.Pattern[str]]:
-    patterns = []
+def _off_topic_pattern() -> re.Pattern[str]:
+    """One pattern for all :data:`procedures.aliases.OFF_TOPIC` phrases, on folded text."""
+    phrases = []
     for phrase in OFF_TOPIC:
         parts = [" ".join(_iy(fold(w)) for w in tokens(part)) for part in phrase.split("…")]
-        patterns.append(re.compile(r"\b" + r"\b.*\b".join(map(re.escape, parts)) + r"\b"))
-    return patterns
+        phrases.append(r"\b.*\b".join(map(re.escape, parts)))
+    return re.compile(r"\b(?:" + "|".join(phrases) + r")\b")
 
 
-_OFF_TOPIC = _off_topic_patterns()
+_OFF_TOPIC = _off_topic_pattern()
 
 
 def _off_topic(query: str) -> bool:
     """Whether the text asks a shopping, market or everyday-life question
     (:data:`procedures.aliases.OFF_TOPIC`)."""
-    folded = " ".join(_iy(fold(w)) for w in tokens(query))
-    return any(pattern.search(folded) for pattern in _OFF_TOPIC)
+    return _OFF_TOPIC.search(" ".join(_iy(fold(w)) for w in tokens(query))) is not None
 
 
 def _plausible_typo(typed: str, word: str) -> bool:
