@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from bot import catalogue_cli, dossiers_cli, privacy_cli, tickets_cli
 from bot.config import Settings, describe_errors
+from bot.desk import cli as staff_cli
 
 
 def load_settings() -> Settings:
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     tickets_cli.register(sub)
     dossiers_cli.register(sub)
     privacy_cli.register(sub)
+    staff_cli.register(sub)  # the web staff desk's accounts (bot/desk)
     return parser
 
 
