@@ -1,0 +1,362 @@
+"""The web staff desk over real HTTP (a Service on 127.0.0.1, a real database): accounts,
+login, CSRF, session rotation, lockout, the authorisation matrix (every desk route × role ×
+in/out of scope), and an officer's reply reaching the citizen's web chat."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from bot.app import Service
+from bot.config import Settings
+from bot.db import dossiers as dossier_repo
+from bot.db import feedback as tickets
+from bot.db.models import AuditLog
+from bot.desk import accounts
+from bot.desk.accounts import LOCKOUT, MAX_FAILURES
+
+PASSWORD = "mật khẩu đủ dài 2026"
+START = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def service(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    async with Service(settings, clock=clock) as svc:
+        async with svc.db.session() as session:
+            for name, role, communes in [("quantri", "admin", []),
+                                         ("canbo_a", "officer", ["4543"]),
+                                         ("canbo_b", "officer", ["4544"]),
+                                         ("lanhdao_a", "leader", ["4543"])]:
+                await accounts.add_account(session, name, role, communes, PASSWORD, START)
+        yield svc
+
+
+async def new_ticket(service: Service, commune: str | None, description: str) -> str:
+    async with service.db.session() as session:
+        ticket = tickets.Ticket(channel="web", chat_id="w-nobody", category="ha_tang",
+                                description=description, commune_code=commune,
+                                status=tickets.OPEN, created_at=START,
+                                due_at=START + timedelta(days=5))
+        await tickets.add_ticket(session, ticket, START)
+        await tickets.add_message(session, ticket, "citizen", description, now=START)
+        return ticket.code
+
+
+def browser(service: Service) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(f"http://127.0.0.1:{service.port}",
+                                 cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def form_token(http: aiohttp.ClientSession, path: str) -> str:
+    async with http.get(path) as response:
+        assert response.status == 200, path
+        match = CSRF_RE.search(await response.text())
+    assert match is not None
+    return match.group(1)
+
+
+async def login(http: aiohttp.ClientSession, username: str,
+                password: str = PASSWORD) -> aiohttp.ClientResponse:
+    token = await form_token(http, "/staff/login")
+    async with http.post("/staff/login", data={"username": username, "password": password,
+                                               "csrf_token": token},
+                         allow_redirects=False) as response:
+        await response.read()
+        return response
+
+
+async def signed_in(service: Service, username: str) -> aiohttp.ClientSession:
+    http = browser(service)
+    response = await login(http, username)
+    assert response.status == 303 and response.headers["Location"] == "/staff"
+    return http
+
+
+def session_cookie(http: aiohttp.ClientSession) -> str:
+    return next(c.value for c in http.cookie_jar if c.key == "motcua_staff")
+
+
+# -- the authorisation matrix ---------------------------------------------------------------
+
+ROLES = ["anonymous", "quantri", "canbo_a", "canbo_b", "lanhdao_a"]
+
+
+def expected(role: str, route: str, commune: str | None) -> int:
+    """What each route answers each role: 302 to the login form without a session, 403
+    outside the account's communes or role, else 200 (pages) or 303 (done, back to the
+    ticket)."""
+    if role == "anonymous":
+        return 302
+    post = route.startswith("POST")
+    ok = 303 if post else 200
+    if route.endswith("/staff"):
+        return ok
+    if route.endswith("/staff/accounts"):
+        return ok if role == "quantri" else 403
+    serves = {"quantri": True, "canbo_a": commune == "4543", "canbo_b": commune == "4544",
+              "lanhdao_a": commune == "4543"}[role]
+    if not serves or (post and role == "lanhdao_a"):
+        return 403
+    return ok
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_every_route_answers_each_role_by_its_scope(service: Service, role: str) -> None:
+    codes = {"4543": await new_ticket(service, "4543", "Đèn đường ở thôn Một bị hỏng đã lâu"),
+             "4544": await new_ticket(service, "4544", "Rác thải ở chợ Hai không được thu gom"),
+             None: await new_ticket(service, None, "Ống nước vỡ chưa rõ ở xã nào cả")}
+    http = browser(service) if role == "anonymous" else await signed_in(service, role)
+    async with http:
+        csrf = "" if role == "anonymous" else await form_token(http, "/staff")
+        routes: list[tuple[str, str | None]] = [("GET /staff", None),
+                                                ("GET /staff/accounts", None)]
+        for commune in codes:
+            routes.append((f"GET /staff/tickets/{codes[commune]}", commune))
+            for verb in ("note", "reply", "close", "reopen"):
+                routes.append((f"POST /staff/tickets/{codes[commune]}/{verb}", commune))
+        seen = {}
+        for route, commune in routes:
+            method, path = route.split(" ")
+            data = {"csrf_token": csrf, "text": "Đã tiếp nhận, sẽ xử lý trong tuần",
+                    "outcome": "resolved"}
+            async with http.request(method, path, data=data if method == "POST" else None,
+                                    allow_redirects=False) as response:
+                seen[route] = response.status
+                if response.status == 302:
+                    assert response.headers["Location"] == "/staff/login"
+        assert seen == {route: expected(role, route, commune) for route, commune in routes}
+        if role == "anonymous":
+            return
+        async with http.get("/staff?status=all") as response:
+            inbox = await response.text()
+        visible = {commune for commune, code in codes.items() if code in inbox}
+        assert visible == {c for c in codes if expected(role, "GET /staff/tickets/x", c) == 200}
+
+
+async def test_what_an_officer_cannot_see_leaves_no_trace(service: Service) -> None:
+    code = await new_ticket(service, "4544", "Rác thải ở chợ Hai không được thu gom")
+    async with await signed_in(service, "canbo_a") as http:
+        csrf = await form_token(http, "/staff")
+        async with http.post(f"/staff/tickets/{code}/reply",
+                             data={"csrf_token": csrf, "text": "Trả lời lén"}) as response:
+            assert response.status == 403
+            assert "Trả lời lén" not in await response.text()
+        async with http.get(f"/staff/tickets/{code}") as response:
+            page = await response.text()
+    assert response.status == 403 and "Rác thải" not in page
+    async with service.db.session() as session:
+        ticket = await tickets.get_ticket(session, code)
+        assert ticket is not None
+        texts = [m.text for m in await tickets.find_messages(session, ticket.id, notes=True)]
+        refused = list(await session.scalars(select(AuditLog.target).where(
+            AuditLog.action == "desk.out_of_scope", AuditLog.actor == "staff:canbo_a")))
+    assert texts == ["Rác thải ở chợ Hai không được thu gom"]
+    assert refused == [code, code]
+
+
+# -- CSRF, sessions, lockout ----------------------------------------------------------------
+
+
+async def test_posts_without_the_sessions_csrf_token_are_refused(service: Service) -> None:
+    code = await new_ticket(service, "4543", "Đèn đường ở thôn Một bị hỏng đã lâu")
+    async with await signed_in(service, "canbo_a") as http, \
+            await signed_in(service, "quantri") as other:
+        foreign = await form_token(other, "/staff")
+        for data in ({"text": "Không có mã"}, {"text": "Mã sai", "csrf_token": "x" * 43},
+                     {"text": "Mã của phiên khác", "csrf_token": foreign}):
+            async with http.post(f"/staff/tickets/{code}/reply", data=data,
+                                 allow_redirects=False) as response:
+                assert response.status == 403
+                assert "Biểu mẫu đã hết hạn" in await response.text()
+        async with http.post("/staff/logout", data={}, allow_redirects=False) as response:
+            assert response.status == 403  # a cross-site form cannot sign staff out either
+        async with http.get("/staff", allow_redirects=False) as response:
+            assert response.status == 200
+    async with service.db.session() as session:
+        ticket = await tickets.get_ticket(session, code)
+        assert ticket is not None and ticket.status == tickets.OPEN
+        assert len(await tickets.find_messages(session, ticket.id, notes=True)) == 1
+
+
+async def test_a_login_form_must_come_from_the_desk(service: Service) -> None:
+    async with browser(service) as http:
+        async with http.post("/staff/login", data={"username": "canbo_a", "password": PASSWORD},
+                             allow_redirects=False) as response:
+            assert response.status == 403
+        token = await form_token(http, "/staff/login")
+    async with browser(service) as stranger:  # a token without its cookie: another browser's
+        async with stranger.post("/staff/login", data={"username": "canbo_a",
+                                                       "password": PASSWORD,
+                                                       "csrf_token": token},
+                                 allow_redirects=False) as response:
+            assert response.status == 403
+            assert not any(c.key == "motcua_staff" for c in stranger.cookie_jar)
+
+
+async def test_the_session_is_rotated_at_login_and_ended_at_logout(service: Service) -> None:
+    async with await signed_in(service, "canbo_a") as http:
+        first = session_cookie(http)
+        response = await login(http, "canbo_a")  # the same browser signs in again
+        assert response.status == 303
+        second = session_cookie(http)
+        assert second != first
+        async with browser(service) as thief:
+            thief.cookie_jar.update_cookies({"motcua_staff": first})
+            async with thief.get("/staff", allow_redirects=False) as old:
+                assert old.status == 302
+        async with http.get("/staff") as page:
+            assert page.status == 200 and "canbo_a" in await page.text()
+        csrf = await form_token(http, "/staff")
+        async with http.post("/staff/logout", data={"csrf_token": csrf},
+                             allow_redirects=False) as response:
+            assert response.status == 303 and response.headers["Location"] == "/staff/login"
+    async with browser(service) as thief:
+        thief.cookie_jar.update_cookies({"motcua_staff": second})
+        async with thief.get("/staff", allow_redirects=False) as after_logout:
+            assert after_logout.status == 302
+
+
+async def test_a_session_cookie_not_issued_by_us_opens_nothing(service: Service) -> None:
+    async with browser(service) as http:
+        http.cookie_jar.update_cookies({"motcua_staff": "forged.cookie.value"})
+        async with http.get("/staff", allow_redirects=False) as response:
+            assert response.status == 302
+
+
+async def test_repeated_wrong_passwords_lock_the_account(service: Service,
+                                                         clock: Clock) -> None:
+    async with browser(service) as http:
+        for _ in range(MAX_FAILURES):
+            response = await login(http, "canbo_a", "không phải mật khẩu")
+            assert response.status == 401
+        locked = await login(http, "canbo_a")  # the right password, while locked
+        assert locked.status == 401
+        async with http.get("/staff", allow_redirects=False) as page:
+            assert page.status == 302
+        clock.now += LOCKOUT + timedelta(seconds=1)
+        assert (await login(http, "canbo_a")).status == 303
+    async with service.db.session() as session:
+        events = [(a.action, a.result) for a in await session.scalars(
+            select(AuditLog).where(AuditLog.target == "canbo_a").order_by(AuditLog.id))]
+    assert events.count(("staff.locked", "ok")) == 1
+    assert events.count(("staff.login", "locked")) == 1
+    assert events.count(("staff.login", "wrong_password")) == MAX_FAILURES
+    assert events[-1] == ("staff.login", "ok")
+
+
+async def test_disabling_an_account_ends_its_sessions(service: Service) -> None:
+    async with await signed_in(service, "canbo_b") as http:
+        async with service.db.session() as session:
+            await accounts.disable_account(session, "canbo_b", START)
+        async with http.get("/staff", allow_redirects=False) as response:
+            assert response.status == 302
+        assert (await login(http, "canbo_b")).status == 401
+        async with service.db.session() as session:
+            await accounts.reset_password(session, "canbo_b", "một mật khẩu mới hẳn", START)
+        assert (await login(http, "canbo_b", "một mật khẩu mới hẳn")).status == 303
+
+
+# -- the round trip with the citizen's web chat ---------------------------------------------
+
+
+async def chat(http: aiohttp.ClientSession, **message: str) -> dict[str, Any]:
+    async with http.post("/chat/api/messages", json=message) as response:
+        assert response.status == 200
+        return await response.json()  # type: ignore[no-any-return]
+
+
+async def wait_for(http: aiohttp.ClientSession, after: int, words: str) -> list[dict[str, Any]]:
+    """The web chat's new messages once one contains `words` (the sender runs apart)."""
+    seen: list[dict[str, Any]] = []
+    for _ in range(200):
+        async with http.get(f"/chat/api/messages?after={after}") as response:
+            seen = (await response.json())["messages"]
+        if any(words in (m.get("text") or "") for m in seen):
+            return seen
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{words!r} never reached the web chat: {seen}")
+
+
+async def test_an_officers_reply_on_the_desk_reaches_the_citizens_web_chat(
+        service: Service) -> None:
+    dossier = "000.00.12.H12-261202-0001"
+    async with service.db.session() as session:
+        await dossier_repo.upsert_dossier(session, dossier_repo.DossierFields(
+            code=dossier, procedure_code="1.000894", procedure_name="Đăng ký kết hôn",
+            applicant_name="Nguyễn Văn An", phone="0912345678", received_at=START,
+            due_at=START + timedelta(days=3), commune_code="4543"), START)
+    async with browser(service) as citizen:
+        await chat(citizen, text="/phananh")
+        await chat(citizen, action="fb:cat:thu_tuc")
+        await chat(citizen, text="Hồ sơ kết hôn của tôi đã quá hạn mà chưa được trả kết quả")
+        await chat(citizen, text=dossier)
+        await chat(citizen, action="fb:next")
+        await chat(citizen, action="fb:anon")
+        sent = await chat(citizen, action="fb:send")
+        code = re.search(r"PA-\d{4}-\d{4}", sent["messages"][-1]["text"])
+        assert code is not None, sent
+        code_text, last = code.group(0), sent["last_id"]
+
+        async with await signed_in(service, "canbo_b") as other_commune:
+            async with other_commune.get("/staff") as response:
+                assert code_text not in await response.text()
+            async with other_commune.get(f"/staff/tickets/{code_text}") as response:
+                assert response.status == 403
+
+        async with await signed_in(service, "canbo_a") as officer:
+            async with officer.get("/staff") as response:
+                assert code_text in await response.text()
+            csrf = await form_token(officer, f"/staff/tickets/{code_text}")
+            async with officer.post(f"/staff/tickets/{code_text}/note", data={
+                    "csrf_token": csrf, "text": "Gọi bộ phận tư pháp kiểm tra"}) as response:
+                assert "Đã lưu ghi chú nội bộ" in await response.text()
+            async with officer.post(f"/staff/tickets/{code_text}/reply", data={
+                    "csrf_token": csrf, "text": "Hồ sơ sẽ có kết quả vào sáng thứ Sáu"}
+                                    ) as response:
+                page = await response.text()
+            assert "Đã gửi trả lời" in page and "Gọi bộ phận tư pháp" in page
+            received = await wait_for(citizen, last, "Hồ sơ sẽ có kết quả vào sáng thứ Sáu")
+            last = max(m["id"] for m in received)
+            assert code_text in received[-1]["text"]
+
+            async with officer.post(f"/staff/tickets/{code_text}/close", data={
+                    "csrf_token": csrf, "outcome": "resolved",
+                    "text": "Đã trả kết quả hồ sơ"}) as response:
+                assert "Đã đóng phản ánh" in await response.text()
+            closed = await wait_for(citizen, last, "Đã trả kết quả hồ sơ")
+            assert any(b for m in closed for row in m.get("buttons") or [] for b in row)
+
+        mine = await chat(citizen, action="fb:mine")
+        async with service.db.session() as session:
+            ticket = await tickets.get_ticket(session, code_text)
+            assert ticket is not None
+            assert (ticket.commune_code, ticket.status) == ("4543", tickets.CLOSED)
+        detail = await chat(citizen, action=f"fb:show:{ticket.id}")
+        everything = " ".join(m.get("text") or "" for m in [*mine["messages"],
+                                                            *detail["messages"]])
+        assert "Hồ sơ sẽ có kết quả" in everything
+        assert "tư pháp" not in everything  # the internal note never reaches the citizen
+        async with citizen.get("/chat/api/messages?after=0") as response:
+            history = " ".join(m.get("text") or "" for m in (await response.json())["messages"])
+        assert "tư pháp" not in history
