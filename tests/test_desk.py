@@ -360,3 +360,65 @@ async def test_an_officers_reply_on_the_desk_reaches_the_citizens_web_chat(
         async with citizen.get("/chat/api/messages?after=0") as response:
             history = " ".join(m.get("text") or "" for m in (await response.json())["messages"])
         assert "tư pháp" not in history
+
+
+# -- both desks: the Telegram staff group and the web desk show the same conversation ------
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[Any]:
+    from tests.fakes.telegram_api import FakeTelegram
+    from tests.test_feedback import STAFF
+
+    async with FakeTelegram(limit_per_chat_per_s=None, limit_per_group_per_min=None) as api:
+        api.add_chat(STAFF, "supergroup", title="Tổ phản ánh", is_forum=True)
+        yield api
+
+
+async def test_a_reply_in_either_desk_shows_in_both(database_url: str, telegram: Any) -> None:
+    from tests.conftest import make_settings
+    from tests.dialog import until
+    from tests.test_feedback import CITIZEN, STAFF, TOKEN, ok_sends, telegram_ticket, \
+        topic_messages
+
+    settings = make_settings(database_url, telegram_bot_token=TOKEN,
+                             telegram_api_base_url=telegram.base_url,
+                             telegram_staff_chat_id=STAFF, telegram_rate_per_chat=20,
+                             telegram_rate_per_group_minute=600)
+    service = Service(settings)
+    assert service.staff_desk is not None
+    service.staff_desk.interval = 0.05
+    async with service:
+        async with service.db.session() as session:
+            await accounts.add_account(session, "canbo_a", "officer", ["4543"], PASSWORD, START)
+        await telegram_ticket(telegram)
+        await until(lambda: bool(telegram.sent_messages(STAFF)))
+        thread = telegram.sent_messages(STAFF)[0]["message_thread_id"]
+        async with service.db.session() as session:
+            ticket = (await session.scalars(select(tickets.Ticket))).one()
+            ticket.commune_code = "4543"  # (the citizen's commune, once the flow asks it)
+            code = ticket.code
+        telegram.push_message(STAFF, "Tổ điện đã nhận việc, sẽ thay bóng trong tuần.",
+                              user_id=777, first_name="Cán bộ Hà", message_thread_id=thread)
+        await until(lambda: any("Tổ điện đã nhận việc" in (m.get("text") or "")
+                                for m in ok_sends(telegram, CITIZEN)))
+
+        async with await signed_in(service, "canbo_a") as http:
+            async with http.get(f"/staff/tickets/{code}") as response:
+                page = await response.text()
+            assert "Tổ điện đã nhận việc" in page and "Cán bộ Hà" in page
+            csrf = await form_token(http, f"/staff/tickets/{code}")
+            await http.post(f"/staff/tickets/{code}/reply", data={
+                "csrf_token": csrf, "text": "Chiều nay thợ sẽ đến thay bóng đèn."})
+            await http.post(f"/staff/tickets/{code}/note", data={
+                "csrf_token": csrf, "text": "Nhắc tổ điện mang thang dài"})
+
+        await until(lambda: any("Chiều nay thợ sẽ đến" in (m.get("text") or "")
+                                for m in ok_sends(telegram, CITIZEN)))
+        await until(lambda: any("Nhắc tổ điện mang thang" in (m.get("text") or "")
+                                for m in topic_messages(telegram, thread)))
+        in_topic = " ".join(m.get("text") or "" for m in topic_messages(telegram, thread))
+        assert "canbo_a đã trả lời trên bàn làm việc web" in in_topic
+        assert "Chiều nay thợ sẽ đến" in in_topic
+        assert not any("thang dài" in (m.get("text") or "")
+                       for m in ok_sends(telegram, CITIZEN))
