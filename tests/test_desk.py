@@ -133,7 +133,7 @@ async def test_every_route_answers_each_role_by_its_scope(service: Service, role
                                                 ("GET /staff/accounts", None)]
         for commune in codes:
             routes.append((f"GET /staff/tickets/{codes[commune]}", commune))
-            for verb in ("note", "reply", "close", "reopen"):
+            for verb in ("note", "assign", "reply", "close", "reopen"):
                 routes.append((f"POST /staff/tickets/{codes[commune]}/{verb}", commune))
         seen = {}
         for route, commune in routes:
@@ -412,6 +412,9 @@ async def test_a_reply_in_either_desk_shows_in_both(database_url: str, telegram:
                 "csrf_token": csrf, "text": "Chiều nay thợ sẽ đến thay bóng đèn."})
             await http.post(f"/staff/tickets/{code}/note", data={
                 "csrf_token": csrf, "text": "Nhắc tổ điện mang thang dài"})
+            await http.post(f"/staff/tickets/{code}/assign", data={"csrf_token": csrf})
+            async with http.get("/staff?assignee=me") as response:
+                assert code in await response.text()
 
         await until(lambda: any("Chiều nay thợ sẽ đến" in (m.get("text") or "")
                                 for m in ok_sends(telegram, CITIZEN)))

@@ -46,7 +46,7 @@ async def _via_staff_handler(session: AsyncSession, settings: Settings,
     from handlers import staff
 
     handler = {"reply": staff.on_reply_command, "close": staff.on_close,
-               "reopen": staff.on_reopen}[verb]
+               "reopen": staff.on_reopen, "assign": staff.on_assign}[verb]
     before = await _last_message_id(session, ticket)
     ctx = Context(settings, session, ConversationState(), 0, services, now)
     await handler(_as_staff_message(account, body), ctx, ticket, body)
@@ -87,6 +87,16 @@ async def reopen(session: AsyncSession, settings: Settings, services: dict[str, 
     await _via_staff_handler(session, settings, services, now, account, ticket, "reopen", "")
     audit(session, now, actor_of(account), "desk.reopen", ticket.code)
     return "reopened"
+
+
+async def assign(session: AsyncSession, settings: Settings, services: dict[str, Any],
+                 now: datetime, account: StaffAccount, ticket: tickets.Ticket,
+                 name: str) -> str:
+    """Give the ticket to someone (a desk username or any name, as /giao does)."""
+    await _via_staff_handler(session, settings, services, now, account, ticket, "assign",
+                             name[:120])
+    audit(session, now, actor_of(account), "desk.assign", ticket.code, to=ticket.assigned_to)
+    return "assigned"
 
 
 async def note(session: AsyncSession, now: datetime, account: StaffAccount,

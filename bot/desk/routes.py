@@ -5,7 +5,7 @@ Every POST carries the session's CSRF token (the login form: the login cookie's)
 Roles: officers and admins answer, close, reopen and annotate tickets; leaders read them;
 admins also see the accounts. Routes:
 GET/POST /staff/login, POST /staff/logout, GET /staff (inbox), GET /staff/tickets/{code},
-POST /staff/tickets/{code}/(reply|close|reopen|note), GET /staff/accounts.
+POST /staff/tickets/{code}/(reply|close|reopen|note|assign), GET /staff/accounts.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ DONE = {
     "closed": "Đã đóng phản ánh; người dân được mời đánh giá.",
     "reopened": "Đã mở lại phản ánh.",
     "noted": "Đã lưu ghi chú nội bộ (người dân không thấy).",
+    "assigned": "Đã giao phản ánh.",
     "is_closed": "Phản ánh đã đóng: hãy mở lại trước khi trả lời.",
     "not_closed": "Phản ánh chưa đóng.",
     "empty": "Nội dung trống: chưa gửi gì.",
@@ -69,7 +70,7 @@ def add_routes(app: web.Application, service: Service) -> None:
     r.add_post("/staff/logout", signed_in(logout))
     r.add_get("/staff", signed_in(inbox))
     r.add_get("/staff/tickets/{code}", signed_in(ticket_page))
-    for verb in ("reply", "close", "reopen", "note"):
+    for verb in ("reply", "close", "reopen", "note", "assign"):
         r.add_post(f"/staff/tickets/{{code}}/{verb}", signed_in(ticket_action, acts=True))
     r.add_get("/staff/accounts", signed_in(accounts_page, admin=True))
     r.add_static("/staff/static/", HERE / "static", show_index=False)
@@ -195,6 +196,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         if result.account is not None:
             cookie, _csrf = await desk.sessions.begin(
                 session, result.account, _cookie(request, COOKIE, SECURE_COOKIE))
+    if result.account is not None:
+        await desk.sessions.purge_idle()
     if result.account is None:
         message = ("Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau "
                    "15 phút hoặc nhờ quản trị đặt lại mật khẩu.") if result.reason == "locked" \
@@ -230,6 +233,7 @@ async def inbox(request: web.Request, session: AsyncSession, signed: Signed) -> 
     q = request.query
     commune, category = q.get("commune", "")[:20], q.get("category", "")[:20]
     status, overdue = q.get("status", "open"), q.get("overdue") == "1"
+    assignee = q.get("assignee", "")[:120]
     query = scoped(select(tickets.Ticket), account)
     if status == "closed":
         query = query.where(tickets.Ticket.status == tickets.CLOSED)
@@ -240,6 +244,9 @@ async def inbox(request: web.Request, session: AsyncSession, signed: Signed) -> 
         query = query.where(tickets.Ticket.commune_code == commune)
     if category in tickets.CATEGORIES:
         query = query.where(tickets.Ticket.category == category)
+    if assignee:
+        query = query.where(tickets.Ticket.assigned_to == (
+            account.username if assignee == "me" else assignee))
     if overdue:
         query = query.where(tickets.Ticket.due_at < now, tickets.Ticket.status != tickets.CLOSED)
     rows = list(await session.scalars(query.order_by(tickets.Ticket.due_at).limit(200)))
@@ -250,7 +257,7 @@ async def inbox(request: web.Request, session: AsyncSession, signed: Signed) -> 
     return render("inbox.html", me=account, csrf=signed.row.csrf_token, items=items,
                   categories=tickets.CATEGORIES, communes=account.communes,
                   filters={"commune": commune, "category": category, "status": status,
-                           "overdue": overdue}, roles=ROLE_LABELS)
+                           "overdue": overdue, "assignee": assignee}, roles=ROLE_LABELS)
 
 
 async def _ticket_in_scope(request: web.Request, session: AsyncSession, signed: Signed
@@ -319,6 +326,10 @@ async def ticket_action(request: web.Request, session: AsyncSession,
     elif verb == "reopen":
         done = await actions.reopen(session, service.settings, service.services, now, account,
                                     ticket)
+    elif verb == "assign":
+        name = _field(form, "text", 120) or account.username
+        done = await actions.assign(session, service.settings, service.services, now, account,
+                                    ticket, name)
     else:
         done = await actions.note(session, now, account, ticket, body) if body else "empty"
     return see_other(f"/staff/tickets/{ticket.code}?done={done}")
