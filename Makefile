@@ -28,7 +28,7 @@ test-pg: install
 # The staff desk in a real browser: Playwright for Python driving Debian's Chromium
 # (needs `apt-get install chromium` and `pip install playwright`; never `playwright install`).
 test-browser: install
-	$(BIN)/python -m pip install --quiet 'playwright>=1.45,<2'
+	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests_browser
 
 bench: install

@@ -5,6 +5,9 @@ in/out of scope), and an officer's reply reaching the citizen's web chat."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import html
+import io
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -112,8 +115,10 @@ def expected(role: str, route: str, commune: str | None) -> int:
     ok = 303 if post else 200
     if route.endswith("/staff"):
         return ok
-    if route.endswith("/staff/accounts"):
+    if route.endswith(("/staff/accounts", "/staff/stats/chart.png")):
         return ok if role == "quantri" else 403
+    if route.endswith(("/staff/stats", "/staff/stats.csv")):
+        return ok if role in ("quantri", "lanhdao_a") else 403
     serves = {"quantri": True, "canbo_a": commune == "4543", "canbo_b": commune == "4544",
               "lanhdao_a": commune == "4543"}[role]
     if not serves or (post and role == "lanhdao_a"):
@@ -129,8 +134,9 @@ async def test_every_route_answers_each_role_by_its_scope(service: Service, role
     http = browser(service) if role == "anonymous" else await signed_in(service, role)
     async with http:
         csrf = "" if role == "anonymous" else await form_token(http, "/staff")
-        routes: list[tuple[str, str | None]] = [("GET /staff", None),
-                                                ("GET /staff/accounts", None)]
+        routes: list[tuple[str, str | None]] = [
+            ("GET /staff", None), ("GET /staff/accounts", None), ("GET /staff/stats", None),
+            ("GET /staff/stats.csv", None), ("GET /staff/stats/chart.png", None)]
         for commune in codes:
             routes.append((f"GET /staff/tickets/{codes[commune]}", commune))
             for verb in ("note", "assign", "reply", "close", "reopen"):
@@ -425,3 +431,38 @@ async def test_a_reply_in_either_desk_shows_in_both(database_url: str, telegram:
         assert "Chiều nay thợ sẽ đến" in in_topic
         assert not any("thang dài" in (m.get("text") or "")
                        for m in ok_sends(telegram, CITIZEN))
+
+
+# -- statistics -----------------------------------------------------------------------------
+
+
+async def test_a_leader_counts_only_the_tickets_of_its_communes(service: Service) -> None:
+    for commune in ("4543", "4543", "4544", None):
+        await new_ticket(service, commune, "Đèn đường ở thôn Một bị hỏng đã lâu")
+    async with await signed_in(service, "lanhdao_a") as http:
+        async with http.get("/staff/stats.csv") as response:
+            rows = list(csv.reader(io.StringIO((await response.read()).decode("utf-8-sig"))))
+    totals = rows[-1]
+    assert rows[0][:3] == ["linh_vuc", "tiep_nhan", "dang_mo"]
+    assert (totals[0], totals[1], totals[2]) == ("Tổng cộng", "2", "2")
+    async with await signed_in(service, "quantri") as http:
+        async with http.get("/staff/stats.csv") as response:
+            everything = list(csv.reader(io.StringIO((await response.read()).decode("utf-8-sig"))))
+    assert everything[-1][1] == "4"
+
+
+async def test_the_admins_statistics_are_those_of_thongke(service: Service) -> None:
+    from bot.messages import Incoming
+
+    await new_ticket(service, "4543", "Đèn đường ở thôn Một bị hỏng đã lâu")
+    replies = await service.core.handle(Incoming(
+        channel="console", chat_id="staff-cli", user_id="cli", update_key="test:thongke",
+        text="/thongke", is_staff_chat=True))
+    async with await signed_in(service, "quantri") as http:
+        async with http.get("/staff/stats") as response:
+            page = html.unescape(await response.text())
+        async with http.get("/staff/stats/chart.png") as response:
+            assert response.content_type == "image/png"
+            assert (await response.read()).startswith(b"\x89PNG")
+    assert "Phản ánh đang mở: 1" in replies[0].text
+    assert replies[0].text in page

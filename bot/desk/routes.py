@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import client_address
 from bot.db import feedback as tickets
-from bot.desk import actions
+from bot.desk import actions, stats
 from bot.desk.accounts import actor_of, audit, authenticate
 from bot.desk.models import ADMIN, LEADER, ROLE_LABELS, StaffAccount
 from bot.desk.sessions import DeskSessions, Signed, csrf_matches
@@ -73,6 +73,9 @@ def add_routes(app: web.Application, service: Service) -> None:
     for verb in ("reply", "close", "reopen", "note", "assign"):
         r.add_post(f"/staff/tickets/{{code}}/{verb}", signed_in(ticket_action, acts=True))
     r.add_get("/staff/accounts", signed_in(accounts_page, admin=True))
+    r.add_get("/staff/stats", signed_in(stats_page, reads_stats=True))
+    r.add_get("/staff/stats.csv", signed_in(stats_csv, reads_stats=True))
+    r.add_get("/staff/stats/chart.png", signed_in(stats_chart, admin=True))
     r.add_static("/staff/static/", HERE / "static", show_index=False)
 
 
@@ -126,11 +129,12 @@ FORM = web.RequestKey("form", Any)
 """The POSTed form, read once by `signed_in`."""
 
 
-def signed_in(page: Page, *, acts: bool = False, admin: bool = False
+def signed_in(page: Page, *, acts: bool = False, admin: bool = False,
+              reads_stats: bool = False
               ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The page for a signed-in account: without one, to the login form (302); a POST
     without this session's CSRF token, 403; `acts`: not for leaders (403); `admin`: for
-    admins only (403)."""
+    admins only (403); `reads_stats`: for leaders and admins (403)."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         desk = request.app[DESK]
@@ -145,8 +149,9 @@ def signed_in(page: Page, *, acts: bool = False, admin: bool = False
                       request.path, "refused")
                 return forbidden(signed, "Biểu mẫu đã hết hạn hoặc không hợp lệ. "
                                          "Anh/chị vui lòng tải lại trang và thử lại.")
-            if (acts and signed.account.role == LEADER) or (
-                    admin and signed.account.role != ADMIN):
+            role = signed.account.role
+            if (acts and role == LEADER) or (admin and role != ADMIN) or (
+                    reads_stats and role not in (LEADER, ADMIN)):
                 return forbidden(signed)
             request[FORM] = form
             return await page(request, session, signed)
@@ -343,3 +348,45 @@ async def accounts_page(request: web.Request, session: AsyncSession,
     accounts = list(await session.scalars(select(StaffAccount).order_by(StaffAccount.username)))
     return render("accounts.html", me=signed.account, csrf=signed.row.csrf_token,
                   accounts=accounts, roles=ROLE_LABELS, now=request.app[DESK].service.clock())
+
+
+# -- statistics -----------------------------------------------------------------------------
+
+
+async def stats_page(request: web.Request, session: AsyncSession,
+                     signed: Signed) -> web.Response:
+    service = request.app[DESK].service
+    now = service.clock()
+    figures = await stats.ticket_stats(session, scoped(stats.ticket_query(), signed.account), now)
+    province = None
+    if signed.account.role == ADMIN:
+        province, _ = await stats.province_figures(session, service.settings, service.services,
+                                                   now)
+    audit(session, now, actor_of(signed.account), "desk.stats")
+    return render("stats.html", me=signed.account, csrf=signed.row.csrf_token, s=figures,
+                  province=province, roles=ROLE_LABELS)
+
+
+async def stats_csv(request: web.Request, session: AsyncSession,
+                    signed: Signed) -> web.Response:
+    now = request.app[DESK].service.clock()
+    figures = await stats.ticket_stats(session, scoped(stats.ticket_query(), signed.account), now)
+    audit(session, now, actor_of(signed.account), "desk.stats_export")
+    return web.Response(body=("\ufeff" + stats.as_csv(figures)).encode(),
+                        content_type="text/csv", charset="utf-8", headers={
+                            "Content-Disposition": 'attachment; filename="phan-anh.csv"',
+                            "Cache-Control": "no-store"})
+
+
+async def stats_chart(request: web.Request, session: AsyncSession,
+                      signed: Signed) -> web.Response:
+    import asyncio
+
+    from handlers.surveys import chart_png
+
+    service = request.app[DESK].service
+    _, figures = await stats.province_figures(session, service.settings, service.services,
+                                              service.clock())
+    png = await asyncio.to_thread(chart_png, figures)
+    return web.Response(body=png, content_type="image/png",
+                        headers={"Cache-Control": "no-store"})
