@@ -113,10 +113,12 @@ def expected(role: str, route: str, commune: str | None) -> int:
         return 302
     post = route.startswith("POST")
     ok = 303 if post else 200
-    if route.endswith("/staff"):
+    if route.endswith(("/staff", "GET /staff/notices")):
         return ok
     if route.endswith(("/staff/accounts", "/staff/stats/chart.png")):
         return ok if role == "quantri" else 403
+    if route == "POST /staff/notices":  # a notice for commune 4543
+        return ok if role in ("quantri", "canbo_a", "lanhdao_a") else 403
     if route.endswith(("/staff/stats", "/staff/stats.csv")):
         return ok if role in ("quantri", "lanhdao_a") else 403
     serves = {"quantri": True, "canbo_a": commune == "4543", "canbo_b": commune == "4544",
@@ -136,7 +138,8 @@ async def test_every_route_answers_each_role_by_its_scope(service: Service, role
         csrf = "" if role == "anonymous" else await form_token(http, "/staff")
         routes: list[tuple[str, str | None]] = [
             ("GET /staff", None), ("GET /staff/accounts", None), ("GET /staff/stats", None),
-            ("GET /staff/stats.csv", None), ("GET /staff/stats/chart.png", None)]
+            ("GET /staff/stats.csv", None), ("GET /staff/stats/chart.png", None),
+            ("GET /staff/notices", None), ("POST /staff/notices", None)]
         for commune in codes:
             routes.append((f"GET /staff/tickets/{codes[commune]}", commune))
             for verb in ("note", "assign", "reply", "close", "reopen"):
@@ -145,7 +148,7 @@ async def test_every_route_answers_each_role_by_its_scope(service: Service, role
         for route, commune in routes:
             method, path = route.split(" ")
             data = {"csrf_token": csrf, "text": "Đã tiếp nhận, sẽ xử lý trong tuần",
-                    "outcome": "resolved"}
+                    "outcome": "resolved", "commune": "4543"}
             async with http.request(method, path, data=data if method == "POST" else None,
                                     allow_redirects=False) as response:
                 seen[route] = response.status
@@ -466,3 +469,51 @@ async def test_the_admins_statistics_are_those_of_thongke(service: Service) -> N
             assert (await response.read()).startswith(b"\x89PNG")
     assert "Phản ánh đang mở: 1" in replies[0].text
     assert replies[0].text in page
+
+
+# -- notices: written by one account, approved by another -----------------------------------
+
+
+async def notice_rows(service: Service) -> list[Any]:
+    from bot.db import scheduler as store
+
+    async with service.db.session() as session:
+        return list(await session.scalars(select(store.Notice).order_by(store.Notice.id)))
+
+
+async def post_form(http: aiohttp.ClientSession, path: str, **data: str) -> int:
+    csrf = await form_token(http, "/staff/notices")
+    async with http.post(path, data={"csrf_token": csrf, **data},
+                         allow_redirects=False) as response:
+        return response.status
+
+
+async def test_a_notice_is_approved_by_a_second_person_of_its_communes(
+        service: Service) -> None:
+    async with await signed_in(service, "canbo_a") as officer:
+        assert await post_form(officer, "/staff/notices", text="Lịch tiêm chủng tuần sau",
+                               commune="4544") == 403  # not its commune
+        assert await post_form(officer, "/staff/notices", text="Lịch tiêm chủng tuần sau",
+                               commune="4543") == 303
+        (notice,) = await notice_rows(service)
+        assert (notice.status, notice.communes, notice.author) == ("pending", ["4543"],
+                                                                   "desk:canbo_a")
+        assert await post_form(officer, f"/staff/notices/{notice.id}/approve") == 403
+    async with await signed_in(service, "canbo_b") as other:
+        async with other.get("/staff/notices") as response:
+            assert "Lịch tiêm chủng" not in await response.text()
+    async with await signed_in(service, "lanhdao_a") as leader:
+        async with leader.get("/staff/notices") as response:
+            page = await response.text()
+        assert "Lịch tiêm chủng" in page and f"/staff/notices/{notice.id}/approve" in page
+        assert await post_form(leader, f"/staff/notices/{notice.id}/approve") == 303
+        assert await post_form(leader, "/staff/notices", text="Cắt điện thôn Ba sáng mai",
+                               commune="4543") == 303
+        own = (await notice_rows(service))[-1]
+        assert await post_form(leader, f"/staff/notices/{own.id}/approve") == 403  # its own
+    (approved, pending) = await notice_rows(service)
+    assert (approved.status, approved.approved_by) == ("approved", "desk:lanhdao_a")
+    assert pending.status == "pending"
+    async with await signed_in(service, "quantri") as admin:
+        assert await post_form(admin, f"/staff/notices/{pending.id}/reject") == 303
+    assert (await notice_rows(service))[-1].status == "rejected"

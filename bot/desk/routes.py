@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import client_address
 from bot.db import feedback as tickets
-from bot.desk import actions, stats
+from bot.desk import actions, notices, stats
 from bot.desk.accounts import actor_of, audit, authenticate
 from bot.desk.models import ADMIN, LEADER, ROLE_LABELS, StaffAccount
 from bot.desk.sessions import DeskSessions, Signed, csrf_matches
@@ -47,6 +47,10 @@ DONE = {
     "is_closed": "Phản ánh đã đóng: hãy mở lại trước khi trả lời.",
     "not_closed": "Phản ánh chưa đóng.",
     "empty": "Nội dung trống: chưa gửi gì.",
+    "no_communes": "Chưa chọn xã, phường nhận thông báo.",
+    "pending": "Đã tạo thông báo; chờ một người khác duyệt.",
+    "approved": "Thông báo đã được duyệt và sẽ gửi đúng giờ.",
+    "rejected": "Đã từ chối thông báo.",
 }
 
 _env = Environment(loader=FileSystemLoader(HERE / "templates"),
@@ -73,8 +77,12 @@ def add_routes(app: web.Application, service: Service) -> None:
     for verb in ("reply", "close", "reopen", "note", "assign"):
         r.add_post(f"/staff/tickets/{{code}}/{verb}", signed_in(ticket_action, acts=True))
     r.add_get("/staff/accounts", signed_in(accounts_page, admin=True))
-    r.add_get("/staff/stats", signed_in(stats_page, reads_stats=True))
-    r.add_get("/staff/stats.csv", signed_in(stats_csv, reads_stats=True))
+    r.add_get("/staff/notices", signed_in(notices_page))
+    r.add_post("/staff/notices", signed_in(notice_compose))
+    r.add_post("/staff/notices/{id:\\d+}/approve", signed_in(notice_decide, leads=True))
+    r.add_post("/staff/notices/{id:\\d+}/reject", signed_in(notice_decide, leads=True))
+    r.add_get("/staff/stats", signed_in(stats_page, leads=True))
+    r.add_get("/staff/stats.csv", signed_in(stats_csv, leads=True))
     r.add_get("/staff/stats/chart.png", signed_in(stats_chart, admin=True))
     r.add_static("/staff/static/", HERE / "static", show_index=False)
 
@@ -130,11 +138,11 @@ FORM = web.RequestKey("form", Any)
 
 
 def signed_in(page: Page, *, acts: bool = False, admin: bool = False,
-              reads_stats: bool = False
+              leads: bool = False
               ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The page for a signed-in account: without one, to the login form (302); a POST
     without this session's CSRF token, 403; `acts`: not for leaders (403); `admin`: for
-    admins only (403); `reads_stats`: for leaders and admins (403)."""
+    admins only (403); `leads`: for leaders and admins — statistics, approving notices (403)."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         desk = request.app[DESK]
@@ -151,7 +159,7 @@ def signed_in(page: Page, *, acts: bool = False, admin: bool = False,
                                          "Anh/chị vui lòng tải lại trang và thử lại.")
             role = signed.account.role
             if (acts and role == LEADER) or (admin and role != ADMIN) or (
-                    reads_stats and role not in (LEADER, ADMIN)):
+                    leads and role not in (LEADER, ADMIN)):
                 return forbidden(signed)
             request[FORM] = form
             return await page(request, session, signed)
@@ -390,3 +398,78 @@ async def stats_chart(request: web.Request, session: AsyncSession,
     png = await asyncio.to_thread(chart_png, figures)
     return web.Response(body=png, content_type="image/png",
                         headers={"Cache-Control": "no-store"})
+
+
+# -- notices --------------------------------------------------------------------------------
+
+
+async def notices_page(request: web.Request, session: AsyncSession,
+                       signed: Signed) -> web.Response:
+    from handlers.subscriptions import unit_label
+    from scheduler.notices import delivery_report
+
+    account = signed.account
+    items = []
+    for n in await notices.visible(session, account):
+        report = await delivery_report(session, n) if n.status in (
+            "delivering", "done") else None
+        items.append({"n": n, "status": notices.STATUS_LABELS.get(n.status, n.status),
+                      "targets": [unit_label(c) for c in n.communes], "report": report,
+                      "when": _at(n.send_at, request),
+                      "can_approve": n.status == "pending" and notices.can_approve(account, n)})
+    return render("notices.html", me=account, csrf=signed.row.csrf_token, items=items,
+                  communes=[(c, unit_label(c)) for c in account.communes],
+                  done=DONE.get(request.query.get("done", "")))
+
+
+def _send_at(value: str, request: web.Request) -> datetime | None:
+    from zoneinfo import ZoneInfo
+
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)  # "2026-12-03T08:00" from <input datetime-local>
+    tz = ZoneInfo(request.app[DESK].service.settings.timezone)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(
+        request.app[DESK].service.clock().tzinfo)
+
+
+async def notice_compose(request: web.Request, session: AsyncSession,
+                         signed: Signed) -> web.Response:
+    from handlers.units import get_commune
+
+    service, account, form = request.app[DESK].service, signed.account, request[FORM]
+    body = _field(form, "text", notices.MAX_TEXT)
+    chosen = [c.strip() for c in form.getall("commune", []) if isinstance(c, str) and c.strip()]
+    typed = _field(form, "communes", 2000)
+    chosen += [c for c in typed.replace(";", ",").replace(" ", ",").split(",") if c]
+    chosen = list(dict.fromkeys(chosen))[:500]
+    if not body:
+        return see_other("/staff/notices?done=empty")
+    if not chosen:
+        return see_other("/staff/notices?done=no_communes")
+    if not notices.serves_all(account, chosen) or any(get_commune(c) is None for c in chosen):
+        return forbidden(signed, "Thông báo chỉ gửi được đến xã, phường anh/chị phụ trách.")
+    now = service.clock()
+    notice = await notices.compose(session, service.settings, service.services, now, account,
+                                   body, chosen, _send_at(_field(form, "send_at", 40),
+                                                          request) or now,
+                                   _field(form, "urgent", 5) == "1")
+    return see_other(f"/staff/notices?done={notice.status}")
+
+
+async def notice_decide(request: web.Request, session: AsyncSession,
+                        signed: Signed) -> web.Response:
+    from bot.db import scheduler as store
+
+    service = request.app[DESK].service
+    notice = await session.get(store.Notice, int(request.match_info["id"]))
+    if notice is None:
+        return render("error.html", status=404, me=signed.account, csrf=signed.row.csrf_token,
+                      title="Không tìm thấy", message="Không có thông báo này.")
+    if not notices.can_approve(signed.account, notice):
+        return forbidden(signed, "Thông báo do người khác duyệt: người viết không tự duyệt, "
+                                 "và người duyệt phải phụ trách mọi xã, phường nhận.")
+    status = await notices.decide(session, service.settings, service.services, service.clock(),
+                                  signed.account, notice,
+                                  approve=request.path.endswith("/approve"))
+    return see_other(f"/staff/notices?done={status}")
