@@ -115,7 +115,7 @@ def expected(role: str, route: str, commune: str | None) -> int:
     ok = 303 if post else 200
     if route.endswith(("/staff", "GET /staff/notices")):
         return ok
-    if route.endswith(("/staff/accounts", "/staff/stats/chart.png")):
+    if route.endswith(("/staff/accounts", "/staff/stats/chart.png", "/staff/audit")):
         return ok if role == "quantri" else 403
     if route == "POST /staff/notices":  # a notice for commune 4543
         return ok if role in ("quantri", "canbo_a", "lanhdao_a") else 403
@@ -139,7 +139,8 @@ async def test_every_route_answers_each_role_by_its_scope(service: Service, role
         routes: list[tuple[str, str | None]] = [
             ("GET /staff", None), ("GET /staff/accounts", None), ("GET /staff/stats", None),
             ("GET /staff/stats.csv", None), ("GET /staff/stats/chart.png", None),
-            ("GET /staff/notices", None), ("POST /staff/notices", None)]
+            ("GET /staff/notices", None), ("POST /staff/notices", None),
+            ("GET /staff/audit", None)]
         for commune in codes:
             routes.append((f"GET /staff/tickets/{codes[commune]}", commune))
             for verb in ("note", "assign", "reply", "close", "reopen"):
@@ -182,6 +183,10 @@ async def test_what_an_officer_cannot_see_leaves_no_trace(service: Service) -> N
             AuditLog.action == "desk.out_of_scope", AuditLog.actor == "staff:canbo_a")))
     assert texts == ["Rác thải ở chợ Hai không được thu gom"]
     assert refused == [code, code]
+    async with await signed_in(service, "quantri") as admin:
+        async with admin.get("/staff/audit?actor=staff:canbo_a") as response:
+            log = await response.text()
+    assert log.count("desk.out_of_scope") == 2 and code in log
 
 
 # -- CSRF, sessions, lockout ----------------------------------------------------------------

@@ -77,6 +77,7 @@ def add_routes(app: web.Application, service: Service) -> None:
     for verb in ("reply", "close", "reopen", "note", "assign"):
         r.add_post(f"/staff/tickets/{{code}}/{verb}", signed_in(ticket_action, acts=True))
     r.add_get("/staff/accounts", signed_in(accounts_page, admin=True))
+    r.add_get("/staff/audit", signed_in(audit_page, admin=True))
     r.add_get("/staff/notices", signed_in(notices_page))
     r.add_post("/staff/notices", signed_in(notice_compose))
     r.add_post("/staff/notices/{id:\\d+}/approve", signed_in(notice_decide, leads=True))
@@ -349,6 +350,20 @@ async def ticket_action(request: web.Request, session: AsyncSession,
 
 
 # -- admin ----------------------------------------------------------------------------------
+
+
+async def audit_page(request: web.Request, session: AsyncSession,
+                     signed: Signed) -> web.Response:
+    """The latest entries of the audit log (who viewed or did what, when)."""
+    from bot.db.models import AuditLog
+
+    actor = request.query.get("actor", "")[:150]
+    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(300)
+    if actor:
+        query = query.where(AuditLog.actor == actor)
+    rows = [{"a": a, "at": _at(a.at, request)} for a in await session.scalars(query)]
+    return render("audit.html", me=signed.account, csrf=signed.row.csrf_token, rows=rows,
+                  actor=actor)
 
 
 async def accounts_page(request: web.Request, session: AsyncSession,
