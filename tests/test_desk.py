@@ -522,3 +522,14 @@ async def test_a_notice_is_approved_by_a_second_person_of_its_communes(
     async with await signed_in(service, "quantri") as admin:
         assert await post_form(admin, f"/staff/notices/{pending.id}/reject") == 303
     assert (await notice_rows(service))[-1].status == "rejected"
+
+
+async def test_what_citizens_wrote_is_shown_as_text_never_as_markup(service: Service) -> None:
+    code = await new_ticket(service, "4543", '<script>alert("x")</script> đèn hỏng ở ngõ 5')
+    async with await signed_in(service, "canbo_a") as http:
+        for path in ("/staff", f"/staff/tickets/{code}"):
+            async with http.get(path) as response:
+                page = await response.text()
+                assert "<script>" not in page and "&lt;script&gt;" in page
+                assert "script-src" not in response.headers["Content-Security-Policy"]
+                assert "default-src 'none'" in response.headers["Content-Security-Policy"]
