@@ -105,3 +105,38 @@ async def test_login_inbox_reply_close_and_rating_round_trip(service: Service, b
         assert (ticket.status, ticket.rating, ticket.commune_code) == (tickets.CLOSED, 3, "4543")
     await officer.reload()
     assert "3/3" in await officer.inner_text("dl.facts")
+
+
+async def sign_in(browser: Any, base: str, username: str) -> Any:
+    page = await (await browser.new_context(viewport=PHONE)).new_page()
+    await page.goto(base + "/staff/login")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.get_by_role("button", name="Đăng nhập").click()
+    await page.get_by_role("heading", name="Phản ánh, kiến nghị").wait_for()
+    return page
+
+
+async def test_a_notice_written_by_one_account_is_approved_by_another(
+        service: Service, browser: Any) -> None:
+    base = f"http://127.0.0.1:{service.port}"
+    async with service.db.session() as session:
+        await accounts.add_account(session, "lanhdao_a", "leader", ["4543"], PASSWORD,
+                                   datetime.now(UTC))
+    officer = await sign_in(browser, base, "canbo_a")
+    await officer.get_by_role("link", name="Thông báo").click()
+    await officer.fill("#notice-text", "Sáng thứ Bảy xã tổ chức tiêm chủng tại nhà văn hóa.")
+    await officer.locator("input[name=commune][value='4543']").check()
+    await officer.get_by_role("button", name="Tạo thông báo").click()
+    await officer.get_by_text("chờ một người khác duyệt").wait_for()
+    await no_sideways_scroll(officer)
+    assert await officer.get_by_role("button", name="Duyệt").count() == 0
+
+    leader = await sign_in(browser, base, "lanhdao_a")
+    await leader.get_by_role("link", name="Thông báo").click()
+    await leader.get_by_text("Sáng thứ Bảy xã tổ chức tiêm chủng").wait_for()
+    await leader.get_by_role("button", name="Duyệt", exact=True).click()
+    await leader.get_by_text("đã được duyệt").wait_for()
+    await leader.get_by_role("link", name="Thống kê").click()
+    await leader.get_by_role("heading", name="Thống kê phản ánh").wait_for()
+    await no_sideways_scroll(leader)
