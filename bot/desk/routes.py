@@ -2,10 +2,12 @@
 shown and acted on only by an account serving its commune (admins: every commune), else 403.
 Every POST carries the session's CSRF token (the login form: the login cookie's), else 403.
 
-Roles: officers and admins answer, close, reopen and annotate tickets; leaders read them;
-admins also see the accounts. Routes:
-GET/POST /staff/login, POST /staff/logout, GET /staff (inbox), GET /staff/tickets/{code},
-POST /staff/tickets/{code}/(reply|close|reopen|note|assign), GET /staff/accounts.
+Roles: officers and admins answer, close, reopen, assign and annotate tickets; leaders read
+them, approve notices and read statistics; admins also see the accounts and the audit log.
+Routes: GET/POST /staff/login, POST /staff/logout, GET /staff (inbox),
+GET /staff/tickets/{code}, POST /staff/tickets/{code}/(reply|close|reopen|note|assign),
+GET/POST /staff/notices, POST /staff/notices/{id}/(approve|reject),
+GET /staff/stats, /staff/stats.csv, /staff/stats/chart.png, GET /staff/accounts, /staff/audit.
 """
 
 from __future__ import annotations
@@ -161,6 +163,8 @@ def signed_in(page: Page, *, acts: bool = False, admin: bool = False,
             role = signed.account.role
             if (acts and role == LEADER) or (admin and role != ADMIN) or (
                     leads and role not in (LEADER, ADMIN)):
+                audit(session, desk.service.clock(), actor_of(signed.account), "desk.forbidden",
+                      request.path, "refused", role=role)
                 return forbidden(signed)
             request[FORM] = form
             return await page(request, session, signed)
