@@ -26,7 +26,8 @@ test-pg: install
 	MOTCUA_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -q -m db
 
 # The staff desk in a real browser: Playwright for Python driving Debian's Chromium
-# (needs `apt-get install chromium` and `pip install playwright`; never `playwright install`).
+# Needs `apt-get install chromium`; installs the `browser` extra (playwright). Never run
+# `playwright install` (it downloads a browser build).
 test-browser: install
 	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests_browser

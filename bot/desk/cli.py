@@ -7,8 +7,12 @@ import asyncio
 import getpass
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.desk.models import ROLES
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -63,13 +67,14 @@ async def _run(database_url: str, args: argparse.Namespace, password: str) -> in
     db = Database(database_url)
     try:
         async with db.session() as session:
-            task = args.task
-            return await task(session, args, password, datetime.now(UTC))  # type: ignore[no-any-return]
+            code: int = await args.task(session, args, password, datetime.now(UTC))
+            return code
     finally:
         await db.dispose()
 
 
-async def _add(session, args, password, now) -> int:  # type: ignore[no-untyped-def]
+async def _add(session: AsyncSession, args: argparse.Namespace, password: str,
+               now: datetime) -> int:
     from bot.desk.accounts import add_account
 
     account = await add_account(session, args.username, args.role, args.commune, password, now)
@@ -78,7 +83,8 @@ async def _add(session, args, password, now) -> int:  # type: ignore[no-untyped-
     return 0
 
 
-async def _list(session, args, password, now) -> int:  # type: ignore[no-untyped-def]
+async def _list(session: AsyncSession, args: argparse.Namespace, password: str,
+                now: datetime) -> int:
     from sqlalchemy import select
 
     from bot.desk.models import ADMIN, StaffAccount
@@ -94,7 +100,8 @@ async def _list(session, args, password, now) -> int:  # type: ignore[no-untyped
     return 0
 
 
-async def _disable(session, args, password, now) -> int:  # type: ignore[no-untyped-def]
+async def _disable(session: AsyncSession, args: argparse.Namespace, password: str,
+                   now: datetime) -> int:
     from bot.desk.accounts import disable_account
 
     account = await disable_account(session, args.username, now)
@@ -102,7 +109,8 @@ async def _disable(session, args, password, now) -> int:  # type: ignore[no-unty
     return 0
 
 
-async def _reset(session, args, password, now) -> int:  # type: ignore[no-untyped-def]
+async def _reset(session: AsyncSession, args: argparse.Namespace, password: str,
+                 now: datetime) -> int:
     from bot.desk.accounts import reset_password
 
     account = await reset_password(session, args.username, password, now)
