@@ -533,3 +533,39 @@ async def test_what_citizens_wrote_is_shown_as_text_never_as_markup(service: Ser
                 assert "<script>" not in page and "&lt;script&gt;" in page
                 assert "script-src" not in response.headers["Content-Security-Policy"]
                 assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+# -- `motcua staff`, as an operator runs it -------------------------------------------------
+
+
+async def test_the_first_admin_made_with_motcua_staff_signs_in(tmp_path: Any) -> None:
+    from tests.conftest import make_settings
+    from tests.test_console_and_cli import run_cli
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/desk.db"
+    env = {"DATABASE_URL": url, "DATA_DIR": str(tmp_path)}
+
+    async def staff(*args: str, stdin: str = "") -> Any:
+        return await asyncio.to_thread(run_cli, ["staff", *args], env, stdin, tmp_path)
+
+    made = await staff("add", "QuanTri", "--role", "admin", "--password-stdin",
+                       stdin=PASSWORD + "\n")
+    assert made.returncode == 0 and "quantri (admin) created" in made.stdout, made.stderr
+    short = await staff("add", "canbo", "--role", "officer", "--commune", "4543",
+                        "--password-stdin", stdin="ngắn\n")
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    nowhere = await staff("add", "canbo", "--role", "officer", "--password-stdin",
+                          stdin=PASSWORD + "\n")
+    assert nowhere.returncode == 2 and "--commune" in nowhere.stderr
+    assert (await staff("add", "canbo", "--role", "officer", "--commune", "4543",
+                        "--password-stdin", stdin=PASSWORD + "\n")).returncode == 0
+    assert (await staff("disable", "canbo")).returncode == 0
+    listing = (await staff("list")).stdout.splitlines()
+    assert listing == ["canbo\tofficer\t4543\tdisabled", "quantri\tadmin\tall\tactive"]
+
+    async with Service(make_settings(url)) as service:
+        async with browser(service) as http:
+            assert (await login(http, "canbo")).status == 401
+            assert (await login(http, "quantri")).status == 303
+            async with http.get("/staff/accounts") as response:
+                assert "canbo" in await response.text()
