@@ -110,7 +110,7 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, plain: str, 
                 value: str, max_age: int | None = None) -> None:
     is_secure = _secure(request)
     response.set_cookie(secure if is_secure else plain, value, max_age=max_age, httponly=True,
-                        samesite="Strict", secure=is_secure, path="/")
+                        samesite="Lax", secure=is_secure, path="/")
 
 
 def render(name: str, status: int = 200, **values: Any) -> web.Response:
