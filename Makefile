@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-pg bench clean
+.PHONY: install run test test-pg test-browser bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ test: install
 # The database-facing tests again, on the PostgreSQL this machine runs.
 test-pg: install
 	MOTCUA_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -q -m db
+
+# The staff desk in a real browser: Playwright for Python driving Debian's Chromium
+# Needs `apt-get install chromium`; installs the `browser` extra (playwright). Never run
+# `playwright install` (it downloads a browser build).
+test-browser: install
+	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests_browser
 
 bench: install
 	$(BIN)/python benchmarks/pipeline.py

@@ -19,6 +19,7 @@ from bot import (
     tickets_cli,
 )
 from bot.config import Settings, describe_errors
+from bot.desk import cli as staff_cli
 
 
 def load_settings() -> Settings:
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     offices_cli.register(sub)
     privacy_cli.register(sub)
     letters_cli.register(sub)
+    staff_cli.register(sub)  # the web staff desk's accounts (bot/desk)
     return parser
 
 

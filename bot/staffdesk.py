@@ -53,6 +53,21 @@ async def staff_photo_in(session: AsyncSession, item: dict[str, Any]) -> Attachm
     return staff_photo(item)
 
 
+def relayed_text(message: tickets.TicketMessage, ticket: tickets.Ticket) -> str:
+    """A ticket message as the staff group reads it: the bot's notes as they are, the
+    citizen's quoted, and what was written on the web desk (replies, internal notes) signed."""
+    if not message.text:
+        return ""
+    if message.author == "system":
+        return message.text
+    if message.author == "staff":
+        return text("desk.staff_reply", code=ticket.code, name=message.author_name,
+                    text=message.text)
+    if message.author == tickets.NOTE:
+        return text("desk.note", code=ticket.code, name=message.author_name, text=message.text)
+    return text("feedback.citizen_message", code=ticket.code, text=message.text)
+
+
 class StaffDesk:
     def __init__(self, settings: Settings, db: Database, telegram: TelegramChannel,
                  sender: PacedSender, clock: Callable[[], datetime], interval: float = 2.0):
@@ -150,9 +165,7 @@ class StaffDesk:
             for message, ticket in rows:
                 chat = self.staff_chat(ticket.staff_thread_id)
                 ref = f"ticket:{ticket.id}"
-                body = message.text if message.author == "system" else \
-                    text("feedback.citizen_message", code=ticket.code, text=message.text) \
-                    if message.text else ""
+                body = relayed_text(message, ticket)
                 if body:
                     await enqueue(session, chat, Outgoing(body), key=f"ticket-msg:{message.id}",
                                   purpose="ticket_message", ref=ref)

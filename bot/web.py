@@ -36,6 +36,7 @@ from bot.channels.zalo_bot import add_routes as add_zalo_bot_routes
 from bot.channels.zalo_oa import add_routes as add_zalo_oa_routes
 from bot.db.repositories import claim_update
 from bot.db.session import is_outage
+from bot.desk.routes import add_routes as add_desk_routes
 from bot.ingest import add_routes as add_ingest_routes
 from bot.logs import quiet_bad_requests
 from bot.messages import clean_text
@@ -77,6 +78,7 @@ def create_web_app(service: Service) -> web.Application:
     add_ingest_routes(app)
     add_zalo_bot_routes(app, service)
     add_zalo_oa_routes(app, service)
+    add_desk_routes(app, service)  # the web staff desk, /staff (bot/desk)
     app.on_response_prepare.append(_security_headers)
     return app
 

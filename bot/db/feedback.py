@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, func, select
+from sqlalchemy import ForeignKey, Index, String, Text, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,6 +43,8 @@ class Ticket(Base):
     category: Mapped[str] = mapped_column(String(20))
     description: Mapped[str] = mapped_column(Text)
     dossier_code: Mapped[str | None] = mapped_column(String(60))
+    commune_code: Mapped[str | None] = mapped_column(String(20), index=True)
+    """The commune the ticket belongs to (`commune_of`); staff of other communes never see it."""
     latitude: Mapped[float | None] = mapped_column()
     longitude: Mapped[float | None] = mapped_column()
     contact_name: Mapped[str | None] = mapped_column(String(120))
@@ -103,8 +105,24 @@ async def new_code(session: AsyncSession, now: datetime) -> str:
     return f"{prefix}{number:04d}"
 
 
+async def commune_of(session: AsyncSession, ticket: Ticket) -> str | None:
+    """The commune a new ticket belongs to: its dossier's, when it names a dossier of exactly
+    one commune. (Next, when known: the citizen's commune, asked in the feedback flow — set
+    `ticket.commune_code` before `add_ticket` and it is kept.)"""
+    if ticket.commune_code or not ticket.dossier_code:
+        return ticket.commune_code
+    from bot.db.dossiers import Dossier
+
+    code = ticket.dossier_code.strip().upper()
+    communes = set(await session.scalars(
+        select(Dossier.commune_code).where(or_(Dossier.code == code, Dossier.key == code),
+                                           Dossier.commune_code.is_not(None)).limit(5)))
+    return communes.pop() if len(communes) == 1 else None
+
+
 async def add_ticket(session: AsyncSession, ticket: Ticket, now: datetime) -> Ticket:
     """Store a new ticket under a fresh code, retrying if another process took that code."""
+    ticket.commune_code = await commune_of(session, ticket)
     for _ in range(20):
         ticket.code = await new_code(session, now)
         try:
@@ -148,11 +166,17 @@ async def find_citizen_tickets(session: AsyncSession, citizen_id: int,
     ))
 
 
-async def find_messages(session: AsyncSession, ticket_id: int) -> list[TicketMessage]:
-    return list(await session.scalars(
-        select(TicketMessage).where(TicketMessage.ticket_id == ticket_id)
-        .order_by(TicketMessage.id)
-    ))
+NOTE = "note"
+"""The author of an internal note written on the web desk: staff only, never the citizen."""
+
+
+async def find_messages(session: AsyncSession, ticket_id: int, *,
+                        notes: bool = False) -> list[TicketMessage]:
+    """A ticket's messages in order; internal notes only when `notes` (staff views)."""
+    query = select(TicketMessage).where(TicketMessage.ticket_id == ticket_id)
+    if not notes:
+        query = query.where(TicketMessage.author != NOTE)
+    return list(await session.scalars(query.order_by(TicketMessage.id)))
 
 
 async def add_message(session: AsyncSession, ticket: Ticket, author: str, text: str, *,
