@@ -9,7 +9,6 @@ migration).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -121,6 +120,7 @@ def _from_database(load: Callable[[AsyncSession], Awaitable[T]]) -> T | None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.cli import load_settings
+    from bot.db.session import run_in_session
 
     settings = load_settings()
     url = make_url(settings.database_url)
@@ -128,19 +128,8 @@ def _from_database(load: Callable[[AsyncSession], Awaitable[T]]) -> T | None:
     local_file = url.drivername.startswith("sqlite") and database and database != ":memory:"
     if local_file and not Path(str(database)).exists():
         return None
-
-    async def read() -> T:
-        from bot.db.session import Database
-
-        db = Database(settings.database_url)
-        try:
-            async with db.session() as session:
-                return await load(session)
-        finally:
-            await db.dispose()
-
     try:
-        return asyncio.run(read())
+        return run_in_session(settings.database_url, load)
     except (SQLAlchemyError, OSError):
         return None  # not migrated yet, or unreachable: the bundled data still answers
 
@@ -228,21 +217,13 @@ def _store(save: Callable[[AsyncSession], Awaitable[Any]]) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.cli import load_settings
-    from bot.db.session import Database
+    from bot.db.session import run_in_session
 
-    settings = load_settings()
-
-    async def store() -> str:
-        db = Database(settings.database_url)
-        try:
-            async with db.session() as session:
-                summary = await save(session)
-            return str(summary.describe())
-        finally:
-            await db.dispose()
+    async def describe(session: AsyncSession) -> str:
+        return str((await save(session)).describe())
 
     try:
-        print(asyncio.run(store()))
+        print(run_in_session(load_settings().database_url, describe))
     except SQLAlchemyError as error:
         print(
             f"Không ghi được vào cơ sở dữ liệu (đã chạy `motcua db upgrade` chưa?): {error}",
