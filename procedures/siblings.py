@@ -140,14 +140,13 @@ def clarify(
     for family in FAMILIES:
         if any(f" {phrase} " in words for phrase in family.said):
             continue
-        if _option(family, hits[0], close) is None:
+        top = _option(family, hits[0], close)
+        if top is None:
             continue
         core = _core(family, query, hits[0])
-        best: dict[int, Hit] = {}
         # The first result stands for its option; another option's member is best found by
         # asking for it ("… hợp tác xã"), else taken from the close results.
-        top = _option(family, hits[0], close)
-        best[top] = hits[0]  # type: ignore[index]
+        best = {top: hits[0]}
         for number, option in enumerate(family.options):
             if number in best or not option.marks or search is None:
                 continue
