@@ -167,6 +167,7 @@ async def test_10000_guesses_from_one_chat_and_from_100_chats(database_url: str)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a hang guard only: 10,000 sessions take minutes on a busy machine
 async def test_10000_guesses_spread_over_10000_web_sessions(database_url: str) -> None:
     """One guess per made-up session, each session from its own address: only the per-code
     lock stands in the way — 10 checks per code, then every code is locked, real or not."""
