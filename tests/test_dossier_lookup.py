@@ -87,7 +87,7 @@ async def test_code_then_digits_shows_the_card(world: World) -> None:
     assert f"thông tin hồ sơ {CODE}" in card
     for expected in ("Đăng ký kết hôn", "Nguyễn V. A.", "09******78", "thứ Năm, 05/03/2026",
                      "thứ Tư, 18/03/2026", "Mới tiếp nhận", "Còn 2 ngày làm việc",
-                     "Bộ phận Một cửa"):
+                     "Trung tâm Phục vụ hành chính công"):
         assert expected in card, expected
     assert "Nguyễn Văn An" not in card and "0912345678" not in card
     assert labels(replies)[0] == "Nhận thông báo khi hồ sơ thay đổi"

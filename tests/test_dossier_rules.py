@@ -141,7 +141,7 @@ def test_the_card_shows_a_delay_with_the_new_date_and_reason() -> None:
 
 
 @pytest.mark.parametrize(("status", "words"), [
-    ("result_ready", "đến nhận tại Bộ phận Một cửa"),
+    ("result_ready", "đến nhận tại Trung tâm Phục vụ hành chính công"),
     ("need_more_info", "bổ sung"),
     ("waiting_payment", "nghĩa vụ tài chính"),
     ("rejected", "Phiếu từ chối"),
