@@ -113,7 +113,9 @@ async def on_description(msg: Incoming, ctx: Context) -> Reply:
     if fb.get("contact_done"):  # editing from the summary
         return [*notes, confirm(ctx)]
     ctx.conversation.goto(EXTRAS)
-    return [*notes, Outgoing(text("feedback.extras"), buttons=extras_buttons())]
+    # the web page has a photo button and no map pin: it is told what it can send
+    return [*notes, Outgoing(text("feedback.extras", web=msg.channel == "web"),
+                             buttons=extras_buttons())]
 
 
 def extras_buttons() -> list[list[Button]]:
