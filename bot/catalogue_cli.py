@@ -104,7 +104,7 @@ def search_index(use_bundled: bool = False) -> SearchIndex:
         version = await catalogue_version(session) if await count_procedures(session) else ""
         return version, await load_db_lexicon(session)
 
-    cache = Path(load_settings().data_dir) / "search-cache"
+    cache = load_settings().search_cache
     version, entries = (None if use_bundled else _from_database(version_and_lexicon)) or (
         "", lexicon.bundled())
     if version:

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     data_dir: str = "data"
     """Where files the service makes for itself live (the generated secret key, the search
     index cache)."""
+    search_cache_dir: str = ""
+    """Where the built search index is cached ("" = DATA_DIR/search-cache); processes on one
+    machine may share it (each file is written whole and named by what it indexes)."""
     secret_key: str | None = None
     trusted_proxies: str = ""
     metrics_token: str | None = None
@@ -338,6 +341,10 @@ class Settings(BaseSettings):
             if key == category and days.strip().isdigit():
                 return int(days)
         return self.feedback_deadline_days
+
+    @property
+    def search_cache(self) -> Path:
+        return Path(self.search_cache_dir or Path(self.data_dir) / "search-cache")
 
     @cached_property
     def secret(self) -> bytes:

@@ -20,6 +20,8 @@ from tests import netguard
 
 PG_URL = os.environ.get("MOTCUA_TEST_DATABASE_URL")
 TEST_DATA_DIR = tempfile.mkdtemp(prefix="motcua-test-data-")
+# `motcua` processes started by tests inherit it: one search index built for the whole run
+os.environ.setdefault("SEARCH_CACHE_DIR", f"{TEST_DATA_DIR}/search-cache")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,6 +92,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "telegram_staff_chat_id": None,
         "secret_key": "test-secret-key-not-for-production",
         "data_dir": TEST_DATA_DIR,  # files the service makes (the search index cache)
+        "search_cache_dir": "",  # DATA_DIR's (the environment's is for `motcua` processes)
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

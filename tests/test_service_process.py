@@ -36,9 +36,10 @@ async def start_process(env: dict[str, str], cwd: Path,
             stderr=out)
 
 
-async def wait_healthy(port: int, timeout: float = 60, *, channels_up: bool = True) -> dict:
+async def wait_healthy(port: int, timeout: float = 300, *, channels_up: bool = True) -> dict:
     """The /healthz body once it answers 200 and (with `channels_up`) every channel is "ok":
-    platform channels come up in the background, after the service is ready."""
+    platform channels come up in the background, after the service is ready. The timeout
+    is a hang guard: a first start builds the search index, slow on a loaded machine."""
     deadline = asyncio.get_running_loop().time() + timeout
     async with aiohttp.ClientSession() as http:
         while True:
