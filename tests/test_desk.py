@@ -115,11 +115,11 @@ def expected(role: str, route: str, commune: str | None) -> int:
     ok = 303 if post else 200
     if route.endswith(("/staff", "GET /staff/notices")):
         return ok
-    if route.endswith(("/staff/accounts", "/staff/stats/chart.png", "/staff/audit")):
+    if route.endswith(("/staff/accounts", "/staff/audit")):
         return ok if role == "quantri" else 403
     if route == "POST /staff/notices":  # a notice for commune 4543
         return ok if role in ("quantri", "canbo_a", "lanhdao_a") else 403
-    if route.endswith(("/staff/stats", "/staff/stats.csv")):
+    if route.endswith(("/staff/stats", "/staff/stats.csv", "/staff/stats/chart.png")):
         return ok if role in ("quantri", "lanhdao_a") else 403
     serves = {"quantri": True, "canbo_a": commune == "4543", "canbo_b": commune == "4544",
               "lanhdao_a": commune == "4543"}[role]

@@ -7,7 +7,8 @@ them, approve notices and read statistics; admins also see the accounts and the 
 Routes: GET/POST /staff/login, POST /staff/logout, GET /staff (inbox),
 GET /staff/tickets/{code}, POST /staff/tickets/{code}/(reply|close|reopen|note|assign),
 GET/POST /staff/notices, POST /staff/notices/{id}/(approve|reject),
-GET /staff/stats, /staff/stats.csv, /staff/stats/chart.png, GET /staff/accounts, /staff/audit.
+GET /staff/stats, /staff/stats.csv, /staff/stats/chart.png (the account's communes),
+GET /staff/accounts, /staff/audit.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.desk import actions, notices, stats
 from bot.desk.accounts import actor_of, audit, authenticate
 from bot.desk.models import ADMIN, LEADER, ROLE_LABELS, StaffAccount
 from bot.desk.sessions import DeskSessions, Signed, csrf_matches
+from bot.staffscope import of_account
 from scheduler.quiet import local_date
 
 if TYPE_CHECKING:
@@ -86,7 +88,7 @@ def add_routes(app: web.Application, service: Service) -> None:
     r.add_post("/staff/notices/{id:\\d+}/reject", signed_in(notice_decide, leads=True))
     r.add_get("/staff/stats", signed_in(stats_page, leads=True))
     r.add_get("/staff/stats.csv", signed_in(stats_csv, leads=True))
-    r.add_get("/staff/stats/chart.png", signed_in(stats_chart, admin=True))
+    r.add_get("/staff/stats/chart.png", signed_in(stats_chart, leads=True))
     r.add_static("/staff/static/", HERE / "static", show_index=False)
 
 
@@ -241,9 +243,7 @@ async def logout(request: web.Request, session: AsyncSession, signed: Signed) ->
 
 def scoped(query: Any, account: StaffAccount) -> Any:
     """Only the tickets of the account's communes (an admin: all)."""
-    if account.role == ADMIN:
-        return query
-    return query.where(tickets.Ticket.commune_code.in_(list(account.communes) or ["-"]))
+    return of_account(account).apply(query, tickets.Ticket.commune_code)
 
 
 async def inbox(request: web.Request, session: AsyncSession, signed: Signed) -> web.Response:
@@ -385,10 +385,8 @@ async def stats_page(request: web.Request, session: AsyncSession,
     service = request.app[DESK].service
     now = service.clock()
     figures = await stats.ticket_stats(session, scoped(stats.ticket_query(), signed.account), now)
-    province = None
-    if signed.account.role == ADMIN:
-        province, _ = await stats.province_figures(session, service.settings, service.services,
-                                                   now)
+    province, _ = await stats.province_figures(session, service.settings, service.services,
+                                               now, of_account(signed.account))
     audit(session, now, actor_of(signed.account), "desk.stats")
     return render("stats.html", me=signed.account, csrf=signed.row.csrf_token, s=figures,
                   province=province, roles=ROLE_LABELS)
@@ -413,7 +411,7 @@ async def stats_chart(request: web.Request, session: AsyncSession,
 
     service = request.app[DESK].service
     _, figures = await stats.province_figures(session, service.settings, service.services,
-                                              service.clock())
+                                              service.clock(), of_account(signed.account))
     png = await asyncio.to_thread(chart_png, figures)
     return web.Response(body=png, content_type="image/png",
                         headers={"Cache-Control": "no-store"})
