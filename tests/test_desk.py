@@ -410,7 +410,7 @@ async def test_a_reply_in_either_desk_shows_in_both(database_url: str, telegram:
         thread = telegram.sent_messages(STAFF)[0]["message_thread_id"]
         async with service.db.session() as session:
             ticket = (await session.scalars(select(tickets.Ticket))).one()
-            ticket.commune_code = "4543"  # (the citizen's commune, once the flow asks it)
+            ticket.commune_code = "4543"  # as if the citizen had named it (skipped here)
             code = ticket.code
         telegram.push_message(STAFF, "Tổ điện đã nhận việc, sẽ thay bóng trong tuần.",
                               user_id=777, first_name="Cán bộ Hà", message_thread_id=thread)
