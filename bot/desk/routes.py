@@ -13,10 +13,12 @@ GET /staff/accounts, /staff/audit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -155,7 +157,7 @@ def signed_in(page: Page, *, acts: bool = False, admin: bool = False,
         async with desk.service.db.session() as session:
             signed = await desk.sessions.find(session, _cookie(request, COOKIE, SECURE_COOKIE))
             if signed is None:
-                return see_other("/staff/login", 302)
+                return see_other(login_location(request), 302)
             if form is not None and not csrf_matches(_field(form, "csrf_token"),
                                                     signed.row.csrf_token):
                 audit(session, desk.service.clock(), actor_of(signed.account), "desk.csrf",
@@ -188,11 +190,31 @@ def _day(moment: datetime | None, request: web.Request) -> str:
 # -- login ----------------------------------------------------------------------------------
 
 
+def safe_next(value: str) -> str:
+    """Where to go after signing in: a page of the desk named by a relative path, never
+    another site (`//host`, `/\\host`, a scheme) nor the login itself; else the inbox."""
+    if (len(value) <= 500 and re.fullmatch(r"/staff(?:[/?][!-~]*)?", value)
+            and "\\" not in value and "/.." not in value
+            and not value.startswith(("/staff/login", "/staff/logout"))
+            and not urlsplit(value).netloc):
+        return value
+    return "/staff"
+
+
+def login_location(request: web.Request) -> str:
+    """The login form, remembering the page asked for (GET only: a POST is not replayed)."""
+    if request.method != "GET" or safe_next(request.path_qs) == "/staff":
+        return "/staff/login"
+    return "/staff/login?" + urlencode({"next": request.path_qs})
+
+
 async def login_page(request: web.Request, error: str = "", status: int = 200,
-                     username: str = "") -> web.Response:
+                     username: str = "", next_page: str | None = None) -> web.Response:
     desk = request.app[DESK]
     nonce, token = desk.sessions.login_form(_cookie(request, LOGIN_COOKIE, SECURE_LOGIN_COOKIE))
-    response = render("login.html", status=status, csrf=token, error=error, username=username)
+    next_page = safe_next(request.query.get("next", "") if next_page is None else next_page)
+    response = render("login.html", status=status, csrf=token, error=error, username=username,
+                      next_page="" if next_page == "/staff" else next_page)
     _set_cookie(request, response, LOGIN_COOKIE, SECURE_LOGIN_COOKIE, nonce, max_age=3600)
     return response
 
@@ -210,6 +232,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         return await login_page(request, "Quá nhiều lần đăng nhập. Vui lòng thử lại sau ít phút.",
                                 429)
     username = _field(form, "username", 60)
+    next_page = safe_next(_field(form, "next", 500))
     async with service.db.session() as session:
         result = await authenticate(session, username, _field(form, "password", 1000),
                                     service.clock(), origin=address)
@@ -222,8 +245,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         message = ("Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau "
                    "15 phút hoặc nhờ quản trị đặt lại mật khẩu.") if result.reason == "locked" \
             else "Tên đăng nhập hoặc mật khẩu không đúng."
-        return await login_page(request, message, 401, username=username)
-    response = see_other("/staff")
+        return await login_page(request, message, 401, username=username, next_page=next_page)
+    response = see_other(next_page)
     _set_cookie(request, response, COOKIE, SECURE_COOKIE, cookie)
     response.del_cookie(SECURE_LOGIN_COOKIE if _secure(request) else LOGIN_COOKIE, path="/")
     return response
