@@ -103,8 +103,7 @@ async def staff_says(fake: FakeTelegram, chat: int, words: str,
 async def test_each_group_sees_answers_and_counts_only_its_communes(
         service: Service, fake: FakeTelegram) -> None:
     codes = await file_tickets(service)
-    for name, code in codes.items():
-        await until(lambda code=code: code in texts_in(fake, HOME[name]))
+    await until(lambda: all(code in texts_in(fake, HOME[name]) for name, code in codes.items()))
     for name, code in codes.items():  # each ticket is put in its own group, and only there
         assert [chat for chat in (PROVINCE, GROUP_A, GROUP_B)
                 if code in texts_in(fake, chat)] == [HOME[name]], name
