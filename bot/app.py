@@ -99,7 +99,7 @@ class Service:
         self.services["senders"] = {s.channel: s for s in self.senders}
         self.staff_desk: StaffDesk | None = None
         senders = self.services["senders"]
-        if self.telegram and settings.telegram_staff_chat_id is not None and "telegram" in senders:
+        if self.telegram and settings.staff_chat_ids and "telegram" in senders:
             self.staff_desk = StaffDesk(settings, self.db, self.telegram, senders["telegram"],
                                         clock)
         from scheduler.clock import SchedulerClock
@@ -196,9 +196,10 @@ class Service:
             self.scheduler.start()
         if self.staff_desk:
             self._tasks.append(asyncio.create_task(self.staff_desk.run()))
-        elif self.settings.telegram_staff_chat_id is None:
-            log.warning("TELEGRAM_STAFF_CHAT_ID is not set: feedback tickets are stored but no "
-                        "staff group sees them; answer them with `motcua tickets`")
+        elif not self.settings.staff_chat_ids:
+            log.warning("No staff group is set (TELEGRAM_STAFF_CHAT_ID, TELEGRAM_STAFF_CHATS): "
+                        "feedback tickets are stored but no staff group sees them; answer "
+                        "them on the web desk (/staff) or with `motcua tickets`")
         self.ready = True
         await self._first_attempts()
 

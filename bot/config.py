@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_secret: str | None = None
     telegram_staff_chat_id: int | None = None
+    """The province-wide staff group: tickets of every commune without a group of its own."""
+    telegram_staff_chats: str = ""
+    """Commune staff groups, `4543:-100…,4544:-100…` (several communes may share a group)."""
     telegram_rate_overall: float = Field(30.0, gt=0)
     telegram_rate_per_chat: float = Field(1.0, gt=0)
     telegram_rate_per_group_minute: float = Field(20.0, gt=0)
@@ -259,6 +262,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"entry {item!r} must look like telegram:123456")
         return value
 
+    @field_validator("telegram_staff_chats")
+    @classmethod
+    def _staff_chats(cls, value: str) -> str:
+        _parse_staff_chats(value)
+        return value.strip()
+
     @field_validator("feedback_deadline_days_by_category")
     @classmethod
     def _deadlines(cls, value: str) -> str:
@@ -333,6 +342,22 @@ class Settings(BaseSettings):
     def staff_ids(self) -> frozenset[tuple[str, str]]:
         pairs = (p.strip().partition(":") for p in self.staff_user_ids.split(",") if p.strip())
         return frozenset((channel, user) for channel, _, user in pairs)
+
+    @cached_property
+    def commune_staff_chats(self) -> dict[str, int]:
+        """TELEGRAM_STAFF_CHATS: commune code -> its staff group."""
+        return _parse_staff_chats(self.telegram_staff_chats)
+
+    @cached_property
+    def staff_chat_ids(self) -> frozenset[int]:
+        """Every staff group: the province-wide one and the communes'."""
+        fallback = {self.telegram_staff_chat_id} if self.telegram_staff_chat_id is not None \
+            else set()
+        return frozenset({*self.commune_staff_chats.values(), *fallback})
+
+    def staff_chat_for(self, commune_code: str | None) -> int | None:
+        """The staff group that serves a commune: its own, else the province-wide one."""
+        return self.commune_staff_chats.get(commune_code or "", self.telegram_staff_chat_id)
 
     def feedback_deadline(self, category: str) -> int:
         """Working days staff have to answer a ticket of this category."""
@@ -432,6 +457,20 @@ def _parse_quiet(value: str) -> tuple[time, time] | None:
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
         return None
     return time(h1, m1), time(h2, m2)
+
+
+def _parse_staff_chats(value: str) -> dict[str, int]:
+    chats: dict[str, int] = {}
+    for item in filter(None, (p.strip() for p in value.split(","))):
+        commune, sep, chat = (part.strip() for part in item.partition(":"))
+        if not sep or not re.fullmatch(r"[0-9A-Za-z._-]{1,20}", commune) \
+                or not re.fullmatch(r"-?\d{1,20}", chat):
+            raise ValueError(f"entry {item!r} must look like 4543:-1001234567890 "
+                             "(commune code : staff group id)")
+        if commune in chats and chats[commune] != int(chat):
+            raise ValueError(f"commune {commune} is given two staff groups")
+        chats[commune] = int(chat)
+    return chats
 
 
 def _parse_zns_templates(value: str) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,10 @@ import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from bot.staffscope import Scope
 
 
 class Channel(StrEnum):
@@ -114,6 +117,9 @@ class Incoming:
     unlocked: bool = False
     """Set by a handler when this message proved ownership of something (a dossier's
     digits); the web chat then rotates the visitor's session cookie."""
+    staff_scope: Scope | None = None
+    """The communes a staff message speaks for, when its maker knows them (the web desk's
+    account, `motcua tickets --commune/--as`); else bot/staffscope.py derives it."""
 
     def __post_init__(self) -> None:
         self.text = clean_text(self.text)

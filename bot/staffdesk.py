@@ -1,7 +1,11 @@
-"""The staff desk: keeps the Telegram staff group in step with the tickets in the database.
+"""The staff desk: keeps the Telegram staff groups in step with the tickets in the database.
 
-Every few seconds, in the process that holds the Telegram sender role, it
-- opens new tickets in the staff group: a forum topic per ticket when the group is a forum
+A ticket goes to the staff group of its commune (TELEGRAM_STAFF_CHATS), else to the
+province-wide one (TELEGRAM_STAFF_CHAT_ID); the group it went to is kept with the ticket
+(`staff_chat_id`), and everything about the ticket follows it there. A ticket no group serves
+(its commune has none and there is no province-wide group) stays on the web desk and the
+command line. Every few seconds, in the process that holds the Telegram sender role, it
+- opens new tickets in their staff group: a forum topic per ticket when the group is a forum
   (createForumTopic), the ticket card and the citizen's photos (through the outbox);
 - relays citizen messages and notes written since (rows of `ticket_messages` not relayed);
 - posts deadline reminders: some working days before the reply deadline, and when it passes.
@@ -16,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelError
@@ -71,19 +75,36 @@ def relayed_text(message: tickets.TicketMessage, ticket: tickets.Ticket) -> str:
 class StaffDesk:
     def __init__(self, settings: Settings, db: Database, telegram: TelegramChannel,
                  sender: PacedSender, clock: Callable[[], datetime], interval: float = 2.0):
-        assert settings.telegram_staff_chat_id is not None
+        assert settings.staff_chat_ids
         self.settings = settings
         self.db = db
         self.telegram = telegram
         self.sender = sender
         self.clock = clock
         self.interval = interval
-        self.chat_id = settings.telegram_staff_chat_id
-        self.forum: bool | None = None
+        self.forum: dict[int, bool] = {}
+        """Whether each staff group is a forum (asked once per group)."""
         self.stopping = asyncio.Event()
 
-    def staff_chat(self, thread_id: str | None = None) -> ChatRef:
-        return ChatRef("telegram", str(self.chat_id), thread_id)
+    def staff_chat(self, ticket: tickets.Ticket) -> ChatRef:
+        """Where the ticket's messages go: the group it was put in, with its topic (before
+        groups were recorded: the province-wide one)."""
+        chat = ticket.staff_chat_id or self.settings.telegram_staff_chat_id
+        return ChatRef("telegram", str(chat), ticket.staff_thread_id)
+
+    def placed(self, ticket: tickets.Ticket) -> bool:
+        return ticket.staff_ready and bool(ticket.staff_chat_id
+                                           or self.settings.telegram_staff_chat_id)
+
+    async def is_forum(self, chat_id: int) -> bool | None:
+        if chat_id not in self.forum:
+            try:
+                self.forum[chat_id] = await self.telegram.is_forum(chat_id)
+            except ChannelError as error:
+                log.warning("staff desk: cannot read the staff group %s yet: %s", chat_id,
+                            error.reason)
+                return None
+        return self.forum[chat_id]
 
     async def run(self) -> None:
         while not self.stopping.is_set():
@@ -103,29 +124,35 @@ class StaffDesk:
 
     async def sync(self) -> int:
         """One round; returns how many messages it queued."""
-        if self.forum is None:
-            try:
-                self.forum = await self.telegram.is_forum(self.chat_id)
-            except ChannelError as error:
-                log.warning("staff desk: cannot read the staff group yet: %s", error.reason)
-                return 0
         queued = await self._open_new_tickets()
         queued += await self._relay_messages()
         queued += await self._remind()
         return queued
 
+    def _placeable(self) -> Any:
+        """Tickets some staff group serves."""
+        if self.settings.telegram_staff_chat_id is not None:
+            return true()
+        return tickets.Ticket.commune_code.in_(sorted(self.settings.commune_staff_chats))
+
     async def _open_new_tickets(self) -> int:
         queued = 0
         async with self.db.session() as session:
             new = list(await session.scalars(
-                select(tickets.Ticket).where(tickets.Ticket.staff_ready.is_(False))
+                select(tickets.Ticket).where(tickets.Ticket.staff_ready.is_(False),
+                                             self._placeable())
                 .order_by(tickets.Ticket.id).limit(20)))
         for ticket in new:
-            if self.forum and ticket.staff_thread_id is None:
+            chat_id = ticket.staff_chat_id or self.settings.staff_chat_for(ticket.commune_code)
+            assert chat_id is not None
+            forum = await self.is_forum(int(chat_id))
+            if forum is None:
+                continue
+            if forum and ticket.staff_thread_id is None:
                 title = text("feedback.topic_title", t=ticket,
                              category=tickets.CATEGORIES.get(ticket.category, ""))
                 try:
-                    thread = await self.telegram.create_topic(self.chat_id, title)
+                    thread = await self.telegram.create_topic(int(chat_id), title)
                 except ChannelError as error:
                     log.warning("staff desk: topic for %s not created: %s", ticket.code,
                                 error.reason)
@@ -133,13 +160,14 @@ class StaffDesk:
                 async with self.db.session() as session:
                     row = await session.get(tickets.Ticket, ticket.id)
                     assert row is not None
-                    row.staff_thread_id = thread
+                    row.staff_chat_id, row.staff_thread_id = str(chat_id), thread
                 ticket.staff_thread_id = thread
             async with self.db.session() as session:
                 row = await session.get(tickets.Ticket, ticket.id)
                 assert row is not None
+                row.staff_chat_id = str(chat_id)
                 first = (await tickets.find_messages(session, ticket.id))[:1]
-                chat = self.staff_chat(row.staff_thread_id)
+                chat = self.staff_chat(row)
                 ref = f"ticket:{row.id}"
                 await enqueue(session, chat, card(row, threaded=bool(row.staff_thread_id),
                                                   timezone=self.settings.timezone),
@@ -163,7 +191,9 @@ class StaffDesk:
                        tickets.Ticket.staff_ready.is_(True))
                 .order_by(tickets.TicketMessage.id).limit(100)))
             for message, ticket in rows:
-                chat = self.staff_chat(ticket.staff_thread_id)
+                if not self.placed(ticket):
+                    continue
+                chat = self.staff_chat(ticket)
                 ref = f"ticket:{ticket.id}"
                 body = relayed_text(message, ticket)
                 if body:
@@ -187,10 +217,10 @@ class StaffDesk:
         queued = 0
         async with self.db.session() as session:
             for ticket in await tickets.find_open_tickets(session):
-                if not ticket.staff_ready:
+                if not self.placed(ticket):
                     continue
                 due = f"{local_date(ticket.due_at, self.settings.timezone):%d/%m/%Y}"
-                chat = self.staff_chat(ticket.staff_thread_id)
+                chat = self.staff_chat(ticket)
                 ref = f"ticket:{ticket.id}"
                 cycle = ticket.reopen_count
                 if now > ticket.due_at:

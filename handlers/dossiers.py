@@ -51,6 +51,7 @@ from bot.db.privacy import chat_pseudonym, pseudonym
 from bot.messages import FILE_CHANNELS, Button, ChatRef, Incoming, Outgoing
 from bot.outbox import enqueue
 from bot.router import Context, Reply, Router, need_id
+from bot.staffscope import of_message
 from handlers import letters
 from handlers.printing import with_pdf
 from handlers.start import back_to_menu
@@ -394,16 +395,18 @@ async def lock_if_guessed(ctx: Context, who: repo.Guesser, code: str,
 
 
 async def alert_staff(ctx: Context, dossier: Dossier, failures: int, until: datetime) -> None:
-    """Once per lock (the outbox key says so): the staff group hears that a real dossier was
-    guessed at. Unknown codes are only logged — they put nobody's data at risk."""
+    """Once per lock (the outbox key says so): the staff group of the dossier's commune (else
+    the province-wide one) hears that a real dossier was guessed at. Unknown codes are only
+    logged — they put nobody's data at risk."""
     settings = ctx.settings
-    if settings.telegram_staff_chat_id is None or not settings.telegram_bot_token:
+    staff = settings.staff_chat_for(dossier.commune_code)
+    if staff is None or not settings.telegram_bot_token:
         return
     message = Outgoing(text(
         "dossiers.lock_alert", code=dossier.code, failures=failures,
         hours=settings.lookup_code_window_hours, until=format_short(until, settings.timezone)))
     key = f"dossier-lock:{dossier.key}:{ctx.now.isoformat()}"
-    if await enqueue(ctx.session, ChatRef("telegram", str(settings.telegram_staff_chat_id)),
+    if await enqueue(ctx.session, ChatRef("telegram", str(staff)),
                      message, key=key[:200], purpose="staff_alert", ref=f"dossier:{dossier.id}"):
         sender = (ctx.service("senders") or {}).get("telegram")
         if sender is not None:
@@ -508,6 +511,9 @@ async def on_staff_lookup(msg: Incoming, ctx: Context, rest: str) -> Reply:
     if code is None:
         return Outgoing(text("dossiers.staff_usage"))
     dossier = await repo.get_dossier(ctx.session, code)
+    if dossier is not None and not of_message(msg, ctx.settings).serves(dossier.commune_code):
+        await audit(ctx, msg, "dossier.staff_view", code, "other_commune")
+        return Outgoing(text("dossiers.other_commune", code=dossier.code))
     await audit(ctx, msg, "dossier.staff_view", code, "ok" if dossier else "not_found")
     if dossier is None:
         return Outgoing(text("dossiers.staff_not_found", code=code))
@@ -523,6 +529,9 @@ async def on_print(msg: Incoming, ctx: Context) -> Reply:
     if code is None:
         return Outgoing(text("letters.print_usage"))
     dossier = await repo.get_dossier(ctx.session, code)
+    if dossier is not None and not of_message(msg, ctx.settings).serves(dossier.commune_code):
+        await audit(ctx, msg, "dossier.printed", code, "other_commune")
+        return Outgoing(text("dossiers.other_commune", code=dossier.code))
     found = await printable(ctx.session, dossier, ctx.settings) if dossier else None
     await audit(ctx, msg, "dossier.printed", code, "ok" if found else "nothing")
     if dossier is None:

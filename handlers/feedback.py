@@ -1,6 +1,11 @@
 """Feedback and complaints (phản ánh, kiến nghị), the citizen's side: intake step by step,
 "Phản ánh của tôi", answering the staff, rating the handling and reopening once.
 
+A ticket belongs to a commune, whose staff alone see it (bot/staffscope.py): its dossier's;
+else the commune the typed place names; else the citizen's (told before, or of a dossier they
+follow); else the flow asks once, by name or with the "Bỏ qua" button, and remembers it for
+the citizen. The summary shows it and lets the citizen change it.
+
 The ticket is stored before the citizen is told it was received; the staff desk
 (bot/staffdesk.py) then puts it in the staff group. Staff replies reach the citizen through
 the outbox (handlers/staff.py).
@@ -17,6 +22,7 @@ from bot.messages import Attachment, Button, Incoming, Outgoing
 from bot.router import Context, Reply, Router, StaleButton, action_number, need_id
 from handlers.start import back_to_menu, fallback
 from handlers.texts import text
+from handlers.units import fold, get_commune
 from scheduler.quiet import default_calendar, local_date
 
 router = Router()
@@ -30,9 +36,9 @@ MAX_PLACE = 300
 PHONE_RE = re.compile(r"^(?:\+?84|0)\d{9,10}$")
 DOSSIER_RE = re.compile(r"^(?=(?:.*\d){4})[A-Za-z0-9.\-/]{6,60}$")
 
-CATEGORY, DESCRIBE, EXTRAS, CONTACT, NAME, PHONE, CONFIRM, ANSWER = (
-    "feedback.category", "feedback.describe", "feedback.extras", "feedback.contact",
-    "feedback.name", "feedback.phone", "feedback.confirm", "feedback.answer",
+CATEGORY, DESCRIBE, EXTRAS, COMMUNE, CONTACT, NAME, PHONE, CONFIRM, ANSWER = (
+    "feedback.category", "feedback.describe", "feedback.extras", "feedback.commune",
+    "feedback.contact", "feedback.name", "feedback.phone", "feedback.confirm", "feedback.answer",
 )
 
 
@@ -155,8 +161,17 @@ async def on_extras(msg: Incoming, ctx: Context) -> Reply:
 
 @router.action("fb:next")
 async def on_next(msg: Incoming, ctx: Context) -> Reply:
-    if not draft(ctx).get("description"):
+    fb = draft(ctx)
+    if not fb.get("description"):
         return await on_feedback(msg, ctx)
+    if "commune" not in fb:
+        fb["commune"] = await known_commune(ctx, fb)
+        if fb["commune"] is None:
+            return ask_commune(ctx)
+    return ask_contact(ctx)
+
+
+def ask_contact(ctx: Context) -> Outgoing:
     ctx.conversation.goto(CONTACT)
     return Outgoing(text("feedback.contact"), buttons=[
         [Button(text("feedback.button_contact"), action="fb:contact")],
@@ -166,7 +181,83 @@ async def on_next(msg: Incoming, ctx: Context) -> Reply:
 
 @router.step(CONTACT)
 async def on_contact_typed(msg: Incoming, ctx: Context) -> Reply:
-    return await on_next(msg, ctx)
+    return ask_contact(ctx)
+
+
+# -- the commune the ticket belongs to ----------------------------------------------------------
+
+
+async def known_commune(ctx: Context, fb: dict[str, Any]) -> str | None:
+    """The commune without asking: the dossier's, the typed place's, the citizen's."""
+    from handlers.offices import citizen_commune, named_commune
+
+    code = await tickets.dossier_commune(ctx.session, fb.get("dossier_code"))
+    if code is None and fb.get("place"):
+        named = named_commune(fb["place"])
+        code = named.code if named is not None else None
+    if code is None:
+        commune = await citizen_commune(ctx)
+        code = commune.code if commune is not None else None
+    return code
+
+
+def skip_commune_button() -> list[list[Button]]:
+    return [[Button(text("feedback.button_skip"), action="fb:nocommune")]]
+
+
+def ask_commune(ctx: Context) -> Outgoing:
+    ctx.conversation.goto(COMMUNE)
+    return Outgoing(text("feedback.ask_commune"), buttons=skip_commune_button())
+
+
+@router.step(COMMUNE)
+async def on_commune_typed(msg: Incoming, ctx: Context) -> Reply:
+    from handlers.offices import STATEMENT, communes_in
+
+    statement = STATEMENT.match(fold(msg.text)) if msg.text else None
+    found = communes_in(statement.group(1) if statement else msg.text) if msg.text else []
+    if len(found) == 1:
+        return await commune_chosen(ctx, found[0].code)
+    if found:
+        return Outgoing(text("feedback.choose_commune"), buttons=[
+            [Button(f"{c.name} ({c.province})", action=f"fb:commune:{c.code}")]
+            for c in found[:8]] + skip_commune_button())
+    return Outgoing(text("feedback.no_commune", query=msg.text[:60]),
+                    buttons=skip_commune_button())
+
+
+@router.action("fb:commune")
+async def on_commune(msg: Incoming, ctx: Context) -> Reply:
+    commune = get_commune((msg.action or "").rpartition(":")[2])
+    if commune is None or not draft(ctx).get("description"):
+        raise StaleButton(msg.action)
+    return await commune_chosen(ctx, commune.code)
+
+
+async def commune_chosen(ctx: Context, code: str) -> Reply:
+    """The citizen named their commune: the ticket's, and remembered as the citizen's."""
+    from bot.db.offices import set_citizen_commune
+
+    fb = draft(ctx)
+    fb["commune"] = code
+    await set_citizen_commune(ctx.session, ctx.citizen_id, code)
+    return confirm(ctx) if fb.get("contact_done") else ask_contact(ctx)
+
+
+@router.action("fb:nocommune")
+async def on_no_commune(msg: Incoming, ctx: Context) -> Reply:
+    fb = draft(ctx)
+    if not fb.get("description"):
+        return await on_feedback(msg, ctx)
+    fb["commune"] = None
+    return confirm(ctx) if fb.get("contact_done") else ask_contact(ctx)
+
+
+@router.action("fb:place")
+async def on_change_commune(msg: Incoming, ctx: Context) -> Reply:
+    if not draft(ctx).get("description"):
+        return await on_feedback(msg, ctx)
+    return ask_commune(ctx)
 
 
 @router.action("fb:contact")
@@ -220,6 +311,7 @@ def confirm(ctx: Context) -> Outgoing:
             [Button(text("feedback.button_send"), action="fb:send")],
             [Button(text("feedback.button_edit"), action="fb:edit"),
              Button(text("feedback.button_edit_category"), action="fb:recat")],
+            [Button(text("feedback.button_commune"), action="fb:place")],
             [Button(text("feedback.button_cancel"), action="fb:cancel")],
         ],
     )
@@ -237,6 +329,8 @@ class SummaryView:
         self.anonymous = fb.get("anonymous", True)
         self.name = fb.get("name") or ""
         self.phone = fb.get("phone")
+        commune = get_commune(fb.get("commune"))
+        self.commune = f"{commune.name}, {commune.province}" if commune is not None else ""
 
 
 @router.step(CONFIRM)
@@ -276,7 +370,8 @@ async def on_send(msg: Incoming, ctx: Context) -> Reply:
     ticket = tickets.Ticket(
         citizen_id=ctx.citizen_id, channel=msg.channel, chat_id=msg.chat_id,
         category=category, description=description,
-        dossier_code=fb.get("dossier_code"), latitude=fb.get("latitude"),
+        dossier_code=fb.get("dossier_code"), commune_code=fb.get("commune"),
+        latitude=fb.get("latitude"),
         longitude=fb.get("longitude"), contact_name=fb.get("name"),
         contact_phone=fb.get("phone"), anonymous=bool(fb.get("anonymous", True)),
         status=tickets.OPEN, created_at=ctx.now, due_at=reply_deadline(ctx.now, category, ctx),

@@ -3,8 +3,9 @@
 A staff member writes in a ticket's forum topic (or replies to the bot's message about a
 ticket); the reply is stored and reaches the citizen through the outbox, on the channel they
 wrote from. Commands: /dong close, /mo reopen, /giao assign, /mau canned replies, /ds open
-tickets by age, /phananh CODE show one. Only staff act: anyone in the staff group, or a user
-on STAFF_USER_IDS anywhere.
+tickets by age, /phananh CODE show one. Only staff act: anyone in a staff group, or a user
+on STAFF_USER_IDS anywhere. A commune's staff group sees, answers and counts only its
+communes' tickets (bot/staffscope.py); another commune's ticket is refused in one line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.db.models import OutboxMessage
 from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing
 from bot.outbox import enqueue
 from bot.router import Context, Reply, Router, action_id
+from bot.staffscope import of_message
 from handlers.feedback import local_day, rating_buttons, reply_deadline
 from handlers.texts import text
 from scheduler.quiet import local_date
@@ -42,7 +44,9 @@ async def ticket_of(msg: Incoming, ctx: Context, args: str = "") -> tuple[Any, s
     if CODE_RE.match(first):
         return await tickets.get_ticket(ctx.session, first, lock=True), rest.strip()
     if msg.thread_id:
-        ticket = await tickets.ticket_by_thread(ctx.session, msg.thread_id)
+        ticket = await tickets.ticket_by_thread(
+            ctx.session, msg.chat_id, msg.thread_id,
+            province_wide=msg.chat_id == str(ctx.settings.telegram_staff_chat_id))
         if ticket is not None:
             return await tickets.get_ticket(ctx.session, ticket.id, lock=True), args.strip()
     if msg.reply_to:
@@ -58,6 +62,20 @@ async def ticket_of(msg: Incoming, ctx: Context, args: str = "") -> tuple[Any, s
     return None, args.strip()
 
 
+def out_of_scope(msg: Incoming, ctx: Context, ticket: tickets.Ticket) -> Outgoing | None:
+    """The refusal when the ticket belongs to a commune this staff chat does not serve."""
+    if of_message(msg, ctx.settings).serves(ticket.commune_code):
+        return None
+    return Outgoing(text("feedback.other_commune", code=ticket.code))
+
+
+async def scoped_ticket_of(msg: Incoming, ctx: Context,
+                           args: str = "") -> tuple[Any, str, Outgoing | None]:
+    """`ticket_of`, and the refusal if the ticket is another commune's."""
+    ticket, rest = await ticket_of(msg, ctx, args)
+    return ticket, rest, out_of_scope(msg, ctx, ticket) if ticket is not None else None
+
+
 TicketHandler = Callable[[Incoming, Context, tickets.Ticket, str], Awaitable[Reply]]
 
 
@@ -68,10 +86,11 @@ def ticket_command(*names: str) -> Callable[[TicketHandler], TicketHandler]:
     def register(handler: TicketHandler) -> TicketHandler:
         @router.staff_command(*names)
         async def with_ticket(msg: Incoming, ctx: Context) -> Reply:
-            ticket, rest = await ticket_of(msg, ctx, msg.command[1] if msg.command else "")
+            ticket, rest, refused = await scoped_ticket_of(
+                msg, ctx, msg.command[1] if msg.command else "")
             if ticket is None:
                 return Outgoing(text("feedback.no_ticket"))
-            return await handler(msg, ctx, ticket, rest)
+            return refused or await handler(msg, ctx, ticket, rest)
 
         return handler
 
@@ -99,9 +118,11 @@ def citizen_buttons(ticket: tickets.Ticket) -> list[list[Button]]:
 @router.staff_message_handler
 async def on_staff_message(msg: Incoming, ctx: Context) -> Reply:
     """A staff member's message in a ticket's topic, or a reply to the bot's ticket message."""
-    ticket, _ = await ticket_of(msg, ctx)
+    ticket, _, refused = await scoped_ticket_of(msg, ctx)
     if ticket is None:
         return None  # staff talking among themselves
+    if refused is not None:
+        return refused
     if ticket.status == tickets.CLOSED:
         return Outgoing(text("feedback.relay_closed", code=ticket.code))
     return await relay(msg, ctx, ticket, msg.text)
@@ -186,7 +207,7 @@ async def on_list(msg: Incoming, ctx: Context) -> Reply:
         "age": (today - local_date(t.created_at, ctx.settings.timezone)).days,
         "due": local_day(t.due_at, ctx), "overdue": t.due_at < ctx.now,
         "status": tickets.STATUS_LABELS[t.status], "assigned": t.assigned_to,
-    } for t in await tickets.find_open_tickets(ctx.session)]
+    } for t in await tickets.find_open_tickets(ctx.session, of_message(msg, ctx.settings))]
     return Outgoing(text("feedback.open_list", items=items))
 
 
@@ -252,9 +273,11 @@ async def on_template(msg: Incoming, ctx: Context) -> Reply:
     template = await ctx.session.get(tickets.ReplyTemplate, verb.lower())
     if template is None:
         return Outgoing(text("feedback.template_unknown", name=verb))
-    ticket, _ = await ticket_of(msg, ctx, rest)
+    ticket, _, refused = await scoped_ticket_of(msg, ctx, rest)
     if ticket is None:
         return Outgoing(text("feedback.no_ticket"))
+    if refused is not None:
+        return refused
     if ticket.status == tickets.CLOSED:
         return Outgoing(text("feedback.relay_closed", code=ticket.code))
     msg.attachments = []

@@ -29,6 +29,7 @@ from bot.db import scheduler as store
 from bot.messages import Attachment, Button, Incoming, Outgoing
 from bot.ratelimit import Verdict, judge
 from bot.router import Context, Reply, Router, StaleButton, action_id, action_number, need_id
+from bot.staffscope import EVERYTHING, Scope, of_message
 from handlers.feedback import reply_deadline
 from handlers.start import back_to_menu
 from handlers.texts import text
@@ -387,15 +388,22 @@ def pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
-async def compute_figures(ctx: Context, weeks: int = 8) -> Figures:
+async def compute_figures(ctx: Context, weeks: int = 8, scope: Scope = EVERYTHING) -> Figures:
     """Satisfaction overall, by procedure and by week; on-time rate of returned dossiers (a
     dossier that needed an apology letter counts as late); open tickets and the median time
-    to the first staff reply."""
+    to the first staff reply — all within `scope`'s communes (a survey's commune is its
+    dossier's or ticket's, else the citizen's)."""
     session = ctx.session
     figures = Figures(today=f"{ctx.now.astimezone(ctx.settings.tz):%d/%m/%Y}")
-    rows = list(await session.execute(
+    answered = list(await session.execute(
         select(store.Survey.overall, store.Survey.scale, store.Survey.procedure_name,
-               store.Survey.created_at).where(store.Survey.overall.is_not(None))))
+               store.Survey.created_at, store.Survey.subject, store.Survey.subject_id,
+               store.Survey.citizen_id).where(store.Survey.overall.is_not(None))))
+    if not scope.everything:
+        communes = await survey_communes(session, answered)
+        answered = [row for row, commune in zip(answered, communes, strict=True)
+                    if scope.serves(commune)]
+    rows = [(int(r[0] or 0), r[1], r[2], r[3]) for r in answered]  # (never NULL here)
     figures.answers = len(rows)
     figures.satisfied_pct = pct(sum(is_satisfied(r[0], r[1]) for r in rows), len(rows))
     by_name: dict[str, list[bool]] = {}
@@ -413,25 +421,58 @@ async def compute_figures(ctx: Context, weeks: int = 8) -> Figures:
                             for name, v in ranked]
     figures.weeks = [{"week": week, "count": len(v), "pct": pct(sum(v), len(v))}
                      for week, v in sorted(by_week.items(), key=lambda i: i[0][3:] + i[0][:2])]
-    returned = list(await session.execute(
-        select(dossier_repo.Dossier.id, dossier_repo.Dossier.status_at,
-               dossier_repo.Dossier.due_at)
-        .where(dossier_repo.Dossier.status == dossier_repo.Status.RETURNED)))
+    dossier = dossier_repo.Dossier
+    returned = list(await session.execute(scope.apply(
+        select(dossier.id, dossier.status_at, dossier.due_at)
+        .where(dossier.status == dossier_repo.Status.RETURNED), dossier.commune_code)))
     apologised = set(await session.scalars(
         select(dossier_repo.DossierEvent.dossier_id).where(
             dossier_repo.DossierEvent.status == dossier_repo.Status.DELAYED)))
     on_time = sum(1 for ident, at, due in returned if at <= due and ident not in apologised)
     figures.finished = len(returned)
     figures.on_time_pct = pct(on_time, len(returned))
-    figures.overdue = len(await dossier_repo.find_overdue(session, ctx.now, limit=100_000))
-    figures.open_tickets = len(await tickets.find_open_tickets(session))
-    waits = sorted((t.first_reply_at - t.created_at).total_seconds() for t in await session.scalars(
-        select(tickets.Ticket).where(tickets.Ticket.first_reply_at.is_not(None))))
+    figures.overdue = sum(scope.serves(d.commune_code) for d in
+                          await dossier_repo.find_overdue(session, ctx.now, limit=100_000))
+    figures.open_tickets = len(await tickets.find_open_tickets(session, scope))
+    waits = sorted((t.first_reply_at - t.created_at).total_seconds()
+                   for t in await session.scalars(scope.apply(
+                       select(tickets.Ticket).where(tickets.Ticket.first_reply_at.is_not(None)),
+                       tickets.Ticket.commune_code)))
     if waits:
         middle = len(waits) // 2
         median = waits[middle] if len(waits) % 2 else (waits[middle - 1] + waits[middle]) / 2
         figures.median_response = f"{median / 3600:.1f} giờ"
     return figures
+
+
+async def survey_communes(session: Any, rows: list[Any]) -> list[str | None]:
+    """The commune of each survey row (…, subject, subject_id, citizen_id): its dossier's or
+    ticket's, else the citizen's."""
+    from bot.db.models import Citizen
+
+    def ids(kind: str) -> set[int]:
+        return {int(r[5]) for r in rows if r[4] == kind and str(r[5]).isdigit()}
+
+    async def communes(column: Any, key: Any, wanted: set[int]) -> dict[int, str | None]:
+        found: dict[int, str | None] = {}
+        listed = sorted(wanted)
+        for start in range(0, len(listed), 500):
+            found.update((ident, commune) for ident, commune in await session.execute(
+                select(key, column).where(key.in_(listed[start:start + 500]))))
+        return found
+
+    by_dossier = await communes(dossier_repo.Dossier.commune_code, dossier_repo.Dossier.id,
+                                ids("dossier"))
+    by_ticket = await communes(tickets.Ticket.commune_code, tickets.Ticket.id, ids("ticket"))
+    by_citizen = await communes(Citizen.commune_code, Citizen.id,
+                                {r[6] for r in rows if r[6] is not None})
+    found: list[str | None] = []
+    for r in rows:
+        number = int(r[5]) if str(r[5]).isdigit() else None
+        own = (by_dossier if r[4] == "dossier" else by_ticket if r[4] == "ticket" else {}
+               ).get(number) if number is not None else None
+        found.append(own or by_citizen.get(r[6]))
+    return found
 
 
 def chart_png(figures: Figures) -> bytes:
@@ -467,7 +508,8 @@ def chart_png(figures: Figures) -> bytes:
 
 @router.staff_command("thongke", "stats")
 async def on_stats(msg: Incoming, ctx: Context) -> Reply:
-    figures = await compute_figures(ctx)
+    """The figures of the communes this staff chat serves (a commune group: its own)."""
+    figures = await compute_figures(ctx, scope=of_message(msg, ctx.settings))
     png = await asyncio.to_thread(chart_png, figures)
     return [Outgoing(text("surveys.stats", v=figures)),
             Outgoing(f"Biểu đồ đến {figures.today}",

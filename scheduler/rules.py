@@ -237,12 +237,15 @@ class Rules:
     # -- overdue dossiers -------------------------------------------------------------------
 
     async def scan_overdue(self, session: AsyncSession, now: datetime, firing: Firing) -> None:
-        staff = self.settings.telegram_staff_chat_id
-        if not self.on("overdue_alert") or staff is None or not self.settings.telegram_bot_token:
+        if not self.on("overdue_alert") or not self.settings.staff_chat_ids \
+                or not self.settings.telegram_bot_token:
             return
-        chat = ChatRef("telegram", str(staff))
         at = self.send_time(now, now)
         for dossier in await repo.find_overdue(session, now):
+            staff = self.settings.staff_chat_for(dossier.commune_code)
+            if staff is None:
+                continue  # no group serves its commune: the web desk's statistics count it
+            chat = ChatRef("telegram", str(staff))
             message = Outgoing(text(
                 "letters.overdue_alert", code=dossier.code, procedure=dossier.procedure_name,
                 due=f"{local_date(dossier.due_at, self.settings.timezone):%d/%m/%Y}",

@@ -47,7 +47,10 @@ async def file_ticket(dialog: Dialog, *, photos: int = 0, anonymous: bool = True
     for n in range(photos):
         reply = await dialog.say(attachments=[Attachment("photo", f"photo-{n}")])
         assert f"đã nhận {n + 1} ảnh" in texts(reply)
-    assert "ẩn danh" in texts(await dialog.press("fb:next"))
+    asked = texts(await dialog.press("fb:next"))
+    if "xã, phường nào" in asked:  # the first time: the citizen's commune
+        asked = texts(await dialog.say("Âu Lâu"))
+    assert "ẩn danh" in asked
     if anonymous:
         summary = await dialog.press("fb:anon")
     else:
@@ -120,6 +123,53 @@ async def test_edit_and_cancel_from_the_summary(core: Core) -> None:
     assert "Lĩnh vực: Thái độ phục vụ" in texts(await dialog.press("fb:cat:thai_do"))
     assert "đã hủy" in texts(await dialog.press("fb:cancel"))
     assert await stored(core) == []
+
+
+async def test_the_ticket_belongs_to_the_commune_the_citizen_names(core: Core) -> None:
+    """Asked once when unknown (by name, a choice among namesakes, or skipped), shown in the
+    summary, changeable there, kept on the ticket and remembered for the citizen."""
+    from bot.db.models import Citizen
+
+    dialog = Dialog(core)
+    await dialog.say("/phananh")
+    await dialog.press("fb:cat:ha_tang")
+    await dialog.say(DESCRIPTION)
+    asked = await dialog.press("fb:next")
+    assert "xã, phường nào" in texts(asked) and labels(asked) == ["Bỏ qua"]
+    namesakes = await dialog.say("Ba Đình")
+    assert "Phường Ba Đình (Thành phố Hà Nội)" in labels(namesakes)
+    assert "Xã Ba Đình (Thanh Hóa)" in labels(namesakes)
+    assert "chưa tìm thấy" in texts(await dialog.say("Xã Không Có Thật"))
+    assert "ẩn danh" in texts(await dialog.press("fb:commune:4543"))
+    summary = await dialog.press("fb:anon")
+    assert "Xã, phường: Phường Âu Lâu, Lào Cai" in texts(summary)
+    assert "Đổi xã, phường" in labels(summary)
+    assert "xã, phường nào" in texts(await dialog.press("fb:place"))
+    changed = await dialog.say("Phường Ba Đình, Hà Nội")
+    assert "Xã, phường: Phường Ba Đình, Thành phố Hà Nội" in texts(changed)
+    assert "Em đã nhận phản ánh" in texts(await dialog.press("fb:send"))
+
+    await dialog.say("/phananh")  # the second time the commune is known: not asked again
+    await dialog.press("fb:cat:thai_do")
+    await dialog.say(DESCRIPTION)
+    assert "ẩn danh" in texts(await dialog.press("fb:next"))
+    await dialog.press("fb:anon")
+    await dialog.press("fb:send")
+
+    other = Dialog(core, chat_id="c2")  # someone who does not say: no commune
+    await other.say("/phananh")
+    await other.press("fb:cat:khac")
+    await other.say(DESCRIPTION)
+    await other.press("fb:next")
+    assert "ẩn danh" in texts(await other.press("fb:nocommune"))
+    assert "Xã, phường:" not in texts(await other.press("fb:anon"))
+    await other.press("fb:send")
+
+    assert [t.commune_code for t in await stored(core)] == ["4", "4", None]
+    async with core.db.session() as session:
+        communes = sorted(await session.scalars(select(Citizen.commune_code)),
+                          key=lambda c: c or "")
+    assert communes == [None, "4"]
 
 
 async def test_my_tickets_are_mine_only(core: Core) -> None:

@@ -111,7 +111,7 @@ def test_telegram_updates_are_parsed_or_rejected(data: dict[str, Any], update_id
         update = Update.de_json(data, PTB_BOT)  # as TelegramChannel.parse
     except TELEGRAM_REJECTS:
         return
-    incoming = incoming_from_telegram(update, staff_chat_id=-100)  # must not raise
+    incoming = incoming_from_telegram(update, staff_chats={-100})  # must not raise
     assert incoming is None or incoming.update_key == f"telegram:{update_id}"
 
 

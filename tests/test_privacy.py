@@ -245,6 +245,8 @@ async def fill_old_and_new(db: Database, now: datetime = NOW) -> None:
                                  target=CODE, result="denied"))
             session.add(AuditLog(at=at, actor="staff:1", action="ticket.closed",
                                  target=label, result="ok"))
+            session.add(AuditLog(at=at, actor="desk", action="staff.login", target="canbo",
+                                 result="wrong_password", detail={"origin": "203.0.113.9"}))
             session.add(ButtonPayload(id=f"btn-{label}", action="x", created_at=at))
         await repo.lock_code(session, "OLD-260101-0001", old, old + timedelta(days=1), 10)
 
@@ -255,7 +257,7 @@ async def test_the_purge_deletes_old_rows_and_keeps_recent_ones(settings: Settin
     async with db.session() as session:
         counts = await privacy.purge_expired(session, settings, NOW)
     assert counts == {"processed_updates": 1, "outbox": 2, "web_messages": 1,
-                      "lookup_failures": 2, "audit_security": 1, "button_payloads": 1}
+                      "lookup_failures": 2, "audit_security": 2, "button_payloads": 1}
     async with db.session() as session:
         assert set(await session.scalars(select(ProcessedUpdate.key))) == {"telegram:new"}
         assert set(await session.scalars(select(OutboxMessage.dedupe_key))) == {
@@ -265,7 +267,8 @@ async def test_the_purge_deletes_old_rows_and_keeps_recent_ones(settings: Settin
             "key-new"}
         assert list(await session.scalars(select(repo.DossierLookupLock))) == []
         assert sorted((e.action, e.target) for e in await session.scalars(select(AuditLog))) \
-            == [("dossier.lookup_failed", CODE), ("ticket.closed", "new"),
+            == [("dossier.lookup_failed", CODE), ("staff.login", "canbo"),
+                ("ticket.closed", "new"),
                 ("ticket.closed", "old")]  # staff actions are not security records
         assert set(await session.scalars(select(ButtonPayload.id))) == {"btn-new"}
     async with db.session() as session:

@@ -124,8 +124,10 @@ async def test_a_zalo_citizens_journey(world: World, channel: str) -> None:
     assert "mô tả nội dung" in await me.choose("Hạ tầng, môi trường")
     await me.say(DESCRIPTION)
     assert "đã nhận 1 ảnh" in await me.photo(PHOTO)
-    await me.choose("Tiếp tục")
-    assert "kiểm tra lại phản ánh" in await me.choose("Gửi ẩn danh")
+    assert "xã, phường nào" in await me.choose("Tiếp tục")
+    assert "ẩn danh" in await me.say("phường Âu Lâu")
+    summary = await me.choose("Gửi ẩn danh")
+    assert "kiểm tra lại phản ánh" in summary and "Xã, phường: Phường Âu Lâu" in summary
     assert "Em đã nhận phản ánh" in await me.choose("Gửi phản ánh")
 
     # the staff group: a topic, the card, and the citizen's photo (by URL)

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import re
 import warnings
+from collections.abc import Collection
 from typing import Any
 
 from telegram import BotCommand, InlineKeyboardMarkup, InputFile, Message, Update
@@ -63,8 +64,9 @@ def file_base_url(api_base_url: str) -> str:
     return f"{head}/file/{tail}" if sep else api_base_url
 
 
-def incoming_from_telegram(update: Update, staff_chat_id: int | None = None) -> Incoming | None:
-    """The neutral form of a Telegram update; None for updates the bot does not act on."""
+def incoming_from_telegram(update: Update, staff_chats: Collection[int] = ()) -> Incoming | None:
+    """The neutral form of a Telegram update; None for updates the bot does not act on.
+    `staff_chats`: the staff groups (the province-wide one and the communes')."""
     key = f"telegram:{update.update_id}"
     query = update.callback_query
     if query is not None:
@@ -79,7 +81,7 @@ def incoming_from_telegram(update: Update, staff_chat_id: int | None = None) -> 
             action=query.data or "",
             display_name=query.from_user.full_name,
             message_id=str(message.message_id) if message else None,
-            is_staff_chat=staff_chat_id is not None and chat_id == staff_chat_id,
+            is_staff_chat=chat_id in staff_chats,
             is_group=bool(chat and chat.type in ("group", "supergroup")),
             thread_id=str(message.message_thread_id) if message and message.message_thread_id
             else None,
@@ -113,7 +115,7 @@ def incoming_from_telegram(update: Update, staff_chat_id: int | None = None) -> 
         attachments=attachments,
         message_id=str(message.message_id),
         at=message.date,
-        is_staff_chat=staff_chat_id is not None and message.chat.id == staff_chat_id,
+        is_staff_chat=message.chat.id in staff_chats,
         is_group=message.chat.type in ("group", "supergroup"),
         thread_id=str(message.message_thread_id) if message.is_topic_message else None,
         reply_to=str(reply_to.message_id) if reply_to and not reply_to.forum_topic_created
@@ -279,7 +281,7 @@ class TelegramChannel:
             task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, update: Update) -> tuple[ChatRef, list[Outgoing], str] | None:
-        msg = incoming_from_telegram(update, self.settings.telegram_staff_chat_id)
+        msg = incoming_from_telegram(update, self.settings.staff_chat_ids)
         query = update.callback_query
         try:
             if msg is None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.models import Base, Id, utcnow
 from bot.db.sql import dialect_of
+from bot.staffscope import EVERYTHING, Scope
 
 CATEGORIES = {
     "thu_tuc": "Thủ tục hành chính",
@@ -59,8 +60,11 @@ class Ticket(Base):
     assigned_to: Mapped[str | None] = mapped_column(String(120))
     rating: Mapped[int | None] = mapped_column()
     reopen_count: Mapped[int] = mapped_column(default=0)
+    staff_chat_id: Mapped[str | None] = mapped_column(String(30))
+    """The Telegram staff group the ticket was put in: its commune's (TELEGRAM_STAFF_CHATS) or
+    the province-wide one; None: the province-wide one (TELEGRAM_STAFF_CHAT_ID)."""
     staff_thread_id: Mapped[str | None] = mapped_column(String(30))
-    """The forum topic holding this ticket in the staff group (forum groups only)."""
+    """The forum topic holding this ticket in its staff group (forum groups only)."""
     staff_ready: Mapped[bool] = mapped_column(default=False)
     """True once the staff desk has put the ticket in the staff group (topic or card)."""
 
@@ -105,19 +109,24 @@ async def new_code(session: AsyncSession, now: datetime) -> str:
     return f"{prefix}{number:04d}"
 
 
-async def commune_of(session: AsyncSession, ticket: Ticket) -> str | None:
-    """The commune a new ticket belongs to: its dossier's, when it names a dossier of exactly
-    one commune. (Next, when known: the citizen's commune, asked in the feedback flow — set
-    `ticket.commune_code` before `add_ticket` and it is kept.)"""
-    if ticket.commune_code or not ticket.dossier_code:
-        return ticket.commune_code
+async def dossier_commune(session: AsyncSession, dossier_code: str | None) -> str | None:
+    """The commune of the dossier a ticket names, when exactly one commune has it."""
+    if not dossier_code:
+        return None
     from bot.db.dossiers import Dossier
 
-    code = ticket.dossier_code.strip().upper()
+    code = dossier_code.strip().upper()
     communes = set(await session.scalars(
         select(Dossier.commune_code).where(or_(Dossier.code == code, Dossier.key == code),
                                            Dossier.commune_code.is_not(None)).limit(5)))
     return communes.pop() if len(communes) == 1 else None
+
+
+async def commune_of(session: AsyncSession, ticket: Ticket) -> str | None:
+    """The commune a new ticket belongs to: its dossier's, when it names a dossier of exactly
+    one commune; else the one set before `add_ticket` (the citizen's commune, which the
+    feedback flow asks when unknown)."""
+    return await dossier_commune(session, ticket.dossier_code) or ticket.commune_code
 
 
 async def add_ticket(session: AsyncSession, ticket: Ticket, now: datetime) -> Ticket:
@@ -147,15 +156,23 @@ async def get_ticket(session: AsyncSession, code_or_id: str | int, *,
     return await session.scalar(query)
 
 
-async def ticket_by_thread(session: AsyncSession, thread_id: str) -> Ticket | None:
-    return await session.scalar(select(Ticket).where(Ticket.staff_thread_id == thread_id))
+async def ticket_by_thread(session: AsyncSession, chat_id: str, thread_id: str, *,
+                           province_wide: bool) -> Ticket | None:
+    """The ticket of a forum topic of one staff group (topic ids repeat across groups);
+    `province_wide`: the group of TELEGRAM_STAFF_CHAT_ID, which also holds the tickets
+    placed before staff groups were recorded."""
+    chat = Ticket.staff_chat_id == chat_id
+    if province_wide:
+        chat = or_(chat, Ticket.staff_chat_id.is_(None))
+    return await session.scalar(select(Ticket).where(Ticket.staff_thread_id == thread_id, chat)
+                                .order_by(Ticket.id.desc()).limit(1))
 
 
-async def find_open_tickets(session: AsyncSession) -> list[Ticket]:
-    """Tickets not closed, oldest first."""
-    return list(await session.scalars(
-        select(Ticket).where(Ticket.status != CLOSED).order_by(Ticket.created_at)
-    ))
+async def find_open_tickets(session: AsyncSession, scope: Scope = EVERYTHING) -> list[Ticket]:
+    """Tickets not closed within `scope`, oldest first."""
+    return list(await session.scalars(scope.apply(
+        select(Ticket).where(Ticket.status != CLOSED), Ticket.commune_code)
+        .order_by(Ticket.created_at)))
 
 
 async def find_citizen_tickets(session: AsyncSession, citizen_id: int,

@@ -42,9 +42,11 @@ from bot.db.models import (
 
 REDACTED = "[đã xóa]"
 
-SECURITY_ACTIONS = ("dossier.lookup_failed", "dossier.throttled", "dossier.code_locked")
-"""Audit entries that are security records: pseudonymised, purged after
-`RETENTION_DAYS_SECURITY` days."""
+SECURITY_ACTIONS = ("dossier.lookup_failed", "dossier.throttled", "dossier.code_locked",
+                    "staff.login", "staff.locked")
+"""Audit entries that are security records, purged after `RETENTION_DAYS_SECURITY` days:
+failed dossier lookups (pseudonymised) and the web desk's logins and lockouts (what staff
+did with tickets is kept)."""
 
 
 def pseudonym(secret: bytes, kind: str, value: str) -> str:

@@ -18,6 +18,7 @@ from bot.desk.accounts import actor_of, audit
 from bot.desk.models import StaffAccount
 from bot.messages import Incoming
 from bot.router import Context, ConversationState
+from bot.staffscope import of_account
 
 OUTCOMES = {
     "resolved": "Đã giải quyết",
@@ -32,7 +33,8 @@ MAX_TEXT = 3000
 def _as_staff_message(account: StaffAccount, text: str) -> Incoming:
     return Incoming(channel="desk", chat_id=f"desk:{account.username}",
                     user_id=account.username, update_key=f"desk:{uuid.uuid4().hex}",
-                    display_name=account.username, text=text, is_staff_chat=True)
+                    display_name=account.username, text=text, is_staff_chat=True,
+                    staff_scope=of_account(account))
 
 
 async def _last_message_id(session: AsyncSession, ticket: tickets.Ticket) -> int:

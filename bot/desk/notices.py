@@ -18,6 +18,7 @@ from bot.desk.accounts import actor_of, audit
 from bot.desk.models import ADMIN, LEADER, StaffAccount
 from bot.messages import Incoming
 from bot.router import Context, ConversationState
+from bot.staffscope import of_account
 
 MAX_TEXT = 2000
 STATUS_LABELS = {store.PENDING: "Chờ duyệt", store.APPROVED: "Đã duyệt, chờ gửi",
@@ -28,7 +29,8 @@ STATUS_LABELS = {store.PENDING: "Chờ duyệt", store.APPROVED: "Đã duyệt, 
 def _as_staff(account: StaffAccount, action: str = "") -> Incoming:
     return Incoming(channel="desk", chat_id=f"desk:{account.username}",
                     user_id=account.username, update_key=f"desk:{uuid.uuid4().hex}",
-                    display_name=account.username, action=action or None, is_staff_chat=True)
+                    display_name=account.username, action=action or None, is_staff_chat=True,
+                    staff_scope=of_account(account))
 
 
 def _ctx(session: AsyncSession, settings: Settings, services: dict[str, Any],

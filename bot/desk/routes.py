@@ -7,15 +7,18 @@ them, approve notices and read statistics; admins also see the accounts and the 
 Routes: GET/POST /staff/login, POST /staff/logout, GET /staff (inbox),
 GET /staff/tickets/{code}, POST /staff/tickets/{code}/(reply|close|reopen|note|assign),
 GET/POST /staff/notices, POST /staff/notices/{id}/(approve|reject),
-GET /staff/stats, /staff/stats.csv, /staff/stats/chart.png, GET /staff/accounts, /staff/audit.
+GET /staff/stats, /staff/stats.csv, /staff/stats/chart.png (the account's communes),
+GET /staff/accounts, /staff/audit.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -28,6 +31,7 @@ from bot.desk import actions, notices, stats
 from bot.desk.accounts import actor_of, audit, authenticate
 from bot.desk.models import ADMIN, LEADER, ROLE_LABELS, StaffAccount
 from bot.desk.sessions import DeskSessions, Signed, csrf_matches
+from bot.staffscope import of_account
 from scheduler.quiet import local_date
 
 if TYPE_CHECKING:
@@ -86,7 +90,7 @@ def add_routes(app: web.Application, service: Service) -> None:
     r.add_post("/staff/notices/{id:\\d+}/reject", signed_in(notice_decide, leads=True))
     r.add_get("/staff/stats", signed_in(stats_page, leads=True))
     r.add_get("/staff/stats.csv", signed_in(stats_csv, leads=True))
-    r.add_get("/staff/stats/chart.png", signed_in(stats_chart, admin=True))
+    r.add_get("/staff/stats/chart.png", signed_in(stats_chart, leads=True))
     r.add_static("/staff/static/", HERE / "static", show_index=False)
 
 
@@ -153,7 +157,7 @@ def signed_in(page: Page, *, acts: bool = False, admin: bool = False,
         async with desk.service.db.session() as session:
             signed = await desk.sessions.find(session, _cookie(request, COOKIE, SECURE_COOKIE))
             if signed is None:
-                return see_other("/staff/login", 302)
+                return see_other(login_location(request), 302)
             if form is not None and not csrf_matches(_field(form, "csrf_token"),
                                                     signed.row.csrf_token):
                 audit(session, desk.service.clock(), actor_of(signed.account), "desk.csrf",
@@ -186,11 +190,31 @@ def _day(moment: datetime | None, request: web.Request) -> str:
 # -- login ----------------------------------------------------------------------------------
 
 
+def safe_next(value: str) -> str:
+    """Where to go after signing in: a page of the desk named by a relative path, never
+    another site (`//host`, `/\\host`, a scheme) nor the login itself; else the inbox."""
+    if (len(value) <= 500 and re.fullmatch(r"/staff(?:[/?][!-~]*)?", value)
+            and "\\" not in value and "/.." not in value
+            and not value.startswith(("/staff/login", "/staff/logout"))
+            and not urlsplit(value).netloc):
+        return value
+    return "/staff"
+
+
+def login_location(request: web.Request) -> str:
+    """The login form, remembering the page asked for (GET only: a POST is not replayed)."""
+    if request.method != "GET" or safe_next(request.path_qs) == "/staff":
+        return "/staff/login"
+    return "/staff/login?" + urlencode({"next": request.path_qs})
+
+
 async def login_page(request: web.Request, error: str = "", status: int = 200,
-                     username: str = "") -> web.Response:
+                     username: str = "", next_page: str | None = None) -> web.Response:
     desk = request.app[DESK]
     nonce, token = desk.sessions.login_form(_cookie(request, LOGIN_COOKIE, SECURE_LOGIN_COOKIE))
-    response = render("login.html", status=status, csrf=token, error=error, username=username)
+    next_page = safe_next(request.query.get("next", "") if next_page is None else next_page)
+    response = render("login.html", status=status, csrf=token, error=error, username=username,
+                      next_page="" if next_page == "/staff" else next_page)
     _set_cookie(request, response, LOGIN_COOKIE, SECURE_LOGIN_COOKIE, nonce, max_age=3600)
     return response
 
@@ -208,6 +232,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         return await login_page(request, "Quá nhiều lần đăng nhập. Vui lòng thử lại sau ít phút.",
                                 429)
     username = _field(form, "username", 60)
+    next_page = safe_next(_field(form, "next", 500))
     async with service.db.session() as session:
         result = await authenticate(session, username, _field(form, "password", 1000),
                                     service.clock(), origin=address)
@@ -220,8 +245,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         message = ("Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau "
                    "15 phút hoặc nhờ quản trị đặt lại mật khẩu.") if result.reason == "locked" \
             else "Tên đăng nhập hoặc mật khẩu không đúng."
-        return await login_page(request, message, 401, username=username)
-    response = see_other("/staff")
+        return await login_page(request, message, 401, username=username, next_page=next_page)
+    response = see_other(next_page)
     _set_cookie(request, response, COOKIE, SECURE_COOKIE, cookie)
     response.del_cookie(SECURE_LOGIN_COOKIE if _secure(request) else LOGIN_COOKIE, path="/")
     return response
@@ -241,9 +266,7 @@ async def logout(request: web.Request, session: AsyncSession, signed: Signed) ->
 
 def scoped(query: Any, account: StaffAccount) -> Any:
     """Only the tickets of the account's communes (an admin: all)."""
-    if account.role == ADMIN:
-        return query
-    return query.where(tickets.Ticket.commune_code.in_(list(account.communes) or ["-"]))
+    return of_account(account).apply(query, tickets.Ticket.commune_code)
 
 
 async def inbox(request: web.Request, session: AsyncSession, signed: Signed) -> web.Response:
@@ -385,10 +408,8 @@ async def stats_page(request: web.Request, session: AsyncSession,
     service = request.app[DESK].service
     now = service.clock()
     figures = await stats.ticket_stats(session, scoped(stats.ticket_query(), signed.account), now)
-    province = None
-    if signed.account.role == ADMIN:
-        province, _ = await stats.province_figures(session, service.settings, service.services,
-                                                   now)
+    province, _ = await stats.province_figures(session, service.settings, service.services,
+                                               now, of_account(signed.account))
     audit(session, now, actor_of(signed.account), "desk.stats")
     return render("stats.html", me=signed.account, csrf=signed.row.csrf_token, s=figures,
                   province=province, roles=ROLE_LABELS)
@@ -413,7 +434,7 @@ async def stats_chart(request: web.Request, session: AsyncSession,
 
     service = request.app[DESK].service
     _, figures = await stats.province_figures(session, service.settings, service.services,
-                                              service.clock())
+                                              service.clock(), of_account(signed.account))
     png = await asyncio.to_thread(chart_png, figures)
     return web.Response(body=png, content_type="image/png",
                         headers={"Cache-Control": "no-store"})

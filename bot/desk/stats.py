@@ -1,7 +1,7 @@
 """Statistics on the web desk (leaders and admins). Tickets by category, counted within the
-account's communes only: received, open, closed, closed by the deadline, open past it. For
-admins (every commune) also the figures and chart of the staff group's /thongke, computed by
-the same code (handlers/surveys.py), so both show the same numbers."""
+account's communes only: received, open, closed, closed by the deadline, open past it; and
+the figures and chart of the staff group's /thongke for the same communes, computed by the
+same code (handlers/surveys.py), so both show the same numbers."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.db import feedback as tickets
 from bot.router import Context, ConversationState
+from bot.staffscope import Scope
 
 
 @dataclass
@@ -68,13 +69,14 @@ def as_csv(stats: TicketStats) -> str:
 
 
 async def province_figures(session: AsyncSession, settings: Settings, services: dict[str, Any],
-                           now: datetime) -> tuple[str, Any]:
-    """/thongke's text and figures, as the staff group gets them."""
+                           now: datetime, scope: Scope) -> tuple[str, Any]:
+    """/thongke's text and figures within `scope`, as a staff group of those communes gets
+    them."""
     from handlers.surveys import compute_figures
     from handlers.texts import text
 
     ctx = Context(settings, session, ConversationState(), 0, services, now)
-    figures = await compute_figures(ctx)
+    figures = await compute_figures(ctx, scope=scope)
     return text("surveys.stats", v=figures), figures
 
 
