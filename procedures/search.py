@@ -99,6 +99,9 @@ VARIANT_WORDS = ("lại", "xóa", "hủy", "đổi", "hồi", "dứt", "ngừng"
 hồi", "chấm dứt", "điều chỉnh", "bổ sung", "gia hạn"), recognised with their accents."""
 VARIANT_FACTOR = 0.95
 """A surface holding a variant word the query does not have scores this share."""
+ASKED_VARIANT_FACTOR = 0.9
+"""A procedure lacking a variant the query asks for (:data:`VARIANT_PHRASES`) scores this share,
+popularity included: "cấp lại giấy phép xây dựng" is not the popular first permit."""
 VARIANT_HEAD = 5
 """…among the first words of the surface (a later "thu hồi" names a case, not the action)."""
 
@@ -239,6 +242,7 @@ class SearchIndex:
         self._by_code: dict[str, int] = {}
         self._surfaces: list[_Surface] = []
         self._doc_surfaces: list[list[int]] = []
+        self._doc_variants: list[frozenset[str]] = []  # the variant words its surfaces start with
         self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, ascending
         self._idf: dict[str, float] = {}
         self._max_idf = 1.0
@@ -288,6 +292,9 @@ class SearchIndex:
                 index._surfaces.append(surface)
                 terms.update(surface.folded)
             index._doc_surfaces.append(ids)
+            index._doc_variants.append(
+                frozenset().union(*(index._surfaces[i].variants for i in ids))
+            )
             doc_terms.append(terms)
             citizen = any(
                 "công dân" in a.lower() or "cá nhân" in a.lower() for a in procedure.audience
@@ -440,6 +447,9 @@ class SearchIndex:
         compiled = self._compile(slots, len(tokens(query)))
         # A field whose lexicon holds a phrase of the query is likely the one meant.
         hinted = frozenset().union(*(s.fields for s in required))
+        # "cấp lại", "gia hạn", "điều chỉnh" said: the plain sibling is not meant.
+        asked = _asked_variants(query)
+        doc_variants = self._doc_variants
         fields = self._fields
         # Candidates in the order of a bound on their score (`_bound`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
@@ -473,6 +483,8 @@ class SearchIndex:
             for surface, present in matching:
                 best = max(best, self._score(surface, present, compiled, need))
             score = (best + prior) / _SCALE if best > 0 else 0.0
+            if asked and not asked <= doc_variants[doc]:
+                score *= ASKED_VARIANT_FACTOR
             if score < min_score:
                 continue
             if len(top) < limit:
@@ -1091,6 +1103,22 @@ def _off_topic(query: str) -> bool:
     return _OFF_TOPIC.search(" ".join(_iy(fold(w)) for w in tokens(query))) is not None
 
 
+def _asked_variants(query: str) -> frozenset[str]:
+    """The variant words (folded, as in :data:`VARIANT_WORDS`) a query asks for by one of
+    :data:`VARIANT_PHRASES`: with its accents when typed with them; without, only the two-word
+    phrases ("cap lai", "gia han"), as a lone "lai" or "doi" is as often another word."""
+    terms = [_term(w) for w in tokens(query)]
+    asked: set[str] = set()
+    for number, (folded, key, marked) in enumerate(terms):
+        for phrase, variant in _VARIANT_PHRASES.get(folded, ()):
+            span = terms[number - len(phrase) + 1 : number + 1]
+            if len(span) != len(phrase) or len(phrase) < 2 and not marked:
+                continue
+            if all(t[0] == p[0] and (not t[2] or t[1] == p[1]) for t, p in zip(span, phrase)):
+                asked.add(variant)
+    return frozenset(asked)
+
+
 def _plausible_typo(typed: str, word: str) -> bool:
     """A short word losing a letter is more often another word than a typo ("phim" ≠ "phi")."""
     if len(word) >= len(typed) or len(typed) > 5:
@@ -1369,6 +1397,18 @@ del _phrase, _terms, _folded
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
+VARIANT_PHRASES = (
+    "cấp lại", "làm lại", "gia hạn", "điều chỉnh", "thu hồi", "chấm dứt", "bổ sung", "cấp đổi",
+    "đổi", "xóa", "hủy",
+)
+"""How a citizen asks for a variant (:data:`VARIANT_WORDS`): a procedure whose names start with
+no such word scores :data:`VARIANT_FACTOR` of itself."""
+_VARIANT_PHRASES: dict[str, list[tuple[tuple[tuple[str, str], ...], str]]] = {}
+"""The folded last word of a variant phrase → (its words' (folded, key)), its variant word."""
+for _phrase in VARIANT_PHRASES:
+    _words = tuple(_term(w)[:2] for w in tokens(_phrase))
+    _VARIANT_PHRASES.setdefault(_words[-1][0], []).append((_words, _words[-1][0]))
+del _phrase, _words
 GAP_WORDS = ("hẳn", "luôn", "thêm", "một", "cái", "chiếc", "mấy", "giúp", "dùm", "giùm")
 """Small words a citizen puts inside a known phrase ("đóng hẳn công ty", "mở thêm chi nhánh")."""
 _GAP_KEYS = frozenset(_term(word)[1] for word in GAP_WORDS)
