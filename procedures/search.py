@@ -766,7 +766,7 @@ class SearchIndex:
                 slot = None
                 if long_message:
                     slot = self._context_slot(flat, i, size, accented)
-                slot = slot or self._phrase_slot(phrase, span, accented)
+                slot = slot or self._phrase_slot(phrase, span, accented, flat, i)
                 if slot is None and size == 1 and longest > 1:
                     gapped = self._gapped_slot(flat, i, longest, accented)
                     if gapped is not None:
@@ -938,8 +938,15 @@ class SearchIndex:
         return _Term(_iy(fold(best.rstrip("012345"))), best, True, repaired=True)
 
     def _phrase_slot(
-        self, phrase: str, span: list[tuple[str, str, bool, bool]], accented: bool
+        self,
+        phrase: str,
+        span: list[tuple[str, str, bool, bool]],
+        accented: bool,
+        flat: list[tuple[str, str, bool, bool]] | None = None,
+        start: int = 0,
     ) -> _Slot | None:
+        """The slot of a known phrase (shorthand, everyday name, filler) at ``flat[start:]``,
+        None when `phrase` is none."""
         vocabulary = self._vocabulary
         entries = [vocabulary.abbreviations.get(phrase), vocabulary.names.get(phrase)]
         spellings = _FILLER.get(phrase)
@@ -965,9 +972,21 @@ class SearchIndex:
             return _Slot(alternatives, weight, optional, whole_first=keep_original, fields=fields)
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler
-        if spellings and loose and any(_accents_agree(s, span) for s in spellings):
-            return _Slot([original], weight, True)
-        return None
+        if not (spellings and loose and any(_accents_agree(s, span) for s in spellings)):
+            return None
+        if accented and flat is not None and not any(
+            tuple(t[1] for t in spelling) == tuple(t[1] for t in span) for spelling in spellings
+        ):
+            # Typed without the marks of its filler spelling ("chi" for chị) in a text with
+            # accents: a word, unless it forms no pair of the names with a neighbour ("chi
+            # nhánh").
+            before = flat[start - 1] if start > 0 else None
+            after = flat[start + len(span)] if start + len(span) < len(flat) else None
+            if (before and self._paired(before, span[0], True)) or (
+                after and self._paired(span[-1], after, True)
+            ):
+                return None
+        return _Slot([original], weight, True)
 
     def _weight(self, folded: str) -> float:
         return self._idf.get(folded, self._max_idf)
