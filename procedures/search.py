@@ -1004,7 +1004,9 @@ class SearchIndex:
             return False, [word]
         for decoded in (decode_telex(word), decode_vni(word)):
             if decoded and _iy(fold(decoded)) in self._vocab_set:
-                return False, [decoded]
+                # Marks typed as letters are often slips ("ddaang" for đăng): the word is
+                # read without them, as if typed without accents.
+                return False, [_iy(fold(decoded))]
         if word.isalpha() and len(folded) >= 4:
             parts = self._segment(folded)
             if parts:
