@@ -798,22 +798,28 @@ class SearchIndex:
     def _gapped_slot(
         self, flat: list[tuple[str, str, bool, bool]], i: int, longest: int, accented: bool
     ) -> tuple[list[_Slot], int] | None:
-        """A phrase of the dictionaries said with one small word inside ("đóng hẳn công ty",
-        "mở thêm chi nhánh"): the phrase's slot and an optional slot for that word, and the
-        number of words they take."""
-        for size in range(min(longest + 1, len(flat) - i), 2, -1):
+        """A phrase of the dictionaries said with one or two small words inside ("đóng hẳn
+        công ty", "mở thêm một chi nhánh"): the phrase's slot and an optional slot for those
+        words, and the number of words they take."""
+        gap_words = _GAP_KEYS if accented else _GAP_FOLDED
+        for size in range(min(longest + 2, len(flat) - i), 2, -1):
             span = flat[i : i + size]
             for gap in range(1, size - 1):
-                word = span[gap]
-                if (word[1] if accented else word[0]) not in (
-                    _GAP_KEYS if accented else _GAP_FOLDED
-                ):
-                    continue
-                rest = span[:gap] + span[gap + 1 :]
-                slot = self._phrase_slot(" ".join(t[0] for t in rest), rest, accented)
-                if slot is None or slot.optional:
-                    continue
-                return [slot, _Slot([[_Term(*word)]], self._weight(word[0]), True)], size
+                for width in (1, 2):
+                    words = span[gap : gap + width]
+                    if gap + width >= size or any(
+                        (w[1] if accented else w[0]) not in gap_words for w in words
+                    ):
+                        continue
+                    rest = span[:gap] + span[gap + width :]
+                    if len(rest) > longest:
+                        continue
+                    slot = self._phrase_slot(" ".join(t[0] for t in rest), rest, accented)
+                    if slot is None or slot.optional:
+                        continue
+                    terms = [_Term(*w) for w in words]
+                    weight = sum(self._weight(w[0]) for w in words)
+                    return [slot, _Slot([terms], weight, True)], size
         return None
 
     def _context_slot(
