@@ -753,40 +753,63 @@ class SearchIndex:
                 flat.append((folded, key, marked, repaired))
         accented = any(t[2] for t in flat)
         long_message = story or len(raw_words) >= LONG_MESSAGE_WORDS
-        slots: list[_Slot] = []
-        i = 0
-        while i < len(flat):
-            matched = False
+        slots = self._segmentation(flat, accented, long_message)
+        self._add_context_repairs(slots, accented)
+        return slots
+
+    def _segmentation(
+        self, flat: list[tuple[str, str, bool, bool]], accented: bool, long_message: bool
+    ) -> list[_Slot]:
+        """The slots of the words `flat`: the reading whose known phrases cover the most words,
+        then with the fewest pieces, then whose phrases start furthest right. A phrase read
+        first from the left often eats the start of the next one ("giay phep mo | chi nhanh",
+        "thành lập công ty | bảo hiểm"); Vietnamese names its head first and qualifies it
+        after, so of two readings covering as much the later phrase is the whole one."""
+        n = len(flat)
+        # best[i]: (words covered by phrases, -pieces, start of the first phrase, slots) of
+        # the best reading of flat[i:].
+        best: list[tuple[int, int, int, list[_Slot]]] = [(0, 0, n, [])] * (n + 1)
+        for i in range(n - 1, -1, -1):
+            options: list[tuple[int, list[_Slot]]] = []  # (words taken, slots)
             longest = self._vocabulary.lengths.get(flat[i][0], 0)  # no phrase starts here: 0
             if long_message:
                 longest = max(longest, _CONTEXT_LENGTHS.get(flat[i][0], 0))
-            for size in range(min(_MAX_PHRASE, len(flat) - i, longest), 0, -1):
+            single = None
+            for size in range(min(_MAX_PHRASE, n - i, longest), 0, -1):
                 span = flat[i : i + size]
-                phrase = " ".join(t[0] for t in span)
                 slot = None
                 if long_message:
                     slot = self._context_slot(flat, i, size, accented)
+                phrase = " ".join(t[0] for t in span)
                 slot = slot or self._phrase_slot(phrase, span, accented, flat, i)
-                if slot is None and size == 1 and longest > 1:
-                    gapped = self._gapped_slot(flat, i, longest, accented)
-                    if gapped is not None:
-                        slots.extend(gapped[0])
-                        i += gapped[1]
-                        matched = True
-                        break
-                if slot is not None:
-                    slots.append(slot)
-                    i += size
-                    matched = True
-                    break
-            if not matched:
+                if slot is None:
+                    continue
+                if size == 1:
+                    single = slot
+                else:
+                    options.append((size, [slot]))
+            if longest > 1 and single is None:
+                gapped = self._gapped_slot(flat, i, longest, accented)
+                if gapped is not None:
+                    options.append((gapped[1], gapped[0]))
+            if single is None:
                 folded, key, marked, repaired = flat[i]
                 term = _Term(folded, key, marked, repaired)
                 optional = folded.isdigit() or len(folded) == 1 and folded not in self._vocab_set
-                slots.append(_Slot([[term]], self._weight(folded), optional))
-                i += 1
-        self._add_context_repairs(slots, accented)
-        return slots
+                single = _Slot([[term]], self._weight(folded), optional)
+            choice = None
+            for size, taken in [(1, [single]), *options]:
+                covered, pieces, first, rest = best[i + size]
+                candidate = (
+                    covered + (size if size > 1 else 0),
+                    pieces - len(taken),
+                    i if size > 1 else first,
+                    taken + rest,
+                )
+                if choice is None or candidate[:3] > choice[:3]:
+                    choice = candidate
+            best[i] = choice
+        return list(best[0][3])
 
     def content_words(self, query: str) -> list[str]:
         """The words of a message a procedure is scored on, folded, one entry per word or known
