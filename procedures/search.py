@@ -105,6 +105,13 @@ popularity included: "cấp lại giấy phép xây dựng" is not the popular f
 VARIANT_HEAD = 5
 """…among the first words of the surface (a later "thu hồi" names a case, not the action)."""
 
+POPULARITY_BONUS = 0.08
+"""Added to the prior of a procedure in proportion to its popularity (the curated ones)…"""
+POPULARITY_COVER_POWER = 8
+"""…times the share of the query's words its names explain to this power: a popular procedure
+that leaves a word of the query unexplained ("tạm ngừng kinh doanh" of a *company*) yields to
+the sibling that names it."""
+
 FIELD_BONUS = 0.1
 """Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
 
@@ -249,6 +256,7 @@ class SearchIndex:
         self._vocab: list[str] = []
         self._vocab_set: set[str] = set()
         self._priors: list[float] = []
+        self._popularity: list[float] = []  # the popularity share of each prior
         self._prior_array = np.zeros(0)
         self._levels: list[set[str]] = []
         self._fields: list[str] = []
@@ -299,8 +307,9 @@ class SearchIndex:
             citizen = any(
                 "công dân" in a.lower() or "cá nhân" in a.lower() for a in procedure.audience
             )
+            index._popularity.append(POPULARITY_BONUS * min(1.0, procedure.popularity))
             index._priors.append(
-                0.08 * min(1.0, procedure.popularity)
+                index._popularity[-1]
                 + 0.03 * _LEVEL_PRIOR.get(procedure.level, 0.0)
                 + (0.02 if citizen else 0.0)
             )
@@ -456,6 +465,7 @@ class SearchIndex:
         bounded: list[tuple[float, int, float, list[tuple[_Surface, frozenset[str]]]]] = []
         terms, required_terms = compiled.terms, compiled.required_terms
         surfaces, priors, idf = self._surfaces, self._priors, self._idf
+        popularity = self._popularity
         for doc in candidates:
             matching = []
             best_bound = 0.0
@@ -469,6 +479,9 @@ class SearchIndex:
                 if surface_bound > best_bound:  # noqa: PLR1730 - cheaper than max() here
                     best_bound = surface_bound
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
+            if popularity[doc] and matching and not compiled.long_message:
+                cover = _doc_cover(compiled, frozenset().union(*(p for _, p in matching)))
+                prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
             bound = (best_bound + prior) / _SCALE if matching else 0.0
             bounded.append((bound, doc, prior, matching))
         bounded.sort(key=lambda item: -item[0])
@@ -915,6 +928,11 @@ class SearchIndex:
                 word, before, after = term.folded, _folded_of(before_term), _folded_of(after_term)
             if (before, word) in bigrams or (word, after) in bigrams:
                 continue
+            if not accented and word in _FILLER_FOLDED:
+                # Without accents a filler spelling that pairs with no neighbour is the filler
+                # word ("hkd can giay to": cần), not a typo of another word ("cap").
+                slots[i] = replace(slot, optional=True)
+                continue
             repair = (self._accented_repair if accented else self._folded_repair)(
                 term, before, after
             )
@@ -1285,6 +1303,22 @@ def _bound(
     if cover < gate:
         relevance *= cover / gate
     return relevance * surface.factor
+
+
+def _doc_cover(query: _Query, present: frozenset[str]) -> float:
+    """The share of the query's required weight whose slots hold a word of `present` (a long
+    message: against a need-sized share, as in `SearchIndex._score`)."""
+    matched = sum(
+        weight
+        for optional, weight, _alternatives, words, _default in query.slots
+        if not optional and not words.isdisjoint(present)
+    )
+    if query.required_weight <= 0:
+        return 0.0
+    whole = query.required_weight
+    if query.long_message:
+        whole = min(whole, query.need_weight)
+    return min(1.0, matched / whole)
 
 
 def _matched_spans(slots: list[_CompiledSlot]) -> dict[str, int]:
