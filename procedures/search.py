@@ -99,8 +99,18 @@ VARIANT_WORDS = ("lại", "xóa", "hủy", "đổi", "hồi", "dứt", "ngừng"
 hồi", "chấm dứt", "điều chỉnh", "bổ sung", "gia hạn"), recognised with their accents."""
 VARIANT_FACTOR = 0.95
 """A surface holding a variant word the query does not have scores this share."""
+ASKED_VARIANT_FACTOR = 0.9
+"""A procedure lacking a variant the query asks for (:data:`VARIANT_PHRASES`) scores this share,
+popularity included: "cấp lại giấy phép xây dựng" is not the popular first permit."""
 VARIANT_HEAD = 5
 """…among the first words of the surface (a later "thu hồi" names a case, not the action)."""
+
+POPULARITY_BONUS = 0.08
+"""Added to the prior of a procedure in proportion to its popularity (the curated ones)…"""
+POPULARITY_COVER_POWER = 8
+"""…times the share of the query's words its names explain to this power: a popular procedure
+that leaves a word of the query unexplained ("tạm ngừng kinh doanh" of a *company*) yields to
+the sibling that names it."""
 
 FIELD_BONUS = 0.1
 """Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
@@ -239,12 +249,14 @@ class SearchIndex:
         self._by_code: dict[str, int] = {}
         self._surfaces: list[_Surface] = []
         self._doc_surfaces: list[list[int]] = []
+        self._doc_variants: list[frozenset[str]] = []  # the variant words its surfaces start with
         self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, ascending
         self._idf: dict[str, float] = {}
         self._max_idf = 1.0
         self._vocab: list[str] = []
         self._vocab_set: set[str] = set()
         self._priors: list[float] = []
+        self._popularity: list[float] = []  # the popularity share of each prior
         self._prior_array = np.zeros(0)
         self._levels: list[set[str]] = []
         self._fields: list[str] = []
@@ -288,12 +300,16 @@ class SearchIndex:
                 index._surfaces.append(surface)
                 terms.update(surface.folded)
             index._doc_surfaces.append(ids)
+            index._doc_variants.append(
+                frozenset().union(*(index._surfaces[i].variants for i in ids))
+            )
             doc_terms.append(terms)
             citizen = any(
                 "công dân" in a.lower() or "cá nhân" in a.lower() for a in procedure.audience
             )
+            index._popularity.append(POPULARITY_BONUS * min(1.0, procedure.popularity))
             index._priors.append(
-                0.08 * min(1.0, procedure.popularity)
+                index._popularity[-1]
                 + 0.03 * _LEVEL_PRIOR.get(procedure.level, 0.0)
                 + (0.02 if citizen else 0.0)
             )
@@ -440,12 +456,16 @@ class SearchIndex:
         compiled = self._compile(slots, len(tokens(query)))
         # A field whose lexicon holds a phrase of the query is likely the one meant.
         hinted = frozenset().union(*(s.fields for s in required))
+        # "cấp lại", "gia hạn", "điều chỉnh" said: the plain sibling is not meant.
+        asked = _asked_variants(query)
+        doc_variants = self._doc_variants
         fields = self._fields
         # Candidates in the order of a bound on their score (`_bound`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
         bounded: list[tuple[float, int, float, list[tuple[_Surface, frozenset[str]]]]] = []
         terms, required_terms = compiled.terms, compiled.required_terms
         surfaces, priors, idf = self._surfaces, self._priors, self._idf
+        popularity = self._popularity
         for doc in candidates:
             matching = []
             best_bound = 0.0
@@ -459,6 +479,9 @@ class SearchIndex:
                 if surface_bound > best_bound:  # noqa: PLR1730 - cheaper than max() here
                     best_bound = surface_bound
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
+            if popularity[doc] and matching and not compiled.long_message:
+                cover = _doc_cover(compiled, frozenset().union(*(p for _, p in matching)))
+                prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
             bound = (best_bound + prior) / _SCALE if matching else 0.0
             bounded.append((bound, doc, prior, matching))
         bounded.sort(key=lambda item: -item[0])
@@ -473,6 +496,8 @@ class SearchIndex:
             for surface, present in matching:
                 best = max(best, self._score(surface, present, compiled, need))
             score = (best + prior) / _SCALE if best > 0 else 0.0
+            if asked and not asked <= doc_variants[doc]:
+                score *= ASKED_VARIANT_FACTOR
             if score < min_score:
                 continue
             if len(top) < limit:
@@ -741,40 +766,63 @@ class SearchIndex:
                 flat.append((folded, key, marked, repaired))
         accented = any(t[2] for t in flat)
         long_message = story or len(raw_words) >= LONG_MESSAGE_WORDS
-        slots: list[_Slot] = []
-        i = 0
-        while i < len(flat):
-            matched = False
+        slots = self._segmentation(flat, accented, long_message)
+        self._add_context_repairs(slots, accented)
+        return slots
+
+    def _segmentation(
+        self, flat: list[tuple[str, str, bool, bool]], accented: bool, long_message: bool
+    ) -> list[_Slot]:
+        """The slots of the words `flat`: the reading whose known phrases cover the most words,
+        then with the fewest pieces, then whose phrases start furthest right. A phrase read
+        first from the left often eats the start of the next one ("giay phep mo | chi nhanh",
+        "thành lập công ty | bảo hiểm"); Vietnamese names its head first and qualifies it
+        after, so of two readings covering as much the later phrase is the whole one."""
+        n = len(flat)
+        # best[i]: (words covered by phrases, -pieces, start of the first phrase, slots) of
+        # the best reading of flat[i:].
+        best: list[tuple[int, int, int, list[_Slot]]] = [(0, 0, n, [])] * (n + 1)
+        for i in range(n - 1, -1, -1):
+            options: list[tuple[int, list[_Slot]]] = []  # (words taken, slots)
             longest = self._vocabulary.lengths.get(flat[i][0], 0)  # no phrase starts here: 0
             if long_message:
                 longest = max(longest, _CONTEXT_LENGTHS.get(flat[i][0], 0))
-            for size in range(min(_MAX_PHRASE, len(flat) - i, longest), 0, -1):
+            single = None
+            for size in range(min(_MAX_PHRASE, n - i, longest), 0, -1):
                 span = flat[i : i + size]
-                phrase = " ".join(t[0] for t in span)
                 slot = None
                 if long_message:
                     slot = self._context_slot(flat, i, size, accented)
-                slot = slot or self._phrase_slot(phrase, span, accented)
-                if slot is None and size == 1 and longest > 1:
-                    gapped = self._gapped_slot(flat, i, longest, accented)
-                    if gapped is not None:
-                        slots.extend(gapped[0])
-                        i += gapped[1]
-                        matched = True
-                        break
-                if slot is not None:
-                    slots.append(slot)
-                    i += size
-                    matched = True
-                    break
-            if not matched:
+                phrase = " ".join(t[0] for t in span)
+                slot = slot or self._phrase_slot(phrase, span, accented, flat, i)
+                if slot is None:
+                    continue
+                if size == 1:
+                    single = slot
+                else:
+                    options.append((size, [slot]))
+            if longest > 1 and single is None:
+                gapped = self._gapped_slot(flat, i, longest, accented)
+                if gapped is not None:
+                    options.append((gapped[1], gapped[0]))
+            if single is None:
                 folded, key, marked, repaired = flat[i]
                 term = _Term(folded, key, marked, repaired)
                 optional = folded.isdigit() or len(folded) == 1 and folded not in self._vocab_set
-                slots.append(_Slot([[term]], self._weight(folded), optional))
-                i += 1
-        self._add_context_repairs(slots, accented)
-        return slots
+                single = _Slot([[term]], self._weight(folded), optional)
+            choice = None
+            for size, taken in [(1, [single]), *options]:
+                covered, pieces, first, rest = best[i + size]
+                candidate = (
+                    covered + (size if size > 1 else 0),
+                    pieces - len(taken),
+                    i if size > 1 else first,
+                    taken + rest,
+                )
+                if choice is None or candidate[:3] > choice[:3]:
+                    choice = candidate
+            best[i] = choice
+        return list(best[0][3])
 
     def content_words(self, query: str) -> list[str]:
         """The words of a message a procedure is scored on, folded, one entry per word or known
@@ -786,22 +834,28 @@ class SearchIndex:
     def _gapped_slot(
         self, flat: list[tuple[str, str, bool, bool]], i: int, longest: int, accented: bool
     ) -> tuple[list[_Slot], int] | None:
-        """A phrase of the dictionaries said with one small word inside ("đóng hẳn công ty",
-        "mở thêm chi nhánh"): the phrase's slot and an optional slot for that word, and the
-        number of words they take."""
-        for size in range(min(longest + 1, len(flat) - i), 2, -1):
+        """A phrase of the dictionaries said with one or two small words inside ("đóng hẳn
+        công ty", "mở thêm một chi nhánh"): the phrase's slot and an optional slot for those
+        words, and the number of words they take."""
+        gap_words = _GAP_KEYS if accented else _GAP_FOLDED
+        for size in range(min(longest + 2, len(flat) - i), 2, -1):
             span = flat[i : i + size]
             for gap in range(1, size - 1):
-                word = span[gap]
-                if (word[1] if accented else word[0]) not in (
-                    _GAP_KEYS if accented else _GAP_FOLDED
-                ):
-                    continue
-                rest = span[:gap] + span[gap + 1 :]
-                slot = self._phrase_slot(" ".join(t[0] for t in rest), rest, accented)
-                if slot is None or slot.optional:
-                    continue
-                return [slot, _Slot([[_Term(*word)]], self._weight(word[0]), True)], size
+                for width in (1, 2):
+                    words = span[gap : gap + width]
+                    if gap + width >= size or any(
+                        (w[1] if accented else w[0]) not in gap_words for w in words
+                    ):
+                        continue
+                    rest = span[:gap] + span[gap + width :]
+                    if len(rest) > longest:
+                        continue
+                    slot = self._phrase_slot(" ".join(t[0] for t in rest), rest, accented)
+                    if slot is None or slot.optional:
+                        continue
+                    terms = [_Term(*w) for w in words]
+                    weight = sum(self._weight(w[0]) for w in words)
+                    return [slot, _Slot([terms], weight, True)], size
         return None
 
     def _context_slot(
@@ -874,6 +928,11 @@ class SearchIndex:
                 word, before, after = term.folded, _folded_of(before_term), _folded_of(after_term)
             if (before, word) in bigrams or (word, after) in bigrams:
                 continue
+            if not accented and word in _FILLER_FOLDED:
+                # Without accents a filler spelling that pairs with no neighbour is the filler
+                # word ("hkd can giay to": cần), not a typo of another word ("cap").
+                slots[i] = replace(slot, optional=True)
+                continue
             repair = (self._accented_repair if accented else self._folded_repair)(
                 term, before, after
             )
@@ -926,8 +985,15 @@ class SearchIndex:
         return _Term(_iy(fold(best.rstrip("012345"))), best, True, repaired=True)
 
     def _phrase_slot(
-        self, phrase: str, span: list[tuple[str, str, bool, bool]], accented: bool
+        self,
+        phrase: str,
+        span: list[tuple[str, str, bool, bool]],
+        accented: bool,
+        flat: list[tuple[str, str, bool, bool]] | None = None,
+        start: int = 0,
     ) -> _Slot | None:
+        """The slot of a known phrase (shorthand, everyday name, filler) at ``flat[start:]``,
+        None when `phrase` is none."""
         vocabulary = self._vocabulary
         entries = [vocabulary.abbreviations.get(phrase), vocabulary.names.get(phrase)]
         spellings = _FILLER.get(phrase)
@@ -953,9 +1019,21 @@ class SearchIndex:
             return _Slot(alternatives, weight, optional, whole_first=keep_original, fields=fields)
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler
-        if spellings and loose and any(_accents_agree(s, span) for s in spellings):
-            return _Slot([original], weight, True)
-        return None
+        if not (spellings and loose and any(_accents_agree(s, span) for s in spellings)):
+            return None
+        if accented and flat is not None and not any(
+            tuple(t[1] for t in spelling) == tuple(t[1] for t in span) for spelling in spellings
+        ):
+            # Typed without the marks of its filler spelling ("chi" for chị) in a text with
+            # accents: a word, unless it forms no pair of the names with a neighbour ("chi
+            # nhánh").
+            before = flat[start - 1] if start > 0 else None
+            after = flat[start + len(span)] if start + len(span) < len(flat) else None
+            if (before and self._paired(before, span[0], True)) or (
+                after and self._paired(span[-1], after, True)
+            ):
+                return None
+        return _Slot([original], weight, True)
 
     def _weight(self, folded: str) -> float:
         return self._idf.get(folded, self._max_idf)
@@ -973,7 +1051,9 @@ class SearchIndex:
             return False, [word]
         for decoded in (decode_telex(word), decode_vni(word)):
             if decoded and _iy(fold(decoded)) in self._vocab_set:
-                return False, [decoded]
+                # Marks typed as letters are often slips ("ddaang" for đăng): the word is
+                # read without them, as if typed without accents.
+                return False, [_iy(fold(decoded))]
         if word.isalpha() and len(folded) >= 4:
             parts = self._segment(folded)
             if parts:
@@ -1089,6 +1169,22 @@ def _off_topic(query: str) -> bool:
     """Whether the text asks a shopping, market or everyday-life question
     (:data:`procedures.aliases.OFF_TOPIC`)."""
     return _OFF_TOPIC.search(" ".join(_iy(fold(w)) for w in tokens(query))) is not None
+
+
+def _asked_variants(query: str) -> frozenset[str]:
+    """The variant words (folded, as in :data:`VARIANT_WORDS`) a query asks for by one of
+    :data:`VARIANT_PHRASES`: with its accents when typed with them; without, only the two-word
+    phrases ("cap lai", "gia han"), as a lone "lai" or "doi" is as often another word."""
+    terms = [_term(w) for w in tokens(query)]
+    asked: set[str] = set()
+    for number, (folded, key, marked) in enumerate(terms):
+        for phrase, variant in _VARIANT_PHRASES.get(folded, ()):
+            span = terms[number - len(phrase) + 1 : number + 1]
+            if len(span) != len(phrase) or len(phrase) < 2 and not marked:
+                continue
+            if all(t[0] == p[0] and (not t[2] or t[1] == p[1]) for t, p in zip(span, phrase)):
+                asked.add(variant)
+    return frozenset(asked)
 
 
 def _plausible_typo(typed: str, word: str) -> bool:
@@ -1207,6 +1303,22 @@ def _bound(
     if cover < gate:
         relevance *= cover / gate
     return relevance * surface.factor
+
+
+def _doc_cover(query: _Query, present: frozenset[str]) -> float:
+    """The share of the query's required weight whose slots hold a word of `present` (a long
+    message: against a need-sized share, as in `SearchIndex._score`)."""
+    matched = sum(
+        weight
+        for optional, weight, _alternatives, words, _default in query.slots
+        if not optional and not words.isdisjoint(present)
+    )
+    if query.required_weight <= 0:
+        return 0.0
+    whole = query.required_weight
+    if query.long_message:
+        whole = min(whole, query.need_weight)
+    return min(1.0, matched / whole)
 
 
 def _matched_spans(slots: list[_CompiledSlot]) -> dict[str, int]:
@@ -1369,6 +1481,18 @@ del _phrase, _terms, _folded
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
+VARIANT_PHRASES = (
+    "cấp lại", "làm lại", "gia hạn", "điều chỉnh", "thu hồi", "chấm dứt", "bổ sung", "cấp đổi",
+    "đổi", "xóa", "hủy",
+)
+"""How a citizen asks for a variant (:data:`VARIANT_WORDS`): a procedure whose names start with
+no such word scores :data:`VARIANT_FACTOR` of itself."""
+_VARIANT_PHRASES: dict[str, list[tuple[tuple[tuple[str, str], ...], str]]] = {}
+"""The folded last word of a variant phrase → (its words' (folded, key)), its variant word."""
+for _phrase in VARIANT_PHRASES:
+    _words = tuple(_term(w)[:2] for w in tokens(_phrase))
+    _VARIANT_PHRASES.setdefault(_words[-1][0], []).append((_words, _words[-1][0]))
+del _phrase, _words
 GAP_WORDS = ("hẳn", "luôn", "thêm", "một", "cái", "chiếc", "mấy", "giúp", "dùm", "giùm")
 """Small words a citizen puts inside a known phrase ("đóng hẳn công ty", "mở thêm chi nhánh")."""
 _GAP_KEYS = frozenset(_term(word)[1] for word in GAP_WORDS)
