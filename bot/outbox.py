@@ -299,6 +299,11 @@ def backoff(attempt: int, base: float = 2.0, cap: float = 900.0) -> float:
     return random.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))
 
 
+_OUTCOME = update(OutboxMessage).where(OutboxMessage.id == bindparam("row_id"))
+"""A row's outcome: the columns set are the parameters given (built once; building the
+statement for each row cost more than running it)."""
+
+
 class PacedSender:
     """Delivers one channel's outbox rows at the platform's pace."""
 
@@ -573,8 +578,7 @@ class PacedSender:
         connection, since no session holds the row to keep in step (that bookkeeping cost
         more than the statement)."""
         async with self.db.engine.begin() as connection:
-            await connection.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
+            await connection.execute(_OUTCOME, {"row_id": row.id, **values})
 
     async def _drain(self) -> None:
         """On stop: let sends in flight finish, give unsent claimed rows back, step down."""
