@@ -170,6 +170,9 @@ class Figures:
     """motcua's handler time per update, per load"""
     replies: dict[str, int] = field(default_factory=dict)
     """messages sent per load, counted once the bot fell quiet"""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """the bot process's CPU seconds per update, per load: steadier than updates/s when the
+    machine is shared"""
 
 
 async def measure(fake: RemoteFake, loads: dict[str, Load], figures: Figures,
@@ -181,7 +184,9 @@ async def measure(fake: RemoteFake, loads: dict[str, Load], figures: Figures,
     await fake.load(trivial_load(min(200, len(loads["trivial"]))) + warm_up)
     for name, load in loads.items():
         latencies.clear()
+        cpu = time.process_time()
         elapsed, sent = await fake.load(load)
+        figures.cpu[name] = (time.process_time() - cpu) / len(load)
         figures.rates[name] = len(load) / elapsed
         figures.latencies[name] = list(latencies)
         figures.replies[name] = sent
@@ -278,6 +283,8 @@ async def main() -> None:
         print(f"    bare PTB echo bot     {base:8.1f} updates/s")
         print(f"    motcua                {rate:8.1f} updates/s   ratio {rate / base:.2f}x "
               f"(goal >= {GOALS[name]}x)")
+        print(f"    CPU per update: echo bot {echo.cpu[name] * 1000:.2f} ms, motcua "
+              f"{motcua.cpu[name] * 1000:.2f} ms (ratio {echo.cpu[name] / motcua.cpu[name]:.2f}x)")
         print(f"    motcua handler latency p50 {statistics.median(latencies) * 1000:.1f} ms, "
               f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms")
         if motcua.replies[name] != len(loads[name]):
