@@ -56,9 +56,11 @@ class LoopMemoryStorage(MemoryStorage):
     def _sweep(self, now: float) -> None:
         for key, events in list(self.events.items()):
             # Newest first, as limits keeps them: the expired ones are the tail.
-            kept = events[:bisect.bisect_left(events, -now, key=lambda event: -event.expiry)]
+            if events and events[-1].expiry > now:
+                continue  # none expired: most keys, most of the time
+            kept = bisect.bisect_left(events, -now, key=lambda event: -event.expiry)
             if kept:
-                self.events[key] = kept
+                del events[kept:]
             else:
                 del self.events[key]
                 self.locks.pop(key, None)
