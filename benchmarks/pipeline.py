@@ -276,7 +276,7 @@ async def main() -> None:
         "realistic": f"{REALISTIC_MESSAGES} realistic updates from {REALISTIC_CHATS} new chats "
                      "(searches, /start, greetings, names)",
     }
-    for name in loads:
+    for name, load in loads.items():
         rate, base = motcua.rates[name], echo.rates[name]
         latencies = motcua.latencies[name]
         print(f"  {described[name]}")
@@ -287,8 +287,8 @@ async def main() -> None:
               f"{motcua.cpu[name] * 1000:.2f} ms (ratio {echo.cpu[name] / motcua.cpu[name]:.2f}x)")
         print(f"    motcua handler latency p50 {statistics.median(latencies) * 1000:.1f} ms, "
               f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms")
-        if motcua.replies[name] != len(loads[name]):
-            print(f"    (motcua sent {motcua.replies[name]} messages for {len(loads[name])} "
+        if motcua.replies[name] != len(load):
+            print(f"    (motcua sent {motcua.replies[name]} messages for {len(load)} "
                   "updates: the ratio counts one reply per update)")
 
     if not args.outbox:
