@@ -12,6 +12,7 @@ Actions: `office:ask` · `office:set:<commune code>`.
 from __future__ import annotations
 
 import re
+from functools import cache
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -54,18 +55,25 @@ MAX_NAME_WORDS = 5
 citizen lives (a procedure, most often), and an unknown name is left to the search."""
 
 
-def _terms(folded: str, terms: tuple[str, ...]) -> list[str]:
-    return [t for t in terms if re.search(rf"\b{re.escape(t)}\b", folded)]
+def _mentions(folded: str, terms: tuple[str, ...]) -> bool:
+    """Whether `folded` holds one of `terms` as whole words (asked of every message: one
+    compiled pattern per list)."""
+    return _pattern(terms).search(folded) is not None
+
+
+@cache
+def _pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{'|'.join(re.escape(t) for t in terms)})\b")
 
 
 def office_question(message: str) -> str | None:
     """The kind of counter question ("hours", "phone", "way", "address"), or None when the
     message is something else (a procedure search, most often)."""
     folded = fold(message)
-    kinds = [kind for kind, terms in KINDS.items() if _terms(folded, terms)]
+    kinds = [kind for kind, terms in KINDS.items() if _mentions(folded, terms)]
     if not kinds:
         return None
-    strong = _terms(folded, STRONG_PLACES)
+    strong = _mentions(folded, STRONG_PLACES)
     rest = folded
     for term in sorted([t for k in kinds for t in KINDS[k]] + list(STRONG_PLACES)
                        + list(WEAK_PLACES), key=len, reverse=True):

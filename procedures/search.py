@@ -268,6 +268,7 @@ class SearchIndex:
         self._key_set: set[str] = set()
         self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
         self._vocabulary = _vocabulary(())
+        self._field_list: list[FieldInfo] | None = None
 
     # --- building -------------------------------------------------------------------------
 
@@ -379,7 +380,12 @@ class SearchIndex:
         return None if doc is None else self.procedures[doc]
 
     def fields(self) -> list[FieldInfo]:
-        """Fields to browse, the ones citizens use most first."""
+        """Fields to browse, the ones citizens use most first (counted once per index)."""
+        if self._field_list is None:
+            self._field_list = self._count_fields()
+        return list(self._field_list)
+
+    def _count_fields(self) -> list[FieldInfo]:
         counts: dict[str, int] = {}
         weight: dict[str, float] = {}
         for procedure in self.procedures:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from procedures.normalize import fold, tokens
 from procedures.search import Hit
@@ -239,5 +240,7 @@ def _find_folded(text: str, phrase: str) -> tuple[int, int] | None:
     return None
 
 
+@lru_cache(maxsize=20_000)
 def _words(text: str) -> str:
+    """Folded words, lower case (cached: the same result names come back query after query)."""
     return " ".join(fold(w).lower() for w in tokens(text))
