@@ -11,8 +11,10 @@ import argparse
 import asyncio
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.config import Settings
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_print(args: argparse.Namespace) -> int:
-    from bot.cli import load_settings
+    from bot.config import load_settings
 
     return asyncio.run(print_letter(load_settings(), args.code, args.size, args.out))
 

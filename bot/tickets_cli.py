@@ -8,8 +8,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import uuid
+from typing import TYPE_CHECKING
 
 from bot.messages import Incoming
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,17 +36,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.cli import load_settings
+    from bot.config import load_settings
 
     return asyncio.run(_run(load_settings(), args.staff_command(args)))
 
 
-async def _run(settings: object, command: str) -> int:
+async def _run(settings: Settings, command: str) -> int:
     from bot.app import Service
     from bot.db.migrate import upgrade_async
 
-    await upgrade_async(settings.database_url)  # type: ignore[attr-defined]
-    service = Service(settings, start_senders=False)  # type: ignore[arg-type]
+    await upgrade_async(settings.database_url)
+    service = Service(settings, start_senders=False)
     try:
         replies = await service.core.handle(Incoming(
             channel="console", chat_id="staff-cli", user_id="cli", display_name="Cán bộ (CLI)",

@@ -17,7 +17,9 @@ append-only `dossier_events` after a stored watermark, which only passes events 
 `SETTLE` (a transaction that committed late is still seen). A firing that fell due while the
 service was down is enqueued at the next scan and sent once; quiet hours move every send to the
 next allowed minute. Nothing fires for refused or withdrawn dossiers, nor for results older
-than FOLLOWUP_MAX_AGE_DAYS (an import of old dossiers sends no letters).
+than FOLLOWUP_MAX_AGE_DAYS (an import of old dossiers sends no letters). SCHEDULER_RULES_OFF
+turns rules off by the names above (bot.config's FOLLOWUP_RULES, so that the settings need not
+import this module).
 """
 
 from __future__ import annotations
@@ -54,8 +56,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RULES = ("congratulation_marriage", "congratulation_birth", "condolence", "survey",
-         "ticket_survey", "reminder", "overdue_alert")
 SETTLE = timedelta(seconds=60)
 EVENTS_MARK = "dossier_events"
 TICKETS_MARK = "tickets_closed"

@@ -10,10 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.models import Base, Id, utcnow
 
-OFFICER, LEADER, ADMIN = "officer", "leader", "admin"
-ROLES = (OFFICER, LEADER, ADMIN)
-ROLE_LABELS = {OFFICER: "Cán bộ một cửa", LEADER: "Lãnh đạo", ADMIN: "Quản trị"}
-
 
 class StaffAccount(Base):
     """A person who signs in to the web desk. `communes` are the commune codes the account

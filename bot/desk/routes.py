@@ -26,7 +26,8 @@ from bot.channels.base import client_address
 from bot.db import feedback as tickets
 from bot.desk import actions, notices, stats
 from bot.desk.accounts import actor_of, audit, authenticate
-from bot.desk.models import ADMIN, LEADER, ROLE_LABELS, StaffAccount
+from bot.desk.models import StaffAccount
+from bot.desk.roles import ADMIN, LEADER, ROLE_LABELS
 from bot.desk.sessions import DeskSessions, Signed, csrf_matches
 from scheduler.quiet import local_date
 
