@@ -28,14 +28,10 @@ from bot.db.session import Database, is_outage
 from bot.messages import Incoming, Outgoing
 from bot.outbox import journal_replies
 from bot.ratelimit import Verdict, judge
+from procedures.normalize import fold
 
 log = logging.getLogger(__name__)
 
-
-def strip_marks(text: str) -> str:
-    """"hủy" -> "huy": drop Vietnamese tone and vowel marks (đ -> d)."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 Reply = Outgoing | list[Outgoing] | None
 Handler = Callable[[Incoming, "Context"], Awaitable[Reply]]
@@ -412,7 +408,7 @@ class Core:
 
     def _bare_command(self, text: str) -> tuple[str, str] | None:
         """A command word typed without "/" ("huy", "hủy", "trogiup") works too."""
-        word = strip_marks(text).strip().lower()
+        word = fold(text).strip()
         return (word, "") if word in self.router.commands else None
 
     @staticmethod

@@ -19,7 +19,6 @@ from bot.db import privacy
 from bot.db import scheduler as store
 from bot.db.models import (
     AuditLog,
-    Base,
     ButtonPayload,
     Citizen,
     Identity,
@@ -28,6 +27,7 @@ from bot.db.models import (
     WebMessage,
 )
 from bot.db.privacy import chat_pseudonym
+from bot.db.schema import metadata
 from bot.db.session import Database
 from bot.messages import ChatRef, Outgoing
 from bot.outbox import enqueue
@@ -42,7 +42,7 @@ async def dump(db: Database) -> str:
     """Every row of every table, as text."""
     async with db.session() as session:
         rows = []
-        for table in Base.metadata.sorted_tables:
+        for table in metadata.sorted_tables:
             for row in await session.execute(select(table)):
                 rows.append(json.dumps([str(v) for v in row], ensure_ascii=False))
     return "\n".join(rows)

@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import LexiconRow, ProcedureImport, ProcedureRecord, utcnow
+from bot.db.base import utcnow
+from bot.db.models import LexiconRow, ProcedureImport, ProcedureRecord
 from procedures import lexicon
 from procedures.catalogue import Procedure, bundle_info, load_bundled
 from procedures.importer import ImportResult, Problem

@@ -16,7 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.sql import dialect_of, insert_ignore  # noqa: F401  (also used from here)
-from bot.db.models import Citizen, Conversation, Identity, ProcessedUpdate, utcnow
+from bot.db.base import utcnow
+from bot.db.models import Citizen, Conversation, Identity, ProcessedUpdate
 
 SEEN_RESOLUTION = timedelta(minutes=15)
 """last_seen_at is kept to this resolution, so most updates do not rewrite the identity."""

@@ -13,6 +13,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bot.db import schema  # noqa: F401  (every table registered before any session)
 from bot.db import sqlite_driver
 
 

@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import client_address
+from bot.channels.base import client_address, served_over_https
 from bot.db import feedback as tickets
 from bot.desk import actions, notices, stats
 from bot.desk.accounts import actor_of, audit, authenticate
@@ -32,7 +32,7 @@ from bot.desk.sessions import DeskSessions, Signed, csrf_matches
 from scheduler.quiet import local_date
 
 if TYPE_CHECKING:
-    from bot.app import Service
+    from bot.running import Running
 
 HERE = Path(__file__).parent
 COOKIE, SECURE_COOKIE = "motcua_staff", "__Host-motcua_staff"
@@ -61,7 +61,7 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"),
 
 
 class Desk:
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Running) -> None:
         self.service = service
         self.sessions = DeskSessions(service.db, lambda: service.settings.secret, service.clock)
 
@@ -69,7 +69,7 @@ class Desk:
 DESK = web.AppKey("desk", Desk)
 
 
-def add_routes(app: web.Application, service: Service) -> None:
+def add_routes(app: web.Application, service: Running) -> None:
     app[DESK] = Desk(service)
     r = app.router
     r.add_get("/staff/login", login_page)
@@ -95,9 +95,7 @@ def add_routes(app: web.Application, service: Service) -> None:
 
 
 def _secure(request: web.Request) -> bool:
-    from bot.web import _secure as web_secure
-
-    return web_secure(request)
+    return served_over_https(request, request.app[DESK].service.settings)
 
 
 def _cookie(request: web.Request, plain: str, secure: str) -> str | None:
