@@ -200,7 +200,8 @@ def _print_table(
 
 def cmd_import(args: argparse.Namespace) -> int:
     from procedures.curated import apply_overlay
-    from procedures.importer import ImportFailed, read_file
+    from procedures.importer.files import read_file
+    from procedures.importer.result import ImportFailed
 
     try:
         result = read_file(args.file)
@@ -241,7 +242,8 @@ def _store(save: Callable[[AsyncSession], Awaitable[Any]]) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from procedures.importer import ImportFailed, write_file, xlsx_overflows
+    from procedures.importer.files import write_file, xlsx_overflows
+    from procedures.importer.result import ImportFailed
 
     procedures = load_catalogue(args.bundled)
     if args.field:

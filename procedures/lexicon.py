@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from procedures.catalogue import Procedure
-from procedures.importer import Problem
+from procedures.importer.result import Problem
 from procedures.normalize import fold, tokens
 from procedures.tables import ReadFailed, read_table
 

@@ -24,7 +24,7 @@ from bot.db.base import utcnow
 from bot.db.models import LexiconRow, ProcedureImport, ProcedureRecord
 from procedures import lexicon
 from procedures.catalogue import Procedure, bundle_info, load_bundled
-from procedures.importer import ImportResult, Problem
+from procedures.importer.result import ImportResult, Problem
 from procedures.search import SearchIndex
 
 LOCAL_SOURCES = ("csv", "xlsx")
