@@ -144,6 +144,7 @@ class Service:
             return
         started = time.perf_counter()
         cache = Path(self.settings.data_dir) / "search-cache"
+        index: SearchIndex | None
         if stamp == 0:
             index, cached = await asyncio.to_thread(bundled_index), False
         else:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from procedures.catalogue import LEVEL_LABELS, Procedure, bundle_info, load_bundled
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the catalogue commands to the `motcua` parser."""
     search = sub.add_parser("search", help="find procedures for a citizen's words")
     search.add_argument("query", nargs="?", help="what the citizen typed")

@@ -182,7 +182,7 @@ def _reasons(errors: dict[str, str]) -> str:
     return "; ".join(f"{name}: {message}" for name, message in errors.items())
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `import-dossiers` to the `motcua` parser."""
     imp = sub.add_parser("import-dossiers",
                          help="import dossiers from the one-stop system: .csv or .xlsx")

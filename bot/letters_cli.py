@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     letters = sub.add_parser("letters", help="printable letters and apology slips")
     letters_sub = letters.add_subparsers(dest="letters_command", required=True, metavar="TASK")
     printing = letters_sub.add_parser(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.dossiers_cli import heading_key
-from procedures.tables import ReadFailed, Report, read_table
+from procedures.tables import ReadFailed, Report, new_workbook, read_table
 
 if TYPE_CHECKING:
     from bot.db.offices import OfficeFields
@@ -149,12 +149,7 @@ async def export_offices(db: Any, path: Path) -> int:
             writer.writerow(FIELDS)
             writer.writerows(rows)
     elif path.suffix.lower() == ".xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.title = "diem_phuc_vu"
-        sheet.append(list(FIELDS))
+        workbook, sheet = new_workbook("diem_phuc_vu", FIELDS)
         for row in rows:
             sheet.append(row)
         workbook.save(path)
@@ -163,7 +158,7 @@ async def export_offices(db: Any, path: Path) -> int:
     return len(rows)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp = sub.add_parser("import-offices",
                          help="import the communes' service points (.csv or .xlsx)")
     imp.add_argument("file", type=Path)

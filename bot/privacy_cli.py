@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 CHANNELS = ("telegram", "zalo_oa", "zalo_bot", "web", "console")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     privacy = sub.add_parser("privacy", help="personal data: deletion requests, retention purge")
     privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True, metavar="TASK")
     forget = privacy_sub.add_parser("forget", help="delete the data of the citizen of a chat")

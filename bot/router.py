@@ -363,13 +363,12 @@ class Core:
             return notes + as_list(await handler(msg, ctx))
         command = msg.command or self._bare_command(msg.text)
         if command is not None:
-            handler = router.commands.get(command[0])
-            if handler is None and command[0] in router.staff_commands:
+            found = router.commands.get(command[0])
+            if found is None and command[0] in router.staff_commands:
                 is_staff = (msg.channel, msg.user_id) in self.settings.staff_ids
-                handler = (router.staff_commands[command[0]] if is_staff
-                           else self.answers.not_staff)
-            handler = handler or self.answers.unknown_command
-            return notes + as_list(await handler(msg, ctx))
+                found = (router.staff_commands[command[0]] if is_staff
+                         else self.answers.not_staff)
+            return notes + as_list(await (found or self.answers.unknown_command)(msg, ctx))
         state = ctx.conversation.state
         if state is not None and state in router.steps:
             return notes + as_list(await router.steps[state](msg, ctx))

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tickets = sub.add_parser("tickets", help="feedback tickets without a staff group")
     tickets_sub = tickets.add_subparsers(dest="tickets_command", metavar="TASK")
     tickets.set_defaults(func=run, staff_command=lambda a: "/ds")

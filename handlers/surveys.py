@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -393,9 +393,10 @@ async def compute_figures(ctx: Context, weeks: int = 8) -> Figures:
     to the first staff reply."""
     session = ctx.session
     figures = Figures(today=f"{ctx.now.astimezone(ctx.settings.tz):%d/%m/%Y}")
-    rows = list(await session.execute(
+    # `overall` is never None here: the query leaves those surveys out
+    rows = cast(list[tuple[int, int, str | None, datetime]], list(await session.execute(
         select(store.Survey.overall, store.Survey.scale, store.Survey.procedure_name,
-               store.Survey.created_at).where(store.Survey.overall.is_not(None))))
+               store.Survey.created_at).where(store.Survey.overall.is_not(None)))))
     figures.answers = len(rows)
     figures.satisfied_pct = pct(sum(is_satisfied(r[0], r[1]) for r in rows), len(rows))
     by_name: dict[str, list[bool]] = {}
@@ -425,8 +426,10 @@ async def compute_figures(ctx: Context, weeks: int = 8) -> Figures:
     figures.on_time_pct = pct(on_time, len(returned))
     figures.overdue = len(await dossier_repo.find_overdue(session, ctx.now, limit=100_000))
     figures.open_tickets = len(await tickets.find_open_tickets(session))
-    waits = sorted((t.first_reply_at - t.created_at).total_seconds() for t in await session.scalars(
-        select(tickets.Ticket).where(tickets.Ticket.first_reply_at.is_not(None))))
+    answered = await session.scalars(
+        select(tickets.Ticket).where(tickets.Ticket.first_reply_at.is_not(None)))
+    waits = sorted((cast(datetime, t.first_reply_at) - t.created_at).total_seconds()
+                   for t in answered)
     if waits:
         middle = len(waits) // 2
         median = waits[middle] if len(waits) % 2 else (waits[middle - 1] + waits[middle]) / 2

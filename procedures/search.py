@@ -39,7 +39,7 @@ import gc
 import heapq
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -405,7 +405,8 @@ class SearchIndex:
         if _off_topic(query):
             return []
         found = self._ranked(query, limit, allowed, min_score)
-        if len(tokens(query)) < LONG_MESSAGE_WORDS or (found and found[0].score >= SENTENCES_BELOW):
+        short = len(tokens(query)) < LONG_MESSAGE_WORDS
+        if short or (found and found[0].score >= SENTENCES_BELOW):
             return found
         # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
         # công ty."); unless the whole found a good match, each sentence is searched too, and
@@ -1245,7 +1246,7 @@ def _cover_shares(slots: list[_CompiledSlot], required_weight: float) -> dict[st
 
 
 def _one_content_word_at_most(
-    terms: Iterable[str], positions: dict[str, Sequence[int]], content: Sequence[bool]
+    terms: Iterable[str], positions: Mapping[str, Sequence[int]], content: Sequence[bool]
 ) -> bool:
     """Whether at most one of `terms` stands as a content word (not filler) in the surface.
     A word that is no filler's folded form is content wherever it stands."""

@@ -20,7 +20,7 @@ next allowed minute. Nothing fires for refused or withdrawn dossiers, nor for re
 than FOLLOWUP_MAX_AGE_DAYS (an import of old dossiers sends no letters). SCHEDULER_RULES_OFF
 turns rules off by the names above (bot.config's FOLLOWUP_RULES, so that the settings need not
 import this module).
-"""
+"""  # noqa: E501  (the table above)
 
 from __future__ import annotations
 

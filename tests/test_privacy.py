@@ -144,10 +144,13 @@ async def test_forget_redacts_the_citizens_complaints_and_drops_their_dedupe_key
     core, _ = await core_with_dossier(settings, CODE, NOW)
     db = core.db
     web = WebChannel(core, db)
-    await web.converse(WebSessionRef("sid-binh", "binh-web-chat", new=True), text="/start", client_id="first-message")
-    await Dialog(core, channel="web", chat_id="binh-web-chat", name="Trần Thị Bình").say("xin chào")
+    await web.converse(WebSessionRef("sid-binh", "binh-web-chat", new=True), text="/start",
+                       client_id="first-message")
+    await Dialog(core, channel="web", chat_id="binh-web-chat",
+                 name="Trần Thị Bình").say("xin chào")
     await Dialog(core, channel="web", chat_id="other-chat", name="Lê Văn Cường").say("xin chào")
-    await web.converse(WebSessionRef("sid-other", "other-chat", new=True), text="/start", client_id="other-message")
+    await web.converse(WebSessionRef("sid-other", "other-chat", new=True), text="/start",
+                       client_id="other-message")
     binh, cuong = await citizen_of(db, "binh-web-chat"), await citizen_of(db, "other-chat")
     mine = await add_complaint(
         db, binh, "binh-web-chat",

@@ -220,7 +220,8 @@ async def load_lexicon(session: AsyncSession) -> tuple[lexicon.Entry, ...]:
         select(LexiconRow).where(LexiconRow.import_id == imported).order_by(LexiconRow.id)
     )
     return tuple(
-        lexicon.Entry(row.field, row.kind, row.citizen, tuple(row.official.split(lexicon.SEPARATOR)))
+        lexicon.Entry(row.field, row.kind, row.citizen,
+                      tuple(row.official.split(lexicon.SEPARATOR)))
         for row in rows
     )
 

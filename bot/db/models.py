@@ -18,8 +18,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.base import Base, Id, utcnow
-from bot.db.base import UTCDateTime  # noqa: F401  (the migrations name bot.db.models.UTCDateTime)
+from bot.db.base import (
+    Base,
+    Id,
+    UTCDateTime,  # noqa: F401  (the migrations name bot.db.models.UTCDateTime)
+    utcnow,
+)
 
 
 class Citizen(Base):

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     staff = sub.add_parser("staff", help="accounts of the web staff desk (/staff)")
     staff_sub = staff.add_subparsers(dest="staff_task", required=True, metavar="TASK")
     add = staff_sub.add_parser("add", help="create an account")

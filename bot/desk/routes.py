@@ -135,7 +135,7 @@ def see_other(location: str, status: int = 303) -> web.Response:
 
 
 Page = Callable[[web.Request, AsyncSession, Signed], Awaitable[web.StreamResponse]]
-FORM = web.RequestKey("form", Any)
+FORM = web.RequestKey[Any]("form")
 """The POSTed form, read once by `signed_in`."""
 
 

@@ -24,6 +24,7 @@ from procedures.importer.columns import (
 )
 from procedures.importer.result import ImportFailed, ImportResult, Problem
 from procedures.importer.snapshot import read_snapshot
+from procedures.tables import new_workbook
 
 
 def _check_header(header: Sequence[str], source: str) -> list[str]:
@@ -133,7 +134,8 @@ def read_xlsx(path: Path | str) -> ImportResult:
 
 
 def read_file(path: Path | str) -> ImportResult:
-    """Read any supported file, chosen by its name: ``.jsonl.gz``/``.jsonl``, ``.csv``, ``.xlsx``."""
+    """Read any supported file, chosen by its name: ``.jsonl.gz``/``.jsonl``, ``.csv``,
+    ``.xlsx``."""
     path = Path(path)
     name = path.name.lower()
     if name.endswith((".jsonl.gz", ".jsonl", ".json.gz")):
@@ -165,13 +167,9 @@ XLSX_CELL_LIMIT = 32767
 
 def write_xlsx(procedures: Iterable[Procedure], path: Path | str) -> int:
     """Write procedures as an XLSX workbook, with a second sheet explaining the columns."""
-    from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
-    workbook = Workbook(write_only=False)
-    sheet = workbook.active
-    sheet.title = "thu_tuc"
-    sheet.append(COLUMN_NAMES)
+    workbook, sheet = new_workbook("thu_tuc", COLUMN_NAMES)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     count = 0

@@ -107,7 +107,8 @@ def document_name(text: str) -> str:
 
 
 def _split_form(body: str) -> tuple[str, str]:
-    """``"Tờ khai (Mẫu CT01).Mau CT01.docx"`` → (``"Mau CT01.docx"``, ``"Tờ khai (Mẫu CT01)."``)."""
+    """``"Tờ khai (Mẫu CT01).Mau CT01.docx"`` →
+    (``"Mau CT01.docx"``, ``"Tờ khai (Mẫu CT01)."``)."""
     lowered = body.lower()
     extension = next((e for e in _FORM_EXTENSIONS if lowered.endswith(e)), None)
     if extension is None:
