@@ -39,8 +39,8 @@ async def print_letter(settings: Settings, code: str, size: str = "A4",
     from bot.db import dossiers as repo
     from bot.db.migrate import upgrade_async
     from bot.db.session import Database
+    from documents.printing import PDF_NAMES, document_pdf
     from handlers.dossiers import printable
-    from handlers.printing import PDF_NAMES, document_pdf
 
     normalized = repo.normalize_code(code)
     if normalized is None:

@@ -40,9 +40,10 @@ from bot.db import scheduler as store
 from bot.db.dossiers import Dossier, DossierEvent, Status
 from bot.messages import FILE_CHANNELS, ChatRef, Outgoing
 from bot.outbox import enqueue
-from handlers import letters
-from handlers.letters import family_of
-from handlers.printing import with_pdf
+from documents import letters
+from documents.dates import format_date
+from documents.letters import family_of
+from documents.printing import with_pdf
 from handlers.texts import text
 from scheduler.quiet import (
     default_calendar,
@@ -205,7 +206,6 @@ class Rules:
                                 firing: Firing) -> None:
         if not self.on("reminder"):
             return
-        from handlers.dossiers import format_date
 
         upcoming = list(await session.scalars(
             select(Dossier).where(Dossier.due_at > now, Dossier.due_at <= now + REMINDER_HORIZON,

@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bot", "handlers", "procedures", "scheduler")
+PACKAGES = ("bot", "documents", "handlers", "procedures", "scheduler")
 
 
 def project_modules(root: Path = ROOT) -> dict[str, Path]:

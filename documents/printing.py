@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from bot.messages import Attachment, Outgoing
-from handlers.letters import Document, national_heading
+from documents.letters import Document, national_heading
 
 if TYPE_CHECKING:
     from fpdf import FPDF
