@@ -294,7 +294,8 @@ async def main() -> None:
     if not args.outbox:
         return
     outbox = await run_outbox(args.outbox)
-    print(f"Outbox: {args.outbox} messages to 250 chats, fake enforcing 30/s overall, 1/s per chat")
+    print(f"Outbox: {args.outbox} messages to 250 chats, "
+          "fake enforcing 30/s overall, 1/s per chat")
     print(f"  delivered in {outbox['elapsed']:.1f} s = {outbox['rate']:.1f} msg/s   "
           f"ratio {outbox['rate'] / 30:.2f}x of 30/s (goal >= 0.9x), "
           f"429 responses: {outbox['429']:.0f} (goal 0)")

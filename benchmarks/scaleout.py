@@ -250,8 +250,9 @@ async def main() -> None:
                   f"{result['handled_per_s']:6.0f}/s "
                   f"({result['handled_per_s'] / base['handled_per_s']:.2f}× one)  ack p50 "
                   f"{result['p50_ms']:.0f} ms p99 {result['p99_ms']:.0f} ms  "
-                  f"{'every update handled once, every reply sent once' if result['once'] else 'MISMATCH'}"
-                  f" (answers {result['statuses']}, stored {result['stored']}, "
+                  + ("every update handled once, every reply sent once" if result["once"]
+                     else "MISMATCH")
+                  + f" (answers {result['statuses']}, stored {result['stored']}, "
                   f"{result['expected_per_chat']} replies expected per chat, got "
                   f"{result['per_chat']}, reply rows left {result['replies_left']})",
                   flush=True)

@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from enum import Enum
+from typing import Any
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage
@@ -43,7 +44,7 @@ class LoopMemoryStorage(MemoryStorage):
     the pipeline benchmark it was a tenth of the CPU per update. Here the same pass is a
     plain loop, at most once per `SWEEP_EVERY` seconds; counting is unchanged."""
 
-    def __init__(self, uri: str | None = None, **options: str) -> None:
+    def __init__(self, uri: str | None = None, **options: Any) -> None:
         super().__init__(uri, **options)
         self._next_sweep = 0.0
 

@@ -77,7 +77,7 @@ THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank 
 def catalogue(ctx: Context) -> SearchIndex:
     index = ctx.service("catalogue")
     assert index is not None, "the catalogue service is loaded at start-up"
-    return index  # type: ignore[no-any-return]
+    return index
 
 
 def short(label: str) -> str:

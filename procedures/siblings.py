@@ -157,9 +157,9 @@ def clarify(
             ):
                 best[number] = found[0]
         for hit in close:
-            option = _option(family, hit, close)
-            if option is not None and option not in best and core <= _name_words(hit):
-                best[option] = hit
+            chosen = _option(family, hit, close)
+            if chosen is not None and chosen not in best and core <= _name_words(hit):
+                best[chosen] = hit
         if len(best) >= 2:
             choices = tuple(
                 (family.options[number].label, best[number]) for number in sorted(best)
