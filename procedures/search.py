@@ -230,6 +230,9 @@ class _Query:
     # A long message: word → the most characters (with a space) it can bring to the matched
     # words its likeness is judged on (`_bound`).
     spans: dict[str, int] = field(default_factory=dict)
+    # The variant words (:data:`VARIANT_WORDS`, folded) the query says: with their accents
+    # when it has them ("lái xe" does not say "lại").
+    variants: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -611,6 +614,13 @@ class SearchIndex:
             long_message=long_message,
             need_weight=required_weight * _NEED_SLOTS / required_slots if long_message else 0.0,
             spans=_matched_spans(compiled) if long_message else {},
+            variants=frozenset(
+                t.folded
+                for s in slots
+                for alt in s.alternatives
+                for t in alt
+                if t.folded in _VARIANT_FOLDED and (not t.marked or t.key in _VARIANT_KEYS)
+            ),
         )
 
     def _score(
@@ -629,7 +639,8 @@ class SearchIndex:
         matched_weight = optional_matched = 0.0
         accent_hits = accent_total = 0
         accent_agreement = 0.0
-        matched_terms: dict[str, None] = {}  # ordered: their idf is summed below
+        # ordered: their idf is summed below; the accent key the query wrote them with, if any
+        matched_terms: dict[str, str | None] = {}
         required_matched: set[str] = set()
         sequence: list[str] = []
         accents: dict[tuple[str, str], float] = {}
@@ -659,7 +670,7 @@ class SearchIndex:
             for folded, key, marked, _repaired, _weight in best_terms:
                 sequence.append(folded)
                 if folded in present:
-                    matched_terms[folded] = None
+                    matched_terms[folded] = key if marked else None
                     if not optional:
                         required_matched.add(folded)
                     if marked:
@@ -701,10 +712,16 @@ class SearchIndex:
         content_got = 0.0
         idf = self._idf
         content = surface.content
-        for term in matched_terms:
+        for term, key in matched_terms.items():
             if term in _FILLER_FOLDED:
                 for p in positions[term]:
                     if content[p]:
+                        content_got += idf[term]
+            elif key is not None:
+                # Written with accents, a word explains only its own places in the surface:
+                # "lái xe" does not explain the "lại" of "Cấp lại … lái xe".
+                for p in positions[term]:
+                    if _accent_factor(key, keys[p]) > _OTHER_WORD:
                         content_got += idf[term]
             else:
                 content_got += idf[term] * len(positions[term])
@@ -741,7 +758,7 @@ class SearchIndex:
             relevance *= accent_agreement / accent_total
         if query_cover < gate:
             relevance *= query_cover / gate
-        if not surface.variants <= query.terms:
+        if not surface.variants <= query.variants:
             # "Cấp lại …", "Xóa đăng ký …" when the citizen said neither: the plain sibling
             # ("Cấp …", "Đăng ký …") is meant.
             relevance *= VARIANT_FACTOR
@@ -1237,6 +1254,10 @@ def _make_surface(
     return _Surface(doc, folded_words, keys, content, text, factor, len(text), variants=variants)
 
 
+_OTHER_WORD = 0.45
+"""The accent factor of a word matched only by its letters, with another tone or vowel."""
+
+
 @lru_cache(maxsize=100_000)
 def _accent_factor(query_key: str, surface_key: str) -> float:
     if query_key == surface_key:
@@ -1247,7 +1268,7 @@ def _accent_factor(query_key: str, surface_key: str) -> float:
         return 0.85  # accents typed partly (no tone mark): a likely slip, not another word
     if fold(q_base) == fold(s_base) and not q_tone and not any(c in "ăâêôơư" for c in q_base):
         return 0.85
-    return 0.45  # another tone or vowel: another word ("vàng" is not "vắng")
+    return _OTHER_WORD  # another tone or vowel: another word ("vàng" is not "vắng")
 
 
 _BOUND_SLACK = 1e-9
@@ -1481,6 +1502,7 @@ del _phrase, _terms, _folded
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
+_VARIANT_FOLDED = frozenset(_term(word)[0] for word in VARIANT_WORDS)
 VARIANT_PHRASES = (
     "cấp lại", "làm lại", "gia hạn", "điều chỉnh", "thu hồi", "chấm dứt", "bổ sung", "cấp đổi",
     "đổi", "xóa", "hủy",
