@@ -1247,6 +1247,12 @@ def _make_surface(
             folded_words.append(folded)
             keys.append(key)
     content = [key not in _FILLER_KEYS for key in keys]
+    # "lần đầu", "cấp mới" name the plain member of a family, which a citizen does not say.
+    for start in range(len(keys) - 1):
+        if tuple(keys[start : start + 2]) in _PLAIN_MARKS:
+            content[start + 1] = False
+            if keys[start] == _PLAIN_MARKS_FIRST:
+                content[start] = False
     text = " ".join(sorted(folded_words))
     # The action a name starts with ("Cấp lại", "Xóa đăng ký", "Thu hồi") makes it a variant.
     head = zip(folded_words[:VARIANT_HEAD], keys[:VARIANT_HEAD], strict=True)
@@ -1254,6 +1260,8 @@ def _make_surface(
     return _Surface(doc, folded_words, keys, content, text, factor, len(text), variants=variants)
 
 
+_PLAIN_MARKS = frozenset({("lân2", "đâu2"), ("câp1", "mơi1")})
+_PLAIN_MARKS_FIRST = "lân2"
 _OTHER_WORD = 0.45
 """The accent factor of a word matched only by its letters, with another tone or vowel."""
 
