@@ -207,6 +207,18 @@ EVERYDAY_NAMES: dict[str, list[str]] = {
     "sửa ngày sinh": ["cải chính"],
     "đổi họ": ["thay đổi cải chính"],
     "lần đầu": ["lần đầu"],
+    # The everyday verbs for the official actions, in every field.
+    "giải tán": ["giải thể", "chấm dứt hoạt động"],
+    "đóng cửa": ["giải thể", "chấm dứt hoạt động"],
+    "dẹp": ["chấm dứt hoạt động", "giải thể"],
+    "tạm nghỉ": ["tạm ngừng"],
+    "nghỉ tạm": ["tạm ngừng"],
+    "tạm đóng": ["tạm ngừng"],
+    "đóng tạm": ["tạm ngừng"],
+    "mở lại": ["tiếp tục"],
+    "sửa": ["điều chỉnh", "sửa đổi", "sửa chữa"],
+    "lấy lại tiền": ["hoàn"],
+    "trả lại tiền": ["hoàn"],
 }
 
 # Words that carry no procedure meaning in a question ("cho em hỏi … cần những gì ạ").
