@@ -113,6 +113,9 @@ that leaves a word of the query unexplained ("tạm ngừng kinh doanh" of a *co
 the sibling that names it."""
 
 FIELD_BONUS = 0.1
+NEGATED_FACTOR = 0.8
+"""A procedure whose names hold a word the citizen said they do not mean ("không phải hộ
+kinh doanh") scores this share of itself."""
 """Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
 
 _CANDIDATES = 80
@@ -423,7 +426,8 @@ class SearchIndex:
                 return [self._hit(doc, 1.0)]
         if _off_topic(query):
             return []
-        found = self._ranked(query, limit, allowed, min_score)
+        query, negated = _negated(query)
+        found = self._ranked(query, limit, allowed, min_score, negated=negated)
         if len(tokens(query)) < LONG_MESSAGE_WORDS or (found and found[0].score >= SENTENCES_BELOW):
             return found
         # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
@@ -431,7 +435,9 @@ class SearchIndex:
         # a procedure keeps its best score.
         best = {hit.code: hit for hit in found}
         for sentence in _sentences(query):
-            for hit in self._ranked(sentence, limit, allowed, min_score, story=True):
+            for hit in self._ranked(
+                sentence, limit, allowed, min_score, story=True, negated=negated
+            ):
                 scaled = replace(hit, score=round(hit.score * SENTENCE_FACTOR, 3))
                 known = best.get(hit.code)
                 if scaled.score >= min_score and (known is None or scaled.score > known.score):
@@ -446,9 +452,12 @@ class SearchIndex:
         allowed: set[int] | None,
         min_score: float,
         story: bool = False,
+        negated: tuple[tuple[tuple[str, str], ...], ...] = (),
     ) -> list[Hit]:
         """The best `limit` procedures for a query (already bounded), over `min_score`;
-        `story`: the query is a sentence of a long message (its context words are optional)."""
+        `story`: the query is a sentence of a long message (its context words are optional);
+        `negated`: the phrases the citizen said they do not mean (a procedure whose names
+        hold one scores :data:`NEGATED_FACTOR` of itself)."""
         slots = self._slots(query, story)
         required = [s for s in slots if not s.optional]
         if not required:
@@ -501,6 +510,8 @@ class SearchIndex:
             score = (best + prior) / _SCALE if best > 0 else 0.0
             if asked and not asked <= doc_variants[doc]:
                 score *= ASKED_VARIANT_FACTOR
+            if negated and self._says(doc, negated):
+                score *= NEGATED_FACTOR
             if score < min_score:
                 continue
             if len(top) < limit:
@@ -509,6 +520,23 @@ class SearchIndex:
                 heapq.heapreplace(top, (score, -doc))
         top.sort(reverse=True)
         return [self._hit(-doc, min(1.0, score)) for score, doc in top]
+
+    def _says(self, doc: int, phrases: tuple[tuple[tuple[str, str], ...], ...]) -> bool:
+        """Whether a name of `doc` holds one of `phrases` (words as (folded, accent key); an
+        unmarked key matches any accents)."""
+        for surface_id in self._doc_surfaces[doc]:
+            surface = self._surfaces[surface_id]
+            folded, keys = surface.folded, surface.keys
+            for phrase in phrases:
+                for start in surface.positions.get(phrase[0][0], ()):
+                    if all(
+                        start + n < len(folded)
+                        and folded[start + n] == word
+                        and key in (word, keys[start + n])
+                        for n, (word, key) in enumerate(phrase)
+                    ):
+                        return True
+        return False
 
     def _hit(self, doc: int, score: float) -> Hit:
         procedure = self.procedures[doc]
@@ -1021,7 +1049,7 @@ class SearchIndex:
         for entry, keep_original in zip(entries, (False, True), strict=True):
             if entry is None or not _accents_agree(entry[0], span):
                 continue
-            alternatives = [_expansion_terms(text) for text in entry[1]]
+            alternatives = [_expansion_terms(text, vocabulary.rewrite) for text in entry[1]]
             if keep_original:
                 alternatives.insert(0, original)
             if not keep_original and all(t.folded in self._vocab_set for t in original):
@@ -1186,6 +1214,31 @@ def _off_topic(query: str) -> bool:
     """Whether the text asks a shopping, market or everyday-life question
     (:data:`procedures.aliases.OFF_TOPIC`)."""
     return _OFF_TOPIC.search(" ".join(_iy(fold(w)) for w in tokens(query))) is not None
+
+
+_NEGATION = re.compile(
+    r"(?:[,;(]|\b(?:chứ|chu|mà|ma))\s*(?:không|khong|ko|k)\s+(?:phải|phai)(?:\s+(?:là|la))?"
+    r"\s+([^,.;!?()\n]+)",
+    re.IGNORECASE,
+)
+
+
+def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
+    """The query without what the citizen says they do not mean ("…, không phải hộ kinh
+    doanh", "chứ không phải tàu cá") and those phrases as (folded, accent key) words, filler
+    at their ends left out (an unmarked word's key is its folded form). Only a contrast
+    counts — after a comma, a bracket, "chứ" or "mà": "chuyển mục đích không phải xin phép"
+    is a name."""
+    phrases = []
+    for match in _NEGATION.finditer(query):
+        words = [_term(w) for w in tokens(match.group(1))]
+        while words and words[-1][0] in _FILLER_FOLDED:
+            words.pop()
+        if words:
+            phrases.append(tuple((f, k if m else f) for f, k, m in words))
+    if not phrases:
+        return query, ()
+    return _NEGATION.sub(" ", query), tuple(phrases)
 
 
 def _asked_variants(query: str) -> frozenset[str]:
@@ -1410,8 +1463,17 @@ def _accents_agree(key_terms: list[tuple[str, str, bool]], span: Sequence[tuple]
     return True
 
 
-def _expansion_terms(text: str) -> list[_Term]:
-    return [_Term(*_term(word)[:2], marked=False) for word in tokens(text)]
+def _expansion_terms(
+    text: str, rewrite: dict[str, list[tuple[str, str, bool]]] | None = None
+) -> list[_Term]:
+    """The words of an official phrase; shorthand in it ("tnhh mtv") read as the catalogue's
+    texts are (`rewrite`: :attr:`_Vocabulary.rewrite`)."""
+    terms = []
+    for word in tokens(text):
+        term = _term(word)
+        for folded, key, _marked in (rewrite or {}).get(term[0]) or (term,):
+            terms.append(_Term(folded, key, marked=False))
+    return terms
 
 
 def _key_of(term: _Term | None) -> str:
