@@ -427,6 +427,7 @@ class SearchIndex:
         if _off_topic(query):
             return []
         query, negated = _negated(query)
+        query = _REASON.sub(" ", query).strip() or query
         found = self._ranked(query, limit, allowed, min_score, negated=negated)
         if len(tokens(query)) < LONG_MESSAGE_WORDS or (found and found[0].score >= SENTENCES_BELOW):
             return found
@@ -1221,6 +1222,10 @@ _NEGATION = re.compile(
     r"\s+([^,.;!?()\n]+)",
     re.IGNORECASE,
 )
+
+
+_REASON = re.compile(r"\b(?:bởi |tại )?vì\b[^,.;!?()\n]*", re.IGNORECASE)
+"""A reason ("… vì làm ăn thua lỗ") up to the end of its clause: why, not what, is asked."""
 
 
 def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
