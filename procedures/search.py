@@ -82,6 +82,8 @@ SENTENCES_BELOW = 0.7
 SENTENCE_FACTOR = 0.9
 """A procedure found by one sentence of a long message scores this share of its score for the
 sentence alone: the whole message, when it finds one as well, is the better witness."""
+NEED_FACTOR = 0.95
+"""…and this share for the clause that says what is wanted ("… tôi định đóng tạm mấy tháng")."""
 """From this many words a message tells a story around its need: its context words (family,
 places, times, hearsay) are left out of the words a procedure must explain. In a short message
 they are kept, as they are often what makes it out of scope ("giá vàng hôm nay")."""
@@ -435,7 +437,8 @@ class SearchIndex:
         # công ty."); unless the whole found a good match, each sentence is searched too, and
         # a procedure keeps its best score.
         best = {hit.code: hit for hit in found}
-        for sentence in _sentences(query):
+        # The clause that says what is wanted ("… tôi định đóng tạm mấy tháng") is one too.
+        for sentence in _sentences(query) + _needs(query):
             for hit in self._ranked(
                 sentence, limit, allowed, min_score, story=True, negated=negated
             ):
@@ -1197,6 +1200,15 @@ _SENTENCE_END = re.compile(r"[.?!;\n]+")
 def _sentences(text: str) -> list[str]:
     """The sentences of a message that have at least three words."""
     return [s.strip() for s in _SENTENCE_END.split(text) if len(tokens(s)) >= 3]
+
+
+_NEED = re.compile(r"\b(?:muốn|định|cần|xin)\b([^.,;!?\n]*)", re.IGNORECASE)
+
+
+def _needs(text: str) -> list[str]:
+    """The clauses of a message that say what is wanted: after "muốn", "định", "cần", "xin",
+    to the end of the clause, when they have at least three words."""
+    return [m.group(1).strip() for m in _NEED.finditer(text) if len(tokens(m.group(1))) >= 3]
 
 
 def _off_topic_pattern() -> re.Pattern[str]:
