@@ -438,7 +438,8 @@ class SearchIndex:
         # a procedure keeps its best score.
         best = {hit.code: hit for hit in found}
         # The clause that says what is wanted ("… tôi định đóng tạm mấy tháng") is one too.
-        for sentence in _sentences(query) + _needs(query):
+        needs = [c for c in _needs(query) if len(self.content_words(c)) >= 3]
+        for sentence in _sentences(query) + needs:
             for hit in self._ranked(
                 sentence, limit, allowed, min_score, story=True, negated=negated
             ):
@@ -1207,7 +1208,8 @@ _NEED = re.compile(r"\b(?:muốn|định|cần|xin)\b([^.,;!?\n]*)", re.IGNORECA
 
 def _needs(text: str) -> list[str]:
     """The clauses of a message that say what is wanted: after "muốn", "định", "cần", "xin",
-    to the end of the clause, when they have at least three words."""
+    to the end of the clause, when they have at least three words (a clause is searched when
+    it has three content words: "cần giấy phép không" names no need)."""
     return [m.group(1).strip() for m in _NEED.finditer(text) if len(tokens(m.group(1))) >= 3]
 
 
