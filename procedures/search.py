@@ -115,6 +115,7 @@ that leaves a word of the query unexplained ("tạm ngừng kinh doanh" of a *co
 the sibling that names it."""
 
 FIELD_BONUS = 0.1
+ABBREVIATION_WORDS = 4
 NEGATED_FACTOR = 0.8
 """A procedure whose names hold a word the citizen said they do not mean ("không phải hộ
 kinh doanh") scores this share of itself."""
@@ -1055,6 +1056,13 @@ class SearchIndex:
             if entry is None or not _accents_agree(entry[0], span):
                 continue
             alternatives = [_expansion_terms(text, vocabulary.rewrite) for text in entry[1]]
+            if not keep_original:
+                # Shorthand for an everyday name ("cty" → công ty) stands for its official
+                # words too (doanh nghiệp).
+                for alternative in list(alternatives):
+                    named = vocabulary.names.get(" ".join(t.folded for t in alternative))
+                    for text in named[1] if named else ():
+                        alternatives.append(_expansion_terms(text, vocabulary.rewrite))
             if keep_original:
                 alternatives.insert(0, original)
             if not keep_original and all(t.folded in self._vocab_set for t in original):
@@ -1546,8 +1554,9 @@ class _Vocabulary:
             for key, expansions in abbreviations.items()
             if " " not in key and key not in _NOT_REWRITTEN
         }
-        self.known = {fold(k) for k in abbreviations} | {
-            " ".join(fold(w) for w in tokens(k)) for k in names
+        # Folded as query words are (`_iy`: "cty" is read "cti").
+        self.known = {_iy(fold(k)) for k in abbreviations} | {
+            " ".join(_iy(fold(w)) for w in tokens(k)) for k in names
         }
         # A citizen's phrase → the fields whose lexicon has it: a hint of the field meant.
         fields: dict[str, set[str]] = {}
