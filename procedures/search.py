@@ -430,7 +430,7 @@ class SearchIndex:
         if _off_topic(query):
             return []
         query, negated = _negated(query)
-        query = _REASON.sub(" ", query).strip() or query
+        query = self._without_reason(query)
         found = self._ranked(query, limit, allowed, min_score, negated=negated)
         if len(tokens(query)) < LONG_MESSAGE_WORDS or (found and found[0].score >= SENTENCES_BELOW):
             return found
@@ -526,6 +526,27 @@ class SearchIndex:
                 heapq.heapreplace(top, (score, -doc))
         top.sort(reverse=True)
         return [self._hit(-doc, min(1.0, score)) for score, doc in top]
+
+    def _without_reason(self, query: str) -> str:
+        """The query without a reason clause ("… vì làm ăn thua lỗ": why, not what, is asked);
+        typed without accents "vi" is "vì" only before a filler or context word ("vi khong
+        …", "vi toi …") and where it pairs with no neighbour in the catalogue's names
+        ("vi phạm", "phạm vi" stay)."""
+        def drop(match: re.Match[str]) -> str:
+            if match.group(1).lower() == "vì":
+                return " "
+            words = [_term(w)[0] for w in tokens(query[: match.start()])[-1:]]
+            after = [_term(w)[0] for w in tokens(match.group(2))[:1]]
+            if (
+                not after
+                or not _is_story(after[0])
+                or (words and (words[0], "vi") in self._bigrams)
+                or ("vi", after[0]) in self._bigrams
+            ):
+                return match.group(0)
+            return " "
+
+        return _REASON.sub(drop, query).strip() or query
 
     def _says(self, doc: int, phrases: tuple[tuple[tuple[str, str], ...], ...]) -> bool:
         """Whether a name of `doc` holds one of `phrases` (words as (folded, accent key); an
@@ -1246,7 +1267,7 @@ _NEGATION = re.compile(
 )
 
 
-_REASON = re.compile(r"\b(?:bởi |tại )?vì\b[^,.;!?()\n]*", re.IGNORECASE)
+_REASON = re.compile(r"\b(?:bởi |tại |boi |tai )?(vì|vi)\b([^,.;!?()\n]*)", re.IGNORECASE)
 """A reason ("… vì làm ăn thua lỗ") up to the end of its clause: why, not what, is asked."""
 
 
