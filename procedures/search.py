@@ -1343,7 +1343,8 @@ def _make_surface(
     keys: list[str] = []
     for word in tokens(text):
         term = _term(_digits(word))
-        expansion = rewrite.get(term[0])
+        # Shorthand is written without vowel or tone marks: "vật" is not "VAT".
+        expansion = rewrite.get(term[0]) if _unmarked(word) else None
         for folded, key, _marked in expansion or (term,):
             folded_words.append(folded)
             keys.append(key)
@@ -1519,9 +1520,16 @@ def _expansion_terms(
     terms = []
     for word in tokens(text):
         term = _term(word)
-        for folded, key, _marked in (rewrite or {}).get(term[0]) or (term,):
+        expansion = (rewrite or {}).get(term[0]) if _unmarked(word) else None
+        for folded, key, _marked in expansion or (term,):
             terms.append(_Term(folded, key, marked=False))
     return terms
+
+
+def _unmarked(word: str) -> bool:
+    """Whether a word has no vowel or tone marks (đ aside): only such a word may be shorthand."""
+    lowered = word.lower().replace("đ", "d")
+    return fold(lowered) == lowered
 
 
 def _key_of(term: _Term | None) -> str:
