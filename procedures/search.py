@@ -131,6 +131,7 @@ _GENERIC_RESULT = re.compile(
 )
 _NAME_PREFIX = re.compile(r"^\s*(thủ tục\s*:?\s*|[.\-:]\s*)+", re.IGNORECASE)
 _CONSONANTS = set("bcdđghklmnpqrstvx")
+_VOWEL_RUN = re.compile(r"[aeiouy]+")
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 _LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
 
@@ -1133,7 +1134,8 @@ class SearchIndex:
                 # Marks typed as letters are often slips ("ddaang" for đăng): the word is
                 # read without them, as if typed without accents.
                 return False, [_iy(fold(decoded))]
-        if word.isalpha() and len(folded) >= 4:
+        if word.isalpha() and len(folded) >= 4 and len(_VOWEL_RUN.findall(folded)) >= 2:
+            # Glued syllables have a vowel group each: "nhuộm" is one syllable, not "nhu om".
             parts = self._segment(folded)
             if parts:
                 return True, parts
