@@ -231,6 +231,11 @@ EVERYDAY_NAMES: dict[str, list[str]] = {
     "mở lại": ["tiếp tục"],
     "sửa": ["điều chỉnh", "sửa đổi", "sửa chữa"],
     "lấy lại tiền": ["hoàn"],
+    # Everyday nouns for the names' words, in every field.
+    "heo": ["lợn"],
+    "thuyền": ["phương tiện thủy nội địa", "tàu"],
+    "xuồng": ["phương tiện thủy nội địa"],
+    "cháy": ["hỏa hoạn"],
     "trả lại tiền": ["hoàn"],
 }
 
