@@ -533,6 +533,7 @@ class SearchIndex:
         typed without accents "vi" is "vì" only before a filler or context word ("vi khong
         …", "vi toi …") and where it pairs with no neighbour in the catalogue's names
         ("vi phạm", "phạm vi" stay)."""
+
         def drop(match: re.Match[str]) -> str:
             if match.group(1).lower() == "vì":
                 return " "
@@ -768,16 +769,16 @@ class SearchIndex:
         content_got = 0.0
         idf = self._idf
         content = surface.content
-        for term, key in matched_terms.items():
+        for term, written in matched_terms.items():
             if term in _FILLER_FOLDED:
                 for p in positions[term]:
                     if content[p]:
                         content_got += idf[term]
-            elif key is not None:
+            elif written is not None:
                 # Written with accents, a word explains only its own places in the surface:
                 # "lái xe" does not explain the "lại" of "Cấp lại … lái xe".
                 for p in positions[term]:
-                    if _accent_factor(key, keys[p]) > _OTHER_WORD:
+                    if _accent_factor(written, keys[p]) > _OTHER_WORD:
                         content_got += idf[term]
             else:
                 content_got += idf[term] * len(positions[term])
@@ -883,16 +884,12 @@ class SearchIndex:
                 term = _Term(folded, key, marked, repaired)
                 optional = folded.isdigit() or len(folded) == 1 and folded not in self._vocab_set
                 single = _Slot([[term]], self._weight(folded), optional)
-            choice = None
-            for size, taken in [(1, [single]), *options]:
+            covered, pieces, first, rest = best[i + 1]
+            choice = (covered, pieces - 1, first, [single, *rest])
+            for size, taken in options:
                 covered, pieces, first, rest = best[i + size]
-                candidate = (
-                    covered + (size if size > 1 else 0),
-                    pieces - len(taken),
-                    i if size > 1 else first,
-                    taken + rest,
-                )
-                if choice is None or candidate[:3] > choice[:3]:
+                candidate = (covered + size, pieces - len(taken), i, taken + rest)
+                if candidate[:3] > choice[:3]:
                     choice = candidate
             best[i] = choice
         return list(best[0][3])
