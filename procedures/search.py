@@ -82,6 +82,8 @@ SENTENCES_BELOW = 0.7
 SENTENCE_FACTOR = 0.9
 """A procedure found by one sentence of a long message scores this share of its score for the
 sentence alone: the whole message, when it finds one as well, is the better witness."""
+NEED_FACTOR = 0.95
+"""…and this share for the clause that says what is wanted ("… tôi định đóng tạm mấy tháng")."""
 """From this many words a message tells a story around its need: its context words (family,
 places, times, hearsay) are left out of the words a procedure must explain. In a short message
 they are kept, as they are often what makes it out of scope ("giá vàng hôm nay")."""
@@ -113,6 +115,10 @@ that leaves a word of the query unexplained ("tạm ngừng kinh doanh" of a *co
 the sibling that names it."""
 
 FIELD_BONUS = 0.1
+ABBREVIATION_WORDS = 4
+NEGATED_FACTOR = 0.8
+"""A procedure whose names hold a word the citizen said they do not mean ("không phải hộ
+kinh doanh") scores this share of itself."""
 """Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
 
 _CANDIDATES = 80
@@ -125,6 +131,7 @@ _GENERIC_RESULT = re.compile(
 )
 _NAME_PREFIX = re.compile(r"^\s*(thủ tục\s*:?\s*|[.\-:]\s*)+", re.IGNORECASE)
 _CONSONANTS = set("bcdđghklmnpqrstvx")
+_VOWEL_RUN = re.compile(r"[aeiouy]+")
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 _LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
 
@@ -230,6 +237,9 @@ class _Query:
     # A long message: word → the most characters (with a space) it can bring to the matched
     # words its likeness is judged on (`_bound`).
     spans: dict[str, int] = field(default_factory=dict)
+    # The variant words (:data:`VARIANT_WORDS`, folded) the query says: with their accents
+    # when it has them ("lái xe" does not say "lại").
+    variants: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -426,7 +436,9 @@ class SearchIndex:
                 return [self._hit(doc, 1.0)]
         if _off_topic(query):
             return []
-        found = self._ranked(query, limit, allowed, min_score)
+        query, negated = _negated(query)
+        query = self._without_reason(query)
+        found = self._ranked(query, limit, allowed, min_score, negated=negated)
         short = len(tokens(query)) < LONG_MESSAGE_WORDS
         if short or (found and found[0].score >= SENTENCES_BELOW):
             return found
@@ -434,8 +446,12 @@ class SearchIndex:
         # công ty."); unless the whole found a good match, each sentence is searched too, and
         # a procedure keeps its best score.
         best = {hit.code: hit for hit in found}
-        for sentence in _sentences(query):
-            for hit in self._ranked(sentence, limit, allowed, min_score, story=True):
+        # The clause that says what is wanted ("… tôi định đóng tạm mấy tháng") is one too.
+        needs = [c for c in _needs(query) if len(self.content_words(c)) >= 3]
+        for sentence in _sentences(query) + needs:
+            for hit in self._ranked(
+                sentence, limit, allowed, min_score, story=True, negated=negated
+            ):
                 scaled = replace(hit, score=round(hit.score * SENTENCE_FACTOR, 3))
                 known = best.get(hit.code)
                 if scaled.score >= min_score and (known is None or scaled.score > known.score):
@@ -450,9 +466,12 @@ class SearchIndex:
         allowed: set[int] | None,
         min_score: float,
         story: bool = False,
+        negated: tuple[tuple[tuple[str, str], ...], ...] = (),
     ) -> list[Hit]:
         """The best `limit` procedures for a query (already bounded), over `min_score`;
-        `story`: the query is a sentence of a long message (its context words are optional)."""
+        `story`: the query is a sentence of a long message (its context words are optional);
+        `negated`: the phrases the citizen said they do not mean (a procedure whose names
+        hold one scores :data:`NEGATED_FACTOR` of itself)."""
         slots = self._slots(query, story)
         required = [s for s in slots if not s.optional]
         if not required:
@@ -505,6 +524,8 @@ class SearchIndex:
             score = (best + prior) / _SCALE if best > 0 else 0.0
             if asked and not asked <= doc_variants[doc]:
                 score *= ASKED_VARIANT_FACTOR
+            if negated and self._says(doc, negated):
+                score *= NEGATED_FACTOR
             if score < min_score:
                 continue
             if len(top) < limit:
@@ -513,6 +534,45 @@ class SearchIndex:
                 heapq.heapreplace(top, (score, -doc))
         top.sort(reverse=True)
         return [self._hit(-doc, min(1.0, score)) for score, doc in top]
+
+    def _without_reason(self, query: str) -> str:
+        """The query without a reason clause ("… vì làm ăn thua lỗ": why, not what, is asked);
+        typed without accents "vi" is "vì" only before a filler or context word ("vi khong
+        …", "vi toi …") and where it pairs with no neighbour in the catalogue's names
+        ("vi phạm", "phạm vi" stay)."""
+
+        def drop(match: re.Match[str]) -> str:
+            if match.group(1).lower() == "vì":
+                return " "
+            words = [_term(w)[0] for w in tokens(query[: match.start()])[-1:]]
+            after = [_term(w)[0] for w in tokens(match.group(2))[:1]]
+            if (
+                not after
+                or not _is_story(after[0])
+                or (words and (words[0], "vi") in self._bigrams)
+                or ("vi", after[0]) in self._bigrams
+            ):
+                return match.group(0)
+            return " "
+
+        return _REASON.sub(drop, query).strip() or query
+
+    def _says(self, doc: int, phrases: tuple[tuple[tuple[str, str], ...], ...]) -> bool:
+        """Whether a name of `doc` holds one of `phrases` (words as (folded, accent key); an
+        unmarked key matches any accents)."""
+        for surface_id in self._doc_surfaces[doc]:
+            surface = self._surfaces[surface_id]
+            folded, keys = surface.folded, surface.keys
+            for phrase in phrases:
+                for start in surface.positions.get(phrase[0][0], ()):
+                    if all(
+                        start + n < len(folded)
+                        and folded[start + n] == word
+                        and key in (word, keys[start + n])
+                        for n, (word, key) in enumerate(phrase)
+                    ):
+                        return True
+        return False
 
     def _hit(self, doc: int, score: float) -> Hit:
         procedure = self.procedures[doc]
@@ -618,6 +678,13 @@ class SearchIndex:
             long_message=long_message,
             need_weight=required_weight * _NEED_SLOTS / required_slots if long_message else 0.0,
             spans=_matched_spans(compiled) if long_message else {},
+            variants=frozenset(
+                t.folded
+                for s in slots
+                for alt in s.alternatives
+                for t in alt
+                if t.folded in _VARIANT_FOLDED and (not t.marked or t.key in _VARIANT_KEYS)
+            ),
         )
 
     def _score(
@@ -636,7 +703,8 @@ class SearchIndex:
         matched_weight = optional_matched = 0.0
         accent_hits = accent_total = 0
         accent_agreement = 0.0
-        matched_terms: dict[str, None] = {}  # ordered: their idf is summed below
+        # ordered: their idf is summed below; the accent key the query wrote them with, if any
+        matched_terms: dict[str, str | None] = {}
         required_matched: set[str] = set()
         sequence: list[str] = []
         accents: dict[tuple[str, str], float] = {}
@@ -666,7 +734,7 @@ class SearchIndex:
             for folded, key, marked, _repaired, _weight in best_terms:
                 sequence.append(folded)
                 if folded in present:
-                    matched_terms[folded] = None
+                    matched_terms[folded] = key if marked else None
                     if not optional:
                         required_matched.add(folded)
                     if marked:
@@ -708,10 +776,16 @@ class SearchIndex:
         content_got = 0.0
         idf = self._idf
         content = surface.content
-        for term in matched_terms:
+        for term, written in matched_terms.items():
             if term in _FILLER_FOLDED:
                 for p in positions[term]:
                     if content[p]:
+                        content_got += idf[term]
+            elif written is not None:
+                # Written with accents, a word explains only its own places in the surface:
+                # "lái xe" does not explain the "lại" of "Cấp lại … lái xe".
+                for p in positions[term]:
+                    if _accent_factor(written, keys[p]) > _OTHER_WORD:
                         content_got += idf[term]
             else:
                 content_got += idf[term] * len(positions[term])
@@ -748,7 +822,7 @@ class SearchIndex:
             relevance *= accent_agreement / accent_total
         if query_cover < gate:
             relevance *= query_cover / gate
-        if not surface.variants <= query.terms:
+        if not surface.variants <= query.variants:
             # "Cấp lại …", "Xóa đăng ký …" when the citizen said neither: the plain sibling
             # ("Cấp …", "Đăng ký …") is meant.
             relevance *= VARIANT_FACTOR
@@ -817,16 +891,12 @@ class SearchIndex:
                 term = _Term(folded, key, marked, repaired)
                 optional = folded.isdigit() or len(folded) == 1 and folded not in self._vocab_set
                 single = _Slot([[term]], self._weight(folded), optional)
-            choice = None
-            for size, taken in [(1, [single]), *options]:
+            covered, pieces, first, rest = best[i + 1]
+            choice = (covered, pieces - 1, first, [single, *rest])
+            for size, taken in options:
                 covered, pieces, first, rest = best[i + size]
-                candidate = (
-                    covered + (size if size > 1 else 0),
-                    pieces - len(taken),
-                    i if size > 1 else first,
-                    taken + rest,
-                )
-                if choice is None or candidate[:3] > choice[:3]:
+                candidate = (covered + size, pieces - len(taken), i, taken + rest)
+                if candidate[:3] > choice[:3]:
                     choice = candidate
             assert choice is not None  # the single word is always an option
             best[i] = choice
@@ -1012,7 +1082,14 @@ class SearchIndex:
         for entry, keep_original in zip(entries, (False, True), strict=True):
             if entry is None or not _accents_agree(entry[0], span):
                 continue
-            alternatives = [_expansion_terms(text) for text in entry[1]]
+            alternatives = [_expansion_terms(text, vocabulary.rewrite) for text in entry[1]]
+            if not keep_original:
+                # Shorthand for an everyday name ("cty" → công ty) stands for its official
+                # words too (doanh nghiệp).
+                for alternative in list(alternatives):
+                    named = vocabulary.names.get(" ".join(t.folded for t in alternative))
+                    for text in named[1] if named else ():
+                        alternatives.append(_expansion_terms(text, vocabulary.rewrite))
             if keep_original:
                 alternatives.insert(0, original)
             if not keep_original and all(t.folded in self._vocab_set for t in original):
@@ -1062,7 +1139,8 @@ class SearchIndex:
                 # Marks typed as letters are often slips ("ddaang" for đăng): the word is
                 # read without them, as if typed without accents.
                 return False, [_iy(fold(decoded))]
-        if word.isalpha() and len(folded) >= 4:
+        if word.isalpha() and len(folded) >= 4 and len(_VOWEL_RUN.findall(folded)) >= 2:
+            # Glued syllables have a vowel group each: "nhuộm" is one syllable, not "nhu om".
             parts = self._segment(folded)
             if parts:
                 return True, parts
@@ -1161,6 +1239,16 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if len(tokens(s)) >= 3]
 
 
+_NEED = re.compile(r"\b(?:muốn|định|cần|xin)\b([^.,;!?\n]*)", re.IGNORECASE)
+
+
+def _needs(text: str) -> list[str]:
+    """The clauses of a message that say what is wanted: after "muốn", "định", "cần", "xin",
+    to the end of the clause, when they have at least three words (a clause is searched when
+    it has three content words: "cần giấy phép không" names no need)."""
+    return [m.group(1).strip() for m in _NEED.finditer(text) if len(tokens(m.group(1))) >= 3]
+
+
 def _off_topic_pattern() -> re.Pattern[str]:
     """One pattern for all :data:`procedures.aliases.OFF_TOPIC` phrases, on folded text."""
     phrases = []
@@ -1177,6 +1265,35 @@ def _off_topic(query: str) -> bool:
     """Whether the text asks a shopping, market or everyday-life question
     (:data:`procedures.aliases.OFF_TOPIC`)."""
     return _OFF_TOPIC.search(" ".join(_iy(fold(w)) for w in tokens(query))) is not None
+
+
+_NEGATION = re.compile(
+    r"(?:[,;(]|\b(?:chứ|chu|mà|ma))\s*(?:không|khong|ko|k)\s+(?:phải|phai)(?:\s+(?:là|la))?"
+    r"\s+([^,.;!?()\n]+)",
+    re.IGNORECASE,
+)
+
+
+_REASON = re.compile(r"\b(?:bởi |tại |boi |tai )?(vì|vi)\b([^,.;!?()\n]*)", re.IGNORECASE)
+"""A reason ("… vì làm ăn thua lỗ") up to the end of its clause: why, not what, is asked."""
+
+
+def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
+    """The query without what the citizen says they do not mean ("…, không phải hộ kinh
+    doanh", "chứ không phải tàu cá") and those phrases as (folded, accent key) words, filler
+    at their ends left out (an unmarked word's key is its folded form). Only a contrast
+    counts — after a comma, a bracket, "chứ" or "mà": "chuyển mục đích không phải xin phép"
+    is a name."""
+    phrases = []
+    for match in _NEGATION.finditer(query):
+        words = [_term(w) for w in tokens(match.group(1))]
+        while words and words[-1][0] in _FILLER_FOLDED:
+            words.pop()
+        if words:
+            phrases.append(tuple((f, k if m else f) for f, k, m in words))
+    if not phrases:
+        return query, ()
+    return _NEGATION.sub(" ", query), tuple(phrases)
 
 
 def _asked_variants(query: str) -> frozenset[str]:
@@ -1234,16 +1351,29 @@ def _make_surface(
     keys: list[str] = []
     for word in tokens(text):
         term = _term(_digits(word))
-        expansion = rewrite.get(term[0])
+        # Shorthand is written without vowel or tone marks: "vật" is not "VAT".
+        expansion = rewrite.get(term[0]) if _unmarked(word) else None
         for folded, key, _marked in expansion or (term,):
             folded_words.append(folded)
             keys.append(key)
     content = [key not in _FILLER_KEYS for key in keys]
+    # "lần đầu", "cấp mới" name the plain member of a family, which a citizen does not say.
+    for start in range(len(keys) - 1):
+        if tuple(keys[start : start + 2]) in _PLAIN_MARKS:
+            content[start + 1] = False
+            if keys[start] == _PLAIN_MARKS_FIRST:
+                content[start] = False
     text = " ".join(sorted(folded_words))
     # The action a name starts with ("Cấp lại", "Xóa đăng ký", "Thu hồi") makes it a variant.
     head = zip(folded_words[:VARIANT_HEAD], keys[:VARIANT_HEAD], strict=True)
     variants = frozenset(f for f, k in head if k in _VARIANT_KEYS)
     return _Surface(doc, folded_words, keys, content, text, factor, len(text), variants=variants)
+
+
+_PLAIN_MARKS = frozenset({("lân2", "đâu2"), ("câp1", "mơi1")})
+_PLAIN_MARKS_FIRST = "lân2"
+_OTHER_WORD = 0.45
+"""The accent factor of a word matched only by its letters, with another tone or vowel."""
 
 
 @lru_cache(maxsize=100_000)
@@ -1256,7 +1386,7 @@ def _accent_factor(query_key: str, surface_key: str) -> float:
         return 0.85  # accents typed partly (no tone mark): a likely slip, not another word
     if fold(q_base) == fold(s_base) and not q_tone and not any(c in "ăâêôơư" for c in q_base):
         return 0.85
-    return 0.45  # another tone or vowel: another word ("vàng" is not "vắng")
+    return _OTHER_WORD  # another tone or vowel: another word ("vàng" is not "vắng")
 
 
 _BOUND_SLACK = 1e-9
@@ -1390,8 +1520,24 @@ def _accents_agree(key_terms: list[tuple[str, str, bool]], span: Sequence[tuple]
     return True
 
 
-def _expansion_terms(text: str) -> list[_Term]:
-    return [_Term(*_term(word)[:2], marked=False) for word in tokens(text)]
+def _expansion_terms(
+    text: str, rewrite: dict[str, list[tuple[str, str, bool]]] | None = None
+) -> list[_Term]:
+    """The words of an official phrase; shorthand in it ("tnhh mtv") read as the catalogue's
+    texts are (`rewrite`: :attr:`_Vocabulary.rewrite`)."""
+    terms = []
+    for word in tokens(text):
+        term = _term(word)
+        expansion = (rewrite or {}).get(term[0]) if _unmarked(word) else None
+        for folded, key, _marked in expansion or (term,):
+            terms.append(_Term(folded, key, marked=False))
+    return terms
+
+
+def _unmarked(word: str) -> bool:
+    """Whether a word has no vowel or tone marks (đ aside): only such a word may be shorthand."""
+    lowered = word.lower().replace("đ", "d")
+    return fold(lowered) == lowered
 
 
 def _key_of(term: _Term | None) -> str:
@@ -1445,8 +1591,9 @@ class _Vocabulary:
             for key, expansions in abbreviations.items()
             if " " not in key and key not in _NOT_REWRITTEN
         }
-        self.known = {fold(k) for k in abbreviations} | {
-            " ".join(fold(w) for w in tokens(k)) for k in names
+        # Folded as query words are (`_iy`: "cty" is read "cti").
+        self.known = {_iy(fold(k)) for k in abbreviations} | {
+            " ".join(_iy(fold(w)) for w in tokens(k)) for k in names
         }
         # A citizen's phrase → the fields whose lexicon has it: a hint of the field meant.
         fields: dict[str, set[str]] = {}
@@ -1490,6 +1637,7 @@ del _phrase, _terms, _folded
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
+_VARIANT_FOLDED = frozenset(_term(word)[0] for word in VARIANT_WORDS)
 VARIANT_PHRASES = (
     "cấp lại", "làm lại", "gia hạn", "điều chỉnh", "thu hồi", "chấm dứt", "bổ sung", "cấp đổi",
     "đổi", "xóa", "hủy",

@@ -1,0 +1,66 @@
+"""How a query is read: phrases that overlap, what the citizen says they do not mean, a reason
+clause, shorthand, and catalogue words that only look like shorthand."""
+
+from __future__ import annotations
+
+import pytest
+
+from procedures.catalogue import load_bundled
+from procedures.search import SearchIndex
+
+HOUSEHOLD_BUSINESS = "1.001612"  # Đăng ký thành lập hộ kinh doanh
+DISSOLUTION = "2.002023"  # Giải thể doanh nghiệp, …
+
+
+@pytest.fixture(scope="module")
+def index() -> SearchIndex:
+    return SearchIndex.build(load_bundled())
+
+
+def codes(index: SearchIndex, query: str, limit: int = 3) -> list[str]:
+    return [hit.code for hit in index.search(query, limit=limit)]
+
+
+def test_the_later_phrase_is_read_whole(index: SearchIndex) -> None:
+    # "thành lập công ty" must not eat the "công ty" of "công ty bảo hiểm".
+    assert codes(index, "thành lập công ty bảo hiểm")[0] == "1.012344"
+
+
+def test_what_the_citizen_does_not_mean(index: SearchIndex) -> None:
+    assert codes(index, "đăng ký thành lập hộ kinh doanh")[0] == HOUSEHOLD_BUSINESS
+    found = codes(index, "đăng ký thành lập công ty, không phải hộ kinh doanh", limit=5)
+    assert found and HOUSEHOLD_BUSINESS not in found
+    # Without a contrast "không phải" is part of a name, not a negation.
+    assert codes(index, "chuyển mục đích sử dụng đất không phải xin phép")[0] == "1.013992"
+
+
+def test_a_reason_is_not_the_need(index: SearchIndex) -> None:
+    assert codes(index, "giải thể công ty vì làm ăn thua lỗ")[0] == DISSOLUTION
+    # Without accents "vi" opens a reason only before a filler or context word ("vi toi…").
+    assert codes(index, "giai the cong ty vi toi lam an thua lo")[0] == DISSOLUTION
+    assert codes(index, "dieu chinh pham vi hoat dong") == codes(
+        index, "điều chỉnh phạm vi hoạt động"
+    )
+
+
+def test_shorthand_ending_in_y(index: SearchIndex) -> None:
+    assert codes(index, "giải thể cty")[0] == codes(index, "giải thể công ty")[0] == DISSOLUTION
+
+
+def test_a_catalogue_word_is_not_shorthand(index: SearchIndex) -> None:
+    # "vật" (thực vật) is not VAT; "vat" typed by a citizen still is.
+    assert codes(index, "kiểm dịch thực vật xuất khẩu")[0] == "2.001046"
+    first = index.search("hoàn thuế vat", limit=1)[0]
+    assert "giá trị gia tăng" in first.name.lower()
+
+
+def test_lai_xe_does_not_ask_for_a_renewal(index: SearchIndex) -> None:
+    # The "lái" of "lái xe" is not the "lại" of "Cấp lại".
+    assert codes(index, "cấp giấy chứng nhận giáo viên dạy lái xe")[:2] == [
+        "1.001765",
+        "1.004993",
+    ]
+
+
+def test_one_syllable_is_not_split(index: SearchIndex) -> None:
+    assert index.content_words("xưởng nhuộm vải") == ["xuong", "nhuom", "vai"]
