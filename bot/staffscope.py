@@ -16,14 +16,13 @@ count another commune's tickets — on the web desk, in a Telegram staff group o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import false, or_
 
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.desk.models import StaffAccount
-    from bot.messages import Incoming
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,16 @@ def of_group(chat_id: int, settings: Settings) -> Scope:
     return Scope(own)
 
 
-def of_message(msg: Incoming, settings: Settings) -> Scope:
+class StaffMessage(Protocol):
+    """What `of_message` reads of a `bot.messages.Incoming` (which carries a Scope: typed
+    here so that the two modules need not import each other)."""
+    staff_scope: Scope | None
+    channel: str
+    chat_id: str
+    is_staff_chat: bool
+
+
+def of_message(msg: StaffMessage, settings: Settings) -> Scope:
     """The scope a staff message speaks for: set by whoever made the message (the command
     line, the web desk), else its Telegram staff group's, else every commune."""
     if msg.staff_scope is not None:
