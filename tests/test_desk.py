@@ -67,6 +67,23 @@ async def new_ticket(service: Service, commune: str | None, description: str) ->
         return ticket.code
 
 
+async def add_web_photo(service: Service, code: str, data: bytes = b"\x89PNG\r\n\x1a\n") -> int:
+    """A photo the citizen sent from the web chat to ticket `code` (stored as the web chat
+    stores it); its id."""
+    from bot.db.models import WebPhoto
+
+    async with service.db.session() as session:
+        ticket = await tickets.get_ticket(session, code)
+        assert ticket is not None
+        photo = WebPhoto(chat_id=ticket.chat_id, content_type="image/png", data=data,
+                         created_at=START)
+        session.add(photo)
+        await session.flush()
+        await tickets.add_message(session, ticket, "citizen", "(Ảnh đính kèm)", now=START,
+                                  attachments=[{"channel": "web", "file_id": f"web:{photo.id}"}])
+        return photo.id
+
+
 def browser(service: Service) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(f"http://127.0.0.1:{service.port}",
                                  cookie_jar=aiohttp.CookieJar(unsafe=True))
@@ -144,6 +161,8 @@ async def test_every_route_answers_each_role_by_its_scope(service: Service, role
             ("GET /staff/audit", None)]
         for commune in codes:
             routes.append((f"GET /staff/tickets/{codes[commune]}", commune))
+            photo = await add_web_photo(service, codes[commune])
+            routes.append((f"GET /staff/tickets/{codes[commune]}/photos/{photo}", commune))
             for verb in ("note", "assign", "reply", "close", "reopen"):
                 routes.append((f"POST /staff/tickets/{codes[commune]}/{verb}", commune))
         seen = {}

@@ -5,7 +5,8 @@ Every POST carries the session's CSRF token (the login form: the login cookie's)
 Roles: officers and admins answer, close, reopen, assign and annotate tickets; leaders read
 them, approve notices and read statistics; admins also see the accounts and the audit log.
 Routes: GET/POST /staff/login, POST /staff/logout, GET /staff (inbox),
-GET /staff/tickets/{code}, POST /staff/tickets/{code}/(reply|close|reopen|note|assign),
+GET /staff/tickets/{code}, GET /staff/tickets/{code}/photos/{id} (a web-chat photo of it),
+POST /staff/tickets/{code}/(reply|close|reopen|note|assign),
 GET/POST /staff/notices, POST /staff/notices/{id}/(approve|reject),
 GET /staff/stats, /staff/stats.csv, /staff/stats/chart.png (the account's communes),
 GET /staff/accounts, /staff/audit.
@@ -26,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import client_address
+from bot.channels.web import PHOTO_PREFIX, get_photo
 from bot.db import feedback as tickets
 from bot.desk import actions, notices, stats
 from bot.desk.accounts import actor_of, audit, authenticate
@@ -80,6 +82,7 @@ def add_routes(app: web.Application, service: Service) -> None:
     r.add_post("/staff/logout", signed_in(logout))
     r.add_get("/staff", signed_in(inbox))
     r.add_get("/staff/tickets/{code}", signed_in(ticket_page))
+    r.add_get("/staff/tickets/{code}/photos/{id:\\d+}", signed_in(ticket_photo))
     for verb in ("reply", "close", "reopen", "note", "assign"):
         r.add_post(f"/staff/tickets/{{code}}/{verb}", signed_in(ticket_action, acts=True))
     r.add_get("/staff/accounts", signed_in(accounts_page, admin=True))
@@ -301,10 +304,10 @@ async def inbox(request: web.Request, session: AsyncSession, signed: Signed) -> 
                            "overdue": overdue, "assignee": assignee}, roles=ROLE_LABELS)
 
 
-async def _ticket_in_scope(request: web.Request, session: AsyncSession, signed: Signed
-                           ) -> tickets.Ticket | web.Response:
+async def _ticket_in_scope(request: web.Request, session: AsyncSession, signed: Signed,
+                           lock: bool = True) -> tickets.Ticket | web.Response:
     code = request.match_info["code"]
-    ticket = await tickets.get_ticket(session, code, lock=True) \
+    ticket = await tickets.get_ticket(session, code, lock=lock) \
         if tickets.normalize_code(code).startswith("PA-") else None
     if ticket is None:
         return render("error.html", status=404, me=signed.account, csrf=signed.row.csrf_token,
@@ -325,7 +328,9 @@ async def ticket_page(request: web.Request, session: AsyncSession,
     audit(session, now, actor_of(signed.account), "desk.view", ticket.code)
     messages = await tickets.find_messages(session, ticket.id, notes=True)
     return render("ticket.html", me=signed.account, csrf=signed.row.csrf_token, t=ticket,
-                  messages=[{"m": m, "at": _at(m.created_at, request)} for m in messages],
+                  messages=[{"m": m, "at": _at(m.created_at, request),
+                             "photos": [_photo_view(ticket, a) for a in m.attachments]}
+                            for m in messages],
                   category=tickets.CATEGORIES.get(ticket.category, ticket.category),
                   state_label=tickets.STATUS_LABELS.get(ticket.status, ticket.status),
                   due=_day(ticket.due_at, request), created=_day(ticket.created_at, request),
@@ -333,6 +338,41 @@ async def ticket_page(request: web.Request, session: AsyncSession,
                   outcomes=actions.OUTCOMES, done=DONE.get(request.query.get("done", "")),
                   can_act=signed.account.role != LEADER, closed=ticket.status == tickets.CLOSED,
                   templates=await tickets.find_templates(session))
+
+
+def _photo_view(ticket: tickets.Ticket, item: Any) -> dict[str, str]:
+    """How the ticket page shows an attachment: a web-chat photo inline (served by
+    `ticket_photo`), a photo with a web address as a link, a Telegram photo as a note (its
+    bytes stay with Telegram; the staff group shows it)."""
+    item = item if isinstance(item, dict) else {}
+    file_id, url = str(item.get("file_id") or ""), item.get("url")
+    if item.get("channel") == "web" and file_id.startswith(PHOTO_PREFIX):
+        return {"kind": "web",
+                "src": f"/staff/tickets/{ticket.code}/photos/{file_id[len(PHOTO_PREFIX):]}"}
+    if isinstance(url, str) and url.startswith(("https://", "http://")):
+        return {"kind": "link", "href": url}
+    return {"kind": "telegram" if file_id else "unknown"}
+
+
+async def ticket_photo(request: web.Request, session: AsyncSession,
+                       signed: Signed) -> web.StreamResponse:
+    """A web-chat photo of a ticket in the account's scope: only a photo one of the ticket's
+    messages carries (a photo id of another ticket answers 404 like a missing one)."""
+    ticket = await _ticket_in_scope(request, session, signed, lock=False)
+    if isinstance(ticket, web.Response):
+        return ticket
+    file_id = f"{PHOTO_PREFIX}{int(request.match_info['id'])}"
+    carried = any(isinstance(a, dict) and a.get("channel") == "web" and a.get("file_id") == file_id
+                  for m in await tickets.find_messages(session, ticket.id, notes=True)
+                  for a in m.attachments)
+    photo = await get_photo(session, file_id) if carried else None
+    if photo is None:
+        return render("error.html", status=404, me=signed.account, csrf=signed.row.csrf_token,
+                      title="Không tìm thấy", message="Ảnh này không còn được lưu.")
+    return web.Response(body=photo.data, headers={
+        "Content-Type": photo.content_type, "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store", "Content-Security-Policy": "default-src 'none'",
+        "Content-Disposition": "inline"})
 
 
 def _at(moment: datetime, request: web.Request) -> str:
