@@ -5,6 +5,7 @@ in/out of scope), and an officer's reply reaching the citizen's web chat."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import html
 import io
@@ -44,8 +45,10 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-async def service(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+@contextlib.asynccontextmanager
+async def staffed(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    """A running service with an admin, an officer of each of communes 4543 and 4544, and a
+    leader of 4543 (the desk's other test modules use it too)."""
     async with Service(settings, clock=clock) as svc:
         async with svc.db.session() as session:
             for name, role, communes in [("quantri", "admin", []),
@@ -53,6 +56,12 @@ async def service(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
                                          ("canbo_b", "officer", ["4544"]),
                                          ("lanhdao_a", "leader", ["4543"])]:
                 await accounts.add_account(session, name, role, communes, PASSWORD, START)
+        yield svc
+
+
+@pytest.fixture
+async def service(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    async with staffed(settings, clock) as svc:
         yield svc
 
 
@@ -82,6 +91,22 @@ async def add_web_photo(service: Service, code: str, data: bytes = b"\x89PNG\r\n
         await tickets.add_message(session, ticket, "citizen", "(Ảnh đính kèm)", now=START,
                                   attachments=[{"channel": "web", "file_id": f"web:{photo.id}"}])
         return photo.id
+
+
+async def new_dossier(service: Service, commune: str | None, code: str, *,
+                      delayed: bool = True) -> str:
+    """A marriage registration of `commune` received at START; `delayed`: put off with an
+    apology, so the desk has a slip to print for it."""
+    async with service.db.session() as session:
+        result = await dossier_repo.upsert_dossier(session, dossier_repo.DossierFields(
+            code=code, procedure_code="1.000894", procedure_name="Đăng ký kết hôn",
+            applicant_name="Nguyễn Văn An", phone="0912345678", received_at=START,
+            due_at=START + timedelta(days=3), commune_code=commune), START)
+        if delayed:
+            await dossier_repo.add_event(session, result.dossier, dossier_repo.EventFields(
+                "delayed", START + timedelta(hours=1), new_due_at=START + timedelta(days=6),
+                reason="Chờ xác minh tình trạng hôn nhân"), START)
+        return result.dossier.code
 
 
 def browser(service: Service) -> aiohttp.ClientSession:
@@ -141,6 +166,8 @@ def expected(role: str, route: str, commune: str | None) -> int:
         return ok if role in ("quantri", "lanhdao_a") else 403
     serves = {"quantri": True, "canbo_a": commune == "4543", "canbo_b": commune == "4544",
               "lanhdao_a": commune == "4543"}[role]
+    if "/staff/dossiers" in route:  # another commune's dossier is "not found", as a missing one
+        return 403 if role == "lanhdao_a" else ok if serves else 404
     if not serves or (post and role == "lanhdao_a"):
         return 403
     return ok
@@ -165,6 +192,10 @@ async def test_every_route_answers_each_role_by_its_scope(service: Service, role
             routes.append((f"GET /staff/tickets/{codes[commune]}/photos/{photo}", commune))
             for verb in ("note", "assign", "reply", "close", "reopen"):
                 routes.append((f"POST /staff/tickets/{codes[commune]}/{verb}", commune))
+            dossier = await new_dossier(service, commune, f"000.00.12.H12-261202-{role[:4]}"
+                                                          f"{commune or 'NONE'}")
+            routes.append((f"GET /staff/dossiers?code={dossier}", commune))
+            routes.append((f"GET /staff/dossiers/letter.pdf?code={dossier}", commune))
         seen = {}
         for route, commune in routes:
             method, path = route.split(" ")

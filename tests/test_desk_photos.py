@@ -6,16 +6,33 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import AsyncIterator
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import Service
+from bot.config import Settings
 from bot.db import feedback as tickets
-from tests.test_desk import START, add_web_photo, browser, chat, new_ticket, service  # noqa: F401
-from tests.test_desk import clock, signed_in  # noqa: F401
+from tests.test_desk import (
+    START,
+    Clock,
+    add_web_photo,
+    browser,
+    chat,
+    new_ticket,
+    signed_in,
+    staffed,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 TELEGRAM_NOTE = "ảnh gửi qua Telegram xem trong nhóm cán bộ"
+
+
+@pytest.fixture
+async def service(settings: Settings) -> AsyncIterator[Service]:
+    async with staffed(settings, Clock()) as svc:
+        yield svc
 
 
 async def test_a_photo_from_the_web_chat_is_shown_on_the_ticket_page(service: Service) -> None:

@@ -2,11 +2,13 @@
 shown and acted on only by an account serving its commune (admins: every commune), else 403.
 Every POST carries the session's CSRF token (the login form: the login cookie's), else 403.
 
-Roles: officers and admins answer, close, reopen, assign and annotate tickets; leaders read
-them, approve notices and read statistics; admins also see the accounts and the audit log.
+Roles: officers and admins answer, close, reopen, assign and annotate tickets and look up
+dossiers; leaders read tickets, approve notices and read statistics; admins also see the
+accounts and the audit log.
 Routes: GET/POST /staff/login, POST /staff/logout, GET /staff (inbox),
 GET /staff/tickets/{code}, GET /staff/tickets/{code}/photos/{id} (a web-chat photo of it),
 POST /staff/tickets/{code}/(reply|close|reopen|note|assign),
+GET /staff/dossiers?code=… (officers and admins), GET /staff/dossiers/letter.pdf?code=…,
 GET/POST /staff/notices, POST /staff/notices/{id}/(approve|reject),
 GET /staff/stats, /staff/stats.csv, /staff/stats/chart.png (the account's communes),
 GET /staff/accounts, /staff/audit.
@@ -29,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.base import client_address
 from bot.channels.web import PHOTO_PREFIX, get_photo
 from bot.db import feedback as tickets
-from bot.desk import actions, notices, stats
+from bot.desk import actions, dossiers, notices, stats
 from bot.desk.accounts import actor_of, audit, authenticate
 from bot.desk.models import ADMIN, LEADER, ROLE_LABELS, StaffAccount
 from bot.desk.sessions import DeskSessions, Signed, csrf_matches
@@ -85,6 +87,8 @@ def add_routes(app: web.Application, service: Service) -> None:
     r.add_get("/staff/tickets/{code}/photos/{id:\\d+}", signed_in(ticket_photo))
     for verb in ("reply", "close", "reopen", "note", "assign"):
         r.add_post(f"/staff/tickets/{{code}}/{verb}", signed_in(ticket_action, acts=True))
+    r.add_get("/staff/dossiers", signed_in(dossier_page, acts=True))
+    r.add_get("/staff/dossiers/letter.pdf", signed_in(dossier_letter, acts=True))
     r.add_get("/staff/accounts", signed_in(accounts_page, admin=True))
     r.add_get("/staff/audit", signed_in(audit_page, admin=True))
     r.add_get("/staff/notices", signed_in(notices_page))
@@ -414,6 +418,55 @@ async def ticket_action(request: web.Request, session: AsyncSession,
     else:
         done = await actions.note(session, now, account, ticket, body) if body else "empty"
     return see_other(f"/staff/tickets/{ticket.code}?done={done}")
+
+
+# -- dossiers -------------------------------------------------------------------------------
+
+
+def _not_found(signed: Signed, searched: str) -> web.Response:
+    """A missing code and a dossier of another commune answer alike."""
+    return render("dossier.html", status=404, me=signed.account, csrf=signed.row.csrf_token,
+                  searched=searched, found=None)
+
+
+async def dossier_page(request: web.Request, session: AsyncSession,
+                       signed: Signed) -> web.Response:
+    """The search form; with `?code=`, the dossier's card (audited as `dossier.viewed`)."""
+    service = request.app[DESK].service
+    searched = request.query.get("code", "").strip()[:100]
+    if not searched:
+        return render("dossier.html", me=signed.account, csrf=signed.row.csrf_token,
+                      searched="", found=None)
+    now = service.clock()
+    lookup = await dossiers.look_up(session, signed.account, searched)
+    lookup.audit(session, signed.account, now, "dossier.viewed")
+    if lookup.dossier is None:
+        return _not_found(signed, searched)
+    found = await dossiers.card(session, service.settings, service.services, now,
+                                lookup.dossier)
+    return render("dossier.html", me=signed.account, csrf=signed.row.csrf_token,
+                  searched=searched, found=found,
+                  letter=urlencode({"code": lookup.dossier.code}))
+
+
+async def dossier_letter(request: web.Request, session: AsyncSession,
+                         signed: Signed) -> web.Response:
+    """The dossier's letter or apology slip as a PDF (audited as `dossier.printed`)."""
+    service = request.app[DESK].service
+    searched = request.query.get("code", "").strip()[:100]
+    lookup = await dossiers.look_up(session, signed.account, searched)
+    printed = await dossiers.letter_pdf(session, service.settings, lookup.dossier,
+                                        request.query.get("size", "A4")) \
+        if lookup.dossier is not None else None
+    lookup.audit(session, signed.account, service.clock(), "dossier.printed",
+                 "nothing" if lookup.dossier is not None and printed is None else None)
+    if printed is None:
+        return _not_found(signed, searched)
+    name, data = printed
+    filename = re.sub(r"[^A-Za-z0-9.-]+", "-", lookup.code) + "-" + name
+    return web.Response(body=data, content_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
 # -- admin ----------------------------------------------------------------------------------
