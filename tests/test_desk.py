@@ -162,7 +162,8 @@ def expected(role: str, route: str, commune: str | None) -> int:
         return ok if role == "quantri" else 403
     if route == "POST /staff/notices":  # a notice for commune 4543
         return ok if role in ("quantri", "canbo_a", "lanhdao_a") else 403
-    if route.endswith(("/staff/stats", "/staff/stats.csv", "/staff/stats/chart.png")):
+    if route.endswith(("/staff/stats", "/staff/stats.csv", "/staff/stats.xlsx",
+                       "/staff/stats/chart.png")):
         return ok if role in ("quantri", "lanhdao_a") else 403
     serves = {"quantri": True, "canbo_a": commune == "4543", "canbo_b": commune == "4544",
               "lanhdao_a": commune == "4543"}[role]
@@ -183,7 +184,8 @@ async def test_every_route_answers_each_role_by_its_scope(service: Service, role
         csrf = "" if role == "anonymous" else await form_token(http, "/staff")
         routes: list[tuple[str, str | None]] = [
             ("GET /staff", None), ("GET /staff/accounts", None), ("GET /staff/stats", None),
-            ("GET /staff/stats.csv", None), ("GET /staff/stats/chart.png", None),
+            ("GET /staff/stats.csv", None), ("GET /staff/stats.xlsx", None),
+            ("GET /staff/stats/chart.png", None),
             ("GET /staff/notices", None), ("POST /staff/notices", None),
             ("GET /staff/audit", None)]
         for commune in codes:

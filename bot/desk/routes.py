@@ -10,7 +10,7 @@ GET /staff/tickets/{code}, GET /staff/tickets/{code}/photos/{id} (a web-chat pho
 POST /staff/tickets/{code}/(reply|close|reopen|note|assign),
 GET /staff/dossiers?code=… (officers and admins), GET /staff/dossiers/letter.pdf?code=…,
 GET/POST /staff/notices, POST /staff/notices/{id}/(approve|reject),
-GET /staff/stats, /staff/stats.csv, /staff/stats/chart.png (the account's communes),
+GET /staff/stats, /staff/stats.csv, .xlsx, /staff/stats/chart.png (the account's communes),
 GET /staff/accounts, /staff/audit.
 """
 
@@ -97,6 +97,7 @@ def add_routes(app: web.Application, service: Service) -> None:
     r.add_post("/staff/notices/{id:\\d+}/reject", signed_in(notice_decide, leads=True))
     r.add_get("/staff/stats", signed_in(stats_page, leads=True))
     r.add_get("/staff/stats.csv", signed_in(stats_csv, leads=True))
+    r.add_get("/staff/stats.xlsx", signed_in(stats_xlsx, leads=True))
     r.add_get("/staff/stats/chart.png", signed_in(stats_chart, leads=True))
     r.add_static("/staff/static/", HERE / "static", show_index=False)
 
@@ -501,11 +502,12 @@ async def stats_page(request: web.Request, session: AsyncSession,
     service = request.app[DESK].service
     now = service.clock()
     figures = await stats.ticket_stats(session, scoped(stats.ticket_query(), signed.account), now)
-    province, _ = await stats.province_figures(session, service.settings, service.services,
-                                               now, of_account(signed.account))
+    province, survey = await stats.province_figures(session, service.settings,
+                                                    service.services, now,
+                                                    of_account(signed.account))
     audit(session, now, actor_of(signed.account), "desk.stats")
     return render("stats.html", me=signed.account, csrf=signed.row.csrf_token, s=figures,
-                  province=province, roles=ROLE_LABELS)
+                  province=province, aspects=stats.aspect_table(survey), roles=ROLE_LABELS)
 
 
 async def stats_csv(request: web.Request, session: AsyncSession,
@@ -517,6 +519,23 @@ async def stats_csv(request: web.Request, session: AsyncSession,
                         content_type="text/csv", charset="utf-8", headers={
                             "Content-Disposition": 'attachment; filename="phan-anh.csv"',
                             "Cache-Control": "no-store"})
+
+
+async def stats_xlsx(request: web.Request, session: AsyncSession,
+                     signed: Signed) -> web.Response:
+    import asyncio
+
+    service = request.app[DESK].service
+    now = service.clock()
+    figures = await stats.ticket_stats(session, scoped(stats.ticket_query(), signed.account), now)
+    _, survey = await stats.province_figures(session, service.settings, service.services, now,
+                                             of_account(signed.account))
+    audit(session, now, actor_of(signed.account), "desk.stats_export", format="xlsx")
+    book = await asyncio.to_thread(stats.as_xlsx, figures, stats.aspect_table(survey))
+    return web.Response(body=book, headers={
+        "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "Content-Disposition": 'attachment; filename="thong-ke.xlsx"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
 async def stats_chart(request: web.Request, session: AsyncSession,
