@@ -5,7 +5,8 @@ Every POST carries the session's CSRF token (the login form: the login cookie's)
 Roles: officers and admins answer, close, reopen, assign and annotate tickets and look up
 dossiers; leaders read tickets, approve notices and read statistics; admins also see the
 accounts and the audit log.
-Routes: GET/POST /staff/login, POST /staff/logout, GET /staff (inbox),
+Routes: GET/POST /staff/login, POST /staff/login/totp (the one-time code, when the account
+has one), POST /staff/logout, GET /staff (inbox),
 GET /staff/tickets/{code}, GET /staff/tickets/{code}/photos/{id} (a web-chat photo of it),
 POST /staff/tickets/{code}/(reply|close|reopen|note|assign),
 GET /staff/dossiers?code=… (officers and admins), GET /staff/dossiers/letter.pdf?code=…,
@@ -32,7 +33,7 @@ from bot.channels.base import client_address
 from bot.channels.web import PHOTO_PREFIX, get_photo
 from bot.db import feedback as tickets
 from bot.desk import actions, dossiers, notices, stats
-from bot.desk.accounts import actor_of, audit, authenticate
+from bot.desk.accounts import actor_of, audit, authenticate, check_totp
 from bot.desk.models import ADMIN, LEADER, ROLE_LABELS, StaffAccount
 from bot.desk.sessions import DeskSessions, Signed, csrf_matches
 from bot.staffscope import of_account
@@ -81,6 +82,7 @@ def add_routes(app: web.Application, service: Service) -> None:
     r = app.router
     r.add_get("/staff/login", login_page)
     r.add_post("/staff/login", login_post)
+    r.add_post("/staff/login/totp", login_totp_post)
     r.add_post("/staff/logout", signed_in(logout))
     r.add_get("/staff", signed_in(inbox))
     r.add_get("/staff/tickets/{code}", signed_in(ticket_page))
@@ -244,16 +246,61 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     async with service.db.session() as session:
         result = await authenticate(session, username, _field(form, "password", 1000),
                                     service.clock(), origin=address)
-        if result.account is not None:
+        if result.account is not None and result.reason == "ok":
             cookie, _csrf = await desk.sessions.begin(
                 session, result.account, _cookie(request, COOKIE, SECURE_COOKIE))
-    if result.account is not None:
-        await desk.sessions.purge_idle()
     if result.account is None:
-        message = ("Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau "
-                   "15 phút hoặc nhờ quản trị đặt lại mật khẩu.") if result.reason == "locked" \
-            else "Tên đăng nhập hoặc mật khẩu không đúng."
-        return await login_page(request, message, 401, username=username, next_page=next_page)
+        return await login_page(request, _refusal(result.reason), 401, username=username,
+                                next_page=next_page)
+    if result.reason == "totp":
+        assert nonce is not None  # the CSRF token was checked against it
+        return render("totp.html", csrf=_field(form, "csrf_token"), next_page=next_page,
+                      pending=desk.sessions.totp_pending(result.account.id, nonce))
+    return await _signed_in_response(request, cookie, next_page)
+
+
+async def login_totp_post(request: web.Request) -> web.StreamResponse:
+    """The code of an account with TOTP, after its right password (`login_post`)."""
+    desk = request.app[DESK]
+    service = desk.service
+    form = await request.post()
+    nonce = _cookie(request, LOGIN_COOKIE, SECURE_LOGIN_COOKIE)
+    token, pending = _field(form, "csrf_token"), _field(form, "pending", 300)
+    account_id = desk.sessions.totp_account(pending, nonce)
+    if not desk.sessions.login_token_valid(nonce, token) or account_id is None:
+        return await login_page(request, "Biểu mẫu đã hết hạn. Anh/chị vui lòng đăng nhập lại.",
+                                403)
+    address = client_address(request, service.settings.trusted_proxy_set)
+    if not await service.limiter.hit("staff-login", address, LOGIN_RATE):
+        return await login_page(request, "Quá nhiều lần đăng nhập. Vui lòng thử lại sau ít phút.",
+                                429)
+    next_page = safe_next(_field(form, "next", 500))
+    async with service.db.session() as session:
+        account = await session.get(StaffAccount, account_id)
+        result = await check_totp(session, account, _field(form, "code", 12).replace(" ", ""),
+                                  service.clock(), origin=address) if account else None
+        if result is not None and result.account is not None:
+            cookie, _csrf = await desk.sessions.begin(
+                session, result.account, _cookie(request, COOKIE, SECURE_COOKIE))
+    if result is None or result.reason in ("disabled", "locked"):
+        return await login_page(request, _refusal(result.reason if result else "unknown"), 401)
+    if result.account is None:
+        return render("totp.html", status=401, csrf=token, next_page=next_page,
+                      pending=pending, error="Mã xác thực không đúng hoặc đã dùng. Anh/chị "
+                                             "nhập mã mới đang hiện trên ứng dụng.")
+    return await _signed_in_response(request, cookie, next_page)
+
+
+def _refusal(reason: str) -> str:
+    if reason == "locked":
+        return ("Tài khoản tạm khóa do nhập sai nhiều lần. Vui lòng thử lại sau 15 phút hoặc "
+                "nhờ quản trị đặt lại mật khẩu.")
+    return "Tên đăng nhập hoặc mật khẩu không đúng."
+
+
+async def _signed_in_response(request: web.Request, cookie: str,
+                              next_page: str) -> web.Response:
+    await request.app[DESK].sessions.purge_idle()
     response = see_other(next_page)
     _set_cookie(request, response, COOKIE, SECURE_COOKIE, cookie)
     response.del_cookie(SECURE_LOGIN_COOKIE if _secure(request) else LOGIN_COOKIE, path="/")

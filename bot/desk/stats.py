@@ -96,9 +96,8 @@ def as_xlsx(stats: TicketStats, aspects: AspectTable) -> bytes:
     openpyxl is imported here only: the service starts without it."""
     from openpyxl import Workbook
 
-    book = Workbook()
-    tickets_sheet = book.active
-    tickets_sheet.title = "Phan anh"
+    book = Workbook(write_only=True)
+    tickets_sheet = book.create_sheet("Phan anh")
     for row in ticket_table(stats):
         tickets_sheet.append(row)
     sheet = book.create_sheet("Hai long SIPAS")
