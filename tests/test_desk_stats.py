@@ -131,6 +131,6 @@ async def test_the_statistics_export_to_xlsx_as_the_page_shows_them(service: Ser
         [value(v) for v in row] for row in csv.reader(io.StringIO(csv_text))]
     header, *months = list(aspects_sheet.iter_rows(values_only=True))
     assert header[:3] == ("thang", "Tiếp cận dịch vụ (% hài lòng)", "Tiếp cận dịch vụ (lượt)")
-    read = {row[0]: ["—" if not row[i + 1] else f"{float(row[i]):.1f}% ({row[i + 1]})"
+    read = {row[0]: ["—" if not row[i + 1] else f"{float(str(row[i])):.1f}% ({row[i + 1]})"
                      for i in range(1, 11, 2)] for row in months}
     assert read == table(page)
