@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-pg test-browser bench clean
+.PHONY: install run test lint test-pg test-browser bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# ruff (rules and per-file exceptions in pyproject.toml) on everything, mypy on the packages
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The database-facing tests again, on the PostgreSQL this machine runs.
 test-pg: install

@@ -151,7 +151,7 @@ ENGINES: dict[str, Callable[[Sequence[Procedure]], Searcher]] = {
 }
 
 
-# --- measuring ------------------------------------------------------------------------------------
+# --- measuring ----------------------------------------------------------------------------
 
 
 def quality(search: Searcher, rows: list[tuple[str, set[str]]]) -> tuple[float, float, float]:

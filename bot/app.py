@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -137,14 +136,16 @@ class Service:
     async def refresh_catalogue(self) -> None:
         """The search index over the database's catalogue (rebuilt when an import changed
         it, in any process); the bundled one while the database holds none. The database's
-        index is cached in `SEARCH_CACHE_DIR` (DATA_DIR/search-cache), keyed by the catalogue's content and the
-        engine: a restart loads it instead of reading every record and building."""
+        index is cached in `SEARCH_CACHE_DIR` (DATA_DIR/search-cache), keyed by the
+        catalogue's content and the engine: a restart loads it instead of reading every
+        record and building."""
         async with self.db.session() as session:
             stamp = await catalogue_stamp(session)
         if stamp == self._catalogue_stamp:
             return
         started = time.perf_counter()
         cache = self.settings.search_cache
+        index: SearchIndex | None
         if stamp == 0:
             index, cached = await asyncio.to_thread(bundled_index), False
         else:

@@ -11,24 +11,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from procedures import lexicon, search_cache
 from procedures.catalogue import LEVEL_LABELS, Procedure, bundle_info, load_bundled
-from procedures.curated import apply_overlay
-from procedures.importer import ImportFailed, read_file, write_file, xlsx_overflows
-from procedures.search import SearchIndex
 from procedures.tables import ReadFailed
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from procedures import lexicon
+    from procedures.search import SearchIndex
+
 T = TypeVar("T")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the catalogue commands to the `motcua` parser."""
     search = sub.add_parser("search", help="find procedures for a citizen's words")
     search.add_argument("query", nargs="?", help="what the citizen typed")
@@ -88,6 +87,7 @@ def load_catalogue(use_bundled: bool = False) -> list[Procedure]:
 def load_lexicon(use_bundled: bool = False) -> tuple[lexicon.Entry, ...]:
     """The search lexicon in use: the database's (once one was imported), else the bundled."""
     from bot.db.catalogue import load_lexicon as load
+    from procedures import lexicon
 
     entries = None if use_bundled else _from_database(load)
     return lexicon.bundled() if entries is None else entries
@@ -96,11 +96,14 @@ def load_lexicon(use_bundled: bool = False) -> tuple[lexicon.Entry, ...]:
 def search_index(use_bundled: bool = False) -> SearchIndex:
     """The search index of the catalogue and lexicon in use, loaded from the service's cache
     (`DATA_DIR/search-cache`) when it holds it, else built and cached there."""
-    from bot.cli import load_settings
-    from bot.db.catalogue import catalogue_version, count_procedures
-    from bot.db.catalogue import load_lexicon as load_db_lexicon
+    from bot.config import load_settings
+    from procedures import lexicon, search_cache
 
     async def version_and_lexicon(session: AsyncSession) -> tuple[str, tuple[lexicon.Entry, ...]]:
+        # imported here: with no database (a fresh install) search loads no SQLAlchemy tables
+        from bot.db.catalogue import catalogue_version, count_procedures
+        from bot.db.catalogue import load_lexicon as load_db_lexicon
+
         version = await catalogue_version(session) if await count_procedures(session) else ""
         return version, await load_db_lexicon(session)
 
@@ -119,8 +122,7 @@ def _from_database(load: Callable[[AsyncSession], Awaitable[T]]) -> T | None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.cli import load_settings
-    from bot.db.session import run_in_session
+    from bot.config import load_settings
 
     settings = load_settings()
     url = make_url(settings.database_url)
@@ -128,6 +130,8 @@ def _from_database(load: Callable[[AsyncSession], Awaitable[T]]) -> T | None:
     local_file = url.drivername.startswith("sqlite") and database and database != ":memory:"
     if local_file and not Path(str(database)).exists():
         return None
+    from bot.db.session import run_in_session  # the engine's imports only when there is a file
+
     try:
         return run_in_session(settings.database_url, load)
     except (SQLAlchemyError, OSError):
@@ -195,6 +199,10 @@ def _print_table(
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from procedures.curated import apply_overlay
+    from procedures.importer.files import read_file
+    from procedures.importer.result import ImportFailed
+
     try:
         result = read_file(args.file)
     except ImportFailed as error:
@@ -216,7 +224,7 @@ def _store(save: Callable[[AsyncSession], Awaitable[Any]]) -> int:
     """Run `save` in a transaction of the configured database and print its summary."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.cli import load_settings
+    from bot.config import load_settings
     from bot.db.session import run_in_session
 
     async def describe(session: AsyncSession) -> str:
@@ -234,6 +242,9 @@ def _store(save: Callable[[AsyncSession], Awaitable[Any]]) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from procedures.importer.files import write_file, xlsx_overflows
+    from procedures.importer.result import ImportFailed
+
     procedures = load_catalogue(args.bundled)
     if args.field:
         procedures = [p for p in procedures if p.field == args.field]
@@ -255,6 +266,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import_lexicon(args: argparse.Namespace) -> int:
     """Replace the search lexicon with a file's entries, all checked first against the
     catalogue: one bad row and nothing changes."""
+    from procedures import lexicon
+
     try:
         entries, problems = lexicon.read_file(args.file)
     except ReadFailed as error:
@@ -280,6 +293,8 @@ def cmd_import_lexicon(args: argparse.Namespace) -> int:
 
 
 def cmd_export_lexicon(args: argparse.Namespace) -> int:
+    from procedures import lexicon
+
     entries = load_lexicon(args.bundled)
     try:
         count = lexicon.write_file(entries, args.file)

@@ -1,14 +1,14 @@
-"""The `motcua` command: run the service, chat in a terminal, migrate, import, search."""
+"""The `motcua` command: run the service, chat in a terminal, migrate, import, search.
+
+Building the parser imports nothing heavy (the `*_cli` modules import their libraries inside
+the commands), so `motcua --help` answers at once and each command loads only what it uses."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import sys
 from collections.abc import Callable
-
-from pydantic import ValidationError
 
 from bot import (
     catalogue_cli,
@@ -18,20 +18,12 @@ from bot import (
     privacy_cli,
     tickets_cli,
 )
-from bot.config import Settings, describe_errors
 from bot.desk import cli as staff_cli
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        print(describe_errors(error), file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run_service
+    from bot.config import load_settings
 
     settings = load_settings()
     asyncio.run(run_service(settings, migrate=not args.no_migrate))
@@ -40,12 +32,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.channels.console import run_console
+    from bot.config import load_settings
 
     settings = load_settings()
     return asyncio.run(run_console(settings, user=args.user))
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.config import load_settings
     from bot.db.migrate import upgrade
 
     settings = load_settings()

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import sys
 from datetime import time
 from functools import cached_property
 from pathlib import Path
@@ -20,9 +21,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
+FOLLOWUP_RULES = ("congratulation_marriage", "congratulation_birth", "condolence", "survey",
+                  "ticket_survey", "reminder", "overdue_alert")
+"""The names SCHEDULER_RULES_OFF may list: scheduler/rules.py's rules. Kept here so that the
+settings need not import the scheduler (which imports the settings)."""
 SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 QUIET_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
@@ -160,6 +163,9 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url  # imported here: `motcua --help` need not
+        from sqlalchemy.exc import ArgumentError
+
         value = value.strip()
         try:
             url = make_url(value)
@@ -280,11 +286,10 @@ class Settings(BaseSettings):
     @field_validator("scheduler_rules_off")
     @classmethod
     def _rules_off(cls, value: str) -> str:
-        from scheduler.rules import RULES
-
         for name in filter(None, (p.strip() for p in value.split(","))):
-            if name not in RULES:
-                raise ValueError(f"unknown rule {name!r}; the rules are {', '.join(RULES)}")
+            if name not in FOLLOWUP_RULES:
+                raise ValueError(
+                    f"unknown rule {name!r}; the rules are {', '.join(FOLLOWUP_RULES)}")
         return value
 
     @field_validator("appointment_reminder_time", "retention_purge_time")
@@ -502,3 +507,13 @@ def describe_errors(error: ValidationError) -> str:
         lines.append(f"  {name}: {message}")
     lines.append("Fix them in the environment or in .env (see .env.example).")
     return "\n".join(lines)
+
+
+def load_settings() -> Settings:
+    """The settings for a `motcua` command; on invalid settings, what to fix on stderr and
+    exit status 2."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        print(describe_errors(error), file=sys.stderr)
+        raise SystemExit(2) from None

@@ -25,13 +25,13 @@ import re
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from bot.config import Settings
-from bot.router import strip_marks
+from procedures.normalize import fold
 from procedures.tables import ReadFailed, Report, read_table
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 FIELDS = ("code", "procedure_code", "procedure_name", "applicant_name", "phone", "commune_code",
           "received_at", "due_at", "status", "note")
@@ -55,7 +55,7 @@ _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T,]+(\d{1,2})[:hH](
 def heading_key(heading: object,
                 headings: dict[str, tuple[str, ...]] = HEADINGS) -> str | None:
     """The field a column heading names ("Số điện thoại" → "phone"), or None."""
-    plain = re.sub(r"[^a-z0-9]+", " ", strip_marks(str(heading or "")).lower()).strip()
+    plain = re.sub(r"[^a-z0-9]+", " ", fold(str(heading or ""))).strip()
     for name, aliases in headings.items():
         if plain == name.replace("_", " ") or plain in aliases:
             return name
@@ -89,7 +89,7 @@ def _status_names() -> dict[str, str]:
         "xin loi va hen lai": Status.DELAYED.value}
     for status in Status:
         label = text("dossiers.status_label", status=status.value)
-        names[strip_marks(label).lower()] = status.value
+        names[fold(label)] = status.value
     return names
 
 
@@ -120,7 +120,7 @@ def cell_to_api(name: str, value: Any) -> Any:
                 iso += f"T{int(hour):02d}:{int(minute or 0):02d}:00"
             return iso
     if name == "status":
-        return _status_names().get(strip_marks(text).lower(), text)
+        return _status_names().get(fold(text), text)
     return text
 
 
@@ -129,6 +129,8 @@ async def import_rows(db: Any, rows: list[tuple[int, dict[str, Any]]], source: s
                       dry_run: bool = False) -> tuple[Report, set[str]]:
     """Validate and upsert each row; one transaction for the whole file (nothing is written
     on --dry-run). Returns the report and the channels with new outbox rows."""
+    from pydantic import ValidationError
+
     from bot.ingest import (
         Bounds,
         DossierIn,
@@ -180,7 +182,7 @@ def _reasons(errors: dict[str, str]) -> str:
     return "; ".join(f"{name}: {message}" for name, message in errors.items())
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `import-dossiers` to the `motcua` parser."""
     imp = sub.add_parser("import-dossiers",
                          help="import dossiers from the one-stop system: .csv or .xlsx")
@@ -192,7 +194,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def cmd_import_dossiers(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.cli import load_settings
+    from bot.config import load_settings
     from bot.db.session import Database
 
     settings = load_settings()

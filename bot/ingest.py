@@ -46,6 +46,7 @@ from bot.config import Settings
 from bot.db import dossiers as repo
 from bot.db.dossiers import DossierFields, EventFields, Status
 from bot.db.models import ProcedureRecord
+from bot.running import SERVICE, Running
 from scheduler.quiet import next_allowed
 
 log = logging.getLogger(__name__)
@@ -389,9 +390,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/dossiers/{code:.+}/events", post_event)
 
 
-def _service(request: web.Request) -> Any:
-    from bot.web import SERVICE
-
+def _service(request: web.Request) -> Running:
     return request.app[SERVICE]
 
 

@@ -11,11 +11,13 @@ import argparse
 import asyncio
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.config import Settings
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     letters = sub.add_parser("letters", help="printable letters and apology slips")
     letters_sub = letters.add_subparsers(dest="letters_command", required=True, metavar="TASK")
     printing = letters_sub.add_parser(
@@ -27,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_print(args: argparse.Namespace) -> int:
-    from bot.cli import load_settings
+    from bot.config import load_settings
 
     return asyncio.run(print_letter(load_settings(), args.code, args.size, args.out))
 
@@ -37,8 +39,8 @@ async def print_letter(settings: Settings, code: str, size: str = "A4",
     from bot.db import dossiers as repo
     from bot.db.migrate import upgrade_async
     from bot.db.session import Database
+    from documents.printing import PDF_NAMES, document_pdf
     from handlers.dossiers import printable
-    from handlers.printing import PDF_NAMES, document_pdf
 
     normalized = repo.normalize_code(code)
     if normalized is None:

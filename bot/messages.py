@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import unicodedata
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -154,11 +154,13 @@ class Outgoing:
     reply_to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("photo", "document"):
-            if data[key] and isinstance(data[key].get("data"), bytes):
-                data[key]["data"] = base64.b64encode(data[key]["data"]).decode()
-        return data
+        """As `dataclasses.asdict` gives it (bytes as base64), built directly: every reply
+        is written into the outbox, and `asdict`'s deep copy was a good part of that."""
+        return {"text": self.text,
+                "buttons": [[_flat(button) for button in row] for row in self.buttons],
+                "photo": _attachment_dict(self.photo),
+                "document": _attachment_dict(self.document),
+                "reply_to": self.reply_to}
 
     @classmethod
     def from_dict(cls, data: object) -> Outgoing:
@@ -190,6 +192,20 @@ class Outgoing:
 
 OUTGOING_FIELDS = frozenset(f.name for f in fields(Outgoing))
 ATTACHMENT_FIELDS = frozenset(f.name for f in fields(Attachment))
+
+
+def _flat(value: Button | Attachment) -> dict[str, Any]:
+    """The fields of a flat dataclass (no nested ones) as a dict, in their order."""
+    return {f.name: getattr(value, f.name) for f in fields(value)}
+
+
+def _attachment_dict(attachment: Attachment | None) -> dict[str, Any] | None:
+    if attachment is None:
+        return None
+    data = _flat(attachment)
+    if isinstance(data["data"], bytes):
+        data["data"] = base64.b64encode(data["data"]).decode()
+    return data
 
 
 def _button(raw: object) -> Button:

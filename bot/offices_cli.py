@@ -23,12 +23,13 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.db.offices import FIELDS, OfficeFields
 from bot.dossiers_cli import heading_key
-from handlers.units import get_commune
-from procedures.tables import ReadFailed, Report, read_table
+from procedures.tables import ReadFailed, Report, new_workbook, read_table
+
+if TYPE_CHECKING:
+    from bot.db.offices import OfficeFields
 
 HEADINGS = {
     "commune_code": ("ma xa", "ma xa phuong", "ma don vi hanh chinh", "commune code"),
@@ -48,6 +49,8 @@ URL = re.compile(r"^https://\S+$")
 def read_offices(path: Path) -> tuple[list[tuple[int, OfficeFields]], list[tuple[int, str]]]:
     """The valid rows as offices and the rejected ones with their reasons; `ReadFailed` when
     the file as a whole cannot be used."""
+    from bot.db.offices import FIELDS
+
     (header_line, header), *body = read_table(path)
     columns = [heading_key(cell, HEADINGS) for cell in header]
     unknown = [str(cell) for cell, name in zip(header, columns, strict=True)
@@ -80,6 +83,9 @@ def _cell(value: Any) -> str:
 
 def office_from_row(values: dict[str, str]) -> OfficeFields:
     """Check one row; `ValueError` says what is wrong with it."""
+    from bot.db.offices import OfficeFields
+    from handlers.units import get_commune
+
     commune = get_commune(values.get("commune_code"))
     if commune is None:
         raise ValueError(f"commune_code: không có xã/phường mã {values.get('commune_code')!r} "
@@ -132,7 +138,7 @@ class _DryRun(Exception):
 
 
 async def export_offices(db: Any, path: Path) -> int:
-    from bot.db.offices import find_offices
+    from bot.db.offices import FIELDS, find_offices
 
     async with db.session() as session:
         rows = [[getattr(office, name) for name in FIELDS]
@@ -143,12 +149,7 @@ async def export_offices(db: Any, path: Path) -> int:
             writer.writerow(FIELDS)
             writer.writerows(rows)
     elif path.suffix.lower() == ".xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.title = "diem_phuc_vu"
-        sheet.append(list(FIELDS))
+        workbook, sheet = new_workbook("diem_phuc_vu", FIELDS)
         for row in rows:
             sheet.append(row)
         workbook.save(path)
@@ -157,7 +158,7 @@ async def export_offices(db: Any, path: Path) -> int:
     return len(rows)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp = sub.add_parser("import-offices",
                          help="import the communes' service points (.csv or .xlsx)")
     imp.add_argument("file", type=Path)
@@ -170,7 +171,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _run(work: Any) -> Any:
     """Run `work(db)` against the configured database."""
-    from bot.cli import load_settings
+    from bot.config import load_settings
     from bot.db.session import Database
 
     settings = load_settings()

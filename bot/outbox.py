@@ -261,13 +261,21 @@ class Pacer:
                                                        self.pace.margin)
         return window
 
+    def overall_ready_at(self, now: float) -> float:
+        """When the next message to any chat may leave."""
+        return max(now, self.paused_until, self.overall.next_free(now),
+                   self.due - self.spacing / 4)
+
+    def chat_ready_at(self, chat_id: str, is_group: bool, now: float) -> float:
+        """When the chat's own limits let a message leave. A chat that received nothing
+        lately gets no window here: a broadcast asks for thousands of them."""
+        chat = self.chats.get(chat_id)
+        ready = chat.next_free(now) if chat is not None else now
+        group = self.groups.get(chat_id) if is_group else None
+        return max(ready, group.next_free(now)) if group is not None else ready
+
     def ready_at(self, chat_id: str, is_group: bool, now: float) -> float:
-        times = [now, self.paused_until, self.overall.next_free(now),
-                 self.due - self.spacing / 4,
-                 self._chat(chat_id).next_free(now)]
-        if is_group:
-            times.append(self._group(chat_id).next_free(now))
-        return max(times)
+        return max(self.overall_ready_at(now), self.chat_ready_at(chat_id, is_group, now))
 
     def record(self, chat_id: str, is_group: bool) -> None:
         now = self.clock()
@@ -289,6 +297,11 @@ class Pacer:
 def backoff(attempt: int, base: float = 2.0, cap: float = 900.0) -> float:
     """Capped exponential back-off with full jitter (seconds before attempt `attempt + 1`)."""
     return random.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))
+
+
+_OUTCOME = update(OutboxMessage).where(OutboxMessage.id == bindparam("row_id"))
+"""A row's outcome: the columns set are the parameters given (built once; building the
+statement for each row cost more than running it)."""
 
 
 class PacedSender:
@@ -370,11 +383,16 @@ class PacedSender:
         if not self.buffer:
             await self._sleep(self.idle_poll)
             return
+        if self.in_flight.locked():  # a send that ends wakes this up
+            await self._sleep(0.5)
+            return
+        # Picked only once a send may start: a row picked while the last send was under way
+        # would leave without regard to a pause that send's answer (a 429) asked for.
         row, wait = self._pick()
         if row is None:
             await self._sleep(min(wait, 0.5))
             return
-        await self.in_flight.acquire()
+        await self.in_flight.acquire()  # free: nothing was awaited since it was checked
         self.buffer.remove(row)
         self.sending.add(row.id)
         self.pacer.record(row.chat_id, row.is_group)
@@ -383,15 +401,19 @@ class PacedSender:
         task.add_done_callback(self.tasks.discard)
 
     def _pick(self) -> tuple[OutboxMessage | None, float]:
-        """The oldest row whose chat may receive now; else how long until one may."""
+        """The oldest row whose chat may receive now; else how long until one may. While
+        the overall pace holds every chat back, the buffer is not looked through."""
         now = self.pacer.clock()
+        overall = self.pacer.overall_ready_at(now)
+        if overall > now:
+            return None, overall - now
         soonest = float("inf")
         seen: set[str] = set()
         for row in self.buffer:
             if row.chat_id in seen:
                 continue  # keep each chat's messages in order
             seen.add(row.chat_id)
-            ready = self.pacer.ready_at(row.chat_id, row.is_group, now)
+            ready = self.pacer.chat_ready_at(row.chat_id, row.is_group, now)
             if ready <= now:
                 return row, 0.0
             soonest = min(soonest, ready - now)
@@ -538,12 +560,8 @@ class PacedSender:
             await self._finish(row, FAILED, attempts=attempts,
                                reason=f"gave up after {attempts} attempts: {error.reason}")
             return
-        async with self.db.session() as session:
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                    status=PENDING, attempts=attempts, last_error=error.reason,
-                    not_before=utcnow() + timedelta(seconds=delay), lease_until=None)
-            )
+        await self._update(row, status=PENDING, attempts=attempts, last_error=error.reason,
+                           not_before=utcnow() + timedelta(seconds=delay), lease_until=None)
 
     async def _finish(self, row: OutboxMessage, status: str, *, attempts: int | None = None,
                       reason: str | None = None, message_id: str | None = None) -> None:
@@ -553,10 +571,14 @@ class PacedSender:
                           attempts=row.attempts + 1)
         else:
             values.update(attempts=attempts, last_error=reason)
-        async with self.db.session() as session:
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values)
-            )
+        await self._update(row, **values)
+
+    async def _update(self, row: OutboxMessage, **values: object) -> None:
+        """One row's outcome, committed before the next send leaves: a plain statement on a
+        connection, since no session holds the row to keep in step (that bookkeeping cost
+        more than the statement)."""
+        async with self.db.engine.begin() as connection:
+            await connection.execute(_OUTCOME, {"row_id": row.id, **values})
 
     async def _drain(self) -> None:
         """On stop: let sends in flight finish, give unsent claimed rows back, step down."""

@@ -15,14 +15,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 CHANNELS = ("telegram", "zalo_oa", "zalo_bot", "web", "console")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     privacy = sub.add_parser("privacy", help="personal data: deletion requests, retention purge")
     privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True, metavar="TASK")
     forget = privacy_sub.add_parser("forget", help="delete the data of the citizen of a chat")
@@ -34,13 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from bot.cli import load_settings
+    from bot.config import load_settings
 
     return asyncio.run(forget(load_settings(), args.channel, args.chat.strip()))
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from bot.cli import load_settings
+    from bot.config import load_settings
 
     return asyncio.run(purge(load_settings()))
 

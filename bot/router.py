@@ -28,14 +28,10 @@ from bot.db.session import Database, is_outage
 from bot.messages import Incoming, Outgoing
 from bot.outbox import journal_replies
 from bot.ratelimit import Verdict, judge
+from procedures.normalize import fold
 
 log = logging.getLogger(__name__)
 
-
-def strip_marks(text: str) -> str:
-    """"hủy" -> "huy": drop Vietnamese tone and vowel marks (đ -> d)."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 Reply = Outgoing | list[Outgoing] | None
 Handler = Callable[[Incoming, "Context"], Awaitable[Reply]]
@@ -367,13 +363,12 @@ class Core:
             return notes + as_list(await handler(msg, ctx))
         command = msg.command or self._bare_command(msg.text)
         if command is not None:
-            handler = router.commands.get(command[0])
-            if handler is None and command[0] in router.staff_commands:
+            found = router.commands.get(command[0])
+            if found is None and command[0] in router.staff_commands:
                 is_staff = (msg.channel, msg.user_id) in self.settings.staff_ids
-                handler = (router.staff_commands[command[0]] if is_staff
-                           else self.answers.not_staff)
-            handler = handler or self.answers.unknown_command
-            return notes + as_list(await handler(msg, ctx))
+                found = (router.staff_commands[command[0]] if is_staff
+                         else self.answers.not_staff)
+            return notes + as_list(await (found or self.answers.unknown_command)(msg, ctx))
         state = ctx.conversation.state
         if state is not None and state in router.steps:
             return notes + as_list(await router.steps[state](msg, ctx))
@@ -412,7 +407,7 @@ class Core:
 
     def _bare_command(self, text: str) -> tuple[str, str] | None:
         """A command word typed without "/" ("huy", "hủy", "trogiup") works too."""
-        word = strip_marks(text).strip().lower()
+        word = fold(text).strip()
         return (word, "") if word in self.router.commands else None
 
     @staticmethod

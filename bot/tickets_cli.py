@@ -15,12 +15,15 @@ import argparse
 import asyncio
 import sys
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.messages import Incoming
 
+if TYPE_CHECKING:
+    from bot.config import Settings
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     scope = argparse.ArgumentParser(add_help=False)
     scope.add_argument("--commune", action="append", metavar="CODE", default=argparse.SUPPRESS,
                        help="only this commune's tickets (repeat for several)")
@@ -46,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.cli import load_settings
+    from bot.config import load_settings
 
     return asyncio.run(_run(load_settings(), args.staff_command(args),
                             getattr(args, "commune", None), getattr(args, "account", None)))
@@ -77,7 +80,7 @@ async def _scope(session: Any, communes: list[str] | None,
     return EVERYTHING, "Cán bộ (CLI)"
 
 
-async def _run(settings: Any, command: str, communes: list[str] | None = None,
+async def _run(settings: Settings, command: str, communes: list[str] | None = None,
                username: str | None = None) -> int:
     from bot.app import Service
     from bot.db.migrate import upgrade_async

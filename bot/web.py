@@ -17,7 +17,7 @@ import math
 import re
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,10 +26,10 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from bot.channels.base import (
     bearer_token,
     client_address,
-    forwarded_https,
     require_secret,
     route_name,
     secret_matches,
+    served_over_https,
 )
 from bot.channels.web import WebSessionRef, photo_type
 from bot.channels.zalo_bot import add_routes as add_zalo_bot_routes
@@ -40,14 +40,11 @@ from bot.desk.routes import add_routes as add_desk_routes
 from bot.ingest import add_routes as add_ingest_routes
 from bot.logs import quiet_bad_requests
 from bot.messages import clean_text
+from bot.running import SERVICE, Running
 from handlers.texts import text
-
-if TYPE_CHECKING:
-    from bot.app import Service
 
 log = logging.getLogger(__name__)
 
-SERVICE = web.AppKey("service", "Service")
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 1024 * 1024
 MAX_CHAT_TEXT = 4000
@@ -63,7 +60,7 @@ REFERRER_POLICY = "strict-origin-when-cross-origin"
 json_response = partial(web.json_response, dumps=partial(json.dumps, ensure_ascii=False))
 
 
-def create_web_app(service: Service) -> web.Application:
+def create_web_app(service: Running) -> web.Application:
     quiet_bad_requests()
     app = web.Application(client_max_size=MAX_BODY, middlewares=[errors_middleware])
     app[SERVICE] = service
@@ -290,9 +287,7 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
 
 
 def _secure(request: web.Request) -> bool:
-    settings = request.app[SERVICE].settings
-    return bool(settings.public_base_url and settings.public_base_url.startswith("https://")
-                ) or forwarded_https(request, settings.trusted_proxy_set)
+    return served_over_https(request, request.app[SERVICE].settings)
 
 
 def _session_cookie(request: web.Request) -> str | None:

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,8 +51,9 @@ from bot.messages import FILE_CHANNELS, Button, ChatRef, Incoming, Outgoing
 from bot.outbox import enqueue
 from bot.router import Context, Reply, Router, need_id
 from bot.staffscope import of_message
-from handlers import letters
-from handlers.printing import with_pdf
+from documents import letters
+from documents.dates import format_date, format_short
+from documents.printing import with_pdf
 from handlers.start import back_to_menu
 from handlers.texts import text
 from scheduler.quiet import (
@@ -98,24 +98,6 @@ def mask_phone(phone: str) -> str:
     if len(phone) <= 4:
         return "*" * len(phone)
     return phone[:2] + "*" * (len(phone) - 4) + phone[-2:]
-
-
-def format_date(moment: datetime, timezone: str) -> str:
-    """"thứ Hai, 20/01/2026", and "lúc 09:00" after it when the time is not midnight or the
-    end of the day — so "tiếp nhận ngày …" reads as a date, never "ngày 09:00 thứ Bảy"."""
-    local = moment.astimezone(ZoneInfo(timezone))
-    weekday = text("dossiers.weekday", index=local.weekday())
-    day = f"{weekday[0].lower()}{weekday[1:]}, {local:%d/%m/%Y}"
-    if (local.hour, local.minute) not in ((0, 0), (23, 59)):
-        day = f"{day} lúc {local:%H:%M}"
-    return day
-
-
-def format_short(moment: datetime, timezone: str) -> str:
-    local = moment.astimezone(ZoneInfo(timezone))
-    if (local.hour, local.minute) == (0, 0):
-        return f"{local:%d/%m/%Y}"
-    return f"{local:%d/%m/%Y %H:%M}"
 
 
 # -- what a card shows ----------------------------------------------------------------------

@@ -49,7 +49,7 @@ def category_buttons() -> list[list[Button]]:
 
 
 def draft(ctx: Context) -> dict[str, Any]:
-    return ctx.conversation.data.setdefault("fb", {"photos": []})  # type: ignore[no-any-return]
+    return ctx.conversation.data.setdefault("fb", {"photos": []})
 
 
 def local_day(moment: datetime, ctx: Context) -> str:

@@ -11,6 +11,7 @@ from bot.db import dossiers as repo
 from bot.db.dossiers import Dossier, DossierSubscription
 from bot.messages import Button, Incoming, Outgoing
 from bot.router import Context, Reply, Router, need_id
+from documents.dates import format_date
 from handlers import dossiers
 from handlers.start import back_to_menu, plain
 from handlers.texts import text
@@ -42,7 +43,7 @@ async def my_dossiers(msg: Incoming, ctx: Context, note: str = "") -> Outgoing:
                                  *back_to_menu()])
     tz = ctx.settings.timezone
     rows = [{"code": d.code, "procedure": d.procedure_name, "status": d.status,
-             "overdue": d.is_overdue(ctx.now), "due": dossiers.format_date(d.due_at, tz)}
+             "overdue": d.is_overdue(ctx.now), "due": format_date(d.due_at, tz)}
             for d in followed]
     buttons = [[Button(text("mine.button_view", code=d.code), action=f"dossier:view:{d.id}"),
                 Button(text("mine.button_stop"), action=f"mine:stop:{d.id}")] for d in followed]

@@ -12,6 +12,7 @@ Actions: `office:ask` · `office:set:<commune code>`.
 from __future__ import annotations
 
 import re
+from functools import cache
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from bot.messages import Button, Incoming, Outgoing
 from bot.router import Context, Reply, Router
 from handlers.start import back_to_menu
 from handlers.texts import text
-from handlers.units import Commune, bare, find_communes, find_provinces, fold, get_commune
+from handlers.units import Commune, bare, find_communes, find_provinces, fold_words, get_commune
 from procedures.catalogue import Procedure
 
 router = Router()
@@ -54,18 +55,25 @@ MAX_NAME_WORDS = 5
 citizen lives (a procedure, most often), and an unknown name is left to the search."""
 
 
-def _terms(folded: str, terms: tuple[str, ...]) -> list[str]:
-    return [t for t in terms if re.search(rf"\b{re.escape(t)}\b", folded)]
+def _mentions(folded: str, terms: tuple[str, ...]) -> bool:
+    """Whether `folded` holds one of `terms` as whole words (asked of every message: one
+    compiled pattern per list)."""
+    return _pattern(terms).search(folded) is not None
+
+
+@cache
+def _pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{'|'.join(re.escape(t) for t in terms)})\b")
 
 
 def office_question(message: str) -> str | None:
     """The kind of counter question ("hours", "phone", "way", "address"), or None when the
     message is something else (a procedure search, most often)."""
-    folded = fold(message)
-    kinds = [kind for kind, terms in KINDS.items() if _terms(folded, terms)]
+    folded = fold_words(message)
+    kinds = [kind for kind, terms in KINDS.items() if _mentions(folded, terms)]
     if not kinds:
         return None
-    strong = _terms(folded, STRONG_PLACES)
+    strong = _mentions(folded, STRONG_PLACES)
     rest = folded
     for term in sorted([t for k in kinds for t in KINDS[k]] + list(STRONG_PLACES)
                        + list(WEAK_PLACES), key=len, reverse=True):
@@ -79,7 +87,7 @@ def office_question(message: str) -> str | None:
 
 def named_commune(message: str) -> Commune | None:
     """The one commune a message names ("... phường Âu Lâu ..."), if exactly one fits."""
-    match = NAMED.search(fold(message))
+    match = NAMED.search(fold_words(message))
     if match is None:
         return None
     words = match.group(2).split()
@@ -92,9 +100,9 @@ def named_commune(message: str) -> Commune | None:
 
 def exact_communes(name: str, province_code: str | None = None) -> list[Commune]:
     """Communes whose name is `name` (with or without "xã"/"phường"), every province."""
-    wanted, folded = bare(name), fold(name)
+    wanted, folded = bare(name), fold_words(name)
     found = [c for c in find_communes(name, province_code, limit=50) if bare(c.name) == wanted]
-    same_kind = [c for c in found if fold(c.name) == folded]
+    same_kind = [c for c in found if fold_words(c.name) == folded]
     return same_kind or found
 
 
@@ -107,7 +115,7 @@ def communes_in(place: str) -> list[Commune]:
     if len(parts) > 1:
         provinces = [p for p in find_provinces(parts[1]) if bare(p.name) == bare(parts[1])]
         province = provinces[0].code if len(provinces) == 1 else None
-    name = re.split(r"\b(?:tinh|thanh pho)\b", fold(parts[0]))[0].strip()
+    name = re.split(r"\b(?:tinh|thanh pho)\b", fold_words(parts[0]))[0].strip()
     return exact_communes(name, province) if name else []
 
 
@@ -179,7 +187,7 @@ async def remember(ctx: Context, commune: Commune, kind: str) -> list[Outgoing]:
 async def on_office_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
     """"tôi ở phường Âu Lâu" (and a question in the same message), or a counter question."""
     clauses = [c for c in CLAUSES.split(msg.text) if c.strip()]
-    statement = STATEMENT.match(fold(clauses[0])) if clauses else None
+    statement = STATEMENT.match(fold_words(clauses[0])) if clauses else None
     kind = office_question(msg.text)
     if statement is not None:
         place = statement.group(1)
@@ -191,7 +199,7 @@ async def on_office_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
         if found:
             ctx.conversation.goto(ASK_COMMUNE, kind=kind or "")
             return [choose_commune(found)]
-        if NAMED.match(fold(place)) and len(place.split()) <= MAX_NAME_WORDS:
+        if NAMED.match(fold_words(place)) and len(place.split()) <= MAX_NAME_WORDS:
             return [Outgoing(text("offices.no_commune", query=msg.text[:60]),
                              buttons=back_to_menu())]
     if kind is None:
@@ -205,7 +213,7 @@ async def on_office_text(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
 @router.step(ASK_COMMUNE)
 async def on_commune_answer(msg: Incoming, ctx: Context) -> Reply:
     kind = str(ctx.conversation.data.get("kind", ""))
-    statement = STATEMENT.match(fold(msg.text))
+    statement = STATEMENT.match(fold_words(msg.text))
     found = communes_in(statement.group(1) if statement else msg.text) if msg.text else []
     if len(found) == 1:
         return await remember(ctx, found[0], kind)

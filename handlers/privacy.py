@@ -21,8 +21,8 @@ from bot.db import privacy
 from bot.db import scheduler as store
 from bot.messages import Button, Incoming, Outgoing
 from bot.router import Context, Reply, Router, as_list, need_id
+from documents.letters import family_of, letterhead
 from handlers import dossiers, offices
-from handlers.letters import family_of, letterhead
 from handlers.start import back_to_menu
 from handlers.texts import text
 from handlers.units import get_commune

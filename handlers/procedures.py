@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from weakref import WeakKeyDictionary
 
 from bot.messages import Button, Incoming, Outgoing
 from bot.ratelimit import Verdict, judge
@@ -35,7 +36,7 @@ from procedures.display import (
     short_name,
     steps_view,
 )
-from procedures.search import Hit, SearchIndex, bounded_query
+from procedures.search import MIN_SCORE, Hit, SearchIndex, bounded_query
 from procedures.siblings import Clarification, clarify
 
 router = Router()
@@ -63,6 +64,10 @@ up on it in SQLite's busy loop (their p95 1.4 s in a thread, 0.16 s on the loop)
 the thread and the loop share the GIL, with no consistent gain (p95 on the loop / in a thread
 over three runs: 0.35/0.53, 0.31/0.24, 0.26/0.42 s). What keeps the loop free is the bound on
 the work per query (`procedures.search.bounded_query`: a few ms)."""
+REMEMBERED = 4096
+"""Searches whose results are kept per catalogue index (`searched`); past them it starts over."""
+_remembered: WeakKeyDictionary[SearchIndex, dict[tuple[str, int, float], tuple[Hit, ...]]] = (
+    WeakKeyDictionary())
 THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank you", "tks",
           "thank", "ok cam on", "da cam on", "cam on a", "cam on nhe", "xin cam on",
           "cam on em nhe", "cam on nhieu nhe", "cam on nhieu a", "thank you so much",
@@ -72,7 +77,7 @@ THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank 
 def catalogue(ctx: Context) -> SearchIndex:
     index = ctx.service("catalogue")
     assert index is not None, "the catalogue service is loaded at start-up"
-    return index  # type: ignore[no-any-return]
+    return index
 
 
 def short(label: str) -> str:
@@ -156,8 +161,23 @@ async def search_refused(msg: Incoming, ctx: Context) -> list[Outgoing] | None:
     return None
 
 
+def searched(index: SearchIndex, query: str, limit: int = RESULTS,
+             min_score: float = MIN_SCORE) -> list[Hit]:
+    """`index.search`, remembered: citizens ask the same things in the same words ("làm căn
+    cước"), and a search depends on nothing but its text and the index, which never changes
+    once built (another catalogue is another index)."""
+    memo = _remembered.setdefault(index, {})
+    key = (query, limit, min_score)
+    hits = memo.get(key)
+    if hits is None:
+        if len(memo) >= REMEMBERED:
+            memo.clear()
+        hits = memo[key] = tuple(index.search(query, limit=limit, min_score=min_score))
+    return list(hits)
+
+
 def find(query: str, ctx: Context) -> list[Hit]:
-    return catalogue(ctx).search(bounded_query(query), limit=RESULTS)
+    return searched(catalogue(ctx), bounded_query(query))
 
 
 async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing]:
@@ -176,8 +196,8 @@ def answer(query: str, hits: list[Hit], ctx: Context) -> Outgoing:
     found, with a weak candidate offered as a question."""
     index, read = catalogue(ctx), bounded_query(query)
     if not hits:
-        return not_found_reply(query, index.search(read, limit=1, min_score=WEAK_SCORE), ctx)
-    question = clarify(read, hits, lambda text: index.search(text, limit=3))
+        return not_found_reply(query, searched(index, read, 1, WEAK_SCORE), ctx)
+    question = clarify(read, hits, lambda text: searched(index, text, 3))
     if question is not None:
         return clarifying_reply(question)
     return results_reply(query, hits, ctx)

@@ -243,8 +243,8 @@ def card(ticket: tickets.Ticket, ctx: Context | None = None, *, threaded: bool =
 async def on_template(msg: Incoming, ctx: Context) -> Reply:
     args = msg.command[1] if msg.command else ""
     verb, _, rest = args.partition(" ")
-    if verb.lower() == "xem":  # a preview of the scheduler's letters (handlers/letters.py)
-        from handlers.letters import preview_reply
+    if verb.lower() == "xem":  # a preview of the scheduler's letters (documents/letters.py)
+        from documents.letters import preview_reply
 
         return preview_reply(rest, ctx.settings, ctx.now)
     if verb.lower() in ("them", "thêm", "sua", "sửa"):

@@ -4,8 +4,9 @@ answers for anything not understood."""
 from __future__ import annotations
 
 from bot.messages import Button, Incoming, Outgoing
-from bot.router import Answers, Context, Reply, Router, strip_marks
+from bot.router import Answers, Context, Reply, Router
 from handlers.texts import text
+from procedures.normalize import fold
 
 router = Router()
 
@@ -93,7 +94,7 @@ ACKNOWLEDGEMENTS = {"ok", "oke", "okay", "okie", "oki", "ok a", "ok em", "ok roi
 
 def plain(message: str) -> str:
     """"Giúp tôi với!!" -> "giup toi voi": no marks, no punctuation, single spaces."""
-    words = "".join(ch if ch.isalnum() else " " for ch in strip_marks(message).lower()).split()
+    words = "".join(ch if ch.isalnum() else " " for ch in fold(message)).split()
     return " ".join(words)
 
 

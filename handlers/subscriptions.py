@@ -51,7 +51,8 @@ async def on_subscribe(msg: Incoming, ctx: Context) -> Reply:
         return Outgoing(text("notices.ask_province"), buttons=back_to_menu())
     names = [unit_label(s.commune_code) for s in mine]
     buttons = [[Button(text("notices.button_remove", name=name),
-                       action=f"sub:del:{s.commune_code}")] for s, name in zip(mine, names)]
+                       action=f"sub:del:{s.commune_code}")]
+               for s, name in zip(mine, names, strict=True)]
     return Outgoing(text("notices.my_communes", names=names),
                     buttons=[[Button(text("notices.button_add"), action="sub:add")], *buttons,
                              *back_to_menu()])
@@ -156,7 +157,7 @@ def is_staff(msg: Incoming, ctx: Context) -> bool:
 
 
 def draft(ctx: Context) -> dict[str, Any]:
-    return ctx.conversation.data.setdefault("nt", {"targets": []})  # type: ignore[no-any-return]
+    return ctx.conversation.data.setdefault("nt", {"targets": []})
 
 
 def local_when(moment: datetime, ctx: Context) -> str:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -466,7 +466,7 @@ async def compute_figures(ctx: Context, weeks: int = 8, scope: Scope = EVERYTHIN
     figures.overdue = sum(scope.serves(d.commune_code) for d in
                           await dossier_repo.find_overdue(session, ctx.now, limit=100_000))
     figures.open_tickets = len(await tickets.find_open_tickets(session, scope))
-    waits = sorted((t.first_reply_at - t.created_at).total_seconds()
+    waits = sorted((cast(datetime, t.first_reply_at) - t.created_at).total_seconds()
                    for t in await session.scalars(scope.apply(
                        select(tickets.Ticket).where(tickets.Ticket.first_reply_at.is_not(None)),
                        tickets.Ticket.commune_code)))

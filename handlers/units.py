@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from bot.router import strip_marks
+from procedures.normalize import fold
 
 PREFIXES = ("thanh pho", "tinh", "xa", "phuong", "dac khu", "tp.", "tp")
 
@@ -30,14 +30,14 @@ class Province:
     communes: tuple[Commune, ...]
 
 
-def fold(text: str) -> str:
-    """"Phường Hoàn Kiếm" -> "phuong hoan kiem"."""
-    return " ".join(strip_marks(text).lower().replace("-", " ").split())
+def fold_words(text: str) -> str:
+    """"Phường Hoàn-Kiếm" -> "phuong hoan kiem": folded, hyphens as spaces, single spaces."""
+    return " ".join(fold(text).replace("-", " ").split())
 
 
 def bare(text: str) -> str:
     """The folded name without its kind: "Xã Âu Lâu" -> "au lau"."""
-    folded = fold(text)
+    folded = fold_words(text)
     for prefix in PREFIXES:
         if folded.startswith(prefix + " "):
             return folded[len(prefix) + 1:]
@@ -72,7 +72,7 @@ def get_commune(code: str | None) -> Commune | None:
 def _rank(query: str, name: str) -> int | None:
     """0 exact, 1 prefix, 2 word prefix, 3 substring; None when not a match."""
     candidate = bare(name)
-    if candidate == query or fold(name) == query:
+    if candidate == query or fold_words(name) == query:
         return 0
     if candidate.startswith(query):
         return 1

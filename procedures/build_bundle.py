@@ -21,7 +21,8 @@ from pathlib import Path
 
 from procedures.catalogue import BUNDLE_FILE, BUNDLE_META_FILE, dump_jsonl
 from procedures.curated import apply_overlay
-from procedures.importer import ImportFailed, ImportResult, read_snapshot
+from procedures.importer.result import ImportFailed, ImportResult
+from procedures.importer.snapshot import read_snapshot
 
 DATA_DIR = Path(__file__).parent / "data"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import partial
 
 from procedures.catalogue import Document, Procedure
 
@@ -39,7 +40,7 @@ ABOLISHED_LEVEL = re.compile(
 def current_levels(text: str) -> str:
     """``"Ủy ban nhân dân xã, phường, thị trấn"`` → ``"Ủy ban nhân dân xã, phường"``."""
     for pattern, replacement in _CURRENT_LEVELS:
-        text = pattern.sub(lambda m, r=replacement: _same_case(m, r), text)
+        text = pattern.sub(partial(_same_case, replacement=replacement), text)
     return text
 
 

@@ -25,9 +25,9 @@ from importlib import resources
 from pathlib import Path
 
 from procedures.catalogue import Procedure
-from procedures.importer import Problem
+from procedures.importer.result import Problem
 from procedures.normalize import fold, tokens
-from procedures.tables import ReadFailed, read_table
+from procedures.tables import ReadFailed, new_workbook, read_table
 
 BUNDLED_FILE = "lexicon.tsv"
 COLUMNS = ("field", "kind", "citizen", "official")
@@ -146,7 +146,8 @@ def tables(
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """The search's shorthand and everyday-name tables: the general ones given, then each
     entry's official phrases added under its citizen phrase (fields merge)."""
-    merged = ({k: list(v) for k, v in abbreviations.items()}, {k: list(v) for k, v in names.items()})
+    merged = ({k: list(v) for k, v in abbreviations.items()},
+              {k: list(v) for k, v in names.items()})
     for entry in entries:
         table = merged[0] if entry.kind == "abbr" else merged[1]
         phrases = table.setdefault(entry.citizen, [])
@@ -180,12 +181,7 @@ def write_file(entries: Iterable[Entry], path: Path | str) -> int:
     """Write entries as CSV (UTF-8 with BOM, for spreadsheet programs) or XLSX."""
     rows = [entry.row() for entry in entries]
     if str(path).lower().endswith(".xlsx"):
-        from openpyxl import Workbook
-
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.title = "tu_dien"
-        sheet.append(list(COLUMNS))
+        workbook, sheet = new_workbook("tu_dien", COLUMNS)
         for row in rows:
             sheet.append([row[c] for c in COLUMNS])
         workbook.save(path)

@@ -39,7 +39,7 @@ import gc
 import heapq
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -268,6 +268,7 @@ class SearchIndex:
         self._key_set: set[str] = set()
         self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
         self._vocabulary = _vocabulary(())
+        self._field_list: list[FieldInfo] | None = None
 
     # --- building -------------------------------------------------------------------------
 
@@ -379,7 +380,12 @@ class SearchIndex:
         return None if doc is None else self.procedures[doc]
 
     def fields(self) -> list[FieldInfo]:
-        """Fields to browse, the ones citizens use most first."""
+        """Fields to browse, the ones citizens use most first (counted once per index)."""
+        if self._field_list is None:
+            self._field_list = self._count_fields()
+        return list(self._field_list)
+
+    def _count_fields(self) -> list[FieldInfo]:
         counts: dict[str, int] = {}
         weight: dict[str, float] = {}
         for procedure in self.procedures:
@@ -421,7 +427,8 @@ class SearchIndex:
         if _off_topic(query):
             return []
         found = self._ranked(query, limit, allowed, min_score)
-        if len(tokens(query)) < LONG_MESSAGE_WORDS or (found and found[0].score >= SENTENCES_BELOW):
+        short = len(tokens(query)) < LONG_MESSAGE_WORDS
+        if short or (found and found[0].score >= SENTENCES_BELOW):
             return found
         # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
         # công ty."); unless the whole found a good match, each sentence is searched too, and
@@ -821,6 +828,7 @@ class SearchIndex:
                 )
                 if choice is None or candidate[:3] > choice[:3]:
                     choice = candidate
+            assert choice is not None  # the single word is always an option
             best[i] = choice
         return list(best[0][3])
 
@@ -1177,12 +1185,13 @@ def _asked_variants(query: str) -> frozenset[str]:
     phrases ("cap lai", "gia han"), as a lone "lai" or "doi" is as often another word."""
     terms = [_term(w) for w in tokens(query)]
     asked: set[str] = set()
-    for number, (folded, key, marked) in enumerate(terms):
+    for number, (folded, _key, marked) in enumerate(terms):
         for phrase, variant in _VARIANT_PHRASES.get(folded, ()):
             span = terms[number - len(phrase) + 1 : number + 1]
             if len(span) != len(phrase) or len(phrase) < 2 and not marked:
                 continue
-            if all(t[0] == p[0] and (not t[2] or t[1] == p[1]) for t, p in zip(span, phrase)):
+            if all(t[0] == p[0] and (not t[2] or t[1] == p[1])
+                   for t, p in zip(span, phrase, strict=True)):
                 asked.add(variant)
     return frozenset(asked)
 
@@ -1357,7 +1366,7 @@ def _cover_shares(slots: list[_CompiledSlot], required_weight: float) -> dict[st
 
 
 def _one_content_word_at_most(
-    terms: Iterable[str], positions: dict[str, Sequence[int]], content: Sequence[bool]
+    terms: Iterable[str], positions: Mapping[str, Sequence[int]], content: Sequence[bool]
 ) -> bool:
     """Whether at most one of `terms` stands as a content word (not filler) in the surface.
     A word that is no filler's folded form is content wherever it stands."""

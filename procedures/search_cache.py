@@ -3,8 +3,8 @@
 A cache file holds one :class:`~procedures.search.SearchIndex` (pickled), under a *key*: a hash
 of the catalogue's version (its content), of the search lexicon it was built with and of the
 engine (the source of the modules that build the index, the context-word list; the Python,
-rapidfuzz and numpy versions). A changed catalogue, lexicon or engine gives another key, so the index is built again and cached under it; of the
-other keys' files the newest few are kept.
+rapidfuzz and numpy versions). A changed catalogue, lexicon or engine gives another key, so the
+index is built again and cached under it; of the other keys' files the newest few are kept.
 
 A file is only trusted when its header names the key asked for and the SHA-256 of its payload
 matches: a truncated, corrupt or foreign file is rebuilt over. The directory is created

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from procedures.normalize import fold, tokens
 from procedures.search import Hit
@@ -156,9 +157,9 @@ def clarify(
             ):
                 best[number] = found[0]
         for hit in close:
-            option = _option(family, hit, close)
-            if option is not None and option not in best and core <= _name_words(hit):
-                best[option] = hit
+            chosen = _option(family, hit, close)
+            if chosen is not None and chosen not in best and core <= _name_words(hit):
+                best[chosen] = hit
         if len(best) >= 2:
             choices = tuple(
                 (family.options[number].label, best[number]) for number in sorted(best)
@@ -239,5 +240,7 @@ def _find_folded(text: str, phrase: str) -> tuple[int, int] | None:
     return None
 
 
+@lru_cache(maxsize=20_000)
 def _words(text: str) -> str:
+    """Folded words, lower case (cached: the same result names come back query after query)."""
     return " ".join(fold(w).lower() for w in tokens(text))

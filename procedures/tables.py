@@ -1,16 +1,22 @@
 """Rows of a spreadsheet an official sends: CSV (UTF-8, comma or semicolon) or XLSX.
 
 Used by the imports of dossiers, offices and the search lexicon; the catalogue's own importer
-(:mod:`procedures.importer`) reads its richer layout itself.
+(:mod:`procedures.importer`) reads its richer layout itself. `new_workbook` starts the XLSX
+files the exports write.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 
 class ReadFailed(Exception):
@@ -83,3 +89,14 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[Any]]]:
                 enumerate(sheet.iter_rows(values_only=True), start=1)]
     finally:
         workbook.close()
+
+
+def new_workbook(title: str, header: Sequence[str]) -> tuple[Workbook, Worksheet]:
+    """A workbook whose one sheet is named `title` and starts with the `header` row."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = cast("Worksheet", workbook.active)  # a new workbook's one sheet is a worksheet
+    sheet.title = title
+    sheet.append(list(header))
+    return workbook, sheet

@@ -56,7 +56,8 @@ class SchedulerClock:
         self.scheduler.add_job(self.tick, "interval",
                                seconds=self.settings.scheduler_interval_seconds,
                                id="scheduler-round", coalesce=True, max_instances=1,
-                               misfire_grace_time=None, next_run_time=datetime.now(self.settings.tz))
+                               misfire_grace_time=None,
+                               next_run_time=datetime.now(self.settings.tz))
         self.scheduler.add_job(self.purge, "cron", hour=self.settings.purge_at.hour,
                                minute=self.settings.purge_at.minute, id="retention-purge",
                                coalesce=True, max_instances=1, misfire_grace_time=6 * 3600)

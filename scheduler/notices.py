@@ -25,7 +25,7 @@ from bot.db import scheduler as store
 from bot.db.models import OutboxMessage
 from bot.messages import Attachment, ChatRef, Outgoing
 from bot.outbox import PENDING, enqueue
-from handlers.letters import letterhead
+from documents.letters import letterhead
 from handlers.texts import text
 from scheduler.quiet import in_quiet_hours
 

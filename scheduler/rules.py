@@ -17,8 +17,10 @@ append-only `dossier_events` after a stored watermark, which only passes events 
 `SETTLE` (a transaction that committed late is still seen). A firing that fell due while the
 service was down is enqueued at the next scan and sent once; quiet hours move every send to the
 next allowed minute. Nothing fires for refused or withdrawn dossiers, nor for results older
-than FOLLOWUP_MAX_AGE_DAYS (an import of old dossiers sends no letters).
-"""
+than FOLLOWUP_MAX_AGE_DAYS (an import of old dossiers sends no letters). SCHEDULER_RULES_OFF
+turns rules off by the names above (bot.config's FOLLOWUP_RULES, so that the settings need not
+import this module).
+"""  # noqa: E501  (the table above)
 
 from __future__ import annotations
 
@@ -38,9 +40,10 @@ from bot.db import scheduler as store
 from bot.db.dossiers import Dossier, DossierEvent, Status
 from bot.messages import FILE_CHANNELS, ChatRef, Outgoing
 from bot.outbox import enqueue
-from handlers import letters
-from handlers.letters import family_of
-from handlers.printing import with_pdf
+from documents import letters
+from documents.dates import format_date
+from documents.letters import family_of
+from documents.printing import with_pdf
 from handlers.texts import text
 from scheduler.quiet import (
     default_calendar,
@@ -54,8 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RULES = ("congratulation_marriage", "congratulation_birth", "condolence", "survey",
-         "ticket_survey", "reminder", "overdue_alert")
 SETTLE = timedelta(seconds=60)
 EVENTS_MARK = "dossier_events"
 TICKETS_MARK = "tickets_closed"
@@ -205,7 +206,6 @@ class Rules:
                                 firing: Firing) -> None:
         if not self.on("reminder"):
             return
-        from handlers.dossiers import format_date
 
         upcoming = list(await session.scalars(
             select(Dossier).where(Dossier.due_at > now, Dossier.due_at <= now + REMINDER_HORIZON,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.config import Settings
 from bot.db.migrate import upgrade
-from bot.db.models import Base
+from bot.db.schema import metadata
 from tests import netguard
 
 PG_URL = os.environ.get("MOTCUA_TEST_DATABASE_URL")
@@ -70,7 +70,7 @@ def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 async def database_url(_migrated_template: str, tmp_path: Path) -> AsyncIterator[str]:
     if PG_URL:
         engine = create_async_engine(PG_URL)
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        tables = ", ".join(t.name for t in metadata.sorted_tables)
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         await engine.dispose()

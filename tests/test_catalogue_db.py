@@ -21,7 +21,8 @@ from bot.db.catalogue import (
 from bot.db.models import ProcedureImport
 from bot.db.session import Database
 from procedures.catalogue import Fee, bundle_info
-from procedures.importer import ImportFailed, read_file
+from procedures.importer.files import read_file
+from procedures.importer.result import ImportFailed
 
 pytestmark = pytest.mark.db
 SAMPLE = Path(__file__).parent / "data" / "catalogue_snapshot_sample.jsonl"

@@ -129,7 +129,8 @@ async def test_settings_show_and_toggle_every_purpose(core: Core) -> None:
     assert "consent:set:surveys:0" in actions(replies)
     replies = await dialog.press("consent:set:surveys:0")
     assert "đã dừng gửi: phiếu khảo sát" in texts(replies)
-    assert [(p, g) for p, g, _, _ in await log(core, dialog.chat_id)] == [("surveys", True), ("surveys", False)]
+    assert [(p, g) for p, g, _, _ in await log(core, dialog.chat_id)] == [
+        ("surveys", True), ("surveys", False)]
     assert "chưa đồng ý" in texts(await dialog.say("/settings"))
 
 

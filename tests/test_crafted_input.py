@@ -18,7 +18,7 @@ from bot.db.feedback import Ticket
 from bot.db.models import ProcessedUpdate
 from bot.db.session import is_outage
 from bot.messages import Incoming, Outgoing
-from bot.router import Context, Core, action_id, action_number
+from bot.router import Context, action_id, action_number
 from tests.conftest import make_settings
 from tests.dialog import Dialog, core_with_dossier, texts
 from tests.fakes.telegram_api import FakeTelegram

@@ -199,7 +199,7 @@ async def test_every_route_answers_each_role_by_its_scope(service: Service, role
             routes.append((f"GET /staff/dossiers?code={dossier}", commune))
             routes.append((f"GET /staff/dossiers/letter.pdf?code={dossier}", commune))
         seen = {}
-        for route, commune in routes:
+        for route, _ in routes:
             method, path = route.split(" ")
             data = {"csrf_token": csrf, "text": "Đã tiếp nhận, sẽ xử lý trong tuần",
                     "outcome": "resolved", "commune": "4543"}
@@ -469,8 +469,14 @@ async def telegram() -> AsyncIterator[Any]:
 async def test_a_reply_in_either_desk_shows_in_both(database_url: str, telegram: Any) -> None:
     from tests.conftest import make_settings
     from tests.dialog import until
-    from tests.test_feedback import CITIZEN, STAFF, TOKEN, ok_sends, telegram_ticket, \
-        topic_messages
+    from tests.test_feedback import (
+        CITIZEN,
+        STAFF,
+        TOKEN,
+        ok_sends,
+        telegram_ticket,
+        topic_messages,
+    )
 
     settings = make_settings(database_url, telegram_bot_token=TOKEN,
                              telegram_api_base_url=telegram.base_url,

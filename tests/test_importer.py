@@ -10,18 +10,10 @@ import pytest
 
 from procedures.catalogue import Procedure, load_bundled
 from procedures.curated import apply_overlay
-from procedures.importer import (
-    COLUMN_NAMES,
-    ImportFailed,
-    parse_fee_text,
-    parse_snapshot_record,
-    parse_time_text,
-    read_file,
-    read_snapshot,
-    write_csv,
-    write_xlsx,
-    xlsx_overflows,
-)
+from procedures.importer.columns import COLUMN_NAMES, parse_fee_text, parse_time_text
+from procedures.importer.files import read_file, write_csv, write_xlsx, xlsx_overflows
+from procedures.importer.result import ImportFailed
+from procedures.importer.snapshot import parse_snapshot_record, read_snapshot
 
 SAMPLE = Path(__file__).parent / "data" / "catalogue_snapshot_sample.jsonl"
 

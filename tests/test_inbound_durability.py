@@ -99,7 +99,7 @@ async def test_acknowledged_updates_survive_kills_and_run_once(database_url: str
                 try:
                     async with http.post(url, json=updates[n], headers=headers) as response:
                         status = response.status
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     status = 0
                 if status != 200:
                     await asyncio.sleep(0.1)

@@ -18,9 +18,10 @@ from bot.db import dossiers as repo
 from bot.db.dossiers import DossierFields, EventFields
 from bot.db.session import Database
 from bot.router import Core
-from handlers import build_router, letters
+from documents import letters
+from documents.printing import PDF_NAMES, document_pdf, with_pdf
+from handlers import build_router
 from handlers.dossiers import apology_slip_of, event_message
-from handlers.printing import PDF_NAMES, document_pdf, with_pdf
 from handlers.texts import TEXTS_DIR
 from tests.conftest import make_settings
 from tests.dialog import Dialog, texts

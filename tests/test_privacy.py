@@ -19,7 +19,6 @@ from bot.db import privacy
 from bot.db import scheduler as store
 from bot.db.models import (
     AuditLog,
-    Base,
     ButtonPayload,
     Citizen,
     Identity,
@@ -28,6 +27,7 @@ from bot.db.models import (
     WebMessage,
 )
 from bot.db.privacy import chat_pseudonym
+from bot.db.schema import metadata
 from bot.db.session import Database
 from bot.messages import ChatRef, Outgoing
 from bot.outbox import enqueue
@@ -42,7 +42,7 @@ async def dump(db: Database) -> str:
     """Every row of every table, as text."""
     async with db.session() as session:
         rows = []
-        for table in Base.metadata.sorted_tables:
+        for table in metadata.sorted_tables:
             for row in await session.execute(select(table)):
                 rows.append(json.dumps([str(v) for v in row], ensure_ascii=False))
     return "\n".join(rows)
@@ -144,10 +144,13 @@ async def test_forget_redacts_the_citizens_complaints_and_drops_their_dedupe_key
     core, _ = await core_with_dossier(settings, CODE, NOW)
     db = core.db
     web = WebChannel(core, db)
-    await web.converse(WebSessionRef("sid-binh", "binh-web-chat", new=True), text="/start", client_id="first-message")
-    await Dialog(core, channel="web", chat_id="binh-web-chat", name="Trần Thị Bình").say("xin chào")
+    await web.converse(WebSessionRef("sid-binh", "binh-web-chat", new=True), text="/start",
+                       client_id="first-message")
+    await Dialog(core, channel="web", chat_id="binh-web-chat",
+                 name="Trần Thị Bình").say("xin chào")
     await Dialog(core, channel="web", chat_id="other-chat", name="Lê Văn Cường").say("xin chào")
-    await web.converse(WebSessionRef("sid-other", "other-chat", new=True), text="/start", client_id="other-message")
+    await web.converse(WebSessionRef("sid-other", "other-chat", new=True), text="/start",
+                       client_id="other-message")
     binh, cuong = await citizen_of(db, "binh-web-chat"), await citizen_of(db, "other-chat")
     mine = await add_complaint(
         db, binh, "binh-web-chat",

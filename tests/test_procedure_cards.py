@@ -21,7 +21,7 @@ from handlers.procedures import LABEL_LIMIT
 from procedures.catalogue import load_bundled
 from procedures.curated import curated_codes
 from procedures.display import ABOLISHED_LEVEL, current_levels, cut_at_word, steps_view
-from procedures.importer import parse_documents
+from procedures.importer.sections import parse_documents
 from tests.dialog import Dialog, actions, labels, texts
 
 INTERNAL = re.compile(r"DOMAIN|§|bản ghi|nguồn thứ cấp|chưa xác nhận|\[[USC]\]|TODO", re.I)

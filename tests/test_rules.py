@@ -18,7 +18,7 @@ from bot.db import scheduler as store
 from bot.db.dossiers import DossierFields, EventFields
 from bot.db.models import Citizen, OutboxMessage
 from bot.db.session import Database
-from handlers.letters import family_of, in_family
+from documents.letters import family_of, in_family
 from scheduler.rules import Rules
 from tests.conftest import make_settings
 

@@ -13,7 +13,8 @@ from bot.app import bundled_index
 from bot.config import Settings
 from bot.db.session import Database
 from bot.router import Core
-from handlers import build_router, letters
+from documents import letters
+from handlers import build_router
 from handlers.texts import TEXTS_DIR
 from tests.conftest import make_settings
 from tests.dialog import Dialog, texts

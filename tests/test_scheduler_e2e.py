@@ -113,11 +113,13 @@ async def test_congratulation_condolence_and_an_unhappy_survey(service: Service,
     await citizen.dossier("KH-260105-0001", "1.000894", consent="Nhận cả thư và khảo sát")
     await citizen.returned("KH-260105-0001")
     await until(lambda: count(citizen.messages(), "THƯ CHÚC MỪNG") == 1
-                and any("cho biết mức độ hài lòng" in (m.get("text") or "") for m in citizen.messages()))
+                and any("cho biết mức độ hài lòng" in (m.get("text") or "")
+                        for m in citizen.messages()))
     letter = next(m for m in citizen.messages() if "THƯ CHÚC MỪNG" in m["text"])
     assert "đăng ký kết hôn" in letter["text"] and "reply_markup" not in letter
     assert letter["document"]["file_name"] == "thu-chuc-mung.pdf"  # printable, as a file
-    survey = next(m for m in citizen.messages() if "cho biết mức độ hài lòng" in (m.get("text") or ""))
+    survey = next(m for m in citizen.messages()
+                  if "cho biết mức độ hài lòng" in (m.get("text") or ""))
     assert list(buttons(survey)) == ["Rất hài lòng", "Hài lòng", "Không hài lòng"]
 
     # a death registered in the family: one condolence, nothing else about that dossier

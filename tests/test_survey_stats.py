@@ -44,7 +44,8 @@ async def seed(db: Database) -> None:
             ticket = tickets.Ticket(channel="web", chat_id="c", category="khac",
                                     description="d", status=tickets.ANSWERED,
                                     created_at=NOW - timedelta(days=2), due_at=NOW,
-                                    first_reply_at=NOW - timedelta(days=2) + timedelta(hours=hours))
+                                    first_reply_at=NOW - timedelta(days=2)
+                                    + timedelta(hours=hours))
             await tickets.add_ticket(session, ticket, NOW)
 
 

@@ -149,8 +149,8 @@ async def test_long_sections_are_split_at_2000_and_buttons_stay_within_limits(
     long_text = ("Giấy tờ cần chuẩn bị theo quy định hiện hành. " * 30 + "\n\n") * 5
     many = [[Button(f"Lựa chọn số {n} " + "rất dài " * 20, f"menu:{n}")] for n in range(4)]
     await service.zalo_oa.send(ChatRef("zalo_oa", "u9"),
-                               Outgoing(long_text, buttons=many + [[Button("x" * 300,
-                                                                           "menu:" + "y" * 1200)]]))
+                               Outgoing(long_text, buttons=[
+                                   *many, [Button("x" * 300, "menu:" + "y" * 1200)]]))
     sent = oa.sent_to("u9")
     assert len(sent) >= 4 and all(len(m["text"]) <= 2000 for m in sent)
     assert "".join(m["text"] for m in sent).replace(" ", "").replace("\n", "") == \
@@ -319,7 +319,8 @@ async def final_row(service: Service, row_id: int) -> OutboxMessage:
 async def test_followup_ten_days_later_goes_as_zns_with_the_configured_template(
         database_url: str, oa: FakeZaloOA) -> None:
     templates = {"letter": {"template_id": "321654", "params": {
-        "ten_khach_hang": "name", "noi_dung": "text", "ngay": "date", "don_vi": "=UBND xã An Bình"}}}
+        "ten_khach_hang": "name", "noi_dung": "text", "ngay": "date",
+        "don_vi": "=UBND xã An Bình"}}}
     settings = make_settings(database_url, zalo_zns_templates=json.dumps(templates),
                              **oa.settings())
     async with Service(settings) as service:
@@ -488,7 +489,8 @@ async def test_two_processes_refreshing_at_once_make_one_refresh_call(
             # Zalo refuses the token in both at once: still one refresh
             oa.expire_access_tokens()
             await asyncio.gather(*(svc.zalo_oa.send(ChatRef("zalo_oa", "p9"),  # type: ignore
-                                                    Outgoing("Lần hai")) for svc in (first, second)))
+                                                    Outgoing("Lần hai"))
+                                   for svc in (first, second)))
             assert len(oa.calls_to("oauth")) == 2 and not oa.calls_to("oauth", ok=False)
         finally:
             await first.stop()
@@ -552,7 +554,8 @@ async def test_images_by_url_or_upload_and_files_by_upload(service: Service,
     image, caption = oa.sent_to("u40")
     element = image["attachment"]["payload"]["elements"][0]
     assert image["attachment"]["payload"]["template_type"] == "media"
-    assert element == {"media_type": "image", "url": "https://x/a.jpg"} and caption["text"] == "Ảnh"
+    assert element == {"media_type": "image", "url": "https://x/a.jpg"}
+    assert caption["text"] == "Ảnh"
     uploaded = await service.zalo_oa.upload_image(b"\xff\xd8\xff fake jpeg", "anh.jpg")
     await service.zalo_oa.send(chat, Outgoing("", photo=uploaded))
     element = oa.sent_to("u40")[-1]["attachment"]["payload"]["elements"][0]

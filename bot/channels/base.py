@@ -7,12 +7,15 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aiohttp import web
 
 from bot.db.session import is_outage
 from bot.messages import ChatRef, Outgoing
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,6 +105,12 @@ def forwarded_https(request: web.Request, trusted_proxies: frozenset[str]) -> bo
             and request.headers.get("X-Forwarded-Proto", "").lower() == "https")
 
 
+def served_over_https(request: web.Request, settings: Settings) -> bool:
+    """Whether cookies must be Secure: the public URL is https, or this request came so."""
+    return bool(settings.public_base_url and settings.public_base_url.startswith("https://")
+                ) or forwarded_https(request, settings.trusted_proxy_set)
+
+
 OUTAGE_RETRY = (0.5, 10.0)
 """First and longest wait between attempts at a polled update while the database is down."""
 
@@ -126,3 +135,66 @@ async def wait_out_outage(handle: Callable[[], Awaitable[T]], stopping: asyncio.
             except TimeoutError:
                 pass
             delay = min(delay * 2, longest)
+
+
+# -- for platforms without buttons, and replies sent after the acknowledgement (Zalo) ----
+
+
+def numbered_menu(message: Outgoing) -> str:
+    """The options of a platform without buttons: action buttons numbered in the order Core
+    remembers them ("2" presses the second), then links with their address."""
+    buttons = message.flat_buttons()
+    lines = [f"{number}. {b.label}" for number, b in
+             enumerate((b for b in buttons if b.action), start=1)]
+    lines += [f"• {b.label}: {b.url}" for b in buttons if b.url and not b.action]
+    return "\n".join(lines)
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one (platform payloads are untrusted)."""
+    return value if isinstance(value, dict) else {}
+
+
+def with_menu(text: str, menu: str) -> str:
+    return f"{text}\n\n{menu}" if text and menu else text or menu
+
+
+class ReplyPump:
+    """Sends replies after the update was stored and acknowledged: in the background, a
+    bounded number at a time, each chat's replies in the order their updates came."""
+
+    def __init__(self, deliver: Callable[[ChatRef, list[Outgoing], str], Awaitable[None]],
+                 concurrency: int = 16) -> None:
+        self.deliver = deliver
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self.sending = asyncio.Semaphore(concurrency)
+
+    async def submit(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
+        if not replies:
+            return
+        await self.sending.acquire()
+        lock, users = self.locks.get(chat.chat_id, (asyncio.Lock(), 0))
+        self.locks[chat.chat_id] = (lock, users + 1)  # taken now: keeps this update's place
+        task = asyncio.create_task(self._run(chat, replies, key, lock))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, chat: ChatRef, replies: list[Outgoing], key: str,
+                   lock: asyncio.Lock) -> None:
+        try:
+            async with lock:
+                await self.deliver(chat, replies, key)
+        except Exception:  # a failed delivery must not kill the pump
+            log.exception("replies to %s:%s failed", chat.channel, chat.chat_id)
+        finally:
+            self.sending.release()
+            lock, users = self.locks[chat.chat_id]
+            if users == 1:
+                del self.locks[chat.chat_id]
+            else:
+                self.locks[chat.chat_id] = (lock, users - 1)
+
+    async def drain(self) -> None:
+        if self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from typing import TextIO
 
 from bot.config import Settings
 from bot.db.migrate import upgrade_async
@@ -27,11 +28,11 @@ class ConsoleChannel:
     name = "console"
     status = "ok"
 
-    def __init__(self, out: object = None) -> None:
+    def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
 
     async def send(self, chat: ChatRef, message: Outgoing) -> str | None:
-        print(render(message), file=self.out, flush=True)  # type: ignore[call-overload]
+        print(render(message), file=self.out, flush=True)
         return None
 
 

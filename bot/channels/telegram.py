@@ -1,4 +1,5 @@
-"""Telegram, through python-telegram-bot used as transport only.
+"""Telegram, through python-telegram-bot used as transport only (over aiohttp: see
+bot/channels/aiohttp_request.py).
 
 Long polling by default; with `PUBLIC_BASE_URL` the application is built with `.updater(None)`
 and updates arrive at our own aiohttp route `/webhook/telegram` (see bot/web.py). Dialogue
@@ -18,9 +19,9 @@ from typing import Any
 from telegram import BotCommand, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from bot.channels.aiohttp_request import AiohttpRequest
 from bot.channels.base import ChannelError, wait_out_outage
 from bot.config import Settings
 from bot.db.models import ButtonPayload
@@ -157,10 +158,10 @@ class TelegramChannel:
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_api_base_url)
             .base_file_url(file_base_url(settings.telegram_api_base_url))
-            .request(HTTPXRequest(connection_pool_size=4, pool_timeout=10.0,
-                                  read_timeout=request_timeout, write_timeout=request_timeout,
-                                  connect_timeout=request_timeout))
-            .get_updates_request(HTTPXRequest(read_timeout=40.0, connect_timeout=10.0))
+            .request(AiohttpRequest(connection_pool_size=4, pool_timeout=10.0,
+                                    read_timeout=request_timeout, write_timeout=request_timeout,
+                                    connect_timeout=request_timeout))
+            .get_updates_request(AiohttpRequest(read_timeout=40.0, connect_timeout=10.0))
         )
         if webhook:
             builder = builder.updater(None)

@@ -9,8 +9,7 @@ updates arrive at `POST /webhook/zalo-bot` with the secret in `X-Bot-Api-Secret-
 `event_name + message_id`. Texts are cut at 2,000 characters; there are no buttons, so options
 are numbered and typing the number presses them (Core's numbered menus); photos go by URL.
 
-Also here, shared with the OA channel: `numbered_menu` and `ReplyPump` (replies sent in the
-background after the update is stored, each chat's in order).
+Its numbered menus and its reply pump are bot/channels/base.py's, shared with the OA channel.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +25,15 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.channels.base import ChannelError, require_secret, wait_out_outage
+from bot.channels.base import (
+    ChannelError,
+    ReplyPump,
+    numbered_menu,
+    obj,
+    require_secret,
+    wait_out_outage,
+    with_menu,
+)
 from bot.config import Settings
 from bot.db.repositories import claim_update
 from bot.db.session import Database, is_outage
@@ -36,7 +42,7 @@ from bot.outbox import SentReplies, deliver_replies
 from bot.router import Core
 
 if TYPE_CHECKING:
-    from bot.app import Service
+    from bot.running import Running
 
 log = logging.getLogger(__name__)
 
@@ -47,74 +53,11 @@ START_RETRY = (1.0, 60.0)
 """First and longest wait between attempts to come up while Zalo cannot be reached."""
 
 
-# -- shared with the OA channel ---------------------------------------------------------------
-
-
-def numbered_menu(message: Outgoing) -> str:
-    """The options of a platform without buttons: action buttons numbered in the order Core
-    remembers them ("2" presses the second), then links with their address."""
-    buttons = message.flat_buttons()
-    lines = [f"{number}. {b.label}" for number, b in
-             enumerate((b for b in buttons if b.action), start=1)]
-    lines += [f"• {b.label}: {b.url}" for b in buttons if b.url and not b.action]
-    return "\n".join(lines)
-
-
-def obj(value: Any) -> dict[str, Any]:
-    """`value` if it is a JSON object, else an empty one (platform payloads are untrusted)."""
-    return value if isinstance(value, dict) else {}
-
-
-def with_menu(text: str, menu: str) -> str:
-    return f"{text}\n\n{menu}" if text and menu else text or menu
-
-
 def ms_to_datetime(value: object) -> datetime | None:
     try:
         return datetime.fromtimestamp(int(str(value)) / 1000, UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
-
-
-class ReplyPump:
-    """Sends replies after the update was stored and acknowledged: in the background, a
-    bounded number at a time, each chat's replies in the order their updates came."""
-
-    def __init__(self, deliver: Callable[[ChatRef, list[Outgoing], str], Awaitable[None]],
-                 concurrency: int = 16) -> None:
-        self.deliver = deliver
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self.sending = asyncio.Semaphore(concurrency)
-
-    async def submit(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
-        if not replies:
-            return
-        await self.sending.acquire()
-        lock, users = self.locks.get(chat.chat_id, (asyncio.Lock(), 0))
-        self.locks[chat.chat_id] = (lock, users + 1)  # taken now: keeps this update's place
-        task = asyncio.create_task(self._run(chat, replies, key, lock))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _run(self, chat: ChatRef, replies: list[Outgoing], key: str,
-                   lock: asyncio.Lock) -> None:
-        try:
-            async with lock:
-                await self.deliver(chat, replies, key)
-        except Exception:  # a failed delivery must not kill the pump
-            log.exception("replies to %s:%s failed", chat.channel, chat.chat_id)
-        finally:
-            self.sending.release()
-            lock, users = self.locks[chat.chat_id]
-            if users == 1:
-                del self.locks[chat.chat_id]
-            else:
-                self.locks[chat.chat_id] = (lock, users - 1)
-
-    async def drain(self) -> None:
-        if self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
 
 # -- the API client ---------------------------------------------------------------------------
@@ -441,14 +384,14 @@ class ZaloBotChannel:
 # -- the webhook route ------------------------------------------------------------------------
 
 
-def add_routes(app: web.Application, service: Service) -> None:
+def add_routes(app: web.Application, service: Running) -> None:
     async def route(request: web.Request) -> web.Response:
         return await zalo_bot_webhook(request, service)
 
     app.router.add_post("/webhook/zalo-bot", route)
 
 
-async def zalo_bot_webhook(request: web.Request, service: Service) -> web.Response:
+async def zalo_bot_webhook(request: web.Request, service: Running) -> web.Response:
     """`X-Bot-Api-Secret-Token` in constant time (401 missing, 403 wrong, nothing stored);
     stored before 200; 503 when the database fails; an authenticated but malformed body is
     stored as rejected and acknowledged, or Zalo would send it again and again."""

@@ -43,8 +43,14 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.channels.base import ChannelError, header_bytes
-from bot.channels.zalo_bot import ReplyPump, numbered_menu, obj, with_menu
+from bot.channels.base import (
+    ChannelError,
+    ReplyPump,
+    header_bytes,
+    numbered_menu,
+    obj,
+    with_menu,
+)
 from bot.config import Settings
 from bot.db import zalo as store
 from bot.db.models import ButtonPayload, OutboxMessage
@@ -57,7 +63,7 @@ from bot.router import Core
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bot.app import Service
+    from bot.running import Running
 
 log = logging.getLogger(__name__)
 
@@ -909,14 +915,14 @@ class ZaloOAChannel:
 # -- the webhook route ----------------------------------------------------------------------
 
 
-def add_routes(app: web.Application, service: Service) -> None:
+def add_routes(app: web.Application, service: Running) -> None:
     async def route(request: web.Request) -> web.Response:
         return await zalo_oa_webhook(request, service)
 
     app.router.add_post("/webhook/zalo-oa", route)
 
 
-async def zalo_oa_webhook(request: web.Request, service: Service) -> web.Response:
+async def zalo_oa_webhook(request: web.Request, service: Running) -> web.Response:
     """401 without a signature, 403 with a wrong one or a stale timestamp: nothing stored.
     Authenticated events are stored before the 200 (503 if the database fails); malformed
     ones are stored as rejected and acknowledged."""

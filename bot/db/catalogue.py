@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import LexiconRow, ProcedureImport, ProcedureRecord, utcnow
+from bot.db.base import utcnow
+from bot.db.models import LexiconRow, ProcedureImport, ProcedureRecord
 from procedures import lexicon
 from procedures.catalogue import Procedure, bundle_info, load_bundled
-from procedures.importer import ImportResult, Problem
+from procedures.importer.result import ImportResult, Problem
 from procedures.search import SearchIndex
 
 LOCAL_SOURCES = ("csv", "xlsx")
@@ -219,7 +220,8 @@ async def load_lexicon(session: AsyncSession) -> tuple[lexicon.Entry, ...]:
         select(LexiconRow).where(LexiconRow.import_id == imported).order_by(LexiconRow.id)
     )
     return tuple(
-        lexicon.Entry(row.field, row.kind, row.citizen, tuple(row.official.split(lexicon.SEPARATOR)))
+        lexicon.Entry(row.field, row.kind, row.citizen,
+                      tuple(row.official.split(lexicon.SEPARATOR)))
         for row in rows
     )
 

@@ -40,8 +40,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import repositories  # module import: models imports this module while loading
-from bot.db.models import Base, Id, utcnow
+from bot.db import repositories
+from bot.db.base import Base, Id, utcnow
 
 # -- statuses -------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.models import Base, Id, utcnow
+from bot.db.base import Base, Id, utcnow
 from bot.db.sql import dialect_of
 from bot.staffscope import EVERYTHING, Scope
 

@@ -1,69 +1,29 @@
-"""Database tables (SQLAlchemy 2 declarative). Schema changes go through Alembic migrations.
-
-Times are stored as UTC and always come back timezone-aware, on SQLite and PostgreSQL alike.
-"""
+"""The core database tables (SQLAlchemy 2 declarative): citizens and their chats, the outbox,
+the web chat, the catalogue, the audit log. Schema changes go through Alembic migrations;
+bot/db/schema.py gathers these and the feature modules' tables."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    DateTime,
     Float,
     ForeignKey,
     Index,
-    Integer,
     LargeBinary,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored in UTC that is always returned timezone-aware."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use an aware UTC time")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+from bot.db.base import (
+    Base,
+    Id,
+    UTCDateTime,  # noqa: F401  (the migrations name bot.db.models.UTCDateTime)
+    utcnow,
+)
 
 
 class Citizen(Base):
@@ -246,9 +206,3 @@ class AuditLog(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
     result: Mapped[str] = mapped_column(String(40), default="ok")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-from bot.db import dossiers as _dossiers  # noqa: E402,F401  (register tables)
-from bot.db import feedback as _feedback  # noqa: E402,F401  (register tables)
-from bot.db import zalo as _zalo  # noqa: E402,F401  (register tables)
-from bot.db import scheduler as _scheduler  # noqa: E402,F401  (register tables)
-from bot.db import offices as _offices  # noqa: E402,F401  (register tables)
-from bot.desk import models as _desk  # noqa: E402,F401  (register tables: staff desk)

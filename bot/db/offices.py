@@ -13,7 +13,8 @@ from sqlalchemy import String, Text, UniqueConstraint, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.models import Base, Citizen, Id, utcnow
+from bot.db.base import Base, Id, utcnow
+from bot.db.models import Citizen
 
 FIELDS = ("commune_code", "name", "address", "phone", "opening_hours", "map_url")
 """The columns of the import/export file, in order."""

@@ -232,7 +232,7 @@ async def forget_citizen(session: AsyncSession, citizen_id: int, now: datetime, 
     for model in (store.ConsentLog, store.Consent, store.CommuneSubscription,
                   dossiers.DossierSubscription, Identity):
         await run(model.__tablename__, delete(model).where(
-            model.citizen_id == citizen_id))  # type: ignore[attr-defined]
+            model.citizen_id == citizen_id))
     await run("citizens", delete(Citizen).where(Citizen.id == citizen_id))
     session.add(AuditLog(at=now, actor=by, action="privacy.forget", target="",
                          result="ok", detail={k: v for k, v in counts.items() if v}))

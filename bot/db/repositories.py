@@ -15,8 +15,9 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.base import utcnow
+from bot.db.models import Citizen, Conversation, Identity, ProcessedUpdate
 from bot.db.sql import dialect_of, insert_ignore  # noqa: F401  (also used from here)
-from bot.db.models import Citizen, Conversation, Identity, ProcessedUpdate, utcnow
 
 SEEN_RESOLUTION = timedelta(minutes=15)
 """last_seen_at is kept to this resolution, so most updates do not rewrite the identity."""
@@ -43,7 +44,8 @@ _LOCK_CONVERSATION = select(Conversation.state, Conversation.data).where(_CONVER
     .with_for_update()
 
 
-async def claim_update(session: AsyncSession, key: str, at: datetime, status: str = "handled") -> bool:
+async def claim_update(session: AsyncSession, key: str, at: datetime,
+                       status: str = "handled") -> bool:
     """Record an inbound update; False if it was already handled (a duplicate delivery)."""
     connection = await session.connection()
     result = await connection.execute(_CLAIM[connection.dialect.name],

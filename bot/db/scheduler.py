@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.models import Base, Id, utcnow
+from bot.db.base import Base, Id, utcnow
 from bot.db.sql import dialect_of, insert_ignore
 
 STATUS, LETTERS, SURVEYS, NOTICES = "status", "letters", "surveys", "notices"

@@ -8,12 +8,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy import exc
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
-from bot.db import sqlite_driver
+from bot.db import (
+    schema,  # noqa: F401  (every table registered before any session)
+    sqlite_driver,
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -56,7 +56,7 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
         except sqlite3.OperationalError as error:
             if not _is_busy(error):
                 raise
-        return await self._connection._execute(self._waiting, work, conn)  # type: ignore[no-any-return]
+        return await self._connection._execute(self._waiting, work, conn)
 
     def _waiting(self, work: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
         conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
@@ -154,7 +154,7 @@ class Dialect(SQLiteDialect_aiosqlite):
     supports_statement_cache = True
 
     @classmethod
-    def import_dbapi(cls) -> _DBAPI:  # type: ignore[override]
+    def import_dbapi(cls) -> _DBAPI:
         return _DBAPI(__import__("aiosqlite"), __import__("sqlite3"))
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import String, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.models import Base
+from bot.db.base import Base
 from bot.db.sql import dialect_of, insert_ignore
 
 OA_TOKEN = "oa"

@@ -16,7 +16,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import AuditLog
-from bot.desk.models import ADMIN, ROLES, StaffAccount, StaffSession
+from bot.desk.models import StaffAccount, StaffSession
+from bot.desk.roles import ADMIN, ROLES
 
 MAX_FAILURES = 5
 """Wrong passwords in a row before an account is locked for LOCKOUT."""

@@ -9,13 +9,13 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.desk.models import ROLES
+from bot.desk.roles import ROLES
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     staff = sub.add_parser("staff", help="accounts of the web staff desk (/staff)")
     staff_sub = staff.add_subparsers(dest="staff_task", required=True, metavar="TASK")
     add = staff_sub.add_parser("add", help="create an account")
@@ -53,7 +53,7 @@ def read_password(from_stdin: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.cli import load_settings
+    from bot.config import load_settings
     from bot.desk.accounts import AccountError
 
     password = read_password(args.password_stdin) if hasattr(args, "password_stdin") else ""
@@ -92,7 +92,8 @@ async def _list(session: AsyncSession, args: argparse.Namespace, password: str,
                 now: datetime) -> int:
     from sqlalchemy import select
 
-    from bot.desk.models import ADMIN, StaffAccount
+    from bot.desk.models import StaffAccount
+    from bot.desk.roles import ADMIN
 
     accounts = list(await session.scalars(select(StaffAccount).order_by(StaffAccount.username)))
     if not accounts:

@@ -73,7 +73,7 @@ async def letter_pdf(session: AsyncSession, settings: Settings, dossier: repo.Do
     import asyncio
 
     from handlers.dossiers import printable
-    from handlers.printing import PDF_NAMES, document_pdf
+    from documents.printing import PDF_NAMES, document_pdf
 
     found = await printable(session, dossier, settings)
     if found is None:

@@ -8,11 +8,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.models import Base, Id, utcnow
-
-OFFICER, LEADER, ADMIN = "officer", "leader", "admin"
-ROLES = (OFFICER, LEADER, ADMIN)
-ROLE_LABELS = {OFFICER: "Cán bộ một cửa", LEADER: "Lãnh đạo", ADMIN: "Quản trị"}
+from bot.db.base import Base, Id, utcnow
+from bot.desk.roles import ADMIN
 
 
 class StaffAccount(Base):

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.db import scheduler as store
 from bot.desk.accounts import actor_of, audit
-from bot.desk.models import ADMIN, LEADER, StaffAccount
+from bot.desk.models import StaffAccount
+from bot.desk.roles import ADMIN, LEADER
 from bot.messages import Incoming
 from bot.router import Context, ConversationState
 from bot.staffscope import of_account

@@ -29,18 +29,19 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import client_address
+from bot.channels.base import client_address, served_over_https
 from bot.channels.web import PHOTO_PREFIX, get_photo
 from bot.db import feedback as tickets
 from bot.desk import actions, dossiers, notices, stats
 from bot.desk.accounts import actor_of, audit, authenticate, check_totp
-from bot.desk.models import ADMIN, LEADER, ROLE_LABELS, StaffAccount
+from bot.desk.models import StaffAccount
+from bot.desk.roles import ADMIN, LEADER, ROLE_LABELS
 from bot.desk.sessions import DeskSessions, Signed, csrf_matches
 from bot.staffscope import of_account
 from scheduler.quiet import local_date
 
 if TYPE_CHECKING:
-    from bot.app import Service
+    from bot.running import Running
 
 HERE = Path(__file__).parent
 COOKIE, SECURE_COOKIE = "motcua_staff", "__Host-motcua_staff"
@@ -69,7 +70,7 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"),
 
 
 class Desk:
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Running) -> None:
         self.service = service
         self.sessions = DeskSessions(service.db, lambda: service.settings.secret, service.clock)
 
@@ -77,7 +78,7 @@ class Desk:
 DESK = web.AppKey("desk", Desk)
 
 
-def add_routes(app: web.Application, service: Service) -> None:
+def add_routes(app: web.Application, service: Running) -> None:
     app[DESK] = Desk(service)
     r = app.router
     r.add_get("/staff/login", login_page)
@@ -108,9 +109,7 @@ def add_routes(app: web.Application, service: Service) -> None:
 
 
 def _secure(request: web.Request) -> bool:
-    from bot.web import _secure as web_secure
-
-    return web_secure(request)
+    return served_over_https(request, request.app[DESK].service.settings)
 
 
 def _cookie(request: web.Request, plain: str, secure: str) -> str | None:
@@ -150,7 +149,7 @@ def see_other(location: str, status: int = 303) -> web.Response:
 
 
 Page = Callable[[web.Request, AsyncSession, Signed], Awaitable[web.StreamResponse]]
-FORM = web.RequestKey("form", Any)
+FORM = web.RequestKey[Any]("form")
 """The POSTed form, read once by `signed_in`."""
 
 

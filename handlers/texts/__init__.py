@@ -28,6 +28,17 @@ def _module(name: str) -> Any:
 
 def text(key: str, **values: Any) -> str:
     """Render the message `key` ("file.macro") with `values`, trimmed of outer whitespace."""
+    return _render(key, values) if values else _fixed(key)
+
+
+@cache
+def _fixed(key: str) -> str:
+    """A message without values (a button label, a prompt) is rendered once: the templates
+    are read once per process and use nothing but their arguments."""
+    return _render(key, {})
+
+
+def _render(key: str, values: dict[str, Any]) -> str:
     file, _, macro = key.rpartition(".")
     rendered = str(getattr(_module(file), macro)(**values))
     lines = [line.rstrip() for line in rendered.strip().splitlines()]

@@ -7,7 +7,7 @@ does not define comes from the shared template.
 
 Letters and the slip are administrative documents (Decree 30/2020/NĐ-CP): the national heading,
 the issuing body, the place and date line, a title, the body, the signature block. `Document`
-holds those parts; the chat shows them as text and `handlers/printing.py` lays them out as a PDF.
+holds those parts; the chat shows them as text and `documents/printing.py` lays them out as a PDF.
 
 What goes to a chat carries no name or phone number: outbox rows are kept for a while. Only a
 copy printed by staff (`motcua letters print`) is addressed by name.

@@ -14,14 +14,13 @@ import asyncio
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Literal
-
-import matplotlib
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from typing import TYPE_CHECKING, Literal
 
 from bot.messages import Attachment, Outgoing
-from handlers.letters import Document, national_heading
+from documents.letters import Document, national_heading
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 PaperSize = Literal["A4", "A5"]
 FONT = "DejaVuSerif"
@@ -57,6 +56,8 @@ LAYOUTS: dict[str, Layout] = {
 @cache
 def font_files() -> dict[str, Path]:
     """The DejaVu Serif faces in matplotlib's data folder, by fpdf2 style."""
+    import matplotlib  # here, as fpdf2 below: only a process that prints loads them
+
     folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     files = {"": folder / "DejaVuSerif.ttf", "B": folder / "DejaVuSerif-Bold.ttf",
              "I": folder / "DejaVuSerif-Italic.ttf"}
@@ -71,6 +72,9 @@ PAPER = {"A4": (210.0, 297.0), "A5": (148.0, 210.0)}
 
 def document_pdf(doc: Document, size: PaperSize = "A4") -> bytes:
     """The document as a one- or two-page PDF of `size`."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
     layout = LAYOUTS[size]
     pdf = FPDF(orientation="portrait", unit="mm", format=PAPER[size])
     pdf.set_margins(layout.left, layout.top, layout.right)
@@ -137,6 +141,8 @@ def document_pdf(doc: Document, size: PaperSize = "A4") -> bytes:
 
 def centred(pdf: FPDF, text: str, x: float, width: float, height: float, size: float) -> None:
     """One bold heading line centred in its column, in a smaller size if it would wrap."""
+    from fpdf.enums import XPos, YPos
+
     pdf.set_font(FONT, "B", size)
     while size > 6 and pdf.get_string_width(text) > width - 1:
         size -= 0.5
