@@ -152,7 +152,8 @@ async def test_motcua_staff_totp_prints_the_uri_and_turns_it_off(tmp_path: Path)
     async with Service(make_settings(url)) as service, browser(service) as http:
         status, token, pending = await password_step(http)
         assert status == 200
-        assert (await code_step(http, token, pending, pyotp.TOTP(parse_qs(urlsplit(uri).query)['secret'][0]).now())).status == 303
+        code = pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0]).now()
+        assert (await code_step(http, token, pending, code)).status == 303
     off = await staff("totp", "quantri", "--off")
     assert off.returncode == 0  # type: ignore[attr-defined]
     async with Service(make_settings(url)) as service, browser(service) as http:

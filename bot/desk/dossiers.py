@@ -72,8 +72,8 @@ async def letter_pdf(session: AsyncSession, settings: Settings, dossier: repo.Do
     there is nothing to print. The PDF is made in a worker thread (the font is embedded)."""
     import asyncio
 
-    from handlers.dossiers import printable
     from documents.printing import PDF_NAMES, document_pdf
+    from handlers.dossiers import printable
 
     found = await printable(session, dossier, settings)
     if found is None:
