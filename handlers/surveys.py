@@ -382,14 +382,43 @@ class Figures:
     overdue: int = 0
     open_tickets: int = 0
     median_response: str = "chưa có"
+    aspects: list[dict[str, Any]] = field(default_factory=list)
+    """Each SIPAS aspect (in ASPECTS' order): answers and share satisfied, all months."""
+    aspect_months: list[dict[str, Any]] = field(default_factory=list)
+    """Each month with aspect answers, oldest first: "MM/YYYY" and its `cells` as `aspects`."""
 
 
 def pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
+def aspect_cells(answers: dict[str, list[bool]]) -> list[dict[str, Any]]:
+    return [{"aspect": a, "count": len(answers.get(a, [])),
+             "pct": pct(sum(answers.get(a, [])), len(answers.get(a, [])))} for a in ASPECTS]
+
+
+def aspect_figures(rows: list[tuple[Any, ...]], tz: Any
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Satisfaction per SIPAS aspect, over all answers and per month (local time), from rows
+    (scale, created_at, aspects); an aspect skipped or out of the scale is not counted."""
+    overall: dict[str, list[bool]] = {}
+    months: dict[tuple[int, int], dict[str, list[bool]]] = {}
+    for scale, created, aspects in rows:
+        local = created.astimezone(tz)
+        for aspect in ASPECTS:
+            score = (aspects or {}).get(aspect) if isinstance(aspects, dict) else None
+            if type(score) is not int or not 1 <= score <= scale:
+                continue
+            good = is_satisfied(score, scale)
+            overall.setdefault(aspect, []).append(good)
+            months.setdefault((local.year, local.month), {}).setdefault(aspect, []).append(good)
+    return aspect_cells(overall), [{"month": f"{month:02d}/{year}", "cells": aspect_cells(v)}
+                                   for (year, month), v in sorted(months.items())]
+
+
 async def compute_figures(ctx: Context, weeks: int = 8, scope: Scope = EVERYTHING) -> Figures:
-    """Satisfaction overall, by procedure and by week; on-time rate of returned dossiers (a
+    """Satisfaction overall, by procedure, by week and by SIPAS aspect (overall and per
+    month); on-time rate of returned dossiers (a
     dossier that needed an apology letter counts as late); open tickets and the median time
     to the first staff reply — all within `scope`'s communes (a survey's commune is its
     dossier's or ticket's, else the citizen's)."""
@@ -398,12 +427,15 @@ async def compute_figures(ctx: Context, weeks: int = 8, scope: Scope = EVERYTHIN
     answered = list(await session.execute(
         select(store.Survey.overall, store.Survey.scale, store.Survey.procedure_name,
                store.Survey.created_at, store.Survey.subject, store.Survey.subject_id,
-               store.Survey.citizen_id).where(store.Survey.overall.is_not(None))))
+               store.Survey.citizen_id, store.Survey.aspects)
+        .where(store.Survey.overall.is_not(None))))
     if not scope.everything:
         communes = await survey_communes(session, answered)
         answered = [row for row, commune in zip(answered, communes, strict=True)
                     if scope.serves(commune)]
     rows = [(int(r[0] or 0), r[1], r[2], r[3]) for r in answered]  # (never NULL here)
+    figures.aspects, figures.aspect_months = aspect_figures(
+        [(r[1], r[3], r[7]) for r in answered], ctx.settings.tz)
     figures.answers = len(rows)
     figures.satisfied_pct = pct(sum(is_satisfied(r[0], r[1]) for r in rows), len(rows))
     by_name: dict[str, list[bool]] = {}

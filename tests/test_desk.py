@@ -5,6 +5,7 @@ in/out of scope), and an officer's reply reaching the citizen's web chat."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import html
 import io
@@ -44,8 +45,10 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-async def service(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+@contextlib.asynccontextmanager
+async def staffed(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    """A running service with an admin, an officer of each of communes 4543 and 4544, and a
+    leader of 4543 (the desk's other test modules use it too)."""
     async with Service(settings, clock=clock) as svc:
         async with svc.db.session() as session:
             for name, role, communes in [("quantri", "admin", []),
@@ -53,6 +56,12 @@ async def service(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
                                          ("canbo_b", "officer", ["4544"]),
                                          ("lanhdao_a", "leader", ["4543"])]:
                 await accounts.add_account(session, name, role, communes, PASSWORD, START)
+        yield svc
+
+
+@pytest.fixture
+async def service(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    async with staffed(settings, clock) as svc:
         yield svc
 
 
@@ -65,6 +74,39 @@ async def new_ticket(service: Service, commune: str | None, description: str) ->
         await tickets.add_ticket(session, ticket, START)
         await tickets.add_message(session, ticket, "citizen", description, now=START)
         return ticket.code
+
+
+async def add_web_photo(service: Service, code: str, data: bytes = b"\x89PNG\r\n\x1a\n") -> int:
+    """A photo the citizen sent from the web chat to ticket `code` (stored as the web chat
+    stores it); its id."""
+    from bot.db.models import WebPhoto
+
+    async with service.db.session() as session:
+        ticket = await tickets.get_ticket(session, code)
+        assert ticket is not None
+        photo = WebPhoto(chat_id=ticket.chat_id, content_type="image/png", data=data,
+                         created_at=START)
+        session.add(photo)
+        await session.flush()
+        await tickets.add_message(session, ticket, "citizen", "(Ảnh đính kèm)", now=START,
+                                  attachments=[{"channel": "web", "file_id": f"web:{photo.id}"}])
+        return photo.id
+
+
+async def new_dossier(service: Service, commune: str | None, code: str, *,
+                      delayed: bool = True) -> str:
+    """A marriage registration of `commune` received at START; `delayed`: put off with an
+    apology, so the desk has a slip to print for it."""
+    async with service.db.session() as session:
+        result = await dossier_repo.upsert_dossier(session, dossier_repo.DossierFields(
+            code=code, procedure_code="1.000894", procedure_name="Đăng ký kết hôn",
+            applicant_name="Nguyễn Văn An", phone="0912345678", received_at=START,
+            due_at=START + timedelta(days=3), commune_code=commune), START)
+        if delayed:
+            await dossier_repo.add_event(session, result.dossier, dossier_repo.EventFields(
+                "delayed", START + timedelta(hours=1), new_due_at=START + timedelta(days=6),
+                reason="Chờ xác minh tình trạng hôn nhân"), START)
+        return result.dossier.code
 
 
 def browser(service: Service) -> aiohttp.ClientSession:
@@ -120,10 +162,13 @@ def expected(role: str, route: str, commune: str | None) -> int:
         return ok if role == "quantri" else 403
     if route == "POST /staff/notices":  # a notice for commune 4543
         return ok if role in ("quantri", "canbo_a", "lanhdao_a") else 403
-    if route.endswith(("/staff/stats", "/staff/stats.csv", "/staff/stats/chart.png")):
+    if route.endswith(("/staff/stats", "/staff/stats.csv", "/staff/stats.xlsx",
+                       "/staff/stats/chart.png")):
         return ok if role in ("quantri", "lanhdao_a") else 403
     serves = {"quantri": True, "canbo_a": commune == "4543", "canbo_b": commune == "4544",
               "lanhdao_a": commune == "4543"}[role]
+    if "/staff/dossiers" in route:  # another commune's dossier is "not found", as a missing one
+        return 403 if role == "lanhdao_a" else ok if serves else 404
     if not serves or (post and role == "lanhdao_a"):
         return 403
     return ok
@@ -139,13 +184,20 @@ async def test_every_route_answers_each_role_by_its_scope(service: Service, role
         csrf = "" if role == "anonymous" else await form_token(http, "/staff")
         routes: list[tuple[str, str | None]] = [
             ("GET /staff", None), ("GET /staff/accounts", None), ("GET /staff/stats", None),
-            ("GET /staff/stats.csv", None), ("GET /staff/stats/chart.png", None),
+            ("GET /staff/stats.csv", None), ("GET /staff/stats.xlsx", None),
+            ("GET /staff/stats/chart.png", None),
             ("GET /staff/notices", None), ("POST /staff/notices", None),
             ("GET /staff/audit", None)]
         for commune in codes:
             routes.append((f"GET /staff/tickets/{codes[commune]}", commune))
+            photo = await add_web_photo(service, codes[commune])
+            routes.append((f"GET /staff/tickets/{codes[commune]}/photos/{photo}", commune))
             for verb in ("note", "assign", "reply", "close", "reopen"):
                 routes.append((f"POST /staff/tickets/{codes[commune]}/{verb}", commune))
+            dossier = await new_dossier(service, commune, f"000.00.12.H12-261202-{role[:4]}"
+                                                          f"{commune or 'NONE'}")
+            routes.append((f"GET /staff/dossiers?code={dossier}", commune))
+            routes.append((f"GET /staff/dossiers/letter.pdf?code={dossier}", commune))
         seen = {}
         for route, _ in routes:
             method, path = route.split(" ")

@@ -1,6 +1,8 @@
 """The staff desk in a real browser (Chromium at 390 px, a phone's width): an officer signs
 in, finds the citizen's ticket in the inbox, replies; the citizen sees the reply in the web
-chat page; the officer closes the ticket and the citizen rates the handling."""
+chat page; the officer closes the ticket and the citizen rates the handling. Also the web
+chat's photo on the ticket page, the dossier search and the statistics, none wider than the
+phone."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from bot.app import Service
 from bot.config import Settings
 from bot.db import dossiers as dossier_repo
 from bot.db import feedback as tickets
+from bot.db import scheduler as store
 from bot.desk import accounts
 
 PASSWORD = "mật khẩu đủ dài 2026"
@@ -139,4 +142,62 @@ async def test_a_notice_written_by_one_account_is_approved_by_another(
     await leader.get_by_text("đã được duyệt").wait_for()
     await leader.get_by_role("link", name="Thống kê").click()
     await leader.get_by_role("heading", name="Thống kê phản ánh").wait_for()
+    await no_sideways_scroll(leader)
+
+
+def tiny_png() -> bytes:
+    """A real 2 × 2 PNG (the browser decodes it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xc8\x10\x2e" * 2 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+async def test_photos_dossier_search_and_statistics_on_a_phone(service: Service,
+                                                               browser: Any) -> None:
+    from bot.db.models import WebPhoto
+
+    base, now = f"http://127.0.0.1:{service.port}", datetime.now(UTC)
+    async with service.db.session() as session:
+        await accounts.add_account(session, "lanhdao_a", "leader", ["4543"], PASSWORD, now)
+        ticket = tickets.Ticket(channel="web", chat_id="w-1", category="ha_tang",
+                                description="Ống cống trước chợ bị vỡ", commune_code="4543",
+                                status=tickets.OPEN, created_at=now, due_at=now)
+        await tickets.add_ticket(session, ticket, now)
+        photo = WebPhoto(chat_id="w-1", content_type="image/png", data=tiny_png(),
+                         created_at=now)
+        session.add(photo)
+        await session.flush()
+        await tickets.add_message(session, ticket, "citizen", "Ống cống trước chợ bị vỡ",
+                                  now=now, attachments=[{"channel": "web",
+                                                         "file_id": f"web:{photo.id}"}])
+        code = ticket.code
+        session.add(store.Survey(channel="web", subject="ticket", subject_id=str(ticket.id),
+                                 scale=3, overall=3, created_at=now, aspects={
+                                     "access": 3, "procedure": 2, "civil_servants": 3,
+                                     "result": 1, "feedback": 2}))
+    officer = await sign_in(browser, base, "canbo_a")
+    await officer.get_by_role("link", name=code).click()
+    image = officer.get_by_role("img", name="Ảnh người dân gửi 1")
+    await image.wait_for()
+    assert await image.evaluate("img => img.complete && img.naturalWidth") == 2
+    await no_sideways_scroll(officer)
+
+    await officer.get_by_role("link", name="Hồ sơ").click()
+    await officer.fill("#code", "000.00.12.H12-261202-0001")
+    await officer.get_by_role("button", name="Tra cứu").click()
+    await officer.get_by_text("Nguyễn V. A.").wait_for()
+    await no_sideways_scroll(officer)
+
+    leader = await sign_in(browser, base, "lanhdao_a")
+    await leader.get_by_role("link", name="Thống kê").click()
+    await leader.get_by_role("heading", name="Mức độ hài lòng theo khía cạnh (SIPAS), theo tháng"
+                             ).wait_for()
+    await leader.get_by_role("cell", name="Cả kỳ").wait_for()
     await no_sideways_scroll(leader)

@@ -1,8 +1,10 @@
-"""Staff accounts: argon2 password hashes, lockout after repeated failures, and the audit log
-of what accounts did (`audit_log`, actor "staff:USERNAME")."""
+"""Staff accounts: argon2 password hashes, optional one-time codes (TOTP, pyotp) asked after
+the password, lockout after repeated failures (wrong passwords and wrong codes alike), and the
+audit log of what accounts did (`audit_log`, actor "staff:USERNAME")."""
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +23,9 @@ MAX_FAILURES = 5
 """Wrong passwords in a row before an account is locked for LOCKOUT."""
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 10
+TOTP_STEP = 30
+"""Seconds each one-time code lasts (what authenticator apps use)."""
+TOTP_ISSUER = "Một cửa"
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,59}$")
 COMMUNE_RE = re.compile(r"^[0-9A-Za-z._-]{1,20}$")
 
@@ -117,11 +122,43 @@ async def reset_password(session: AsyncSession, username: str, password: str, no
     return account
 
 
+async def set_totp(session: AsyncSession, username: str, now: datetime, *, on: bool = True,
+                   by: str = "cli") -> tuple[StaffAccount, str | None]:
+    """A new TOTP secret for the account (its provisioning URI returned), or none (`on`
+    False). Either way its browsers are signed out: a session opened without the code, or
+    with the old secret's, does not outlive the change."""
+    import pyotp
+
+    account = await find_account(session, username)
+    if account is None:
+        raise AccountError(f"no account {username}")
+    account.totp_secret = pyotp.random_base32() if on else None
+    account.totp_last_step = None
+    await end_sessions(session, account)
+    audit(session, now, by, "staff.totp", account.username, "on" if on else "off")
+    uri = pyotp.TOTP(account.totp_secret).provisioning_uri(
+        name=account.username, issuer_name=TOTP_ISSUER) if account.totp_secret else None
+    return account, uri
+
+
 @dataclass
 class LoginResult:
     account: StaffAccount | None
     reason: str = "ok"
-    """ok | unknown | disabled | locked | wrong_password"""
+    """ok | totp (the password is right; the code is asked next) | unknown | disabled |
+    locked | wrong_password | wrong_totp"""
+
+
+def _failed(session: AsyncSession, account: StaffAccount, now: datetime, origin: str) -> None:
+    account.failed_logins += 1
+    if account.failed_logins >= MAX_FAILURES:
+        account.locked_until, account.failed_logins = now + LOCKOUT, 0
+        audit(session, now, "desk", "staff.locked", account.username, origin=origin)
+
+
+def _signed_in(account: StaffAccount, now: datetime) -> LoginResult:
+    account.failed_logins, account.locked_until, account.last_login_at = 0, None, now
+    return LoginResult(account)
 
 
 async def authenticate(session: AsyncSession, username: str, password: str,
@@ -140,19 +177,43 @@ async def authenticate(session: AsyncSession, username: str, password: str,
         _verify(_DUMMY_HASH, password)
         result = LoginResult(None, "locked")
     elif not _verify(account.password_hash, password):
-        account.failed_logins += 1
-        if account.failed_logins >= MAX_FAILURES:
-            account.locked_until, account.failed_logins = now + LOCKOUT, 0
-            audit(session, now, "desk", "staff.locked", account.username, origin=origin)
+        _failed(session, account, now, origin)
         result = LoginResult(None, "wrong_password")
     else:
-        account.failed_logins, account.locked_until, account.last_login_at = 0, None, now
         if _hasher.check_needs_rehash(account.password_hash):
             account.password_hash = _hasher.hash(password)
-        result = LoginResult(account)
+        # With a TOTP secret the failures count on until the code is right too: a right
+        # password does not buy more guesses at the code.
+        result = LoginResult(account, "totp") if account.totp_secret else _signed_in(account,
+                                                                                     now)
     audit(session, now, actor_of(account, "desk") if result.account else "desk",
-          "staff.login", username.strip().lower()[:60],
-          "ok" if result.account else result.reason, origin=origin)
+          "staff.login", username.strip().lower()[:60], result.reason, origin=origin)
+    return result
+
+
+async def check_totp(session: AsyncSession, account: StaffAccount, code: str, now: datetime,
+                     origin: str = "") -> LoginResult:
+    """The second step of a login with TOTP: the code of the current 30-second step or of
+    either neighbour (clocks drift), once only. A wrong code counts as a wrong password."""
+    import pyotp
+
+    if account.disabled or not account.totp_secret:
+        result = LoginResult(None, "disabled")
+    elif account.locked_until is not None and account.locked_until > now:
+        result = LoginResult(None, "locked")
+    else:
+        totp, current = pyotp.TOTP(account.totp_secret), int(now.timestamp()) // TOTP_STEP
+        step = next((s for s in (current - 1, current, current + 1)
+                     if s > (account.totp_last_step or 0) and code.isascii()
+                     and hmac.compare_digest(totp.at(s * TOTP_STEP), code)), None)
+        if step is None:
+            _failed(session, account, now, origin)
+            result = LoginResult(None, "wrong_totp")
+        else:
+            account.totp_last_step = step
+            result = _signed_in(account, now)
+    audit(session, now, actor_of(account), "staff.login", account.username, result.reason,
+          origin=origin, factor="totp")
     return result
 
 

@@ -1,4 +1,4 @@
-"""`motcua staff`: accounts of the web desk (add, list, disable, reset-password)."""
+"""`motcua staff`: accounts of the web desk (add, list, disable, reset-password, totp)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     reset.add_argument("username")
     reset.add_argument("--password-stdin", action="store_true")
     reset.set_defaults(func=run, task=_reset)
+    totp = staff_sub.add_parser(
+        "totp", help="ask a one-time code at login (prints the authenticator app's URI)")
+    totp.add_argument("username")
+    totp.add_argument("--off", action="store_true", help="stop asking the code")
+    totp.set_defaults(func=run, task=_totp)
 
 
 def read_password(from_stdin: bool) -> str:
@@ -116,4 +121,18 @@ async def _reset(session: AsyncSession, args: argparse.Namespace, password: str,
 
     account = await reset_password(session, args.username, password, now)
     print(f"Password of {account.username} changed; its sessions are ended")
+    return 0
+
+
+async def _totp(session: AsyncSession, args: argparse.Namespace, password: str,
+                now: datetime) -> int:
+    from bot.desk.accounts import set_totp
+
+    account, uri = await set_totp(session, args.username, now, on=not args.off)
+    if uri is None:
+        print(f"{account.username} signs in with the password only; its sessions are ended")
+        return 0
+    print(f"{account.username} will be asked a one-time code at login; its sessions are "
+          "ended. Add this to the authenticator app (as a QR code, or type the secret):")
+    print(uri)
     return 0

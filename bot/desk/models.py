@@ -28,6 +28,10 @@ class StaffAccount(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column()
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    """Set by `motcua staff totp`: the login then asks the authenticator app's code too."""
+    totp_last_step: Mapped[int | None] = mapped_column()
+    """The 30-second step of the last code accepted: a code is good once."""
 
     def serves(self, commune_code: str | None) -> bool:
         """Whether this account may see and act on something of `commune_code` (None: a

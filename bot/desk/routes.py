@@ -2,12 +2,16 @@
 shown and acted on only by an account serving its commune (admins: every commune), else 403.
 Every POST carries the session's CSRF token (the login form: the login cookie's), else 403.
 
-Roles: officers and admins answer, close, reopen, assign and annotate tickets; leaders read
-them, approve notices and read statistics; admins also see the accounts and the audit log.
-Routes: GET/POST /staff/login, POST /staff/logout, GET /staff (inbox),
-GET /staff/tickets/{code}, POST /staff/tickets/{code}/(reply|close|reopen|note|assign),
+Roles: officers and admins answer, close, reopen, assign and annotate tickets and look up
+dossiers; leaders read tickets, approve notices and read statistics; admins also see the
+accounts and the audit log.
+Routes: GET/POST /staff/login, POST /staff/login/totp (the one-time code, when the account
+has one), POST /staff/logout, GET /staff (inbox),
+GET /staff/tickets/{code}, GET /staff/tickets/{code}/photos/{id} (a web-chat photo of it),
+POST /staff/tickets/{code}/(reply|close|reopen|note|assign),
+GET /staff/dossiers?code=… (officers and admins), GET /staff/dossiers/letter.pdf?code=…,
 GET/POST /staff/notices, POST /staff/notices/{id}/(approve|reject),
-GET /staff/stats, /staff/stats.csv, /staff/stats/chart.png (the account's communes),
+GET /staff/stats, /staff/stats.csv, .xlsx, /staff/stats/chart.png (the account's communes),
 GET /staff/accounts, /staff/audit.
 """
 
@@ -26,9 +30,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import client_address, served_over_https
+from bot.channels.web import PHOTO_PREFIX, get_photo
 from bot.db import feedback as tickets
-from bot.desk import actions, notices, stats
-from bot.desk.accounts import actor_of, audit, authenticate
+from bot.desk import actions, dossiers, notices, stats
+from bot.desk.accounts import actor_of, audit, authenticate, check_totp
 from bot.desk.models import StaffAccount
 from bot.desk.roles import ADMIN, LEADER, ROLE_LABELS
 from bot.desk.sessions import DeskSessions, Signed, csrf_matches
@@ -78,11 +83,15 @@ def add_routes(app: web.Application, service: Running) -> None:
     r = app.router
     r.add_get("/staff/login", login_page)
     r.add_post("/staff/login", login_post)
+    r.add_post("/staff/login/totp", login_totp_post)
     r.add_post("/staff/logout", signed_in(logout))
     r.add_get("/staff", signed_in(inbox))
     r.add_get("/staff/tickets/{code}", signed_in(ticket_page))
+    r.add_get("/staff/tickets/{code}/photos/{id:\\d+}", signed_in(ticket_photo))
     for verb in ("reply", "close", "reopen", "note", "assign"):
         r.add_post(f"/staff/tickets/{{code}}/{verb}", signed_in(ticket_action, acts=True))
+    r.add_get("/staff/dossiers", signed_in(dossier_page, acts=True))
+    r.add_get("/staff/dossiers/letter.pdf", signed_in(dossier_letter, acts=True))
     r.add_get("/staff/accounts", signed_in(accounts_page, admin=True))
     r.add_get("/staff/audit", signed_in(audit_page, admin=True))
     r.add_get("/staff/notices", signed_in(notices_page))
@@ -91,6 +100,7 @@ def add_routes(app: web.Application, service: Running) -> None:
     r.add_post("/staff/notices/{id:\\d+}/reject", signed_in(notice_decide, leads=True))
     r.add_get("/staff/stats", signed_in(stats_page, leads=True))
     r.add_get("/staff/stats.csv", signed_in(stats_csv, leads=True))
+    r.add_get("/staff/stats.xlsx", signed_in(stats_xlsx, leads=True))
     r.add_get("/staff/stats/chart.png", signed_in(stats_chart, leads=True))
     r.add_static("/staff/static/", HERE / "static", show_index=False)
 
@@ -235,16 +245,61 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     async with service.db.session() as session:
         result = await authenticate(session, username, _field(form, "password", 1000),
                                     service.clock(), origin=address)
-        if result.account is not None:
+        if result.account is not None and result.reason == "ok":
             cookie, _csrf = await desk.sessions.begin(
                 session, result.account, _cookie(request, COOKIE, SECURE_COOKIE))
-    if result.account is not None:
-        await desk.sessions.purge_idle()
     if result.account is None:
-        message = ("Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau "
-                   "15 phút hoặc nhờ quản trị đặt lại mật khẩu.") if result.reason == "locked" \
-            else "Tên đăng nhập hoặc mật khẩu không đúng."
-        return await login_page(request, message, 401, username=username, next_page=next_page)
+        return await login_page(request, _refusal(result.reason), 401, username=username,
+                                next_page=next_page)
+    if result.reason == "totp":
+        assert nonce is not None  # the CSRF token was checked against it
+        return render("totp.html", csrf=_field(form, "csrf_token"), next_page=next_page,
+                      pending=desk.sessions.totp_pending(result.account.id, nonce))
+    return await _signed_in_response(request, cookie, next_page)
+
+
+async def login_totp_post(request: web.Request) -> web.StreamResponse:
+    """The code of an account with TOTP, after its right password (`login_post`)."""
+    desk = request.app[DESK]
+    service = desk.service
+    form = await request.post()
+    nonce = _cookie(request, LOGIN_COOKIE, SECURE_LOGIN_COOKIE)
+    token, pending = _field(form, "csrf_token"), _field(form, "pending", 300)
+    account_id = desk.sessions.totp_account(pending, nonce)
+    if not desk.sessions.login_token_valid(nonce, token) or account_id is None:
+        return await login_page(request, "Biểu mẫu đã hết hạn. Anh/chị vui lòng đăng nhập lại.",
+                                403)
+    address = client_address(request, service.settings.trusted_proxy_set)
+    if not await service.limiter.hit("staff-login", address, LOGIN_RATE):
+        return await login_page(request, "Quá nhiều lần đăng nhập. Vui lòng thử lại sau ít phút.",
+                                429)
+    next_page = safe_next(_field(form, "next", 500))
+    async with service.db.session() as session:
+        account = await session.get(StaffAccount, account_id)
+        result = await check_totp(session, account, _field(form, "code", 12).replace(" ", ""),
+                                  service.clock(), origin=address) if account else None
+        if result is not None and result.account is not None:
+            cookie, _csrf = await desk.sessions.begin(
+                session, result.account, _cookie(request, COOKIE, SECURE_COOKIE))
+    if result is None or result.reason in ("disabled", "locked"):
+        return await login_page(request, _refusal(result.reason if result else "unknown"), 401)
+    if result.account is None:
+        return render("totp.html", status=401, csrf=token, next_page=next_page,
+                      pending=pending, error="Mã xác thực không đúng hoặc đã dùng. Anh/chị "
+                                             "nhập mã mới đang hiện trên ứng dụng.")
+    return await _signed_in_response(request, cookie, next_page)
+
+
+def _refusal(reason: str) -> str:
+    if reason == "locked":
+        return ("Tài khoản tạm khóa do nhập sai nhiều lần. Vui lòng thử lại sau 15 phút hoặc "
+                "nhờ quản trị đặt lại mật khẩu.")
+    return "Tên đăng nhập hoặc mật khẩu không đúng."
+
+
+async def _signed_in_response(request: web.Request, cookie: str,
+                              next_page: str) -> web.Response:
+    await request.app[DESK].sessions.purge_idle()
     response = see_other(next_page)
     _set_cookie(request, response, COOKIE, SECURE_COOKIE, cookie)
     response.del_cookie(SECURE_LOGIN_COOKIE if _secure(request) else LOGIN_COOKIE, path="/")
@@ -300,10 +355,10 @@ async def inbox(request: web.Request, session: AsyncSession, signed: Signed) -> 
                            "overdue": overdue, "assignee": assignee}, roles=ROLE_LABELS)
 
 
-async def _ticket_in_scope(request: web.Request, session: AsyncSession, signed: Signed
-                           ) -> tickets.Ticket | web.Response:
+async def _ticket_in_scope(request: web.Request, session: AsyncSession, signed: Signed,
+                           lock: bool = True) -> tickets.Ticket | web.Response:
     code = request.match_info["code"]
-    ticket = await tickets.get_ticket(session, code, lock=True) \
+    ticket = await tickets.get_ticket(session, code, lock=lock) \
         if tickets.normalize_code(code).startswith("PA-") else None
     if ticket is None:
         return render("error.html", status=404, me=signed.account, csrf=signed.row.csrf_token,
@@ -324,7 +379,9 @@ async def ticket_page(request: web.Request, session: AsyncSession,
     audit(session, now, actor_of(signed.account), "desk.view", ticket.code)
     messages = await tickets.find_messages(session, ticket.id, notes=True)
     return render("ticket.html", me=signed.account, csrf=signed.row.csrf_token, t=ticket,
-                  messages=[{"m": m, "at": _at(m.created_at, request)} for m in messages],
+                  messages=[{"m": m, "at": _at(m.created_at, request),
+                             "photos": [_photo_view(ticket, a) for a in m.attachments]}
+                            for m in messages],
                   category=tickets.CATEGORIES.get(ticket.category, ticket.category),
                   state_label=tickets.STATUS_LABELS.get(ticket.status, ticket.status),
                   due=_day(ticket.due_at, request), created=_day(ticket.created_at, request),
@@ -332,6 +389,41 @@ async def ticket_page(request: web.Request, session: AsyncSession,
                   outcomes=actions.OUTCOMES, done=DONE.get(request.query.get("done", "")),
                   can_act=signed.account.role != LEADER, closed=ticket.status == tickets.CLOSED,
                   templates=await tickets.find_templates(session))
+
+
+def _photo_view(ticket: tickets.Ticket, item: Any) -> dict[str, str]:
+    """How the ticket page shows an attachment: a web-chat photo inline (served by
+    `ticket_photo`), a photo with a web address as a link, a Telegram photo as a note (its
+    bytes stay with Telegram; the staff group shows it)."""
+    item = item if isinstance(item, dict) else {}
+    file_id, url = str(item.get("file_id") or ""), item.get("url")
+    if item.get("channel") == "web" and file_id.startswith(PHOTO_PREFIX):
+        return {"kind": "web",
+                "src": f"/staff/tickets/{ticket.code}/photos/{file_id[len(PHOTO_PREFIX):]}"}
+    if isinstance(url, str) and url.startswith(("https://", "http://")):
+        return {"kind": "link", "href": url}
+    return {"kind": "telegram" if file_id else "unknown"}
+
+
+async def ticket_photo(request: web.Request, session: AsyncSession,
+                       signed: Signed) -> web.StreamResponse:
+    """A web-chat photo of a ticket in the account's scope: only a photo one of the ticket's
+    messages carries (a photo id of another ticket answers 404 like a missing one)."""
+    ticket = await _ticket_in_scope(request, session, signed, lock=False)
+    if isinstance(ticket, web.Response):
+        return ticket
+    file_id = f"{PHOTO_PREFIX}{int(request.match_info['id'])}"
+    carried = any(isinstance(a, dict) and a.get("channel") == "web" and a.get("file_id") == file_id
+                  for m in await tickets.find_messages(session, ticket.id, notes=True)
+                  for a in m.attachments)
+    photo = await get_photo(session, file_id) if carried else None
+    if photo is None:
+        return render("error.html", status=404, me=signed.account, csrf=signed.row.csrf_token,
+                      title="Không tìm thấy", message="Ảnh này không còn được lưu.")
+    return web.Response(body=photo.data, headers={
+        "Content-Type": photo.content_type, "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store", "Content-Security-Policy": "default-src 'none'",
+        "Content-Disposition": "inline"})
 
 
 def _at(moment: datetime, request: web.Request) -> str:
@@ -375,6 +467,55 @@ async def ticket_action(request: web.Request, session: AsyncSession,
     return see_other(f"/staff/tickets/{ticket.code}?done={done}")
 
 
+# -- dossiers -------------------------------------------------------------------------------
+
+
+def _not_found(signed: Signed, searched: str) -> web.Response:
+    """A missing code and a dossier of another commune answer alike."""
+    return render("dossier.html", status=404, me=signed.account, csrf=signed.row.csrf_token,
+                  searched=searched, found=None)
+
+
+async def dossier_page(request: web.Request, session: AsyncSession,
+                       signed: Signed) -> web.Response:
+    """The search form; with `?code=`, the dossier's card (audited as `dossier.viewed`)."""
+    service = request.app[DESK].service
+    searched = request.query.get("code", "").strip()[:100]
+    if not searched:
+        return render("dossier.html", me=signed.account, csrf=signed.row.csrf_token,
+                      searched="", found=None)
+    now = service.clock()
+    lookup = await dossiers.look_up(session, signed.account, searched)
+    lookup.audit(session, signed.account, now, "dossier.viewed")
+    if lookup.dossier is None:
+        return _not_found(signed, searched)
+    found = await dossiers.card(session, service.settings, service.services, now,
+                                lookup.dossier)
+    return render("dossier.html", me=signed.account, csrf=signed.row.csrf_token,
+                  searched=searched, found=found,
+                  letter=urlencode({"code": lookup.dossier.code}))
+
+
+async def dossier_letter(request: web.Request, session: AsyncSession,
+                         signed: Signed) -> web.Response:
+    """The dossier's letter or apology slip as a PDF (audited as `dossier.printed`)."""
+    service = request.app[DESK].service
+    searched = request.query.get("code", "").strip()[:100]
+    lookup = await dossiers.look_up(session, signed.account, searched)
+    printed = await dossiers.letter_pdf(session, service.settings, lookup.dossier,
+                                        request.query.get("size", "A4")) \
+        if lookup.dossier is not None else None
+    lookup.audit(session, signed.account, service.clock(), "dossier.printed",
+                 "nothing" if lookup.dossier is not None and printed is None else None)
+    if printed is None:
+        return _not_found(signed, searched)
+    name, data = printed
+    filename = re.sub(r"[^A-Za-z0-9.-]+", "-", lookup.code) + "-" + name
+    return web.Response(body=data, content_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
 # -- admin ----------------------------------------------------------------------------------
 
 
@@ -407,11 +548,12 @@ async def stats_page(request: web.Request, session: AsyncSession,
     service = request.app[DESK].service
     now = service.clock()
     figures = await stats.ticket_stats(session, scoped(stats.ticket_query(), signed.account), now)
-    province, _ = await stats.province_figures(session, service.settings, service.services,
-                                               now, of_account(signed.account))
+    province, survey = await stats.province_figures(session, service.settings,
+                                                    service.services, now,
+                                                    of_account(signed.account))
     audit(session, now, actor_of(signed.account), "desk.stats")
     return render("stats.html", me=signed.account, csrf=signed.row.csrf_token, s=figures,
-                  province=province, roles=ROLE_LABELS)
+                  province=province, aspects=stats.aspect_table(survey), roles=ROLE_LABELS)
 
 
 async def stats_csv(request: web.Request, session: AsyncSession,
@@ -423,6 +565,23 @@ async def stats_csv(request: web.Request, session: AsyncSession,
                         content_type="text/csv", charset="utf-8", headers={
                             "Content-Disposition": 'attachment; filename="phan-anh.csv"',
                             "Cache-Control": "no-store"})
+
+
+async def stats_xlsx(request: web.Request, session: AsyncSession,
+                     signed: Signed) -> web.Response:
+    import asyncio
+
+    service = request.app[DESK].service
+    now = service.clock()
+    figures = await stats.ticket_stats(session, scoped(stats.ticket_query(), signed.account), now)
+    _, survey = await stats.province_figures(session, service.settings, service.services, now,
+                                             of_account(signed.account))
+    audit(session, now, actor_of(signed.account), "desk.stats_export", format="xlsx")
+    book = await asyncio.to_thread(stats.as_xlsx, figures, stats.aspect_table(survey))
+    return web.Response(body=book, headers={
+        "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "Content-Disposition": 'attachment; filename="thong-ke.xlsx"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
 async def stats_chart(request: web.Request, session: AsyncSession,

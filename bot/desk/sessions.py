@@ -4,7 +4,9 @@ every form of that session carries. A new secret is issued at each login (the br
 session, if any, is deleted), so a session fixed before login opens nothing after it.
 
 Before login there is no session: the login form's CSRF token is the signature of a random
-nonce kept in a short-lived cookie, so a login cannot be posted from another site."""
+nonce kept in a short-lived cookie, so a login cannot be posted from another site. An account
+with TOTP gets, after the right password, a signed token naming it and that nonce, which the
+code's form carries: the session begins only once the code is right."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ IDLE = timedelta(hours=8)
 TOUCH_EVERY = timedelta(minutes=1)
 LOGIN_FORM_AGE = 3600
 """Seconds a login form stays valid."""
+TOTP_FORM_AGE = 300
+"""Seconds to type the one-time code once the password was right."""
 
 
 def sid_hash(sid: str) -> str:
@@ -67,6 +71,27 @@ class DeskSessions:
         except (BadSignature, BadTimeSignature):
             return False
         return isinstance(signed, str) and hmac.compare_digest(signed, nonce)
+
+    def _totp_serializer(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self._secret(), salt="motcua.staff-desk.totp")
+
+    def totp_pending(self, account_id: int, nonce: str) -> str:
+        """Between the right password and the code: which account, for this browser only
+        (the login cookie's nonce), for TOTP_FORM_AGE seconds. No session exists yet."""
+        return str(self._totp_serializer().dumps([account_id, nonce]))
+
+    def totp_account(self, token: str, nonce: str | None) -> int | None:
+        if not token or not nonce:
+            return None
+        try:
+            account_id, signed_nonce = self._totp_serializer().loads(token,
+                                                                     max_age=TOTP_FORM_AGE)
+        except (BadSignature, BadTimeSignature, TypeError, ValueError):
+            return None
+        if not isinstance(account_id, int) or not isinstance(signed_nonce, str) or \
+                not hmac.compare_digest(signed_nonce, nonce):
+            return None
+        return account_id
 
     # -- signed in --------------------------------------------------------------------------
 
