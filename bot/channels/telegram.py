@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Collection
 from typing import Any
 
-from telegram import BotCommand, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import Bot, BotCommand, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBUserWarning
@@ -63,6 +63,16 @@ def file_base_url(api_base_url: str) -> str:
     """`https://api.telegram.org/bot` -> `https://api.telegram.org/file/bot`."""
     head, sep, tail = api_base_url.rstrip("/").rpartition("/")
     return f"{head}/file/{tail}" if sep else api_base_url
+
+
+def parse_update(data: dict[str, Any], bot: Bot) -> Update:
+    """A Bot API update as PTB's `Update`; malformed ones raise ValueError, TypeError,
+    KeyError or AttributeError (PTB does not say which) — an impossible date too, which
+    `datetime` refuses with OverflowError or OSError."""
+    try:
+        return Update.de_json(data, bot)
+    except (OverflowError, OSError) as error:
+        raise ValueError(f"impossible value in the update: {error}") from error
 
 
 def incoming_from_telegram(update: Update, staff_chats: Collection[int] = ()) -> Incoming | None:
@@ -252,9 +262,8 @@ class TelegramChannel:
     # -- inbound --------------------------------------------------------------------------
 
     def parse(self, data: dict[str, Any]) -> Update:
-        """A webhook body as PTB's `Update`; malformed ones raise ValueError, TypeError,
-        KeyError or AttributeError (PTB does not say which)."""
-        return Update.de_json(data, self.bot)
+        """A webhook body as PTB's `Update` (see `parse_update`)."""
+        return parse_update(data, self.bot)
 
     async def process_webhook(self, update: Update) -> None:
         """Store and handle one webhook update before it is acknowledged; replies go out
