@@ -228,18 +228,30 @@ async def login_page(request: web.Request, error: str = "", status: int = 200,
     return response
 
 
+async def _login_checked(request: web.Request, form_valid: bool
+                         ) -> tuple[str, web.StreamResponse | None]:
+    """The caller's address, and the refusal of a login step whose form is stale (403) or
+    whose address tried too often (429); None when the step may go on."""
+    service = request.app[DESK].service
+    if not form_valid:
+        return "", await login_page(
+            request, "Biểu mẫu đã hết hạn. Anh/chị vui lòng đăng nhập lại.", 403)
+    address = client_address(request, service.settings.trusted_proxy_set)
+    if not await service.limiter.hit("staff-login", address, LOGIN_RATE):
+        return address, await login_page(
+            request, "Quá nhiều lần đăng nhập. Vui lòng thử lại sau ít phút.", 429)
+    return address, None
+
+
 async def login_post(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     service = desk.service
     form = await request.post()
     nonce = _cookie(request, LOGIN_COOKIE, SECURE_LOGIN_COOKIE)
-    if not desk.sessions.login_token_valid(nonce, _field(form, "csrf_token")):
-        return await login_page(request, "Biểu mẫu đã hết hạn. Anh/chị vui lòng đăng nhập lại.",
-                                403)
-    address = client_address(request, service.settings.trusted_proxy_set)
-    if not await service.limiter.hit("staff-login", address, LOGIN_RATE):
-        return await login_page(request, "Quá nhiều lần đăng nhập. Vui lòng thử lại sau ít phút.",
-                                429)
+    address, refusal = await _login_checked(
+        request, desk.sessions.login_token_valid(nonce, _field(form, "csrf_token")))
+    if refusal is not None:
+        return refusal
     username = _field(form, "username", 60)
     next_page = safe_next(_field(form, "next", 500))
     async with service.db.session() as session:
@@ -266,13 +278,10 @@ async def login_totp_post(request: web.Request) -> web.StreamResponse:
     nonce = _cookie(request, LOGIN_COOKIE, SECURE_LOGIN_COOKIE)
     token, pending = _field(form, "csrf_token"), _field(form, "pending", 300)
     account_id = desk.sessions.totp_account(pending, nonce)
-    if not desk.sessions.login_token_valid(nonce, token) or account_id is None:
-        return await login_page(request, "Biểu mẫu đã hết hạn. Anh/chị vui lòng đăng nhập lại.",
-                                403)
-    address = client_address(request, service.settings.trusted_proxy_set)
-    if not await service.limiter.hit("staff-login", address, LOGIN_RATE):
-        return await login_page(request, "Quá nhiều lần đăng nhập. Vui lòng thử lại sau ít phút.",
-                                429)
+    address, refusal = await _login_checked(
+        request, desk.sessions.login_token_valid(nonce, token) and account_id is not None)
+    if refusal is not None:
+        return refusal
     next_page = safe_next(_field(form, "next", 500))
     async with service.db.session() as session:
         account = await session.get(StaffAccount, account_id)
