@@ -161,10 +161,6 @@ class Service:
                     search_cache.build_and_write, cache, version, procedures, lexicon)
         self.services["catalogue"] = index
         self._catalogue_stamp = stamp
-        # the index is millions of long-lived objects: kept out of the cyclic collector, whose
-        # full passes over them cost pauses while serving and ~10 s at exit (garbage first)
-        gc.collect()
-        gc.freeze()
         log.info("procedure catalogue: %d procedures (import %d), index %s in %.2f s",
                  len(index.procedures), stamp, "loaded from cache" if cached else "built",
                  time.perf_counter() - started)
@@ -261,6 +257,11 @@ async def run_service(settings: Settings, *, migrate: bool = True) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)
     await service.start()
+    # the search index is millions of long-lived objects: kept out of the cyclic collector,
+    # whose full passes over them cost pauses while serving and ~10 s at exit (garbage first;
+    # here, not in every Service: a test process starts hundreds and must collect their cycles)
+    gc.collect()
+    gc.freeze()
     log.info("motcua is running; web chat at http://%s:%s/", settings.http_host, service.port)
     await stopped.wait()
     log.info("stopping")
