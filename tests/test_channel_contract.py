@@ -114,7 +114,7 @@ class TelegramDriver(Driver):
         channel = self.service.telegram
         assert channel is not None
         await until(lambda: len(self.fake.sent_messages(self.chat)) > before)
-        await until(lambda: not channel._tasks and not self.fake.pending_updates)
+        await until(lambda: not channel.pump.tasks and not self.fake.pending_updates)
         messages = self.fake.sent_messages(self.chat)[before:]
         keys = [b for m in messages for row in (m.get("reply_markup") or {})
                 .get("inline_keyboard", []) for b in row]

@@ -22,7 +22,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBUserWarning
 
 from bot.channels.aiohttp_request import AiohttpRequest
-from bot.channels.base import ChannelError, wait_out_outage
+from bot.channels.base import ChannelError, ReplyPump, wait_out_outage
 from bot.config import Settings
 from bot.db.models import ButtonPayload
 from bot.db.repositories import insert_ignore
@@ -177,9 +177,7 @@ class TelegramChannel:
             builder = builder.updater(None)
         self.app = builder.build()
         self.app.add_handler(TypeHandler(Update, self._on_update))
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._sending = asyncio.Semaphore(2)
+        self.pump = ReplyPump(self._deliver, concurrency=2)  # a burst must not open 100
         self.sent = SentReplies(db)
         self._stopping = asyncio.Event()
         self._starter: asyncio.Task[None] | None = None
@@ -253,8 +251,7 @@ class TelegramChannel:
             await self.app.updater.stop()
         if self.app.running:
             await self.app.stop()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pump.drain()
         await self.sent.close()
         await self.app.shutdown()
         await self.bot.shutdown()  # its HTTP clients, when getMe never succeeded
@@ -285,10 +282,7 @@ class TelegramChannel:
                 log.exception("telegram: update %s could not be handled", update.update_id)
                 return
         if replies:
-            await self._sending.acquire()  # a burst of updates must not open 100 connections
-            task = asyncio.create_task(self._deliver(*replies))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            await self.pump.submit(*replies)
 
     async def _handle(self, update: Update) -> tuple[ChatRef, list[Outgoing], str] | None:
         msg = incoming_from_telegram(update, self.settings.staff_chat_ids)
@@ -311,18 +305,7 @@ class TelegramChannel:
             log.info("could not answer a callback query: %s", error)
 
     async def _deliver(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
-        lock, users = self._chat_locks.get(chat.chat_id, (asyncio.Lock(), 0))
-        self._chat_locks[chat.chat_id] = (lock, users + 1)
-        try:
-            async with lock:  # asyncio locks are fair: tasks get it in the order they asked
-                await deliver_replies(self.sent, self, chat, replies, key)
-        finally:
-            self._sending.release()
-            lock, users = self._chat_locks[chat.chat_id]
-            if users == 1:
-                del self._chat_locks[chat.chat_id]
-            else:
-                self._chat_locks[chat.chat_id] = (lock, users - 1)
+        await deliver_replies(self.sent, self, chat, replies, key)
 
     async def _stored_action(self, callback_data: str) -> str:
         key = callback_data[len(STORED_PREFIX):]
