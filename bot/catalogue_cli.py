@@ -119,18 +119,16 @@ def search_index(use_bundled: bool = False) -> SearchIndex:
 def _from_database(load: Callable[[AsyncSession], Awaitable[T]]) -> T | None:
     """What `load` reads from the configured database; None on a fresh install (no database
     file: none is created just to read) or when the database cannot be read."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
     from bot.config import load_settings
 
     settings = load_settings()
-    url = make_url(settings.database_url)
-    database = url.database
-    local_file = url.drivername.startswith("sqlite") and database and database != ":memory:"
-    if local_file and not Path(str(database)).exists():
+    local_file = settings.sqlite_file
+    if local_file is not None and not local_file.exists():
         return None
-    from bot.db.session import run_in_session  # the engine's imports only when there is a file
+    # SQLAlchemy and the engine's imports only when there is a database to read
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db.session import run_in_session
 
     try:
         return run_in_session(settings.database_url, load)
