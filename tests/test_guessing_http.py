@@ -237,6 +237,7 @@ async def history(attack: Attack, cookie: str) -> tuple[list[str], str | None]:
         return [m["text"] for m in (await response.json())["messages"]], set_cookie(response)
 
 
+@pytest.mark.timeout(1800)  # a hang guard only: 10,000 guesses take over 5 min on a busy machine
 async def test_10000_digit_guesses_over_http_learn_nothing(
     database_url: str, fake: FakeTelegram,
 ) -> None:
