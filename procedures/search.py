@@ -1,7 +1,8 @@
 """Ranked Vietnamese search over the catalogue, pure and synchronous.
 
 ``SearchIndex.build(procedures)`` indexes each procedure's *surfaces* (its official name, the
-names citizens use, short result names) as folded words (no accents, đ → d) with their accent
+head of a name that goes on to list other cases (:func:`_head`), the names citizens use, short
+result names) as folded words (no accents, đ → d) with their accent
 keys. A query goes through:
 
 1. normalisation (:mod:`procedures.normalize`) and repair of words the catalogue does not know:
@@ -199,6 +200,7 @@ class _Surface:
     positions: dict[str, list[int]] = field(default_factory=dict)
     content_total: float = 0.0
     variants: frozenset[str] = frozenset()  # the words of VARIANT_WORDS it holds (folded)
+    head: bool = False  # the head of the official name (`_head`)
 
 
 @dataclass
@@ -303,10 +305,11 @@ class SearchIndex:
             index._fields.append(procedure.field)
             terms: set[str] = set()
             ids = []
-            for text, factor in _surface_texts(procedure):
+            for text, factor, head in _surface_texts(procedure):
                 surface = _make_surface(doc, text, factor, index._vocabulary.rewrite)
                 if not surface.folded:
                     continue
+                surface.head = head
                 ids.append(len(index._surfaces))
                 index._surfaces.append(surface)
                 terms.update(surface.folded)
@@ -790,6 +793,8 @@ class SearchIndex:
             else:
                 content_got += idf[term] * len(positions[term])
         surface_cover = min(1.0, content_got / content_total) if content_total else 0.0
+        if surface.head and surface_cover < HEAD_COVER:
+            return 0.0  # a few words of a name's head are no witness: the whole name is
         query_text = query.text
         if query.long_message:
             # Word order and likeness are judged on the words this surface explains, not the story.
@@ -1329,10 +1334,25 @@ def _level_key(level: str) -> str:
     return aliases.get(lowered, lowered)
 
 
-def _surface_texts(procedure: Procedure) -> list[tuple[str, float]]:
+HEAD_WORDS = 3
+HEAD_FACTOR = 0.95
+"""The head of a name (:func:`_head`) scores this share: the whole name, when it explains the
+query as well, is the better witness."""
+HEAD_COVER = 0.7
+"""…and only when the query explains at least this share of it."""
+_HEAD_END = re.compile(r"[,;(]")
+_QUALIFIER = re.compile(r"\b(?:đối với|trường hợp)\b", re.IGNORECASE)
+
+
+def _surface_texts(procedure: Procedure) -> list[tuple[str, float, bool]]:
+    """(text, factor, is the name's head) of each surface of a procedure: its official name,
+    the head of that name (:func:`_head`), its aliases, short result names."""
     name = _NAME_PREFIX.sub("", procedure.name).strip() or procedure.name
-    texts = [(name, 1.0)]
-    texts += [(alias, 1.0) for alias in procedure.aliases]
+    texts = [(name, 1.0, False)]
+    head = _head(name)
+    if head:
+        texts.append((head, HEAD_FACTOR, True))
+    texts += [(alias, 1.0, False) for alias in procedure.aliases]
     for result in procedure.results[:3]:
         result_name = result.name.strip()
         if (
@@ -1340,8 +1360,22 @@ def _surface_texts(procedure: Procedure) -> list[tuple[str, float]]:
             and len(result_name.split()) <= 6
             and not _GENERIC_RESULT.match(result_name)
         ):
-            texts.append((result_name, 0.8))
+            texts.append((result_name, 0.8, False))
     return texts
+
+
+def _head(name: str) -> str:
+    """The words an official name starts with, up to its first comma, semicolon or bracket,
+    when they are at least :data:`HEAD_WORDS`: what the procedure is ("Cấp lại Giấy chứng nhận
+    đăng ký doanh nghiệp, Giấy xác nhận về việc thay đổi …", "Thông báo tạm ngừng kinh doanh,
+    tiếp tục kinh doanh … (doanh nghiệp, chi nhánh …)"), before the list of other cases or the
+    qualifiers that make a long name look poorly explained by a query that names just it. No
+    head when it has already started a qualifier ("… đối với cán bộ, chiến sĩ …"): the comma
+    then lists who the procedure is for, not what it is."""
+    head = _HEAD_END.split(name, 1)[0].strip()
+    if head == name or len(tokens(head)) < HEAD_WORDS or _QUALIFIER.search(head):
+        return ""
+    return head
 
 
 def _make_surface(
