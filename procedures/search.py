@@ -686,7 +686,9 @@ class SearchIndex:
                 for s in slots
                 for alt in s.alternatives
                 for t in alt
-                if t.folded in _VARIANT_FOLDED and (not t.marked or t.key in _VARIANT_KEYS)
+                # Typed without accents a word may be the variant; with them, or as the official
+                # words of a phrase ("bằng lái" → giấy phép lái xe), only as its own spelling.
+                if t.folded in _VARIANT_FOLDED and (t.key == t.folded or t.key in _VARIANT_KEYS)
             ),
         )
 
@@ -737,7 +739,11 @@ class SearchIndex:
             for folded, key, marked, _repaired, _weight in best_terms:
                 sequence.append(folded)
                 if folded in present:
-                    matched_terms[folded] = key if marked else None
+                    # The official words of a phrase keep their accents ("lái" of giấy phép
+                    # lái xe); a word typed without them may stand for any spelling (None).
+                    written = key if marked or key != folded else None
+                    if written is None or folded not in matched_terms:
+                        matched_terms[folded] = written
                     if not optional:
                         required_matched.add(folded)
                     if marked:

@@ -141,6 +141,13 @@ def test_a_name_listing_other_cases_is_not_outranked_for_its_head(index: SearchI
     assert top(index, "cấp lại giấy chứng nhận đăng ký doanh nghiệp bị mất") == "2.002018"
 
 
+def test_the_official_words_of_a_phrase_keep_their_accents(index: SearchIndex) -> None:
+    # "bằng lái" stands for "giấy phép lái xe": its "lái" is not the "lại" of "Cấp lại …".
+    hits = index.search("chứng chỉ giáo viên dạy bằng lái", limit=2)
+    assert [h.code for h in hits] == ["1.001765", "1.004993"]
+    assert hits[0].score - hits[1].score > 0.02
+
+
 def test_limit(index: SearchIndex) -> None:
     assert len(index.search("đăng ký", limit=2)) <= 2
 
