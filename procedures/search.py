@@ -122,6 +122,9 @@ NEGATED_FACTOR = 0.8
 kinh doanh") scores this share of itself."""
 """Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
 
+FIELD_WORD_BONUS = 0.04
+"""Added to the prior of a procedure whose field's name holds a word of the query its names do
+not ("nộp dần tiền thuế nợ hải quan": the same name stands in the fields Thuế and Hải quan)."""
 _CANDIDATES = 80
 _SCALE = 1.1
 W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
@@ -272,6 +275,7 @@ class SearchIndex:
         self._prior_array = np.zeros(0)
         self._levels: list[set[str]] = []
         self._fields: list[str] = []
+        self._field_words: dict[str, frozenset[str]] = {}  # field → its content words (folded)
         self._loose_filler: set[str] = set()
         self._loose_context: set[str] = set()
         self._bigrams: dict[tuple[str, str], int] = {}
@@ -303,6 +307,11 @@ class SearchIndex:
             index._by_code[procedure.code] = doc
             index._levels.append(set(procedure.levels))
             index._fields.append(procedure.field)
+            if procedure.field not in index._field_words:
+                folded = (_term(w)[0] for w in tokens(procedure.field))
+                index._field_words[procedure.field] = frozenset(
+                    w for w in folded if w not in _FILLER_FOLDED
+                )
             terms: set[str] = set()
             ids = []
             for text, factor, head in _surface_texts(procedure):
@@ -488,6 +497,7 @@ class SearchIndex:
         # "cấp lại", "gia hạn", "điều chỉnh" said: the plain sibling is not meant.
         asked = _asked_variants(query)
         doc_variants = self._doc_variants
+        field_words = self._field_words
         fields = self._fields
         # Candidates in the order of a bound on their score (`_bound`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
@@ -508,9 +518,14 @@ class SearchIndex:
                 if surface_bound > best_bound:  # noqa: PLR1730 - cheaper than max() here
                     best_bound = surface_bound
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
-            if popularity[doc] and matching and not compiled.long_message:
-                cover = _doc_cover(compiled, frozenset().union(*(p for _, p in matching)))
-                prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
+            if matching:
+                named = frozenset().union(*(p for _, p in matching))
+                # The field's name explains a word of the query the procedure's names do not.
+                if not required_terms.isdisjoint(field_words[fields[doc]] - named):
+                    prior += FIELD_WORD_BONUS
+                if popularity[doc] and not compiled.long_message:
+                    cover = _doc_cover(compiled, named)
+                    prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
             bound = (best_bound + prior) / _SCALE if matching else 0.0
             bounded.append((bound, doc, prior, matching))
         bounded.sort(key=lambda item: -item[0])

@@ -148,6 +148,12 @@ def test_the_official_words_of_a_phrase_keep_their_accents(index: SearchIndex) -
     assert hits[0].score - hits[1].score > 0.02
 
 
+def test_the_field_name_tells_apart_one_name_in_two_fields(index: SearchIndex) -> None:
+    # "Nộp dần tiền thuế nợ" stands in the fields Thuế (1.008588) and Hải quan (1.011636).
+    assert top(index, "nộp dần tiền thuế nợ hải quan") == "1.011636"
+    assert top(index, "nộp dần tiền thuế nợ") == "1.008588"
+
+
 def test_limit(index: SearchIndex) -> None:
     assert len(index.search("đăng ký", limit=2)) <= 2
 
