@@ -501,30 +501,44 @@ class SearchIndex:
         fields = self._fields
         # Candidates in the order of a bound on their score (`_bound`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
-        bounded: list[tuple[float, int, float, list[tuple[_Surface, frozenset[str]]]]] = []
+        # (bound, doc, prior, its surfaces that explain a required word: (bound, surface, the
+        # query's words it holds), the likeliest first)
+        bounded: list[tuple[float, int, float, list[tuple[float, _Surface, frozenset[str]]]]] = []
         terms, required_terms = compiled.terms, compiled.required_terms
         surfaces, priors, idf = self._surfaces, self._priors, self._idf
-        popularity = self._popularity
+        popularity, doc_surfaces = self._popularity, self._doc_surfaces
+        # Per field: the query's required words its name holds (most fields: none).
+        field_hits: dict[str, frozenset[str]] = {}
         for doc in candidates:
             matching = []
             best_bound = 0.0
-            for surface_id in self._doc_surfaces[doc]:
+            named = terms  # becomes the query's words the official name (surface 0) holds
+            for surface_id in doc_surfaces[doc]:
                 surface = surfaces[surface_id]
-                present = terms.intersection(surface.positions)
+                # The head of the name (surface 1) holds at most the name's words.
+                present = (named if surface.head else terms).intersection(surface.positions)
+                if named is terms:
+                    named = present
+                elif surface.head and len(present) < 2:
+                    continue  # capped at 0.3 (`_score`); the name holding the word is scored
                 if required_terms.isdisjoint(present):
                     continue  # explains no required word: scores 0
-                matching.append((surface, present))
                 surface_bound = _bound(surface, present, compiled, idf)
+                matching.append((surface_bound, surface, present))
                 if surface_bound > best_bound:  # noqa: PLR1730 - cheaper than max() here
                     best_bound = surface_bound
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
             if matching:
-                named = frozenset().union(*(p for _, p in matching))
-                # The field's name explains a word of the query the procedure's names do not.
-                if not required_terms.isdisjoint(field_words[fields[doc]] - named):
+                field = fields[doc]
+                hits = field_hits.get(field)
+                if hits is None:
+                    hits = field_hits[field] = required_terms & field_words[field]
+                if hits and not hits <= frozenset().union(*(p for *_, p in matching)):
+                    # The field's name explains a word of the query the procedure's names
+                    # do not.
                     prior += FIELD_WORD_BONUS
                 if popularity[doc] and not compiled.long_message:
-                    cover = _doc_cover(compiled, named)
+                    cover = _doc_cover(compiled, frozenset().union(*(p for *_, p in matching)))
                     prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
             bound = (best_bound + prior) / _SCALE if matching else 0.0
             bounded.append((bound, doc, prior, matching))
@@ -537,8 +551,14 @@ class SearchIndex:
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
             need = (threshold - _BOUND_SLACK) * _SCALE - prior - _BOUND_SLACK
             best = 0.0
-            for surface, present in matching:
-                best = max(best, self._score(surface, present, compiled, need))
+            # The likeliest surface first: a surface that cannot beat the best so far is not
+            # scored, or stops early (the score is the best of them all the same).
+            matching.sort(key=lambda item: -item[0])
+            for surface_bound, surface, present in matching:
+                floor = need if need > best else best
+                if surface_bound + _BOUND_SLACK < floor:
+                    break
+                best = max(best, self._score(surface, present, compiled, floor))
             score = (best + prior) / _SCALE if best > 0 else 0.0
             if asked and not asked <= doc_variants[doc]:
                 score *= ASKED_VARIANT_FACTOR
