@@ -13,7 +13,8 @@ keys. A query goes through:
 3. candidates from an inverted index (rarest words first), then a score in 0..1 for each
    candidate surface combining: how much of the query it explains (IDF-weighted, with an accent
    bonus), how much of the surface the query explains, word order, rapidfuzz similarity, and
-   small priors for popularity, commune level and citizen audience. Candidates are scored in
+   small priors for popularity, commune level, citizen audience and a field whose name holds a
+   query word the procedure's names do not. Candidates are scored in
    the order of a cheap upper bound of their score (:func:`_bound`), and scoring stops once
    the bound falls under the last result kept: the results are those of scoring them all.
    In a long message (from :data:`LONG_MESSAGE_WORDS` words) context words — family, places,
