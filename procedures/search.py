@@ -1,7 +1,8 @@
 """Ranked Vietnamese search over the catalogue, pure and synchronous.
 
 ``SearchIndex.build(procedures)`` indexes each procedure's *surfaces* (its official name, the
-names citizens use, short result names) as folded words (no accents, đ → d) with their accent
+head of a name that goes on to list other cases (:func:`_head`), the names citizens use, short
+result names) as folded words (no accents, đ → d) with their accent
 keys. A query goes through:
 
 1. normalisation (:mod:`procedures.normalize`) and repair of words the catalogue does not know:
@@ -12,7 +13,8 @@ keys. A query goes through:
 3. candidates from an inverted index (rarest words first), then a score in 0..1 for each
    candidate surface combining: how much of the query it explains (IDF-weighted, with an accent
    bonus), how much of the surface the query explains, word order, rapidfuzz similarity, and
-   small priors for popularity, commune level and citizen audience. Candidates are scored in
+   small priors for popularity, commune level, citizen audience and a field whose name holds a
+   query word the procedure's names do not. Candidates are scored in
    the order of a cheap upper bound of their score (:func:`_bound`), and scoring stops once
    the bound falls under the last result kept: the results are those of scoring them all.
    In a long message (from :data:`LONG_MESSAGE_WORDS` words) context words — family, places,
@@ -121,6 +123,9 @@ NEGATED_FACTOR = 0.8
 kinh doanh") scores this share of itself."""
 """Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
 
+FIELD_WORD_BONUS = 0.04
+"""Added to the prior of a procedure whose field's name holds a word of the query its names do
+not ("nộp dần tiền thuế nợ hải quan": the same name stands in the fields Thuế and Hải quan)."""
 _CANDIDATES = 80
 _SCALE = 1.1
 W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
@@ -199,6 +204,7 @@ class _Surface:
     positions: dict[str, list[int]] = field(default_factory=dict)
     content_total: float = 0.0
     variants: frozenset[str] = frozenset()  # the words of VARIANT_WORDS it holds (folded)
+    head: bool = False  # the head of the official name (`_head`)
 
 
 @dataclass
@@ -270,6 +276,7 @@ class SearchIndex:
         self._prior_array = np.zeros(0)
         self._levels: list[set[str]] = []
         self._fields: list[str] = []
+        self._field_words: dict[str, frozenset[str]] = {}  # field → its content words (folded)
         self._loose_filler: set[str] = set()
         self._loose_context: set[str] = set()
         self._bigrams: dict[tuple[str, str], int] = {}
@@ -301,12 +308,18 @@ class SearchIndex:
             index._by_code[procedure.code] = doc
             index._levels.append(set(procedure.levels))
             index._fields.append(procedure.field)
+            if procedure.field not in index._field_words:
+                folded = (_term(w)[0] for w in tokens(procedure.field))
+                index._field_words[procedure.field] = frozenset(
+                    w for w in folded if w not in _FILLER_FOLDED
+                )
             terms: set[str] = set()
             ids = []
-            for text, factor in _surface_texts(procedure):
+            for text, factor, head in _surface_texts(procedure):
                 surface = _make_surface(doc, text, factor, index._vocabulary.rewrite)
                 if not surface.folded:
                     continue
+                surface.head = head
                 ids.append(len(index._surfaces))
                 index._surfaces.append(surface)
                 terms.update(surface.folded)
@@ -485,29 +498,49 @@ class SearchIndex:
         # "cấp lại", "gia hạn", "điều chỉnh" said: the plain sibling is not meant.
         asked = _asked_variants(query)
         doc_variants = self._doc_variants
+        field_words = self._field_words
         fields = self._fields
         # Candidates in the order of a bound on their score (`_bound`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
-        bounded: list[tuple[float, int, float, list[tuple[_Surface, frozenset[str]]]]] = []
+        # (bound, doc, prior, its surfaces that explain a required word: (bound, surface, the
+        # query's words it holds), the likeliest first)
+        bounded: list[tuple[float, int, float, list[tuple[float, _Surface, frozenset[str]]]]] = []
         terms, required_terms = compiled.terms, compiled.required_terms
         surfaces, priors, idf = self._surfaces, self._priors, self._idf
-        popularity = self._popularity
+        popularity, doc_surfaces = self._popularity, self._doc_surfaces
+        # Per field: the query's required words its name holds (most fields: none).
+        field_hits: dict[str, frozenset[str]] = {}
         for doc in candidates:
             matching = []
             best_bound = 0.0
-            for surface_id in self._doc_surfaces[doc]:
+            named = terms  # becomes the query's words the official name (surface 0) holds
+            for surface_id in doc_surfaces[doc]:
                 surface = surfaces[surface_id]
-                present = terms.intersection(surface.positions)
+                # The head of the name (surface 1) holds at most the name's words.
+                present = (named if surface.head else terms).intersection(surface.positions)
+                if named is terms:
+                    named = present
+                elif surface.head and len(present) < 2:
+                    continue  # capped at 0.3 (`_score`); the name holding the word is scored
                 if required_terms.isdisjoint(present):
                     continue  # explains no required word: scores 0
-                matching.append((surface, present))
                 surface_bound = _bound(surface, present, compiled, idf)
+                matching.append((surface_bound, surface, present))
                 if surface_bound > best_bound:  # noqa: PLR1730 - cheaper than max() here
                     best_bound = surface_bound
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
-            if popularity[doc] and matching and not compiled.long_message:
-                cover = _doc_cover(compiled, frozenset().union(*(p for _, p in matching)))
-                prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
+            if matching:
+                field = fields[doc]
+                hits = field_hits.get(field)
+                if hits is None:
+                    hits = field_hits[field] = required_terms & field_words[field]
+                if hits and not hits <= frozenset().union(*(p for *_, p in matching)):
+                    # The field's name explains a word of the query the procedure's names
+                    # do not.
+                    prior += FIELD_WORD_BONUS
+                if popularity[doc] and not compiled.long_message:
+                    cover = _doc_cover(compiled, frozenset().union(*(p for *_, p in matching)))
+                    prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
             bound = (best_bound + prior) / _SCALE if matching else 0.0
             bounded.append((bound, doc, prior, matching))
         bounded.sort(key=lambda item: -item[0])
@@ -519,8 +552,14 @@ class SearchIndex:
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
             need = (threshold - _BOUND_SLACK) * _SCALE - prior - _BOUND_SLACK
             best = 0.0
-            for surface, present in matching:
-                best = max(best, self._score(surface, present, compiled, need))
+            # The likeliest surface first: a surface that cannot beat the best so far is not
+            # scored, or stops early (the score is the best of them all the same).
+            matching.sort(key=lambda item: -item[0])
+            for surface_bound, surface, present in matching:
+                floor = need if need > best else best
+                if surface_bound + _BOUND_SLACK < floor:
+                    break
+                best = max(best, self._score(surface, present, compiled, floor))
             score = (best + prior) / _SCALE if best > 0 else 0.0
             if asked and not asked <= doc_variants[doc]:
                 score *= ASKED_VARIANT_FACTOR
@@ -683,7 +722,9 @@ class SearchIndex:
                 for s in slots
                 for alt in s.alternatives
                 for t in alt
-                if t.folded in _VARIANT_FOLDED and (not t.marked or t.key in _VARIANT_KEYS)
+                # Typed without accents a word may be the variant; with them, or as the official
+                # words of a phrase ("bằng lái" → giấy phép lái xe), only as its own spelling.
+                if t.folded in _VARIANT_FOLDED and (t.key == t.folded or t.key in _VARIANT_KEYS)
             ),
         )
 
@@ -734,7 +775,11 @@ class SearchIndex:
             for folded, key, marked, _repaired, _weight in best_terms:
                 sequence.append(folded)
                 if folded in present:
-                    matched_terms[folded] = key if marked else None
+                    # The official words of a phrase keep their accents ("lái" of giấy phép
+                    # lái xe); a word typed without them may stand for any spelling (None).
+                    written = key if marked or key != folded else None
+                    if written is None or folded not in matched_terms:
+                        matched_terms[folded] = written
                     if not optional:
                         required_matched.add(folded)
                     if marked:
@@ -790,6 +835,8 @@ class SearchIndex:
             else:
                 content_got += idf[term] * len(positions[term])
         surface_cover = min(1.0, content_got / content_total) if content_total else 0.0
+        if surface.head and surface_cover < HEAD_COVER:
+            return 0.0  # a few words of a name's head are no witness: the whole name is
         query_text = query.text
         if query.long_message:
             # Word order and likeness are judged on the words this surface explains, not the story.
@@ -1329,10 +1376,25 @@ def _level_key(level: str) -> str:
     return aliases.get(lowered, lowered)
 
 
-def _surface_texts(procedure: Procedure) -> list[tuple[str, float]]:
+HEAD_WORDS = 3
+HEAD_FACTOR = 0.95
+"""The head of a name (:func:`_head`) scores this share: the whole name, when it explains the
+query as well, is the better witness."""
+HEAD_COVER = 0.7
+"""…and only when the query explains at least this share of it."""
+_HEAD_END = re.compile(r"[,;(]")
+_QUALIFIER = re.compile(r"\b(?:đối với|trường hợp)\b", re.IGNORECASE)
+
+
+def _surface_texts(procedure: Procedure) -> list[tuple[str, float, bool]]:
+    """(text, factor, is the name's head) of each surface of a procedure: its official name,
+    the head of that name (:func:`_head`), its aliases, short result names."""
     name = _NAME_PREFIX.sub("", procedure.name).strip() or procedure.name
-    texts = [(name, 1.0)]
-    texts += [(alias, 1.0) for alias in procedure.aliases]
+    texts = [(name, 1.0, False)]
+    head = _head(name)
+    if head:
+        texts.append((head, HEAD_FACTOR, True))
+    texts += [(alias, 1.0, False) for alias in procedure.aliases]
     for result in procedure.results[:3]:
         result_name = result.name.strip()
         if (
@@ -1340,8 +1402,22 @@ def _surface_texts(procedure: Procedure) -> list[tuple[str, float]]:
             and len(result_name.split()) <= 6
             and not _GENERIC_RESULT.match(result_name)
         ):
-            texts.append((result_name, 0.8))
+            texts.append((result_name, 0.8, False))
     return texts
+
+
+def _head(name: str) -> str:
+    """The words an official name starts with, up to its first comma, semicolon or bracket,
+    when they are at least :data:`HEAD_WORDS`: what the procedure is ("Cấp lại Giấy chứng nhận
+    đăng ký doanh nghiệp, Giấy xác nhận về việc thay đổi …", "Thông báo tạm ngừng kinh doanh,
+    tiếp tục kinh doanh … (doanh nghiệp, chi nhánh …)"), before the list of other cases or the
+    qualifiers that make a long name look poorly explained by a query that names just it. No
+    head when it has already started a qualifier ("… đối với cán bộ, chiến sĩ …"): the comma
+    then lists who the procedure is for, not what it is."""
+    head = _HEAD_END.split(name, 1)[0].strip()
+    if head == name or len(tokens(head)) < HEAD_WORDS or _QUALIFIER.search(head):
+        return ""
+    return head
 
 
 def _make_surface(

@@ -8,7 +8,7 @@ import pytest
 
 from procedures.catalogue import Procedure, load_bundled
 from procedures.normalize import tokens
-from procedures.search import CONFIDENT_SCORE, SearchIndex, _bound, bounded_query
+from procedures.search import CONFIDENT_SCORE, SearchIndex, _bound, _head, bounded_query
 
 DATA = Path(__file__).parent / "data"
 
@@ -121,6 +121,37 @@ def test_get(index: SearchIndex) -> None:
     procedure = index.get("1.000894")
     assert procedure is not None and procedure.name == "Thủ tục đăng ký kết hôn"
     assert index.get("9.999999") is None
+
+
+def test_a_long_name_is_also_read_by_its_head() -> None:
+    name = "Cấp lại Giấy chứng nhận đăng ký doanh nghiệp, Giấy xác nhận về việc thay đổi"
+    assert _head(name) == "Cấp lại Giấy chứng nhận đăng ký doanh nghiệp"
+    assert _head("Thông báo tạm ngừng kinh doanh (doanh nghiệp, chi nhánh)") == (
+        "Thông báo tạm ngừng kinh doanh"
+    )
+    assert _head("Đăng ký tạm trú") == ""  # nothing after it
+    assert _head("Đổi tên, cải chính") == ""  # too short to name a procedure
+    # A comma inside a qualifier cuts a list of who it is for, not of what it is.
+    assert _head("Xét hưởng chế độ đối với cán bộ, chiến sĩ Công an nhân dân") == ""
+
+
+def test_a_name_listing_other_cases_is_not_outranked_for_its_head(index: SearchIndex) -> None:
+    # "Cấp lại Giấy chứng nhận đăng ký doanh nghiệp, Giấy xác nhận …, do bị mất …": its list
+    # of other papers must not leave the household-business sibling ahead.
+    assert top(index, "cấp lại giấy chứng nhận đăng ký doanh nghiệp bị mất") == "2.002018"
+
+
+def test_the_official_words_of_a_phrase_keep_their_accents(index: SearchIndex) -> None:
+    # "bằng lái" stands for "giấy phép lái xe": its "lái" is not the "lại" of "Cấp lại …".
+    hits = index.search("chứng chỉ giáo viên dạy bằng lái", limit=2)
+    assert [h.code for h in hits] == ["1.001765", "1.004993"]
+    assert hits[0].score - hits[1].score > 0.02
+
+
+def test_the_field_name_tells_apart_one_name_in_two_fields(index: SearchIndex) -> None:
+    # "Nộp dần tiền thuế nợ" stands in the fields Thuế (1.008588) and Hải quan (1.011636).
+    assert top(index, "nộp dần tiền thuế nợ hải quan") == "1.011636"
+    assert top(index, "nộp dần tiền thuế nợ") == "1.008588"
 
 
 def test_limit(index: SearchIndex) -> None:
