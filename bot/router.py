@@ -318,10 +318,12 @@ class Core:
     async def _handle_in_session(self, msg: Incoming) -> list[Outgoing] | None:
         """The update's claim, its chat, what its handler does and its replies' journal, in
         one transaction. The core's own statements run in two trips from the event loop
-        (`run_sync`): the claim and the chat's read before the handler, the writes after."""
+        (`run_sync`): the claim and the chat's read before the handler (the transaction
+        begins with them), the writes and the commit after. Anything that does not reach
+        the commit is rolled back when the connection closes."""
         now = self.clock()
         conversation_id = self.conversation_id(msg)
-        async with self.db.engine.begin() as connection:
+        async with self.db.engine.connect() as connection:
             chat = await connection.run_sync(
                 repositories.open_update, msg.update_key, msg.channel, msg.user_id,
                 msg.chat_id, msg.display_name, now, conversation_id=conversation_id)
@@ -364,6 +366,7 @@ class Core:
                                        saved, now)
         if msg.channel in self.journaled_channels:
             journal(connection, msg.chat, replies, msg.update_key, self.reply_hold)
+        connection.commit()
 
     async def _journal(self, session: AsyncSession, msg: Incoming,
                        replies: list[Outgoing]) -> None:
