@@ -362,6 +362,8 @@ class Core:
     def _finish(self, connection: Connection, msg: Incoming, conversation_id: str,
                 chat: repositories.ChatState, state: str | None, saved: dict[str, Any],
                 replies: list[Outgoing], now: datetime) -> None:
+        """The update's writes, then its commit: the conversation if it changed, and the
+        replies into the outbox on the channels that send them after the commit."""
         repositories.save_conversation(connection, msg.channel, conversation_id, chat, state,
                                        saved, now)
         if msg.channel in self.journaled_channels:
