@@ -196,7 +196,10 @@ ATTACHMENT_FIELDS = frozenset(f.name for f in fields(Attachment))
 
 def _flat(value: Button | Attachment) -> dict[str, Any]:
     """The fields of a flat dataclass (no nested ones) as a dict, in their order."""
-    return {f.name: getattr(value, f.name) for f in fields(value)}
+    return {name: getattr(value, name) for name in _FIELD_NAMES[type(value)]}
+
+
+_FIELD_NAMES = {kind: tuple(f.name for f in fields(kind)) for kind in (Button, Attachment)}
 
 
 def _attachment_dict(attachment: Attachment | None) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Text,
     and_,
     bindparam,
@@ -115,13 +116,20 @@ def reply_key(update_key: str, index: int) -> str:
 
 async def journal_replies(session: AsyncSession, chat: ChatRef, replies: list[Outgoing],
                           update_key: str, hold: timedelta) -> None:
+    """`journal` in a session's transaction."""
+    if replies:
+        connection = await session.connection()
+        await connection.run_sync(journal, chat, replies, update_key, hold)
+
+
+def journal(connection: Connection, chat: ChatRef, replies: list[Outgoing], update_key: str,
+            hold: timedelta) -> None:
     """Write an update's replies into the outbox, held for their direct delivery. `hold`
     must be longer than a live process can take to send them (each send gives up after
     15 s), or the paced sender would send them too."""
     if replies:
         held = utcnow() + hold
-        connection = await session.connection()
-        await connection.execute(_JOURNAL, [
+        connection.execute(_JOURNAL, [
             _row(chat, reply, key=reply_key(update_key, index), purpose="reply",
                  status=SENDING, lease_until=held)
             for index, reply in enumerate(replies)])

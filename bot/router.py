@@ -19,14 +19,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.config import Settings
 from bot.db import repositories
 from bot.db.session import Database, is_outage
 from bot.messages import Incoming, Outgoing
-from bot.outbox import journal_replies
+from bot.outbox import journal, journal_replies
 from bot.ratelimit import Verdict, judge
 from procedures.normalize import fold
 
@@ -122,11 +123,35 @@ class Context:
     """What a handler may use besides the message."""
 
     settings: Settings
-    session: AsyncSession
+    database: AsyncSession | AsyncConnection
+    """Where a handler's database work goes: a session the caller holds (the staff desk), or
+    the update's transaction (the core), in which a session is made when a handler first
+    asks for one."""
     conversation: ConversationState
     citizen_id: int
     services: dict[str, Any]
     now: datetime
+    _session: AsyncSession | None = field(default=None, init=False, repr=False)
+
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session. In the core it is made on first use: most updates (searches,
+        greetings, menus) need none, and making one costs more than their own database
+        work."""
+        if isinstance(self.database, AsyncSession):
+            return self.database
+        if self._session is None:
+            self._session = AsyncSession(bind=self.database, expire_on_commit=False)
+        return self._session
+
+    async def close_session(self, *, flush: bool) -> None:
+        """Done with the session made on first use, if any: its pending changes flushed
+        into the update's transaction first when `flush`."""
+        session, self._session = self._session, None
+        if session is not None:
+            if flush:
+                await session.flush()
+            await session.close()
 
     def service(self, name: str) -> Any:
         return self.services.get(name)
@@ -291,29 +316,37 @@ class Core:
             raise HandlerFailed() from error  # bad input, not an outage: never retried
 
     async def _handle_in_session(self, msg: Incoming) -> list[Outgoing] | None:
+        """The update's claim, its chat, what its handler does and its replies' journal, in
+        one transaction. The core's own statements run in two trips from the event loop
+        (`run_sync`): the claim and the chat's read before the handler (the transaction
+        begins with them), the writes and the commit after. Anything that does not reach
+        the commit is rolled back when the connection closes."""
         now = self.clock()
-        async with self.db.session() as session:
-            if not await repositories.claim_update(session, msg.update_key, now):
+        conversation_id = self.conversation_id(msg)
+        async with self.db.engine.connect() as connection:
+            chat = await connection.run_sync(
+                repositories.open_update, msg.update_key, msg.channel, msg.user_id,
+                msg.chat_id, msg.display_name, now, conversation_id=conversation_id)
+            if chat is None:
                 return None
-            chat = await repositories.load_chat(
-                session, msg.channel, msg.user_id, msg.chat_id, msg.display_name, now,
-                conversation_id=self.conversation_id(msg),
-            )
             stored = copy.deepcopy(chat.data)  # handlers mutate nested values in place
             conversation = ConversationState(
                 state=chat.state, data=stored.get("data", {}), menu=stored.get("menu", []),
             )
-            ctx = Context(self.settings, session, conversation, chat.citizen_id,
+            ctx = Context(self.settings, connection, conversation, chat.citizen_id,
                           self.services, now)
             try:
                 try:
                     replies = await self._dispatch(msg, ctx)
                 except StaleButton:
                     replies = as_list(await self.answers.stale_button(msg, ctx))
+                await ctx.close_session(flush=True)
             except SQLAlchemyError:
                 raise  # classified in `_handle`
             except Exception as error:
                 raise HandlerFailed() from error
+            finally:
+                await ctx.close_session(flush=False)
             if msg.channel in self.numbered_channels and any(out.buttons for out in replies):
                 conversation.menu = [b.action for out in replies for b in out.flat_buttons()
                                      if b.action]
@@ -322,11 +355,20 @@ class Core:
                 saved["data"] = conversation.data
             if conversation.menu:
                 saved["menu"] = conversation.menu
-            await repositories.save_conversation(session, msg.channel,
-                                                 self.conversation_id(msg), chat,
-                                                 conversation.state, saved, now)
-            await self._journal(session, msg, replies)
+            await connection.run_sync(self._finish, msg, conversation_id, chat,
+                                      conversation.state, saved, replies, now)
         return replies
+
+    def _finish(self, connection: Connection, msg: Incoming, conversation_id: str,
+                chat: repositories.ChatState, state: str | None, saved: dict[str, Any],
+                replies: list[Outgoing], now: datetime) -> None:
+        """The update's writes, then its commit: the conversation if it changed, and the
+        replies into the outbox on the channels that send them after the commit."""
+        repositories.save_conversation(connection, msg.channel, conversation_id, chat, state,
+                                       saved, now)
+        if msg.channel in self.journaled_channels:
+            journal(connection, msg.chat, replies, msg.update_key, self.reply_hold)
+        connection.commit()
 
     async def _journal(self, session: AsyncSession, msg: Incoming,
                        replies: list[Outgoing]) -> None:

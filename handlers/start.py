@@ -3,6 +3,8 @@ answers for anything not understood."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from bot.messages import Button, Incoming, Outgoing
 from bot.router import Answers, Context, Reply, Router
 from handlers.texts import text
@@ -92,8 +94,10 @@ ACKNOWLEDGEMENTS = {"ok", "oke", "okay", "okie", "oki", "ok a", "ok em", "ok roi
                     "roi", "biet roi", "hieu roi", "da hieu", "dong y"}
 
 
+@lru_cache(maxsize=1024)
 def plain(message: str) -> str:
-    """"Giúp tôi với!!" -> "giup toi voi": no marks, no punctuation, single spaces."""
+    """"Giúp tôi với!!" -> "giup toi voi": no marks, no punctuation, single spaces.
+    Remembered: the greeting, thanks and search handlers each ask for the same message."""
     words = "".join(ch if ch.isalnum() else " " for ch in fold(message)).split()
     return " ".join(words)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Combining marks that carry the tone (sắc, huyền, hỏi, ngã, nặng) and the deprecated
 # combining tone marks some keyboards emit.
@@ -57,8 +58,11 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=2048)
 def fold(text: str) -> str:
-    """Lower case without any diacritic: ``"Đăng ký"`` → ``"dang ky"``."""
+    """Lower case without any diacritic: ``"Đăng ký"`` → ``"dang ky"``. Remembered: one
+    message is folded by several handlers in turn (command words, greetings, thanks, units,
+    the search), and procedure names by the search's clarifying questions."""
     text = unicodedata.normalize("NFD", text.translate(_D_LOOKALIKES).lower())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return text.replace("đ", "d")

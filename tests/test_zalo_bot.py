@@ -238,22 +238,21 @@ async def test_webhook_is_registered_and_checked(webhook_service: Service,
 
 
 async def test_webhook_answers_503_when_the_database_is_gone(webhook_service: Service,
-                                                             fake: FakeZaloBot) -> None:
+                                                             fake: FakeZaloBot,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """The database cannot be reached: every new connection fails (sessions and the core's
+    own connection alike), as when the server is down or the file is gone."""
     url = f"http://127.0.0.1:{webhook_service.port}/webhook/zalo-bot"
-    await webhook_service.db.engine.dispose()
-    original = webhook_service.db.sessions
+    await webhook_service.db.engine.dispose()  # no pooled connection left to use
 
-    def broken() -> None:
-        from sqlalchemy.exc import OperationalError
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise OSError("database is down")
 
-        raise OperationalError("SELECT 1", {}, Exception("database is down"))
-
-    webhook_service.db.sessions = broken  # type: ignore[assignment]
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(webhook_service.db.engine.sync_engine.dialect, "connect", unreachable)
         update = fake.make_update(CHAT, "message.text.received", text="/start")
         assert await fake.deliver_webhook(update, url) == 503
-    finally:
-        webhook_service.db.sessions = original
     assert await fake.deliver_webhook(update, url) == 200
     async with webhook_service.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,9 +14,13 @@ def dialect_of(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
+def insert_ignoring(dialect: str, model: Any, values: dict[str, Any]) -> Insert:
+    """INSERT unless a row with the same unique key exists, in `dialect`'s words."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).values(**values).on_conflict_do_nothing()
+
+
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any]) -> bool:
     """INSERT unless a row with the same unique key exists; True when a row was inserted."""
-    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values).on_conflict_do_nothing()
-    result = await session.execute(statement)
+    result = await session.execute(insert_ignoring(dialect_of(session), model, values))
     return bool(result.rowcount)  # type: ignore[attr-defined]

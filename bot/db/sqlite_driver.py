@@ -92,9 +92,6 @@ class _DirectCursor:
         self.lastrowid: int | None = None
         self._rows: list[Any] = []
 
-    async def __aenter__(self) -> _DirectCursor:
-        return self
-
     async def execute(self, sql: str, parameters: Any = None) -> _DirectCursor:
         def run(conn: sqlite3.Connection) -> tuple[Any, int, int | None, list[Any]]:
             cursor = conn.cursor()
@@ -125,15 +122,20 @@ class _DirectCursor:
         rows, self._rows = self._rows, []
         return rows
 
-    async def close(self) -> None:
+    def close(self) -> None:
         """The sqlite3 cursor is closed already."""
 
 
 class _Cursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ()
+    _awaitable_cursor_close = False
+    """`_DirectCursor.close` is a plain method: no trip through the event loop to call it."""
 
     def _make_new_cursor(self, connection: Any) -> Any:
         return _DirectCursor(self._adapt_connection)  # type: ignore[arg-type]
+
+    def _aenter_cursor(self, cursor: Any) -> Any:
+        return cursor  # nothing to enter: no trip through the event loop either
 
 
 _Connection._cursor_cls = _Cursor
