@@ -11,6 +11,7 @@ transient errors and fails permanent ones at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -34,11 +35,12 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     type_coerce,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.channels.base import ChannelError, Sender
 from bot.db.models import OutboxMessage, SenderLease
@@ -302,6 +304,7 @@ def backoff(attempt: int, base: float = 2.0, cap: float = 900.0) -> float:
 _OUTCOME = update(OutboxMessage).where(OutboxMessage.id == bindparam("row_id"))
 """A row's outcome: the columns set are the parameters given (built once; building the
 statement for each row cost more than running it)."""
+_NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 class PacedSender:
@@ -340,13 +343,22 @@ class PacedSender:
         let the row be claimed and sent again."""
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
+        self.notified = False
+        self.claimed_short_at = float("-inf")
+        """When a claim last found fewer due rows than it asked for: until a notify() or the
+        next idle poll, another would find none either (a broadcast's last rows took a claim
+        per send, each as costly as a full one)."""
         self.stopping = asyncio.Event()
         self.is_leader = False
+        self.unrecorded: tuple[int, dict[str, object]] | None = None
+        """An outcome the database did not take: (row id, values)."""
+        self._outcomes: AsyncConnection | None = None
         self._role_checked = 0.0
         self._leases_renewed = 0.0
 
     def notify(self) -> None:
         """Something was enqueued: look for due rows now rather than at the next poll."""
+        self.notified = True
         self.wake.set()
 
     async def run(self) -> None:
@@ -366,6 +378,9 @@ class PacedSender:
 
     async def _step(self) -> None:
         self.wake.clear()  # a notify() from here on cuts the coming sleep short
+        if self.unrecorded is not None and not await self._catch_up():
+            await self._sleep(2.0)
+            return
         now = time.monotonic()
         if now - self._role_checked > self.role.total_seconds() / 3:
             self.is_leader = await self._hold_role()
@@ -378,27 +393,55 @@ class PacedSender:
         if now - self._leases_renewed > self.lease.total_seconds() / 3:
             await self._renew_leases()
             self._leases_renewed = now
-        if len(self.buffer) < self.batch // 2:
-            self.buffer.extend(await self._claim(self.batch - len(self.buffer)))
+        if len(self.buffer) < self.batch // 2 and (
+                self.notified or now - self.claimed_short_at >= self.idle_poll):
+            self.notified = False
+            wanted = self.batch - len(self.buffer)
+            rows = await self._claim(wanted)
+            self.buffer.extend(rows)
+            if len(rows) < wanted:
+                self.claimed_short_at = now
         if not self.buffer:
             await self._sleep(self.idle_poll)
             return
         if self.in_flight.locked():  # a send that ends wakes this up
             await self._sleep(0.5)
             return
-        # Picked only once a send may start: a row picked while the last send was under way
-        # would leave without regard to a pause that send's answer (a 429) asked for.
-        row, wait = self._pick()
+        row, wait = self._take()
         if row is None:
             await self._sleep(min(wait, 0.5))
             return
         await self.in_flight.acquire()  # free: nothing was awaited since it was checked
-        self.buffer.remove(row)
-        self.sending.add(row.id)
-        self.pacer.record(row.chat_id, row.is_group)
-        task = asyncio.create_task(self._send(row))
+        task = asyncio.create_task(self._sending(row))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _take(self) -> tuple[OutboxMessage | None, float]:
+        """The row to send now, taken out of the buffer and counted by the pacer; else how
+        long until one may leave. Taken only once a send may start: a row taken while the
+        last send was under way would leave without regard to a pause that send's answer (a
+        429) asked for."""
+        if self.stopping.is_set() or not self.is_leader or self.unrecorded is not None:
+            return None, self.idle_poll
+        row, wait = self._pick()
+        if row is not None:
+            self.buffer.remove(row)
+            self.sending.add(row.id)
+            self.pacer.record(row.chat_id, row.is_group)
+        return row, wait
+
+    async def _sending(self, row: OutboxMessage | None) -> None:
+        """Send `row`, then, while the pace lets the next one leave at once, that one too in
+        this same slot: when the sender runs behind the pace (a broadcast), each message
+        leaves as soon as the last one's outcome is committed, without a turn through
+        `_step` and a new task."""
+        try:
+            while row is not None:
+                await self._send(row)
+                row, _ = self._take()
+        finally:
+            self.in_flight.release()
+            self.wake.set()
 
     def _pick(self) -> tuple[OutboxMessage | None, float]:
         """The oldest row whose chat may receive now; else how long until one may. While
@@ -421,8 +464,9 @@ class PacedSender:
 
     async def _sleep(self, seconds: float) -> None:
         """Wait, unless something was enqueued or finished since this step began."""
-        try:
-            await asyncio.wait_for(self.wake.wait(), timeout=max(seconds, 0.001))
+        try:  # (not wait_for: it would start a task for each sleep)
+            async with asyncio.timeout(max(seconds, 0.001)):
+                await self.wake.wait()
         except TimeoutError:
             pass
 
@@ -530,9 +574,8 @@ class PacedSender:
                 await self._finish(row, SENT, message_id=message_id)
                 OUTCOMES.labels(self.channel, "sent").inc()
         finally:
-            self.sending.discard(row.id)
-            self.in_flight.release()
-            self.wake.set()
+            if self.unrecorded is None or self.unrecorded[0] != row.id:
+                self.sending.discard(row.id)
 
     async def _remember_menu(self, row: OutboxMessage, message: Outgoing) -> None:
         """Where options are numbered text, "1", "2"… must press the options of this message
@@ -574,16 +617,63 @@ class PacedSender:
         await self._update(row, **values)
 
     async def _update(self, row: OutboxMessage, **values: object) -> None:
-        """One row's outcome, committed before the next send leaves: a plain statement on a
-        connection, since no session holds the row to keep in step (that bookkeeping cost
-        more than the statement)."""
-        async with self.db.engine.begin() as connection:
-            await connection.execute(_OUTCOME, {"row_id": row.id, **values})
+        """One row's outcome, committed before the next send leaves. If the database does not
+        take it, the row stays held (`sending`, its lease renewed) and nothing else is sent
+        until `_catch_up` has recorded it: a second message sent but not recorded would be a
+        second duplicate, should the process die."""
+        try:
+            await self._record(row.id, values)
+        except Exception as error:  # noqa: BLE001 - recorded before any other send
+            log.warning("outbox row %s: outcome not recorded yet: %s", row.id, error)
+            self.unrecorded = (row.id, values)
+
+    async def _catch_up(self) -> bool:
+        """Record the outcome the database did not take; whether it now has."""
+        assert self.unrecorded is not None
+        row_id, values = self.unrecorded
+        try:
+            await self._record(row_id, values)
+        except Exception as error:  # noqa: BLE001 - tried again at the next step
+            log.warning("outbox row %s: outcome still not recorded: %s", row_id, error)
+            return False
+        self.unrecorded = None
+        self.sending.discard(row_id)
+        return True
+
+    async def _record(self, row_id: int, values: dict[str, object]) -> None:
+        """A plain statement on a connection the sender keeps: no session holds the row to
+        keep in step, and taking a connection from the pool for each row cost as much as
+        the statement.
+
+        On PostgreSQL the commit does not wait for the WAL to reach the disk (an fsync, 2 ms
+        on a busy disk, was most of a send's cycle): a crash of the service loses no outcome,
+        as the server has it; a crash of the database server may forget the last fraction of
+        a second of them, whose messages then go out again — the bargain SQLite's WAL with
+        `synchronous=NORMAL` makes for every commit of the service."""
+        connection = self._outcomes
+        if connection is None:
+            connection = self._outcomes = await self.db.engine.connect()
+        try:
+            async with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(_NO_FLUSH_WAIT)
+                await connection.execute(_OUTCOME, {"row_id": row_id, **values})
+        except Exception:
+            await self._close_outcomes()  # a new one for the next outcome
+            raise
+
+    async def _close_outcomes(self) -> None:
+        connection, self._outcomes = self._outcomes, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # a broken connection is dropped anyway
+                await connection.close()
 
     async def _drain(self) -> None:
         """On stop: let sends in flight finish, give unsent claimed rows back, step down."""
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.unrecorded is not None:
+            await self._catch_up()
         try:
             async with self.db.session() as session:
                 if self.buffer:
@@ -601,3 +691,4 @@ class PacedSender:
         except Exception:  # noqa: BLE001 - leases expire on their own
             log.warning("outbox sender for %s: could not release its rows", self.channel)
         self.buffer.clear()
+        await self._close_outcomes()
