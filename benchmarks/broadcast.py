@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import sys
 import tempfile
@@ -139,6 +140,8 @@ async def run(url: str, subscribers: int, rate: int, in_process: bool) -> dict[s
                             telegram_rate_overall=rate, scheduler_interval_seconds=1.0)
         started = time.perf_counter()
         async with Service(settings) as service:
+            gc.collect()  # as `motcua run` does once started (bot.app.run_service)
+            gc.freeze()
             # Progress is read from the fake, not from the database: a count over the
             # outbox every moment would be work the service does not do.
             first = await fake.summary()
@@ -157,6 +160,7 @@ async def run(url: str, subscribers: int, rate: int, in_process: bool) -> dict[s
                     break
                 await asyncio.sleep(0.25)
             elapsed = time.perf_counter() - started
+        gc.unfreeze()
         sends = last["sends"]
         return {"subscribers": subscribers, "rate": rate,
                 "achieved": (sends - 1) / (last["last"] - last["first"]),

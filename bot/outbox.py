@@ -41,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.channels.base import ChannelError, Sender
 from bot.db.models import OutboxMessage, SenderLease
@@ -305,6 +306,9 @@ _OUTCOME = update(OutboxMessage).where(OutboxMessage.id == bindparam("row_id"))
 """A row's outcome: the columns set are the parameters given (built once; building the
 statement for each row cost more than running it)."""
 _NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit TO OFF")
+_CLAIMED = (update(OutboxMessage)
+            .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+            .values(status=SENDING, lease_until=bindparam("lease_until")))
 
 
 class PacedSender:
@@ -508,9 +512,14 @@ class PacedSender:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ))
-            for row in rows:
-                row.status = SENDING
-                row.lease_until = now + self.lease
+            if rows:  # one statement: the session's flush would send one per row
+                lease_until = now + self.lease
+                connection = await session.connection()  # (the rows are set here below)
+                await connection.execute(_CLAIMED, {"ids": [row.id for row in rows],
+                                                    "lease_until": lease_until})
+                for row in rows:
+                    set_committed_value(row, "status", SENDING)
+                    set_committed_value(row, "lease_until", lease_until)
         return rows
 
     async def _fail_unreadable(self, limit: int) -> None:
