@@ -305,7 +305,7 @@ def backoff(attempt: int, base: float = 2.0, cap: float = 900.0) -> float:
 _OUTCOME = update(OutboxMessage).where(OutboxMessage.id == bindparam("row_id"))
 """A row's outcome: the columns set are the parameters given (built once; building the
 statement for each row cost more than running it)."""
-_NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit TO OFF")
+_NO_FLUSH_WAIT = text("SET synchronous_commit TO OFF")
 _CLAIMED = (update(OutboxMessage)
             .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
             .values(status=SENDING, lease_until=bindparam("lease_until")))
@@ -435,14 +435,17 @@ class PacedSender:
         return row, wait
 
     async def _sending(self, row: OutboxMessage | None) -> None:
-        """Send `row`, then, while the pace lets the next one leave at once, that one too in
-        this same slot: when the sender runs behind the pace (a broadcast), each message
-        leaves as soon as the last one's outcome is committed, without a turn through
-        `_step` and a new task."""
+        """Send `row`, then, while the pace lets the next one leave at once or in a moment,
+        that one too in this same slot: in a broadcast each message leaves as soon as the
+        last one's outcome is committed (or the pace allows), without a turn through `_step`
+        and a new task."""
         try:
             while row is not None:
                 await self._send(row)
-                row, _ = self._take()
+                row, wait = self._take()
+                if row is None and wait <= self.pacer.spacing:  # due in a moment: wait here
+                    await asyncio.sleep(wait)
+                    row, _ = self._take()
         finally:
             self.in_flight.release()
             self.wake.set()
@@ -659,22 +662,25 @@ class PacedSender:
         as the server has it; a crash of the database server may forget the last fraction of
         a second of them, whose messages then go out again — the bargain SQLite's WAL with
         `synchronous=NORMAL` makes for every commit of the service."""
-        connection = self._outcomes
-        if connection is None:
-            connection = self._outcomes = await self.db.engine.connect()
         try:
-            async with connection.begin():
-                if connection.dialect.name == "postgresql":
-                    await connection.execute(_NO_FLUSH_WAIT)
-                await connection.execute(_OUTCOME, {"row_id": row_id, **values})
+            if self._outcomes is None:
+                self._outcomes = await self.db.engine.connect()
+                if self._outcomes.dialect.name == "postgresql":
+                    await self._outcomes.execute(_NO_FLUSH_WAIT)
+                    await self._outcomes.commit()
+            async with self._outcomes.begin():
+                await self._outcomes.execute(_OUTCOME, {"row_id": row_id, **values})
         except Exception:
             await self._close_outcomes()  # a new one for the next outcome
             raise
 
     async def _close_outcomes(self) -> None:
+        """Drop the outcomes' connection, not back into the pool: the others' commits there
+        must wait for the WAL flush."""
         connection, self._outcomes = self._outcomes, None
         if connection is not None:
             with contextlib.suppress(Exception):  # a broken connection is dropped anyway
+                await connection.invalidate()
                 await connection.close()
 
     async def _drain(self) -> None:
