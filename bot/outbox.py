@@ -46,7 +46,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from bot.channels.base import ChannelError, Sender
 from bot.db.models import OutboxMessage, SenderLease
 from bot.db.repositories import insert_ignore, remember_menu
-from bot.db.session import Database
+from bot.db.session import Database, is_outage
 from bot.messages import ChatRef, Outgoing
 
 log = logging.getLogger(__name__)
@@ -629,25 +629,26 @@ class PacedSender:
         await self._update(row, **values)
 
     async def _update(self, row: OutboxMessage, **values: object) -> None:
-        """One row's outcome, committed before the next send leaves. If the database does not
-        take it, the row stays held (`sending`, its lease renewed) and nothing else is sent
-        until `_catch_up` has recorded it: a second message sent but not recorded would be a
-        second duplicate, should the process die."""
-        try:
-            await self._record(row.id, values)
-        except Exception as error:  # noqa: BLE001 - recorded before any other send
-            log.warning("outbox row %s: outcome not recorded yet: %s", row.id, error)
-            self.unrecorded = (row.id, values)
+        """One row's outcome, committed before the next send leaves. While the database is
+        unavailable the row stays held (`sending`, its lease renewed) and nothing else is
+        sent until `_catch_up` has recorded it: a second message sent but not recorded would
+        be a second duplicate, should the process die."""
+        self.unrecorded = (row.id, values)
+        await self._catch_up()
 
     async def _catch_up(self) -> bool:
-        """Record the outcome the database did not take; whether it now has."""
+        """Record the outcome in `unrecorded`; whether it is done with. An outcome the
+        database refuses as such (not an outage) is let go: the row is sent again once its
+        lease runs out, rather than hold up every other."""
         assert self.unrecorded is not None
         row_id, values = self.unrecorded
         try:
             await self._record(row_id, values)
-        except Exception as error:  # noqa: BLE001 - tried again at the next step
-            log.warning("outbox row %s: outcome still not recorded: %s", row_id, error)
-            return False
+        except Exception as error:
+            if is_outage(error):
+                log.warning("outbox row %s: outcome not recorded yet: %s", row_id, error)
+                return False
+            log.exception("outbox row %s: outcome cannot be recorded", row_id)
         self.unrecorded = None
         self.sending.discard(row_id)
         return True

@@ -240,6 +240,32 @@ async def test_no_send_leaves_while_an_outcome_is_not_recorded(rig: Rig,
     assert all(sent_texts(fake, chat) == ["khi mất kết nối"] for chat in (21, 22, 23))
 
 
+async def test_an_outcome_the_database_refuses_holds_up_nothing(rig: Rig,
+                                                                 fake: FakeTelegram) -> None:
+    """Not an outage but a refusal of the statement itself: that row is let go (sent again
+    once its lease runs out) and the others are sent."""
+    for chat in (31, 32, 33):
+        await rig.add(chat, "vẫn gửi tiếp")
+    sender = rig.sender()
+    record = sender._record
+    refused: list[int] = []
+
+    async def refusing(row_id: int, values: dict[str, object]) -> None:
+        if not refused:
+            refused.append(row_id)
+            raise ValueError("a value the database refuses")
+        await record(row_id, values)
+
+    sender._record = refusing  # type: ignore[method-assign]
+    task = asyncio.create_task(sender.run())
+    try:
+        rows = await rig.until(lambda rows: sum(r.status == "sent" for r in rows) == 2)
+    finally:
+        await sender.stop()
+        await task
+    assert [r.status for r in rows if r.id in refused] == ["sending"]
+
+
 # -- pacing rules with an injected clock ----------------------------------------------------
 
 
