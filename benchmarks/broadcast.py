@@ -9,7 +9,10 @@ rate follows the CPU left to the process, the CPU per message much less so.
 The fake runs in a process of its own, as a real platform is remote: on the service's event
 loop its CPU would count against the service's, and each send would wait for the fake's turn
 on the loop as well as for its own. `--fake-in-process` puts it back there (the set-up of the
-figures before December 2026, which printed one CPU figure for both).
+figures before 2026-12-02's sender work, which printed one CPU figure for both). The 429 and
+duplicate counts are the fake's either way. Once the service is up, its start-up heap (the
+search index) is frozen out of the cyclic collector, as `motcua run` does: unfrozen, a full
+collection over it stalled the sender for a tenth of a second now and then.
 
     .venv/bin/python benchmarks/broadcast.py                  # 3,000 at 30/s; 30,000 at 300/s
     .venv/bin/python benchmarks/broadcast.py --sizes 300 --fast-limit 0
