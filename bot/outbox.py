@@ -357,6 +357,7 @@ class PacedSender:
         self.unrecorded: tuple[int, dict[str, object]] | None = None
         """An outcome the database did not take: (row id, values)."""
         self._outcomes: AsyncConnection | None = None
+        self._outcomes_lock = asyncio.Lock()
         self._role_checked = 0.0
         self._leases_renewed = 0.0
 
@@ -633,15 +634,23 @@ class PacedSender:
         unavailable the row stays held (`sending`, its lease renewed) and nothing else is
         sent until `_catch_up` has recorded it: a second message sent but not recorded would
         be a second duplicate, should the process die."""
-        self.unrecorded = (row.id, values)
-        await self._catch_up()
+        if not await self._recorded(row.id, values):
+            self.unrecorded = (row.id, values)
 
     async def _catch_up(self) -> bool:
-        """Record the outcome in `unrecorded`; whether it is done with. An outcome the
-        database refuses as such (not an outage) is let go: the row is sent again once its
-        lease runs out, rather than hold up every other."""
+        """Record the outcome in `unrecorded`; whether it is done with."""
         assert self.unrecorded is not None
         row_id, values = self.unrecorded
+        if not await self._recorded(row_id, values):
+            return False
+        self.unrecorded = None
+        self.sending.discard(row_id)
+        return True
+
+    async def _recorded(self, row_id: int, values: dict[str, object]) -> bool:
+        """Record an outcome; False while the database is unavailable. One the database
+        refuses as such (not an outage) is let go: the row is sent again once its lease runs
+        out, rather than hold up every other."""
         try:
             await self._record(row_id, values)
         except Exception as error:
@@ -649,8 +658,6 @@ class PacedSender:
                 log.warning("outbox row %s: outcome not recorded yet: %s", row_id, error)
                 return False
             log.exception("outbox row %s: outcome cannot be recorded", row_id)
-        self.unrecorded = None
-        self.sending.discard(row_id)
         return True
 
     async def _record(self, row_id: int, values: dict[str, object]) -> None:
@@ -663,17 +670,18 @@ class PacedSender:
         as the server has it; a crash of the database server may forget the last fraction of
         a second of them, whose messages then go out again — the bargain SQLite's WAL with
         `synchronous=NORMAL` makes for every commit of the service."""
-        try:
-            if self._outcomes is None:
-                self._outcomes = await self.db.engine.connect()
-                if self._outcomes.dialect.name == "postgresql":
-                    await self._outcomes.execute(_NO_FLUSH_WAIT)
-                    await self._outcomes.commit()
-            async with self._outcomes.begin():
-                await self._outcomes.execute(_OUTCOME, {"row_id": row_id, **values})
-        except Exception:
-            await self._close_outcomes()  # a new one for the next outcome
-            raise
+        async with self._outcomes_lock:  # slots in flight take turns on the connection
+            try:
+                if self._outcomes is None:
+                    self._outcomes = await self.db.engine.connect()
+                    if self._outcomes.dialect.name == "postgresql":
+                        await self._outcomes.execute(_NO_FLUSH_WAIT)
+                        await self._outcomes.commit()
+                async with self._outcomes.begin():
+                    await self._outcomes.execute(_OUTCOME, {"row_id": row_id, **values})
+            except Exception:
+                await self._close_outcomes()  # a new one for the next outcome
+                raise
 
     async def _close_outcomes(self) -> None:
         """Drop the outcomes' connection, not back into the pool: the others' commits there
