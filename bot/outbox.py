@@ -11,6 +11,7 @@ transient errors and fails permanent ones at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -35,16 +36,18 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     type_coerce,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.channels.base import ChannelError, Sender
 from bot.db.models import OutboxMessage, SenderLease
 from bot.db.repositories import insert_ignore, remember_menu
-from bot.db.session import Database
+from bot.db.session import Database, is_outage
 from bot.messages import ChatRef, Outgoing
 
 log = logging.getLogger(__name__)
@@ -310,6 +313,10 @@ def backoff(attempt: int, base: float = 2.0, cap: float = 900.0) -> float:
 _OUTCOME = update(OutboxMessage).where(OutboxMessage.id == bindparam("row_id"))
 """A row's outcome: the columns set are the parameters given (built once; building the
 statement for each row cost more than running it)."""
+_NO_FLUSH_WAIT = text("SET synchronous_commit TO OFF")
+_CLAIMED = (update(OutboxMessage)
+            .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+            .values(status=SENDING, lease_until=bindparam("lease_until")))
 
 
 class PacedSender:
@@ -348,13 +355,23 @@ class PacedSender:
         let the row be claimed and sent again."""
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
+        self.notified = False
+        self.claimed_short_at = float("-inf")
+        """When a claim last found fewer due rows than it asked for: until a notify() or the
+        next idle poll, another would find none either (a broadcast's last rows took a claim
+        per send, each as costly as a full one)."""
         self.stopping = asyncio.Event()
         self.is_leader = False
+        self.unrecorded: tuple[int, dict[str, object]] | None = None
+        """An outcome the database did not take: (row id, values)."""
+        self._outcomes: AsyncConnection | None = None
+        self._outcomes_lock = asyncio.Lock()
         self._role_checked = 0.0
         self._leases_renewed = 0.0
 
     def notify(self) -> None:
         """Something was enqueued: look for due rows now rather than at the next poll."""
+        self.notified = True
         self.wake.set()
 
     async def run(self) -> None:
@@ -374,6 +391,9 @@ class PacedSender:
 
     async def _step(self) -> None:
         self.wake.clear()  # a notify() from here on cuts the coming sleep short
+        if self.unrecorded is not None and not await self._catch_up():
+            await self._sleep(2.0)
+            return
         now = time.monotonic()
         if now - self._role_checked > self.role.total_seconds() / 3:
             self.is_leader = await self._hold_role()
@@ -386,27 +406,58 @@ class PacedSender:
         if now - self._leases_renewed > self.lease.total_seconds() / 3:
             await self._renew_leases()
             self._leases_renewed = now
-        if len(self.buffer) < self.batch // 2:
-            self.buffer.extend(await self._claim(self.batch - len(self.buffer)))
+        if len(self.buffer) < self.batch // 2 and (
+                self.notified or now - self.claimed_short_at >= self.idle_poll):
+            self.notified = False
+            wanted = self.batch - len(self.buffer)
+            rows = await self._claim(wanted)
+            self.buffer.extend(rows)
+            if len(rows) < wanted:
+                self.claimed_short_at = now
         if not self.buffer:
             await self._sleep(self.idle_poll)
             return
         if self.in_flight.locked():  # a send that ends wakes this up
             await self._sleep(0.5)
             return
-        # Picked only once a send may start: a row picked while the last send was under way
-        # would leave without regard to a pause that send's answer (a 429) asked for.
-        row, wait = self._pick()
+        row, wait = self._take()
         if row is None:
             await self._sleep(min(wait, 0.5))
             return
         await self.in_flight.acquire()  # free: nothing was awaited since it was checked
-        self.buffer.remove(row)
-        self.sending.add(row.id)
-        self.pacer.record(row.chat_id, row.is_group)
-        task = asyncio.create_task(self._send(row))
+        task = asyncio.create_task(self._sending(row))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _take(self) -> tuple[OutboxMessage | None, float]:
+        """The row to send now, taken out of the buffer and counted by the pacer; else how
+        long until one may leave. Taken only once a send may start: a row taken while the
+        last send was under way would leave without regard to a pause that send's answer (a
+        429) asked for."""
+        if self.stopping.is_set() or not self.is_leader or self.unrecorded is not None:
+            return None, self.idle_poll
+        row, wait = self._pick()
+        if row is not None:
+            self.buffer.remove(row)
+            self.sending.add(row.id)
+            self.pacer.record(row.chat_id, row.is_group)
+        return row, wait
+
+    async def _sending(self, row: OutboxMessage | None) -> None:
+        """Send `row`, then, while the pace lets the next one leave at once or in a moment,
+        that one too in this same slot: in a broadcast each message leaves as soon as the
+        last one's outcome is committed (or the pace allows), without a turn through `_step`
+        and a new task."""
+        try:
+            while row is not None:
+                await self._send(row)
+                row, wait = self._take()
+                if row is None and wait <= self.pacer.spacing:  # due in a moment: wait here
+                    await asyncio.sleep(wait)
+                    row, _ = self._take()
+        finally:
+            self.in_flight.release()
+            self.wake.set()
 
     def _pick(self) -> tuple[OutboxMessage | None, float]:
         """The oldest row whose chat may receive now; else how long until one may. While
@@ -429,8 +480,9 @@ class PacedSender:
 
     async def _sleep(self, seconds: float) -> None:
         """Wait, unless something was enqueued or finished since this step began."""
-        try:
-            await asyncio.wait_for(self.wake.wait(), timeout=max(seconds, 0.001))
+        try:  # (not wait_for: it would start a task for each sleep)
+            async with asyncio.timeout(max(seconds, 0.001)):
+                await self.wake.wait()
         except TimeoutError:
             pass
 
@@ -472,9 +524,14 @@ class PacedSender:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ))
-            for row in rows:
-                row.status = SENDING
-                row.lease_until = now + self.lease
+            if rows:  # one statement: the session's flush would send one per row
+                lease_until = now + self.lease
+                connection = await session.connection()  # (the rows are set here below)
+                await connection.execute(_CLAIMED, {"ids": [row.id for row in rows],
+                                                    "lease_until": lease_until})
+                for row in rows:
+                    set_committed_value(row, "status", SENDING)
+                    set_committed_value(row, "lease_until", lease_until)
         return rows
 
     async def _fail_unreadable(self, limit: int) -> None:
@@ -538,9 +595,8 @@ class PacedSender:
                 await self._finish(row, SENT, message_id=message_id)
                 OUTCOMES.labels(self.channel, "sent").inc()
         finally:
-            self.sending.discard(row.id)
-            self.in_flight.release()
-            self.wake.set()
+            if self.unrecorded is None or self.unrecorded[0] != row.id:
+                self.sending.discard(row.id)
 
     async def _remember_menu(self, row: OutboxMessage, message: Outgoing) -> None:
         """Where options are numbered text, "1", "2"… must press the options of this message
@@ -582,16 +638,74 @@ class PacedSender:
         await self._update(row, **values)
 
     async def _update(self, row: OutboxMessage, **values: object) -> None:
-        """One row's outcome, committed before the next send leaves: a plain statement on a
-        connection, since no session holds the row to keep in step (that bookkeeping cost
-        more than the statement)."""
-        async with self.db.engine.begin() as connection:
-            await connection.execute(_OUTCOME, {"row_id": row.id, **values})
+        """One row's outcome, committed before the next send leaves. While the database is
+        unavailable the row stays held (`sending`, its lease renewed) and nothing else is
+        sent until `_catch_up` has recorded it: a second message sent but not recorded would
+        be a second duplicate, should the process die."""
+        if not await self._recorded(row.id, values):
+            self.unrecorded = (row.id, values)
+
+    async def _catch_up(self) -> bool:
+        """Record the outcome in `unrecorded`; whether it is done with."""
+        assert self.unrecorded is not None
+        row_id, values = self.unrecorded
+        if not await self._recorded(row_id, values):
+            return False
+        self.unrecorded = None
+        self.sending.discard(row_id)
+        return True
+
+    async def _recorded(self, row_id: int, values: dict[str, object]) -> bool:
+        """Record an outcome; False while the database is unavailable. One the database
+        refuses as such (not an outage) is let go: the row is sent again once its lease runs
+        out, rather than hold up every other."""
+        try:
+            await self._record(row_id, values)
+        except Exception as error:
+            if is_outage(error):
+                log.warning("outbox row %s: outcome not recorded yet: %s", row_id, error)
+                return False
+            log.exception("outbox row %s: outcome cannot be recorded", row_id)
+        return True
+
+    async def _record(self, row_id: int, values: dict[str, object]) -> None:
+        """A plain statement on a connection the sender keeps: no session holds the row to
+        keep in step, and taking a connection from the pool for each row cost as much as
+        the statement.
+
+        On PostgreSQL the commit does not wait for the WAL to reach the disk (an fsync, 2 ms
+        on a busy disk, was most of a send's cycle): a crash of the service loses no outcome,
+        as the server has it; a crash of the database server may forget the last fraction of
+        a second of them, whose messages then go out again — the bargain SQLite's WAL with
+        `synchronous=NORMAL` makes for every commit of the service."""
+        async with self._outcomes_lock:  # slots in flight take turns on the connection
+            try:
+                if self._outcomes is None:
+                    self._outcomes = await self.db.engine.connect()
+                    if self._outcomes.dialect.name == "postgresql":
+                        await self._outcomes.execute(_NO_FLUSH_WAIT)
+                        await self._outcomes.commit()
+                async with self._outcomes.begin():
+                    await self._outcomes.execute(_OUTCOME, {"row_id": row_id, **values})
+            except Exception:
+                await self._close_outcomes()  # a new one for the next outcome
+                raise
+
+    async def _close_outcomes(self) -> None:
+        """Drop the outcomes' connection, not back into the pool: the others' commits there
+        must wait for the WAL flush."""
+        connection, self._outcomes = self._outcomes, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # a broken connection is dropped anyway
+                await connection.invalidate()
+                await connection.close()
 
     async def _drain(self) -> None:
         """On stop: let sends in flight finish, give unsent claimed rows back, step down."""
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.unrecorded is not None:
+            await self._catch_up()
         try:
             async with self.db.session() as session:
                 if self.buffer:
@@ -609,3 +723,4 @@ class PacedSender:
         except Exception:  # noqa: BLE001 - leases expire on their own
             log.warning("outbox sender for %s: could not release its rows", self.channel)
         self.buffer.clear()
+        await self._close_outcomes()

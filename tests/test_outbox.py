@@ -214,6 +214,58 @@ async def test_two_senders_one_role_nothing_twice(rig: Rig, fake: FakeTelegram) 
     assert [first.is_leader, second.is_leader].count(True) == 1
 
 
+async def test_no_send_leaves_while_an_outcome_is_not_recorded(rig: Rig,
+                                                                 fake: FakeTelegram) -> None:
+    """The database refuses the first outcomes (an outage): the sender sends nothing else
+    until it has recorded that one, so at most one message is ever sent and not recorded."""
+    for chat in (21, 22, 23):
+        await rig.add(chat, "khi mất kết nối")
+    sender = rig.sender()
+    record = sender._record
+    refusals = 2  # the outcome itself, then its first catch-up
+    sends_when_recorded: list[int] = []
+
+    async def flaky(row_id: int, values: dict[str, object]) -> None:
+        nonlocal refusals
+        if refusals:
+            refusals -= 1
+            raise OSError("database unreachable")
+        await record(row_id, values)
+        sends_when_recorded.append(len(fake.calls_to("sendMessage")))
+
+    sender._record = flaky  # type: ignore[method-assign]
+    rows = await run_until_final(rig, sender)
+    assert {r.status for r in rows} == {"sent"}
+    assert sends_when_recorded == [1, 2, 3]
+    assert all(sent_texts(fake, chat) == ["khi mất kết nối"] for chat in (21, 22, 23))
+
+
+async def test_an_outcome_the_database_refuses_holds_up_nothing(rig: Rig,
+                                                                 fake: FakeTelegram) -> None:
+    """Not an outage but a refusal of the statement itself: that row is let go (sent again
+    once its lease runs out) and the others are sent."""
+    for chat in (31, 32, 33):
+        await rig.add(chat, "vẫn gửi tiếp")
+    sender = rig.sender()
+    record = sender._record
+    refused: list[int] = []
+
+    async def refusing(row_id: int, values: dict[str, object]) -> None:
+        if not refused:
+            refused.append(row_id)
+            raise ValueError("a value the database refuses")
+        await record(row_id, values)
+
+    sender._record = refusing  # type: ignore[method-assign]
+    task = asyncio.create_task(sender.run())
+    try:
+        rows = await rig.until(lambda rows: sum(r.status == "sent" for r in rows) == 2)
+    finally:
+        await sender.stop()
+        await task
+    assert [r.status for r in rows if r.id in refused] == ["sending"]
+
+
 # -- pacing rules with an injected clock ----------------------------------------------------
 
 
