@@ -154,6 +154,7 @@ async def failures_logged(db: Database) -> tuple[int, int, int]:
     return failures or 0, logged or 0, locks or 0
 
 
+@pytest.mark.timeout(1800)  # a hang guard only: 166 s at 5,000 guesses under a load of 5
 async def test_10000_guesses_from_one_chat_and_from_100_chats(database_url: str) -> None:
     db, core = await guessed_world(database_url)
     model = Model()
@@ -167,7 +168,7 @@ async def test_10000_guesses_from_one_chat_and_from_100_chats(database_url: str)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # a hang guard only: 10,000 sessions take minutes on a busy machine
+@pytest.mark.timeout(1800)  # a hang guard only: 372 s at 5,000 sessions under a load of 5
 async def test_10000_guesses_spread_over_10000_web_sessions(database_url: str) -> None:
     """One guess per made-up session, each session from its own address: only the per-code
     lock stands in the way — 10 checks per code, then every code is locked, real or not."""

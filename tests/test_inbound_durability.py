@@ -48,6 +48,7 @@ def replies(fake: FakeTelegram) -> Counter[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a hang guard only: 160 s under a load of 5
 async def test_acknowledged_updates_survive_kills_and_run_once(database_url: str,
                                                                tmp_path: Path) -> None:
     rng = random.Random(2)
