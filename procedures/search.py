@@ -534,13 +534,16 @@ class SearchIndex:
                 hits = field_hits.get(field)
                 if hits is None:
                     hits = field_hits[field] = required_terms & field_words[field]
-                if hits and not hits <= frozenset().union(*(p for *_, p in matching)):
-                    # The field's name explains a word of the query the procedure's names
-                    # do not.
-                    prior += FIELD_WORD_BONUS
-                if popularity[doc] and not compiled.long_message:
-                    cover = _doc_cover(compiled, frozenset().union(*(p for *_, p in matching)))
-                    prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
+                weighed = popularity[doc] and not compiled.long_message
+                if hits or weighed:
+                    explained = frozenset().union(*(p for *_, p in matching))
+                    if hits and not hits <= explained:
+                        # The field's name explains a word of the query the procedure's
+                        # names do not.
+                        prior += FIELD_WORD_BONUS
+                    if weighed:
+                        cover = _doc_cover(compiled, explained)
+                        prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
             bound = (best_bound + prior) / _SCALE if matching else 0.0
             bounded.append((bound, doc, prior, matching))
         bounded.sort(key=lambda item: -item[0])

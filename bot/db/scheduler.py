@@ -21,12 +21,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, Id, utcnow
-from bot.db.sql import dialect_of, insert_ignore
+from bot.db.sql import dialect_of, insert_ignore, insert_ignoring
 
 STATUS, LETTERS, SURVEYS, NOTICES = "status", "letters", "surveys", "notices"
 PURPOSES = (STATUS, LETTERS, SURVEYS, NOTICES)
@@ -251,10 +250,10 @@ async def find_notice_recipients(session: AsyncSession,
 async def bulk_insert_ignore(session: AsyncSession, model: Any,
                              rows: list[dict[str, Any]], chunk: int = 500) -> int:
     """Many `insert_ignore`s in a few statements; returns how many rows were inserted."""
-    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
+    dialect = dialect_of(session)
     inserted = 0
     for start in range(0, len(rows), chunk):
         result = await session.execute(
-            insert(model).values(rows[start:start + chunk]).on_conflict_do_nothing())
+            insert_ignoring(dialect, model, rows[start:start + chunk]))
         inserted += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return inserted

@@ -14,10 +14,11 @@ def dialect_of(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
-def insert_ignoring(dialect: str, model: Any, values: dict[str, Any]) -> Insert:
-    """INSERT unless a row with the same unique key exists, in `dialect`'s words."""
+def insert_ignoring(dialect: str, model: Any,
+                    values: dict[str, Any] | list[dict[str, Any]]) -> Insert:
+    """INSERT of one row (or several) but those whose unique key exists, in `dialect`'s words."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(**values).on_conflict_do_nothing()
+    return insert(model).values(values).on_conflict_do_nothing()
 
 
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any]) -> bool:
