@@ -14,9 +14,10 @@ keys. A query goes through:
    candidate surface combining: how much of the query it explains (IDF-weighted, with an accent
    bonus), how much of the surface the query explains, word order, rapidfuzz similarity, and
    small priors for popularity, commune level, citizen audience and a field whose name holds a
-   query word the procedure's names do not. Candidates are scored in
-   the order of a cheap upper bound of their score (:func:`_bound`), and scoring stops once
-   the bound falls under the last result kept: the results are those of scoring them all.
+   query word the procedure's names do not. Candidates are scored in the order of a cheap upper
+   bound of their score, computed for all their surfaces at once with numpy
+   (:meth:`SearchIndex._bounds`), and scoring stops once the bound falls under the last result
+   kept: the results are those of scoring them all.
    In a long message (from :data:`LONG_MESSAGE_WORDS` words) context words — family, places,
    times, hearsay (``data/context_words.txt``) — are optional too, and a procedure is scored by
    how well it explains the content words, not by how much of the story it covers
@@ -229,7 +230,7 @@ class _Query:
     slots: list[_CompiledSlot]
     terms: frozenset[str]
     required_terms: frozenset[str]
-    shares: dict[str, float]  # word → the most of the query cover it can bring (`_bound`)
+    shares: dict[str, float]  # word → the most of the query cover it can bring (`_bounds`)
     text: str  # the first alternatives' words, sorted (for a token-sort similarity)
     accented: bool
     required_slots: int
@@ -241,7 +242,7 @@ class _Query:
     long_message: bool = False  # judged on the words a procedure explains (see `_score`)
     need_weight: float = 0.0  # a long message: the weight of a need-sized share of it
     # A long message: word → the most characters (with a space) it can bring to the matched
-    # words its likeness is judged on (`_bound`).
+    # words its likeness is judged on (`_bounds`).
     spans: dict[str, int] = field(default_factory=dict)
     # The variant words (:data:`VARIANT_WORDS`, folded) the query says: with their accents
     # when it has them ("lái xe" does not say "lại").
@@ -257,6 +258,26 @@ class _Slot:
     fields: frozenset[str] = frozenset()  # the fields whose lexicon holds the phrase
 
 
+@dataclass
+class _SurfaceArrays:
+    """Every surface as arrays, to bound all the surfaces of a query's candidates at once
+    (:meth:`SearchIndex._bounds`): a doc's surfaces are consecutive; their words are rows of a
+    sparse matrix (word ids, each with its idf times its count in the surface)."""
+
+    doc_first: np.ndarray  # per doc: its first surface
+    doc_count: np.ndarray  # per doc: how many surfaces it has
+    row_start: np.ndarray  # per surface (and one past the last): where its words start
+    row_words: np.ndarray  # word ids (:attr:`SearchIndex._word_ids`)
+    row_weights: np.ndarray  # the word's idf times its count in the surface
+    row_content: np.ndarray  # the word stands as a content word (not filler) somewhere in it
+    content_total: np.ndarray
+    text_length: np.ndarray
+    factor: np.ndarray
+    head: np.ndarray
+    variants: np.ndarray  # the variant words it holds, one bit each (:data:`_VARIANT_BITS`)
+    text: np.ndarray  # its folded words sorted, as in `_Surface.text` (objects: str)
+
+
 class SearchIndex:
     """An in-memory index of procedures; build once, search many times (thread-safe reads)."""
 
@@ -267,6 +288,8 @@ class SearchIndex:
         self._doc_surfaces: list[list[int]] = []
         self._doc_variants: list[frozenset[str]] = []  # the variant words its surfaces start with
         self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, ascending
+        self._word_ids: dict[str, int] = {}  # word → its number in the catalogue's words, sorted
+        self._arrays: _SurfaceArrays | None = None
         self._idf: dict[str, float] = {}
         self._max_idf = 1.0
         self._vocab: list[str] = []
@@ -376,6 +399,8 @@ class SearchIndex:
             surface.folded = tuple(surface.folded)  # type: ignore[assignment]
             surface.keys = tuple(surface.keys)  # type: ignore[assignment]
             surface.content = tuple(surface.content)  # type: ignore[assignment]
+        index._word_ids = {word: number for number, word in enumerate(sorted(postings))}
+        index._arrays = index._surface_arrays()
         index._key_set = {key for pair in index._key_bigrams for key in pair}
         index._keys = sorted(key for key in index._key_set if len(key) > 1)
         # An unaccented word counts as filler only where the catalogue itself mostly uses it so
@@ -500,64 +525,59 @@ class SearchIndex:
         doc_variants = self._doc_variants
         field_words = self._field_words
         fields = self._fields
-        # Candidates in the order of a bound on their score (`_bound`); once the bound falls
+        # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
-        # (bound, doc, prior, its surfaces that explain a required word: (bound, surface, the
-        # query's words it holds), the likeliest first)
-        bounded: list[tuple[float, int, float, list[tuple[float, _Surface, frozenset[str]]]]] = []
+        surface_ids, surface_bounds, starts = self._bounds(candidates, compiled)
         terms, required_terms = compiled.terms, compiled.required_terms
-        surfaces, priors, idf = self._surfaces, self._priors, self._idf
-        popularity, doc_surfaces = self._popularity, self._doc_surfaces
+        surfaces, priors, popularity = self._surfaces, self._priors, self._popularity
         # Per field: the query's required words its name holds (most fields: none).
-        field_hits: dict[str, frozenset[str]] = {}
-        for doc in candidates:
-            matching = []
-            best_bound = 0.0
-            named = terms  # becomes the query's words the official name (surface 0) holds
-            for surface_id in doc_surfaces[doc]:
-                surface = surfaces[surface_id]
-                # The head of the name (surface 1) holds at most the name's words.
-                present = (named if surface.head else terms).intersection(surface.positions)
-                if named is terms:
-                    named = present
-                elif surface.head and len(present) < 2:
-                    continue  # capped at 0.3 (`_score`); the name holding the word is scored
-                if required_terms.isdisjoint(present):
-                    continue  # explains no required word: scores 0
-                surface_bound = _bound(surface, present, compiled, idf)
-                matching.append((surface_bound, surface, present))
-                if surface_bound > best_bound:  # noqa: PLR1730 - cheaper than max() here
-                    best_bound = surface_bound
-            prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
-            if matching:
-                field = fields[doc]
-                hits = field_hits.get(field)
-                if hits is None:
-                    hits = field_hits[field] = required_terms & field_words[field]
-                weighed = popularity[doc] and not compiled.long_message
-                if hits or weighed:
-                    explained = frozenset().union(*(p for *_, p in matching))
-                    if hits and not hits <= explained:
-                        # The field's name explains a word of the query the procedure's
-                        # names do not.
-                        prior += FIELD_WORD_BONUS
-                    if weighed:
-                        cover = _doc_cover(compiled, explained)
-                        prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
-            bound = (best_bound + prior) / _SCALE if matching else 0.0
-            bounded.append((bound, doc, prior, matching))
-        bounded.sort(key=lambda item: -item[0])
+        field_hits = {f: required_terms & field_words[f] for f in {fields[d] for d in candidates}}
+        # The prior at most: the field bonuses, no popularity cut (the exact one is below).
+        most = np.array(
+            [
+                priors[doc]
+                + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
+                + (FIELD_WORD_BONUS if field_hits[fields[doc]] else 0.0)
+                for doc in candidates
+            ]
+        )
+        best_bounds = np.maximum.reduceat(surface_bounds, starts)
+        doc_bounds = np.where(best_bounds >= 0, (np.maximum(best_bounds, 0) + most) / _SCALE, 0)
+        ends = [*starts[1:].tolist(), len(surface_ids)]
+        starts_list, ids, bounds = starts.tolist(), surface_ids.tolist(), surface_bounds.tolist()
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
-        for bound, doc, prior, matching in bounded:
+        for number in np.argsort(-doc_bounds, kind="stable").tolist():
             threshold = max(min_score, top[0][0]) if len(top) == limit else min_score
-            if bound + _BOUND_SLACK < threshold:
+            if doc_bounds[number] + _BOUND_SLACK < threshold:
                 break
+            doc = candidates[number]
+            # Its surfaces that explain a required word: (bound, surface, the query's words
+            # it holds), the likeliest first.
+            matching = [
+                (bounds[j], surfaces[ids[j]], terms.intersection(surfaces[ids[j]].positions))
+                for j in range(starts_list[number], ends[number])
+                if bounds[j] >= 0
+            ]
+            matching.sort(key=lambda item: -item[0])
+            prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
+            hits = field_hits[fields[doc]]
+            weighed = matching and popularity[doc] and not compiled.long_message
+            if matching and (hits or weighed):
+                explained = frozenset().union(*(p for *_, p in matching))
+                if hits and not hits <= explained:
+                    # The field's name explains a word of the query the procedure's names
+                    # do not.
+                    prior += FIELD_WORD_BONUS
+                if weighed:
+                    cover = _doc_cover(compiled, explained)
+                    prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
+            if matching and (max(matching[0][0], 0.0) + prior) / _SCALE + _BOUND_SLACK < threshold:
+                continue
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
             need = (threshold - _BOUND_SLACK) * _SCALE - prior - _BOUND_SLACK
             best = 0.0
             # The likeliest surface first: a surface that cannot beat the best so far is not
             # scored, or stops early (the score is the best of them all the same).
-            matching.sort(key=lambda item: -item[0])
             for surface_bound, surface, present in matching:
                 floor = need if need > best else best
                 if surface_bound + _BOUND_SLACK < floor:
@@ -576,6 +596,114 @@ class SearchIndex:
                 heapq.heapreplace(top, (score, -doc))
         top.sort(reverse=True)
         return [self._hit(-doc, min(1.0, score)) for score, doc in top]
+
+    def _surface_arrays(self) -> _SurfaceArrays:
+        surfaces = self._surfaces
+        row_start = [0]
+        row_words: list[int] = []
+        row_weights: list[float] = []
+        row_content: list[bool] = []
+        for surface in surfaces:
+            for word, places in surface.positions.items():
+                row_words.append(self._word_ids[word])
+                row_weights.append(self._idf[word] * len(places))
+                row_content.append(
+                    word not in _FILLER_FOLDED or any(surface.content[p] for p in places)
+                )
+            row_start.append(len(row_words))
+        return _SurfaceArrays(
+            doc_first=np.array([ids[0] if ids else 0 for ids in self._doc_surfaces], np.int64),
+            doc_count=np.array([len(ids) for ids in self._doc_surfaces], np.int64),
+            row_start=np.array(row_start, np.int64),
+            row_words=np.array(row_words, np.int32),
+            row_weights=np.array(row_weights, np.float64),
+            row_content=np.array(row_content, np.bool_),
+            content_total=np.array([s.content_total for s in surfaces], np.float64),
+            text_length=np.array([s.text_length for s in surfaces], np.float64),
+            factor=np.array([s.factor for s in surfaces], np.float64),
+            head=np.array([s.head for s in surfaces], np.bool_),
+            variants=np.array([_variant_bits(s.variants) for s in surfaces], np.int64),
+            text=np.array([s.text for s in surfaces], object),
+        )
+
+    def _bounds(
+        self, candidates: list[int], query: _Query
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """At least what :meth:`_score` gives each surface of the candidates, computed at once
+        without matching: each query word the surface holds brings its largest share of the
+        query cover (:func:`_cover_shares`; in a long message, of the need-sized share `_score`
+        measures it against) and all its idf to the surface cover; word order counts as full;
+        the likeness is the one `_score` measures (in a long message, as high as the lengths
+        allow); the cut for a variant the query does not say and the cap on one content word
+        apply; the accent and repair factors are left out (at most 1).
+
+        Returns the surfaces' ids (the candidates' in turn), their bounds (-1 for a surface
+        that cannot score: it explains no required word, or is a name's head holding one word
+        of the query: the name holding it is scored) and, per candidate, where its surfaces
+        start in those two."""
+        arrays = self._arrays
+        assert arrays is not None
+        counts = arrays.doc_count[candidates]
+        surface_ids = _ranges(arrays.doc_first[candidates], counts)
+        starts = np.cumsum(counts) - counts
+        lengths = arrays.row_start[surface_ids + 1] - arrays.row_start[surface_ids]
+        entries = _ranges(arrays.row_start[surface_ids], lengths)
+        row_of = np.repeat(np.arange(len(surface_ids)), lengths)  # an entry's surface
+        # The query's words the catalogue has, by id; each entry's place among them, if any.
+        words = [w for w in sorted(query.terms) if w in self._word_ids]
+        ids = np.array([self._word_ids[w] for w in words], np.int32)
+        order = np.argsort(ids)
+        ids = ids[order]
+        entry_words = arrays.row_words[entries]
+        found = np.minimum(np.searchsorted(ids, entry_words), len(ids) - 1)
+        hit = ids[found] == entry_words
+        row_of, entries, number = row_of[hit], entries[hit], order[found[hit]]
+        shares = np.array([query.shares.get(w, 0.0) for w in words])
+        required = np.array([w in query.required_terms for w in words], np.float64)
+        size = len(surface_ids)
+        got = np.bincount(row_of, arrays.row_weights[entries], size)
+        cover = np.bincount(row_of, shares[number], size)
+        required_here = np.bincount(row_of, required[number], size)
+        matching = required_here > 0
+        matching &= ~(arrays.head[surface_ids] & (np.bincount(row_of, minlength=size) < 2))
+        content_total = arrays.content_total[surface_ids]
+        if query.long_message:
+            whole = query.required_weight
+            cover *= whole / np.minimum(whole, np.maximum(content_total, query.need_weight))
+        np.minimum(cover, 1.0, out=cover)
+        surface_cover = np.divide(got, content_total, out=np.zeros(size), where=content_total > 0)
+        np.minimum(surface_cover, 1.0, out=surface_cover)
+        if query.long_message:
+            b = arrays.text_length[surface_ids]
+            spans = np.array([query.spans.get(w, 0) for w in words], np.float64)
+            a = np.bincount(row_of, spans[number], size) - 1
+            similarity = np.ones(size)
+            shorter = matching & (a < b)
+            similarity[shorter] = 2 * a[shorter] / (a[shorter] + b[shorter])
+        else:
+            # The likeness `_score` measures, of the surfaces that can score.
+            similarity = np.zeros(size)
+            scoring = np.flatnonzero(matching)
+            texts = arrays.text[surface_ids[scoring]].tolist()
+            likeness = process.cdist([query.text], texts, scorer=fuzz.ratio, dtype=np.float64)
+            similarity[scoring] = likeness[0] / 100.0
+        relevance = (
+            W_QUERY * cover**Q_POWER
+            + W_SURFACE * surface_cover
+            + W_ORDER
+            + W_FUZZY * similarity
+            + query.bonus_bound
+        )
+        gate = query.gate
+        relevance = np.where(cover < gate, relevance * cover / gate, relevance)
+        unsaid = (arrays.variants[surface_ids] & ~_variant_bits(query.variants)) != 0
+        relevance = np.where(unsaid, relevance * VARIANT_FACTOR, relevance)
+        # One content word alone: capped (`_score`).
+        content_words = np.bincount(row_of, required[number] * arrays.row_content[entries], size)
+        capped = (content_words <= 1) & (surface_cover < 0.99)
+        relevance = np.where(capped, np.minimum(relevance, 0.3), relevance)
+        bounds = np.where(matching, relevance * arrays.factor[surface_ids], -1.0)
+        return surface_ids, bounds, starts
 
     def _without_reason(self, query: str) -> str:
         """The query without a reason clause ("… vì làm ăn thua lỗ": why, not what, is asked);
@@ -669,6 +797,11 @@ class SearchIndex:
         if allowed is not None:
             found = np.array([d for d in found.tolist() if d in allowed], dtype=np.int64)
         if len(found) > _CANDIDATES:
+            # The best by the sum, then by the first word, then by doc: all those at least as
+            # good as the _CANDIDATES-th sum, then the order among them (ties at that sum).
+            sums = accumulated[found]
+            least = -np.partition(-sums, _CANDIDATES - 1)[_CANDIDATES - 1]
+            found = found[sums >= least]
             found = found[np.lexsort((found, first[found], -accumulated[found]))[:_CANDIDATES]]
         return list(found.tolist())
 
@@ -736,7 +869,7 @@ class SearchIndex:
     ) -> float:
         """The surface's relevance to the query; `present`: the query's words it holds. Only
         they can match: a slot holding none explains nothing (it adds 0 to the sums below) and
-        only lends its words to `sequence`. Keep :func:`_bound` above this.
+        only lends its words to `sequence`. Keep :meth:`_bounds` above this.
 
         When, once the query cover is known, the relevance cannot reach `need`, 0 is returned
         without the rest (the surface cannot change the results)."""
@@ -807,7 +940,7 @@ class SearchIndex:
         if query.long_message:
             # A need takes a few words; the rest of a long message is its story, which is not
             # the procedure's to explain: cover is measured against at most what this surface
-            # explains or the weight of a need-sized share of the message (`_bound` alike).
+            # explains or the weight of a need-sized share of the message (`_bounds` alike).
             share = max(surface.content_total, query.need_weight)
             query_cover = min(1.0, matched_weight / min(required_weight, share))
         gate = query.gate
@@ -1469,58 +1602,7 @@ def _accent_factor(query_key: str, surface_key: str) -> float:
 
 
 _BOUND_SLACK = 1e-9
-"""Rounding room between :func:`_bound` and the score it bounds."""
-
-
-def _bound(
-    surface: _Surface, present: frozenset[str], query: _Query, idf: dict[str, float]
-) -> float:
-    """At least what :meth:`SearchIndex._score` gives the surface, computed without matching:
-    each query word the surface holds brings its largest share of the query cover
-    (:func:`_cover_shares`; in a long message, of the need-sized share `_score` measures it
-    against) and all its idf to the surface cover; word order counts as full, the similarity
-    as high as the two lengths allow (in a long message, full); the accent factor, the cap on
-    one-word matches and the repair factor are left out (all at most 1)."""
-    positions = surface.positions
-    shares = query.shares
-    got = cover = 0.0
-    for term in present:
-        got += idf[term] * len(positions[term])
-        cover += shares.get(term, 0.0)
-    content_total = surface.content_total
-    long_message = query.long_message
-    if long_message:
-        # `_score` measures a long message's cover against a need-sized share, not all of it.
-        whole = query.required_weight
-        cover *= whole / min(whole, max(content_total, query.need_weight))
-    # Conditionals, not min(): this runs for every surface of every candidate.
-    if cover > 1.0:  # noqa: PLR1730
-        cover = 1.0
-    surface_cover = got / content_total if content_total else 0.0
-    if surface_cover > 1.0:  # noqa: PLR1730
-        surface_cover = 1.0
-    if long_message:
-        # Judged on the words matched (`_score`): at most `spans` characters of them.
-        spans = query.spans
-        a = -1
-        for term in present:
-            a += spans.get(term, 0)
-        b = surface.text_length
-        similarity = 2 * a / (a + b) if a < b else 1.0
-    else:
-        a, b = query.text_length, surface.text_length
-        similarity = 2 * (a if a < b else b) / (a + b) if a + b else 1.0  # noqa: FURB136
-    relevance = (
-        W_QUERY * cover**Q_POWER
-        + W_SURFACE * surface_cover
-        + W_ORDER
-        + W_FUZZY * similarity
-        + query.bonus_bound
-    )
-    gate = query.gate
-    if cover < gate:
-        relevance *= cover / gate
-    return relevance * surface.factor
+"""Rounding room between :meth:`SearchIndex._bounds` and the score it bounds."""
 
 
 def _doc_cover(query: _Query, present: frozenset[str]) -> float:
@@ -1717,6 +1799,20 @@ _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in t
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
 _VARIANT_FOLDED = frozenset(_term(word)[0] for word in VARIANT_WORDS)
+
+
+def _ranges(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The ranges ``first … first + length - 1``, one after the other."""
+    return np.repeat(firsts - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+
+
+_VARIANT_BITS = {word: 1 << bit for bit, word in enumerate(sorted(_VARIANT_FOLDED))}
+
+
+def _variant_bits(variants: Iterable[str]) -> int:
+    return sum(_VARIANT_BITS[word] for word in set(variants))
+
+
 VARIANT_PHRASES = (
     "cấp lại", "làm lại", "gia hạn", "điều chỉnh", "thu hồi", "chấm dứt", "bổ sung", "cấp đổi",
     "đổi", "xóa", "hủy",
