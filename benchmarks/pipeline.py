@@ -239,7 +239,7 @@ async def run_outbox(count: int) -> dict[str, float]:
         async with FakeTelegram(limit_overall_per_s=30, limit_per_chat_per_s=1,
                                 limit_per_group_per_min=20) as fake:
             service = Service(settings_for(url, fake.base_url), start_senders=False)
-            await service.telegram.app.initialize()  # type: ignore[union-attr]
+            await service.telegram.bot.initialize()  # type: ignore[union-attr]
             db: Database = service.db
             async with db.session() as session:
                 for n in range(count):
@@ -252,7 +252,7 @@ async def run_outbox(count: int) -> dict[str, float]:
             elapsed = time.perf_counter() - started
             await sender.stop()
             await task
-            await service.telegram.app.shutdown()  # type: ignore[union-attr]
+            await service.telegram.bot.shutdown()  # type: ignore[union-attr]
             await db.dispose()
             return {"elapsed": elapsed, "rate": count / elapsed, "429": fake.rejected_429}
 

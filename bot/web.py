@@ -253,7 +253,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             raise ValueError("not an update")
         update = channel.parse(data)
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):  # PTB, json
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):  # parse, json
         # Authenticated but malformed: keep a trace and acknowledge, or Telegram retries forever.
         digest = hashlib.sha256(body).hexdigest()[:24]
         async with service.db.session() as session:

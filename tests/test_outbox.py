@@ -85,9 +85,9 @@ async def rig(database_url: str, fake: FakeTelegram) -> AsyncIterator[Rig]:
     settings = make_settings(database_url, telegram_bot_token=TOKEN,
                              telegram_api_base_url=fake.base_url)
     rig = Rig(settings, fake)
-    await rig.channel.app.initialize()
+    await rig.channel.bot.initialize()
     yield rig
-    await rig.channel.app.shutdown()
+    await rig.channel.bot.shutdown()
     await rig.db.dispose()
 
 

@@ -213,7 +213,7 @@ async def test_webhook_malformed_but_authenticated_is_acknowledged(
             assert response.status == 200
         async with http.post(url, data=b"x" * (1024 * 1024 + 1), headers=headers) as response:
             assert response.status == 413
-        # JSON with an update_id that PTB cannot parse (each raises a different exception).
+        # JSON with an update_id but a malformed update (each fails in another way).
         for body in ({"update_id": 7, "message": "x"}, {"update_id": 8, "message": {"a": 1}},
                      {"update_id": 9, "message": {"message_id": "a", "date": "x",
                                                   "chat": {"id": 1, "type": "private"}}},

@@ -1,9 +1,10 @@
-"""Telegram, through python-telegram-bot used as transport only (over aiohttp: see
+"""Telegram, through python-telegram-bot's `Bot` used as transport only (over aiohttp: see
 bot/channels/aiohttp_request.py).
 
-Long polling by default; with `PUBLIC_BASE_URL` the application is built with `.updater(None)`
-and updates arrive at our own aiohttp route `/webhook/telegram` (see bot/web.py). Dialogue
-state lives in our database, not in PTB.
+Long polling by default (our own loop: an update is confirmed only once stored); with
+`PUBLIC_BASE_URL` updates arrive at our own aiohttp route `/webhook/telegram` (see bot/web.py).
+Updates are read from their JSON (`parse_update`), not built into PTB objects. Dialogue state
+lives in our database, not in PTB.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import logging
 import re
 import warnings
 from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from telegram import Bot, BotCommand, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import Bot, BotCommand, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBUserWarning
 
 from bot.channels.aiohttp_request import AiohttpRequest
@@ -32,13 +34,18 @@ from bot.outbox import SentReplies, deliver_replies
 from bot.router import Core
 
 log = logging.getLogger(__name__)
-# `send` calls sendMessage through `Bot.do_api_request` on purpose (see there); PTB would
-# suggest `Bot.send_message` on every call.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'",
-                        category=PTBUserWarning)
+# Updates, replies and callback answers go through `Bot.do_api_request` on purpose (see
+# `parse_update` and `send`); PTB would suggest its own method on every call.
+warnings.filterwarnings(
+    "ignore", message=r"Please use 'Bot\.(sendMessage|getUpdates|answerCallbackQuery)'",
+    category=PTBUserWarning)
 
 START_RETRY = (1.0, 60.0)
 """First and longest wait between attempts to come up while the Bot API cannot be reached."""
+POLL_TIMEOUT = 10
+"""Seconds a getUpdates long poll waits for an update."""
+POLL_RETRY = (1.0, 30.0)
+"""First and longest wait between getUpdates calls while they fail."""
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64
@@ -65,73 +72,118 @@ def file_base_url(api_base_url: str) -> str:
     return f"{head}/file/{tail}" if sep else api_base_url
 
 
-def parse_update(data: dict[str, Any], bot: Bot) -> Update:
-    """A Bot API update as PTB's `Update`; malformed ones raise ValueError, TypeError,
-    KeyError or AttributeError (PTB does not say which) — an impossible date too, which
-    `datetime` refuses with OverflowError or OSError."""
-    try:
-        return Update.de_json(data, bot)
-    except (OverflowError, OSError) as error:
-        raise ValueError(f"impossible value in the update: {error}") from error
+@dataclass(frozen=True)
+class TelegramUpdate:
+    """What the bot takes from a Bot API update: its id, its neutral form (None for updates
+    the bot does not act on: edited messages, channel posts, member changes…) and the
+    callback query to answer, if it is one."""
+
+    update_id: int
+    incoming: Incoming | None
+    callback_id: str | None = None
 
 
-def incoming_from_telegram(update: Update, staff_chats: Collection[int] = ()) -> Incoming | None:
-    """The neutral form of a Telegram update; None for updates the bot does not act on.
-    `staff_chats`: the staff groups (the province-wide one and the communes')."""
-    key = f"telegram:{update.update_id}"
-    query = update.callback_query
+def parse_update(data: dict[str, Any], staff_chats: Collection[int] = ()) -> TelegramUpdate:
+    """A Bot API update (decoded JSON) read straight from its JSON: building PTB's objects for
+    it (a `Message` sets some 200 attributes) costs more than handling most messages.
+    `staff_chats`: the staff groups (the province-wide one and the communes'). A malformed
+    update raises ValueError (TypeError or KeyError where a part is not what it must be)."""
+    update_id = data["update_id"]
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        raise ValueError("update_id is not a number")
+    key = f"telegram:{update_id}"
+    query = data.get("callback_query")
     if query is not None:
-        message = query.message if isinstance(query.message, Message) else None
-        chat = message.chat if message else None
-        chat_id = chat.id if chat else query.from_user.id
-        return Incoming(
+        sender = _user(query["from"])
+        # A message too old for the bot to see comes as an "inaccessible" one, dated 0.
+        message = query.get("message")
+        if message is not None and not _field(message, "date", int):
+            message = None
+        chat = _chat(message["chat"]) if message is not None else None
+        chat_id = chat[0] if chat else sender[0]
+        thread = _field(message, "message_thread_id", int) if message is not None else None
+        return TelegramUpdate(update_id, Incoming(
             channel="telegram",
             chat_id=str(chat_id),
-            user_id=str(query.from_user.id),
+            user_id=str(sender[0]),
             update_key=key,
-            action=query.data or "",
-            display_name=query.from_user.full_name,
-            message_id=str(message.message_id) if message else None,
+            action=_field(query, "data", str) or "",
+            display_name=sender[1],
+            message_id=str(_field(message, "message_id", int, True)) if message else None,
             is_staff_chat=chat_id in staff_chats,
-            is_group=bool(chat and chat.type in ("group", "supergroup")),
-            thread_id=str(message.message_thread_id) if message and message.message_thread_id
-            else None,
-        )
-    message = update.message
-    if message is None or message.from_user is None:
-        return None
+            is_group=bool(chat and chat[1] in ("group", "supergroup")),
+            thread_id=str(thread) if thread else None,
+        ), callback_id=str(_field(query, "id", str, True)))
+    message = data.get("message")
+    if message is None:
+        return TelegramUpdate(update_id, None)
+    message_id = _field(message, "message_id", int, True)
+    chat_id, chat_type = _chat(message["chat"])
+    try:
+        at = datetime.fromtimestamp(_field(message, "date", int, True), tz=UTC)
+    except (OverflowError, OSError) as error:
+        raise ValueError(f"impossible date in the update: {error}") from error
+    if message.get("from") is None:
+        return TelegramUpdate(update_id, None)  # a channel's or an anonymous admin's post
+    sender = _user(message["from"])
     attachments: list[Attachment] = []
-    if message.photo:
-        attachments.append(Attachment("photo", file_id=message.photo[-1].file_id))
-    if message.document:
-        attachments.append(Attachment("file", file_id=message.document.file_id,
-                                      name=message.document.file_name))
-    if message.location:
-        attachments.append(Attachment("location", latitude=message.location.latitude,
-                                      longitude=message.location.longitude))
-    if message.sticker:
-        attachments.append(Attachment("sticker", file_id=message.sticker.file_id))
-    if message.voice:
-        attachments.append(Attachment("voice", file_id=message.voice.file_id))
-    if message.video:
-        attachments.append(Attachment("video", file_id=message.video.file_id))
-    reply_to = message.reply_to_message
-    return Incoming(
+    if photo := _field(message, "photo", list):
+        attachments.append(Attachment("photo", file_id=_file_id(photo[-1])))
+    if document := _field(message, "document", dict):
+        attachments.append(Attachment("file", file_id=_file_id(document),
+                                      name=_field(document, "file_name", str)))
+    if location := _field(message, "location", dict):
+        attachments.append(Attachment(
+            "location", latitude=_field(location, "latitude", float, True),
+            longitude=_field(location, "longitude", float, True)))
+    for kind in ("sticker", "voice", "video"):
+        if media := _field(message, kind, dict):
+            attachments.append(Attachment(kind, file_id=_file_id(media)))
+    reply_to = _field(message, "reply_to_message", dict)
+    thread = _field(message, "message_thread_id", int)
+    return TelegramUpdate(update_id, Incoming(
         channel="telegram",
-        chat_id=str(message.chat.id),
-        user_id=str(message.from_user.id),
+        chat_id=str(chat_id),
+        user_id=str(sender[0]),
         update_key=key,
-        text=message.text or message.caption or "",
-        display_name=message.from_user.full_name,
+        text=_field(message, "text", str) or _field(message, "caption", str) or "",
+        display_name=sender[1],
         attachments=attachments,
-        message_id=str(message.message_id),
-        at=message.date,
-        is_staff_chat=message.chat.id in staff_chats,
-        is_group=message.chat.type in ("group", "supergroup"),
-        thread_id=str(message.message_thread_id) if message.is_topic_message else None,
-        reply_to=str(reply_to.message_id) if reply_to and not reply_to.forum_topic_created
-        else None,
-    )
+        message_id=str(message_id),
+        at=at,
+        is_staff_chat=chat_id in staff_chats,
+        is_group=chat_type in ("group", "supergroup"),
+        thread_id=str(thread) if thread and _field(message, "is_topic_message", bool) else None,
+        reply_to=str(_field(reply_to, "message_id", int, True))
+        if reply_to and not reply_to.get("forum_topic_created") else None,
+    ))
+
+
+def _field(part: dict[str, Any], name: str, kind: type, required: bool = False) -> Any:
+    """`part[name]` when it is of `kind` (an int passes for a float), None when absent and
+    not `required`; anything else is a malformed update (ValueError)."""
+    value = part.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) and kind is not bool:
+        raise ValueError(f"{name} is not a {kind.__name__}")
+    if isinstance(value, kind) or (kind is float and isinstance(value, int)):
+        return value
+    raise ValueError(f"{name} is not a {kind.__name__}")
+
+
+def _user(user: dict[str, Any]) -> tuple[int, str]:
+    """(id, full name as PTB's `User.full_name` makes it) of a Bot API user."""
+    first, last = _field(user, "first_name", str) or "", _field(user, "last_name", str)
+    return _field(user, "id", int, True), f"{first} {last}" if last else first
+
+
+def _chat(chat: dict[str, Any]) -> tuple[int, str]:
+    return _field(chat, "id", int, True), _field(chat, "type", str) or ""
+
+
+def _file_id(media: dict[str, Any]) -> str:
+    return str(_field(media, "file_id", str, True))
 
 
 def channel_error(error: TelegramError) -> ChannelError:
@@ -163,35 +215,30 @@ class TelegramChannel:
         self.core = core
         self.db = db
         self.webhook = webhook
-        builder = (
-            Application.builder()
-            .token(settings.telegram_bot_token)
-            .base_url(settings.telegram_api_base_url)
-            .base_file_url(file_base_url(settings.telegram_api_base_url))
-            .request(AiohttpRequest(connection_pool_size=4, pool_timeout=10.0,
-                                    read_timeout=request_timeout, write_timeout=request_timeout,
-                                    connect_timeout=request_timeout))
-            .get_updates_request(AiohttpRequest(read_timeout=40.0, connect_timeout=10.0))
+        self.bot = Bot(
+            settings.telegram_bot_token,
+            base_url=settings.telegram_api_base_url,
+            base_file_url=file_base_url(settings.telegram_api_base_url),
+            request=AiohttpRequest(connection_pool_size=4, pool_timeout=10.0,
+                                   read_timeout=request_timeout, write_timeout=request_timeout,
+                                   connect_timeout=request_timeout),
+            get_updates_request=AiohttpRequest(read_timeout=POLL_TIMEOUT + 30.0,
+                                               connect_timeout=10.0),
         )
-        if webhook:
-            builder = builder.updater(None)
-        self.app = builder.build()
-        self.app.add_handler(TypeHandler(Update, self._on_update))
         self.pump = ReplyPump(self._deliver, concurrency=2)  # a burst must not open 100
         self.sent = SentReplies(db)
         self._stopping = asyncio.Event()
         self._starter: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._offset = 0  # the next update to ask for: those before it are handled and stored
+        self._up = False
         self.first_attempt = asyncio.Event()
 
     @property
-    def bot(self) -> Any:
-        return self.app.bot
-
-    @property
     def status(self) -> str:
-        if not self.app.running:
+        if not self._up:
             return "down"
-        if not self.webhook and not (self.app.updater and self.app.updater.running):
+        if not self.webhook and (self._poller is None or self._poller.done()):
             return "down"
         return "ok"
 
@@ -214,15 +261,21 @@ class TelegramChannel:
                 log.warning("telegram: not up yet, trying again in %.0f s: %s", delay, error)
             finally:
                 self.first_attempt.set()
-            try:
-                await asyncio.wait_for(self._stopping.wait(), delay)
-            except TimeoutError:
-                pass
+            if await self._wait(delay):
+                return
             delay = min(delay * 2, longest)
+
+    async def _wait(self, seconds: float) -> bool:
+        """Wait `seconds`, or less when the channel stops; whether it stops."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def _start_once(self) -> None:
         """One attempt; each step is skipped when an earlier attempt got past it."""
-        await self.app.initialize()  # getMe
+        await self.bot.initialize()  # getMe
         try:
             await self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
         except TelegramError as error:  # cosmetic; never keep the channel down for it
@@ -232,61 +285,95 @@ class TelegramChannel:
             await self.bot.set_webhook(url=url, secret_token=self.settings.telegram_secret,
                                        allowed_updates=Update.ALL_TYPES)
             log.info("telegram: webhook set")
-        else:
-            assert self.app.updater is not None
-            if not self.app.updater.running:
-                await self.app.updater.start_polling(  # deleteWebhook first
-                    poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES
-                )
-                log.info("telegram: long polling started")
-        if not self.app.running:
-            await self.app.start()
+        elif self._poller is None:
+            await self.bot.delete_webhook()  # getUpdates is refused while a webhook is set
+            self._poller = asyncio.create_task(self._poll())
+            log.info("telegram: long polling started")
+        self._up = True
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._starter is not None:
-            self._starter.cancel()  # an attempt may be waiting on an unanswered request
-            await asyncio.gather(self._starter, return_exceptions=True)
-        if self.app.updater and self.app.updater.running:
-            await self.app.updater.stop()
-        if self.app.running:
-            await self.app.stop()
+        for task in (self._starter, self._poller):
+            if task is not None:
+                task.cancel()  # it may be waiting on an unanswered request
+                await asyncio.gather(task, return_exceptions=True)
+        if self._poller is not None and self._offset:
+            await self._confirm()
+        self._poller = None
+        self._up = False
         await self.pump.drain()
         await self.sent.close()
-        await self.app.shutdown()
-        await self.bot.shutdown()  # its HTTP clients, when getMe never succeeded
+        await self.bot.shutdown()
 
     # -- inbound --------------------------------------------------------------------------
 
-    def parse(self, data: dict[str, Any]) -> Update:
-        """A webhook body as PTB's `Update` (see `parse_update`)."""
-        return parse_update(data, self.bot)
-
-    async def process_webhook(self, update: Update) -> None:
-        """Store and handle one webhook update before it is acknowledged; replies go out
-        after the acknowledgement. Database errors propagate (the route answers 503)."""
-        await self._on_update(update, None)
-
-    async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE | None
-                         ) -> None:
-        """Handle now; send the replies in the background, so the next update is handled
-        while this one's replies travel (each chat's replies still leave in order)."""
-        assert isinstance(update, Update)
-        if context is None:  # a webhook: errors go back to the route (503, Telegram retries)
-            replies = await self._handle(update)
-        else:  # polled: Telegram will not send it again
+    async def _poll(self) -> None:
+        """Long polling. An update is confirmed to Telegram (the next call's `offset`) only
+        once it is handled and stored, so a crash loses none: the ones not confirmed come
+        again and the core skips those it already has (`Core.handle`)."""
+        delay = POLL_RETRY[0]
+        while not self._stopping.is_set():
             try:
-                replies = await wait_out_outage(lambda: self._handle(update), self._stopping,
-                                                "telegram")
-            except Exception:  # noqa: BLE001 - one bad update must not hold up the rest
-                log.exception("telegram: update %s could not be handled", update.update_id)
-                return
+                batch = await self.bot.do_api_request("getUpdates", api_kwargs={
+                    "offset": self._offset, "timeout": POLL_TIMEOUT,
+                    "allowed_updates": list(Update.ALL_TYPES)})
+                delay = POLL_RETRY[0]
+            except Exception as error:  # noqa: BLE001 - network, 5xx, 409 (another poller), 429…
+                told = isinstance(error, TelegramError) and channel_error(error).retry_after
+                wait = told or delay
+                log.warning("telegram: getUpdates failed, again in %.0f s: %s", wait, error)
+                delay = min(delay * 2, POLL_RETRY[1])
+                if await self._wait(wait):
+                    return
+                continue
+            for data in batch if isinstance(batch, list) else ():
+                update_id = data.get("update_id") if isinstance(data, dict) else None
+                if not isinstance(update_id, int):
+                    continue  # not an update: nothing to confirm either
+                await self._polled(data)
+                self._offset = max(self._offset, update_id + 1)
+
+    async def _confirm(self) -> None:
+        """On stopping: tell Telegram the updates handled so far are done, so the next start
+        does not fetch them again (it would only skip them)."""
+        try:
+            await asyncio.wait_for(self.bot.do_api_request("getUpdates", api_kwargs={
+                "offset": self._offset, "timeout": 0, "limit": 1}), 5)
+        except (TelegramError, TimeoutError) as error:
+            log.info("telegram: could not confirm the last updates: %s", error)
+
+    async def _polled(self, data: dict[str, Any]) -> None:
+        """One polled update: handled, its replies sent in the background; a database outage
+        is waited out (the updates behind it wait, in order), a malformed or failing update
+        only logged (one bad update must not hold up the rest)."""
+        try:
+            update = self.parse(data)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            log.warning("telegram: malformed update %s skipped: %s", data.get("update_id"), error)
+            return
+        try:
+            replies = await wait_out_outage(lambda: self._handle(update), self._stopping,
+                                            "telegram")
+        except Exception:  # noqa: BLE001
+            log.exception("telegram: update %s could not be handled", update.update_id)
+            return
         if replies:
             await self.pump.submit(*replies)
 
-    async def _handle(self, update: Update) -> tuple[ChatRef, list[Outgoing], str] | None:
-        msg = incoming_from_telegram(update, self.settings.staff_chat_ids)
-        query = update.callback_query
+    def parse(self, data: dict[str, Any]) -> TelegramUpdate:
+        """A webhook body or a polled update (see `parse_update`)."""
+        return parse_update(data, self.settings.staff_chat_ids)
+
+    async def process_webhook(self, update: TelegramUpdate) -> None:
+        """Store and handle one webhook update before it is acknowledged; replies go out
+        after the acknowledgement. Database errors propagate (the route answers 503)."""
+        replies = await self._handle(update)
+        if replies:
+            await self.pump.submit(*replies)
+
+    async def _handle(self, update: TelegramUpdate
+                      ) -> tuple[ChatRef, list[Outgoing], str] | None:
+        msg = update.incoming
         try:
             if msg is None:
                 return None
@@ -295,12 +382,13 @@ class TelegramChannel:
             replies = await self.core.handle(msg)
             return (msg.chat, replies, msg.update_key) if replies else None
         finally:
-            if query is not None:
-                await self._answer(query.id)
+            if update.callback_id is not None:
+                await self._answer(update.callback_id)
 
     async def _answer(self, query_id: str) -> None:
         try:
-            await self.bot.answer_callback_query(query_id)
+            await self.bot.do_api_request("answerCallbackQuery",
+                                          api_kwargs={"callback_query_id": query_id})
         except TelegramError as error:
             log.info("could not answer a callback query: %s", error)
 
@@ -329,10 +417,9 @@ class TelegramChannel:
                 markup = await self._keyboard(message.buttons) if caption is not None else None
                 send = self.bot.send_photo if message.photo else self.bot.send_document
                 content = InputFile(media.data, filename=media.name) if media.data \
-                    else media.file_id or media.url
-                kwargs = {"photo" if message.photo else "document": content}
-                sent = await send(chat.chat_id, caption=caption, message_thread_id=thread,
-                                  reply_to_message_id=reply_to, reply_markup=markup, **kwargs)
+                    else media.file_id or media.url or ""
+                sent = await send(chat.chat_id, content, caption=caption, message_thread_id=thread,
+                                  reply_to_message_id=reply_to, reply_markup=markup)
                 last_id = str(sent.message_id)
                 if caption is not None:
                     return last_id
