@@ -75,27 +75,47 @@ async def count_sent(db: Database) -> tuple[int, int]:
     return rows.get("sent", 0), sum(rows.values())
 
 
-def summary(fake: FakeTelegram) -> dict[str, float]:
-    """What the fake received: sends, first and last (fake's clock), distinct chats, 429s,
-    and the CPU time of the fake's process so far."""
-    sends = [c for c in fake.calls if c.method == "sendMessage" and c.ok]
-    return {"sends": len(sends), "first": sends[0].at if sends else 0.0,
-            "last": sends[-1].at if sends else 0.0, "chats": len({c.chat_id for c in sends}),
-            "r429": fake.rejected_429, "cpu": time.process_time()}
+class Progress:
+    """What the fake received so far: sends, first and last (fake's clock), distinct chats,
+    429s, and the CPU time of the fake's process. Each look reads only the calls since the
+    last: a pass over all of them took the fake's event loop ~12 ms at 30,000, four times a
+    second, while the send in flight waited for its answer (a cost of the benchmark that grew
+    with the broadcast)."""
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        self.fake = fake
+        self.seen = 0
+        self.sends = 0
+        self.first = self.last = 0.0
+        self.chats: set[int | str | None] = set()
+
+    def summary(self) -> dict[str, float]:
+        calls = self.fake.calls
+        for call in calls[self.seen:]:
+            if call.method == "sendMessage" and call.ok:
+                self.first = self.first if self.sends else call.at
+                self.last = call.at
+                self.sends += 1
+                self.chats.add(call.chat_id)
+        self.seen = len(calls)
+        return {"sends": self.sends, "first": self.first, "last": self.last,
+                "chats": len(self.chats), "r429": self.fake.rejected_429,
+                "cpu": time.process_time()}
 
 
 def _serve_fake(conn: Connection, rate: int) -> None:
     async def serve() -> None:
         async with FakeTelegram(limit_overall_per_s=rate, limit_per_chat_per_s=1) as fake:
             conn.send(fake.base_url)
+            progress = Progress(fake)
             while await asyncio.to_thread(conn.recv) != "stop":
-                conn.send(summary(fake))
+                conn.send(progress.summary())
 
     asyncio.run(serve())
 
 
 class FakeProcess:
-    """The fake Bot API in a process of its own, asked for its `summary` over a pipe."""
+    """The fake Bot API in a process of its own, asked for its `Progress` over a pipe."""
 
     def __init__(self, rate: int) -> None:
         self.conn, child = multiprocessing.Pipe()
@@ -121,10 +141,11 @@ class FakeHere:
 
     def __init__(self, rate: int) -> None:
         self.fake = FakeTelegram(limit_overall_per_s=rate, limit_per_chat_per_s=1)
+        self.progress = Progress(self.fake)
         self.base_url = ""
 
     async def summary(self) -> dict[str, float]:
-        return summary(self.fake)
+        return self.progress.summary()
 
     async def __aenter__(self) -> FakeHere:
         await self.fake.__aenter__()
