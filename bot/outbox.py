@@ -501,11 +501,21 @@ class PacedSender:
                 "channel": self.channel, "owner": self.owner, "expires_at": now + self.role})
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
-        """This channel's rows that may be claimed now, but for those this sender holds."""
+        """This channel's rows that may be claimed now: `_pending` or `_expired`."""
+        return or_(self._pending(now), self._expired(now))
+
+    def _pending(self, now: datetime) -> ColumnElement[bool]:
+        """This channel's rows waiting for their first or next attempt, due by now: a range
+        of the `ix_outbox_due` index. (The rows this sender holds are all `sending`.)"""
+        return and_(OutboxMessage.channel == self.channel, OutboxMessage.status == PENDING,
+                    OutboxMessage.not_before <= now)
+
+    def _expired(self, now: datetime) -> ColumnElement[bool]:
+        """This channel's rows claimed by a sender that let the lease run out (it died), but
+        for those this sender holds."""
         held = [row.id for row in self.buffer] + list(self.sending)
-        return and_(OutboxMessage.channel == self.channel, OutboxMessage.id.not_in(held),
-                    or_((OutboxMessage.status == PENDING) & (OutboxMessage.not_before <= now),
-                        (OutboxMessage.status == SENDING) & (OutboxMessage.lease_until < now)))
+        return and_(OutboxMessage.channel == self.channel, OutboxMessage.status == SENDING,
+                    OutboxMessage.lease_until < now, OutboxMessage.id.not_in(held))
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         try:
@@ -515,15 +525,22 @@ class PacedSender:
             return await self._claim_rows(limit)
 
     async def _claim_rows(self, limit: int) -> list[OutboxMessage]:
+        """Rows a dead sender left first, then those due soonest. Two statements, each a
+        range of the `ix_outbox_due` index read in its order and cut at `limit`: with both
+        in one (an OR), the database read every row of the channel, sent ones too, and
+        sorted those due (~40 ms each claim of a broadcast to 30,000 chats on SQLite)."""
         now = utcnow()
         async with self.db.session() as session:
             rows = list(await session.scalars(
-                select(OutboxMessage)
-                .where(self._due(now))
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ))
+                select(OutboxMessage).where(self._expired(now))
+                .order_by(OutboxMessage.id).limit(limit)
+                .with_for_update(skip_locked=True)))
+            if len(rows) < limit:
+                rows += await session.scalars(
+                    select(OutboxMessage).where(self._pending(now))
+                    .order_by(OutboxMessage.not_before, OutboxMessage.id)
+                    .limit(limit - len(rows))
+                    .with_for_update(skip_locked=True))
             if rows:  # one statement: the session's flush would send one per row
                 lease_until = now + self.lease
                 connection = await session.connection()  # (the rows are set here below)

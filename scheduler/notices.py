@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.db import scheduler as store
 from bot.db.models import OutboxMessage
 from bot.messages import Attachment, ChatRef, Outgoing
-from bot.outbox import PENDING, enqueue
+from bot.outbox import PENDING, SENDING, enqueue
 from documents.letters import letterhead
 from handlers.texts import text
 from scheduler.quiet import in_quiet_hours
@@ -57,6 +57,18 @@ def notice_message(notice: store.Notice, channel: str, commune_code: str | None,
     if photo.get("url"):
         return Outgoing(body, photo=Attachment("photo", url=photo["url"]))
     return Outgoing(body)
+
+
+async def still_waiting(session: AsyncSession, notice: store.Notice) -> bool:
+    """Whether any of the notice's rows has yet to end: a look-up in the (ref, status) index,
+    where the report counts every row (tens of milliseconds for 30,000 of them, each round of
+    a broadcast, on the event loop's thread with SQLite)."""
+    waiting = await session.scalar(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.ref == f"notice:{notice.id}",
+               OutboxMessage.status.in_([PENDING, SENDING]))
+        .limit(1))
+    return waiting is not None
 
 
 async def delivery_report(session: AsyncSession, notice: store.Notice) -> Report:
@@ -102,9 +114,9 @@ class NoticeDesk:
             delivering = list(await session.scalars(
                 select(store.Notice).where(store.Notice.status == store.DELIVERING)))
             for notice in delivering:
-                report = await delivery_report(session, notice)
-                if report.waiting:
+                if await still_waiting(session, notice):
                     continue
+                report = await delivery_report(session, notice)
                 notice.status = store.DONE
                 notice.reported_at = now
                 if notice.report_chat_id:

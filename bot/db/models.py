@@ -85,7 +85,12 @@ class OutboxMessage(Base):
     """A proactive message waiting for, or done with, the paced sender."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "channel", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "channel", "status", "not_before"),
+        # by ref, and a ref's rows by status: whether a notice's rows are all done is a
+        # look-up, not a count over its tens of thousands of rows each scheduler round
+        Index("ix_outbox_ref_status", "ref", "status"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -100,7 +105,7 @@ class OutboxMessage(Base):
     lease_until: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     platform_message_id: Mapped[str | None] = mapped_column(String(100))
-    ref: Mapped[str | None] = mapped_column(String(60), index=True)
+    ref: Mapped[str | None] = mapped_column(String(60))
     """What the message is about (e.g. "ticket:12"), to map platform replies back to it."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column()

@@ -248,12 +248,10 @@ async def find_notice_recipients(session: AsyncSession,
 
 
 async def bulk_insert_ignore(session: AsyncSession, model: Any,
-                             rows: list[dict[str, Any]], chunk: int = 500) -> int:
-    """Many `insert_ignore`s in a few statements; returns how many rows were inserted."""
-    dialect = dialect_of(session)
-    inserted = 0
-    for start in range(0, len(rows), chunk):
-        result = await session.execute(
-            insert_ignoring(dialect, model, rows[start:start + chunk]))
-        inserted += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    return inserted
+                             rows: list[dict[str, Any]]) -> None:
+    """Many `insert_ignore`s: one statement, compiled once and run for each row (an
+    executemany). A multi-row VALUES is compiled anew for each batch: for a notice to 30,000
+    chats that was ~10 s of the event loop on a quiet machine (now ~1–2 s)."""
+    if rows:
+        connection = await session.connection()
+        await connection.execute(insert_ignoring(dialect_of(session), model), rows)

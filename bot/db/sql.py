@@ -14,11 +14,12 @@ def dialect_of(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
-def insert_ignoring(dialect: str, model: Any,
-                    values: dict[str, Any] | list[dict[str, Any]]) -> Insert:
-    """INSERT of one row (or several) but those whose unique key exists, in `dialect`'s words."""
+def insert_ignoring(dialect: str, model: Any, values: dict[str, Any] | None = None) -> Insert:
+    """INSERT of a row but where its unique key exists, in `dialect`'s words; without
+    `values`, the statement to run with a list of rows (an executemany)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(values).on_conflict_do_nothing()
+    statement = insert(model) if values is None else insert(model).values(values)
+    return statement.on_conflict_do_nothing()
 
 
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any]) -> bool:
