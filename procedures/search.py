@@ -607,9 +607,7 @@ class SearchIndex:
             for word, places in surface.positions.items():
                 row_words.append(self._word_ids[word])
                 row_weights.append(self._idf[word] * len(places))
-                row_content.append(
-                    word not in _FILLER_FOLDED or any(surface.content[p] for p in places)
-                )
+                row_content.append(_content_word(word, places, surface.content))
             row_start.append(len(row_words))
         return _SurfaceArrays(
             doc_first=np.array([ids[0] if ids else 0 for ids in self._doc_surfaces], np.int64),
@@ -1656,14 +1654,20 @@ def _cover_shares(slots: list[_CompiledSlot], required_weight: float) -> dict[st
     return shares
 
 
+def _content_word(term: str, places: Sequence[int], content: Sequence[bool]) -> bool:
+    """Whether `term`, standing at `places` of a surface, is a content word there (not
+    filler): a word that is no filler's folded form is content wherever it stands."""
+    return term not in _FILLER_FOLDED or any(content[p] for p in places)
+
+
 def _one_content_word_at_most(
     terms: Iterable[str], positions: Mapping[str, Sequence[int]], content: Sequence[bool]
 ) -> bool:
-    """Whether at most one of `terms` stands as a content word (not filler) in the surface.
-    A word that is no filler's folded form is content wherever it stands."""
+    """Whether at most one of `terms` stands as a content word in the surface
+    (:func:`_content_word`)."""
     count = 0
     for term in terms:
-        if term not in _FILLER_FOLDED or any(content[p] for p in positions[term]):
+        if _content_word(term, positions[term], content):
             count += 1
             if count > 1:
                 return False
