@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import replace
 from weakref import WeakKeyDictionary
 
 from bot.messages import Button, Incoming, Outgoing
@@ -65,9 +66,11 @@ the thread and the loop share the GIL, with no consistent gain (p95 on the loop 
 over three runs: 0.35/0.53, 0.31/0.24, 0.26/0.42 s). What keeps the loop free is the bound on
 the work per query (`procedures.search.bounded_query`: a few ms)."""
 REMEMBERED = 4096
-"""Searches whose results are kept per catalogue index (`searched`); past them it starts over."""
+"""Searches whose results, and queries whose answers, are kept per catalogue index
+(`searched`, `answered`); past them each memo starts over."""
 _remembered: WeakKeyDictionary[SearchIndex, dict[tuple[str, int, float], tuple[Hit, ...]]] = (
     WeakKeyDictionary())
+_answers: WeakKeyDictionary[SearchIndex, dict[str, Outgoing]] = WeakKeyDictionary()
 THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank you", "tks",
           "thank", "ok cam on", "da cam on", "cam on a", "cam on nhe", "xin cam on",
           "cam on em nhe", "cam on nhieu nhe", "cam on nhieu a", "thank you so much",
@@ -185,10 +188,22 @@ async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing
     if (refused := await search_refused(msg, ctx)) is not None:
         return refused
     if OFF_LOOP:
-        hits = await asyncio.to_thread(find, query, ctx)
-    else:
-        hits = find(query, ctx)
-    return [answer(query, hits, ctx)]
+        return [await asyncio.to_thread(answered, query, ctx)]
+    return [answered(query, ctx)]
+
+
+def answered(query: str, ctx: Context) -> Outgoing:
+    """`answer` to a search for `query`, remembered like `searched` (most searches are
+    asked before, in the same words, and the answer depends on nothing else but the
+    catalogue); a copy each time, since a handler may add to a reply."""
+    index = catalogue(ctx)
+    memo = _answers.setdefault(index, {})
+    reply = memo.get(query)
+    if reply is None:
+        if len(memo) >= REMEMBERED:
+            memo.clear()
+        reply = memo[query] = answer(query, find(query, ctx), ctx)
+    return replace(reply, buttons=[list(row) for row in reply.buttons])
 
 
 def answer(query: str, hits: list[Hit], ctx: Context) -> Outgoing:

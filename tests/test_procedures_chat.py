@@ -36,6 +36,38 @@ async def test_free_text_finds_the_procedure(core: Core) -> None:
     assert len([a for a in actions(replies) if a.startswith("proc:1")]) <= 5
 
 
+
+class CountingIndex:
+    """The bundled index, counting the searches it is asked for."""
+
+    def __init__(self) -> None:
+        self.index = bundled_index()
+        self.searches = 0
+
+    def search(self, query: str, **options: object) -> object:
+        self.searches += 1
+        return self.index.search(query, **options)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.index, name)
+
+
+async def test_the_same_words_again_get_the_same_answer_without_a_search(
+        settings: Settings) -> None:
+    db = Database(settings.database_url)
+    counting = CountingIndex()
+    core = Core(settings, db, build_router(), services={"catalogue": counting})
+    first = await Dialog(core, chat_id="701").say("lam lai can cuoc bi mat")
+    searches = counting.searches
+    assert searches >= 1 and actions(first)[0] == "proc:1.014064"
+    first[0].buttons.clear()  # what a handler does with its reply stays with that reply
+    again = await Dialog(core, chat_id="702").say("lam lai can cuoc bi mat")
+    assert counting.searches == searches
+    assert actions(again)[0] == "proc:1.014064" and texts(again) == texts(first)
+    other = await Dialog(core, chat_id="702").say("đăng ký kết hôn")
+    assert counting.searches > searches and "proc:1.000894" in actions(other)
+    await db.dispose()
+
 async def test_card_sections_and_official_link(core: Core) -> None:
     dialog = Dialog(core)
     card = await dialog.press("proc:1.000894")

@@ -4,14 +4,20 @@ and report platform failures as one exception type."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
+import math
+import re
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aiohttp import web
 
-from bot.db.session import is_outage
+from bot.db.repositories import store_action, stored_action
+from bot.db.session import Database, is_outage
 from bot.messages import ChatRef, Outgoing
 
 if TYPE_CHECKING:
@@ -198,3 +204,42 @@ class ReplyPump:
     async def drain(self) -> None:
         if self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+
+class StoredActions:
+    """Button actions too long for a platform's button field (Telegram's 64 bytes of
+    callback data), kept in the database under a short key that the button carries instead.
+
+    A key this process wrote is not written again for `rewrite_after` seconds: the same long
+    actions (a field's page) go out with most search answers, and each write was a database
+    trip per button. Retention (days) is longer than that, and counts from the last write."""
+
+    KEY = re.compile(r"[0-9a-f]{20}")
+
+    def __init__(self, db: Database, rewrite_after: float = 3600.0, remembered: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.db = db
+        self.rewrite_after = rewrite_after
+        self.remembered = remembered
+        self.clock = clock
+        self._written: dict[str, float] = {}
+
+    async def key(self, action: str) -> str:
+        """The key `action` is stored under, storing it when needed."""
+        key = hashlib.sha256(action.encode()).hexdigest()[:20]
+        now = self.clock()
+        if now - self._written.get(key, -math.inf) < self.rewrite_after:
+            return key
+        async with self.db.session() as session:
+            await store_action(session, key, action, datetime.now(UTC))
+        if len(self._written) >= self.remembered:
+            self._written.clear()
+        self._written[key] = now
+        return key
+
+    async def action(self, key: str) -> str | None:
+        """The action stored under `key`; None for a key never made or since dropped."""
+        if not self.KEY.fullmatch(key):
+            return None  # not one we made: no need to look
+        async with self.db.session() as session:
+            return await stored_action(session, key)

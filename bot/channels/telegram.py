@@ -10,9 +10,7 @@ lives in our database, not in PTB.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import re
 import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -24,10 +22,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBUserWarning
 
 from bot.channels.aiohttp_request import AiohttpRequest
-from bot.channels.base import ChannelError, ReplyPump, wait_out_outage
+from bot.channels.base import ChannelError, ReplyPump, StoredActions, wait_out_outage
 from bot.config import Settings
-from bot.db.models import ButtonPayload
-from bot.db.repositories import insert_ignore
 from bot.db.session import Database
 from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing, split_text
 from bot.outbox import SentReplies, deliver_replies
@@ -50,8 +46,7 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64
 STORED_PREFIX = "~"
-STORED_KEY = re.compile(r"[0-9a-f]{20}")
-"""The key of a stored action: the start of its SHA-256 (`_callback_data`)."""
+"""Callback data that is the key of a stored action (`StoredActions`)."""
 COMMANDS = [
     ("start", "Về menu chính"),
     ("thutuc", "Tra cứu thủ tục hành chính"),
@@ -214,6 +209,7 @@ class TelegramChannel:
         self.settings = settings
         self.core = core
         self.db = db
+        self.actions = StoredActions(db)
         self.webhook = webhook
         self.bot = Bot(
             settings.telegram_bot_token,
@@ -396,12 +392,7 @@ class TelegramChannel:
         await deliver_replies(self.sent, self, chat, replies, key)
 
     async def _stored_action(self, callback_data: str) -> str:
-        key = callback_data[len(STORED_PREFIX):]
-        if not STORED_KEY.fullmatch(key):
-            return "stale"  # not one we made: no need to look
-        async with self.db.session() as session:
-            row = await session.get(ButtonPayload, key)
-        return row.action if row else "stale"
+        return await self.actions.action(callback_data[len(STORED_PREFIX):]) or "stale"
 
     # -- outbound -------------------------------------------------------------------------
 
@@ -477,7 +468,4 @@ class TelegramChannel:
         """Telegram allows 64 bytes of callback data; longer actions are stored."""
         if len(action.encode()) <= CALLBACK_LIMIT and not action.startswith(STORED_PREFIX):
             return action
-        key = hashlib.sha256(action.encode()).hexdigest()[:20]
-        async with self.db.session() as session:
-            await insert_ignore(session, ButtonPayload, {"id": key, "action": action})
-        return STORED_PREFIX + key
+        return STORED_PREFIX + await self.actions.key(action)

@@ -46,6 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.channels.base import (
     ChannelError,
     ReplyPump,
+    StoredActions,
     header_bytes,
     numbered_menu,
     obj,
@@ -53,8 +54,8 @@ from bot.channels.base import (
 )
 from bot.config import Settings
 from bot.db import zalo as store
-from bot.db.models import ButtonPayload, OutboxMessage
-from bot.db.repositories import claim_update, insert_ignore
+from bot.db.models import OutboxMessage
+from bot.db.repositories import claim_update, stored_action
 from bot.db.session import Database, is_outage
 from bot.messages import Attachment, Button, ChatRef, Incoming, Outgoing, split_text
 from bot.outbox import SentReplies, current_row, deliver_replies, enqueue
@@ -547,6 +548,7 @@ class ZaloOAChannel:
         self.client = ZaloOAClient(settings, self.tokens, self.http)
         self.pump = ReplyPump(self._deliver)
         self.sent = SentReplies(db)
+        self.actions = StoredActions(db)
         self.handled = 0
         """Updates handled by this process (tests wait on it)."""
         self.stopping = asyncio.Event()
@@ -647,8 +649,8 @@ class ZaloOAChannel:
                                            follower=True if name == "follow" else None)
             contact = await store.get_contact(session, msg.user_id)
             if msg.action and msg.action.startswith(STORED_PREFIX):
-                row = await session.get(ButtonPayload, msg.action[len(STORED_PREFIX):])
-                msg.action = row.action if row else "stale"
+                msg.action = await stored_action(session, msg.action[len(STORED_PREFIX):]) \
+                    or "stale"
         if contact is not None:
             msg.display_name = contact.display_name
         replies = await self.core.handle(msg)
@@ -804,10 +806,7 @@ class ZaloOAChannel:
         action = button.action or "menu"
         payload = ACTION_PREFIX + action
         if len(payload) > PAYLOAD_LIMIT:
-            key = hashlib.sha256(action.encode()).hexdigest()[:20]
-            async with self.db.session() as session:
-                await insert_ignore(session, ButtonPayload, {"id": key, "action": action})
-            payload = STORED_PREFIX + key
+            payload = STORED_PREFIX + await self.actions.key(action)
         return {"title": title, "type": "oa.query.hide", "payload": payload}
 
     # -- outside the window: ZNS or fail ----------------------------------------------------

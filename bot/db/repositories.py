@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
-from bot.db.models import Citizen, Conversation, Identity, ProcessedUpdate
+from bot.db.models import ButtonPayload, Citizen, Conversation, Identity, ProcessedUpdate
 from bot.db.sql import dialect_of, insert_ignore, insert_ignoring  # noqa: F401  (also used from here)
 
 SEEN_RESOLUTION = timedelta(minutes=15)
@@ -168,3 +168,17 @@ async def remember_menu(session: AsyncSession, channel: str, chat_id: str,
             .values(data={**(row.data or {}), "menu": actions}, updated_at=utcnow()))
         if result.rowcount:  # type: ignore[attr-defined]
             return
+
+
+async def store_action(session: AsyncSession, key: str, action: str, at: datetime) -> None:
+    """Keep a button's action under `key` (`ButtonPayload`). Writing it again marks it as
+    used at `at`, so retention drops only the actions no message sent for its whole period."""
+    dialect = postgresql if dialect_of(session) == "postgresql" else sqlite
+    await session.execute(dialect.insert(ButtonPayload)
+                          .values(id=key, action=action, created_at=at)
+                          .on_conflict_do_update(index_elements=["id"],
+                                                 set_={"created_at": at}))
+
+
+async def stored_action(session: AsyncSession, key: str) -> str | None:
+    return await session.scalar(select(ButtonPayload.action).where(ButtonPayload.id == key))
