@@ -11,7 +11,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, TimedOut
 
-from bot.channels.aiohttp_request import AiohttpRequest
+from bot.channels.aiohttp_request import AiohttpRequest, JsonData
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TRANSPORT-token-for-the-fake"
@@ -28,9 +28,9 @@ async def test_text_keyboard_and_raw_calls_arrive_as_sent(fake: FakeTelegram) ->
     async with Bot(TOKEN, base_url=fake.base_url, request=AiohttpRequest()) as bot:
         markup = InlineKeyboardMarkup([[InlineKeyboardButton("Hồ sơ", callback_data="proc:1")]])
         message = await bot.send_message(42, "Đăng ký khai sinh & kết hôn?", reply_markup=markup)
-        raw = await bot.do_api_request("sendMessage", api_kwargs={
-            "chat_id": "42", "text": "Thủ tục: 100%", "reply_markup": {
-                "inline_keyboard": [[{"text": "Xem", "callback_data": "proc:2"}]]}})
+        raw = await bot.request.post(f"{bot.base_url}/sendMessage", JsonData({
+            "chat_id": "42", "text": "Thủ tục: 100%", "reply_to_message_id": None,
+            "reply_markup": {"inline_keyboard": [[{"text": "Xem", "callback_data": "proc:2"}]]}}))
     sent = fake.sent_messages(42)
     assert [m["text"] for m in sent] == ["Đăng ký khai sinh & kết hôn?", "Thủ tục: 100%"]
     assert sent[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "proc:1"
@@ -67,7 +67,8 @@ async def test_an_unreachable_server_is_a_network_error_without_the_token() -> N
     await request.initialize()
     try:
         with pytest.raises(NetworkError) as raised:
-            await bot.do_api_request("sendMessage", api_kwargs={"chat_id": 1, "text": "x"})
+            await bot.request.post(f"{bot.base_url}/sendMessage",
+                                   JsonData({"chat_id": 1, "text": "x"}))
     finally:
         await request.shutdown()
     assert TOKEN not in str(raised.value)

@@ -32,6 +32,21 @@ def _given(value: Any, default: float | None) -> float | None:
     return default if isinstance(value, type(BaseRequest.DEFAULT_NONE)) else value
 
 
+class JsonData(RequestData):  # type: ignore[misc]  # final for users of PTB; read only by our do_request
+    """Parameters that are JSON values already: the raw Bot API calls of
+    `bot.channels.telegram` (updates, replies, callback answers). PTB's own path for them,
+    `Bot.do_api_request`, turns each parameter into a `RequestParameter` and back, and warns
+    on every call that a `Bot` method exists."""
+
+    def __init__(self, parameters: dict[str, Any]) -> None:
+        super().__init__()
+        self._json = {name: value for name, value in parameters.items() if value is not None}
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self._json
+
+
 class AiohttpRequest(BaseRequest):
     """One connection pool of `connection_pool_size` keep-alive connections."""
 
@@ -51,6 +66,7 @@ class AiohttpRequest(BaseRequest):
         self.pool_timeout = pool_timeout
         self.media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -90,12 +106,14 @@ class AiohttpRequest(BaseRequest):
         pool = _given(pool_timeout, self.pool_timeout)
         write = _given(write_timeout, self.media_write_timeout if files else self.write_timeout)
         parts = (read, write, connect, pool)
-        timeout = aiohttp.ClientTimeout(
-            total=None if None in parts else sum(p for p in parts if p is not None),
-            connect=None if connect is None or pool is None else connect + pool,
-            sock_connect=connect,
-            sock_read=read,
-        )
+        timeout = self._timeouts.get(parts)
+        if timeout is None:
+            timeout = self._timeouts[parts] = aiohttp.ClientTimeout(
+                total=None if None in parts else sum(p for p in parts if p is not None),
+                connect=None if connect is None or pool is None else connect + pool,
+                sock_connect=connect,
+                sock_read=read,
+            )
         data: aiohttp.FormData | bytes | None = None
         headers = None
         if files:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +18,8 @@ from typing import Any
 
 from telegram import Bot, BotCommand, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.warnings import PTBUserWarning
 
-from bot.channels.aiohttp_request import AiohttpRequest
+from bot.channels.aiohttp_request import AiohttpRequest, JsonData
 from bot.channels.base import ChannelError, ReplyPump, StoredActions, wait_out_outage
 from bot.config import Settings
 from bot.db.session import Database
@@ -30,11 +28,6 @@ from bot.outbox import SentReplies, deliver_replies
 from bot.router import Core
 
 log = logging.getLogger(__name__)
-# Updates, replies and callback answers go through `Bot.do_api_request` on purpose (see
-# `parse_update` and `send`); PTB would suggest its own method on every call.
-warnings.filterwarnings(
-    "ignore", message=r"Please use 'Bot\.(sendMessage|getUpdates|answerCallbackQuery)'",
-    category=PTBUserWarning)
 
 START_RETRY = (1.0, 60.0)
 """First and longest wait between attempts to come up while the Bot API cannot be reached."""
@@ -211,15 +204,17 @@ class TelegramChannel:
         self.db = db
         self.actions = StoredActions(db)
         self.webhook = webhook
+        self.requests = AiohttpRequest(connection_pool_size=4, pool_timeout=10.0,
+                                       read_timeout=request_timeout,
+                                       write_timeout=request_timeout,
+                                       connect_timeout=request_timeout)
+        self.polls = AiohttpRequest(read_timeout=POLL_TIMEOUT + 30.0, connect_timeout=10.0)
         self.bot = Bot(
             settings.telegram_bot_token,
             base_url=settings.telegram_api_base_url,
             base_file_url=file_base_url(settings.telegram_api_base_url),
-            request=AiohttpRequest(connection_pool_size=4, pool_timeout=10.0,
-                                   read_timeout=request_timeout, write_timeout=request_timeout,
-                                   connect_timeout=request_timeout),
-            get_updates_request=AiohttpRequest(read_timeout=POLL_TIMEOUT + 30.0,
-                                               connect_timeout=10.0),
+            request=self.requests,
+            get_updates_request=self.polls,
         )
         self.pump = ReplyPump(self._deliver, concurrency=2)  # a burst must not open 100
         self.sent = SentReplies(db)
@@ -310,9 +305,9 @@ class TelegramChannel:
         delay = POLL_RETRY[0]
         while not self._stopping.is_set():
             try:
-                batch = await self.bot.do_api_request("getUpdates", api_kwargs={
+                batch = await self._call("getUpdates", {
                     "offset": self._offset, "timeout": POLL_TIMEOUT,
-                    "allowed_updates": list(Update.ALL_TYPES)})
+                    "allowed_updates": list(Update.ALL_TYPES)}, self.polls)
                 delay = POLL_RETRY[0]
             except Exception as error:  # noqa: BLE001 - network, 5xx, 409 (another poller), 429…
                 told = isinstance(error, TelegramError) and channel_error(error).retry_after
@@ -333,8 +328,8 @@ class TelegramChannel:
         """On stopping: tell Telegram the updates handled so far are done, so the next start
         does not fetch them again (it would only skip them)."""
         try:
-            await asyncio.wait_for(self.bot.do_api_request("getUpdates", api_kwargs={
-                "offset": self._offset, "timeout": 0, "limit": 1}), 5)
+            await asyncio.wait_for(self._call("getUpdates", {
+                "offset": self._offset, "timeout": 0, "limit": 1}, self.polls), 5)
         except (TelegramError, TimeoutError) as error:
             log.info("telegram: could not confirm the last updates: %s", error)
 
@@ -383,10 +378,17 @@ class TelegramChannel:
 
     async def _answer(self, query_id: str) -> None:
         try:
-            await self.bot.do_api_request("answerCallbackQuery",
-                                          api_kwargs={"callback_query_id": query_id})
+            await self._call("answerCallbackQuery", {"callback_query_id": query_id})
         except TelegramError as error:
             log.info("could not answer a callback query: %s", error)
+
+    async def _call(self, method: str, params: dict[str, Any],
+                    request: AiohttpRequest | None = None) -> Any:
+        """A Bot API method, its result as JSON: the updates, replies and callback answers,
+        whose results are read without building PTB's objects. Through PTB's transport
+        (`BaseRequest.post`), so errors are PTB's as for every other call."""
+        return await (request or self.requests).post(f"{self.bot.base_url}/{method}",
+                                                      JsonData(params))
 
     async def _deliver(self, chat: ChatRef, replies: list[Outgoing], key: str) -> None:
         await deliver_replies(self.sent, self, chat, replies, key)
@@ -427,7 +429,7 @@ class TelegramChannel:
                     params["reply_to_message_id"] = reply_to
                 if keyboard and index == len(parts) - 1:
                     params["reply_markup"] = keyboard
-                sent = await self.bot.do_api_request("sendMessage", api_kwargs=params)
+                sent = await self._call("sendMessage", params)
                 last_id = str(sent["message_id"])
         except TelegramError as error:
             raise channel_error(error) from error
