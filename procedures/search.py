@@ -256,6 +256,7 @@ class _Slot:
     optional: bool
     whole_first: bool = False  # the first alternative (a citizen's phrase) counts only whole
     fields: frozenset[str] = frozenset()  # the fields whose lexicon holds the phrase
+    story: bool = False  # a context word or phrase (optional): part of the story told
 
 
 @dataclass
@@ -831,9 +832,11 @@ class SearchIndex:
         text = " ".join(sorted(t.folded for s in slots for t in s.alternatives[0]))
         accented = any(t.marked for s in slots for alt in s.alternatives for t in alt)
         required_slots = sum(1 for s in slots if not s.optional)
-        # Past a need-sized number of content words a long message's cover, order and likeness
-        # are judged on the words a procedure explains (`_score`).
-        long_message = message_words >= LONG_MESSAGE_WORDS and required_slots > _NEED_SLOTS
+        # Past a need-sized number of words told (content and context: how many of the story's
+        # words the context list knows must not change how it is read) a long message's cover,
+        # order and likeness are judged on the words a procedure explains (`_score`).
+        told = required_slots + sum(1 for s in slots if s.story)
+        long_message = message_words >= LONG_MESSAGE_WORDS and told > _NEED_SLOTS
         return _Query(
             slots=compiled,
             terms=frozenset(every),
@@ -1144,7 +1147,7 @@ class SearchIndex:
         if after and self._paired(span[-1], after, accented):
             return None
         terms = [_Term(f, k, m, r) for f, k, m, r in span]
-        return _Slot([terms], sum(self._weight(t.folded) for t in terms), True)
+        return _Slot([terms], sum(self._weight(t.folded) for t in terms), True, story=True)
 
     def _paired(
         self,
