@@ -162,6 +162,10 @@ def _digits(word: str) -> str:
     return word.lstrip("0") or "0" if word.isdigit() else word
 
 
+_MEASURE = re.compile(r"\d+[a-z]{1,3}\d?")
+"""A measure ("15m", "3ha", "50kg", "100m2"): how much, not which procedure."""
+
+
 @dataclass(frozen=True)
 class Hit:
     """One search result; ``score`` is 0..1, ``level`` one of commune/province/ministry/other."""
@@ -1073,7 +1077,9 @@ class SearchIndex:
             if single is None:
                 folded, key, marked, repaired = flat[i]
                 term = _Term(folded, key, marked, repaired)
-                optional = folded.isdigit() or len(folded) == 1 and folded not in self._vocab_set
+                optional = folded.isdigit() or (
+                    len(folded) == 1 or _MEASURE.fullmatch(folded) is not None
+                ) and folded not in self._vocab_set
                 single = _Slot([[term]], self._weight(folded), optional)
             covered, pieces, first, rest = best[i + 1]
             choice = (covered, pieces - 1, first, [single, *rest])
