@@ -90,6 +90,10 @@ NEED_FACTOR = 0.95
 """From this many words a message tells a story around its need: its context words (family,
 places, times, hearsay) are left out of the words a procedure must explain. In a short message
 they are kept, as they are often what makes it out of scope ("giá vàng hôm nay")."""
+GENERIC_SHARE = 0.1
+"""A word in more than this share of the procedures' names ("cấp", "giấy phép", "đăng ký")
+names a kind of procedure, not one: a sentence of a long message saying only such words is
+not searched alone (:meth:`SearchIndex._generic`)."""
 
 _NEED_SLOTS = 8
 """A need is named in about this many content words; past them a long message (from
@@ -491,7 +495,8 @@ class SearchIndex:
         best = {hit.code: hit for hit in found}
         # The clause that says what is wanted ("… tôi định đóng tạm mấy tháng") is one too.
         needs = [c for c in _needs(query) if len(self.content_words(c)) >= 3]
-        for sentence in _sentences(query) + needs:
+        sentences = [s for s in _sentences(query) if not self._generic(s)]
+        for sentence in sentences + needs:
             for hit in self._ranked(
                 sentence, limit, allowed, min_score, story=True, negated=negated
             ):
@@ -501,6 +506,19 @@ class SearchIndex:
                     best[hit.code] = scaled
         ranked = sorted(best.values(), key=lambda h: (-h.score, self._by_code[h.code]))
         return ranked[:limit]
+
+    def _generic(self, sentence: str) -> bool:
+        """Whether a sentence of a long message says only words of many procedures (in more
+        than :data:`GENERIC_SHARE` of them): "Chủ trọ bảo phải đăng ký cho mình." names a kind
+        of procedure, the story around it says which; alone it would find any "Đăng ký …"."""
+        common = math.log(1 + 1 / GENERIC_SHARE)  # the idf of such a word at most
+        words = [
+            t.folded
+            for slot in self._slots(sentence, story=True)
+            if not slot.optional
+            for t in slot.alternatives[0]
+        ]
+        return all(self._idf.get(word, math.inf) <= common for word in words)
 
     def _ranked(
         self,
