@@ -80,16 +80,15 @@ MAX_QUERY_WORDS = 40
 surfaces), and the longest real questions have about 25."""
 
 LONG_MESSAGE_WORDS = 12
-SENTENCES_BELOW = 0.7
-"""A long message whose best result scores under this is searched sentence by sentence too."""
-SENTENCE_FACTOR = 0.9
-"""A procedure found by one sentence of a long message scores this share of its score for the
-sentence alone: the whole message, when it finds one as well, is the better witness."""
-NEED_FACTOR = 0.95
-"""…and this share for the clause that says what is wanted ("… tôi định đóng tạm mấy tháng")."""
 """From this many words a message tells a story around its need: its context words (family,
 places, times, hearsay) are left out of the words a procedure must explain. In a short message
 they are kept, as they are often what makes it out of scope ("giá vàng hôm nay")."""
+SENTENCES_BELOW = 0.7
+"""A long message whose best result scores under this is searched sentence by sentence too."""
+SENTENCE_FACTOR = 0.9
+"""A procedure found by one sentence of a long message, or by the clause that says what is
+wanted ("… tôi định đóng tạm mấy tháng"), scores this share of its score for that part alone:
+the whole message, when it finds one as well, is the better witness."""
 GENERIC_SHARE = 0.1
 """A word in more than this share of the procedures' names ("cấp", "giấy phép", "đăng ký")
 names a kind of procedure, not one: a sentence of a long message saying only such words is
