@@ -1446,13 +1446,14 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if len(tokens(s)) >= 3]
 
 
-_NEED = re.compile(r"\b(?:muốn|định|cần|xin)\b([^.,;!?\n]*)", re.IGNORECASE)
+_NEED = re.compile(r"\b(?:muốn|muon|định|cần|xin)\b([^.,;!?\n]*)", re.IGNORECASE)
 
 
 def _needs(text: str) -> list[str]:
-    """The clauses of a message that say what is wanted: after "muốn", "định", "cần", "xin",
-    to the end of the clause, when they have at least three words (a clause is searched when
-    it has three content words: "cần giấy phép không" names no need)."""
+    """The clauses of a message that say what is wanted: after "muốn" (typed without accents
+    too: "muon" is hardly ever muộn in a need), "định", "cần", "xin", to the end of the
+    clause, when they have at least three words (a clause is searched when it has three content
+    words: "cần giấy phép không" names no need)."""
     return [m.group(1).strip() for m in _NEED.finditer(text) if len(tokens(m.group(1))) >= 3]
 
 
