@@ -489,8 +489,8 @@ class SearchIndex:
         if short or (found and found[0].score >= SENTENCES_BELOW):
             return found
         # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
-        # công ty."); unless the whole found a good match, each sentence is searched too, and
-        # a procedure keeps its best score.
+        # công ty."); unless the whole found a good match, each sentence that names more than
+        # a kind of procedure (`_generic`) is searched too, and a procedure keeps its best score.
         best = {hit.code: hit for hit in found}
         # The clause that says what is wanted ("… tôi định đóng tạm mấy tháng") is one too.
         needs = [c for c in _needs(query) if len(self.content_words(c)) >= 3]
