@@ -1156,10 +1156,9 @@ class SearchIndex:
             return None
         if accented and tuple(t[1] for t in span) not in spellings:
             return None  # in a text with accents each word is written as meant: "thay" ≠ thấy
-        if not accented and (
-            (size == 1 and folded[0] not in self._loose_context)
-            or any(pair in self._bigrams for pair in pairwise(folded))
-        ):
+        if not accented and size == 1 and folded[0] not in self._loose_context:
+            # One syllable typed without accents is often another word ("co": cô, có, cơ); two
+            # of a context phrase together seldom are, and a pair with a neighbour still binds.
             return None
         # A neighbour that is itself filler or context binds nothing ("về nhà chồng").
         before = flat[i - 1] if i > 0 and not _is_story(flat[i - 1][0]) else None
