@@ -1786,6 +1786,9 @@ class _Vocabulary:
         self.known = {_iy(fold(k)) for k in abbreviations} | {
             " ".join(_iy(fold(w)) for w in tokens(k)) for k in names
         }
+        # …and each word of those phrases is one citizens write: not a typo of a word of the
+        # names ("viet kieu" is việt kiều, not "viet dieu").
+        self.known |= {word for phrase in self.known for word in phrase.split(" ")}
         # A citizen's phrase → the fields whose lexicon has it: a hint of the field meant.
         fields: dict[str, set[str]] = {}
         for entry in entries:
