@@ -1338,6 +1338,7 @@ class SearchIndex:
             or folded in _FILLER_FOLDED
             or folded in _CONTEXT_WORDS
             or not word.isalnum()
+            or _MEASURE.fullmatch(folded)
         ):
             return False, [word]
         for decoded in (decode_telex(word), decode_vni(word)):

@@ -67,6 +67,9 @@ def test_a_measure_is_not_a_content_word(index: SearchIndex) -> None:
     assert "bo" in words and "dich" in words
     for amount in ("20", "300kg", "100m2"):
         assert amount not in words, words
+    # …nor read as glued syllables when typed without accents ("3ha" is not "3 ha").
+    words = index.content_words("nha toi trong 3ha keo duoc 5 nam, gio muon khai thac ban go")
+    assert "ha" not in words and "3ha" not in words, words
 
 
 def test_the_context_list_is_clean_data() -> None:
