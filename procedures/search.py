@@ -80,16 +80,19 @@ MAX_QUERY_WORDS = 40
 surfaces), and the longest real questions have about 25."""
 
 LONG_MESSAGE_WORDS = 12
-SENTENCES_BELOW = 0.7
-"""A long message whose best result scores under this is searched sentence by sentence too."""
-SENTENCE_FACTOR = 0.9
-"""A procedure found by one sentence of a long message scores this share of its score for the
-sentence alone: the whole message, when it finds one as well, is the better witness."""
-NEED_FACTOR = 0.95
-"""…and this share for the clause that says what is wanted ("… tôi định đóng tạm mấy tháng")."""
 """From this many words a message tells a story around its need: its context words (family,
 places, times, hearsay) are left out of the words a procedure must explain. In a short message
 they are kept, as they are often what makes it out of scope ("giá vàng hôm nay")."""
+SENTENCES_BELOW = 0.7
+"""A long message whose best result scores under this is searched sentence by sentence too."""
+SENTENCE_FACTOR = 0.9
+"""A procedure found by one sentence of a long message, or by the clause that says what is
+wanted ("… tôi định đóng tạm mấy tháng"), scores this share of its score for that part alone:
+the whole message, when it finds one as well, is the better witness."""
+GENERIC_SHARE = 0.1
+"""A word in more than this share of the procedures' names ("cấp", "giấy phép", "đăng ký")
+names a kind of procedure, not one: a sentence of a long message saying only such words is
+not searched alone (:meth:`SearchIndex._generic`)."""
 
 _NEED_SLOTS = 8
 """A need is named in about this many content words; past them a long message (from
@@ -160,6 +163,10 @@ def _term(word: str) -> tuple[str, str, bool]:
 
 def _digits(word: str) -> str:
     return word.lstrip("0") or "0" if word.isdigit() else word
+
+
+_MEASURE = re.compile(r"\d+[a-z]{1,3}\d?")
+"""A measure ("15m", "3ha", "50kg", "100m2"): how much, not which procedure."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +263,7 @@ class _Slot:
     optional: bool
     whole_first: bool = False  # the first alternative (a citizen's phrase) counts only whole
     fields: frozenset[str] = frozenset()  # the fields whose lexicon holds the phrase
+    story: bool = False  # a context word or phrase (optional): part of the story told
 
 
 @dataclass
@@ -481,12 +489,13 @@ class SearchIndex:
         if short or (found and found[0].score >= SENTENCES_BELOW):
             return found
         # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
-        # công ty."); unless the whole found a good match, each sentence is searched too, and
-        # a procedure keeps its best score.
+        # công ty."); unless the whole found a good match, each sentence that names more than
+        # a kind of procedure (`_generic`) is searched too, and a procedure keeps its best score.
         best = {hit.code: hit for hit in found}
         # The clause that says what is wanted ("… tôi định đóng tạm mấy tháng") is one too.
         needs = [c for c in _needs(query) if len(self.content_words(c)) >= 3]
-        for sentence in _sentences(query) + needs:
+        sentences = [s for s in _sentences(query) if not self._generic(s)]
+        for sentence in sentences + needs:
             for hit in self._ranked(
                 sentence, limit, allowed, min_score, story=True, negated=negated
             ):
@@ -496,6 +505,19 @@ class SearchIndex:
                     best[hit.code] = scaled
         ranked = sorted(best.values(), key=lambda h: (-h.score, self._by_code[h.code]))
         return ranked[:limit]
+
+    def _generic(self, sentence: str) -> bool:
+        """Whether a sentence of a long message says only words of many procedures (in more
+        than :data:`GENERIC_SHARE` of them): "Chủ trọ bảo phải đăng ký cho mình." names a kind
+        of procedure, the story around it says which; alone it would find any "Đăng ký …"."""
+        common = math.log(1 + 1 / GENERIC_SHARE)  # the idf of such a word at most
+        words = [
+            t.folded
+            for slot in self._slots(sentence, story=True)
+            if not slot.optional
+            for t in slot.alternatives[0]
+        ]
+        return all(self._idf.get(word, math.inf) <= common for word in words)
 
     def _ranked(
         self,
@@ -831,9 +853,11 @@ class SearchIndex:
         text = " ".join(sorted(t.folded for s in slots for t in s.alternatives[0]))
         accented = any(t.marked for s in slots for alt in s.alternatives for t in alt)
         required_slots = sum(1 for s in slots if not s.optional)
-        # Past a need-sized number of content words a long message's cover, order and likeness
-        # are judged on the words a procedure explains (`_score`).
-        long_message = message_words >= LONG_MESSAGE_WORDS and required_slots > _NEED_SLOTS
+        # Past a need-sized number of words told (content and context: how many of the story's
+        # words the context list knows must not change how it is read) a long message's cover,
+        # order and likeness are judged on the words a procedure explains (`_score`).
+        told = required_slots + sum(1 for s in slots if s.story)
+        long_message = message_words >= LONG_MESSAGE_WORDS and told > _NEED_SLOTS
         return _Query(
             slots=compiled,
             terms=frozenset(every),
@@ -1070,7 +1094,9 @@ class SearchIndex:
             if single is None:
                 folded, key, marked, repaired = flat[i]
                 term = _Term(folded, key, marked, repaired)
-                optional = folded.isdigit() or len(folded) == 1 and folded not in self._vocab_set
+                optional = folded.isdigit() or (
+                    len(folded) == 1 or _MEASURE.fullmatch(folded) is not None
+                ) and folded not in self._vocab_set
                 single = _Slot([[term]], self._weight(folded), optional)
             covered, pieces, first, rest = best[i + 1]
             choice = (covered, pieces - 1, first, [single, *rest])
@@ -1130,10 +1156,9 @@ class SearchIndex:
             return None
         if accented and tuple(t[1] for t in span) not in spellings:
             return None  # in a text with accents each word is written as meant: "thay" ≠ thấy
-        if not accented and (
-            (size == 1 and folded[0] not in self._loose_context)
-            or any(pair in self._bigrams for pair in pairwise(folded))
-        ):
+        if not accented and size == 1 and folded[0] not in self._loose_context:
+            # One syllable typed without accents is often another word ("co": cô, có, cơ); two
+            # of a context phrase together seldom are, and a pair with a neighbour still binds.
             return None
         # A neighbour that is itself filler or context binds nothing ("về nhà chồng").
         before = flat[i - 1] if i > 0 and not _is_story(flat[i - 1][0]) else None
@@ -1144,7 +1169,7 @@ class SearchIndex:
         if after and self._paired(span[-1], after, accented):
             return None
         terms = [_Term(f, k, m, r) for f, k, m, r in span]
-        return _Slot([terms], sum(self._weight(t.folded) for t in terms), True)
+        return _Slot([terms], sum(self._weight(t.folded) for t in terms), True, story=True)
 
     def _paired(
         self,
@@ -1313,6 +1338,7 @@ class SearchIndex:
             or folded in _FILLER_FOLDED
             or folded in _CONTEXT_WORDS
             or not word.isalnum()
+            or _MEASURE.fullmatch(folded)
         ):
             return False, [word]
         for decoded in (decode_telex(word), decode_vni(word)):
@@ -1420,13 +1446,14 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if len(tokens(s)) >= 3]
 
 
-_NEED = re.compile(r"\b(?:muốn|định|cần|xin)\b([^.,;!?\n]*)", re.IGNORECASE)
+_NEED = re.compile(r"\b(?:muốn|muon|định|cần|xin)\b([^.,;!?\n]*)", re.IGNORECASE)
 
 
 def _needs(text: str) -> list[str]:
-    """The clauses of a message that say what is wanted: after "muốn", "định", "cần", "xin",
-    to the end of the clause, when they have at least three words (a clause is searched when
-    it has three content words: "cần giấy phép không" names no need)."""
+    """The clauses of a message that say what is wanted: after "muốn" (typed without accents
+    too: "muon" is hardly ever muộn in a need), "định", "cần", "xin", to the end of the
+    clause, when they have at least three words (a clause is searched when it has three content
+    words: "cần giấy phép không" names no need)."""
     return [m.group(1).strip() for m in _NEED.finditer(text) if len(tokens(m.group(1))) >= 3]
 
 
@@ -1760,6 +1787,9 @@ class _Vocabulary:
         self.known = {_iy(fold(k)) for k in abbreviations} | {
             " ".join(_iy(fold(w)) for w in tokens(k)) for k in names
         }
+        # …and each word of those phrases is one citizens write: not a typo of a word of the
+        # names ("viet kieu" is việt kiều, not "viet dieu").
+        self.known |= {word for phrase in self.known for word in phrase.split(" ")}
         # A citizen's phrase → the fields whose lexicon has it: a hint of the field meant.
         fields: dict[str, set[str]] = {}
         for entry in entries:

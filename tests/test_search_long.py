@@ -59,6 +59,19 @@ def test_a_short_message_keeps_its_context_words(index: SearchIndex) -> None:
     assert "xom" not in index.content_words(long)
 
 
+def test_a_measure_is_not_a_content_word(index: SearchIndex) -> None:
+    words = index.content_words(
+        "Ông nhà tôi nuôi 20 con bò, mỗi con nặng 300kg, chuồng rộng 100m2. Giờ muốn xin hỗ trợ "
+        "thiệt hại do dịch bệnh thì làm sao?"
+    )
+    assert "bo" in words and "dich" in words
+    for amount in ("20", "300kg", "100m2"):
+        assert amount not in words, words
+    # …nor read as glued syllables when typed without accents ("3ha" is not "3 ha").
+    words = index.content_words("nha toi trong 3ha keo duoc 5 nam, gio muon khai thac ban go")
+    assert "ha" not in words and "3ha" not in words, words
+
+
 def test_the_context_list_is_clean_data() -> None:
     assert len(CONTEXT) == len(set(CONTEXT)) > 100
     aliases = {clean(k) for k in [*ABBREVIATIONS, *EVERYDAY_NAMES]}
@@ -131,6 +144,15 @@ LONG_MESSAGES = [
             "giay xac nhan thong tin ve cu tru. toi o xa nay da lau roi, xin giay do o dau vay"
         ),
         "1.010041",  # xác nhận thông tin về cư trú
+    ),
+    (
+        # "Chủ nhà bảo phải đăng ký." says only words of many procedures: alone it would find
+        # any "Đăng ký …"; the whole message says which.
+        (
+            "Em mới lên thành phố đi làm, đang ở ghép phòng trọ với hai người bạn gần khu công "
+            "nghiệp. Chủ nhà bảo phải đăng ký. Em làm ở đâu ạ?"
+        ),
+        "1.004194",  # đăng ký tạm trú
     ),
 ]
 
