@@ -1043,6 +1043,9 @@ class SearchIndex:
             # surface is exactly that word.
             relevance = min(relevance, 0.3)
         elif (
+            # Without accents a syllable matches any word of its letters ("an" án, "mua" mưa):
+            # a short query's words scattered over a name, no two of them side by side there as
+            # in the query, are likely other words ("an com chua"), not a witness of the name.
             not query.accented
             and not query.long_message
             and not _witnessed_pair(sequence, required_matched - guessed, positions)
