@@ -905,6 +905,9 @@ class SearchIndex:
         # ordered: their idf is summed below; the accent key the query wrote them with, if any
         matched_terms: dict[str, str | None] = {}
         required_matched: set[str] = set()
+        # Required words matched only as a slot's extra repair (`_add_context_repairs`): made
+        # up to pair with a neighbour, their pairing witnesses nothing ("an com" → "án có").
+        guessed: set[str] = set()
         sequence: list[str] = []
         accents: dict[tuple[str, str], float] = {}
         for optional, slot_weight, alternatives, words, default in query.slots:
@@ -930,7 +933,7 @@ class SearchIndex:
                     continue  # "sổ đỏ" is a phrase: its "sổ" alone is not it
                 if got and total and got / total > best_fraction:
                     best_fraction, best_terms = got / total, terms
-            for folded, key, marked, _repaired, _weight in best_terms:
+            for folded, key, marked, guess, _weight in best_terms:
                 sequence.append(folded)
                 if folded in present:
                     # The official words of a phrase keep their accents ("lái" of giấy phép
@@ -940,6 +943,8 @@ class SearchIndex:
                         matched_terms[folded] = written
                     if not optional:
                         required_matched.add(folded)
+                        if guess and best_terms is not alternatives[0][0]:
+                            guessed.add(folded)
                     if marked:
                         accent_total += 1
                         agreement = accents.get((folded, key), -1.0)
@@ -1036,6 +1041,15 @@ class SearchIndex:
         ):
             # One word alone ("tên", "yêu") is not enough to name a procedure, unless the
             # surface is exactly that word.
+            relevance = min(relevance, 0.3)
+        elif (
+            # Without accents a syllable matches any word of its letters ("an" án, "mua" mưa):
+            # a short query's words scattered over a name, no two of them side by side there as
+            # in the query, are likely other words ("an com chua"), not a witness of the name.
+            not query.accented
+            and not query.long_message
+            and not _witnessed_pair(sequence, required_matched - guessed, positions)
+        ):
             relevance = min(relevance, 0.3)
         return relevance * surface.factor
 
@@ -1699,6 +1713,19 @@ def _one_content_word_at_most(
             if count > 1:
                 return False
     return True
+
+
+def _witnessed_pair(
+    sequence: Sequence[str], terms: set[str], positions: Mapping[str, Sequence[int]]
+) -> bool:
+    """Whether two of `terms` said side by side in the query (`sequence`) stand side by side
+    in the surface too, in either order ("trong cay" of "cây trồng")."""
+    for first, second in pairwise(sequence):
+        if first != second and first in terms and second in terms:
+            before, after = positions[first], positions[second]
+            if any(p + 1 in after or p - 1 in after for p in before):
+                return True
+    return False
 
 
 def _accents_agree(key_terms: list[tuple[str, str, bool]], span: Sequence[tuple]) -> bool:

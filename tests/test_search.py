@@ -229,3 +229,21 @@ def test_a_long_result_list_is_ranked_as_without_the_bound(index: SearchIndex) -
         many = index.search(text, limit=60, min_score=0.0)
         assert many[:5] == five
         assert [h.score for h in many] == sorted((h.score for h in many), reverse=True)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["toi nay an com o nha", "chieu nay di da bong khong", "cuoi tuan nay di dau choi",
+     "chuc em ngu ngon", "nha minh co ca bay mau"],
+)
+def test_unaccented_chit_chat_stays_quiet(index: SearchIndex, query: str) -> None:
+    """Typed without accents, everyday syllables match procedure words by their letters alone
+    ("an" án, "com" có, "di" di sản): scattered over a name, they are no witness of it."""
+    assert index.search(query) == []
+
+
+def test_unaccented_words_side_by_side_in_either_order_still_find(index: SearchIndex) -> None:
+    """A pair of the query's words standing together in a name is the witness, in either order
+    ("trong cay" of "cây trồng")."""
+    assert top(index, "tach thua dat") == "1.012784"
+    assert top(index, "lam ho chieu") is not None
