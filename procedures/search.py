@@ -1101,7 +1101,7 @@ class SearchIndex:
                     single = slot
                 else:
                     options.append((size, [slot]))
-            if longest > 1 and single is None:
+            if longest > 1 and not options:
                 gapped = self._gapped_slot(flat, i, longest, accented)
                 if gapped is not None:
                     options.append((gapped[1], gapped[0]))
@@ -1886,10 +1886,14 @@ for _phrase in VARIANT_PHRASES:
     _words = tuple(_term(w)[:2] for w in tokens(_phrase))
     _VARIANT_PHRASES.setdefault(_words[-1][0], []).append((_words, _words[-1][0]))
 del _phrase, _words
-GAP_WORDS = ("hẳn", "luôn", "thêm", "một", "cái", "chiếc", "mấy", "giúp", "dùm", "giùm")
-"""Small words a citizen puts inside a known phrase ("đóng hẳn công ty", "mở thêm chi nhánh")."""
+GAP_WORDS = (
+    "hẳn", "luôn", "thêm", "một", "cái", "chiếc", "mấy", "giúp", "dùm", "giùm", "bị", "được"
+)
+"""Small words a citizen puts inside a known phrase ("đóng hẳn công ty", "mở thêm chi nhánh",
+"gplx bị hỏng")."""
 _GAP_KEYS = frozenset(_term(word)[1] for word in GAP_WORDS)
-_GAP_FOLDED = frozenset(_term(word)[0] for word in GAP_WORDS) - {"mot", "cai"}
+# Without accents "mot", "cai" and "duoc" are often words of their own (mốt, cải, dược).
+_GAP_FOLDED = frozenset(_term(word)[0] for word in GAP_WORDS) - {"mot", "cai", "duoc"}
 
 # Exported for benchmarks and tests that want the exact folding the index uses.
 fold_for_index = _iy

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from procedures.catalogue import load_bundled
+from procedures.lexicon import bundled as bundled_lexicon
 from procedures.search import SearchIndex
 
 HOUSEHOLD_BUSINESS = "1.001612"  # Đăng ký thành lập hộ kinh doanh
@@ -64,3 +65,13 @@ def test_lai_xe_does_not_ask_for_a_renewal(index: SearchIndex) -> None:
 
 def test_one_syllable_is_not_split(index: SearchIndex) -> None:
     assert index.content_words("xưởng nhuộm vải") == ["xuong", "nhuom", "vai"]
+
+
+def test_a_passive_word_inside_a_citizen_phrase(index: SearchIndex) -> None:
+    # "bị", "được" said inside a phrase of the lexicon do not break it: "gplx hỏng" is read
+    # in "gplx bị hỏng" without a row of its own for each way of saying it.
+    lexicon = [e for e in bundled_lexicon() if "bị" not in e.citizen.split()]
+    without = SearchIndex.build(load_bundled(), lexicon)
+    assert without.content_words("gplx bị hỏng")[0] == "gplx hong"
+    assert without.content_words("gplx bi hong")[0] == "gplx hong"
+    assert [hit.code for hit in without.search("gplx bị hỏng", limit=1)] == ["3.000347"]
