@@ -70,7 +70,8 @@ REMEMBERED = 4096
 (`searched`, `answered`); past them each memo starts over."""
 _remembered: WeakKeyDictionary[SearchIndex, dict[tuple[str, int, float], tuple[Hit, ...]]] = (
     WeakKeyDictionary())
-_answers: WeakKeyDictionary[SearchIndex, dict[str, Outgoing]] = WeakKeyDictionary()
+_answers: WeakKeyDictionary[SearchIndex, dict[tuple[str, str], Outgoing]] = (
+    WeakKeyDictionary())
 THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank you", "tks",
           "thank", "ok cam on", "da cam on", "cam on a", "cam on nhe", "xin cam on",
           "cam on em nhe", "cam on nhieu nhe", "cam on nhieu a", "thank you so much",
@@ -194,15 +195,18 @@ async def search_reply(query: str, msg: Incoming, ctx: Context) -> list[Outgoing
 
 def answered(query: str, ctx: Context) -> Outgoing:
     """`answer` to a search for `query`, remembered like `searched` (most searches are
-    asked before, in the same words, and the answer depends on nothing else but the
-    catalogue); a copy each time, since a handler may add to a reply."""
+    asked before, in the same words): by what it depends on besides the catalogue, the part
+    of the text the search reads and the words the answer quotes, so a memo of 4,000-character
+    messages stays as small as one of short ones. A copy each time, since a handler may add
+    to a reply."""
     index = catalogue(ctx)
     memo = _answers.setdefault(index, {})
-    reply = memo.get(query)
+    key = (bounded_query(query), _shown(query))
+    reply = memo.get(key)
     if reply is None:
         if len(memo) >= REMEMBERED:
             memo.clear()
-        reply = memo[query] = answer(query, find(query, ctx), ctx)
+        reply = memo[key] = answer(query, find(query, ctx), ctx)
     return replace(reply, buttons=[list(row) for row in reply.buttons])
 
 

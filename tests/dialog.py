@@ -18,6 +18,7 @@ from bot.db.session import Database
 from bot.messages import Attachment, Incoming, Outgoing
 from bot.router import Core
 from handlers import build_router
+from procedures.search import SearchIndex
 
 _keys = itertools.count(1)
 
@@ -97,3 +98,20 @@ async def core_with_dossier(settings: Settings, code: str, now: datetime,
     core = Core(settings, db, build_router(), services={"catalogue": bundled_index()},
                 clock=lambda: now)
     return core, result.dossier.id
+
+
+class CountingCatalogue:
+    """The catalogue service, counting searches and keeping what each was given."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+        self.searches = 0
+        self.given: list[str] = []
+
+    def search(self, query: str, **options: Any) -> Any:
+        self.searches += 1
+        self.given.append(query)
+        return self.index.search(query, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.index, name)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,7 @@ from handlers import build_router
 from procedures.normalize import tokens
 from procedures.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, SearchIndex, bounded_query
 from tests.conftest import make_settings
-from tests.dialog import Dialog, actions, texts
+from tests.dialog import CountingCatalogue, Dialog, actions, texts
 
 CHAT_NOTICE = "gửi nhiều tin nhắn liên tiếp"
 SEARCH_NOTICE = "tra cứu nhiều lần"
@@ -47,23 +46,6 @@ def test_a_4000_character_query_is_read_only_up_to_the_bound() -> None:
     # Ordinary questions are read whole.
     question = "Cho em hỏi làm giấy khai sinh cho con cần những giấy tờ gì ạ"
     assert bounded_query(question) == question.lower()
-
-
-class CountingCatalogue:
-    """The catalogue service, counting searches and keeping what each was given."""
-
-    def __init__(self, index: SearchIndex) -> None:
-        self.index = index
-        self.searches = 0
-        self.given: list[str] = []
-
-    def search(self, query: str, **options: Any) -> Any:
-        self.searches += 1
-        self.given.append(query)
-        return self.index.search(query, **options)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.index, name)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from bot.db.session import Database
 from bot.router import Core
 from handlers import build_router
 from tests.conftest import make_settings
-from tests.dialog import Dialog, actions, labels, texts
+from tests.dialog import CountingCatalogue, Dialog, actions, labels, texts
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-token-for-the-fake-api_abcdefghij"
@@ -37,25 +37,10 @@ async def test_free_text_finds_the_procedure(core: Core) -> None:
 
 
 
-class CountingIndex:
-    """The bundled index, counting the searches it is asked for."""
-
-    def __init__(self) -> None:
-        self.index = bundled_index()
-        self.searches = 0
-
-    def search(self, query: str, **options: object) -> object:
-        self.searches += 1
-        return self.index.search(query, **options)  # type: ignore[arg-type]
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.index, name)
-
-
 async def test_the_same_words_again_get_the_same_answer_without_a_search(
         settings: Settings) -> None:
     db = Database(settings.database_url)
-    counting = CountingIndex()
+    counting = CountingCatalogue(bundled_index())
     core = Core(settings, db, build_router(), services={"catalogue": counting})
     first = await Dialog(core, chat_id="701").say("lam lai can cuoc bi mat")
     searches = counting.searches
