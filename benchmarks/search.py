@@ -52,6 +52,8 @@ from procedures.search import SearchIndex
 EVAL = ROOT / "tests" / "data" / "search_eval.tsv"
 HOLDOUT = ROOT / "tests" / "data" / "search_holdout.tsv"
 EVAL_V2 = ROOT / "tests" / "data" / "search_eval_v2.tsv"
+EVAL_V3 = ROOT / "tests" / "data" / "search_eval_v3.tsv"
+SPLITS = {"heldout": "Held-out part", "dev": "Dev part", "v3": "Fresh dev set v3"}
 V2_ENGINES = ("motcua", "SQLite FTS5 (names, BM25)")
 V2_KINDS = ("long", "abbr", "question", "typo", "noacc", "coll", "acc", "sibling")
 
@@ -214,14 +216,16 @@ class V2Row:
     split: str
 
 
-def read_eval_v2(path: Path = EVAL_V2) -> list[V2Row]:
-    """The v2 set: query, codes (empty = out of scope), kind, field, split (dev / heldout)."""
+def read_eval_v2(path: Path = EVAL_V2, split_as: str = "") -> list[V2Row]:
+    """The v2 set: query, codes (empty = out of scope), kind, field, split (dev / heldout);
+    the v3 set has the same columns (all dev: `split_as` "v3" tells it apart)."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith(("#", "query\t")):
             continue
         query, codes, kind, field, split = line.split("\t")
-        rows.append(V2Row(query, {c for c in codes.split(",") if c}, kind, field, split))
+        codes_set = {c for c in codes.split(",") if c}
+        rows.append(V2Row(query, codes_set, kind, field, split_as or split))
     return rows
 
 
@@ -229,7 +233,7 @@ def v2_figures(search: Searcher, rows: list[V2Row]) -> dict[tuple[str, str], tup
     """(split, kind) -> (n, top-1, top-3, MRR) for in-scope kinds and "all";
     (split, "oos") -> (n, quiet rate)."""
     out: dict[tuple[str, str], tuple] = {}
-    for split in ("dev", "heldout"):
+    for split in SPLITS:
         part = [r for r in rows if r.split == split]
         in_scope = [r for r in part if r.kind != "oos"]
         for kind in (*V2_KINDS, "all"):
@@ -244,11 +248,13 @@ def v2_figures(search: Searcher, rows: list[V2Row]) -> dict[tuple[str, str], tup
     return out
 
 
-def v2_report(procedures: Sequence[Procedure]) -> str:
-    rows = read_eval_v2()
+def v2_report(procedures: Sequence[Procedure], held_out: bool = True) -> str:
+    """The v2 report; `held_out` False leaves the held-out part out (while tuning)."""
+    rows = read_eval_v2() + read_eval_v2(EVAL_V3, split_as="v3")
+    if not held_out:
+        rows = [r for r in rows if r.split != "heldout"]
     fields = {
-        split: len({r.field for r in rows if r.split == split and r.field})
-        for split in ("dev", "heldout")
+        split: len({r.field for r in rows if r.split == split and r.field}) for split in SPLITS
     }
     figures = {}
     for name in V2_ENGINES:
@@ -256,11 +262,13 @@ def v2_report(procedures: Sequence[Procedure]) -> str:
         figures[name] = v2_figures(search, rows)
         del search
     title = (
-        f"## v2 evaluation set ({len(rows)} queries; dev: {fields['dev']} fields, "
-        f"held-out: {fields['heldout']} fields)"
+        f"## v2 and v3 evaluation sets ({len(rows)} queries; v2 dev: {fields['dev']} fields, "
+        f"held-out: {fields['heldout']} fields; v3 dev: {fields['v3']} fields)"
     )
     out = [title]
-    for split, heading in (("heldout", "Held-out part"), ("dev", "Dev part")):
+    for split, heading in SPLITS.items():
+        if not any(r.split == split for r in rows):
+            continue
         out += ["", f"### {heading}", ""]
         head = "| kind | n |" + "".join(f" {name} top-1 | top-3 | MRR |" for name in V2_ENGINES)
         out += [head, "|---|---|" + "---|---|---|" * len(V2_ENGINES)]
@@ -335,11 +343,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3, help="latency passes over the queries")
-    parser.add_argument("--v2-only", action="store_true", help="only the v2 set report")
+    parser.add_argument("--v2-only", action="store_true", help="only the v2/v3 sets report")
+    parser.add_argument(
+        "--dev-only", action="store_true", help="with --v2-only: leave the held-out part out"
+    )
     args = parser.parse_args(argv)
 
     if args.v2_only:
-        print(v2_report(load_bundled()))
+        print(v2_report(load_bundled(), held_out=not args.dev_only))
         return 0
     rows = read_eval(EVAL)
     start = start_up(rows[0][0])  # first, while nothing of the engine has run yet
