@@ -354,6 +354,10 @@ class SearchIndex:
                 ids.append(len(index._surfaces))
                 index._surfaces.append(surface)
                 terms.update(surface.folded)
+            # A variant ("Cấp lại …") stays one by every name: its aliases and result names
+            # ("giáo viên dạy lái bị mất giấy") do not make it the plain member of its family.
+            for number in ids[1:]:
+                index._surfaces[number].variants |= index._surfaces[ids[0]].variants
             index._doc_surfaces.append(ids)
             index._doc_variants.append(
                 frozenset().union(*(index._surfaces[i].variants for i in ids))
@@ -583,17 +587,14 @@ class SearchIndex:
             matching.sort(key=lambda item: -item[0])
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
             hits = field_hits[fields[doc]]
-            weighed = matching and popularity[doc] and not compiled.long_message
-            if matching and (hits or weighed):
-                explained = frozenset().union(*(p for *_, p in matching))
-                if hits and not hits <= explained:
-                    # The field's name explains a word of the query the procedure's names
-                    # do not.
-                    prior += FIELD_WORD_BONUS
-                if weighed:
-                    cover = _doc_cover(compiled, explained)
-                    prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
-            if matching and (max(matching[0][0], 0.0) + prior) / _SCALE + _BOUND_SLACK < threshold:
+            # The field's name may explain a word of the query a surface does not ("… hải
+            # quan" of a name in the field Hải quan): that surface gets FIELD_WORD_BONUS.
+            field_word = FIELD_WORD_BONUS if hits else 0.0
+            if matching and popularity[doc] and not compiled.long_message:
+                cover = _doc_cover(compiled, frozenset().union(*(p for *_, p in matching)))
+                prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
+            most_relevance = max(matching[0][0], 0.0) + field_word if matching else 0.0
+            if matching and (most_relevance + prior) / _SCALE + _BOUND_SLACK < threshold:
                 continue
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
             need = (threshold - _BOUND_SLACK) * _SCALE - prior - _BOUND_SLACK
@@ -602,9 +603,12 @@ class SearchIndex:
             # scored, or stops early (the score is the best of them all the same).
             for surface_bound, surface, present in matching:
                 floor = need if need > best else best
-                if surface_bound + _BOUND_SLACK < floor:
+                if surface_bound + field_word + _BOUND_SLACK < floor:
                     break
-                best = max(best, self._score(surface, present, compiled, floor))
+                extra = field_word if field_word and not hits <= present else 0.0
+                relevance = self._score(surface, present, compiled, floor - extra)
+                if relevance > 0:
+                    best = max(best, relevance + extra)
             score = (best + prior) / _SCALE if best > 0 else 0.0
             if asked and not asked <= doc_variants[doc]:
                 score *= ASKED_VARIANT_FACTOR
