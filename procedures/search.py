@@ -53,7 +53,15 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from procedures.aliases import ABBREVIATIONS, CONTEXT, EVERYDAY_NAMES, FILLER, OFF_TOPIC
+from procedures.aliases import (
+    ABBREVIATIONS,
+    CONTEXT,
+    EVERYDAY_NAMES,
+    FILLER,
+    MIDDLE_NAMES,
+    OFF_TOPIC,
+    SURNAMES,
+)
 from procedures.catalogue import LEVEL_LABELS, LEVELS, Procedure
 from procedures.lexicon import Entry
 from procedures.lexicon import bundled as bundled_lexicon
@@ -480,7 +488,7 @@ class SearchIndex:
             doc = self._by_code[code]
             if allowed is None or doc in allowed:
                 return [self._hit(doc, 1.0)]
-        if _off_topic(query):
+        if _off_topic(query) or self._only_a_name(query):
             return []
         query, negated = _negated(query)
         query = self._without_reason(query)
@@ -505,6 +513,40 @@ class SearchIndex:
                     best[hit.code] = scaled
         ranked = sorted(best.values(), key=lambda h: (-h.score, self._by_code[h.code]))
         return ranked[:limit]
+
+    def _only_a_name(self, text: str) -> bool:
+        """Whether the text is only a person's name ("Phạm Văn Đồng", "bui thi lan"): 2 to 4
+        words, the first a surname (:data:`procedures.aliases.SURNAMES`), the second a middle
+        name (:data:`~procedures.aliases.MIDDLE_NAMES`) when there are 3 or 4, no two
+        neighbours a word pair of the catalogue's names (with their accents when both have
+        them: "hộ khẩu", "ho chieu" stay searches) and no phrase of the dictionaries
+        ("cccd"). Read as a search, a name's syllables find any name that scatters them ("xâm
+        phạm … văn phòng")."""
+        words = tokens(text)
+        if not 2 <= len(words) <= 4 or not all(w.isalpha() for w in words):
+            return False
+        terms = [_term(w) for w in words]
+        if not _spelled(terms[0], _SURNAMES):
+            return False
+        if len(terms) > 2 and not _spelled(terms[1], _MIDDLE_NAMES):
+            return False
+        # The surname and middle name of a longer name may spell a pair without accents
+        # ("do thi" đô thị, "vu van" dịch vụ vận tải): the given name must pair with neither.
+        for first, second in pairwise(terms[1:] if len(terms) > 2 else terms):
+            if first[2] and second[2]:
+                if (first[1], second[1]) in self._key_bigrams:
+                    return False
+            elif (first[0], second[0]) in self._bigrams:
+                return False
+        folded = [t[0] for t in terms]
+        vocabulary = self._vocabulary
+        # One word of an everyday name may be a given name ("quặng" typed "quang").
+        for size in range(1, len(folded) + 1):
+            for start in range(len(folded) - size + 1):
+                phrase = " ".join(folded[start : start + size])
+                if phrase in vocabulary.abbreviations or size > 1 and phrase in vocabulary.names:
+                    return False
+        return True
 
     def _generic(self, sentence: str) -> bool:
         """Whether a sentence of a long message says only words of many procedures (in more
@@ -1516,6 +1558,25 @@ def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
     if not phrases:
         return query, ()
     return _NEGATION.sub(" ", query), tuple(phrases)
+
+
+def _spellings(words: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Folded word → the accent keys of its spellings in `words`."""
+    table: dict[str, frozenset[str]] = {}
+    for word in words:
+        folded, key, _marked = _term(word)
+        table[folded] = table.get(folded, frozenset()) | {key}
+    return table
+
+
+_SURNAMES = _spellings(SURNAMES)
+_MIDDLE_NAMES = _spellings(MIDDLE_NAMES)
+
+
+def _spelled(term: tuple[str, str, bool], table: Mapping[str, frozenset[str]]) -> bool:
+    """Whether a word is one of `table`'s: typed with accents, as one of its spellings."""
+    spellings = table.get(term[0])
+    return spellings is not None and (not term[2] or term[1] in spellings)
 
 
 def _asked_variants(query: str) -> frozenset[str]:
