@@ -221,6 +221,9 @@ class _Surface:
     content_total: float = 0.0
     variants: frozenset[str] = frozenset()  # the words of VARIANT_WORDS it holds (folded)
     head: bool = False  # the head of the official name (`_head`)
+    # Word → the second halves after it, when each of its places is the first half of a
+    # compound (`_halves`).
+    halves: dict[str, frozenset[str]] | None = None
 
 
 @dataclass
@@ -392,10 +395,16 @@ class SearchIndex:
         context_total: dict[str, int] = {}
         context_uses: dict[str, int] = {}
         bigrams = index._bigrams
+        key_uses: dict[str, int] = {}
+        key_pairs: dict[tuple[str, str], int] = {}
         for surface in index._surfaces:
             for pair in zip(surface.folded, surface.folded[1:], strict=False):
                 bigrams[pair] = bigrams.get(pair, 0) + 1
             index._key_bigrams.update(pairwise(surface.keys))
+            for key in surface.keys:
+                key_uses[key] = key_uses.get(key, 0) + 1
+            for pair in pairwise(surface.keys):
+                key_pairs[pair] = key_pairs.get(pair, 0) + 1
             surface.content_total = sum(
                 index._idf[t] for t, c in zip(surface.folded, surface.content, strict=True) if c
             )
@@ -415,6 +424,9 @@ class SearchIndex:
             surface.folded = tuple(surface.folded)  # type: ignore[assignment]
             surface.keys = tuple(surface.keys)  # type: ignore[assignment]
             surface.content = tuple(surface.content)  # type: ignore[assignment]
+        compounds = _compounds(key_uses, key_pairs)
+        for surface in index._surfaces:
+            surface.halves = _halves(surface, compounds)
         index._word_ids = {word: number for number, word in enumerate(sorted(postings))}
         index._arrays = index._surface_arrays()
         index._key_set = {key for pair in index._key_bigrams for key in pair}
@@ -941,6 +953,7 @@ class SearchIndex:
         if query.required_terms.isdisjoint(present):
             return 0.0
         keys = surface.keys
+        halves = surface.halves
         matched_weight = optional_matched = 0.0
         accent_hits = accent_total = 0
         accent_agreement = 0.0
@@ -970,6 +983,8 @@ class SearchIndex:
                             accents[(folded, key)] = factor
                     if repaired:
                         factor *= 0.8
+                    if halves and folded in halves and halves[folded].isdisjoint(query.terms):
+                        factor *= HALF_FACTOR
                     got += weight * factor
                 if whole and not all(t[0] in present for t in terms):
                     continue  # "sổ đỏ" is a phrase: its "sổ" alone is not it
@@ -1703,6 +1718,42 @@ def _accent_factor(query_key: str, surface_key: str) -> float:
 
 _BOUND_SLACK = 1e-9
 """Rounding room between :meth:`SearchIndex._bounds` and the score it bounds."""
+
+
+COMPOUND_SHARE = 0.9
+"""A word the catalogue's names write at least this share of the time before one partner ("đào"
+before "tạo", "căn" before "cước") is the first half of a compound there…"""
+COMPOUND_USES = 5
+"""…when the names use it at least this many times (fewer say nothing)."""
+HALF_FACTOR = 0.3
+"""A query word matched only by first halves of compounds whose second half the query does not
+say counts this share of its weight: "đào đất" is hardly "đào tạo", "đang" hardly "đăng ký"."""
+
+
+def _compounds(uses: Mapping[str, int], pairs: Mapping[tuple[str, str], int]) -> dict[str, str]:
+    """The words (accent keys) that are the first half of a compound in the names
+    (:data:`COMPOUND_SHARE`), with the second half."""
+    best: dict[str, tuple[int, str]] = {}
+    for (first, second), count in sorted(pairs.items()):
+        if count > best.get(first, (0, ""))[0]:
+            best[first] = (count, second)
+    return {
+        word: second
+        for word, (count, second) in best.items()
+        if uses[word] >= COMPOUND_USES and count >= COMPOUND_SHARE * uses[word]
+    }
+
+
+def _halves(surface: _Surface, compounds: Mapping[str, str]) -> dict[str, frozenset[str]] | None:
+    """The words of a surface each of whose places is the first half of a compound
+    (:func:`_compounds`), with the second halves (folded) standing after them; None when
+    there are none."""
+    keys, folded = surface.keys, surface.folded
+    halves: dict[str, frozenset[str]] = {}
+    for word, places in sorted(surface.positions.items()):
+        if all(p + 1 < len(keys) and compounds.get(keys[p]) == keys[p + 1] for p in places):
+            halves[word] = frozenset(folded[p + 1] for p in places)
+    return halves or None
 
 
 def _doc_cover(query: _Query, present: frozenset[str]) -> float:
