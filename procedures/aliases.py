@@ -23,6 +23,7 @@ from importlib import resources
 CONTEXT_FILE = "context_words.txt"
 OFF_TOPIC_FILE = "off_topic.txt"
 PERSON_NAMES_FILE = "person_names.txt"
+ADDRESS_WORDS_FILE = "address_words.txt"
 
 # Shorthand → official words (first expansion is used to rewrite catalogue texts).
 ABBREVIATIONS: dict[str, list[str]] = {
@@ -429,3 +430,10 @@ SURNAMES: list[str] = _PERSON_NAMES["surnames"]
 pair of the catalogue is a person's name, not a search (``data/person_names.txt``)."""
 MIDDLE_NAMES: list[str] = _PERSON_NAMES["middle names"]
 """Common middle names (Văn, Thị, Đức…): the second word of a name of 3 or 4 words."""
+
+
+ADDRESS_WORDS: list[str] = read_context_words(
+    resources.files("procedures.data").joinpath(ADDRESS_WORDS_FILE).read_text(encoding="utf-8")
+)
+"""Words that open a part of an address ("số", "ngõ", "phường"): a message that is only an
+address gets no procedure (``data/address_words.txt``)."""

@@ -55,6 +55,7 @@ from rapidfuzz.distance import OSA
 
 from procedures.aliases import (
     ABBREVIATIONS,
+    ADDRESS_WORDS,
     CONTEXT,
     EVERYDAY_NAMES,
     FILLER,
@@ -500,7 +501,7 @@ class SearchIndex:
             doc = self._by_code[code]
             if allowed is None or doc in allowed:
                 return [self._hit(doc, 1.0)]
-        if _off_topic(query) or self._only_a_name(query):
+        if _off_topic(query) or _only_an_address(query) or self._only_a_name(query):
             return []
         query, negated = _negated(query)
         query = self._without_reason(query)
@@ -1573,6 +1574,42 @@ def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
     if not phrases:
         return query, ()
     return _NEGATION.sub(" ", query), tuple(phrases)
+
+
+_ADDRESS_WORDS = {tuple(_term(w)[0] for w in tokens(entry)) for entry in ADDRESS_WORDS}
+_ADDRESS_LONGEST = max(len(words) for words in _ADDRESS_WORDS)
+_ADDRESS_NAME_WORDS = 4
+
+
+def _only_an_address(text: str) -> bool:
+    """Whether the text is only an address ("số 12 ngõ 5 phường Cầu Giấy"): a run of parts,
+    each an address word (:data:`procedures.aliases.ADDRESS_WORDS`, without accents) followed
+    by a number or a name of at most :data:`_ADDRESS_NAME_WORDS` words without digits, one of
+    them with a number ("đường bộ", "phòng cháy" stay searches)."""
+    words = [_term(w)[0] for w in tokens(text)]
+    i, numbered = 0, False
+    while i < len(words):
+        size = _address_word(words, i)
+        if not size:
+            return False
+        i += size
+        if i < len(words) and words[i].isdigit():
+            numbered, i = True, i + 1
+            continue
+        name = 0
+        while i < len(words) and not words[i].isdigit() and not _address_word(words, i):
+            name, i = name + 1, i + 1
+        if not 1 <= name <= _ADDRESS_NAME_WORDS:
+            return False
+    return numbered
+
+
+def _address_word(words: Sequence[str], i: int) -> int:
+    """How many words the longest address word at ``words[i]`` takes (0: none)."""
+    for size in range(_ADDRESS_LONGEST, 0, -1):
+        if tuple(words[i : i + size]) in _ADDRESS_WORDS:
+            return size
+    return 0
 
 
 def _spellings(words: Iterable[str]) -> dict[str, frozenset[str]]:
