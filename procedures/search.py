@@ -1586,10 +1586,11 @@ _ADDRESS_NAME_WORDS = 4
 
 
 def _only_an_address(text: str) -> bool:
-    """Whether the text is only an address ("số 12 ngõ 5 phường Cầu Giấy"): a run of parts,
-    each an address word (:data:`procedures.aliases.ADDRESS_WORDS`, without accents) followed
-    by a number or a name of at most :data:`_ADDRESS_NAME_WORDS` words without digits, one of
-    them with a number ("đường bộ", "phòng cháy" stay searches)."""
+    """Whether the text is only an address ("số 12 ngõ 5 phường Cầu Giấy") or a phone number
+    ("sđt 0903 123 456"): a run of parts, each an address word
+    (:data:`procedures.aliases.ADDRESS_WORDS`, without accents) followed by numbers or a name
+    of at most :data:`_ADDRESS_NAME_WORDS` words without digits, one of them with a number
+    ("đường bộ", "phòng cháy" stay searches)."""
     words = [_term(w)[0] for w in tokens(text)]
     i, numbered = 0, False
     while i < len(words):
@@ -1598,7 +1599,8 @@ def _only_an_address(text: str) -> bool:
             return False
         i += size
         if i < len(words) and words[i].isdigit():
-            numbered, i = True, i + 1
+            while i < len(words) and words[i].isdigit():  # "0903 123 456"
+                numbered, i = True, i + 1
             continue
         name = 0
         while i < len(words) and not words[i].isdigit() and not _address_word(words, i):

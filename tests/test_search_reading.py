@@ -3,6 +3,8 @@ clause, shorthand, and catalogue words that only look like shorthand."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from procedures.catalogue import load_bundled
@@ -77,8 +79,10 @@ def test_a_passive_word_inside_a_citizen_phrase(index: SearchIndex) -> None:
     assert [hit.code for hit in without.search("gplx bị hỏng", limit=1)] == ["3.000347"]
 
 
-def test_half_of_a_compound_is_a_weak_witness(index: SearchIndex) -> None:
-    # The names write "đào" almost only in "đào tạo": digging ("dao dat") is hardly training.
+def test_half_of_a_compound_is_a_weak_witness() -> None:
+    # The official names (without the citizens' phrasings, which also dig: "đào ao") write
+    # "đào" almost only in "đào tạo": digging ("dao dat") is hardly training.
+    index = SearchIndex.build([replace(p, aliases=[]) for p in load_bundled()])
     dug = index.search("xin cap phep dao dat", limit=1)
     assert not dug or not dug[0].confident
     # Said whole, the compound finds the training licence as before.
