@@ -140,6 +140,13 @@ kinh doanh") scores this share of itself."""
 """Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
 
 FIELD_WORD_BONUS = 0.04
+WEAK_RELEVANCE = 0.3
+"""The most a surface that is no witness of its procedure scores: one content word alone, or,
+typed without accents, words scattered over a name (see `SearchIndex._score`)."""
+DOC_WORDS_BONUS = 0.2
+"""A surface is scored with this share of the query cover that the procedure's other names
+explain and it does not: a procedure is found by the best of its names, helped by the rest
+("góp vốn mở công ty với bạn" by one, "công ty cổ phần" by its official name)."""
 """Added to the prior of a procedure whose field's name holds a word of the query its names do
 not ("nộp dần tiền thuế nợ hải quan": the same name stands in the fields Thuế and Hải quan)."""
 _CANDIDATES = 80
@@ -653,6 +660,7 @@ class SearchIndex:
                 priors[doc]
                 + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
                 + (FIELD_WORD_BONUS if field_hits[fields[doc]] else 0.0)
+                + DOC_WORDS_BONUS
                 for doc in candidates
             ]
         )
@@ -679,10 +687,15 @@ class SearchIndex:
             # The field's name may explain a word of the query a surface does not ("… hải
             # quan" of a name in the field Hải quan): that surface gets FIELD_WORD_BONUS.
             field_word = FIELD_WORD_BONUS if hits else 0.0
+            explained = frozenset().union(*(p for *_, p in matching)) if matching else frozenset()
             if matching and popularity[doc] and not compiled.long_message:
-                cover = _doc_cover(compiled, frozenset().union(*(p for *_, p in matching)))
+                cover = _doc_cover(compiled, explained)
                 prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
-            most_relevance = max(matching[0][0], 0.0) + field_word if matching else 0.0
+            # The most the other names can add (`DOC_WORDS_BONUS`) and the field's name.
+            shares = compiled.shares
+            extra_most = DOC_WORDS_BONUS * min(1.0, sum(shares.get(w, 0.0) for w in explained))
+            extra_most += field_word
+            most_relevance = max(matching[0][0], 0.0) + extra_most if matching else 0.0
             if matching and (most_relevance + prior) / _SCALE + _BOUND_SLACK < threshold:
                 continue
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
@@ -692,10 +705,17 @@ class SearchIndex:
             # scored, or stops early (the score is the best of them all the same).
             for surface_bound, surface, present in matching:
                 floor = need if need > best else best
-                if surface_bound + field_word + _BOUND_SLACK < floor:
+                if surface_bound + extra_most + _BOUND_SLACK < floor:
                     break
                 extra = field_word if field_word and not hits <= present else 0.0
-                relevance = self._score(surface, present, compiled, floor - extra)
+                others = sum(shares.get(w, 0.0) for w in explained - present)
+                others = DOC_WORDS_BONUS * min(1.0, others)
+                relevance = self._score(surface, present, compiled, floor - extra - others)
+                if (relevance + extra + prior) / _SCALE >= min_score:
+                    # The others help a surface that finds the procedure by itself: they
+                    # rank what is found, and never make an answer of scattered words
+                    # ("cuoi tuan nay di dau choi": "cưới" in one name, "chơi" in another).
+                    extra += others
                 if relevance > 0:
                     best = max(best, relevance + extra)
             score = (best + prior) / _SCALE if best > 0 else 0.0
@@ -814,7 +834,7 @@ class SearchIndex:
         # One content word alone: capped (`_score`).
         content_words = np.bincount(row_of, required[number] * arrays.row_content[entries], size)
         capped = (content_words <= 1) & (surface_cover < 0.99)
-        relevance = np.where(capped, np.minimum(relevance, 0.3), relevance)
+        relevance = np.where(capped, np.minimum(relevance, WEAK_RELEVANCE), relevance)
         bounds = np.where(matching, relevance * arrays.factor[surface_ids], -1.0)
         return surface_ids, bounds, starts
 
@@ -1137,7 +1157,7 @@ class SearchIndex:
         ):
             # One word alone ("tên", "yêu") is not enough to name a procedure, unless the
             # surface is exactly that word.
-            relevance = min(relevance, 0.3)
+            relevance = min(relevance, WEAK_RELEVANCE)
         elif (
             # Without accents a syllable matches any word of its letters ("an" án, "mua" mưa):
             # a short query's words scattered over a name, no two of them side by side there as
@@ -1146,7 +1166,7 @@ class SearchIndex:
             and not query.long_message
             and not _witnessed_pair(sequence, required_matched - guessed, positions)
         ):
-            relevance = min(relevance, 0.3)
+            relevance = min(relevance, WEAK_RELEVANCE)
         return relevance * surface.factor
 
     # --- query analysis -------------------------------------------------------------------
