@@ -9,7 +9,9 @@ synthetic catalogue of 50,000 procedures. Then a report over the v2 set
 (``tests/data/search_eval_v2.tsv``, issue 12): top-1, top-3 and MRR per kind, separately for the
 dev and the held-out part, and the out-of-scope quiet rate (an out-of-scope query is quiet when
 the engine returns nothing), for motcua and the FTS5 baseline (``--v2-only`` prints just this
-report). Only aggregates are printed: never read the held-out part query by query. Baselines:
+report; ``--stripped`` the same report over copies of the v2 queries with every accent taken
+off, đ → d, as many citizens type). Only aggregates are printed: never read the held-out part
+query by query. Baselines:
 
 - **FTS5**: SQLite ``unicode61 remove_diacritics 2`` over the official names, query words
   OR-ed, ranked by BM25 (a plain search box); also over names + curated aliases;
@@ -214,13 +216,15 @@ class V2Row:
     split: str
 
 
-def read_eval_v2(path: Path = EVAL_V2) -> list[V2Row]:
-    """The v2 set: query, codes (empty = out of scope), kind, field, split (dev / heldout)."""
+def read_eval_v2(path: Path = EVAL_V2, stripped: bool = False) -> list[V2Row]:
+    """The v2 set: query, codes (empty = out of scope), kind, field, split (dev / heldout);
+    `stripped`: each query without its accents (:func:`fold`)."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith(("#", "query\t")):
             continue
         query, codes, kind, field, split = line.split("\t")
+        query = fold(query) if stripped else query
         rows.append(V2Row(query, {c for c in codes.split(",") if c}, kind, field, split))
     return rows
 
@@ -244,8 +248,8 @@ def v2_figures(search: Searcher, rows: list[V2Row]) -> dict[tuple[str, str], tup
     return out
 
 
-def v2_report(procedures: Sequence[Procedure]) -> str:
-    rows = read_eval_v2()
+def v2_report(procedures: Sequence[Procedure], stripped: bool = False) -> str:
+    rows = read_eval_v2(stripped=stripped)
     fields = {
         split: len({r.field for r in rows if r.split == split and r.field})
         for split in ("dev", "heldout")
@@ -256,8 +260,8 @@ def v2_report(procedures: Sequence[Procedure]) -> str:
         figures[name] = v2_figures(search, rows)
         del search
     title = (
-        f"## v2 evaluation set ({len(rows)} queries; dev: {fields['dev']} fields, "
-        f"held-out: {fields['heldout']} fields)"
+        f"## v2 evaluation set{', accents stripped' if stripped else ''} ({len(rows)} queries; "
+        f"dev: {fields['dev']} fields, held-out: {fields['heldout']} fields)"
     )
     out = [title]
     for split, heading in (("heldout", "Held-out part"), ("dev", "Dev part")):
@@ -336,10 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3, help="latency passes over the queries")
     parser.add_argument("--v2-only", action="store_true", help="only the v2 set report")
+    parser.add_argument(
+        "--stripped", action="store_true", help="only the v2 report, queries without accents"
+    )
     args = parser.parse_args(argv)
 
-    if args.v2_only:
-        print(v2_report(load_bundled()))
+    if args.v2_only or args.stripped:
+        print(v2_report(load_bundled(), stripped=args.stripped))
         return 0
     rows = read_eval(EVAL)
     start = start_up(rows[0][0])  # first, while nothing of the engine has run yet
