@@ -254,6 +254,7 @@ class _Query:
     # The variant words (:data:`VARIANT_WORDS`, folded) the query says: with their accents
     # when it has them ("lái xe" does not say "lại").
     variants: frozenset[str] = frozenset()
+    guessed: frozenset[int] = frozenset()  # the slots (by number) of `_Slot.guessed`
 
 
 @dataclass
@@ -264,6 +265,9 @@ class _Slot:
     whole_first: bool = False  # the first alternative (a citizen's phrase) counts only whole
     fields: frozenset[str] = frozenset()  # the fields whose lexicon holds the phrase
     story: bool = False  # a context word or phrase (optional): part of the story told
+    # One word typed without the accents of the everyday name it is read as ("cuoi": cưới →
+    # kết hôn, though it may be cuối or cười): its reading's words were not said side by side.
+    guessed: bool = False
 
 
 @dataclass
@@ -875,6 +879,7 @@ class SearchIndex:
             long_message=long_message,
             need_weight=required_weight * _NEED_SLOTS / required_slots if long_message else 0.0,
             spans=_matched_spans(compiled) if long_message else {},
+            guessed=frozenset(number for number, s in enumerate(slots) if s.guessed),
             variants=frozenset(
                 t.folded
                 for s in slots
@@ -909,8 +914,14 @@ class SearchIndex:
         # up to pair with a neighbour, their pairing witnesses nothing ("an com" → "án có").
         guessed: set[str] = set()
         sequence: list[str] = []
+        # Places in `sequence` whose word the citizen did not type next to the one before: the
+        # words of the reading of a guessed slot (`_Slot.guessed`), when the query asks more
+        # than it ("cuoi tuan … choi"; "giay to cuoi" is kết hôn).
+        unsaid: set[int] = set()
         accents: dict[tuple[str, str], float] = {}
-        for optional, slot_weight, alternatives, words, default in query.slots:
+        for number, (optional, slot_weight, alternatives, words, default) in enumerate(
+            query.slots
+        ):
             if words.isdisjoint(present):
                 sequence.extend(default)
                 continue
@@ -933,6 +944,8 @@ class SearchIndex:
                     continue  # "sổ đỏ" is a phrase: its "sổ" alone is not it
                 if got and total and got / total > best_fraction:
                     best_fraction, best_terms = got / total, terms
+            if number in query.guessed and query.required_slots > 1:
+                unsaid.update(range(len(sequence) + 1, len(sequence) + len(best_terms)))
             for folded, key, marked, guess, _weight in best_terms:
                 sequence.append(folded)
                 if folded in present:
@@ -1048,7 +1061,7 @@ class SearchIndex:
             # in the query, are likely other words ("an com chua"), not a witness of the name.
             not query.accented
             and not query.long_message
-            and not _witnessed_pair(sequence, required_matched - guessed, positions)
+            and not _witnessed_pair(sequence, required_matched - guessed, positions, unsaid)
         ):
             relevance = min(relevance, 0.3)
         return relevance * surface.factor
@@ -1321,7 +1334,15 @@ class SearchIndex:
                 )
             optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
             fields = vocabulary.fields.get(phrase, frozenset())
-            return _Slot(alternatives, weight, optional, whole_first=keep_original, fields=fields)
+            guessed = len(span) == 1 and entry[0][0][2] and not span[0][2]
+            return _Slot(
+                alternatives,
+                weight,
+                optional,
+                whole_first=keep_original,
+                fields=fields,
+                guessed=guessed,
+            )
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler
         if not (spellings and loose and any(_accents_agree(s, span) for s in spellings)):
@@ -1716,11 +1737,18 @@ def _one_content_word_at_most(
 
 
 def _witnessed_pair(
-    sequence: Sequence[str], terms: set[str], positions: Mapping[str, Sequence[int]]
+    sequence: Sequence[str],
+    terms: set[str],
+    positions: Mapping[str, Sequence[int]],
+    unsaid: set[int],
 ) -> bool:
     """Whether two of `terms` said side by side in the query (`sequence`) stand side by side
-    in the surface too, in either order ("trong cay" of "cây trồng")."""
-    for first, second in pairwise(sequence):
+    in the surface too, in either order ("trong cay" of "cây trồng"). The words at `unsaid`
+    places were not typed next to the one before (`_Slot.guessed`): they witness nothing by
+    themselves."""
+    for place, (first, second) in enumerate(pairwise(sequence), start=1):
+        if place in unsaid:
+            continue
         if first != second and first in terms and second in terms:
             before, after = positions[first], positions[second]
             if any(p + 1 in after or p - 1 in after for p in before):
