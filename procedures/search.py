@@ -1221,7 +1221,7 @@ class SearchIndex:
             if slot.optional or len(slot.alternatives) != 1 or len(slot.alternatives[0]) != 1:
                 continue
             term = slot.alternatives[0][0]
-            if len(term.folded) < (2 if accented else 3) or term.folded.isdigit():
+            if term.folded.isdigit():
                 continue
             if accented:  # neighbours in the need: filler and context words are no witnesses
                 before_term = next((s.alternatives[0][-1] for s in reversed(slots[:i])
@@ -1241,9 +1241,12 @@ class SearchIndex:
                 continue
             if not accented and word in _FILLER_FOLDED:
                 # Without accents a filler spelling that pairs with no neighbour is the filler
-                # word ("hkd can giay to": cần), not a typo of another word ("cap").
+                # word ("hkd can giay to": cần), not a typo of another word ("cap"); a short
+                # one too ("nha em co can ho", "di khai": có, đi).
                 slots[i] = replace(slot, optional=True)
                 continue
+            if len(word) < (2 if accented else 3):
+                continue  # too short to tell a typo from another word
             repair = (self._accented_repair if accented else self._folded_repair)(
                 term, before, after
             )

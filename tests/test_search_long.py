@@ -42,6 +42,19 @@ def test_content_words_of_a_long_message_typed_without_accents(index: SearchInde
         assert story not in words, words
 
 
+def test_short_filler_typed_without_accents_is_filler(index: SearchIndex) -> None:
+    # "co", "di", "a" (có, đi, ạ) pair with no neighbour here: filler, as with their accents.
+    message = (
+        "bo me toi o que co mot chiec xe may cu, gio toi muon di sang ten xe ve cho minh "
+        "thi lam the nao a"
+    )
+    words = index.content_words(message)
+    assert "sang" in words and "ten" in words
+    for filler in ("co", "di", "a"):
+        assert filler not in words, words
+    assert index.search(message)[0].code == "1.013076"  # đăng ký sang tên xe
+
+
 def test_a_context_word_in_a_catalogue_word_pair_stays_a_content_word(index: SearchIndex) -> None:
     # "bảo" (he/she says) is context, "bảo hiểm" is not; "chỉ" (only) is, "địa chỉ" is not.
     words = index.content_words(
