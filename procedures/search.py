@@ -316,6 +316,9 @@ class SearchIndex:
         self._loose_context: set[str] = set()
         self._bigrams: dict[tuple[str, str], int] = {}
         self._key_bigrams: set[tuple[str, str]] = set()
+        # Word pairs of the names (folded) in which "mot", "cai" or "duoc" is another word than
+        # the small word of a phrase (:data:`GAP_WORDS`): mốt, cải tạo, dược phẩm.
+        self._gap_bound: set[tuple[str, str]] = set()
         self._keys: list[str] = []  # the accented words of the names (accent keys), sorted
         self._key_set: set[str] = set()
         self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
@@ -392,6 +395,9 @@ class SearchIndex:
             for pair in zip(surface.folded, surface.folded[1:], strict=False):
                 bigrams[pair] = bigrams.get(pair, 0) + 1
             index._key_bigrams.update(pairwise(surface.keys))
+            for at, (word, key) in enumerate(zip(surface.folded, surface.keys, strict=True)):
+                if word in _LOOSE_GAP and key not in _GAP_KEYS:
+                    index._gap_bound.update(pairwise(surface.folded[max(0, at - 1) : at + 2]))
             surface.content_total = sum(
                 index._idf[t] for t, c in zip(surface.folded, surface.content, strict=True) if c
             )
@@ -1150,13 +1156,23 @@ class SearchIndex:
         công ty", "mở thêm một chi nhánh"): the phrase's slot and an optional slot for those
         words, and the number of words they take."""
         gap_words = _GAP_KEYS if accented else _GAP_FOLDED
+        bound = self._gap_bound
         for size in range(min(longest + 2, len(flat) - i), 2, -1):
             span = flat[i : i + size]
             for gap in range(1, size - 1):
                 for width in (1, 2):
                     words = span[gap : gap + width]
                     if gap + width >= size or any(
-                        (w[1] if accented else w[0]) not in gap_words for w in words
+                        (w[1] if accented else w[0]) not in gap_words
+                        and (
+                            # Without accents "mot", "cai", "duoc" are the small word only
+                            # where they form no pair of the names as another word.
+                            accented
+                            or w[0] not in _LOOSE_GAP
+                            or (span[gap + n - 1][0], w[0]) in bound
+                            or (w[0], span[gap + n + 1][0]) in bound
+                        )
+                        for n, w in enumerate(words)
                     ):
                         continue
                     rest = span[:gap] + span[gap + width :]
@@ -1923,8 +1939,10 @@ GAP_WORDS = (
 """Small words a citizen puts inside a known phrase ("đóng hẳn công ty", "mở thêm chi nhánh",
 "gplx bị hỏng")."""
 _GAP_KEYS = frozenset(_term(word)[1] for word in GAP_WORDS)
-# Without accents "mot", "cai" and "duoc" are often words of their own (mốt, cải, dược).
-_GAP_FOLDED = frozenset(_term(word)[0] for word in GAP_WORDS) - {"mot", "cai", "duoc"}
+# Without accents "mot", "cai" and "duoc" are often words of their own (mốt, cải, dược): they
+# are small words only where they pair with no neighbour as such (`SearchIndex._gap_bound`).
+_LOOSE_GAP = frozenset({"mot", "cai", "duoc"})
+_GAP_FOLDED = frozenset(_term(word)[0] for word in GAP_WORDS) - _LOOSE_GAP
 
 # Exported for benchmarks and tests that want the exact folding the index uses.
 fold_for_index = _iy

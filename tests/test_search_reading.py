@@ -75,3 +75,11 @@ def test_a_passive_word_inside_a_citizen_phrase(index: SearchIndex) -> None:
     assert without.content_words("gplx bị hỏng")[0] == "gplx hong"
     assert without.content_words("gplx bi hong")[0] == "gplx hong"
     assert [hit.code for hit in without.search("gplx bị hỏng", limit=1)] == ["3.000347"]
+
+
+def test_mot_inside_a_citizen_phrase_typed_without_accents(index: SearchIndex) -> None:
+    # "mot" is một inside "mo them mot chi nhanh" as in "mở thêm một chi nhánh"; it pairs with
+    # no neighbour there as another word (mốt).
+    accented = index.content_words("công ty tôi muốn mở thêm một chi nhánh")
+    assert index.content_words("cong ty toi muon mo them mot chi nhanh") == accented
+    assert "mo chi nhanh" in accented
