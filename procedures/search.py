@@ -1086,7 +1086,7 @@ class SearchIndex:
         accented = any(t[2] for t in flat)
         long_message = story or len(raw_words) >= LONG_MESSAGE_WORDS
         slots = self._segmentation(flat, accented, long_message)
-        self._add_context_repairs(slots, accented)
+        self._add_context_repairs(slots, accented, long_message)
         return slots
 
     def _segmentation(
@@ -1226,7 +1226,9 @@ class SearchIndex:
             return (first[1], second[1]) in self._key_bigrams
         return (first[0], second[0]) in self._bigrams
 
-    def _add_context_repairs(self, slots: list[_Slot], accented: bool) -> None:
+    def _add_context_repairs(
+        self, slots: list[_Slot], accented: bool, long_message: bool = False
+    ) -> None:
         """A known word that fits none of its neighbours may be a typo of one that does:
         "ho chiu" → "ho chieu"; in a text with accents also a real syllable typed for another
         ("gia hạng" → gia hạn, "căng cước" → căn cước, "khai tữ" → khai tử), judged on the
@@ -1255,11 +1257,13 @@ class SearchIndex:
                 word, before, after = term.folded, _folded_of(before_term), _folded_of(after_term)
             if (before, word) in bigrams or (word, after) in bigrams:
                 continue
-            if not accented and word in _FILLER_FOLDED:
+            story = long_message and word in _CONTEXT_WORDS
+            if not accented and (word in _FILLER_FOLDED or story):
                 # Without accents a filler spelling that pairs with no neighbour is the filler
                 # word ("hkd can giay to": cần), not a typo of another word ("cap"); a short
-                # one too ("nha em co can ho", "di khai": có, đi).
-                slots[i] = replace(slot, optional=True)
+                # one too ("nha em co can ho", "di khai": có, đi). In a long message a context
+                # spelling too ("doanh thu khoang 1 ty": khoảng).
+                slots[i] = replace(slot, optional=True, story=story)
                 continue
             if len(word) < (2 if accented else 3):
                 continue  # too short to tell a typo from another word
