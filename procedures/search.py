@@ -1236,7 +1236,10 @@ class SearchIndex:
         alternative of the slot."""
         bigrams = self._key_bigrams if accented else self._bigrams
         for i, slot in enumerate(slots):
-            if slot.optional or len(slot.alternatives) != 1 or len(slot.alternatives[0]) != 1:
+            if slot.optional or len(slot.alternatives[0]) != 1:
+                continue
+            # A word read as an everyday name is only judged as filler below ("de": đê điều).
+            if len(slot.alternatives) != 1 and not slot.guessed:
                 continue
             term = slot.alternatives[0][0]
             if term.folded.isdigit():
@@ -1260,12 +1263,13 @@ class SearchIndex:
             story = long_message and word in _CONTEXT_WORDS
             if not accented and (word in _FILLER_FOLDED or story):
                 # Without accents a filler spelling that pairs with no neighbour is the filler
-                # word ("hkd can giay to": cần), not a typo of another word ("cap"); a short
-                # one too ("nha em co can ho", "di khai": có, đi). In a long message a context
-                # spelling too ("doanh thu khoang 1 ty": khoảng).
+                # word ("hkd can giay to": cần), not a typo of another word ("cap") nor the
+                # everyday name of its letters ("gi de chay xe": để, not đê); a short one too
+                # ("nha em co can ho", "di khai": có, đi). In a long message a context spelling
+                # too ("doanh thu khoang 1 ty": khoảng).
                 slots[i] = replace(slot, optional=True, story=story)
                 continue
-            if len(word) < (2 if accented else 3):
+            if slot.guessed or len(word) < (2 if accented else 3):
                 continue  # too short to tell a typo from another word
             repair = (self._accented_repair if accented else self._folded_repair)(
                 term, before, after

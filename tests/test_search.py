@@ -252,6 +252,12 @@ def test_one_unaccented_word_read_as_a_phrase_is_no_witness_beside_others(
     assert top(index, "dang ky cuoi o dau") == "1.000894"
 
 
+def test_an_unaccented_filler_word_is_not_read_as_an_everyday_name(index: SearchIndex) -> None:
+    """"de" pairing with no neighbour is để, as typed with accents, not đê (đê điều)."""
+    assert index.content_words("can lam giay to gi de mo quan an") == ["mo quan an"]
+    assert top(index, "can lam giay to gi de mo quan an") == "1.001612"  # hộ kinh doanh
+
+
 def test_unaccented_words_side_by_side_in_either_order_still_find(index: SearchIndex) -> None:
     """A pair of the query's words standing together in a name is the witness, in either order
     ("trong cay" of "cây trồng")."""
