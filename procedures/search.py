@@ -268,6 +268,7 @@ class _Slot:
     # One word typed without the accents of the everyday name it is read as ("cuoi": cưới →
     # kết hôn, though it may be cuối or cười): its reading's words were not said side by side.
     guessed: bool = False
+    spelling: str = ""  # a guessed slot: the accent key of the name's word ("mât1")
 
 
 @dataclass
@@ -321,6 +322,7 @@ class SearchIndex:
         self._gap_bound: set[tuple[str, str]] = set()
         self._keys: list[str] = []  # the accented words of the names (accent keys), sorted
         self._key_set: set[str] = set()
+        self._spellings: dict[str, tuple[str, ...]] = {}  # folded word → its accent keys
         self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
         self._vocabulary = _vocabulary(())
         self._field_list: list[FieldInfo] | None = None
@@ -421,6 +423,10 @@ class SearchIndex:
         index._arrays = index._surface_arrays()
         index._key_set = {key for pair in index._key_bigrams for key in pair}
         index._keys = sorted(key for key in index._key_set if len(key) > 1)
+        spellings: dict[str, list[str]] = {}
+        for key in sorted(index._key_set):
+            spellings.setdefault(_iy(fold(key.rstrip("012345"))), []).append(key)
+        index._spellings = {word: tuple(keys) for word, keys in spellings.items()}
         # An unaccented word counts as filler only where the catalogue itself mostly uses it so
         # ("cho" yes; "ho" no: it is mostly hộ, "chieu" mostly chiếu).
         index._loose_filler = {
@@ -1259,6 +1265,12 @@ class SearchIndex:
             else:
                 word, before, after = term.folded, _folded_of(before_term), _folded_of(after_term)
             if (before, word) in bigrams or (word, after) in bigrams:
+                if slot.guessed and not self._spelled_pair(slot.spelling, before, after):
+                    # Its letters pair with a neighbour, never as the name's word: another word
+                    # ("mat hang": mặt hàng, not mất).
+                    slots[i] = replace(
+                        slot, alternatives=slot.alternatives[:1], guessed=False, spelling=""
+                    )
                 continue
             story = long_message and word in _CONTEXT_WORDS
             if not accented and (word in _FILLER_FOLDED or story):
@@ -1276,6 +1288,14 @@ class SearchIndex:
             )
             if repair is not None:
                 slot.alternatives.append([repair])
+
+    def _spelled_pair(self, key: str, before: str, after: str) -> bool:
+        """Whether the accented word `key` forms a pair of the names with a spelling of the
+        folded word `before` or `after`."""
+        spellings = self._spellings
+        return any((k, key) in self._key_bigrams for k in spellings.get(before, ())) or any(
+            (key, k) in self._key_bigrams for k in spellings.get(after, ())
+        )
 
     def _near_keys(self, key: str) -> list[str]:
         """The accented words of the names one edit away from `key` (remembered: the words
@@ -1362,6 +1382,7 @@ class SearchIndex:
             optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
             fields = vocabulary.fields.get(phrase, frozenset())
             guessed = len(span) == 1 and entry[0][0][2] and not span[0][2]
+            spelling = entry[0][0][1] if guessed else ""
             return _Slot(
                 alternatives,
                 weight,
@@ -1369,6 +1390,7 @@ class SearchIndex:
                 whole_first=keep_original,
                 fields=fields,
                 guessed=guessed,
+                spelling=spelling,
             )
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler
