@@ -22,6 +22,8 @@ from importlib import resources
 
 CONTEXT_FILE = "context_words.txt"
 OFF_TOPIC_FILE = "off_topic.txt"
+PERSON_NAMES_FILE = "person_names.txt"
+ADDRESS_WORDS_FILE = "address_words.txt"
 
 # Shorthand → official words (first expansion is used to rewrite catalogue texts).
 ABBREVIATIONS: dict[str, list[str]] = {
@@ -402,3 +404,36 @@ OFF_TOPIC: list[str] = read_context_words(
 )
 """Phrases of shopping, market and everyday-life questions ("giá vàng hôm nay", "quán nào
 ngon"): a message holding one is no question about a procedure. "…" joins two parts."""
+
+
+def read_sections(text: str) -> dict[str, list[str]]:
+    """Entries of a list in ``[section]`` parts (as :func:`read_context_words` reads each)."""
+    sections: dict[str, list[str]] = {}
+    name = ""
+    lines: list[str] = []
+    for line in [*text.splitlines(), "[]"]:
+        header = line.strip()
+        if header.startswith("[") and header.endswith("]"):
+            if name:
+                sections[name] = read_context_words("\n".join(lines))
+            name, lines = header[1:-1].strip(), []
+        else:
+            lines.append(line)
+    return sections
+
+
+_PERSON_NAMES = read_sections(
+    resources.files("procedures.data").joinpath(PERSON_NAMES_FILE).read_text(encoding="utf-8")
+)
+SURNAMES: list[str] = _PERSON_NAMES["surnames"]
+"""Common Vietnamese surnames: a message of 2–4 words that starts with one and forms no word
+pair of the catalogue is a person's name, not a search (``data/person_names.txt``)."""
+MIDDLE_NAMES: list[str] = _PERSON_NAMES["middle names"]
+"""Common middle names (Văn, Thị, Đức…): the second word of a name of 3 or 4 words."""
+
+
+ADDRESS_WORDS: list[str] = read_context_words(
+    resources.files("procedures.data").joinpath(ADDRESS_WORDS_FILE).read_text(encoding="utf-8")
+)
+"""Words that open a part of an address ("số", "ngõ", "phường"): a message that is only an
+address gets no procedure (``data/address_words.txt``)."""

@@ -6,6 +6,12 @@ popularity weight, clean fees and time limits, and a document list written for c
 papers everybody brings first, then one list per case) in place of the record's. Unconfirmed
 facts stay marked (``verified: false`` and ``unverified`` notes): citizens read only that the
 information is being checked, never the note itself.
+
+Beside it, ``procedures/data/phrasings.tsv`` gives every procedure of the catalogue the words
+the people who need it use to ask for it ("bán tàu cá xóa tên khỏi sổ đăng ký" for "Xóa đăng
+ký tàu cá…"), written from the names without sight of any evaluation query; they are added to
+the aliases (the catalogue's "Tên gọi khác" column, so an official edits them there) and the
+search reads them as names. They mark no procedure as curated.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from procedures.catalogue import CHANNEL_KINDS, Channel, Document, Fee, Procedure, TimeLimit
 
 OVERLAY_FILE = "curated.json"
+PHRASINGS_FILE = "phrasings.tsv"
 
 
 @lru_cache(maxsize=1)
@@ -30,8 +37,21 @@ def curated_codes() -> set[str]:
     return set(load_overlay()["procedures"])
 
 
+@lru_cache(maxsize=1)
+def load_phrasings() -> dict[str, list[str]]:
+    """Code → the citizens' phrasings of :data:`PHRASINGS_FILE` (``code<TAB>phrase`` lines)."""
+    text = resources.files("procedures.data").joinpath(PHRASINGS_FILE).read_text(encoding="utf-8")
+    phrasings: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            code, phrase = line.split("\t")
+            phrasings.setdefault(code.strip(), []).append(" ".join(phrase.split()))
+    return phrasings
+
+
 def apply_overlay(procedures: list[Procedure], overlay: dict[str, Any] | None = None) -> list[str]:
-    """Apply the overlay in place; returns the overlay codes missing from `procedures`."""
+    """Apply the overlay and the phrasings in place; returns the overlay codes missing from
+    `procedures` (phrasings of codes a catalogue lacks are left out without a word)."""
     overlay = overlay if overlay is not None else load_overlay()
     entries: dict[str, dict[str, Any]] = overlay["procedures"]
     by_code = {p.code: p for p in procedures}
@@ -42,6 +62,11 @@ def apply_overlay(procedures: list[Procedure], overlay: dict[str, Any] | None = 
             missing.append(code)
             continue
         curate(procedure, entry, overlay.get("data_date", ""))
+    phrasings = load_phrasings()
+    for procedure in procedures:
+        for phrase in phrasings.get(procedure.code, ()):
+            if phrase not in procedure.aliases:
+                procedure.aliases.append(phrase)
     return missing
 
 

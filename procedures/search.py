@@ -53,7 +53,16 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from procedures.aliases import ABBREVIATIONS, CONTEXT, EVERYDAY_NAMES, FILLER, OFF_TOPIC
+from procedures.aliases import (
+    ABBREVIATIONS,
+    ADDRESS_WORDS,
+    CONTEXT,
+    EVERYDAY_NAMES,
+    FILLER,
+    MIDDLE_NAMES,
+    OFF_TOPIC,
+    SURNAMES,
+)
 from procedures.catalogue import LEVEL_LABELS, LEVELS, Procedure
 from procedures.lexicon import Entry
 from procedures.lexicon import bundled as bundled_lexicon
@@ -213,6 +222,9 @@ class _Surface:
     content_total: float = 0.0
     variants: frozenset[str] = frozenset()  # the words of VARIANT_WORDS it holds (folded)
     head: bool = False  # the head of the official name (`_head`)
+    # Word → the second halves after it, when each of its places is the first half of a
+    # compound (`_halves`).
+    halves: dict[str, frozenset[str]] | None = None
 
 
 @dataclass
@@ -363,6 +375,10 @@ class SearchIndex:
                 ids.append(len(index._surfaces))
                 index._surfaces.append(surface)
                 terms.update(surface.folded)
+            # A variant ("Cấp lại …") stays one by every name: its aliases and result names
+            # ("giáo viên dạy lái bị mất giấy") do not make it the plain member of its family.
+            for number in ids[1:]:
+                index._surfaces[number].variants |= index._surfaces[ids[0]].variants
             index._doc_surfaces.append(ids)
             index._doc_variants.append(
                 frozenset().union(*(index._surfaces[i].variants for i in ids))
@@ -393,6 +409,8 @@ class SearchIndex:
         context_total: dict[str, int] = {}
         context_uses: dict[str, int] = {}
         bigrams = index._bigrams
+        key_uses: dict[str, int] = {}
+        key_pairs: dict[tuple[str, str], int] = {}
         for surface in index._surfaces:
             for pair in zip(surface.folded, surface.folded[1:], strict=False):
                 bigrams[pair] = bigrams.get(pair, 0) + 1
@@ -400,6 +418,10 @@ class SearchIndex:
             for at, (word, key) in enumerate(zip(surface.folded, surface.keys, strict=True)):
                 if word in _LOOSE_GAP and key not in _GAP_KEYS:
                     index._gap_bound.update(pairwise(surface.folded[max(0, at - 1) : at + 2]))
+            for key in surface.keys:
+                key_uses[key] = key_uses.get(key, 0) + 1
+            for pair in pairwise(surface.keys):
+                key_pairs[pair] = key_pairs.get(pair, 0) + 1
             surface.content_total = sum(
                 index._idf[t] for t, c in zip(surface.folded, surface.content, strict=True) if c
             )
@@ -419,6 +441,9 @@ class SearchIndex:
             surface.folded = tuple(surface.folded)  # type: ignore[assignment]
             surface.keys = tuple(surface.keys)  # type: ignore[assignment]
             surface.content = tuple(surface.content)  # type: ignore[assignment]
+        compounds = _compounds(key_uses, key_pairs)
+        for surface in index._surfaces:
+            surface.halves = _halves(surface, compounds)
         index._word_ids = {word: number for number, word in enumerate(sorted(postings))}
         index._arrays = index._surface_arrays()
         index._key_set = {key for pair in index._key_bigrams for key in pair}
@@ -496,7 +521,7 @@ class SearchIndex:
             doc = self._by_code[code]
             if allowed is None or doc in allowed:
                 return [self._hit(doc, 1.0)]
-        if _off_topic(query):
+        if _off_topic(query) or _only_an_address(query) or self._only_a_name(query):
             return []
         query, negated = _negated(query)
         query = self._without_reason(query)
@@ -521,6 +546,40 @@ class SearchIndex:
                     best[hit.code] = scaled
         ranked = sorted(best.values(), key=lambda h: (-h.score, self._by_code[h.code]))
         return ranked[:limit]
+
+    def _only_a_name(self, text: str) -> bool:
+        """Whether the text is only a person's name ("Phạm Văn Đồng", "bui thi lan"): 2 to 4
+        words, the first a surname (:data:`procedures.aliases.SURNAMES`), the second a middle
+        name (:data:`~procedures.aliases.MIDDLE_NAMES`) when there are 3 or 4, no two
+        neighbours a word pair of the catalogue's names (with their accents when both have
+        them: "hộ khẩu", "ho chieu" stay searches) and no phrase of the dictionaries
+        ("cccd"). Read as a search, a name's syllables find any name that scatters them ("xâm
+        phạm … văn phòng")."""
+        words = tokens(text)
+        if not 2 <= len(words) <= 4 or not all(w.isalpha() for w in words):
+            return False
+        terms = [_term(w) for w in words]
+        if not _spelled(terms[0], _SURNAMES):
+            return False
+        if len(terms) > 2 and not _spelled(terms[1], _MIDDLE_NAMES):
+            return False
+        # The surname and middle name of a longer name may spell a pair without accents
+        # ("do thi" đô thị, "vu van" dịch vụ vận tải): the given name must pair with neither.
+        for first, second in pairwise(terms[1:] if len(terms) > 2 else terms):
+            if first[2] and second[2]:
+                if (first[1], second[1]) in self._key_bigrams:
+                    return False
+            elif (first[0], second[0]) in self._bigrams:
+                return False
+        folded = [t[0] for t in terms]
+        vocabulary = self._vocabulary
+        # One word of an everyday name may be a given name ("quặng" typed "quang").
+        for size in range(1, len(folded) + 1):
+            for start in range(len(folded) - size + 1):
+                phrase = " ".join(folded[start : start + size])
+                if phrase in vocabulary.abbreviations or size > 1 and phrase in vocabulary.names:
+                    return False
+        return True
 
     def _generic(self, sentence: str) -> bool:
         """Whether a sentence of a long message says only words of many procedures (in more
@@ -599,17 +658,14 @@ class SearchIndex:
             matching.sort(key=lambda item: -item[0])
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
             hits = field_hits[fields[doc]]
-            weighed = matching and popularity[doc] and not compiled.long_message
-            if matching and (hits or weighed):
-                explained = frozenset().union(*(p for *_, p in matching))
-                if hits and not hits <= explained:
-                    # The field's name explains a word of the query the procedure's names
-                    # do not.
-                    prior += FIELD_WORD_BONUS
-                if weighed:
-                    cover = _doc_cover(compiled, explained)
-                    prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
-            if matching and (max(matching[0][0], 0.0) + prior) / _SCALE + _BOUND_SLACK < threshold:
+            # The field's name may explain a word of the query a surface does not ("… hải
+            # quan" of a name in the field Hải quan): that surface gets FIELD_WORD_BONUS.
+            field_word = FIELD_WORD_BONUS if hits else 0.0
+            if matching and popularity[doc] and not compiled.long_message:
+                cover = _doc_cover(compiled, frozenset().union(*(p for *_, p in matching)))
+                prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
+            most_relevance = max(matching[0][0], 0.0) + field_word if matching else 0.0
+            if matching and (most_relevance + prior) / _SCALE + _BOUND_SLACK < threshold:
                 continue
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
             need = (threshold - _BOUND_SLACK) * _SCALE - prior - _BOUND_SLACK
@@ -618,9 +674,12 @@ class SearchIndex:
             # scored, or stops early (the score is the best of them all the same).
             for surface_bound, surface, present in matching:
                 floor = need if need > best else best
-                if surface_bound + _BOUND_SLACK < floor:
+                if surface_bound + field_word + _BOUND_SLACK < floor:
                     break
-                best = max(best, self._score(surface, present, compiled, floor))
+                extra = field_word if field_word and not hits <= present else 0.0
+                relevance = self._score(surface, present, compiled, floor - extra)
+                if relevance > 0:
+                    best = max(best, relevance + extra)
             score = (best + prior) / _SCALE if best > 0 else 0.0
             if asked and not asked <= doc_variants[doc]:
                 score *= ASKED_VARIANT_FACTOR
@@ -916,6 +975,7 @@ class SearchIndex:
         if query.required_terms.isdisjoint(present):
             return 0.0
         keys = surface.keys
+        halves = surface.halves
         matched_weight = optional_matched = 0.0
         accent_hits = accent_total = 0
         accent_agreement = 0.0
@@ -951,6 +1011,8 @@ class SearchIndex:
                             accents[(folded, key)] = factor
                     if repaired:
                         factor *= 0.8
+                    if halves and folded in halves and halves[folded].isdisjoint(query.terms):
+                        factor *= HALF_FACTOR
                     got += weight * factor
                 if whole and not all(t[0] in present for t in terms):
                     continue  # "sổ đỏ" is a phrase: its "sổ" alone is not it
@@ -1588,6 +1650,63 @@ def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
     return _NEGATION.sub(" ", query), tuple(phrases)
 
 
+_ADDRESS_WORDS = {tuple(_term(w)[0] for w in tokens(entry)) for entry in ADDRESS_WORDS}
+_ADDRESS_LONGEST = max(len(words) for words in _ADDRESS_WORDS)
+_ADDRESS_NAME_WORDS = 4
+
+
+def _only_an_address(text: str) -> bool:
+    """Whether the text is only an address ("số 12 ngõ 5 phường Cầu Giấy") or a phone number
+    ("sđt 0903 123 456"): a run of parts, each an address word
+    (:data:`procedures.aliases.ADDRESS_WORDS`, without accents) followed by numbers or a name
+    of at most :data:`_ADDRESS_NAME_WORDS` words without digits, one of them with a number
+    ("đường bộ", "phòng cháy" stay searches)."""
+    words = [_term(w)[0] for w in tokens(text)]
+    i, numbered = 0, False
+    while i < len(words):
+        size = _address_word(words, i)
+        if not size:
+            return False
+        i += size
+        if i < len(words) and words[i].isdigit():
+            while i < len(words) and words[i].isdigit():  # "0903 123 456"
+                numbered, i = True, i + 1
+            continue
+        name = 0
+        while i < len(words) and not words[i].isdigit() and not _address_word(words, i):
+            name, i = name + 1, i + 1
+        if not 1 <= name <= _ADDRESS_NAME_WORDS:
+            return False
+    return numbered
+
+
+def _address_word(words: Sequence[str], i: int) -> int:
+    """How many words the longest address word at ``words[i]`` takes (0: none)."""
+    for size in range(_ADDRESS_LONGEST, 0, -1):
+        if tuple(words[i : i + size]) in _ADDRESS_WORDS:
+            return size
+    return 0
+
+
+def _spellings(words: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Folded word → the accent keys of its spellings in `words`."""
+    table: dict[str, frozenset[str]] = {}
+    for word in words:
+        folded, key, _marked = _term(word)
+        table[folded] = table.get(folded, frozenset()) | {key}
+    return table
+
+
+_SURNAMES = _spellings(SURNAMES)
+_MIDDLE_NAMES = _spellings(MIDDLE_NAMES)
+
+
+def _spelled(term: tuple[str, str, bool], table: Mapping[str, frozenset[str]]) -> bool:
+    """Whether a word is one of `table`'s: typed with accents, as one of its spellings."""
+    spellings = table.get(term[0])
+    return spellings is not None and (not term[2] or term[1] in spellings)
+
+
 def _asked_variants(query: str) -> frozenset[str]:
     """The variant words (folded, as in :data:`VARIANT_WORDS`) a query asks for by one of
     :data:`VARIANT_PHRASES`: with its accents when typed with them; without, only the two-word
@@ -1712,6 +1831,42 @@ def _accent_factor(query_key: str, surface_key: str) -> float:
 
 _BOUND_SLACK = 1e-9
 """Rounding room between :meth:`SearchIndex._bounds` and the score it bounds."""
+
+
+COMPOUND_SHARE = 0.9
+"""A word the catalogue's names write at least this share of the time before one partner ("đào"
+before "tạo", "căn" before "cước") is the first half of a compound there…"""
+COMPOUND_USES = 5
+"""…when the names use it at least this many times (fewer say nothing)."""
+HALF_FACTOR = 0.3
+"""A query word matched only by first halves of compounds whose second half the query does not
+say counts this share of its weight: "đào đất" is hardly "đào tạo", "đang" hardly "đăng ký"."""
+
+
+def _compounds(uses: Mapping[str, int], pairs: Mapping[tuple[str, str], int]) -> dict[str, str]:
+    """The words (accent keys) that are the first half of a compound in the names
+    (:data:`COMPOUND_SHARE`), with the second half."""
+    best: dict[str, tuple[int, str]] = {}
+    for (first, second), count in sorted(pairs.items()):
+        if count > best.get(first, (0, ""))[0]:
+            best[first] = (count, second)
+    return {
+        word: second
+        for word, (count, second) in best.items()
+        if uses[word] >= COMPOUND_USES and count >= COMPOUND_SHARE * uses[word]
+    }
+
+
+def _halves(surface: _Surface, compounds: Mapping[str, str]) -> dict[str, frozenset[str]] | None:
+    """The words of a surface each of whose places is the first half of a compound
+    (:func:`_compounds`), with the second halves (folded) standing after them; None when
+    there are none."""
+    keys, folded = surface.keys, surface.folded
+    halves: dict[str, frozenset[str]] = {}
+    for word, places in sorted(surface.positions.items()):
+        if all(p + 1 < len(keys) and compounds.get(keys[p]) == keys[p + 1] for p in places):
+            halves[word] = frozenset(folded[p + 1] for p in places)
+    return halves or None
 
 
 def _doc_cover(query: _Query, present: frozenset[str]) -> float:

@@ -51,7 +51,12 @@ def engine_version() -> str:
     for module in (search, aliases, lexicon, normalize, catalogue):
         digest.update(Path(str(module.__file__)).read_bytes())
     # The context-word list is data the index is built with (`aliases.CONTEXT`).
-    for name in (aliases.CONTEXT_FILE, aliases.OFF_TOPIC_FILE):
+    for name in (
+        aliases.CONTEXT_FILE,
+        aliases.OFF_TOPIC_FILE,
+        aliases.PERSON_NAMES_FILE,
+        aliases.ADDRESS_WORDS_FILE,
+    ):
         digest.update(resources.files("procedures.data").joinpath(name).read_bytes())
     digest.update(platform.python_version().encode())
     for package in ("rapidfuzz", "numpy"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,9 @@ def test_bundled_lexicon_maps_onto_the_catalogue_in_every_field(procedures: list
 
 
 def test_lexicon_words_reach_the_official_procedure(procedures: list) -> None:
-    plain, read = SearchIndex.build(procedures, ()), SearchIndex.build(procedures)
+    # Without the procedures' aliases (the citizens' phrasings reach them too).
+    bare = [replace(p, aliases=[]) for p in procedures]
+    plain, read = SearchIndex.build(bare, ()), SearchIndex.build(bare)
     for query, code in (("đổi tiền rách", "2.001077"), ("khoan giếng lấy nước", "1.001662")):
         assert [h.code for h in plain.search(query, limit=1)] != [code]
         assert [h.code for h in read.search(query, limit=1)] == [code]

@@ -28,7 +28,8 @@ def test_content_words_keep_the_need_and_drop_the_story(index: SearchIndex) -> N
         "vợ em mới về nhà chồng sau đám cưới, giờ muốn nhập hộ khẩu thì cần giấy tờ gì ạ"
     )
     assert "nhap ho khau" in words
-    for story in ("vo", "em", "nha chong", "dam cuoi", "nha", "chong", "dam", "gio", "muon"):
+    # ("về nhà chồng sau khi cưới" is how citizens ask for thường trú: those words may stay.)
+    for story in ("vo", "em", "dam cuoi", "chong", "dam", "gio", "muon"):
         assert story not in words, words
 
 
