@@ -78,6 +78,9 @@ from procedures.normalize import (
 )
 
 MIN_SCORE = 0.45
+OFF_TOPIC_REST_WORDS = 2
+"""A message with a shopping phrase the catalogue's names use too ("trả góp") is searched when
+the rest of it says at least this many content words (see `SearchIndex.search`)."""
 """Below this a result is not shown at all ("nothing fits")."""
 CONFIDENT_SCORE = 0.6
 """At or above this a result may be presented as the answer rather than a suggestion."""
@@ -338,6 +341,9 @@ class SearchIndex:
         self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
         self._vocabulary = _vocabulary(())
         self._field_list: list[FieldInfo] | None = None
+        # The off-topic phrases (`search`), apart and in the catalogue's names.
+        self._off_topic = _phrases_pattern(OFF_TOPIC)
+        self._named_off_topic = _phrases_pattern(())
 
     # --- building -------------------------------------------------------------------------
 
@@ -441,6 +447,10 @@ class SearchIndex:
             surface.folded = tuple(surface.folded)  # type: ignore[assignment]
             surface.keys = tuple(surface.keys)  # type: ignore[assignment]
             surface.content = tuple(surface.content)  # type: ignore[assignment]
+        names = "\n".join(" ".join(surface.folded) for surface in index._surfaces)
+        named = [p for p in OFF_TOPIC if "…" not in p and _phrases_pattern([p]).search(names)]
+        index._off_topic = _phrases_pattern(p for p in OFF_TOPIC if p not in named)
+        index._named_off_topic = _phrases_pattern(named)
         compounds = _compounds(key_uses, key_pairs)
         for surface in index._surfaces:
             surface.halves = _halves(surface, compounds)
@@ -521,8 +531,32 @@ class SearchIndex:
             doc = self._by_code[code]
             if allowed is None or doc in allowed:
                 return [self._hit(doc, 1.0)]
-        if _off_topic(query) or _only_an_address(query) or self._only_a_name(query):
+        if _only_an_address(query) or self._only_a_name(query):
             return []
+        # A shopping or everyday-life phrase ("giá vàng hôm nay", "uy tín") makes a message
+        # off topic. One the catalogue's names use too ("xổ số", "trả góp") does, unless the
+        # rest of the message says enough to name a procedure ("nợ thuế nhiều quá xin trả
+        # góp"; not "xổ số hôm nay"): then only procedures whose names say it, and that fit
+        # well, are found.
+        folded = _folded_text(query)
+        if self._off_topic.search(folded):
+            return []
+        said = self._named_off_topic.findall(folded)
+        if said:
+            rest = self._named_off_topic.sub(" ", folded)
+            if sum(len(w.split()) for w in self.content_words(rest)) < OFF_TOPIC_REST_WORDS:
+                return []
+            return [
+                hit
+                for hit in self._search(query, limit * 2, allowed, max(min_score, CONFIDENT_SCORE))
+                if self._says(self._by_code[hit.code], tuple(_phrase_terms(p) for p in said))
+            ][:limit]
+        return self._search(query, limit, allowed, min_score)
+
+    def _search(
+        self, query: str, limit: int, allowed: set[int] | None, min_score: float
+    ) -> list[Hit]:
+        """`search` past the messages that find nothing (codes, names, addresses, shopping)."""
         query, negated = _negated(query)
         query = self._without_reason(query)
         found = self._ranked(query, limit, allowed, min_score, negated=negated)
@@ -1603,22 +1637,23 @@ def _needs(text: str) -> list[str]:
     return [m.group(1).strip() for m in _NEED.finditer(text) if len(tokens(m.group(1))) >= 3]
 
 
-def _off_topic_pattern() -> re.Pattern[str]:
-    """One pattern for all :data:`procedures.aliases.OFF_TOPIC` phrases, on folded text."""
-    phrases = []
-    for phrase in OFF_TOPIC:
-        parts = [" ".join(_iy(fold(w)) for w in tokens(part)) for part in phrase.split("…")]
-        phrases.append(r"\b.*\b".join(map(re.escape, parts)))
-    return re.compile(r"\b(?:" + "|".join(phrases) + r")\b")
+def _phrase_terms(folded: str) -> tuple[tuple[str, str], ...]:
+    """A folded phrase as :meth:`SearchIndex._says` reads it (any accents)."""
+    return tuple((word, word) for word in folded.split())
 
 
-_OFF_TOPIC = _off_topic_pattern()
+def _folded_text(text: str) -> str:
+    return " ".join(_iy(fold(w)) for w in tokens(text))
 
 
-def _off_topic(query: str) -> bool:
-    """Whether the text asks a shopping, market or everyday-life question
-    (:data:`procedures.aliases.OFF_TOPIC`)."""
-    return _OFF_TOPIC.search(" ".join(_iy(fold(w)) for w in tokens(query))) is not None
+def _phrases_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
+    """One pattern for `phrases` (of :data:`procedures.aliases.OFF_TOPIC`) on folded text;
+    "…" joins two parts that must both stand, in order. Matches nothing when there are none."""
+    patterns = [
+        r"\b.*\b".join(re.escape(_folded_text(part)) for part in phrase.split("…"))
+        for phrase in phrases
+    ]
+    return re.compile(r"\b(?:" + "|".join(patterns) + r")\b" if patterns else r"(?!)")
 
 
 _NEGATION = re.compile(

@@ -109,7 +109,19 @@ async def test_a_weak_candidate_is_offered_as_a_question(core: Core) -> None:
 @pytest.mark.parametrize(
     "query",
     ["giá vàng hôm nay bao nhiêu", "cho thuê phòng trọ giá rẻ", "phòng khám răng uy tín",
-     "mua xe máy trả góp", "gia lua hom nay the nao"],
+     "mua điện thoại trả góp lãi suất thấp", "gia lua hom nay the nao", "ket qua xo so"],
 )
 def test_shopping_questions_find_no_procedure(query: str) -> None:
     assert bundled_index().search(query) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("còn nợ thuế xin trả góp", "nộp dần tiền thuế nợ"),
+     ("xin giấy chứng nhận đủ điều kiện kinh doanh xổ số", "kinh doanh xổ số")],
+)
+def test_a_shopping_word_of_the_catalogue_is_searched_with_the_rest(query: str, name: str) -> None:
+    # "trả góp", "xổ số" are shopping words, and words of a few procedures too: said with
+    # enough else, only those procedures are found.
+    hits = bundled_index().search(query)
+    assert hits and name in hits[0].name.lower()
