@@ -283,7 +283,6 @@ class _Slot:
     # One word typed without the accents of the everyday name it is read as ("cuoi": cưới →
     # kết hôn, though it may be cuối or cười): its reading's words were not said side by side.
     guessed: bool = False
-    spelling: str = ""  # a guessed slot: the accent key of the name's word ("mât1")
 
 
 @dataclass
@@ -337,7 +336,6 @@ class SearchIndex:
         self._gap_bound: set[tuple[str, str]] = set()
         self._keys: list[str] = []  # the accented words of the names (accent keys), sorted
         self._key_set: set[str] = set()
-        self._spellings: dict[str, tuple[str, ...]] = {}  # folded word → its accent keys
         self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
         self._vocabulary = _vocabulary(())
         self._field_list: list[FieldInfo] | None = None
@@ -458,10 +456,6 @@ class SearchIndex:
         index._arrays = index._surface_arrays()
         index._key_set = {key for pair in index._key_bigrams for key in pair}
         index._keys = sorted(key for key in index._key_set if len(key) > 1)
-        spellings: dict[str, list[str]] = {}
-        for key in sorted(index._key_set):
-            spellings.setdefault(_iy(fold(key.rstrip("012345"))), []).append(key)
-        index._spellings = {word: tuple(keys) for word, keys in spellings.items()}
         # An unaccented word counts as filler only where the catalogue itself mostly uses it so
         # ("cho" yes; "ho" no: it is mostly hộ, "chieu" mostly chiếu).
         index._loose_filler = {
@@ -1188,7 +1182,7 @@ class SearchIndex:
         accented = any(t[2] for t in flat)
         long_message = story or len(raw_words) >= LONG_MESSAGE_WORDS
         slots = self._segmentation(flat, accented, long_message)
-        self._add_context_repairs(slots, accented, long_message)
+        self._add_context_repairs(slots, accented)
         return slots
 
     def _segmentation(
@@ -1328,9 +1322,7 @@ class SearchIndex:
             return (first[1], second[1]) in self._key_bigrams
         return (first[0], second[0]) in self._bigrams
 
-    def _add_context_repairs(
-        self, slots: list[_Slot], accented: bool, long_message: bool = False
-    ) -> None:
+    def _add_context_repairs(self, slots: list[_Slot], accented: bool) -> None:
         """A known word that fits none of its neighbours may be a typo of one that does:
         "ho chiu" → "ho chieu"; in a text with accents also a real syllable typed for another
         ("gia hạng" → gia hạn, "căng cước" → căn cước, "khai tữ" → khai tử), judged on the
@@ -1338,13 +1330,10 @@ class SearchIndex:
         alternative of the slot."""
         bigrams = self._key_bigrams if accented else self._bigrams
         for i, slot in enumerate(slots):
-            if slot.optional or len(slot.alternatives[0]) != 1:
-                continue
-            # A word read as an everyday name is only judged as filler below ("de": đê điều).
-            if len(slot.alternatives) != 1 and not slot.guessed:
+            if slot.optional or len(slot.alternatives) != 1 or len(slot.alternatives[0]) != 1:
                 continue
             term = slot.alternatives[0][0]
-            if term.folded.isdigit():
+            if len(term.folded) < (2 if accented else 3) or term.folded.isdigit():
                 continue
             if accented:  # neighbours in the need: filler and context words are no witnesses
                 before_term = next((s.alternatives[0][-1] for s in reversed(slots[:i])
@@ -1361,37 +1350,17 @@ class SearchIndex:
             else:
                 word, before, after = term.folded, _folded_of(before_term), _folded_of(after_term)
             if (before, word) in bigrams or (word, after) in bigrams:
-                if slot.guessed and not self._spelled_pair(slot.spelling, before, after):
-                    # Its letters pair with a neighbour, never as the name's word: another word
-                    # ("mat hang": mặt hàng, not mất).
-                    slots[i] = replace(
-                        slot, alternatives=slot.alternatives[:1], guessed=False, spelling=""
-                    )
                 continue
-            story = long_message and word in _CONTEXT_WORDS
-            if not accented and (word in _FILLER_FOLDED or story):
+            if not accented and word in _FILLER_FOLDED:
                 # Without accents a filler spelling that pairs with no neighbour is the filler
-                # word ("hkd can giay to": cần), not a typo of another word ("cap") nor the
-                # everyday name of its letters ("gi de chay xe": để, not đê); a short one too
-                # ("nha em co can ho", "di khai": có, đi). In a long message a context spelling
-                # too ("doanh thu khoang 1 ty": khoảng).
-                slots[i] = replace(slot, optional=True, story=story)
+                # word ("hkd can giay to": cần), not a typo of another word ("cap").
+                slots[i] = replace(slot, optional=True)
                 continue
-            if slot.guessed or len(word) < (2 if accented else 3):
-                continue  # too short to tell a typo from another word
             repair = (self._accented_repair if accented else self._folded_repair)(
                 term, before, after
             )
             if repair is not None:
                 slot.alternatives.append([repair])
-
-    def _spelled_pair(self, key: str, before: str, after: str) -> bool:
-        """Whether the accented word `key` forms a pair of the names with a spelling of the
-        folded word `before` or `after`."""
-        spellings = self._spellings
-        return any((k, key) in self._key_bigrams for k in spellings.get(before, ())) or any(
-            (key, k) in self._key_bigrams for k in spellings.get(after, ())
-        )
 
     def _near_keys(self, key: str) -> list[str]:
         """The accented words of the names one edit away from `key` (remembered: the words
@@ -1478,7 +1447,6 @@ class SearchIndex:
             optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
             fields = vocabulary.fields.get(phrase, frozenset())
             guessed = len(span) == 1 and entry[0][0][2] and not span[0][2]
-            spelling = entry[0][0][1] if guessed else ""
             return _Slot(
                 alternatives,
                 weight,
@@ -1486,7 +1454,6 @@ class SearchIndex:
                 whole_first=keep_original,
                 fields=fields,
                 guessed=guessed,
-                spelling=spelling,
             )
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler

@@ -252,21 +252,6 @@ def test_one_unaccented_word_read_as_a_phrase_is_no_witness_beside_others(
     assert top(index, "dang ky cuoi o dau") == "1.000894"
 
 
-def test_an_unaccented_filler_word_is_not_read_as_an_everyday_name(index: SearchIndex) -> None:
-    """"de" pairing with no neighbour is để, as typed with accents, not đê (đê điều)."""
-    assert index.content_words("can lam giay to gi de mo quan an") == ["mo quan an"]
-    assert top(index, "can lam giay to gi de mo quan an") == "1.001612"  # hộ kinh doanh
-
-
-def test_an_unaccented_word_pairing_as_another_word_is_not_an_everyday_name(
-    index: SearchIndex,
-) -> None:
-    """"dan su" is dân sự, a pair the names use, never "đạn sự": "dan" is not read as đạn
-    (vũ khí) there; "mat giay phep" still reads mất (cấp lại)."""
-    assert top(index, "bang lai quan doi doi sang dan su o dau") == "3.000349"
-    assert top(index, "mat giay phep lai xe") == "3.000348"
-
-
 def test_unaccented_words_side_by_side_in_either_order_still_find(index: SearchIndex) -> None:
     """A pair of the query's words standing together in a name is the witness, in either order
     ("trong cay" of "cây trồng")."""

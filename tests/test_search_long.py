@@ -43,30 +43,6 @@ def test_content_words_of_a_long_message_typed_without_accents(index: SearchInde
         assert story not in words, words
 
 
-def test_short_filler_typed_without_accents_is_filler(index: SearchIndex) -> None:
-    # "co", "di", "a" (có, đi, ạ) pair with no neighbour here: filler, as with their accents.
-    message = (
-        "bo me toi o que co mot chiec xe may cu, gio toi muon di sang ten xe ve cho minh "
-        "thi lam the nao a"
-    )
-    words = index.content_words(message)
-    assert "sang" in words and "ten" in words
-    for filler in ("co", "di", "a"):
-        assert filler not in words, words
-    assert index.search(message)[0].code == "1.013076"  # đăng ký sang tên xe
-
-
-def test_a_context_word_typed_without_accents_that_pairs_with_nothing(index: SearchIndex) -> None:
-    # In a long message "tu", "nen" (tự, nên) pair with no neighbour: context, as with accents.
-    message = (
-        "vo toi sinh be duoc hai tuan, chong di lam xa nen toi muon tu di dang ky khai sinh "
-        "cho con thi can giay to gi"
-    )
-    words = index.content_words(message)
-    assert "tu" not in words and "nen" not in words, words
-    assert index.search(message)[0].code == "1.001193"  # đăng ký khai sinh
-
-
 def test_a_context_word_in_a_catalogue_word_pair_stays_a_content_word(index: SearchIndex) -> None:
     # "bảo" (he/she says) is context, "bảo hiểm" is not; "chỉ" (only) is, "địa chỉ" is not.
     words = index.content_words(
