@@ -9,7 +9,9 @@ synthetic catalogue of 50,000 procedures. Then a report over the v2 set
 (``tests/data/search_eval_v2.tsv``, issue 12): top-1, top-3 and MRR per kind, separately for the
 dev and the held-out part, and the out-of-scope quiet rate (an out-of-scope query is quiet when
 the engine returns nothing), for motcua and the FTS5 baseline (``--v2-only`` prints just this
-report). Only aggregates are printed: never read the held-out part query by query. Baselines:
+report; ``--stripped`` the same report over copies of the v2 and v3 queries with every accent
+taken off, đ → d, as many citizens type). Only aggregates are printed: never read the held-out
+part query by query. Baselines:
 
 - **FTS5**: SQLite ``unicode61 remove_diacritics 2`` over the official names, query words
   OR-ed, ranked by BM25 (a plain search box); also over names + curated aliases;
@@ -216,15 +218,19 @@ class V2Row:
     split: str
 
 
-def read_eval_v2(path: Path = EVAL_V2, split_as: str = "") -> list[V2Row]:
+def read_eval_v2(
+    path: Path = EVAL_V2, split_as: str = "", stripped: bool = False
+) -> list[V2Row]:
     """The v2 set: query, codes (empty = out of scope), kind, field, split (dev / heldout);
-    the v3 set has the same columns (all dev: `split_as` "v3" tells it apart)."""
+    the v3 set has the same columns (all dev: `split_as` "v3" tells it apart); `stripped`:
+    each query without its accents (:func:`fold`)."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith(("#", "query\t")):
             continue
         query, codes, kind, field, split = line.split("\t")
         codes_set = {c for c in codes.split(",") if c}
+        query = fold(query) if stripped else query
         rows.append(V2Row(query, codes_set, kind, field, split_as or split))
     return rows
 
@@ -248,9 +254,14 @@ def v2_figures(search: Searcher, rows: list[V2Row]) -> dict[tuple[str, str], tup
     return out
 
 
-def v2_report(procedures: Sequence[Procedure], held_out: bool = True) -> str:
-    """The v2 report; `held_out` False leaves the held-out part out (while tuning)."""
-    rows = read_eval_v2() + read_eval_v2(EVAL_V3, split_as="v3")
+def v2_report(
+    procedures: Sequence[Procedure], held_out: bool = True, stripped: bool = False
+) -> str:
+    """The v2 report; `held_out` False leaves the held-out part out (while tuning); `stripped`:
+    over copies of the queries without accents."""
+    rows = read_eval_v2(stripped=stripped) + read_eval_v2(
+        EVAL_V3, split_as="v3", stripped=stripped
+    )
     if not held_out:
         rows = [r for r in rows if r.split != "heldout"]
     fields = {
@@ -262,8 +273,9 @@ def v2_report(procedures: Sequence[Procedure], held_out: bool = True) -> str:
         figures[name] = v2_figures(search, rows)
         del search
     title = (
-        f"## v2 and v3 evaluation sets ({len(rows)} queries; v2 dev: {fields['dev']} fields, "
-        f"held-out: {fields['heldout']} fields; v3 dev: {fields['v3']} fields)"
+        f"## v2 and v3 evaluation sets{', accents stripped' if stripped else ''} ({len(rows)} "
+        f"queries; v2 dev: {fields['dev']} fields, held-out: {fields['heldout']} fields; "
+        f"v3 dev: {fields['v3']} fields)"
     )
     out = [title]
     for split, heading in SPLITS.items():
@@ -347,10 +359,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dev-only", action="store_true", help="with --v2-only: leave the held-out part out"
     )
+    parser.add_argument(
+        "--stripped", action="store_true", help="only the v2/v3 report, queries without accents"
+    )
     args = parser.parse_args(argv)
 
-    if args.v2_only:
-        print(v2_report(load_bundled(), held_out=not args.dev_only))
+    if args.v2_only or args.stripped:
+        print(v2_report(load_bundled(), held_out=not args.dev_only, stripped=args.stripped))
         return 0
     rows = read_eval(EVAL)
     start = start_up(rows[0][0])  # first, while nothing of the engine has run yet

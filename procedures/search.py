@@ -276,6 +276,7 @@ class _Query:
     # The variant words (:data:`VARIANT_WORDS`, folded) the query says: with their accents
     # when it has them ("lái xe" does not say "lại").
     variants: frozenset[str] = frozenset()
+    guessed: frozenset[int] = frozenset()  # the slots (by number) of `_Slot.guessed`
 
 
 @dataclass
@@ -286,6 +287,9 @@ class _Slot:
     whole_first: bool = False  # the first alternative (a citizen's phrase) counts only whole
     fields: frozenset[str] = frozenset()  # the fields whose lexicon holds the phrase
     story: bool = False  # a context word or phrase (optional): part of the story told
+    # One word typed without the accents of the everyday name it is read as ("cuoi": cưới →
+    # kết hôn, though it may be cuối or cười): its reading's words were not said side by side.
+    guessed: bool = False
 
 
 @dataclass
@@ -334,6 +338,9 @@ class SearchIndex:
         self._loose_context: set[str] = set()
         self._bigrams: dict[tuple[str, str], int] = {}
         self._key_bigrams: set[tuple[str, str]] = set()
+        # Word pairs of the names (folded) in which "mot", "cai" or "duoc" is another word than
+        # the small word of a phrase (:data:`GAP_WORDS`): mốt, cải tạo, dược phẩm.
+        self._gap_bound: set[tuple[str, str]] = set()
         self._keys: list[str] = []  # the accented words of the names (accent keys), sorted
         self._key_set: set[str] = set()
         self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
@@ -429,6 +436,9 @@ class SearchIndex:
             for pair in zip(surface.folded, surface.folded[1:], strict=False):
                 bigrams[pair] = bigrams.get(pair, 0) + 1
             index._key_bigrams.update(pairwise(surface.keys))
+            for at, (word, key) in enumerate(zip(surface.folded, surface.keys, strict=True)):
+                if word in _LOOSE_GAP and key not in _GAP_KEYS:
+                    index._gap_bound.update(pairwise(surface.folded[max(0, at - 1) : at + 2]))
             for key in surface.keys:
                 key_uses[key] = key_uses.get(key, 0) + 1
             for pair in pairwise(surface.keys):
@@ -996,6 +1006,7 @@ class SearchIndex:
             long_message=long_message,
             need_weight=required_weight * _NEED_SLOTS / required_slots if long_message else 0.0,
             spans=_matched_spans(compiled) if long_message else {},
+            guessed=frozenset(number for number, s in enumerate(slots) if s.guessed),
             variants=frozenset(
                 t.folded
                 for s in slots
@@ -1031,8 +1042,14 @@ class SearchIndex:
         # up to pair with a neighbour, their pairing witnesses nothing ("an com" → "án có").
         guessed: set[str] = set()
         sequence: list[str] = []
+        # Places in `sequence` whose word the citizen did not type next to the one before: the
+        # words of the reading of a guessed slot (`_Slot.guessed`), when the query asks more
+        # than it ("cuoi tuan … choi"; "giay to cuoi" is kết hôn).
+        unsaid: set[int] = set()
         accents: dict[tuple[str, str], float] = {}
-        for optional, slot_weight, alternatives, words, default in query.slots:
+        for number, (optional, slot_weight, alternatives, words, default) in enumerate(
+            query.slots
+        ):
             if words.isdisjoint(present):
                 sequence.extend(default)
                 continue
@@ -1057,6 +1074,8 @@ class SearchIndex:
                     continue  # "sổ đỏ" is a phrase: its "sổ" alone is not it
                 if got and total and got / total > best_fraction:
                     best_fraction, best_terms = got / total, terms
+            if number in query.guessed and query.required_slots > 1:
+                unsaid.update(range(len(sequence) + 1, len(sequence) + len(best_terms)))
             for folded, key, marked, guess, _weight in best_terms:
                 sequence.append(folded)
                 if folded in present:
@@ -1172,7 +1191,7 @@ class SearchIndex:
             # in the query, are likely other words ("an com chua"), not a witness of the name.
             not query.accented
             and not query.long_message
-            and not _witnessed_pair(sequence, required_matched - guessed, positions)
+            and not _witnessed_pair(sequence, required_matched - guessed, positions, unsaid)
         ):
             relevance = min(relevance, WEAK_RELEVANCE)
         return relevance * surface.factor
@@ -1261,13 +1280,23 @@ class SearchIndex:
         công ty", "mở thêm một chi nhánh"): the phrase's slot and an optional slot for those
         words, and the number of words they take."""
         gap_words = _GAP_KEYS if accented else _GAP_FOLDED
+        bound = self._gap_bound
         for size in range(min(longest + 2, len(flat) - i), 2, -1):
             span = flat[i : i + size]
             for gap in range(1, size - 1):
                 for width in (1, 2):
                     words = span[gap : gap + width]
                     if gap + width >= size or any(
-                        (w[1] if accented else w[0]) not in gap_words for w in words
+                        (w[1] if accented else w[0]) not in gap_words
+                        and (
+                            # Without accents "mot", "cai", "duoc" are the small word only
+                            # where they form no pair of the names as another word.
+                            accented
+                            or w[0] not in _LOOSE_GAP
+                            or (span[gap + n - 1][0], w[0]) in bound
+                            or (w[0], span[gap + n + 1][0]) in bound
+                        )
+                        for n, w in enumerate(words)
                     ):
                         continue
                     rest = span[:gap] + span[gap + width :]
@@ -1445,7 +1474,15 @@ class SearchIndex:
                 )
             optional = all(t.key in _FILLER_KEYS for alt in alternatives for t in alt)
             fields = vocabulary.fields.get(phrase, frozenset())
-            return _Slot(alternatives, weight, optional, whole_first=keep_original, fields=fields)
+            guessed = len(span) == 1 and entry[0][0][2] and not span[0][2]
+            return _Slot(
+                alternatives,
+                weight,
+                optional,
+                whole_first=keep_original,
+                fields=fields,
+                guessed=guessed,
+            )
         # In a text written with accents, an unmarked word is written as meant ("anh").
         loose = accented or len(span) > 1 or phrase in self._loose_filler
         if not (spellings and loose and any(_accents_agree(s, span) for s in spellings)):
@@ -1948,11 +1985,18 @@ def _one_content_word_at_most(
 
 
 def _witnessed_pair(
-    sequence: Sequence[str], terms: set[str], positions: Mapping[str, Sequence[int]]
+    sequence: Sequence[str],
+    terms: set[str],
+    positions: Mapping[str, Sequence[int]],
+    unsaid: set[int],
 ) -> bool:
     """Whether two of `terms` said side by side in the query (`sequence`) stand side by side
-    in the surface too, in either order ("trong cay" of "cây trồng")."""
-    for first, second in pairwise(sequence):
+    in the surface too, in either order ("trong cay" of "cây trồng"). The words at `unsaid`
+    places were not typed next to the one before (`_Slot.guessed`): they witness nothing by
+    themselves."""
+    for place, (first, second) in enumerate(pairwise(sequence), start=1):
+        if place in unsaid:
+            continue
         if first != second and first in terms and second in terms:
             before, after = positions[first], positions[second]
             if any(p + 1 in after or p - 1 in after for p in before):
@@ -2124,8 +2168,10 @@ GAP_WORDS = (
 """Small words a citizen puts inside a known phrase ("đóng hẳn công ty", "mở thêm chi nhánh",
 "gplx bị hỏng")."""
 _GAP_KEYS = frozenset(_term(word)[1] for word in GAP_WORDS)
-# Without accents "mot", "cai" and "duoc" are often words of their own (mốt, cải, dược).
-_GAP_FOLDED = frozenset(_term(word)[0] for word in GAP_WORDS) - {"mot", "cai", "duoc"}
+# Without accents "mot", "cai" and "duoc" are often words of their own (mốt, cải, dược): they
+# are small words only where they pair with no neighbour as such (`SearchIndex._gap_bound`).
+_LOOSE_GAP = frozenset({"mot", "cai", "duoc"})
+_GAP_FOLDED = frozenset(_term(word)[0] for word in GAP_WORDS) - _LOOSE_GAP
 
 # Exported for benchmarks and tests that want the exact folding the index uses.
 fold_for_index = _iy

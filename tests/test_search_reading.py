@@ -79,6 +79,14 @@ def test_a_passive_word_inside_a_citizen_phrase(index: SearchIndex) -> None:
     assert [hit.code for hit in without.search("gplx bị hỏng", limit=1)] == ["3.000347"]
 
 
+def test_mot_inside_a_citizen_phrase_typed_without_accents(index: SearchIndex) -> None:
+    # "mot" is một inside "mo them mot chi nhanh" as in "mở thêm một chi nhánh"; it pairs with
+    # no neighbour there as another word (mốt).
+    accented = index.content_words("công ty tôi muốn mở thêm một chi nhánh")
+    assert index.content_words("cong ty toi muon mo them mot chi nhanh") == accented
+    assert "mo chi nhanh" in accented
+
+
 def test_half_of_a_compound_is_a_weak_witness() -> None:
     # The official names (without the citizens' phrasings, which also dig: "đào ao") write
     # "đào" almost only in "đào tạo": digging ("dao dat") is hardly training.
