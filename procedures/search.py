@@ -670,7 +670,7 @@ class SearchIndex:
         fields = self._fields
         # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
-        surface_ids, surface_bounds, starts = self._bounds(candidates, compiled)
+        surface_ids, surface_bounds, starts, others_most = self._bounds(candidates, compiled)
         terms, required_terms = compiled.terms, compiled.required_terms
         surfaces, priors, popularity = self._surfaces, self._priors, self._popularity
         # Per field: the query's required words its name holds (most fields: none).
@@ -681,11 +681,12 @@ class SearchIndex:
                 priors[doc]
                 + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
                 + (FIELD_WORD_BONUS if field_hits[fields[doc]] else 0.0)
-                + DOC_WORDS_BONUS
                 for doc in candidates
             ]
         )
-        best_bounds = np.maximum.reduceat(surface_bounds, starts)
+        best_bounds = np.maximum.reduceat(
+            np.where(surface_bounds >= 0, surface_bounds + others_most, -1.0), starts
+        )
         doc_bounds = np.where(best_bounds >= 0, (np.maximum(best_bounds, 0) + most) / _SCALE, 0)
         ends = [*starts[1:].tolist(), len(surface_ids)]
         starts_list, ids, bounds = starts.tolist(), surface_ids.tolist(), surface_bounds.tolist()
@@ -787,7 +788,7 @@ class SearchIndex:
 
     def _bounds(
         self, candidates: list[int], query: _Query
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """At least what :meth:`_score` gives each surface of the candidates, computed at once
         without matching: each query word the surface holds brings its largest share of the
         query cover (:func:`_cover_shares`; in a long message, of the need-sized share `_score`
@@ -799,7 +800,8 @@ class SearchIndex:
         Returns the surfaces' ids (the candidates' in turn), their bounds (-1 for a surface
         that cannot score: it explains no required word, or is a name's head holding one word
         of the query: the name holding it is scored) and, per candidate, where its surfaces
-        start in those two."""
+        start in those two; and for each surface, the most the candidate's other surfaces can
+        add to it (`DOC_WORDS_BONUS`)."""
         arrays = self._arrays
         assert arrays is not None
         counts = arrays.doc_count[candidates]
@@ -822,6 +824,12 @@ class SearchIndex:
         size = len(surface_ids)
         got = np.bincount(row_of, arrays.row_weights[entries], size)
         cover = np.bincount(row_of, shares[number], size)
+        # What the candidate's other surfaces can add (`DOC_WORDS_BONUS`): the cover shares of
+        # the query words any of its surfaces holds and this one does not.
+        doc_of = np.repeat(np.arange(len(candidates)), counts)
+        held = np.unique(doc_of[row_of] * len(words) + number)
+        doc_shares = np.bincount(held // len(words), shares[held % len(words)], len(candidates))
+        others = DOC_WORDS_BONUS * np.minimum(1.0, np.maximum(doc_shares[doc_of] - cover, 0.0))
         required_here = np.bincount(row_of, required[number], size)
         matching = required_here > 0
         matching &= ~(arrays.head[surface_ids] & (np.bincount(row_of, minlength=size) < 2))
@@ -862,7 +870,7 @@ class SearchIndex:
         capped = (content_words <= 1) & (surface_cover < 0.99)
         relevance = np.where(capped, np.minimum(relevance, WEAK_RELEVANCE), relevance)
         bounds = np.where(matching, relevance * arrays.factor[surface_ids], -1.0)
-        return surface_ids, bounds, starts
+        return surface_ids, bounds, starts, others
 
     def _without_reason(self, query: str) -> str:
         """The query without a reason clause ("… vì làm ăn thua lỗ": why, not what, is asked);
