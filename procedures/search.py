@@ -690,52 +690,47 @@ class SearchIndex:
         doc_bounds = np.where(best_bounds >= 0, (np.maximum(best_bounds, 0) + most) / _SCALE, 0)
         ends = [*starts[1:].tolist(), len(surface_ids)]
         starts_list, ids, bounds = starts.tolist(), surface_ids.tolist(), surface_bounds.tolist()
-        shares = compiled.shares
+        others = others_most.tolist()
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
         for number in np.argsort(-doc_bounds, kind="stable").tolist():
             threshold = max(min_score, top[0][0]) if len(top) == limit else min_score
             if doc_bounds[number] + _BOUND_SLACK < threshold:
                 break
             doc = candidates[number]
-            # Its surfaces that explain a required word: (bound, surface, the query's words
-            # it holds).
-            matching = [
-                (bounds[j], surfaces[ids[j]], terms.intersection(surfaces[ids[j]].positions))
-                for j in range(starts_list[number], ends[number])
-                if bounds[j] >= 0
-            ]
+            # Its surfaces that explain a required word, the likeliest first.
+            matching = [j for j in range(starts_list[number], ends[number]) if bounds[j] >= 0]
             if not matching:
                 continue
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
-            explained = frozenset().union(*(p for *_, p in matching))
             if popularity[doc] and not compiled.long_message:
+                explained = frozenset().union(
+                    *(terms.intersection(surfaces[ids[j]].positions) for j in matching)
+                )
                 cover = _doc_cover(compiled, explained)
                 prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
             # What a surface may get besides its relevance: FIELD_WORD_BONUS when the field's
             # name explains a word of the query it does not ("… hải quan" of a name in the
             # field Hải quan); DOC_WORDS_BONUS for the words the procedure's other names
-            # explain, once it finds the procedure by itself (below).
+            # explain (`_bounds`), once it finds the procedure by itself (below).
             hits = field_hits[fields[doc]]
-            scored = []
-            for surface_bound, surface, present in matching:
-                field_word = FIELD_WORD_BONUS if hits and not hits <= present else 0.0
-                others = sum(shares.get(w, 0.0) for w in explained - present)
-                others = DOC_WORDS_BONUS * min(1.0, others)
-                most = surface_bound + field_word + others
-                scored.append((most, field_word, others, surface, present))
-            scored.sort(key=lambda item: -item[0])
-            if (max(scored[0][0], 0.0) + prior) / _SCALE + _BOUND_SLACK < threshold:
+            field_most = FIELD_WORD_BONUS if hits else 0.0
+            matching.sort(key=lambda j: -(bounds[j] + others[j]))
+            most = bounds[matching[0]] + others[matching[0]] + field_most
+            if (most + prior) / _SCALE + _BOUND_SLACK < threshold:
                 continue
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
             need = (threshold - _BOUND_SLACK) * _SCALE - prior - _BOUND_SLACK
             best = 0.0
             # The likeliest surface first: a surface that cannot beat the best so far is not
             # scored, or stops early (the score is the best of them all the same).
-            for most, field_word, others, surface, present in scored:
+            for j in matching:
                 floor = need if need > best else best
-                if most + _BOUND_SLACK < floor:
+                if bounds[j] + others[j] + field_most + _BOUND_SLACK < floor:
                     break
-                relevance = self._score(surface, present, compiled, floor - field_word - others)
+                surface = surfaces[ids[j]]
+                present = terms.intersection(surface.positions)
+                field_word = field_most if hits and not hits <= present else 0.0
+                relevance = self._score(surface, present, compiled, floor - field_word - others[j])
                 if relevance <= 0:
                     continue
                 relevance += field_word
@@ -743,7 +738,7 @@ class SearchIndex:
                     # The others help a surface that finds the procedure by itself: they
                     # rank what is found, and never make an answer of scattered words
                     # ("cuoi tuan nay di dau choi": "cưới" in one name, "chơi" in another).
-                    relevance += others
+                    relevance += others[j]
                 best = max(best, relevance)
             score = (best + prior) / _SCALE if best > 0 else 0.0
             if asked and not asked <= doc_variants[doc]:
