@@ -8,7 +8,13 @@ import pytest
 
 from procedures.catalogue import Procedure, load_bundled
 from procedures.normalize import tokens
-from procedures.search import CONFIDENT_SCORE, SearchIndex, _head, bounded_query
+from procedures.search import (
+    CONFIDENT_SCORE,
+    DOC_WORDS_BONUS,
+    SearchIndex,
+    _head,
+    bounded_query,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -209,15 +215,23 @@ def test_the_bound_that_skips_candidates_is_never_below_their_score(index: Searc
         candidates = index._candidates(required, None)
         if not candidates:
             continue
-        surface_ids, bounds, _starts = index._bounds(candidates, query)
-        for surface_id, bound in zip(surface_ids.tolist(), bounds.tolist(), strict=True):
-            surface = index._surfaces[surface_id]
-            present = query.terms.intersection(surface.positions)
-            score = index._score(surface, present, query)
-            if surface.head and len(present) < 2:
-                continue  # not bounded (-1): the name that holds the word is scored instead
-            assert max(bound, 0.0) + 1e-12 >= score, text
-            checked += 1
+        surface_ids, bounds, starts, others = index._bounds(candidates, query)
+        ids, bounds_list = surface_ids.tolist(), bounds.tolist()
+        ends = [*starts[1:].tolist(), len(ids)]
+        for start, end in zip(starts.tolist(), ends, strict=True):
+            # What the candidate's other names explain (`DOC_WORDS_BONUS`) is bounded too.
+            present = {j: query.terms.intersection(index._surfaces[ids[j]].positions)
+                       for j in range(start, end)}
+            explained = frozenset().union(*(present[j] for j in present if bounds_list[j] >= 0))
+            for j in range(start, end):
+                surface = index._surfaces[ids[j]]
+                score = index._score(surface, present[j], query)
+                if surface.head and len(present[j]) < 2:
+                    continue  # not bounded (-1): the name that holds the word is scored instead
+                assert max(bounds_list[j], 0.0) + 1e-12 >= score, text
+                shares = sum(query.shares.get(w, 0.0) for w in explained - present[j])
+                assert others[j] + 1e-12 >= DOC_WORDS_BONUS * min(1.0, shares), text
+                checked += 1
     assert checked > 10_000
     assert long_messages > 20
 
