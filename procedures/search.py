@@ -826,8 +826,9 @@ class SearchIndex:
         # What the candidate's other surfaces can add (`DOC_WORDS_BONUS`): the cover shares of
         # the query words any of its surfaces holds and this one does not.
         doc_of = np.repeat(np.arange(len(candidates)), counts)
-        held = np.unique(doc_of[row_of] * len(words) + number)
-        doc_shares = np.bincount(held // len(words), shares[held % len(words)], len(candidates))
+        held = np.zeros((len(candidates), len(words)), np.bool_)  # candidate × query word
+        held[doc_of[row_of], number] = True
+        doc_shares = held @ shares
         others = DOC_WORDS_BONUS * np.minimum(1.0, np.maximum(doc_shares[doc_of] - cover, 0.0))
         required_here = np.bincount(row_of, required[number], size)
         matching = required_here > 0
