@@ -809,15 +809,13 @@ class SearchIndex:
         lengths = arrays.row_start[surface_ids + 1] - arrays.row_start[surface_ids]
         entries = _ranges(arrays.row_start[surface_ids], lengths)
         row_of = np.repeat(np.arange(len(surface_ids)), lengths)  # an entry's surface
-        # The query's words the catalogue has, by id; each entry's place among them, if any.
+        # The query's words the catalogue has; each entry's place among them, if any.
         words = [w for w in sorted(query.terms) if w in self._word_ids]
-        ids = np.array([self._word_ids[w] for w in words], np.int32)
-        order = np.argsort(ids)
-        ids = ids[order]
-        entry_words = arrays.row_words[entries]
-        found = np.minimum(np.searchsorted(ids, entry_words), len(ids) - 1)
-        hit = ids[found] == entry_words
-        row_of, entries, number = row_of[hit], entries[hit], order[found[hit]]
+        places = np.full(len(self._word_ids), -1, np.int32)
+        places[[self._word_ids[w] for w in words]] = np.arange(len(words), dtype=np.int32)
+        number = places[arrays.row_words[entries]]
+        hit = number >= 0
+        row_of, entries, number = row_of[hit], entries[hit], number[hit]
         shares = np.array([query.shares.get(w, 0.0) for w in words])
         required = np.array([w in query.required_terms for w in words], np.float64)
         size = len(surface_ids)
