@@ -387,12 +387,12 @@ class SearchIndex:
                 )
             terms: set[str] = set()
             ids = []
-            for text, factor, head in _surface_texts(procedure):
+            for text, factor, head, alias in _surface_texts(procedure):
                 surface = _make_surface(doc, text, factor, index._vocabulary.rewrite)
                 if not surface.folded:
                     continue
                 surface.head = head
-                if text in procedure.aliases:
+                if alias:
                     aliases.add(len(index._surfaces))
                 ids.append(len(index._surfaces))
                 index._surfaces.append(surface)
@@ -1809,15 +1809,15 @@ def _positions(words: Sequence[str]) -> dict[str, tuple[int, ...]]:
     return {word: tuple(places) for word, places in positions.items()}
 
 
-def _surface_texts(procedure: Procedure) -> list[tuple[str, float, bool]]:
-    """(text, factor, is the name's head) of each surface of a procedure: its official name,
-    the head of that name (:func:`_head`), its aliases, short result names."""
+def _surface_texts(procedure: Procedure) -> list[tuple[str, float, bool, bool]]:
+    """(text, factor, is the name's head, is an alias) of each surface of a procedure: its
+    official name, the head of that name (:func:`_head`), its aliases, short result names."""
     name = _NAME_PREFIX.sub("", procedure.name).strip() or procedure.name
-    texts = [(name, 1.0, False)]
+    texts = [(name, 1.0, False, False)]
     head = _head(name)
     if head:
-        texts.append((head, HEAD_FACTOR, True))
-    texts += [(alias, ALIAS_FACTOR, False) for alias in procedure.aliases]
+        texts.append((head, HEAD_FACTOR, True, False))
+    texts += [(alias, ALIAS_FACTOR, False, True) for alias in procedure.aliases]
     for result in procedure.results[:3]:
         result_name = result.name.strip()
         if (
@@ -1825,7 +1825,7 @@ def _surface_texts(procedure: Procedure) -> list[tuple[str, float, bool]]:
             and len(result_name.split()) <= 6
             and not _GENERIC_RESULT.match(result_name)
         ):
-            texts.append((result_name, 0.8, False))
+            texts.append((result_name, 0.8, False, False))
     return texts
 
 
