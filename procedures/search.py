@@ -469,7 +469,9 @@ class SearchIndex:
             surface.keys = tuple(surface.keys)  # type: ignore[assignment]
             surface.content = tuple(surface.content)  # type: ignore[assignment]
         names = "\n".join(" ".join(surface.folded) for surface in index._surfaces)
-        named = [p for p in OFF_TOPIC if "…" not in p and _phrases_pattern([p]).search(names)]
+        plain = [p for p in OFF_TOPIC if "…" not in p]
+        said = set(_phrases_pattern(plain).findall(names))  # one pass over the names
+        named = [p for p in plain if _folded_text(p) in said]
         index._off_topic = _phrases_pattern(p for p in OFF_TOPIC if p not in named)
         index._named_off_topic = _phrases_pattern(named)
         compounds = _compounds(key_uses, key_pairs)
