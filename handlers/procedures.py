@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from dataclasses import replace
 from weakref import WeakKeyDictionary
 
@@ -89,8 +90,8 @@ def short(label: str) -> str:
     return cut_at_word(label, LABEL_LIMIT)
 
 
-def procedure_button(procedure: Procedure) -> Button:
-    return Button(short(f"{short_name(procedure)} ({procedure.level_label})"),
+def procedure_button(procedure: Procedure, name: str | None = None) -> Button:
+    return Button(short(f"{name or short_name(procedure)} ({procedure.level_label})"),
                   action=f"proc:{procedure.code}")
 
 
@@ -228,10 +229,15 @@ def _shown(query: str) -> str:
 
 def results_reply(query: str, hits: list[Hit], ctx: Context) -> Outgoing:
     found = {hit.code: p for hit in hits if (p := catalogue(ctx).get(hit.code)) is not None}
-    buttons = [[procedure_button(found[hit.code]) if hit.code in found else Button(
+    names = {code: short_name(p) for code, p in found.items()}
+    # One name in two fields ("Nộp dần tiền thuế nợ": Thuế and Hải quan) says its field.
+    shown = Counter(names.values())
+    for code, procedure in found.items():
+        if shown[names[code]] > 1:
+            names[code] = f"{names[code]} – {procedure.field}"
+    buttons = [[procedure_button(p, names[hit.code]) if (p := found.get(hit.code)) else Button(
         short(f"{hit.name} ({hit.level_label})"), action=f"proc:{hit.code}")] for hit in hits]
     buttons.append([fields_button()])
-    names = {code: short_name(p) for code, p in found.items()}
     return Outgoing(text("procedures.results", query=_shown(query), hits=hits, names=names),
                     buttons=buttons)
 

@@ -36,6 +36,13 @@ async def test_free_text_finds_the_procedure(core: Core) -> None:
     assert len([a for a in actions(replies) if a.startswith("proc:1")]) <= 5
 
 
+async def test_one_name_in_two_fields_is_told_apart_by_its_field(core: Core) -> None:
+    # "Nộp dần tiền thuế nợ" stands in Thuế and in Hải quan: the citizen sees which is which.
+    replies = await Dialog(core).say("còn nợ thuế xin nộp dần")
+    shown = [label for label in labels(replies) if "Nộp dần tiền thuế nợ" in label]
+    assert any("Thuế" in label for label in shown) and any("Hải quan" in label for label in shown)
+    assert "Nộp dần tiền thuế nợ – Hải quan" in texts(replies)
+
 
 async def test_the_same_words_again_get_the_same_answer_without_a_search(
         settings: Settings) -> None:
