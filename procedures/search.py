@@ -281,6 +281,10 @@ class _Query:
     # when it has them ("lái xe" does not say "lại").
     variants: frozenset[str] = frozenset()
     guessed: frozenset[int] = frozenset()  # the slots (by number) of `_Slot.guessed`
+    # A short query's word pairs (`_order_pairs`): each pair of neighbours its sequence may
+    # hold, with how often at most; and how many pairs of different words it holds at least.
+    pairs: dict[tuple[str, str], int] = field(default_factory=dict)
+    pairs_least: int = 0
 
 
 @dataclass
@@ -314,6 +318,8 @@ class _SurfaceArrays:
     head: np.ndarray
     variants: np.ndarray  # the variant words it holds, one bit each (:data:`_VARIANT_BITS`)
     text: np.ndarray  # its folded words sorted, as in `_Surface.text` (objects: str)
+    pair_start: np.ndarray  # per surface (and one past the last): where its word pairs start
+    pair_codes: np.ndarray  # its neighbours of different words, each once (`_pair_code`)
 
 
 class SearchIndex:
@@ -763,16 +769,24 @@ class SearchIndex:
 
     def _surface_arrays(self) -> _SurfaceArrays:
         surfaces = self._surfaces
+        word_ids = self._word_ids
         row_start = [0]
         row_words: list[int] = []
         row_weights: list[float] = []
         row_content: list[bool] = []
+        pair_start = [0]
+        pair_codes: list[int] = []
         for surface in surfaces:
             for word, places in surface.positions.items():
-                row_words.append(self._word_ids[word])
+                row_words.append(word_ids[word])
                 row_weights.append(self._idf[word] * len(places))
                 row_content.append(_content_word(word, places, surface.content))
             row_start.append(len(row_words))
+            pair_codes.extend(
+                sorted({_pair_code(word_ids[a], word_ids[b])
+                        for a, b in pairwise(surface.folded) if a != b})
+            )
+            pair_start.append(len(pair_codes))
         return _SurfaceArrays(
             doc_first=np.array([ids[0] if ids else 0 for ids in self._doc_surfaces], np.int64),
             doc_count=np.array([len(ids) for ids in self._doc_surfaces], np.int64),
@@ -786,6 +800,8 @@ class SearchIndex:
             head=np.array([s.head for s in surfaces], np.bool_),
             variants=np.array([_variant_bits(s.variants) for s in surfaces], np.int64),
             text=np.array([s.text for s in surfaces], object),
+            pair_start=np.array(pair_start, np.int64),
+            pair_codes=np.array(pair_codes, np.int64),
         )
 
     def _bounds(
@@ -855,10 +871,15 @@ class SearchIndex:
             texts = arrays.text[surface_ids[scoring]].tolist()
             likeness = process.cdist([query.text], texts, scorer=fuzz.ratio, dtype=np.float64)
             similarity[scoring] = likeness[0] / 100.0
+        # Side by side only where the surface holds two of the query's words at least.
+        order, unwitnessed = self._order_bounds(
+            surface_ids, np.flatnonzero(matching & (np.bincount(row_of, minlength=size) > 1)),
+            query,
+        )
         relevance = (
             W_QUERY * cover**Q_POWER
             + W_SURFACE * surface_cover
-            + W_ORDER
+            + W_ORDER * order
             + W_FUZZY * similarity
             + query.bonus_bound
         )
@@ -868,10 +889,47 @@ class SearchIndex:
         relevance = np.where(unsaid, relevance * VARIANT_FACTOR, relevance)
         # One content word alone: capped (`_score`).
         content_words = np.bincount(row_of, required[number] * arrays.row_content[entries], size)
-        capped = (content_words <= 1) & (surface_cover < 0.99)
+        capped = (content_words <= 1) & (surface_cover < 0.99) | unwitnessed
         relevance = np.where(capped, np.minimum(relevance, WEAK_RELEVANCE), relevance)
         bounds = np.where(matching, relevance * arrays.factor[surface_ids], -1.0)
         return surface_ids, bounds, starts, others
+
+    def _order_bounds(
+        self, surface_ids: np.ndarray, several: np.ndarray, query: _Query
+    ) -> tuple[np.ndarray | float, np.ndarray | bool]:
+        """Per surface, at least the word order `_score` finds (the query's pairs of neighbours
+        the surface holds side by side, over the fewest pairs the query has) and whether it
+        surely finds no witnessed pair (no pair of the query's neighbours side by side in the
+        surface, in either order: `_witnessed_pair`). Only the surfaces at `several` (places
+        in `surface_ids`) may hold a pair. A long message's order is judged on the words each
+        surface explains: there, 1 and False."""
+        if query.long_message or not query.pairs:
+            return 1.0, False
+        word_ids = self._word_ids
+        # Each pair as said, with how often at most, and turned round (for witnesses only).
+        said: dict[int, int] = {}
+        for (first, second), most in query.pairs.items():
+            if first in word_ids and second in word_ids:
+                a, b = word_ids[first], word_ids[second]
+                said[_pair_code(a, b)] = said.get(_pair_code(a, b), 0) + most
+                said.setdefault(_pair_code(b, a), 0)
+        arrays = self._arrays
+        assert arrays is not None
+        size = len(surface_ids)
+        if not said or not len(several):
+            return np.zeros(size), not query.accented
+        codes = np.array(sorted(said), np.int64)
+        most_often = np.array([said[c] for c in codes.tolist()], np.float64)
+        starts = arrays.pair_start[surface_ids[several]]
+        lengths = arrays.pair_start[surface_ids[several] + 1] - starts
+        held = arrays.pair_codes[_ranges(starts, lengths)]
+        place = np.minimum(np.searchsorted(codes, held), len(codes) - 1)
+        hit = codes[place] == held
+        row_of = np.repeat(several, lengths)[hit]
+        adjacent = np.bincount(row_of, most_often[place[hit]], size)
+        order = np.minimum(1.0, adjacent / max(1, query.pairs_least))
+        unwitnessed = np.bincount(row_of, minlength=size) == 0
+        return order, unwitnessed & (not query.accented)
 
     def _without_reason(self, query: str) -> str:
         """The query without a reason clause ("… vì làm ăn thua lỗ": why, not what, is asked);
@@ -1024,6 +1082,7 @@ class SearchIndex:
             need_weight=required_weight * _NEED_SLOTS / required_slots if long_message else 0.0,
             spans=_matched_spans(compiled) if long_message else {},
             guessed=frozenset(number for number, s in enumerate(slots) if s.guessed),
+            **_order_pairs(slots),
             variants=frozenset(
                 t.folded
                 for s in slots
@@ -2153,6 +2212,44 @@ _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in t
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
 _VARIANT_FOLDED = frozenset(_term(word)[0] for word in VARIANT_WORDS)
+
+
+def _pair_code(first: int, second: int) -> int:
+    """Two word ids (:attr:`SearchIndex._word_ids`) as one number."""
+    return first << 32 | second
+
+
+def _order_pairs(slots: Sequence[_Slot]) -> dict[str, Any]:
+    """The pairs of neighbours of the query's word sequences (each slot read by any of its
+    alternatives, as `_score` may), each with how often one sequence may hold it at most; and
+    how many pairs of different words every sequence holds at least (`_Query.pairs`)."""
+    pairs: dict[tuple[str, str], int] = {}
+    least = 0
+    lasts: set[str] = set()
+    for number, slot in enumerate(slots):
+        readings = [[t.folded for t in alternative] for alternative in slot.alternatives]
+        if not readings or not all(readings):
+            return {}  # no bound: `_order_bounds` takes any order
+        most: dict[tuple[str, str], int] = {}
+        fewest = math.inf
+        for words in readings:
+            inside: dict[tuple[str, str], int] = {}
+            for pair in pairwise(words):
+                if pair[0] != pair[1]:
+                    inside[pair] = inside.get(pair, 0) + 1
+            for pair, count in inside.items():
+                most[pair] = max(most.get(pair, 0), count)
+            fewest = min(fewest, sum(inside.values()))
+        for pair, count in most.items():
+            pairs[pair] = pairs.get(pair, 0) + count
+        least += int(fewest)
+        firsts = {words[0] for words in readings}
+        if number:
+            for pair in {(a, b) for a in lasts for b in firsts if a != b}:
+                pairs[pair] = pairs.get(pair, 0) + 1
+            least += lasts.isdisjoint(firsts)
+        lasts = {words[-1] for words in readings}
+    return {"pairs": pairs, "pairs_least": least}
 
 
 def _ranges(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
