@@ -319,7 +319,8 @@ class _SurfaceArrays:
     variants: np.ndarray  # the variant words it holds, one bit each (:data:`_VARIANT_BITS`)
     text: np.ndarray  # its folded words sorted, as in `_Surface.text` (objects: str)
     pair_start: np.ndarray  # per surface (and one past the last): where its word pairs start
-    pair_codes: np.ndarray  # its neighbours of different words, each once (`_pair_code`)
+    pair_first: np.ndarray  # its neighbours of different words, each pair once: the first's
+    pair_second: np.ndarray  # word id, and the second's
 
 
 class SearchIndex:
@@ -775,18 +776,16 @@ class SearchIndex:
         row_weights: list[float] = []
         row_content: list[bool] = []
         pair_start = [0]
-        pair_codes: list[int] = []
+        pairs: list[tuple[int, int]] = []
         for surface in surfaces:
             for word, places in surface.positions.items():
                 row_words.append(word_ids[word])
                 row_weights.append(self._idf[word] * len(places))
                 row_content.append(_content_word(word, places, surface.content))
             row_start.append(len(row_words))
-            pair_codes.extend(
-                sorted({_pair_code(word_ids[a], word_ids[b])
-                        for a, b in pairwise(surface.folded) if a != b})
-            )
-            pair_start.append(len(pair_codes))
+            pairs.extend(sorted({(word_ids[a], word_ids[b])
+                                 for a, b in pairwise(surface.folded) if a != b}))
+            pair_start.append(len(pairs))
         return _SurfaceArrays(
             doc_first=np.array([ids[0] if ids else 0 for ids in self._doc_surfaces], np.int64),
             doc_count=np.array([len(ids) for ids in self._doc_surfaces], np.int64),
@@ -801,7 +800,8 @@ class SearchIndex:
             variants=np.array([_variant_bits(s.variants) for s in surfaces], np.int64),
             text=np.array([s.text for s in surfaces], object),
             pair_start=np.array(pair_start, np.int64),
-            pair_codes=np.array(pair_codes, np.int64),
+            pair_first=np.array([a for a, _ in pairs], np.int32),
+            pair_second=np.array([b for _, b in pairs], np.int32),
         )
 
     def _bounds(
@@ -874,7 +874,7 @@ class SearchIndex:
         # Side by side only where the surface holds two of the query's words at least.
         order, unwitnessed = self._order_bounds(
             surface_ids, np.flatnonzero(matching & (np.bincount(row_of, minlength=size) > 1)),
-            query,
+            places, query,
         )
         relevance = (
             W_QUERY * cover**Q_POWER
@@ -895,40 +895,41 @@ class SearchIndex:
         return surface_ids, bounds, starts, others
 
     def _order_bounds(
-        self, surface_ids: np.ndarray, several: np.ndarray, query: _Query
+        self, surface_ids: np.ndarray, several: np.ndarray, places: np.ndarray, query: _Query
     ) -> tuple[np.ndarray | float, np.ndarray | bool]:
         """Per surface, at least the word order `_score` finds (the query's pairs of neighbours
         the surface holds side by side, over the fewest pairs the query has) and whether it
         surely finds no witnessed pair (no pair of the query's neighbours side by side in the
         surface, in either order: `_witnessed_pair`). Only the surfaces at `several` (places
-        in `surface_ids`) may hold a pair. A long message's order is judged on the words each
+        in `surface_ids`) may hold a pair; `places`: each word id's place among the query's
+        words the catalogue has (-1: none). A long message's order is judged on the words each
         surface explains: there, 1 and False."""
         if query.long_message or not query.pairs:
             return 1.0, False
+        size = len(surface_ids)
+        if not len(several):
+            return np.zeros(size), not query.accented
         word_ids = self._word_ids
-        # Each pair as said, with how often at most, and turned round (for witnesses only).
-        said: dict[int, int] = {}
+        # Each pair as said, with how often at most (first word × second, by place).
+        count = int(places.max()) + 1
+        said = np.zeros((count, count))
         for (first, second), most in query.pairs.items():
             if first in word_ids and second in word_ids:
-                a, b = word_ids[first], word_ids[second]
-                said[_pair_code(a, b)] = said.get(_pair_code(a, b), 0) + most
-                said.setdefault(_pair_code(b, a), 0)
+                said[places[word_ids[first]], places[word_ids[second]]] += most
         arrays = self._arrays
         assert arrays is not None
-        size = len(surface_ids)
-        if not said or not len(several):
-            return np.zeros(size), not query.accented
-        codes = np.array(sorted(said), np.int64)
-        most_often = np.array([said[c] for c in codes.tolist()], np.float64)
         starts = arrays.pair_start[surface_ids[several]]
         lengths = arrays.pair_start[surface_ids[several] + 1] - starts
-        held = arrays.pair_codes[_ranges(starts, lengths)]
-        place = np.minimum(np.searchsorted(codes, held), len(codes) - 1)
-        hit = codes[place] == held
-        row_of = np.repeat(several, lengths)[hit]
-        adjacent = np.bincount(row_of, most_often[place[hit]], size)
+        entries = _ranges(starts, lengths)
+        first, second = places[arrays.pair_first[entries]], places[arrays.pair_second[entries]]
+        both = (first >= 0) & (second >= 0)
+        row_of = np.repeat(several, lengths)[both]
+        first, second = first[both], second[both]
+        adjacent = np.bincount(row_of, said[first, second], size)
         order = np.minimum(1.0, adjacent / max(1, query.pairs_least))
-        unwitnessed = np.bincount(row_of, minlength=size) == 0
+        # A witness: a pair said in either order.
+        either = (said + said.T)[first, second] > 0
+        unwitnessed = np.bincount(row_of[either], minlength=size) == 0
         return order, unwitnessed & (not query.accented)
 
     def _without_reason(self, query: str) -> str:
@@ -2212,11 +2213,6 @@ _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in t
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
 _VARIANT_FOLDED = frozenset(_term(word)[0] for word in VARIANT_WORDS)
-
-
-def _pair_code(first: int, second: int) -> int:
-    """Two word ids (:attr:`SearchIndex._word_ids`) as one number."""
-    return first << 32 | second
 
 
 def _order_pairs(slots: Sequence[_Slot]) -> dict[str, Any]:
