@@ -570,7 +570,7 @@ class SearchIndex:
         said = self._named_off_topic.findall(folded)
         if said:
             rest = self._named_off_topic.sub(" ", folded)
-            if sum(len(w.split()) for w in self.content_words(rest)) < OFF_TOPIC_REST_WORDS:
+            if self._content_word_count(rest) < OFF_TOPIC_REST_WORDS:
                 return []
             return [
                 hit
@@ -586,16 +586,21 @@ class SearchIndex:
         query, negated = _negated(query)
         query = self._without_reason(query)
         found = self._ranked(query, limit, allowed, min_score, negated=negated)
-        short = len(tokens(query)) < LONG_MESSAGE_WORDS
-        if short or (found and found[0].score >= SENTENCES_BELOW):
+        if len(tokens(query)) < LONG_MESSAGE_WORDS:
             return found
         # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
-        # công ty."); unless the whole found a good match, each sentence that names more than
-        # a kind of procedure (`_generic`) is searched too, and a procedure keeps its best score.
+        # công ty."), and the story around it may find another procedure well ("Công ty …
+        # thành lập được 3 năm"). The clause that says what is wanted ("… tôi muốn đóng hẳn
+        # công ty cho xong") is searched too; unless the whole found a good match, so is each
+        # sentence that names more than a kind of procedure (`_generic`). A procedure keeps its
+        # best score.
+        needs = [c for c in _needs(query) if self._content_word_count(c) >= 3]
+        sentences = [] if found and found[0].score >= SENTENCES_BELOW else [
+            s for s in _sentences(query) if not self._generic(s)
+        ]
+        if not sentences and not needs:
+            return found
         best = {hit.code: hit for hit in found}
-        # The clause that says what is wanted ("… tôi định đóng tạm mấy tháng") is one too.
-        needs = [c for c in _needs(query) if len(self.content_words(c)) >= 3]
-        sentences = [s for s in _sentences(query) if not self._generic(s)]
         for sentence in sentences + needs:
             for hit in self._ranked(
                 sentence, limit, allowed, min_score, story=True, negated=negated
@@ -1342,6 +1347,10 @@ class SearchIndex:
             assert choice is not None  # the single word is always an option
             best[i] = choice
         return list(best[0][3])
+
+    def _content_word_count(self, text: str) -> int:
+        """How many words of `text` are content words (a phrase counts each of its words)."""
+        return sum(len(words.split()) for words in self.content_words(text))
 
     def content_words(self, query: str) -> list[str]:
         """The words of a message a procedure is scored on, folded, one entry per word or known

@@ -155,6 +155,15 @@ LONG_MESSAGES = [
         ),
         "1.004194",  # đăng ký tạm trú
     ),
+    (
+        # The story finds "Đăng ký thành lập … công ty TNHH"; the clause that says what is
+        # wanted ("muốn đóng hẳn công ty luôn": a phrase and a word) finds what is meant.
+        (
+            "Công ty TNHH của tôi thành lập năm 2019, mấy năm nay buôn bán ế ẩm, nợ nần đã trả "
+            "xong. Giờ tôi muốn đóng hẳn công ty luôn. Thủ tục thế nào?"
+        ),
+        "2.002023",  # giải thể doanh nghiệp
+    ),
 ]
 
 
