@@ -1366,6 +1366,12 @@ class SearchIndex:
         công ty", "mở thêm một chi nhánh"): the phrase's slot and an optional slot for those
         words, and the number of words they take."""
         gap_words = _GAP_KEYS if accented else _GAP_FOLDED
+        # Most phrases hold no small word at all (the places a gap can be: i + 1 … i + longest).
+        if not any(
+            (w[1] if accented else w[0]) in gap_words or not accented and w[0] in _LOOSE_GAP
+            for w in flat[i + 1 : i + longest + 1]
+        ):
+            return None
         bound = self._gap_bound
         for size in range(min(longest + 2, len(flat) - i), 2, -1):
             span = flat[i : i + size]
