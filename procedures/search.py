@@ -1304,6 +1304,7 @@ class SearchIndex:
         "thành lập công ty | bảo hiểm"); Vietnamese names its head first and qualifies it
         after, so of two readings covering as much the later phrase is the whole one."""
         n = len(flat)
+        words = [t[0] for t in flat]
         # best[i]: (words covered by phrases, -pieces, start of the first phrase, slots) of
         # the best reading of flat[i:].
         best: list[tuple[int, int, int, list[_Slot]]] = [(0, 0, n, [])] * (n + 1)
@@ -1314,12 +1315,11 @@ class SearchIndex:
                 longest = max(longest, _CONTEXT_LENGTHS.get(flat[i][0], 0))
             single = None
             for size in range(min(_MAX_PHRASE, n - i, longest), 0, -1):
-                span = flat[i : i + size]
+                phrase = " ".join(words[i : i + size])
                 slot = None
                 if long_message:
-                    slot = self._context_slot(flat, i, size, accented)
-                phrase = " ".join(t[0] for t in span)
-                slot = slot or self._phrase_slot(phrase, span, accented, flat, i)
+                    slot = self._context_slot(flat, i, size, accented, phrase)
+                slot = slot or self._phrase_slot(phrase, flat[i : i + size], accented, flat, i)
                 if slot is None:
                     continue
                 if size == 1:
@@ -1403,19 +1403,20 @@ class SearchIndex:
         return None
 
     def _context_slot(
-        self, flat: list[tuple[str, str, bool, bool]], i: int, size: int, accented: bool
+        self, flat: list[tuple[str, str, bool, bool]], i: int, size: int, accented: bool,
+        phrase: str,
     ) -> _Slot | None:
-        """An optional slot when ``flat[i : i + size]`` is a context word or phrase
-        (:data:`procedures.aliases.CONTEXT`) used as such: not bound to a neighbour by a word
-        pair the catalogue knows ("bảo" in "bảo hiểm", "mai" in "mai táng")."""
-        span = flat[i : i + size]
-        folded = [t[0] for t in span]
-        spellings = _CONTEXT.get(" ".join(folded))
+        """An optional slot when ``flat[i : i + size]`` (its folded words: `phrase`) is a
+        context word or phrase (:data:`procedures.aliases.CONTEXT`) used as such: not bound to
+        a neighbour by a word pair the catalogue knows ("bảo" in "bảo hiểm", "mai" in "mai
+        táng")."""
+        spellings = _CONTEXT.get(phrase)
         if spellings is None:
             return None
+        span = flat[i : i + size]
         if accented and tuple(t[1] for t in span) not in spellings:
             return None  # in a text with accents each word is written as meant: "thay" ≠ thấy
-        if not accented and size == 1 and folded[0] not in self._loose_context:
+        if not accented and size == 1 and phrase not in self._loose_context:
             # One syllable typed without accents is often another word ("co": cô, có, cơ); two
             # of a context phrase together seldom are, and a pair with a neighbour still binds.
             return None
