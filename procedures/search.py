@@ -595,15 +595,19 @@ class SearchIndex:
         # sentence that names more than a kind of procedure (`_generic`). A procedure keeps its
         # best score.
         needs = [c for c in _needs(query) if self._content_word_count(c) >= 3]
-        sentences = [] if found and found[0].score >= SENTENCES_BELOW else [
-            s for s in _sentences(query) if not self._generic(s)
-        ]
-        if not sentences and not needs:
+        read: list[tuple[str, list[_Slot]]] = []  # each part with its slots, read once
+        if not found or found[0].score < SENTENCES_BELOW:
+            for sentence in _sentences(query):
+                slots = self._slots(sentence, story=True)
+                if not self._generic(slots):
+                    read.append((sentence, slots))
+        read += [(clause, self._slots(clause, story=True)) for clause in needs]
+        if not read:
             return found
         best = {hit.code: hit for hit in found}
-        for sentence in sentences + needs:
+        for sentence, slots in read:
             for hit in self._ranked(
-                sentence, limit, allowed, min_score, story=True, negated=negated
+                sentence, limit, allowed, min_score, story=True, negated=negated, slots=slots
             ):
                 scaled = replace(hit, score=round(hit.score * SENTENCE_FACTOR, 3))
                 known = best.get(hit.code)
@@ -646,17 +650,13 @@ class SearchIndex:
                     return False
         return True
 
-    def _generic(self, sentence: str) -> bool:
-        """Whether a sentence of a long message says only words of many procedures (in more
-        than :data:`GENERIC_SHARE` of them): "Chủ trọ bảo phải đăng ký cho mình." names a kind
-        of procedure, the story around it says which; alone it would find any "Đăng ký …"."""
+    def _generic(self, slots: list[_Slot]) -> bool:
+        """Whether a sentence of a long message (its `slots`) says only words of many
+        procedures (in more than :data:`GENERIC_SHARE` of them): "Chủ trọ bảo phải đăng ký cho
+        mình." names a kind of procedure, the story around it says which; alone it would find
+        any "Đăng ký …"."""
         common = math.log(1 + 1 / GENERIC_SHARE)  # the idf of such a word at most
-        words = [
-            t.folded
-            for slot in self._slots(sentence, story=True)
-            if not slot.optional
-            for t in slot.alternatives[0]
-        ]
+        words = [t.folded for slot in slots if not slot.optional for t in slot.alternatives[0]]
         return all(self._idf.get(word, math.inf) <= common for word in words)
 
     def _ranked(
@@ -667,12 +667,15 @@ class SearchIndex:
         min_score: float,
         story: bool = False,
         negated: tuple[tuple[tuple[str, str], ...], ...] = (),
+        slots: list[_Slot] | None = None,
     ) -> list[Hit]:
         """The best `limit` procedures for a query (already bounded), over `min_score`;
         `story`: the query is a sentence of a long message (its context words are optional);
         `negated`: the phrases the citizen said they do not mean (a procedure whose names
-        hold one scores :data:`NEGATED_FACTOR` of itself)."""
-        slots = self._slots(query, story)
+        hold one scores :data:`NEGATED_FACTOR` of itself); `slots`: the query's, when already
+        read (`_slots`)."""
+        if slots is None:
+            slots = self._slots(query, story)
         required = [s for s in slots if not s.optional]
         if not required:
             return []
