@@ -241,6 +241,28 @@ EVERYDAY_NAMES: dict[str, list[str]] = {
     "trả lại tiền": ["hoàn"],
 }
 
+COUNTRIES = (
+    "hàn", "hàn quốc", "nhật", "nhật bản", "trung quốc", "đài loan", "úc", "hoa kỳ", "canada",
+    "anh quốc", "séc", "ba lan", "hà lan", "thụy điển", "thái lan", "campuchia", "singapore",
+    "malaysia", "philippines", "indonesia", "ấn độ", "trung đông", "châu âu", "new zealand",
+)
+"""Countries citizens name instead of "nước ngoài" ("người Hàn", "đang ở Úc"): only after
+:data:`FOREIGN_PLACES`' words, since alone some are other words. Left out: those that start
+a Vietnamese place or people's name too ("Mỹ Tho", "Đức Phổ", "Nga Sơn", "Lào Cai", "Ý Yên",
+"người Thái") or a common phrase ("bên pháp lý")."""
+FOREIGN_PLACES = {
+    "người": ["người nước ngoài"],
+    "ở": ["ở nước ngoài"],
+    "bên": ["ở nước ngoài"],
+    "sang": ["ra nước ngoài", "nước ngoài"],
+}
+"""How a country is said of a person or a place ("người Úc", "bên Nhật", "sang Hàn"), and the
+official words it stands for."""
+for _before, _official in FOREIGN_PLACES.items():
+    for _country in COUNTRIES:
+        EVERYDAY_NAMES.setdefault(f"{_before} {_country}", _official)
+del _before, _official, _country
+
 # Words that carry no procedure meaning in a question ("cho em hỏi … cần những gì ạ").
 FILLER: set[str] = {
     "làm",

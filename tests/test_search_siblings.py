@@ -125,3 +125,17 @@ def test_a_shopping_word_of_the_catalogue_is_searched_with_the_rest(query: str, 
     # enough else, only those procedures are found.
     hits = bundled_index().search(query)
     assert hits and name in hits[0].name.lower()
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        # A country after "người", "ở", "bên", "sang" is abroad: the foreign sibling.
+        ("vợ tôi là người Úc, chúng tôi muốn đăng ký kết hôn", "2.000806"),
+        ("định cư bên Úc, muốn thôi quốc tịch Việt Nam", "1.005141"),
+        # A Vietnamese place that starts like a country is not ("Mỹ Tho").
+        ("tôi ở Mỹ Tho muốn đăng ký tạm trú", "1.004194"),
+    ],
+)
+def test_a_named_country_reads_as_abroad(query: str, code: str) -> None:
+    assert bundled_index().search(query)[0].code == code
