@@ -285,6 +285,8 @@ class _Query:
     # hold, with how often at most; and how many pairs of different words it holds at least.
     pairs: dict[tuple[str, str], int] = field(default_factory=dict)
     pairs_least: int = 0
+    # The words the query writes only with accents, with their accent keys (`_doc_words`).
+    written: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -756,11 +758,11 @@ class SearchIndex:
                 if relevance <= 0:
                     continue
                 relevance += field_word
-                if (relevance + prior) / _SCALE >= min_score:
+                if others[j] and (relevance + prior) / _SCALE >= min_score:
                     # The others help a surface that finds the procedure by itself: they
                     # rank what is found, and never make an answer of scattered words
                     # ("cuoi tuan nay di dau choi": "cưới" in one name, "chơi" in another).
-                    relevance += others[j]
+                    relevance += self._doc_words(doc, present, compiled)
                 best = max(best, relevance)
             score = (best + prior) / _SCALE if best > 0 else 0.0
             if asked and not asked <= doc_variants[doc]:
@@ -940,6 +942,31 @@ class SearchIndex:
         unwitnessed = np.bincount(row_of[either], minlength=size) == 0
         return order, unwitnessed & (not query.accented)
 
+    def _doc_words(self, doc: int, present: frozenset[str], query: _Query) -> float:
+        """`DOC_WORDS_BONUS` for the cover shares of the query words that `doc`'s other names
+        hold and the surface scored (holding `present`) does not; a word the citizen wrote
+        only with accents counts where a name writes it so ("chú" is not the "chủ" of another
+        name). At most the bound `_bounds` gives, which takes any accents."""
+        got = 0.0
+        surfaces = [self._surfaces[number] for number in self._doc_surfaces[doc]]
+        for word, share in query.shares.items():
+            if share <= 0 or word in present:
+                continue
+            written = query.written.get(word)
+            for surface in surfaces:
+                places = surface.positions.get(word)
+                if places and (
+                    written is None
+                    or any(
+                        _accent_factor(key, surface.keys[p]) > _OTHER_WORD
+                        for key in written
+                        for p in places
+                    )
+                ):
+                    got += share
+                    break
+        return DOC_WORDS_BONUS * min(1.0, got)
+
     def _without_reason(self, query: str) -> str:
         """The query without a reason clause ("… vì làm ăn thua lỗ": why, not what, is asked);
         typed without accents "vi" is "vì" only before a filler or context word ("vi khong
@@ -1092,6 +1119,7 @@ class SearchIndex:
             spans=_matched_spans(compiled) if long_message else {},
             guessed=frozenset(number for number, s in enumerate(slots) if s.guessed),
             **_order_pairs(slots),
+            written=_written(slots),
             variants=frozenset(
                 t.folded
                 for s in slots
@@ -2265,6 +2293,21 @@ def _order_pairs(slots: Sequence[_Slot]) -> dict[str, Any]:
             least += lasts.isdisjoint(firsts)
         lasts = {words[-1] for words in readings}
     return {"pairs": pairs, "pairs_least": least}
+
+
+def _written(slots: Sequence[_Slot]) -> dict[str, frozenset[str]]:
+    """The words of `slots` written only with accents (by the citizen, or as the official words
+    of a phrase: as `_score` reads them), each with the accent keys it is written with."""
+    keys: dict[str, set[str]] = {}
+    loose: set[str] = set()
+    for slot in slots:
+        for alternative in slot.alternatives:
+            for term in alternative:
+                if term.marked or term.key != term.folded:
+                    keys.setdefault(term.folded, set()).add(term.key)
+                else:
+                    loose.add(term.folded)
+    return {word: frozenset(spellings) for word, spellings in keys.items() if word not in loose}
 
 
 def _ranges(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
