@@ -745,6 +745,7 @@ class SearchIndex:
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
             need = (threshold - _BOUND_SLACK) * _SCALE - prior - _BOUND_SLACK
             best = 0.0
+            doc_words: frozenset[str] | None = None
             # The likeliest surface first: a surface that cannot beat the best so far is not
             # scored, or stops early (the score is the best of them all the same).
             for j in matching:
@@ -762,7 +763,14 @@ class SearchIndex:
                     # The others help a surface that finds the procedure by itself: they
                     # rank what is found, and never make an answer of scattered words
                     # ("cuoi tuan nay di dau choi": "cưới" in one name, "chơi" in another).
-                    relevance += self._doc_words(doc, present, compiled)
+                    if doc_words is None:
+                        doc_words = self._doc_words(doc, compiled)
+                    shares = sum(
+                        share
+                        for word, share in compiled.shares.items()  # in a fixed order
+                        if word in doc_words and word not in present
+                    )
+                    relevance += DOC_WORDS_BONUS * min(1.0, shares)
                 best = max(best, relevance)
             score = (best + prior) / _SCALE if best > 0 else 0.0
             if asked and not asked <= doc_variants[doc]:
@@ -942,30 +950,27 @@ class SearchIndex:
         unwitnessed = np.bincount(row_of[either], minlength=size) == 0
         return order, unwitnessed & (not query.accented)
 
-    def _doc_words(self, doc: int, present: frozenset[str], query: _Query) -> float:
-        """`DOC_WORDS_BONUS` for the cover shares of the query words that `doc`'s other names
-        hold and the surface scored (holding `present`) does not; a word the citizen wrote
-        only with accents counts where a name writes it so ("chú" is not the "chủ" of another
-        name). At most the bound `_bounds` gives, which takes any accents."""
-        got = 0.0
-        surfaces = [self._surfaces[number] for number in self._doc_surfaces[doc]]
-        for word, share in query.shares.items():
-            if share <= 0 or word in present:
-                continue
-            written = query.written.get(word)
-            for surface in surfaces:
+    def _doc_words(self, doc: int, query: _Query) -> frozenset[str]:
+        """The query words with a cover share that a name of `doc` holds; a word the citizen
+        wrote only with accents, where a name writes it so ("chú" is not the "chủ" of another
+        name). What they add to a surface lacking them (`DOC_WORDS_BONUS`) is at most the bound
+        `_bounds` gives, which takes any accents."""
+        wanted = [word for word, share in query.shares.items() if share > 0]
+        held: set[str] = set()
+        for number in self._doc_surfaces[doc]:
+            surface = self._surfaces[number]
+            for word in wanted:
                 places = surface.positions.get(word)
-                if places and (
-                    written is None
-                    or any(
-                        _accent_factor(key, surface.keys[p]) > _OTHER_WORD
-                        for key in written
-                        for p in places
-                    )
+                if not places or word in held:
+                    continue
+                written = query.written.get(word)
+                if written is None or any(
+                    _accent_factor(key, surface.keys[p]) > _OTHER_WORD
+                    for key in written
+                    for p in places
                 ):
-                    got += share
-                    break
-        return DOC_WORDS_BONUS * min(1.0, got)
+                    held.add(word)
+        return frozenset(held)
 
     def _without_reason(self, query: str) -> str:
         """The query without a reason clause ("… vì làm ăn thua lỗ": why, not what, is asked);
