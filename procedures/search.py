@@ -726,12 +726,6 @@ class SearchIndex:
             if not matching:
                 continue
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
-            if popularity[doc] and not compiled.long_message:
-                explained = frozenset().union(
-                    *(terms.intersection(surfaces[ids[j]].positions) for j in matching)
-                )
-                cover = _doc_cover(compiled, explained)
-                prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
             # What a surface may get besides its relevance: FIELD_WORD_BONUS when the field's
             # name explains a word of the query it does not ("… hải quan" of a name in the
             # field Hải quan); DOC_WORDS_BONUS for the words the procedure's other names
@@ -742,6 +736,14 @@ class SearchIndex:
             most = bounds[matching[0]] + others[matching[0]] + field_most
             if (most + prior) / _SCALE + _BOUND_SLACK < threshold:
                 continue
+            if popularity[doc] and not compiled.long_message:
+                explained = frozenset().union(
+                    *(terms.intersection(surfaces[ids[j]].positions) for j in matching)
+                )
+                cover = _doc_cover(compiled, explained)
+                prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
+                if (most + prior) / _SCALE + _BOUND_SLACK < threshold:
+                    continue
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
             need = (threshold - _BOUND_SLACK) * _SCALE - prior - _BOUND_SLACK
             best = 0.0
