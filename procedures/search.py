@@ -933,9 +933,9 @@ class SearchIndex:
         # Each pair as said, with how often at most (first word × second, by place).
         count = int(places.max()) + 1
         said = np.zeros((count, count))
-        for (first, second), most in query.pairs.items():
-            if first in word_ids and second in word_ids:
-                said[places[word_ids[first]], places[word_ids[second]]] += most
+        for (one, other), most in query.pairs.items():
+            if one in word_ids and other in word_ids:
+                said[places[word_ids[one]], places[word_ids[other]]] += most
         arrays = self._arrays
         assert arrays is not None
         starts = arrays.pair_start[surface_ids[several]]
@@ -1107,6 +1107,7 @@ class SearchIndex:
         # order and likeness are judged on the words a procedure explains (`_score`).
         told = required_slots + sum(1 for s in slots if s.story)
         long_message = message_words >= LONG_MESSAGE_WORDS and told > _NEED_SLOTS
+        pairs, pairs_least = _order_pairs(slots)
         return _Query(
             slots=compiled,
             terms=frozenset(every),
@@ -1125,7 +1126,8 @@ class SearchIndex:
             need_weight=required_weight * _NEED_SLOTS / required_slots if long_message else 0.0,
             spans=_matched_spans(compiled) if long_message else {},
             guessed=frozenset(number for number, s in enumerate(slots) if s.guessed),
-            **_order_pairs(slots),
+            pairs=pairs,
+            pairs_least=pairs_least,
             written=_written(slots),
             variants=frozenset(
                 t.folded
@@ -2269,7 +2271,7 @@ _VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
 _VARIANT_FOLDED = frozenset(_term(word)[0] for word in VARIANT_WORDS)
 
 
-def _order_pairs(slots: Sequence[_Slot]) -> dict[str, Any]:
+def _order_pairs(slots: Sequence[_Slot]) -> tuple[dict[tuple[str, str], int], int]:
     """The pairs of neighbours of the query's word sequences (each slot read by any of its
     alternatives, as `_score` may), each with how often one sequence may hold it at most; and
     how many pairs of different words every sequence holds at least (`_Query.pairs`)."""
@@ -2279,7 +2281,7 @@ def _order_pairs(slots: Sequence[_Slot]) -> dict[str, Any]:
     for number, slot in enumerate(slots):
         readings = [[t.folded for t in alternative] for alternative in slot.alternatives]
         if not readings or not all(readings):
-            return {}  # no bound: `_order_bounds` takes any order
+            return {}, 0  # no bound: `_order_bounds` takes any order
         most: dict[tuple[str, str], int] = {}
         fewest = math.inf
         for words in readings:
@@ -2299,7 +2301,7 @@ def _order_pairs(slots: Sequence[_Slot]) -> dict[str, Any]:
                 pairs[pair] = pairs.get(pair, 0) + 1
             least += lasts.isdisjoint(firsts)
         lasts = {words[-1] for words in readings}
-    return {"pairs": pairs, "pairs_least": least}
+    return pairs, least
 
 
 def _written(slots: Sequence[_Slot]) -> dict[str, frozenset[str]]:
