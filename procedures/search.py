@@ -957,19 +957,18 @@ class SearchIndex:
         wrote only with accents, where a name writes it so ("chú" is not the "chủ" of another
         name). What they add to a surface lacking them (`DOC_WORDS_BONUS`) is at most the bound
         `_bounds` gives, which takes any accents."""
-        wanted = [word for word, share in query.shares.items() if share > 0]
+        wanted = frozenset(word for word, share in query.shares.items() if share > 0)
         held: set[str] = set()
         for number in self._doc_surfaces[doc]:
             surface = self._surfaces[number]
-            for word in wanted:
-                places = surface.positions.get(word)
-                if not places or word in held:
+            for word in wanted.intersection(surface.positions):
+                if word in held:
                     continue
                 written = query.written.get(word)
                 if written is None or any(
                     _accent_factor(key, surface.keys[p]) > _OTHER_WORD
                     for key in written
-                    for p in places
+                    for p in surface.positions[word]
                 ):
                     held.add(word)
         return frozenset(held)
