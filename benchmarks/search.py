@@ -9,10 +9,11 @@ synthetic catalogue of 50,000 procedures. Then a report over the v2 set
 (``tests/data/search_eval_v2.tsv``, issue 12): top-1, top-3 and MRR per kind, separately for the
 dev and the held-out part, and the out-of-scope quiet rate (an out-of-scope query is quiet when
 the engine returns nothing), for motcua and the FTS5 baseline, and the same over the fresh dev
-set v3 (``tests/data/search_eval_v3.tsv``: written blind later, dev fields only), and the share of
+sets v3 and v4 (``tests/data/search_eval_v3.tsv``, ``search_eval_v4.tsv``: written blind later,
+dev fields only; v4 after v3 had been tuned on), and the share of
 200 out-of-scope messages written apart (``search_out_of_scope_v3.txt``) left unanswered.
 ``--v2-only`` prints just this report, ``--dev-only`` without the held-out part (while tuning),
-``--stripped`` over copies of the v2 and v3 queries with every accent taken off, đ → d, as many
+``--stripped`` over copies of the v2, v3 and v4 queries with every accent taken off, đ → d, as many
 citizens type. Only aggregates are printed: never read the held-out part query by query.
 Baselines:
 
@@ -58,8 +59,14 @@ EVAL = ROOT / "tests" / "data" / "search_eval.tsv"
 HOLDOUT = ROOT / "tests" / "data" / "search_holdout.tsv"
 EVAL_V2 = ROOT / "tests" / "data" / "search_eval_v2.tsv"
 EVAL_V3 = ROOT / "tests" / "data" / "search_eval_v3.tsv"
+EVAL_V4 = ROOT / "tests" / "data" / "search_eval_v4.tsv"
 OUT_OF_SCOPE_V3 = ROOT / "tests" / "data" / "search_out_of_scope_v3.txt"
-SPLITS = {"heldout": "Held-out part", "dev": "Dev part", "v3": "Fresh dev set v3"}
+SPLITS = {
+    "heldout": "Held-out part",
+    "dev": "Dev part",
+    "v3": "Fresh dev set v3",
+    "v4": "Fresh dev set v4",
+}
 V2_ENGINES = ("motcua", "SQLite FTS5 (names, BM25)")
 V2_KINDS = ("long", "abbr", "question", "typo", "noacc", "coll", "acc", "sibling")
 
@@ -263,9 +270,11 @@ def v2_report(
 ) -> str:
     """The v2 report; `held_out` False leaves the held-out part out (while tuning); `stripped`:
     over copies of the queries without accents."""
-    rows = read_eval_v2(stripped=stripped) + read_eval_v2(
-        EVAL_V3, split_as="v3", stripped=stripped
-    )
+    rows = [
+        *read_eval_v2(stripped=stripped),
+        *read_eval_v2(EVAL_V3, split_as="v3", stripped=stripped),
+        *read_eval_v2(EVAL_V4, split_as="v4", stripped=stripped),
+    ]
     if not held_out:
         rows = [r for r in rows if r.split != "heldout"]
     fields = {
@@ -283,9 +292,9 @@ def v2_report(
         quiet[name] = sum(1 for m in messages if not search(fold(m) if stripped else m))
         del search
     title = (
-        f"## v2 and v3 evaluation sets{', accents stripped' if stripped else ''} ({len(rows)} "
+        f"## v2, v3 and v4 evaluation sets{', accents stripped' if stripped else ''} ({len(rows)} "
         f"queries; v2 dev: {fields['dev']} fields, held-out: {fields['heldout']} fields; "
-        f"v3 dev: {fields['v3']} fields)"
+        f"v3 dev: {fields['v3']} fields; v4 dev: {fields['v4']} fields)"
     )
     out = [title]
     for split, heading in SPLITS.items():
@@ -370,12 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3, help="latency passes over the queries")
-    parser.add_argument("--v2-only", action="store_true", help="only the v2/v3 sets report")
+    parser.add_argument("--v2-only", action="store_true", help="only the v2-v4 sets report")
     parser.add_argument(
         "--dev-only", action="store_true", help="with --v2-only: leave the held-out part out"
     )
     parser.add_argument(
-        "--stripped", action="store_true", help="only the v2/v3 report, queries without accents"
+        "--stripped", action="store_true", help="only the v2-v4 report, without accents"
     )
     args = parser.parse_args(argv)
 

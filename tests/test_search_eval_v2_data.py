@@ -3,7 +3,7 @@
 Checks the data only, never the engine: every code exists in the bundled catalogue, kinds and
 splits are valid, the minimum counts of the issue hold, every field of the catalogue is covered
 (at least 10 queries for each of the 20 largest fields), the held-out split is by field, and no
-query appears twice.
+query appears twice. The later dev sets (v3, v4) keep off the held-out fields.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from procedures.catalogue import load_bundled
 
 EVAL_V2 = Path(__file__).parent / "data" / "search_eval_v2.tsv"
+LATER_DEV_SETS = [Path(__file__).parent / "data" / f"search_eval_v{n}.tsv" for n in (3, 4)]
 KINDS = {"long", "abbr", "question", "typo", "noacc", "coll", "acc", "sibling", "oos"}
 SPLITS = {"dev", "heldout"}
 MINIMUMS = {"long": 60, "abbr": 60, "question": 60, "typo": 60, "oos": 40}
@@ -26,11 +27,11 @@ MIN_PER_TOP_FIELD = 10
 
 
 @cache
-def rows() -> tuple[tuple[str, tuple[str, ...], str, str, str], ...]:
+def rows(path: Path = EVAL_V2) -> tuple[tuple[str, tuple[str, ...], str, str, str], ...]:
     out = []
     lines = [
         line
-        for line in EVAL_V2.read_text(encoding="utf-8").splitlines()
+        for line in path.read_text(encoding="utf-8").splitlines()
         if line and not line.startswith("#")
     ]
     assert lines[0] == "query\tcodes\tkind\tfield\tsplit"
@@ -117,3 +118,23 @@ def test_no_duplicate_queries() -> None:
 @pytest.mark.parametrize("kind", sorted(MINIMUMS))
 def test_minimum_per_kind(kind: str) -> None:
     assert sum(1 for r in rows() if r[2] == kind) >= MINIMUMS[kind]
+
+
+@pytest.mark.parametrize("path", LATER_DEV_SETS, ids=lambda path: path.stem)
+def test_a_later_dev_set_keeps_off_the_held_out_fields(path: Path) -> None:
+    held = heldout_fields_in_header()
+    fields = catalogue()
+    data = rows(path)
+    assert len(data) >= 150
+    for query, codes, kind, field, _split in data:
+        assert kind in KINDS, query
+        if kind == "oos":
+            assert not codes and not field, query
+            continue
+        assert codes and all(code in fields for code in codes), query
+        assert fields[codes[0]] == field, query
+        assert not {fields[code] for code in codes} & held, query
+    # No in-scope message of v2 again (a chit-chat "bạn là ai vậy" may well be written twice).
+    earlier = {" ".join(r[0].lower().split()) for r in rows()}
+    again = {" ".join(r[0].lower().split()) for r in data if r[2] != "oos"} & earlier
+    assert not again, again
