@@ -239,6 +239,9 @@ class _Surface:
     # Word → the second halves after it, when each of its places is the first half of a
     # compound (`_halves`).
     halves: dict[str, frozenset[str]] | None = None
+    # Surfaces alike in all `_score` reads (one name at several levels: each level is a
+    # procedure) share a shape: `_score` gives them the same relevance.
+    shape: int = 0
 
 
 @dataclass
@@ -484,8 +487,18 @@ class SearchIndex:
         index._off_topic = _phrases_pattern(p for p in OFF_TOPIC if p not in named)
         index._named_off_topic = _phrases_pattern(named)
         compounds = _compounds(key_uses, key_pairs)
+        shapes: dict[tuple[object, ...], int] = {}
         for surface in index._surfaces:
             surface.halves = _halves(surface, compounds)
+            alike = (
+                tuple(surface.folded),
+                tuple(surface.keys),
+                tuple(surface.content),
+                surface.factor,
+                surface.head,
+                surface.variants,  # a variant procedure's names all are variants
+            )
+            surface.shape = shapes.setdefault(alike, len(shapes))
         index._word_ids = {word: number for number, word in enumerate(sorted(postings))}
         index._arrays = index._surface_arrays()
         index._key_set = {key for pair in index._key_bigrams for key in pair}
@@ -716,6 +729,7 @@ class SearchIndex:
         starts_list, ids, bounds = starts.tolist(), surface_ids.tolist(), surface_bounds.tolist()
         others = others_most.tolist()
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
+        scored: dict[int, tuple[float, float]] = {}  # shape → relevance, the cut it met
         for number in np.argsort(-doc_bounds, kind="stable").tolist():
             threshold = max(min_score, top[0][0]) if len(top) == limit else min_score
             if doc_bounds[number] + _BOUND_SLACK < threshold:
@@ -757,7 +771,15 @@ class SearchIndex:
                 surface = surfaces[ids[j]]
                 present = terms.intersection(surface.positions)
                 field_word = field_most if hits and not hits <= present else 0.0
-                relevance = self._score(surface, present, compiled, floor - field_word - others[j])
+                cut = floor - field_word - others[j]
+                # A shape scored already: its relevance (`_score` is exact unless it returns 0
+                # for not reaching its cut), or 0 if it fell short of a cut no higher than this.
+                known = scored.get(surface.shape)
+                if known is not None and (known[0] > 0 or known[1] <= cut):
+                    relevance = known[0]
+                else:
+                    relevance = self._score(surface, present, compiled, cut)
+                    scored[surface.shape] = (relevance, cut)
                 if relevance <= 0:
                     continue
                 relevance += field_word

@@ -240,6 +240,21 @@ def test_the_bound_that_skips_candidates_is_never_below_their_score(index: Searc
     assert long_messages > 20
 
 
+def test_surfaces_of_one_shape_are_alike_in_all_a_score_reads(index: SearchIndex) -> None:
+    """A search scores a shape once (one name at several levels): that gives the same results
+    only while its surfaces agree in everything `_score` reads."""
+    first: dict[int, object] = {}
+    shared = 0
+    for surface in index._surfaces:
+        seen = (surface.positions, surface.keys, surface.content, surface.content_total,
+                surface.text, surface.factor, surface.head, surface.variants, surface.halves)
+        if surface.shape in first:
+            shared += 1
+            assert first[surface.shape] == seen, surface.folded
+        first.setdefault(surface.shape, seen)
+    assert shared > 100
+
+
 def test_the_other_names_help_only_with_the_words_as_written(index: SearchIndex) -> None:
     # "Xóa đăng ký thường trú" has a name saying "chủ" (the landlord); "chú" written with its
     # accents is another word; "chủ" is that one.
