@@ -144,6 +144,8 @@ kinh doanh") scores this share of itself."""
 """Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
 
 FIELD_WORD_BONUS = 0.04
+"""Added to the prior of a procedure whose field's name holds a word of the query its names do
+not ("nộp dần tiền thuế nợ hải quan": the same name stands in the fields Thuế and Hải quan)."""
 WEAK_RELEVANCE = 0.3
 """The most a surface that is no witness of its procedure scores: one content word alone, or,
 typed without accents, words scattered over a name (see `SearchIndex._score`)."""
@@ -151,8 +153,6 @@ DOC_WORDS_BONUS = 0.2
 """A surface is scored with this share of the query cover that the procedure's other names
 explain and it does not: a procedure is found by the best of its names, helped by the rest
 ("góp vốn mở công ty với bạn" by one, "công ty cổ phần" by its official name)."""
-"""Added to the prior of a procedure whose field's name holds a word of the query its names do
-not ("nộp dần tiền thuế nợ hải quan": the same name stands in the fields Thuế and Hải quan)."""
 _CANDIDATES = 80
 _SCALE = 1.1
 W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
@@ -491,9 +491,9 @@ class SearchIndex:
         for surface in index._surfaces:
             surface.halves = _halves(surface, compounds)
             alike = (
-                tuple(surface.folded),
-                tuple(surface.keys),
-                tuple(surface.content),
+                surface.folded,  # tuples by now
+                surface.keys,
+                surface.content,
                 surface.factor,
                 surface.head,
                 surface.variants,  # a variant procedure's names all are variants
