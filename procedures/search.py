@@ -988,7 +988,7 @@ class SearchIndex:
                     continue
                 written = query.written.get(word)
                 if written is None or any(
-                    _accent_factor(key, surface.keys[p]) > _OTHER_WORD
+                    _same_word(key, surface.keys[p])
                     for key in written
                     for p in surface.positions[word]
                 ):
@@ -1279,7 +1279,7 @@ class SearchIndex:
                 # Written with accents, a word explains only its own places in the surface:
                 # "lái xe" does not explain the "lại" of "Cấp lại … lái xe".
                 for p in positions[term]:
-                    if _accent_factor(written, keys[p]) > _OTHER_WORD:
+                    if _same_word(written, keys[p]):
                         content_got += idf[term]
             else:
                 content_got += idf[term] * len(positions[term])
@@ -2025,6 +2025,12 @@ def _accent_factor(query_key: str, surface_key: str) -> float:
     if fold(q_base) == fold(s_base) and not q_tone and not any(c in "ăâêôơư" for c in q_base):
         return 0.85
     return _OTHER_WORD  # another tone or vowel: another word ("vàng" is not "vắng")
+
+
+def _same_word(written: str, name_key: str) -> bool:
+    """Whether a word the citizen wrote with accents (its key) is the name's word there, not
+    another word of the same letters (`_accent_factor`): "lái" is not the "lại" of a name."""
+    return _accent_factor(written, name_key) > _OTHER_WORD
 
 
 _BOUND_SLACK = 1e-9
