@@ -1128,7 +1128,8 @@ class SearchIndex:
         # order and likeness are judged on the words a procedure explains (`_score`).
         told = required_slots + sum(1 for s in slots if s.story)
         long_message = message_words >= LONG_MESSAGE_WORDS and told > _NEED_SLOTS
-        pairs, pairs_least = _order_pairs(slots)
+        # A long message's word order is judged on the words each procedure explains: no bound.
+        pairs, pairs_least = ({}, 0) if long_message else _order_pairs(slots)
         return _Query(
             slots=compiled,
             terms=frozenset(every),
