@@ -137,11 +137,11 @@ that leaves a word of the query unexplained ("tạm ngừng kinh doanh" of a *co
 the sibling that names it."""
 
 FIELD_BONUS = 0.1
+"""Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
 ABBREVIATION_WORDS = 4
 NEGATED_FACTOR = 0.8
-"""A procedure whose names hold a word the citizen said they do not mean ("không phải hộ
+"""A procedure whose names hold a phrase the citizen said they do not mean ("không phải hộ
 kinh doanh") scores this share of itself."""
-"""Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
 
 FIELD_WORD_BONUS = 0.04
 """Added to the prior of a procedure whose field's name holds a word of the query its names do
@@ -1807,29 +1807,39 @@ def _phrases_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
 
 
 _NEGATION = re.compile(
-    r"(?:[,;(]|\b(?:chứ|chu|mà|ma))\s*(?:không|khong|ko|k)\s+(?:phải|phai)(?:\s+(?:là|la))?"
-    r"\s+([^,.;!?()\n]+)",
+    r"(?:(?:[,;(]|\b(?:chứ|chu|mà|ma))\s*(?:không|khong|ko|k)\s+(?:phải|phai)(?:\s+(?:là|la))?"
+    r"|\b(?:chứ|chu)\s+(?:không|khong|ko|chưa|chua)(?:\s+(?:muốn|muon|cần|can|phải|phai))?"
+    r"|(?<!hàng )(?<!hang )\b(?:không|khong|ko|chưa|chua)\s+(?:muốn|muon|cần|can)"
+    r"(?![^,.;!?()\n]*\b(?:nữa|nua)\b))"
+    r"(?:\s+(?:lên|len|ra|đi|di|đến|den|tới|toi))?\s+([^,.;!?()\n]+)",
     re.IGNORECASE,
 )
 
+
+_NEGATED_RUN = 3
 
 _REASON = re.compile(r"\b(?:bởi |tại |boi |tai )?(vì|vi)\b([^,.;!?()\n]*)", re.IGNORECASE)
 """A reason ("… vì làm ăn thua lỗ") up to the end of its clause: why, not what, is asked."""
 
 
 def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
-    """The query without what the citizen says they do not mean ("…, không phải hộ kinh
-    doanh", "chứ không phải tàu cá") and those phrases as (folded, accent key) words, filler
-    at their ends left out (an unmarked word's key is its folded form). Only a contrast
-    counts — after a comma, a bracket, "chứ" or "mà": "chuyển mục đích không phải xin phép"
-    is a name."""
+    """The query without what the citizen says they do not mean and those phrases as
+    (folded, accent key) words, filler at their ends left out (an unmarked word's key is its
+    folded form): "…, không phải hộ kinh doanh", "chứ không phải tàu cá", "chứ không đăng ký
+    hộ kinh doanh", "không muốn lập hợp tác xã", "không cần lên văn phòng công chứng".
+    "không phải" counts only after a contrast (a comma, a bracket, "chứ", "mà"): "chuyển mục
+    đích không phải xin phép" is a name. "hàng không cần …" is aviation, and "không muốn …
+    nữa" says the need itself (to stop)."""
     phrases = []
     for match in _NEGATION.finditer(query):
         words = [_term(w) for w in tokens(match.group(1))]
         while words and words[-1][0] in _FILLER_FOLDED:
             words.pop()
-        if words:
-            phrases.append(tuple((f, k if m else f) for f, k, m in words))
+        said = [(f, k if m else f) for f, k, m in words]
+        # A name says a longer phrase when it holds three of its words in a row ("đăng ký hộ
+        # kinh doanh": "Đăng ký thành lập hộ kinh doanh").
+        size = min(len(said), _NEGATED_RUN)
+        phrases += [tuple(said[i : i + size]) for i in range(len(said) - size + 1) if size]
     if not phrases:
         return query, ()
     return _NEGATION.sub(" ", query), tuple(phrases)

@@ -97,3 +97,17 @@ def test_half_of_a_compound_is_a_weak_witness() -> None:
     for query in ("đào tạo lái xe", "dao tao lai xe"):
         first = index.search(query, limit=1)[0]
         assert first.confident and "đào tạo lái xe" in first.name.lower()
+
+
+def test_what_the_citizen_says_they_will_not_do(index: SearchIndex) -> None:
+    # "chứ không …", "không muốn / không cần (lên) …": the phrase after it is not the need.
+    query = "tôi bán hàng một mình, muốn mở doanh nghiệp tư nhân chứ không đăng ký hộ kinh doanh"
+    found = codes(index, query)
+    assert found[0] == "2.001610"  # Đăng ký thành lập doanh nghiệp tư nhân
+    assert HOUSEHOLD_BUSINESS not in found
+    query = "mấy hộ trong xóm không muốn lập hợp tác xã, muốn đăng ký tổ hợp tác"
+    assert "tổ hợp tác" in index.search(query, limit=1)[0].name
+    # "hàng không cần …" is aviation; "không muốn … nữa" is the wish to stop, the need itself.
+    assert codes(index, "thợ sửa chữa hàng không cần gia hạn năng định")[0] == "1.004380"
+    query = "công ty không muốn kinh doanh vàng miếng nữa xin dừng"
+    assert codes(index, query)[0] == "2.000083"
