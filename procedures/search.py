@@ -90,9 +90,9 @@ CONFIDENT_SCORE = 0.6
 
 MAX_QUERY_CHARS = 400
 """A query is read up to this many characters; no question about a procedure needs more."""
-MAX_QUERY_WORDS = 40
+MAX_QUERY_WORDS = 60
 """…and up to this many words: the cost of a search grows with its words (slots × candidate
-surfaces), and the longest real questions have about 25."""
+surfaces); a message of three or four sentences, its need often in the middle, has 40 to 60."""
 
 LONG_MESSAGE_WORDS = 12
 """From this many words a message tells a story around its need: its context words (family,
