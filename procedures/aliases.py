@@ -231,6 +231,8 @@ EVERYDAY_NAMES: dict[str, list[str]] = {
     "tạm đóng": ["tạm ngừng"],
     "đóng tạm": ["tạm ngừng"],
     "mở lại": ["tiếp tục"],
+    "kéo dài": ["gia hạn"],
+    "kéo dài thêm": ["gia hạn"],
     "sửa": ["điều chỉnh", "sửa đổi", "sửa chữa"],
     "lấy lại tiền": ["hoàn"],
     # Everyday nouns for the names' words, in every field.
