@@ -126,6 +126,10 @@ VARIANT_FACTOR = 0.95
 ASKED_VARIANT_FACTOR = 0.9
 """A procedure lacking a variant the query asks for (:data:`VARIANT_PHRASES`) scores this share,
 popularity included: "cấp lại giấy phép xây dựng" is not the popular first permit."""
+FOREIGN_FACTOR = 0.95
+"""A procedure whose official name says "nước ngoài" scores this share when the query says
+nothing foreign (no "ngoài", which a named country or "việt kiều" brings too): "điều chỉnh giấy
+phép hoạt động xây dựng" is not the one "cho nhà thầu nước ngoài"."""
 VARIANT_HEAD = 5
 """…among the first words of the surface (a later "thu hồi" names a case, not the action)."""
 
@@ -337,6 +341,7 @@ class SearchIndex:
         self._surfaces: list[_Surface] = []
         self._doc_surfaces: list[list[int]] = []
         self._doc_variants: list[frozenset[str]] = []  # the variant words its surfaces start with
+        self._foreign: set[int] = set()  # procedures whose official name says "nước ngoài"
         self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, ascending
         self._word_ids: dict[str, int] = {}  # word → its number in the catalogue's words, sorted
         self._arrays: _SurfaceArrays | None = None
@@ -418,6 +423,8 @@ class SearchIndex:
                 frozenset().union(*(index._surfaces[i].variants for i in ids))
             )
             doc_terms.append(terms)
+            if "nuoc ngoai" in _folded_text(procedure.name):
+                index._foreign.add(len(index._doc_surfaces) - 1)
             citizen = any(
                 "công dân" in a.lower() or "cá nhân" in a.lower() for a in procedure.audience
             )
@@ -703,6 +710,7 @@ class SearchIndex:
         # "cấp lại", "gia hạn", "điều chỉnh" said: the plain sibling is not meant.
         asked = _asked_variants(query)
         doc_variants = self._doc_variants
+        foreign, foreign_said = self._foreign, "ngoai" in compiled.terms
         field_words = self._field_words
         fields = self._fields
         # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
@@ -799,6 +807,8 @@ class SearchIndex:
             score = (best + prior) / _SCALE if best > 0 else 0.0
             if asked and not asked <= doc_variants[doc]:
                 score *= ASKED_VARIANT_FACTOR
+            if doc in foreign and not foreign_said:
+                score *= FOREIGN_FACTOR
             if negated and self._says(doc, negated):
                 score *= NEGATED_FACTOR
             if score < min_score:

@@ -111,3 +111,10 @@ def test_what_the_citizen_says_they_will_not_do(index: SearchIndex) -> None:
     assert codes(index, "thợ sửa chữa hàng không cần gia hạn năng định")[0] == "1.004380"
     query = "công ty không muốn kinh doanh vàng miếng nữa xin dừng"
     assert codes(index, query)[0] == "2.000083"
+
+
+def test_a_foreign_sibling_yields_when_nothing_foreign_is_said(index: SearchIndex) -> None:
+    # "… cho nhà thầu nước ngoài" is not the permit a citizen means by the plain words.
+    assert codes(index, "điều chỉnh giấy phép xây dựng")[0] == "1.013226"
+    query = "điều chỉnh giấy phép hoạt động xây dựng nhà thầu nước ngoài"
+    assert codes(index, query)[0] == "1.013224"
