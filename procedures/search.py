@@ -127,6 +127,12 @@ ASKED_VARIANT_FACTOR = 0.9
 """A procedure lacking a variant the query asks for (:data:`VARIANT_PHRASES`) scores this share,
 popularity included: "cấp lại giấy phép xây dựng" is not the popular first permit."""
 FOREIGN_FACTOR = 0.95
+UNPAIRED_SHARE = 0.05
+UNPAIRED_USES = 100
+"""Typed without accents, a filler spelling that pairs with no neighbour is read as the filler
+word ("hkd can giay to": cần), unless the catalogue's names use its letters at least
+:data:`UNPAIRED_USES` times and as the filler in under :data:`UNPAIRED_SHARE` of them: "dat" is
+đất, never đắt ("cha me cho dat")."""
 """A procedure whose official name says "nước ngoài" scores this share when the query says
 nothing foreign (no "ngoài", which a named country or "việt kiều" brings too): "điều chỉnh giấy
 phép hoạt động xây dựng" is not the one "cho nhà thầu nước ngoài"."""
@@ -356,6 +362,7 @@ class SearchIndex:
         self._fields: list[str] = []
         self._field_words: dict[str, frozenset[str]] = {}  # field → its content words (folded)
         self._loose_filler: set[str] = set()
+        self._rare_filler: set[str] = set()  # filler spellings read as filler when unpaired
         self._loose_context: set[str] = set()
         self._bigrams: dict[tuple[str, str], int] = {}
         self._key_bigrams: set[tuple[str, str]] = set()
@@ -516,6 +523,12 @@ class SearchIndex:
             term
             for term in _FILLER_FOLDED
             if uses.get(term, 0) < 3 or filler_uses.get(term, 0) >= 0.5 * uses[term]
+        }
+        index._rare_filler = {
+            term
+            for term in _FILLER_FOLDED
+            if uses.get(term, 0) < UNPAIRED_USES
+            or filler_uses.get(term, 0) >= UNPAIRED_SHARE * uses[term]
         }
         # The same for a context word: "ba" counts as ba (father) only where the catalogue
         # itself mostly writes "ba" so, not bà or bá.
@@ -1544,9 +1557,10 @@ class SearchIndex:
                 word, before, after = term.folded, _folded_of(before_term), _folded_of(after_term)
             if (before, word) in bigrams or (word, after) in bigrams:
                 continue
-            if not accented and word in _FILLER_FOLDED:
+            if not accented and word in self._rare_filler:
                 # Without accents a filler spelling that pairs with no neighbour is the filler
-                # word ("hkd can giay to": cần), not a typo of another word ("cap").
+                # word ("hkd can giay to": cần), not a typo of another word ("cap"), unless the
+                # names mostly use its letters as another word (:data:`UNPAIRED_USES`).
                 slots[i] = replace(slot, optional=True)
                 continue
             repair = (self._accented_repair if accented else self._folded_repair)(

@@ -118,3 +118,10 @@ def test_a_foreign_sibling_yields_when_nothing_foreign_is_said(index: SearchInde
     assert codes(index, "điều chỉnh giấy phép xây dựng")[0] == "1.013226"
     query = "điều chỉnh giấy phép hoạt động xây dựng nhà thầu nước ngoài"
     assert codes(index, query)[0] == "1.013224"
+
+
+def test_without_accents_a_common_name_word_is_not_taken_for_filler(index: SearchIndex) -> None:
+    # "dat" is đất in hundreds of names and never đắt: it stays a word even where it pairs with
+    # no neighbour. "can" (cần) unpaired is still the filler word.
+    assert index.content_words("cha me cho dat") == ["cha", "dat"]
+    assert index.content_words("hkd can giay to") == ["ho kinh doanh"]
