@@ -84,7 +84,10 @@ apart (chit-chat, prices, names, private services…): from 0.45, out of scope k
 OFF_TOPIC_REST_WORDS = 2
 """A message with a shopping phrase the catalogue's names use too ("trả góp") is searched when
 the rest of it says at least this many content words (see `SearchIndex.search`)."""
-"""Below this a result is not shown at all ("nothing fits")."""
+OFF_TOPIC_WORDS = 20
+"""A message of this many words tells a story: a shopping or everyday-life phrase in it ("…
+gửi tin nhắn khuyến mãi cho khách quen …") does not make it off topic by itself; the search
+judges it (a long story without a procedure still finds nothing)."""
 CONFIDENT_SCORE = 0.6
 """At or above this a result may be presented as the answer rather than a suggestion."""
 
@@ -600,7 +603,7 @@ class SearchIndex:
         # góp"; not "xổ số hôm nay"): then only procedures whose names say it, and that fit
         # well, are found.
         folded = _folded_text(query)
-        if self._off_topic.search(folded):
+        if self._off_topic.search(folded) and len(tokens(query)) < OFF_TOPIC_WORDS:
             return []
         said = self._named_off_topic.findall(folded)
         if said:

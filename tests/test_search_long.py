@@ -207,3 +207,14 @@ def test_a_text_over_the_bound_is_read_at_its_beginning_and_its_end(index: Searc
     # Between the bounds nothing is cut.
     question = "Cho em hỏi làm giấy khai sinh cho con cần những giấy tờ gì ạ"
     assert bounded_query(question) == question.lower()
+
+
+def test_an_everyday_phrase_in_a_story_does_not_silence_it(index: SearchIndex) -> None:
+    # "khuyến mãi" alone makes a message a shopping question; in a story it is context.
+    message = (
+        "Phòng khám nha khoa của tôi có nhiều khách quen, muốn gửi tin nhắn khuyến mãi hiện tên "
+        "phòng khám thay vì số điện thoại. Nhà mạng bảo phải đăng ký brandname trước. Đăng ký "
+        "ở đâu?"
+    )
+    assert index.search(message)[0].code == "3.000336"
+    assert index.search("khuyến mãi tháng này có gì") == []
