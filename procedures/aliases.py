@@ -121,7 +121,6 @@ EVERYDAY_NAMES: dict[str, list[str]] = {
     "đất vườn": ["đất nông nghiệp"],
     "hộ khẩu": ["thường trú"],
     "sổ hộ khẩu": ["thường trú"],
-    "nhập khẩu": ["đăng ký thường trú"],
     "nhập hộ khẩu": ["đăng ký thường trú"],
     "chuyển khẩu": ["đăng ký thường trú"],
     "chuyển hộ khẩu": ["đăng ký thường trú"],
