@@ -148,6 +148,10 @@ POPULARITY_COVER_POWER = 8
 """…times the share of the query's words its names explain to this power: a popular procedure
 that leaves a word of the query unexplained ("tạm ngừng kinh doanh" of a *company*) yields to
 the sibling that names it."""
+LONG_MESSAGE_POPULARITY = 0.85
+"""The share of its popularity a procedure keeps in a long message, whatever it covers: a story
+names popular procedures in passing ("nhà em mở tiệm tạp hóa …" is not a new household
+business)."""
 
 FIELD_BONUS = 0.1
 """Added to the prior of a procedure whose field's lexicon holds a phrase of the query."""
@@ -774,7 +778,9 @@ class SearchIndex:
             most = bounds[matching[0]] + others[matching[0]] + field_most
             if (most + prior) / _SCALE + _BOUND_SLACK < threshold:
                 continue
-            if popularity[doc] and not compiled.long_message:
+            if popularity[doc] and compiled.long_message:
+                prior -= popularity[doc] * (1.0 - LONG_MESSAGE_POPULARITY)
+            elif popularity[doc]:
                 explained = frozenset().union(
                     *(terms.intersection(surfaces[ids[j]].positions) for j in matching)
                 )

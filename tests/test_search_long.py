@@ -14,6 +14,7 @@ import pytest
 
 from procedures.aliases import ABBREVIATIONS, CONTEXT, EVERYDAY_NAMES, FILLER
 from procedures.catalogue import load_bundled
+from procedures import search
 from procedures.normalize import clean, tokens
 from procedures.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, SearchIndex, bounded_query
 
@@ -218,3 +219,21 @@ def test_an_everyday_phrase_in_a_story_does_not_silence_it(index: SearchIndex) -
     )
     assert index.search(message)[0].code == "3.000336"
     assert index.search("khuyến mãi tháng này có gì") == []
+
+
+def test_a_story_lends_a_popular_procedure_less_of_its_popularity(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "tiệm tạp hóa" names the popular household business in passing.
+    message = (
+        "Nhà em mở tiệm tạp hóa nhỏ ở đầu xóm được ba năm. Năm nay cán bộ thuế xuống bảo phải "
+        "tự kê khai thuế, em không biết khai ở đâu, mẫu nào ạ?"
+    )
+
+    def score(code: str) -> float:
+        return next(hit.score for hit in index.search(message, limit=5) if hit.code == code)
+
+    household, tax = score("1.001612"), score("1.011022")
+    monkeypatch.setattr(search, "LONG_MESSAGE_POPULARITY", 1.0)
+    assert score("1.011022") == tax  # not a popular one
+    assert score("1.001612") > household
