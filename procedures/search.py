@@ -180,6 +180,10 @@ _GENERIC_RESULT = re.compile(
 )
 _NAME_PREFIX = re.compile(r"^\s*(thủ tục\s*:?\s*|[.\-:]\s*)+", re.IGNORECASE)
 _CONSONANTS = set("bcdđghklmnpqrstvx")
+_SYLLABLE = re.compile(
+    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnpqrstvx])?[aeiouy]{1,3}(?:ch|nh|ng|[cmnpt])?"
+)
+"""A folded Vietnamese syllable (its onset, vowels and final): "hagn", "lch" are none."""
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 _LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
@@ -1384,6 +1388,8 @@ class SearchIndex:
                 folded, key, marked = _term(part)
                 flat.append((folded, key, marked, repaired))
         accented = any(t[2] for t in flat)
+        if accented:
+            self._repair_non_syllables(flat)
         long_message = story or len(raw_words) >= LONG_MESSAGE_WORDS
         slots = self._segmentation(flat, accented, long_message)
         self._add_context_repairs(slots, accented)
@@ -1578,6 +1584,28 @@ class SearchIndex:
             if repair is not None:
                 slot.alternatives.append([repair])
 
+    def _repair_non_syllables(self, flat: list[tuple[str, str, bool, bool]]) -> None:
+        """In a text with accents, a word typed with marks that is no Vietnamese syllable at all
+        ("cuhyển", "bằgn", "hàgn") stands for the accented word within one edit that pairs
+        with a neighbour ("lập vi bằng"), else for the nearest word of the names (any
+        accents): it was not typed on purpose."""
+        for i, (folded, key, marked, repaired) in enumerate(flat):
+            if (
+                not marked
+                or repaired
+                or len(folded) < 3
+                or folded in self._vocab_set
+                or _SYLLABLE.fullmatch(folded)
+            ):
+                continue
+            before = flat[i - 1][1] if i > 0 else ""
+            after = flat[i + 1][1] if i + 1 < len(flat) else ""
+            fixed = self._accented_repair(_Term(folded, key, marked), before, after)
+            if fixed is not None:
+                flat[i] = (fixed.folded, fixed.key, True, True)
+            elif (nearest := self._nearest(folded)) is not None:
+                flat[i] = (nearest, nearest, False, True)
+
     def _near_keys(self, key: str) -> list[str]:
         """The accented words of the names one edit away from `key` (remembered: the words
         citizens type are few)."""
@@ -1715,7 +1743,8 @@ class SearchIndex:
             if parts:
                 return True, parts
         if word.isalpha() and len(folded) >= 3 and not accented_text:
-            # In a text typed with accents each word was typed on purpose: no typo guessing.
+            # In a text typed with accents each word was typed on purpose: no typo guessing
+            # (but see `_add_context_repairs`).
             fixed = self._nearest(folded)
             if fixed:
                 return True, [fixed]

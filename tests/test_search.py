@@ -55,6 +55,7 @@ def test_hit_shape_and_score_range(index: SearchIndex) -> None:
         ("d9a8ng ky1 ke6t ho6n", "1.000894"),  # VNI leftovers
         ("dang ky khia sinh", "1.001193"),  # typo
         ("hochieu", "1.001456"),  # glued syllables
+        ("mở văn phòng lập vi bằgn", "1.008929"),  # marks on no Vietnamese syllable
     ],
 )
 def test_how_citizens_type(index: SearchIndex, query: str, code: str) -> None:
