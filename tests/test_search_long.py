@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
+from procedures import search
 from procedures.aliases import ABBREVIATIONS, CONTEXT, EVERYDAY_NAMES, FILLER
 from procedures.catalogue import load_bundled
-from procedures import search
 from procedures.normalize import clean, tokens
 from procedures.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, SearchIndex, bounded_query
 
