@@ -181,9 +181,18 @@ _GENERIC_RESULT = re.compile(
 _NAME_PREFIX = re.compile(r"^\s*(thủ tục\s*:?\s*|[.\-:]\s*)+", re.IGNORECASE)
 _CONSONANTS = set("bcdđghklmnpqrstvx")
 _SYLLABLE = re.compile(
-    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnpqrstvx])?[aeiouy]{1,3}(?:ch|nh|ng|[cmnpt])?"
+    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnpqrstvx])?([aăâeêioôơuưy]{1,3})"
+    r"(ch|nh|ng|[cmnpt])?\d?"
 )
-"""A folded Vietnamese syllable (its onset, vowels and final): "hagn", "lch" are none."""
+_OPEN_NEEDS_FINAL = ("â", "ă", "iê", "yê", "uô", "ươ")
+
+
+def _syllable(key: str) -> bool:
+    """Whether an accent key (:func:`_term`) spells a Vietnamese syllable: an onset, one to
+    three vowels, a final; "â", "ă", "iê", "yê", "uô", "ươ" only before a final ("hàgn",
+    "giấ", "tiề" are none)."""
+    match = _SYLLABLE.fullmatch(key)
+    return match is not None and (match[2] is not None or not match[1].endswith(_OPEN_NEEDS_FINAL))
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 _LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
@@ -1594,8 +1603,9 @@ class SearchIndex:
                 not marked
                 or repaired
                 or len(folded) < 3
-                or folded in self._vocab_set
-                or _SYLLABLE.fullmatch(folded)
+                or _syllable(key)
+                or key in self._key_set  # the names write it so ("tnlđ", "nitơ")
+                or folded in self._vocabulary.known
             ):
                 continue
             before = flat[i - 1][1] if i > 0 else ""
@@ -1603,7 +1613,7 @@ class SearchIndex:
             fixed = self._accented_repair(_Term(folded, key, marked), before, after)
             if fixed is not None:
                 flat[i] = (fixed.folded, fixed.key, True, True)
-            elif (nearest := self._nearest(folded)) is not None:
+            elif folded not in self._vocab_set and (nearest := self._nearest(folded)):
                 flat[i] = (nearest, nearest, False, True)
 
     def _near_keys(self, key: str) -> list[str]:
