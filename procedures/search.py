@@ -1752,9 +1752,11 @@ class SearchIndex:
             parts = self._segment(folded)
             if parts:
                 return True, parts
-        if word.isalpha() and len(folded) >= 3 and not accented_text:
-            # In a text typed with accents each word was typed on purpose: no typo guessing
-            # (but see `_add_context_repairs`).
+        if word.isalpha() and len(folded) >= 3 and (
+            not accented_text or not _VOWEL_RUN.search(folded)
+        ):
+            # In a text typed with accents each word was typed on purpose, unless it has no
+            # vowel ("lch"): no typo guessing (but see `_repair_non_syllables`).
             fixed = self._nearest(folded)
             if fixed:
                 return True, [fixed]

@@ -56,6 +56,7 @@ def test_hit_shape_and_score_range(index: SearchIndex) -> None:
         ("dang ky khia sinh", "1.001193"),  # typo
         ("hochieu", "1.001456"),  # glued syllables
         ("mở văn phòng lập vi bằgn", "1.008929"),  # marks on no Vietnamese syllable
+        ("làm phiếu lý lch tư pháp ở đâu", "3.000333"),  # a word without a vowel
     ],
 )
 def test_how_citizens_type(index: SearchIndex, query: str, code: str) -> None:
