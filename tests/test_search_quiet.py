@@ -96,6 +96,8 @@ OUT_OF_SCOPE = [
     "giá 200k",
     # weather, dates
     "mai trời có mưa không",
+    "hom nay troi co mua khong",  # mưa, not mua (to buy)
+    "tối qua đội tuyển đá thắng tỉ số mấy",
     "troi hom nay nong qua",
     "thời tiết Hà Nội ngày mai",
     "có bão không",
