@@ -130,15 +130,15 @@ ASKED_VARIANT_FACTOR = 0.9
 """A procedure lacking a variant the query asks for (:data:`VARIANT_PHRASES`) scores this share,
 popularity included: "cấp lại giấy phép xây dựng" is not the popular first permit."""
 FOREIGN_FACTOR = 0.95
+"""A procedure whose official name says "nước ngoài" scores this share when the query says
+nothing foreign (no "ngoài", which a named country or "việt kiều" brings too): "điều chỉnh giấy
+phép hoạt động xây dựng" is not the one "cho nhà thầu nước ngoài"."""
 UNPAIRED_SHARE = 0.05
 UNPAIRED_USES = 100
 """Typed without accents, a filler spelling that pairs with no neighbour is read as the filler
 word ("hkd can giay to": cần), unless the catalogue's names use its letters at least
 :data:`UNPAIRED_USES` times and as the filler in under :data:`UNPAIRED_SHARE` of them: "dat" is
 đất, never đắt ("cha me cho dat")."""
-"""A procedure whose official name says "nước ngoài" scores this share when the query says
-nothing foreign (no "ngoài", which a named country or "việt kiều" brings too): "điều chỉnh giấy
-phép hoạt động xây dựng" is not the one "cho nhà thầu nước ngoài"."""
 VARIANT_HEAD = 5
 """…among the first words of the surface (a later "thu hồi" names a case, not the action)."""
 
@@ -193,6 +193,8 @@ def _syllable(key: str) -> bool:
     "giấ", "tiề" are none)."""
     match = _SYLLABLE.fullmatch(key)
     return match is not None and (match[2] is not None or not match[1].endswith(_OPEN_NEEDS_FINAL))
+
+
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 _LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
@@ -1889,8 +1891,8 @@ _NEGATION = re.compile(
     re.IGNORECASE,
 )
 
-
 _NEGATED_RUN = 3
+"""A name says a negated phrase when it holds this many of its words in a row (`_negated`)."""
 
 _REASON = re.compile(r"\b(?:bởi |tại |boi |tai )?(vì|vi)\b([^,.;!?()\n]*)", re.IGNORECASE)
 """A reason ("… vì làm ăn thua lỗ") up to the end of its clause: why, not what, is asked."""
@@ -1911,7 +1913,7 @@ def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
             words.pop()
         said = [(f, k if m else f) for f, k, m in words]
         # A name says a longer phrase when it holds three of its words in a row ("đăng ký hộ
-        # kinh doanh": "Đăng ký thành lập hộ kinh doanh").
+        # kinh doanh": "Đăng ký thành lập hộ kinh doanh"): each run is a phrase.
         size = min(len(said), _NEGATED_RUN)
         phrases += [tuple(said[i : i + size]) for i in range(len(said) - size + 1) if size]
     if not phrases:
