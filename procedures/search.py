@@ -1730,7 +1730,7 @@ class SearchIndex:
         return _Slot([original], weight, True)
 
     def _weight(self, folded: str) -> float:
-        return self._idf.get(folded, self._max_idf * UNKNOWN_WEIGHT)
+        return self._idf.get(folded, self._max_idf)
 
     def _repair(self, word: str, accented_text: bool = False) -> tuple[bool, list[str]]:
         """Words the catalogue does not know: IME leftovers, glued syllables, typos."""
@@ -2012,7 +2012,6 @@ def _level_key(level: str) -> str:
 
 
 HEAD_WORDS = 3
-UNKNOWN_WEIGHT = 1.0
 HEAD_FACTOR = 0.95
 """The head of a name (:func:`_head`) scores this share: the whole name, when it explains the
 query as well, is the better witness."""
