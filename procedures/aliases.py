@@ -403,6 +403,10 @@ FILLER: set[str] = {
     "đắt",
     "nhanh",
     "giá",
+    "ad",
+    "admin",
+    "app",
+    "cái",
 }
 
 

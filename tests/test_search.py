@@ -57,6 +57,7 @@ def test_hit_shape_and_score_range(index: SearchIndex) -> None:
         ("hochieu", "1.001456"),  # glued syllables
         ("mở văn phòng lập vi bằgn", "1.008929"),  # marks on no Vietnamese syllable
         ("làm phiếu lý lch tư pháp ở đâu", "3.000333"),  # a word without a vowel
+        ("admin ơi giấy ct07 xin ở đâu", "1.010041"),  # "ad", "admin" address the bot
     ],
 )
 def test_how_citizens_type(index: SearchIndex, query: str, code: str) -> None:

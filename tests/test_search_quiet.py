@@ -97,6 +97,7 @@ OUT_OF_SCOPE = [
     # weather, dates
     "mai trời có mưa không",
     "hom nay troi co mua khong",  # mưa, not mua (to buy)
+    "chiều nay ngoài huyện có mưa không ad",
     "tối qua đội tuyển đá thắng tỉ số mấy",
     "troi hom nay nong qua",
     "thời tiết Hà Nội ngày mai",
