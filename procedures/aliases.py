@@ -406,7 +406,6 @@ FILLER: set[str] = {
     "ad",
     "admin",
     "app",
-    "cái",
 }
 
 
