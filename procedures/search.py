@@ -452,8 +452,8 @@ class SearchIndex:
                 frozenset().union(*(index._surfaces[i].variants for i in ids))
             )
             doc_terms.append(terms)
-            if "nuoc ngoai" in _folded_text(procedure.name):
-                index._foreign.add(len(index._doc_surfaces) - 1)
+            if ids and ("nuoc", "ngoai") in pairwise(index._surfaces[ids[0]].folded):
+                index._foreign.add(doc)  # its official name says "nước ngoài"
             citizen = any(
                 "công dân" in a.lower() or "cá nhân" in a.lower() for a in procedure.audience
             )
@@ -539,19 +539,20 @@ class SearchIndex:
         index._arrays = index._surface_arrays()
         index._key_set = {key for pair in index._key_bigrams for key in pair}
         index._keys = sorted(key for key in index._key_set if len(key) > 1)
+        def filler_where(least_uses: int, share: float) -> set[str]:
+            """The filler spellings the names use fewer times than `least_uses`, or as the
+            filler in at least `share` of their uses."""
+            return {
+                term
+                for term in _FILLER_FOLDED
+                if uses.get(term, 0) < least_uses
+                or filler_uses.get(term, 0) >= share * uses[term]
+            }
+
         # An unaccented word counts as filler only where the catalogue itself mostly uses it so
         # ("cho" yes; "ho" no: it is mostly hộ, "chieu" mostly chiếu).
-        index._loose_filler = {
-            term
-            for term in _FILLER_FOLDED
-            if uses.get(term, 0) < 3 or filler_uses.get(term, 0) >= 0.5 * uses[term]
-        }
-        index._rare_filler = {
-            term
-            for term in _FILLER_FOLDED
-            if uses.get(term, 0) < UNPAIRED_USES
-            or filler_uses.get(term, 0) >= UNPAIRED_SHARE * uses[term]
-        }
+        index._loose_filler = filler_where(3, 0.5)
+        index._rare_filler = filler_where(UNPAIRED_USES, UNPAIRED_SHARE)
         # The same for a context word: "ba" counts as ba (father) only where the catalogue
         # itself mostly writes "ba" so, not bà or bá.
         index._loose_context = {
@@ -1605,9 +1606,9 @@ class SearchIndex:
                 not marked
                 or repaired
                 or len(folded) < 3
-                or _syllable(key)
                 or key in self._key_set  # the names write it so ("tnlđ", "nitơ")
                 or folded in self._vocabulary.known
+                or _syllable(key)
             ):
                 continue
             before = flat[i - 1][1] if i > 0 else ""
