@@ -109,6 +109,15 @@ ABBREVIATIONS: dict[str, list[str]] = {
     "tp": ["thành phố"],
     "đkx": ["đăng ký xe"],
     "dkx": ["đăng ký xe"],
+    "hq": ["hải quan"],
+    "qt": ["quyết toán"],
+    "tk": ["tờ khai", "tài khoản"],
+    "gđ": ["gia đình"],
+    "hgđ": ["hộ gia đình"],
+    "hgd": ["hộ gia đình"],
+    "tkdd": ["tài khoản định danh"],
+    "tkđd": ["tài khoản định danh"],
+    "nvqs": ["nghĩa vụ quân sự"],
 }
 
 # Everyday phrase → official phrases it stands for (the phrase itself still matches too).
