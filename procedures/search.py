@@ -185,6 +185,7 @@ _SYLLABLE = re.compile(
     r"(ch|nh|ng|[cmnpt])?\d?"
 )
 _OPEN_NEEDS_FINAL = ("â", "ă", "iê", "yê", "uô", "ươ")
+_DOUBLED_VOWEL = re.compile(r"([aăâeêiuươy])\1")  # "thừaa", "câaps"; "oo" is one ("xoong")
 
 
 def _syllable(key: str) -> bool:
@@ -192,7 +193,11 @@ def _syllable(key: str) -> bool:
     three vowels, a final; "â", "ă", "iê", "yê", "uô", "ươ" only before a final ("hàgn",
     "giấ", "tiề" are none)."""
     match = _SYLLABLE.fullmatch(key)
-    return match is not None and (match[2] is not None or not match[1].endswith(_OPEN_NEEDS_FINAL))
+    return (
+        match is not None
+        and (match[2] is not None or not match[1].endswith(_OPEN_NEEDS_FINAL))
+        and _DOUBLED_VOWEL.search(match[1]) is None
+    )
 
 
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
