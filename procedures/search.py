@@ -188,6 +188,11 @@ _OPEN_NEEDS_FINAL = ("â", "ă", "iê", "yê", "uô", "ươ")
 _DOUBLED_VOWEL = re.compile(r"([aăâeêiuươy])\1")  # "thừaa", "câaps"; "oo" is one ("xoong")
 
 
+def _marks_off(key: str) -> str:
+    """An accent key's letters without tone or vowel marks ("thê3" → "the")."""
+    return fold(key.rstrip("012345"))
+
+
 def _syllable(key: str) -> bool:
     """Whether an accent key (:func:`_term`) spells a Vietnamese syllable: an onset, one to
     three vowels, a final; "â", "ă", "iê", "yê", "uô", "ươ" only before a final ("hàgn",
@@ -1656,18 +1661,19 @@ class SearchIndex:
     def _accented_repair(self, term: _Term, before: str, after: str) -> _Term | None:
         """The accented word within one edit (a letter, a vowel mark or the tone) of an
         accented word that forms a pair the catalogue's names use with a neighbour."""
-        # A word the names use is taken as typed unless the other fits both its neighbours.
-        needed = 2 if term.key in self._key_set else 1
-        if needed == 2 and not (before and after):
-            return None
-        best, best_count = None, needed - 1
+        known = term.key in self._key_set
+        best, best_count = None, 0
         for key in self._near_keys(term.key):
             count = ((before, key) in self._key_bigrams) + ((key, after) in self._key_bigrams)
+            # A word the names use is taken as typed unless the other fits both its
+            # neighbours, or differs from it in its marks only ("giải thẻ" → giải thể).
+            if known and count < 2 and _marks_off(key) != _marks_off(term.key):
+                continue
             if count > best_count:
                 best, best_count = key, count
         if best is None:
             return None
-        return _Term(_iy(fold(best.rstrip("012345"))), best, True, repaired=True)
+        return _Term(_iy(_marks_off(best)), best, True, repaired=True)
 
     def _phrase_slot(
         self,
