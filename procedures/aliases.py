@@ -118,6 +118,11 @@ ABBREVIATIONS: dict[str, list[str]] = {
     "tkdd": ["tài khoản định danh"],
     "tkđd": ["tài khoản định danh"],
     "nvqs": ["nghĩa vụ quân sự"],
+    "nk": ["nhập khẩu"],
+    "xk": ["xuất khẩu"],
+    "sx": ["sản xuất"],
+    "đủ đk": ["đủ điều kiện"],
+    "đủ dk": ["đủ điều kiện"],
 }
 
 # Everyday phrase → official phrases it stands for (the phrase itself still matches too).
