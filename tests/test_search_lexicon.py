@@ -10,7 +10,9 @@ import pytest
 
 from bot.cli import main
 from procedures import lexicon
+from procedures.aliases import ABBREVIATIONS, EVERYDAY_NAMES
 from procedures.catalogue import load_bundled
+from procedures.normalize import fold
 from procedures.search import SearchIndex
 
 
@@ -26,6 +28,23 @@ def test_bundled_lexicon_maps_onto_the_catalogue_in_every_field(procedures: list
     covered = {e.field for e in entries}
     assert fields <= covered, sorted(fields - covered)
     assert len(entries) >= 2000
+
+
+@pytest.mark.parametrize("table", [ABBREVIATIONS, EVERYDAY_NAMES])
+def test_no_two_dictionary_keys_read_alike(table: dict[str, list[str]]) -> None:
+    # The search keys both by their unaccented spelling: the later would hide the earlier
+    # ("dkx" hid "đkx", so "đkx" typed with its đ was no shorthand). One key with its marks
+    # also matches the text typed without them.
+    seen: dict[str, str] = {}
+    for key in table:
+        assert fold(key) not in seen, (seen[fold(key)], key)
+        seen[fold(key)] = key
+
+
+def test_shorthand_typed_with_or_without_its_marks_is_read(procedures: list) -> None:
+    index = SearchIndex.build(procedures)
+    assert index.content_words("đkx mới") == index.content_words("dkx mới") == ["dang ki xe"]
+    assert index.content_words("gcn đủ đk") == ["giay chung nhan", "du dieu kien"]
 
 
 def test_lexicon_words_reach_the_official_procedure(procedures: list) -> None:
