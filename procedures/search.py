@@ -1787,6 +1787,12 @@ class SearchIndex:
             parts = self._segment(folded)
             if parts:
                 return True, parts
+        if word.isalpha() and len(folded) >= 3 and not _VOWEL_RUN.search(folded):
+            # Shorthand with a letter slipped ("bxh", "ccd", "gpl"): the one shorthand it is
+            # within one edit of, a letter left out first.
+            shorthand = self._near_shorthand(folded)
+            if shorthand:
+                return True, [shorthand]
         if word.isalpha() and len(folded) >= 3 and (
             not accented_text or not _VOWEL_RUN.search(folded)
         ):
@@ -1814,6 +1820,24 @@ class SearchIndex:
                     best[end] = candidate
         result = best[n]
         return result if result and len(result) >= 2 else None
+
+    def _near_shorthand(self, folded: str) -> str | None:
+        """The shorthand one edit from a word with no vowel, with its first letter: the only
+        one with a letter more (a letter was left out), else the only one as long (a letter
+        swapped or mistyped), else the only one with a letter less (one typed twice); None
+        when there is none or more than one."""
+        found = [
+            str(key)
+            for key, _distance, _ in process.extract(
+                folded, self._vocabulary.shorthand, scorer=OSA.distance, score_cutoff=1, limit=None
+            )
+            if key[0] == folded[0]
+        ]
+        for longer in (1, 0, -1):
+            keys = [k for k in found if len(k) == len(folded) + longer]
+            if keys:
+                return keys[0] if len(keys) == 1 else None
+        return None
 
     def _nearest(self, folded: str) -> str | None:
         limit = 1 if len(folded) <= 5 else 2
@@ -2354,6 +2378,8 @@ class _Vocabulary:
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         abbreviations, names = lexicon_tables(entries, ABBREVIATIONS, EVERYDAY_NAMES)
         self.abbreviations = _phrase_table(abbreviations)
+        # One-word shorthand of three letters or more ("bhxh", "cccd"): what a slip is near.
+        self.shorthand = sorted(k for k in self.abbreviations if " " not in k and len(k) >= 3)
         self.names = _phrase_table(names)
         # First word of a dictionary or filler phrase → the longest such phrase (in words).
         self.lengths: dict[str, int] = {}

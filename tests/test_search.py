@@ -67,6 +67,28 @@ def test_how_citizens_type(index: SearchIndex, query: str, code: str) -> None:
 @pytest.mark.parametrize(
     ("query", "code"),
     [
+        ("ccd bị mất", "1.014064"),  # a letter left out of cccd
+        ("rút bxh 1 lần", "1.001613"),
+        ("làm lại gpl bị mất", "3.000348"),
+        ("bhhxh một lần", "1.001613"),  # a letter typed twice
+    ],
+)
+def test_shorthand_with_a_slip(index: SearchIndex, query: str, code: str) -> None:
+    assert top(index, query) == code
+
+
+def test_a_slip_near_two_shorthands_is_left_alone(index: SearchIndex) -> None:
+    # "gpx": gplx (driving licence) or gpxd (building permit)? Neither is guessed.
+    assert index.content_words("gpx") == ["gpx"]
+
+
+def test_a_doubled_vowel_is_no_syllable(index: SearchIndex) -> None:
+    assert "thua" in index.content_words("hoàn thuế nộp thừaa")
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
         ("ks cho con", "1.001193"),  # ks = khai sinh here, not kỹ sư
         ("cccd bị mất", "1.014064"),
         ("doi gplx", "3.000347"),
