@@ -409,6 +409,8 @@ class SearchIndex:
         self._gap_bound: set[tuple[str, str]] = set()
         self._keys: list[str] = []  # the accented words of the names (accent keys), sorted
         self._key_set: set[str] = set()
+        self._toned: dict[str, list[str]] = {}  # accent key without its tone → the keys
+        self._toned_bases: list[str] = []
         self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
         self._vocabulary = _vocabulary(())
         self._field_list: list[FieldInfo] | None = None
@@ -555,6 +557,10 @@ class SearchIndex:
         index._arrays = index._surface_arrays()
         index._key_set = {key for pair in index._key_bigrams for key in pair}
         index._keys = sorted(key for key in index._key_set if len(key) > 1)
+        for key in index._keys:
+            if key[-1].isdigit():
+                index._toned.setdefault(key[:-1], []).append(key)
+        index._toned_bases = sorted(index._toned)
         def filler_where(least_uses: int, share: float) -> set[str]:
             """The filler spellings the names use fewer times than `least_uses`, or as the
             filler in at least `share` of their uses."""
@@ -1662,6 +1668,16 @@ class SearchIndex:
                 )
                 if found != key
             ]
+            if not key[-1].isdigit():
+                # A vowel with the tone on it left out ("cưc" for cước): two edits of its key.
+                near += [
+                    toned
+                    for base, _distance, _ in process.extract(
+                        key, self._toned_bases, scorer=OSA.distance, score_cutoff=1, limit=12
+                    )
+                    if len(base) == len(key) + 1
+                    for toned in self._toned[base]
+                ]
             if len(self._near) < 50_000:
                 self._near[key] = near
         return near
@@ -1690,7 +1706,8 @@ class SearchIndex:
             # neighbours, or differs from it in its marks only ("giải thẻ" → giải thể).
             if known and count < 2 and _marks_off(key) != _marks_off(term.key):
                 continue
-            if count > best_count:
+            # Of two that fit as well, the longer: a letter left out is the likelier slip.
+            if count > best_count or count == best_count and best and len(key) > len(best):
                 best, best_count = key, count
         if best is None:
             return None
