@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -57,7 +58,11 @@ class Entry:
 
 def parse_row(values: Sequence[object], where: str, problems: list[Problem]) -> Entry | None:
     """An entry from the four columns of a row; None (and a problem) when it is unusable."""
-    cells = [" ".join(str(v or "").split()) for v in values] + [""] * len(COLUMNS)
+    # Composed accents (NFC), as the catalogue writes them: a spreadsheet may hold "ấ" as "â"
+    # and a combining mark, and the field would then be unknown.
+    cells = [
+        " ".join(unicodedata.normalize("NFC", str(v or "")).split()) for v in values
+    ] + [""] * len(COLUMNS)
     field, kind, citizen, official = cells[:4]
     if not any(cells[:4]):
         return None

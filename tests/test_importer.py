@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,18 @@ def test_legal_bases_and_results() -> None:
     assert procedure.results[0].code == "KQ.G01.000023"
     assert procedure.detail_url.startswith("https://dichvucong.gov.vn/")
     assert procedure.data_date == "2026-07"
+
+
+def test_names_and_fields_are_written_with_composed_accents() -> None:
+    # Some records write "ấ" as "â" and a combining mark: the field "Cấp, quản lý căn cước"
+    # would not be the one an official types, nor a name the words a citizen types.
+    raw = dict(raw_records()["1.004222"])
+    raw["linh_vuc"] = unicodedata.normalize("NFD", "Cấp, quản lý căn cước")
+    raw["ten_thu_tuc"] = unicodedata.normalize("NFD", "Cấp thẻ căn cước")
+    procedure, _ = parse_snapshot_record(raw, "2026-07")
+    assert (procedure.field, procedure.name) == ("Cấp, quản lý căn cước", "Cấp thẻ căn cước")
+    for bundled in load_bundled():
+        assert unicodedata.is_normalized("NFC", bundled.field + bundled.name), bundled.code
 
 
 def test_snapshot_file_reports_every_record(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +29,14 @@ def test_bundled_lexicon_maps_onto_the_catalogue_in_every_field(procedures: list
     covered = {e.field for e in entries}
     assert fields <= covered, sorted(fields - covered)
     assert len(entries) >= 2000
+
+
+def test_a_row_written_with_combining_marks_reads_as_typed() -> None:
+    # A spreadsheet may hold "ấ" as "â" and a combining mark; the field must still be known.
+    text = "\t".join(["Cấp, quản lý căn cước", "name", "làm căn cước", "cấp thẻ căn cước"])
+    (entry,) = lexicon.read_text(unicodedata.normalize("NFD", text))
+    assert entry.field == "Cấp, quản lý căn cước"
+    assert entry.citizen == "làm căn cước"
 
 
 @pytest.mark.parametrize("table", [ABBREVIATIONS, EVERYDAY_NAMES])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import unicodedata
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,6 +50,10 @@ def _agencies(raw: dict[str, Any]) -> list[str]:
     return agencies
 
 
+def _composed(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
 def parse_snapshot_record(
     raw: dict[str, Any], data_date: str = ""
 ) -> tuple[Procedure, list[Problem]]:
@@ -56,7 +61,9 @@ def parse_snapshot_record(
     code = clean_text(str(raw.get("ma_thu_tuc", "")))
     where = code or "?"
     problems: list[Problem] = []
-    name = clean_text(str(raw.get("ten_thu_tuc", ""))).replace("\n", " ")
+    # Composed accents (NFC) in what is searched and browsed: some records write "ấ" as "â"
+    # and a combining mark ("Cấp, quản lý căn cước"), which no typed word would match.
+    name = _composed(clean_text(str(raw.get("ten_thu_tuc", ""))).replace("\n", " "))
     name = re.sub(r"\s+", " ", name).strip()
     if not CODE_FORMAT.match(code):
         problems.append(Problem(where, f"mã thủ tục không đúng dạng d.dddddd: {code!r}"))
@@ -71,7 +78,7 @@ def parse_snapshot_record(
     procedure = Procedure(
         code=code,
         name=name,
-        field=clean_text(raw.get("linh_vuc", "")),
+        field=_composed(clean_text(raw.get("linh_vuc", ""))),
         levels=levels,
         agencies=_agencies(raw),
         audience=split_outside_parens(none_if_no_info(raw.get("doi_tuong_thuc_hien", ""))),
