@@ -1733,6 +1733,10 @@ class SearchIndex:
         for entry, keep_original in zip(entries, (False, True), strict=True):
             if entry is None or not _accents_agree(entry[0], span):
                 continue
+            if keep_original and accented and len(span) == 1 and not span[0][2] and entry[0][0][2]:
+                # One everyday word typed without marks in a text with them is written as
+                # meant: "do" (by) is not "đò" (a ferry boat); shorthand is typed so anyway.
+                continue
             alternatives = [_expansion_terms(text, vocabulary.rewrite) for text in entry[1]]
             if not keep_original:
                 # Shorthand for an everyday name ("cty" → công ty) stands for its official

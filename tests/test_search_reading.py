@@ -125,3 +125,11 @@ def test_without_accents_a_common_name_word_is_not_taken_for_filler(index: Searc
     # no neighbour. "can" (cần) unpaired is still the filler word.
     assert index.content_words("cha me cho dat") == ["cha", "dat"]
     assert index.content_words("hkd can giay to") == ["ho kinh doanh"]
+
+
+def test_one_unmarked_word_in_a_marked_text_is_written_as_meant(index: SearchIndex) -> None:
+    # "do" (because of) is not "đò" (a ferry boat) where the citizen types accents…
+    assert index.search("giấy tờ do cháy bị mất")[0].code != "1.003930"  # boat papers
+    # …while the boat, typed with or without its marks, is still a boat.
+    for query in ("đăng ký đò chở khách", "dang ky do cho khach"):
+        assert index.search(query)[0].field == "Hàng hải và đường thủy nội địa"
