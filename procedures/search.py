@@ -1922,7 +1922,8 @@ def bounded_query(query: str) -> str:
     return f"{head}. {tail}"
 
 
-_SENTENCE_END = re.compile(r"[.?!;\n]+")
+_SENTENCE_END = re.compile(r"(?:[?!;\n]|(?<!\d)\.|\.(?!\d))+")
+"""Where a sentence ends; a point inside a number ("3.000 con heo") ends none."""
 
 
 def _sentences(text: str) -> list[str]:
@@ -1930,7 +1931,9 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if len(tokens(s)) >= 3]
 
 
-_NEED = re.compile(r"\b(?:muốn|muon|định|cần|xin)\b([^.,;!?\n]*)", re.IGNORECASE)
+_NEED = re.compile(
+    r"\b(?:muốn|muon|định|cần|xin)\b((?:[^.,;!?\n]|(?<=\d)[.,](?=\d))*)", re.IGNORECASE
+)
 
 
 def _needs(text: str) -> list[str]:

@@ -16,7 +16,14 @@ from procedures import search
 from procedures.aliases import ABBREVIATIONS, CONTEXT, EVERYDAY_NAMES, FILLER
 from procedures.catalogue import load_bundled
 from procedures.normalize import clean, tokens
-from procedures.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, SearchIndex, bounded_query
+from procedures.search import (
+    MAX_QUERY_CHARS,
+    MAX_QUERY_WORDS,
+    SearchIndex,
+    _needs,
+    _sentences,
+    bounded_query,
+)
 
 
 @pytest.fixture(scope="module")
@@ -237,3 +244,11 @@ def test_a_story_lends_a_popular_procedure_less_of_its_popularity(
     monkeypatch.setattr(search, "LONG_MESSAGE_POPULARITY", 1.0)
     assert score("1.011022") == tax  # not a popular one
     assert score("1.001612") > household
+
+
+def test_a_number_does_not_end_a_sentence() -> None:
+    text = "Tôi định nuôi 3.000 con heo thịt ở Bình Phước, chuồng trại xây xong rồi. Trại lớn."
+    assert _sentences(text)[0] == (
+        "Tôi định nuôi 3.000 con heo thịt ở Bình Phước, chuồng trại xây xong rồi"
+    )
+    assert _needs(text) == ["nuôi 3.000 con heo thịt ở Bình Phước"]
