@@ -701,6 +701,8 @@ class SearchIndex:
                 hit if hit.code in fits else replace(hit, score=round(hit.score * NEED_MISS, 3))
                 for hit in found
             ]
+        if not read:
+            return found
         best = {hit.code: hit for hit in found}
         for hits in read:
             for hit in hits:
