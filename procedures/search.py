@@ -1675,7 +1675,7 @@ class SearchIndex:
                 near += [
                     toned
                     for base, _distance, _ in process.extract(
-                        key, self._toned_bases, scorer=OSA.distance, score_cutoff=1, limit=12
+                        key, self._toned_bases, scorer=OSA.distance, score_cutoff=1, limit=None
                     )
                     if len(base) == len(key) + 1
                     for toned in self._toned[base]
