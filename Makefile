@@ -4,21 +4,33 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test lint test-pg test-browser bench clean
+.PHONY: install compiled run test lint test-pg test-browser bench clean
+
+# The search engine compiled with mypyc (the same code, ~20 % faster a query). Where it
+# cannot be built (no C compiler) the pure Python module runs, with the same results.
+COMPILED := procedures/search$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=77'
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
 install: $(BIN)/.installed
 
-run: install
+$(COMPILED): procedures/search.py $(BIN)/.installed
+	@echo "compiling procedures/search.py (mypyc, ~40 s)"
+	@mkdir -p build
+	@($(BIN)/mypyc procedures/search.py >build/mypyc.log 2>&1 && touch $@) \
+		|| (rm -f procedures/search*.so; echo "not compiled (see build/mypyc.log): the pure Python search runs")
+
+compiled: $(COMPILED)
+
+run: install compiled
 	$(BIN)/motcua db upgrade
 	$(BIN)/motcua run
 
-test: install
+test: install compiled
 	$(BIN)/python -m pytest -q
 
 # ruff (rules and per-file exceptions in pyproject.toml) on everything, mypy on the packages
@@ -27,18 +39,18 @@ lint: install
 	$(BIN)/mypy
 
 # The database-facing tests again, on the PostgreSQL this machine runs.
-test-pg: install
+test-pg: install compiled
 	MOTCUA_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -q -m db
 
 # The staff desk in a real browser: Playwright for Python driving Debian's Chromium
 # Needs `apt-get install chromium`; installs the `browser` extra (playwright). Never run
 # `playwright install` (it downloads a browser build).
-test-browser: install
+test-browser: install compiled
 	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests_browser
 
-bench: install
+bench: install compiled
 	$(BIN)/python benchmarks/pipeline.py
 
 clean:
-	rm -rf $(VENV) data/*.db
+	rm -rf $(VENV) data/*.db build procedures/*.so

@@ -408,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     queries = [q for q, _ in rows]
     print(
         f"catalogue: {len(procedures)} procedures (bundled); eval: {len(rows)} queries; "
-        f"held-out: {len(held)}; python {sys.version.split()[0]}\n"
+        f"held-out: {len(held)}; python {sys.version.split()[0]}; "
+        f"search engine {search_cache.engine_kind()}\n"
     )
 
     results = []

@@ -18,7 +18,7 @@ import asyncio
 import math
 from collections import Counter
 from dataclasses import replace
-from weakref import WeakKeyDictionary
+from typing import Generic, TypeVar
 
 from bot.messages import Button, Incoming, Outgoing
 from bot.ratelimit import Verdict, judge
@@ -69,10 +69,27 @@ the work per query (`procedures.search.bounded_query`: a few ms)."""
 REMEMBERED = 4096
 """Searches whose results, and queries whose answers, are kept per catalogue index
 (`searched`, `answered`); past them each memo starts over."""
-_remembered: WeakKeyDictionary[SearchIndex, dict[tuple[str, int, float], tuple[Hit, ...]]] = (
-    WeakKeyDictionary())
-_answers: WeakKeyDictionary[SearchIndex, dict[tuple[str, str], Outgoing]] = (
-    WeakKeyDictionary())
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+class _PerIndex(Generic[_Key, _Value]):
+    """A memo of the catalogue index in use: another index (the catalogue was imported
+    again) starts it over. (Not a WeakKeyDictionary: the compiled index takes no weak
+    references.)"""
+
+    def __init__(self) -> None:
+        self._index: SearchIndex | None = None
+        self._memo: dict[_Key, _Value] = {}
+
+    def of(self, index: SearchIndex) -> dict[_Key, _Value]:
+        if index is not self._index:
+            self._index, self._memo = index, {}
+        return self._memo
+
+
+_remembered: _PerIndex[tuple[str, int, float], tuple[Hit, ...]] = _PerIndex()
+_answers: _PerIndex[tuple[str, str], Outgoing] = _PerIndex()
 THANKS = {"cam on", "cam on nhieu", "cam on em", "cam on ban", "thanks", "thank you", "tks",
           "thank", "ok cam on", "da cam on", "cam on a", "cam on nhe", "xin cam on",
           "cam on em nhe", "cam on nhieu nhe", "cam on nhieu a", "thank you so much",
@@ -171,7 +188,7 @@ def searched(index: SearchIndex, query: str, limit: int = RESULTS,
     """`index.search`, remembered: citizens ask the same things in the same words ("làm căn
     cước"), and a search depends on nothing but its text and the index, which never changes
     once built (another catalogue is another index)."""
-    memo = _remembered.setdefault(index, {})
+    memo = _remembered.of(index)
     key = (query, limit, min_score)
     hits = memo.get(key)
     if hits is None:
@@ -201,7 +218,7 @@ def answered(query: str, ctx: Context) -> Outgoing:
     messages stays as small as one of short ones. A copy each time, since a handler may add
     to a reply."""
     index = catalogue(ctx)
-    memo = _answers.setdefault(index, {})
+    memo = _answers.of(index)
     key = (bounded_query(query), _shown(query))
     reply = memo.get(key)
     if reply is None:

@@ -274,9 +274,9 @@ class FieldInfo:
 @dataclass
 class _Surface:
     doc: int
-    folded: list[str]
-    keys: list[str]
-    content: list[bool]
+    folded: Sequence[str]  # tuples once built: the index of a large catalogue stays small
+    keys: Sequence[str]
+    content: Sequence[bool]
     text: str  # the folded words, sorted (for a token-sort similarity)
     factor: float
     text_length: int = 0
@@ -530,10 +530,9 @@ class SearchIndex:
             surface.content_total = sum(
                 index._idf[t] for t, c in zip(surface.folded, surface.content, strict=True) if c
             )
-            # Tuples: the index of a large catalogue must stay small in memory.
-            surface.folded = tuple(surface.folded)  # type: ignore[assignment]
-            surface.keys = tuple(surface.keys)  # type: ignore[assignment]
-            surface.content = tuple(surface.content)  # type: ignore[assignment]
+            surface.folded = tuple(surface.folded)
+            surface.keys = tuple(surface.keys)
+            surface.content = tuple(surface.content)
         names = "\n".join(" ".join(surface.folded) for surface in index._surfaces)
         plain = [p for p in OFF_TOPIC if "…" not in p]
         said = set(_phrases_pattern(plain).findall(names))  # one pass over the names

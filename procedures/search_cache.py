@@ -44,6 +44,19 @@ KEEP_FILES = 3
 bundle, may be in use in this data folder)."""
 
 
+def engine_kind() -> str:
+    """"compiled" when the search engine runs as its mypyc build (`make compiled`), "pure"
+    otherwise; "stale" when the build is older than procedures/search.py (edited since: the
+    build still runs the old code until `make compiled` again)."""
+    path = Path(str(search.__file__))
+    if path.suffix == ".py":
+        return "pure"
+    source = path.with_name("search.py")
+    if source.exists() and source.stat().st_mtime > path.stat().st_mtime:
+        return "stale"
+    return "compiled"
+
+
 @cache
 def engine_version() -> str:
     """Changes whenever the code that builds an index might build another one."""

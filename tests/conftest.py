@@ -24,6 +24,14 @@ TEST_DATA_DIR = tempfile.mkdtemp(prefix="motcua-test-data-")
 os.environ.setdefault("SEARCH_CACHE_DIR", f"{TEST_DATA_DIR}/search-cache")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from procedures.search_cache import engine_kind
+
+    if engine_kind() == "stale":
+        pytest.exit("procedures/search.py changed after it was compiled: run `make compiled` "
+                    "(or delete procedures/search*.so to test the pure Python engine)", 2)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "database_url" in getattr(item, "fixturenames", ()):
