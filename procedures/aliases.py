@@ -24,6 +24,7 @@ CONTEXT_FILE = "context_words.txt"
 OFF_TOPIC_FILE = "off_topic.txt"
 PERSON_NAMES_FILE = "person_names.txt"
 ADDRESS_WORDS_FILE = "address_words.txt"
+AUDIENCES_FILE = "audiences.txt"
 
 # Shorthand → official words (first expansion is used to rewrite catalogue texts).
 ABBREVIATIONS: dict[str, list[str]] = {
@@ -469,3 +470,13 @@ ADDRESS_WORDS: list[str] = read_context_words(
 )
 """Words that open a part of an address ("số", "ngõ", "phường"): a message that is only an
 address gets no procedure (``data/address_words.txt``)."""
+
+
+AUDIENCES: dict[tuple[str, ...], list[str]] = {
+    tuple(" ".join(word.split()) for word in header.split(",") if word.strip()): codes
+    for header, codes in read_sections(
+        resources.files("procedures.data").joinpath(AUDIENCES_FILE).read_text(encoding="utf-8")
+    ).items()
+}
+"""The words that name a group of people → the codes of the procedures only for that group,
+although their names do not say so (``data/audiences.txt``)."""

@@ -56,6 +56,7 @@ from rapidfuzz.distance import OSA
 from procedures.aliases import (
     ABBREVIATIONS,
     ADDRESS_WORDS,
+    AUDIENCES,
     CONTEXT,
     EVERYDAY_NAMES,
     FILLER,
@@ -135,6 +136,10 @@ VARIANT_FACTOR = 0.95
 ASKED_VARIANT_FACTOR = 0.9
 """A procedure lacking a variant the query asks for (:data:`VARIANT_PHRASES`) scores this share,
 popularity included: "cấp lại giấy phép xây dựng" is not the popular first permit."""
+AUDIENCE_FACTOR = 0.9
+"""A procedure for one group of people only, whose name does not say so (the people's police's
+own health-insurance cards: `procedures.aliases.AUDIENCES`), scores this share when the message
+names none of the group's words."""
 FOREIGN_FACTOR = 0.95
 """A procedure whose official name says "nước ngoài" scores this share when the query says
 nothing foreign (no "ngoài", which a named country or "việt kiều" brings too): "điều chỉnh giấy
@@ -417,6 +422,8 @@ class SearchIndex:
         # The off-topic phrases (`search`), apart and in the catalogue's names.
         self._off_topic = _phrases_pattern(OFF_TOPIC)
         self._named_off_topic = _phrases_pattern(())
+        # Per group of people: the words that name it and its procedures (`AUDIENCE_FACTOR`).
+        self._audiences: list[tuple[re.Pattern[str], frozenset[int]]] = []
 
     # --- building -------------------------------------------------------------------------
 
@@ -539,6 +546,11 @@ class SearchIndex:
         named = [p for p in plain if _folded_text(p) in said]
         index._off_topic = _phrases_pattern(p for p in OFF_TOPIC if p not in named)
         index._named_off_topic = _phrases_pattern(named)
+        by_code = index._by_code
+        index._audiences = [
+            (_phrases_pattern(words), frozenset(by_code[c] for c in codes if c in by_code))
+            for words, codes in AUDIENCES.items()
+        ]
         compounds = _compounds(key_uses, key_pairs)
         shapes: dict[tuple[object, ...], int] = {}
         for surface in index._surfaces:
@@ -785,6 +797,10 @@ class SearchIndex:
         asked = _asked_variants(query)
         doc_variants = self._doc_variants
         foreign, foreign_said = self._foreign, "ngoai" in compiled.terms
+        folded = _folded_text(query)
+        unmeant = frozenset().union(
+            *(docs for words, docs in self._audiences if not words.search(folded))
+        )
         field_words = self._field_words
         fields = self._fields
         # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
@@ -885,6 +901,8 @@ class SearchIndex:
                 score *= ASKED_VARIANT_FACTOR
             if doc in foreign and not foreign_said:
                 score *= FOREIGN_FACTOR
+            if doc in unmeant:
+                score *= AUDIENCE_FACTOR
             if negated and self._says(doc, negated):
                 score *= NEGATED_FACTOR
             if score < min_score:

@@ -69,6 +69,7 @@ def engine_version() -> str:
         aliases.OFF_TOPIC_FILE,
         aliases.PERSON_NAMES_FILE,
         aliases.ADDRESS_WORDS_FILE,
+        aliases.AUDIENCES_FILE,
     ):
         digest.update(resources.files("procedures.data").joinpath(name).read_bytes())
     digest.update(platform.python_version().encode())

@@ -120,6 +120,16 @@ def test_a_foreign_sibling_yields_when_nothing_foreign_is_said(index: SearchInde
     assert codes(index, query)[0] == "1.013224"
 
 
+def test_a_procedure_for_one_group_yields_unless_the_group_is_named(index: SearchIndex) -> None:
+    # The people's police's own health-insurance cards ("Cấp lại thẻ bảo hiểm y tế (thực hiện
+    # tại cấp tỉnh)", data/audiences.txt) are not what a citizen who lost a card means…
+    for query in ("mất thẻ bảo hiểm y tế", "mat the bhyt", "thẻ BHYT của mẹ em bị mất"):
+        assert codes(index, query)[0] == "1.002759"  # Cấp lại, đổi, … thẻ BHYT
+    # …but they are when the citizen names the police.
+    query = "chiến sĩ công an bị mất thẻ bảo hiểm y tế"
+    assert codes(index, query)[0] in {"1.001294", "1.001327"}
+
+
 def test_without_accents_a_common_name_word_is_not_taken_for_filler(index: SearchIndex) -> None:
     # "dat" is đất in hundreds of names and never đắt: it stays a word even where it pairs with
     # no neighbour. "can" (cần) unpaired is still the filler word.
