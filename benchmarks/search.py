@@ -55,6 +55,9 @@ from procedures.catalogue import Procedure, bundle_info, load_bundled
 from procedures.normalize import fold, tokens
 from procedures.search import SearchIndex
 
+if search_cache.engine_kind() == "stale":  # the compiled engine would measure old code
+    sys.exit("procedures/search.py changed after it was compiled: run `make compiled` first")
+
 EVAL = ROOT / "tests" / "data" / "search_eval.tsv"
 HOLDOUT = ROOT / "tests" / "data" / "search_holdout.tsv"
 EVAL_V2 = ROOT / "tests" / "data" / "search_eval_v2.tsv"
