@@ -102,6 +102,10 @@ LONG_MESSAGE_WORDS = 12
 """From this many words a message tells a story around its need: its context words (family,
 places, times, hearsay) are left out of the words a procedure must explain. In a short message
 they are kept, as they are often what makes it out of scope ("giá vàng hôm nay")."""
+NAME_SCORE = 0.85
+"""A long message without a story word or a sentence break that, read as a name (not as a
+story: `_Query.long_message`), finds a procedure at this score at least is that procedure's
+name, copied from the portal or a paper."""
 SENTENCES_BELOW = 0.7
 """A long message whose best result scores under this is searched sentence by sentence too."""
 SENTENCE_FACTOR = 0.8
@@ -663,12 +667,12 @@ class SearchIndex:
             rest = self._named_off_topic.sub(" ", folded)
             if self._content_word_count(rest) < OFF_TOPIC_REST_WORDS:
                 return []
-            return [
+            return _capped([
                 hit
                 for hit in self._search(query, limit * 2, allowed, max(min_score, CONFIDENT_SCORE))
                 if self._says(self._by_code[hit.code], tuple(_phrase_terms(p) for p in said))
-            ][:limit]
-        return self._search(query, limit, allowed, min_score)
+            ][:limit])
+        return _capped(self._search(query, limit, allowed, min_score))
 
     def _search(
         self, query: str, limit: int, allowed: set[int] | None, min_score: float
@@ -676,9 +680,20 @@ class SearchIndex:
         """`search` past the messages that find nothing (codes, names, addresses, shopping)."""
         query, negated = _negated(query)
         query = self._without_reason(query)
-        found = self._ranked(query, limit, allowed, min_score, negated=negated)
+        slots = self._slots(query)
+        found = self._ranked(query, limit, allowed, min_score, negated=negated, slots=slots)
         if len(tokens(query)) < LONG_MESSAGE_WORDS:
             return found
+        # A long official name copied from the portal is no story: without a story word or a
+        # sentence break, a message read as a name that finds a procedure as well as
+        # `NAME_SCORE` is that name ("Đăng ký hoạt động của chi nhánh của tổ chức hành nghề
+        # luật sư", which a story's reading finds as the firm's own registration).
+        if not any(s.story for s in slots) and not _SENTENCE_END.search(query.rstrip(". ")):
+            named = self._ranked(
+                query, limit, allowed, min_score, negated=negated, slots=slots, as_name=True
+            )
+            if named and named[0].score >= NAME_SCORE:
+                return named
         # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
         # công ty."), and the story around it may find another procedure well ("Công ty …
         # thành lập được 3 năm"). The clause that says what is wanted ("… tôi muốn đóng hẳn
@@ -776,12 +791,13 @@ class SearchIndex:
         story: bool = False,
         negated: tuple[tuple[tuple[str, str], ...], ...] = (),
         slots: list[_Slot] | None = None,
+        as_name: bool = False,
     ) -> list[Hit]:
         """The best `limit` procedures for a query (already bounded), over `min_score`;
         `story`: the query is a sentence of a long message (its context words are optional);
         `negated`: the phrases the citizen said they do not mean (a procedure whose names
         hold one scores :data:`NEGATED_FACTOR` of itself); `slots`: the query's, when already
-        read (`_slots`)."""
+        read (`_slots`); `as_name`: a long query is read as a name, not as a story."""
         if slots is None:
             slots = self._slots(query, story)
         required = [s for s in slots if not s.optional]
@@ -790,7 +806,7 @@ class SearchIndex:
         candidates = self._candidates(required, allowed)
         if not candidates:
             return []
-        compiled = self._compile(slots, len(tokens(query)))
+        compiled = self._compile(slots, 0 if as_name else len(tokens(query)))
         # A field whose lexicon holds a phrase of the query is likely the one meant.
         hinted = frozenset().union(*(s.fields for s in required))
         # "cấp lại", "gia hạn", "điều chỉnh" said: the plain sibling is not meant.
@@ -912,7 +928,7 @@ class SearchIndex:
             elif (score, -doc) > top[0]:
                 heapq.heapreplace(top, (score, -doc))
         top.sort(reverse=True)
-        return [self._hit(-doc, min(1.0, score)) for score, doc in top]
+        return [self._hit(-doc, score) for score, doc in top]
 
     def _surface_arrays(self) -> _SurfaceArrays:
         surfaces = self._surfaces
@@ -1910,6 +1926,11 @@ def collector_paused() -> Iterator[None]:
 
 
 _WORD = re.compile(r"[^\W_]+")
+
+
+def _capped(hits: list[Hit]) -> list[Hit]:
+    """The hits with their scores at most 1 (ranked by what they scored, bonuses and all)."""
+    return [replace(hit, score=1.0) if hit.score > 1.0 else hit for hit in hits]
 
 
 def bounded_query(query: str) -> str:

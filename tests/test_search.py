@@ -35,6 +35,24 @@ def test_acceptance_queries(index: SearchIndex) -> None:
     assert hits and "căn cước" in hits[0].name.lower()
 
 
+def test_an_official_name_copied_whole_finds_its_procedure(index: SearchIndex) -> None:
+    # A long name pasted from the portal is no story: the branch's registration, not the
+    # firm's; the foreign sibling, not the plain one.
+    assert top(index, "Đăng ký hoạt động của chi nhánh của tổ chức hành nghề luật sư") == (
+        "1.002099")
+    name = "Thủ tục đăng ký khai sinh kết hợp đăng ký nhận cha, mẹ, con có yếu tố nước ngoài"
+    assert top(index, name) == "1.001695"
+    # Over the whole catalogue: a name finds its procedure, or one of the same name, first.
+    procedures = load_bundled()
+    named: dict[str, set[str]] = {}
+    for procedure in procedures:
+        named.setdefault(" ".join(procedure.name.lower().split()), set()).add(procedure.code)
+    found = sum(
+        top(index, p.name) in named[" ".join(p.name.lower().split())] for p in procedures
+    )
+    assert found / len(procedures) >= 0.97, found
+
+
 def test_hit_shape_and_score_range(index: SearchIndex) -> None:
     hits = index.search("đăng ký khai sinh", limit=3)
     assert 1 <= len(hits) <= 3
