@@ -186,6 +186,10 @@ DOC_WORDS_BONUS = 0.2
 explain and it does not: a procedure is found by the best of its names, helped by the rest
 ("góp vốn mở công ty với bạn" by one, "công ty cổ phần" by its official name)."""
 _CANDIDATES = 80
+READING_SHARE = 0.7
+"""In choosing the candidates, a word that only a reading brings (the official words of a
+citizen's phrase, not typed) counts this share of its idf: "sổ" read as giấy chứng nhận must
+not keep "Cấp lại Sổ thuyền viên" out."""
 _SCALE = 1.1
 W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY = 0.55, 1.0, 0.20, 0.10, 0.15
 _MAX_PHRASE = 6
@@ -1178,11 +1182,13 @@ class SearchIndex:
 
     def _candidates(self, required: list[_Slot], allowed: set[int] | None) -> list[int]:
         terms: dict[str, float] = {}
+        typed = {t.folded for slot in required for t in slot.alternatives[0]}
         for slot in required:
             for alternative in slot.alternatives:
                 for term in alternative:
                     if term.folded in self._postings:
-                        terms[term.folded] = self._idf[term.folded]
+                        share = 1.0 if term.folded in typed else READING_SHARE
+                        terms[term.folded] = self._idf[term.folded] * share
         if not terms:
             return []
         limit = max(2000, len(self.procedures) // 10)
