@@ -685,19 +685,24 @@ class SearchIndex:
         query, negated = _negated(query)
         query = self._without_reason(query)
         slots = self._slots(query)
-        found = self._ranked(query, limit, allowed, min_score, negated=negated, slots=slots)
-        if len(tokens(query)) < LONG_MESSAGE_WORDS:
-            return found
+        long_message = len(tokens(query)) >= LONG_MESSAGE_WORDS
         # A long official name copied from the portal is no story: without a story word or a
         # sentence break, a message read as a name that finds a procedure as well as
         # `NAME_SCORE` is that name ("Đăng ký hoạt động của chi nhánh của tổ chức hành nghề
         # luật sư", which a story's reading finds as the firm's own registration).
-        if not any(s.story for s in slots) and not _SENTENCE_END.search(query.rstrip(". ")):
+        if (
+            long_message
+            and not any(s.story for s in slots)
+            and not _SENTENCE_END.search(query.rstrip(". "))
+        ):
             named = self._ranked(
                 query, limit, allowed, min_score, negated=negated, slots=slots, as_name=True
             )
             if named and named[0].score >= NAME_SCORE:
                 return named
+        found = self._ranked(query, limit, allowed, min_score, negated=negated, slots=slots)
+        if not long_message:
+            return found
         # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
         # công ty."), and the story around it may find another procedure well ("Công ty …
         # thành lập được 3 năm"). The clause that says what is wanted ("… tôi muốn đóng hẳn
