@@ -399,6 +399,8 @@ class SearchIndex:
         self._doc_surfaces: list[list[int]] = []
         self._doc_variants: list[frozenset[str]] = []  # the variant words its surfaces start with
         self._foreign: set[int] = set()  # procedures whose official name says "nước ngoài"
+        # Procedures whose official name says what they are not: those phrases (`_ranked`).
+        self._name_negations: dict[int, tuple[tuple[str, ...], ...]] = {}
         self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, ascending
         self._word_ids: dict[str, int] = {}  # word → its number in the catalogue's words, sorted
         self._arrays: _SurfaceArrays | None = None
@@ -487,6 +489,8 @@ class SearchIndex:
             doc_terms.append(terms)
             if ids and ("nuoc", "ngoai") in pairwise(index._surfaces[ids[0]].folded):
                 index._foreign.add(doc)  # its official name says "nước ngoài"
+            if ids and (negations := _name_negations(index._surfaces[ids[0]].folded)):
+                index._name_negations[doc] = negations
             citizen = any(
                 "công dân" in a.lower() or "cá nhân" in a.lower() for a in procedure.audience
             )
@@ -822,7 +826,10 @@ class SearchIndex:
         asked = _asked_variants(query)
         doc_variants = self._doc_variants
         foreign, foreign_said = self._foreign, "ngoai" in compiled.terms
+        name_negations = self._name_negations
         folded = _folded_text(query)
+        # The query's words, unless it denies something itself ("… không phải xin phép").
+        affirmed = frozenset() if "khong phai" in folded else compiled.required_terms
         unmeant = frozenset().union(
             *(docs for words, docs in self._audiences if not words.search(folded))
         )
@@ -930,6 +937,10 @@ class SearchIndex:
                 score *= AUDIENCE_FACTOR
             if negated and self._says(doc, negated):
                 score *= NEGATED_FACTOR
+            elif doc in name_negations and any(
+                affirmed.issuperset(phrase) for phrase in name_negations[doc]
+            ):
+                score *= NEGATED_FACTOR  # "là cộng tác viên": not "… không phải là cộng tác viên"
             if score < min_score:
                 continue
             if len(top) < limit:
@@ -1154,6 +1165,8 @@ class SearchIndex:
             folded, keys = surface.folded, surface.keys
             for phrase in phrases:
                 for start in surface.positions.get(phrase[0][0], ()):
+                    if _negated_at(folded, start):
+                        continue  # "… không phải là cộng tác viên" does not say it
                     if all(
                         start + n < len(folded)
                         and folded[start + n] == word
@@ -2023,6 +2036,15 @@ _NEGATION = re.compile(
     re.IGNORECASE,
 )
 
+_NOT_A = re.compile(
+    r"\b(?:em|tôi|toi|mình|minh|tui|dịch|dich)\s+(?:không|khong|ko|k)\s+(?:phải|phai)"
+    r"(?:\s+(?:là|la))?\s+([^,.;!?()\n]+)",
+    re.IGNORECASE,
+)
+"""Who the citizen (or their translator) is not: "em không phải cộng tác viên …". The words
+stay in the query (the sibling whose name says so is meant: `_name_negations`), and a name
+that says them as they are ("… là cộng tác viên") is not meant."""
+
 _NEGATED_RUN = 3
 """A name says a negated phrase when it holds this many of its words in a row (`_negated`)."""
 
@@ -2037,9 +2059,10 @@ def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
     hộ kinh doanh", "không muốn lập hợp tác xã", "không cần lên văn phòng công chứng".
     "không phải" counts only after a contrast (a comma, a bracket, "chứ", "mà"): "chuyển mục
     đích không phải xin phép" is a name. "hàng không cần …" is aviation, and "không muốn …
-    nữa" says the need itself (to stop)."""
+    nữa" says the need itself (to stop). Who the citizen is not (`_NOT_A`) is a phrase too,
+    but stays in the query."""
     phrases = []
-    for match in _NEGATION.finditer(query):
+    for match in [*_NEGATION.finditer(query), *_NOT_A.finditer(query)]:
         words = [_term(w) for w in tokens(match.group(1))]
         while words and words[-1][0] in _FILLER_FOLDED:
             words.pop()
@@ -2051,6 +2074,28 @@ def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
     if not phrases:
         return query, ()
     return _NEGATION.sub(" ", query), tuple(phrases)
+
+
+_NEGATED_SCOPE = 6
+"""The words after "không phải (là)" in a name that it denies (`_negated_at`)."""
+
+
+def _negated_at(folded: Sequence[str], start: int) -> bool:
+    """Whether the word of a name at `start` is among those "không phải (là)" denies."""
+    return any(
+        tuple(folded[j : j + 2]) == ("khong", "phai")
+        for j in range(max(0, start - _NEGATED_SCOPE - 2), start - 1)
+    )
+
+
+def _name_negations(folded: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """The phrases a name says "không phải (là)" of: its next words, up to three."""
+    out = []
+    for j in range(len(folded) - 2):
+        if tuple(folded[j : j + 2]) == ("khong", "phai"):
+            start = j + 3 if folded[j + 2] == "la" else j + 2
+            out.append(tuple(folded[start : start + _NEGATED_RUN]))
+    return tuple(phrase for phrase in out if phrase)
 
 
 _ADDRESS_WORDS = {tuple(_term(w)[0] for w in tokens(entry)) for entry in ADDRESS_WORDS}

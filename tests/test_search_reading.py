@@ -113,6 +113,20 @@ def test_what_the_citizen_says_they_will_not_do(index: SearchIndex) -> None:
     assert codes(index, query)[0] == "2.000083"
 
 
+def test_a_name_that_says_what_its_procedure_is_not(index: SearchIndex) -> None:
+    # "… mà người dịch không phải là cộng tác viên dịch thuật …" is the sibling for a translator
+    # who says so, and not for one who is a collaborator.
+    query = ("mình là cộng tác viên dịch thuật của phường, dịch học bạ sang tiếng Anh, giờ cần "
+             "xác nhận chữ ký người dịch")
+    assert codes(index, query)[0] == "2.000992"
+    query = ("tôi tự dịch hợp đồng sang tiếng Nhật, tôi không phải cộng tác viên dịch thuật của "
+             "xã, muốn chứng thực chữ ký của tôi trên bản dịch")
+    assert codes(index, query)[0] == "2.001008"
+    # A query that quotes such a name finds it.
+    query = "chuyển mục đích sử dụng đất không phải xin phép cơ quan nhà nước"
+    assert codes(index, query)[0] == "1.013992"
+
+
 def test_a_foreign_sibling_yields_when_nothing_foreign_is_said(index: SearchIndex) -> None:
     # "… cho nhà thầu nước ngoài" is not the permit a citizen means by the plain words.
     assert codes(index, "điều chỉnh giấy phép xây dựng")[0] == "1.013226"
