@@ -109,6 +109,8 @@ ABBREVIATIONS: dict[str, list[str]] = {
     "nvqs": ["nghĩa vụ quân sự"],
     "nk": ["nhập khẩu"],
     "xk": ["xuất khẩu"],
+    "qte": ["quốc tế"],
+    "bh": ["bảo hiểm"],
     "sx": ["sản xuất"],
     "đủ đk": ["đủ điều kiện"],
     "tthn": ["tình trạng hôn nhân"],
