@@ -76,16 +76,17 @@ _Value = TypeVar("_Value")
 class _PerIndex(Generic[_Key, _Value]):
     """A memo of the catalogue index in use: another index (the catalogue was imported
     again) starts it over. (Not a WeakKeyDictionary: the compiled index takes no weak
-    references.)"""
+    references.) The index and its memo are swapped as one: a search of the old index still
+    running in a thread fills the old memo only."""
 
     def __init__(self) -> None:
-        self._index: SearchIndex | None = None
-        self._memo: dict[_Key, _Value] = {}
+        self._slot: tuple[SearchIndex | None, dict[_Key, _Value]] = (None, {})
 
     def of(self, index: SearchIndex) -> dict[_Key, _Value]:
-        if index is not self._index:
-            self._index, self._memo = index, {}
-        return self._memo
+        slot = self._slot
+        if slot[0] is not index:
+            slot = self._slot = (index, {})
+        return slot[1]
 
 
 _remembered: _PerIndex[tuple[str, int, float], tuple[Hit, ...]] = _PerIndex()

@@ -13,6 +13,9 @@ from bot.config import Settings
 from bot.db.session import Database
 from bot.router import Core
 from handlers import build_router
+from handlers.procedures import searched
+from procedures.catalogue import load_bundled
+from procedures.search import SearchIndex
 from tests.conftest import make_settings
 from tests.dialog import CountingCatalogue, Dialog, actions, labels, texts
 from tests.fakes.telegram_api import FakeTelegram
@@ -176,3 +179,14 @@ async def test_an_imported_procedure_reaches_the_chat(database_url: str, tmp_pat
         assert actions(replies)[0] == "proc:2.000286"
         still = await Dialog(service.core).say("dang ky ket hon")  # the bundle is still there
         assert actions(still)[0] == "proc:1.000894"
+
+
+def test_a_new_catalogue_index_starts_the_memo_over() -> None:
+    # After an import the service searches a new index: what the old one found is not served.
+    procedures = load_bundled()
+    marriage = "1.000894"  # Thủ tục đăng ký kết hôn
+    with_it = SearchIndex.build(procedures)
+    without_it = SearchIndex.build([p for p in procedures if p.code != marriage])
+    assert searched(with_it, "đăng ký kết hôn")[0].code == marriage
+    assert marriage not in [hit.code for hit in searched(without_it, "đăng ký kết hôn")]
+    assert searched(with_it, "đăng ký kết hôn")[0].code == marriage
