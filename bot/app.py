@@ -161,11 +161,12 @@ class Service:
                     search_cache.build_and_write, cache, version, procedures, lexicon)
         self.services["catalogue"] = index
         self._catalogue_stamp = stamp
+        engine = search_cache.engine_kind()
         log.info("procedure catalogue: %d procedures (import %d), index %s in %.2f s; "
                  "search engine %s", len(index.procedures), stamp,
                  "loaded from cache" if cached else "built", time.perf_counter() - started,
-                 search_cache.engine_kind())
-        if search_cache.engine_kind() == "stale":
+                 engine)
+        if engine == "stale":
             log.warning("procedures/search.py changed after it was compiled: the old build "
                         "runs until `make compiled`")
 

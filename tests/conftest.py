@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.config import Settings
 from bot.db.migrate import upgrade
 from bot.db.schema import metadata
+from procedures.search_cache import engine_kind
 from tests import netguard
 
 PG_URL = os.environ.get("MOTCUA_TEST_DATABASE_URL")
@@ -25,8 +26,6 @@ os.environ.setdefault("SEARCH_CACHE_DIR", f"{TEST_DATA_DIR}/search-cache")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from procedures.search_cache import engine_kind
-
     if engine_kind() == "stale":
         pytest.exit("procedures/search.py changed after it was compiled: run `make compiled` "
                     "(or delete procedures/search*.so to test the pure Python engine)", 2)
