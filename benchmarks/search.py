@@ -56,7 +56,7 @@ from procedures.normalize import fold, tokens
 from procedures.search import SearchIndex
 
 if search_cache.engine_kind() == "stale":  # the compiled engine would measure old code
-    sys.exit("procedures/search.py changed after it was compiled: run `make compiled` first")
+    sys.exit("the search engine's source changed after it was compiled: run `make compiled`")
 
 EVAL = ROOT / "tests" / "data" / "search_eval.tsv"
 HOLDOUT = ROOT / "tests" / "data" / "search_holdout.tsv"

@@ -377,7 +377,7 @@ class _SurfaceArrays:
     row_start: np.ndarray  # per surface (and one past the last): where its words start
     row_words: np.ndarray  # word ids (:attr:`SearchIndex._word_ids`)
     row_weights: np.ndarray  # the word's idf times its count in the surface
-    row_content: np.ndarray  # the word stands as a content word (not filler) somewhere in it
+    row_content: np.ndarray  # 1: the word stands as a content word (not filler) somewhere in it
     content_total: np.ndarray
     text_length: np.ndarray
     factor: np.ndarray
@@ -974,7 +974,7 @@ class SearchIndex:
             row_start=np.array(row_start, np.int64),
             row_words=np.array(row_words, np.int32),
             row_weights=np.array(row_weights, np.float64),
-            row_content=np.array(row_content, np.bool_),
+            row_content=np.array(row_content, np.uint8),
             content_total=np.array([s.content_total for s in surfaces], np.float64),
             text_length=np.array([s.text_length for s in surfaces], np.float64),
             factor=np.array([s.factor for s in surfaces], np.float64),
@@ -992,7 +992,8 @@ class SearchIndex:
         """At least what :meth:`_score` gives each surface of the candidates, computed at once
         without matching: each query word the surface holds brings its largest share of the
         query cover (:func:`_cover_shares`; in a long message, of the need-sized share `_score`
-        measures it against) and all its idf to the surface cover; word order counts as full;
+        measures it against) and all its idf to the surface cover; word order counts as much
+        as the query's neighbours the surface holds side by side (in a long message, as full);
         the likeness is the one `_score` measures (in a long message, as high as the lengths
         allow); the cut for a variant the query does not say and the cap on one content word
         apply; the accent and repair factors are left out (at most 1).
@@ -1004,34 +1005,34 @@ class SearchIndex:
         add to it (`DOC_WORDS_BONUS`)."""
         arrays = self._arrays
         assert arrays is not None
-        counts = arrays.doc_count[candidates]
-        surface_ids = _ranges(arrays.doc_first[candidates], counts)
-        starts = np.cumsum(counts) - counts
-        lengths = arrays.row_start[surface_ids + 1] - arrays.row_start[surface_ids]
-        entries = _ranges(arrays.row_start[surface_ids], lengths)
-        row_of = np.repeat(np.arange(len(surface_ids)), lengths)  # an entry's surface
-        # The query's words the catalogue has; each entry's place among them, if any.
+        # The query's words the catalogue has; each word id's place among them, if any.
         words = [w for w in sorted(query.terms) if w in self._word_ids]
         places = np.full(len(self._word_ids), -1, np.int32)
         places[[self._word_ids[w] for w in words]] = np.arange(len(words), dtype=np.int32)
-        number = places[arrays.row_words[entries]]
-        hit = number >= 0
-        row_of, entries, number = row_of[hit], entries[hit], number[hit]
         shares = np.array([query.shares.get(w, 0.0) for w in words])
-        required = np.array([w in query.required_terms for w in words], np.float64)
+        required = np.array([w in query.required_terms for w in words], np.uint8)
+        spans = np.array([query.spans.get(w, 0) for w in words], np.float64)
+        # Each pair of the query's neighbours as said, with how often at most (by place); a
+        # long message's order is judged on the words each surface explains: no bound.
+        said = None
+        if query.pairs and not query.long_message:
+            said = np.zeros((len(words), len(words)))
+            for (one, other), most in query.pairs.items():
+                if one in self._word_ids and other in self._word_ids:
+                    said[places[self._word_ids[one]], places[self._word_ids[other]]] += most
+        (
+            surface_ids, got, cover, span, hits, required_here, content_words, held, adjacent,
+            witnessed,
+        ) = _surface_sums(
+            arrays, np.array(candidates, np.int64), places, shares, required, spans, said
+        )
+        counts = arrays.doc_count[candidates]
+        starts = np.cumsum(counts) - counts
         size = len(surface_ids)
-        got = np.bincount(row_of, arrays.row_weights[entries], size)
-        cover = np.bincount(row_of, shares[number], size)
         # What the candidate's other surfaces can add (`DOC_WORDS_BONUS`): the cover shares of
         # the query words any of its surfaces holds and this one does not.
-        doc_of = np.repeat(np.arange(len(candidates)), counts)
-        held = np.zeros((len(candidates), len(words)), np.bool_)  # candidate × query word
-        held[doc_of[row_of], number] = True
-        doc_shares = held @ shares
-        others = DOC_WORDS_BONUS * np.minimum(1.0, np.maximum(doc_shares[doc_of] - cover, 0.0))
-        required_here = np.bincount(row_of, required[number], size)
-        matching = required_here > 0
-        matching &= ~(arrays.head[surface_ids] & (np.bincount(row_of, minlength=size) < 2))
+        others = DOC_WORDS_BONUS * np.minimum(1.0, np.maximum(held - cover, 0.0))
+        matching = (required_here > 0) & ~(arrays.head[surface_ids] & (hits < 2))
         content_total = arrays.content_total[surface_ids]
         if query.long_message:
             whole = query.required_weight
@@ -1041,8 +1042,7 @@ class SearchIndex:
         np.minimum(surface_cover, 1.0, out=surface_cover)
         if query.long_message:
             b = arrays.text_length[surface_ids]
-            spans = np.array([query.spans.get(w, 0) for w in words], np.float64)
-            a = np.bincount(row_of, spans[number], size) - 1
+            a = span - 1
             similarity = np.ones(size)
             shorter = matching & (a < b)
             similarity[shorter] = 2 * a[shorter] / (a[shorter] + b[shorter])
@@ -1053,11 +1053,13 @@ class SearchIndex:
             texts = arrays.text[surface_ids[scoring]].tolist()
             likeness = process.cdist([query.text], texts, scorer=fuzz.ratio, dtype=np.float64)
             similarity[scoring] = likeness[0] / 100.0
-        # Side by side only where the surface holds two of the query's words at least.
-        order, unwitnessed = self._order_bounds(
-            surface_ids, np.flatnonzero(matching & (np.bincount(row_of, minlength=size) > 1)),
-            places, query,
-        )
+        order: np.ndarray | float = 1.0
+        unwitnessed: np.ndarray | bool = False
+        if said is not None:
+            # Short queries: no pair of the query's neighbours side by side in the surface, in
+            # either order, is no witness (`_witnessed_pair`).
+            order = np.minimum(1.0, adjacent / max(1, query.pairs_least))
+            unwitnessed = ~witnessed & (not query.accented)
         relevance = (
             W_QUERY * cover**Q_POWER
             + W_SURFACE * surface_cover
@@ -1070,49 +1072,10 @@ class SearchIndex:
         unsaid = (arrays.variants[surface_ids] & ~_variant_bits(query.variants)) != 0
         relevance = np.where(unsaid, relevance * VARIANT_FACTOR, relevance)
         # One content word alone: capped (`_score`).
-        content_words = np.bincount(row_of, required[number] * arrays.row_content[entries], size)
         capped = (content_words <= 1) & (surface_cover < 0.99) | unwitnessed
         relevance = np.where(capped, np.minimum(relevance, WEAK_RELEVANCE), relevance)
         bounds = np.where(matching, relevance * arrays.factor[surface_ids], -1.0)
         return surface_ids, bounds, starts, others
-
-    def _order_bounds(
-        self, surface_ids: np.ndarray, several: np.ndarray, places: np.ndarray, query: _Query
-    ) -> tuple[np.ndarray | float, np.ndarray | bool]:
-        """Per surface, at least the word order `_score` finds (the query's pairs of neighbours
-        the surface holds side by side, over the fewest pairs the query has) and whether it
-        surely finds no witnessed pair (no pair of the query's neighbours side by side in the
-        surface, in either order: `_witnessed_pair`). Only the surfaces at `several` (places
-        in `surface_ids`) may hold a pair; `places`: each word id's place among the query's
-        words the catalogue has (-1: none). A long message's order is judged on the words each
-        surface explains: there, 1 and False."""
-        if query.long_message or not query.pairs:
-            return 1.0, False
-        size = len(surface_ids)
-        if not len(several):
-            return np.zeros(size), not query.accented
-        word_ids = self._word_ids
-        # Each pair as said, with how often at most (first word × second, by place).
-        count = int(places.max()) + 1
-        said = np.zeros((count, count))
-        for (one, other), most in query.pairs.items():
-            if one in word_ids and other in word_ids:
-                said[places[word_ids[one]], places[word_ids[other]]] += most
-        arrays = self._arrays
-        assert arrays is not None
-        starts = arrays.pair_start[surface_ids[several]]
-        lengths = arrays.pair_start[surface_ids[several] + 1] - starts
-        entries = _ranges(starts, lengths)
-        first, second = places[arrays.pair_first[entries]], places[arrays.pair_second[entries]]
-        both = (first >= 0) & (second >= 0)
-        row_of = np.repeat(several, lengths)[both]
-        first, second = first[both], second[both]
-        adjacent = np.bincount(row_of, said[first, second], size)
-        order = np.minimum(1.0, adjacent / max(1, query.pairs_least))
-        # A witness: a pair said in either order.
-        either = (said + said.T)[first, second] > 0
-        unwitnessed = np.bincount(row_of[either], minlength=size) == 0
-        return order, unwitnessed & (not query.accented)
 
     def _doc_words(self, doc: int, query: _Query) -> frozenset[str]:
         """The query words with a cover share that a name of `doc` holds; a word the citizen
@@ -2610,6 +2573,69 @@ def _written(slots: Sequence[_Slot]) -> dict[str, frozenset[str]]:
                 else:
                     loose.add(term.folded)
     return {word: frozenset(spellings) for word, spellings in keys.items() if word not in loose}
+
+
+def surface_sums(
+    arrays: _SurfaceArrays,
+    candidates: np.ndarray,
+    places: np.ndarray,
+    shares: np.ndarray,
+    required: np.ndarray,
+    spans: np.ndarray,
+    said: np.ndarray | None,
+) -> tuple[np.ndarray, ...]:
+    """The sums `SearchIndex._bounds` starts from, per surface of the candidates (theirs in
+    turn): its id; of the query's words it holds (`places`: each word id's place among the
+    query's words, -1 for none), their idf, cover `shares` and `spans` summed, how many, how
+    many are `required`, and how many of those stand as content words; the cover shares of the
+    query's words any surface of its candidate holds; when `said` is given (how often each pair
+    of the query's neighbours is said, by place), how often at most the pairs it holds side by
+    side are said, and whether one of them is said in either order (a witness).
+
+    In numpy; :func:`procedures._surfaces.sums` (compiled by ``make compiled``) takes the same
+    sums in one loop, several times faster."""
+    counts = arrays.doc_count[candidates]
+    surface_ids = _ranges(arrays.doc_first[candidates], counts)
+    lengths = arrays.row_start[surface_ids + 1] - arrays.row_start[surface_ids]
+    entries = _ranges(arrays.row_start[surface_ids], lengths)
+    row_of = np.repeat(np.arange(len(surface_ids)), lengths)  # an entry's surface
+    number = places[arrays.row_words[entries]]
+    hit = number >= 0
+    row_of, entries, number = row_of[hit], entries[hit], number[hit]
+    size = len(surface_ids)
+    doc_of = np.repeat(np.arange(len(candidates)), counts)
+    held = np.zeros((len(candidates), len(shares)), np.bool_)  # candidate × query word
+    held[doc_of[row_of], number] = True
+    adjacent: np.ndarray = np.zeros(size)
+    witnessed: np.ndarray = np.zeros(size, np.bool_)
+    if said is not None:
+        starts = arrays.pair_start[surface_ids]
+        lengths = arrays.pair_start[surface_ids + 1] - starts
+        pairs = _ranges(starts, lengths)
+        first, second = places[arrays.pair_first[pairs]], places[arrays.pair_second[pairs]]
+        both = (first >= 0) & (second >= 0)
+        pair_of = np.repeat(np.arange(size), lengths)[both]
+        first, second = first[both], second[both]
+        adjacent = np.bincount(pair_of, said[first, second], size)
+        witnessed = np.bincount(pair_of, (said + said.T)[first, second] > 0, size) > 0
+    return (
+        surface_ids,
+        np.bincount(row_of, arrays.row_weights[entries], size),
+        np.bincount(row_of, shares[number], size),
+        np.bincount(row_of, spans[number], size),
+        np.bincount(row_of, minlength=size),
+        np.bincount(row_of, required[number], size).astype(np.int64),
+        np.bincount(row_of, required[number] * arrays.row_content[entries], size).astype(np.int64),
+        (held @ shares)[doc_of],
+        adjacent,
+        witnessed,
+    )
+
+
+try:
+    from procedures._surfaces import sums as _surface_sums
+except ImportError:  # not compiled (`make compiled`)
+    _surface_sums = surface_sums
 
 
 def _ranges(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

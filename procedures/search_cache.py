@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
 from pathlib import Path
 
 from procedures import aliases, catalogue, lexicon, normalize, search
@@ -45,16 +46,20 @@ bundle, may be in use in this data folder)."""
 
 
 def engine_kind() -> str:
-    """"compiled" when the search engine runs as its mypyc build (`make compiled`), "pure"
-    otherwise; "stale" when the build is older than procedures/search.py (edited since: the
-    build still runs the old code until `make compiled` again)."""
-    path = Path(str(search.__file__))
-    if path.suffix == ".py":
-        return "pure"
-    source = path.with_name("search.py")
-    if source.exists() and source.stat().st_mtime > path.stat().st_mtime:
-        return "stale"
-    return "compiled"
+    """"compiled" when the search engine runs as its builds (`make compiled`: procedures/
+    search.py with mypyc, the surface sums of procedures/_surfaces.pyx with Cython), "pure"
+    when neither is built, "partly compiled" when one is; "stale" when a build is older than
+    its source (edited since: the build still runs the old code until `make compiled`)."""
+    sums = find_spec("procedures._surfaces")  # only its build: no module when not compiled
+    builds = [(Path(str(search.__file__)), "search.py")]
+    if sums is not None and sums.origin:
+        builds.append((Path(sums.origin), "_surfaces.pyx"))
+    built = [(path, source) for path, source in builds if path.suffix != ".py"]
+    for path, source in built:
+        written = path.with_name(source)
+        if written.exists() and written.stat().st_mtime > path.stat().st_mtime:
+            return "stale"
+    return "compiled" if len(built) == 2 else "partly compiled" if built else "pure"
 
 
 @cache

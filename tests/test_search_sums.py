@@ -1,0 +1,51 @@
+"""The compiled pass over the candidates' surfaces (procedures/_surfaces.pyx, `make compiled`)
+takes the same sums as its numpy twin (`procedures.search.surface_sums`), which runs where
+nothing could be compiled: same sums, same search results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from procedures import search
+from procedures.catalogue import load_bundled
+from procedures.search import SearchIndex
+
+DATA = Path(__file__).parent / "data"
+
+
+def queries() -> list[str]:
+    """Every kind of message: short, long, accented or not, with typos, out of scope."""
+    rows = (DATA / "search_eval_v8.tsv").read_text(encoding="utf-8").splitlines()
+    return [row.split("\t")[0] for row in rows[1:] if row and not row.startswith(("#", "query"))]
+
+
+@pytest.fixture(scope="module")
+def index() -> SearchIndex:
+    return SearchIndex.build(load_bundled())
+
+
+def test_the_compiled_sums_are_the_numpy_sums(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled = pytest.importorskip("procedures._surfaces", reason="not compiled: numpy sums")
+    calls = []
+
+    def both(*args: object) -> tuple[np.ndarray, ...]:
+        got, want = compiled.sums(*args), search.surface_sums(*args)  # type: ignore[arg-type]
+        assert len(got) == len(want)
+        for mine, theirs in zip(got, want, strict=True):
+            assert mine.dtype == theirs.dtype
+            np.testing.assert_allclose(mine, theirs, rtol=1e-12)
+        calls.append(len(got[0]))
+        return got
+
+    asked = queries()
+    found = {query: index.search(query) for query in asked}
+    monkeypatch.setattr(search, "_surface_sums", both)
+    assert {query: index.search(query) for query in asked} == found
+    assert len(calls) >= len(asked) and sum(calls) > 100 * len(asked)  # surfaces summed
+    monkeypatch.setattr(search, "_surface_sums", search.surface_sums)
+    assert {query: index.search(query) for query in asked} == found
