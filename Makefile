@@ -7,12 +7,12 @@ PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 .PHONY: install compiled run test lint test-pg test-browser bench clean
 
 # The search engine compiled: procedures/search.py with mypyc (the same code, ~20 % faster a
-# query) and the pass over the surfaces' words that bounds every candidate (procedures/
-# _surfaces.pyx) with Cython. Where they cannot be built (no C compiler) the pure Python module
-# and its numpy sums run, with the same results.
+# query) and its two passes over many postings and surfaces (choosing the candidates, bounding
+# them: procedures/_passes.pyx) with Cython. Where they cannot be built (no C compiler) the pure
+# Python module and its numpy sums run, with the same results.
 SUFFIX := $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 COMPILED := procedures/search$(SUFFIX)
-SUMS := procedures/_surfaces$(SUFFIX)
+PASSES := procedures/_passes$(SUFFIX)
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,13 @@ $(COMPILED): procedures/search.py $(BIN)/.installed
 	@($(BIN)/mypyc procedures/search.py >build/mypyc.log 2>&1 && touch $@) \
 		|| (rm -f procedures/search*.so; echo "not compiled (see build/mypyc.log): the pure Python search runs")
 
-$(SUMS): procedures/_surfaces.pyx $(BIN)/.installed
-	@echo "compiling procedures/_surfaces.pyx (Cython, ~15 s)"
+$(PASSES): procedures/_passes.pyx $(BIN)/.installed
+	@echo "compiling procedures/_passes.pyx (Cython, ~15 s)"
 	@mkdir -p build
-	@($(BIN)/cythonize -i -3 procedures/_surfaces.pyx >build/cython.log 2>&1 && touch $@) \
-		|| (rm -f procedures/_surfaces*.so; echo "not compiled (see build/cython.log): numpy takes the sums")
+	@($(BIN)/cythonize -i -3 procedures/_passes.pyx >build/cython.log 2>&1 && touch $@) \
+		|| (rm -f procedures/_passes*.so; echo "not compiled (see build/cython.log): numpy takes the sums")
 
-compiled: $(COMPILED) $(SUMS)
+compiled: $(COMPILED) $(PASSES)
 
 run: install compiled
 	$(BIN)/motcua db upgrade
@@ -63,4 +63,4 @@ bench: install compiled
 	$(BIN)/python benchmarks/pipeline.py
 
 clean:
-	rm -rf $(VENV) data/*.db build procedures/*.so procedures/_surfaces.c
+	rm -rf $(VENV) data/*.db build procedures/*.so procedures/_passes.c

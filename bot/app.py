@@ -167,7 +167,7 @@ class Service:
                  "loaded from cache" if cached else "built", time.perf_counter() - started,
                  engine)
         if engine == "stale":
-            log.warning("the search engine's source (procedures/search.py or _surfaces.pyx) "
+            log.warning("the search engine's source (procedures/search.py or _passes.pyx) "
                         "changed after it was compiled: the old build runs until `make compiled`")
 
     async def _watch_catalogue(self, every: float = 60.0) -> None:

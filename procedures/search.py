@@ -1173,24 +1173,19 @@ class SearchIndex:
         if not terms:
             return []
         limit = max(2000, len(self.procedures) // 10)
-        looked_up: list[tuple[np.ndarray, float]] = []
+        postings: list[np.ndarray] = []
+        weights: list[float] = []
         for word, idf in sorted(terms.items(), key=lambda item: -item[1]):
             docs = self._postings[word]
-            if looked_up and len(docs) > limit:
+            if postings and len(docs) > limit:
                 continue  # very common words only rank candidates found by rarer ones
-            looked_up.append((docs, idf))
+            postings.append(docs)
+            weights.append(idf)
         # Each doc's sum of idf + prior over the words it holds, added in the same order as
         # one float at a time would be (so equal sums stay equal). Ties go to the doc met
         # first: by the first word holding it, then (postings are in doc order) by doc.
-        count = len(self.procedures)
-        priors = self._prior_array
-        accumulated = np.zeros(count)
-        for docs, idf in looked_up:
-            accumulated[docs] = accumulated[docs] + idf + priors[docs]
-        first = np.full(count, len(looked_up), dtype=np.int32)
-        for number in range(len(looked_up) - 1, -1, -1):
-            first[looked_up[number][0]] = number
-        found = np.flatnonzero(first < len(looked_up))
+        accumulated, first = _candidate_sums(postings, weights, self._prior_array)
+        found = np.flatnonzero(first < len(postings))
         if allowed is not None:
             found = np.array([d for d in found.tolist() if d in allowed], dtype=np.int64)
         if len(found) > _CANDIDATES:
@@ -2575,6 +2570,24 @@ def _written(slots: Sequence[_Slot]) -> dict[str, frozenset[str]]:
     return {word: frozenset(spellings) for word, spellings in keys.items() if word not in loose}
 
 
+def candidate_sums(
+    postings: list[np.ndarray], weights: list[float], priors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per doc, the sum of weight + prior over the `postings` (doc ids, ascending) holding
+    it, added in the postings' order one float at a time; and the first of the postings that
+    holds it (their number; all postings' number when none does).
+
+    In numpy; :func:`procedures._passes.candidate_sums` (compiled by ``make compiled``) takes
+    the same sums in one loop."""
+    accumulated = np.zeros(len(priors))
+    for docs, weight in zip(postings, weights, strict=True):
+        accumulated[docs] = accumulated[docs] + weight + priors[docs]
+    first = np.full(len(priors), len(postings), dtype=np.int32)
+    for number in range(len(postings) - 1, -1, -1):
+        first[postings[number]] = number
+    return accumulated, first
+
+
 def surface_sums(
     arrays: _SurfaceArrays,
     candidates: np.ndarray,
@@ -2592,8 +2605,8 @@ def surface_sums(
     of the query's neighbours is said, by place), how often at most the pairs it holds side by
     side are said, and whether one of them is said in either order (a witness).
 
-    In numpy; :func:`procedures._surfaces.sums` (compiled by ``make compiled``) takes the same
-    sums in one loop, several times faster."""
+    In numpy; :func:`procedures._passes.surface_sums` (compiled by ``make compiled``) takes the
+    same sums in one loop, several times faster."""
     counts = arrays.doc_count[candidates]
     surface_ids = _ranges(arrays.doc_first[candidates], counts)
     lengths = arrays.row_start[surface_ids + 1] - arrays.row_start[surface_ids]
@@ -2633,9 +2646,10 @@ def surface_sums(
 
 
 try:
-    from procedures._surfaces import sums as _surface_sums
+    from procedures._passes import candidate_sums as _candidate_sums
+    from procedures._passes import surface_sums as _surface_sums
 except ImportError:  # not compiled (`make compiled`)
-    _surface_sums = surface_sums
+    _candidate_sums, _surface_sums = candidate_sums, surface_sums
 
 
 def _ranges(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

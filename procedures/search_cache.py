@@ -47,13 +47,13 @@ bundle, may be in use in this data folder)."""
 
 def engine_kind() -> str:
     """"compiled" when the search engine runs as its builds (`make compiled`: procedures/
-    search.py with mypyc, the surface sums of procedures/_surfaces.pyx with Cython), "pure"
+    search.py with mypyc, the passes of procedures/_passes.pyx with Cython), "pure"
     when neither is built, "partly compiled" when one is; "stale" when a build is older than
     its source (edited since: the build still runs the old code until `make compiled`)."""
-    sums = find_spec("procedures._surfaces")  # only its build: no module when not compiled
+    sums = find_spec("procedures._passes")  # only its build: no module when not compiled
     builds = [(Path(str(search.__file__)), "search.py")]
     if sums is not None and sums.origin:
-        builds.append((Path(sums.origin), "_surfaces.pyx"))
+        builds.append((Path(sums.origin), "_passes.pyx"))
     built = [(path, source) for path, source in builds if path.suffix != ".py"]
     for path, source in built:
         written = path.with_name(source)

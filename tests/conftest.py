@@ -27,7 +27,7 @@ os.environ.setdefault("SEARCH_CACHE_DIR", f"{TEST_DATA_DIR}/search-cache")
 
 def pytest_configure(config: pytest.Config) -> None:
     if engine_kind() == "stale":
-        pytest.exit("the search engine's source (procedures/search.py or _surfaces.pyx) changed "
+        pytest.exit("the search engine's source (procedures/search.py or _passes.pyx) changed "
                     "after it was compiled: run `make compiled` (or delete procedures/*.so to "
                     "test the pure Python engine)", 2)
 

@@ -1,6 +1,7 @@
-"""The compiled pass over the candidates' surfaces (procedures/_surfaces.pyx, `make compiled`)
-takes the same sums as its numpy twin (`procedures.search.surface_sums`), which runs where
-nothing could be compiled: same sums, same search results."""
+"""The compiled passes of a search (procedures/_passes.pyx, `make compiled`: choosing the
+candidates, bounding their surfaces) take the same sums as their numpy twins
+(`procedures.search.candidate_sums`, `surface_sums`), which run where nothing could be
+compiled: same sums, same search results."""
 
 from __future__ import annotations
 
@@ -27,25 +28,26 @@ def index() -> SearchIndex:
     return SearchIndex.build(load_bundled())
 
 
+@pytest.mark.parametrize("name", ["candidate_sums", "surface_sums"])
 def test_the_compiled_sums_are_the_numpy_sums(
-    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    compiled = pytest.importorskip("procedures._surfaces", reason="not compiled: numpy sums")
+    compiled = pytest.importorskip("procedures._passes", reason="not compiled: numpy sums")
     calls = []
 
     def both(*args: object) -> tuple[np.ndarray, ...]:
-        got, want = compiled.sums(*args), search.surface_sums(*args)  # type: ignore[arg-type]
+        got, want = getattr(compiled, name)(*args), getattr(search, name)(*args)
         assert len(got) == len(want)
         for mine, theirs in zip(got, want, strict=True):
             assert mine.dtype == theirs.dtype
             np.testing.assert_allclose(mine, theirs, rtol=1e-12)
         calls.append(len(got[0]))
-        return got
+        return got  # type: ignore[no-any-return]
 
     asked = queries()
     found = {query: index.search(query) for query in asked}
-    monkeypatch.setattr(search, "_surface_sums", both)
+    monkeypatch.setattr(search, f"_{name}", both)
     assert {query: index.search(query) for query in asked} == found
-    assert len(calls) >= len(asked) and sum(calls) > 100 * len(asked)  # surfaces summed
-    monkeypatch.setattr(search, "_surface_sums", search.surface_sums)
+    assert len(calls) >= len(asked) and sum(calls) > 100 * len(asked)  # docs, surfaces summed
+    monkeypatch.setattr(search, f"_{name}", getattr(search, name))
     assert {query: index.search(query) for query in asked} == found

@@ -1,14 +1,36 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""The pass over the candidates' surfaces that ``SearchIndex._bounds`` starts with
-(:func:`procedures.search.surface_sums` says what it sums), in one compiled loop
-(``make compiled``); without a C compiler numpy takes the same sums."""
+"""The two passes of a search over many postings and surfaces, each in one compiled loop
+(``make compiled``): choosing the candidates (:func:`procedures.search.candidate_sums` says
+what it sums) and bounding their surfaces (:func:`procedures.search.surface_sums`). Without a
+C compiler numpy takes the same sums (those two functions)."""
 
 import numpy as np
 
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
 
-def sums(arrays, candidates, places, shares, required, spans, said):
+def candidate_sums(postings, weights, priors):
+    cdef const double[::1] prior = priors
+    cdef Py_ssize_t count = prior.shape[0], words = len(postings), number, k
+    accumulated_array = np.zeros(count)
+    first_array = np.full(count, words, np.int32)
+    cdef double[::1] accumulated = accumulated_array
+    cdef int32_t[::1] first = first_array
+    cdef const int32_t[::1] docs
+    cdef int32_t doc
+    cdef double weight
+    for number in range(words):
+        docs = postings[number]
+        weight = weights[number]
+        for k in range(docs.shape[0]):
+            doc = docs[k]
+            accumulated[doc] = accumulated[doc] + weight + prior[doc]
+            if first[doc] == words:
+                first[doc] = number
+    return accumulated_array, first_array
+
+
+def surface_sums(arrays, candidates, places, shares, required, spans, said):
     cdef const int64_t[::1] docs = candidates
     cdef const int64_t[::1] doc_first = arrays.doc_first
     cdef const int64_t[::1] doc_count = arrays.doc_count

@@ -2,7 +2,10 @@ from typing import Any
 
 import numpy as np
 
-def sums(
+def candidate_sums(
+    postings: list[np.ndarray], weights: list[float], priors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]: ...
+def surface_sums(
     arrays: Any,
     candidates: np.ndarray,
     places: np.ndarray,
