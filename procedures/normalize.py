@@ -51,8 +51,10 @@ CODE_RE = re.compile(r"\b([123])\s?[.,]\s?(\d{6})\b")
 _VOWELS = set("aăâeêioôơuưy")
 
 
+@lru_cache(maxsize=64)
 def clean(text: str) -> str:
-    """NFC, lower case, đ look-alikes unified, whitespace collapsed."""
+    """NFC, lower case, đ look-alikes unified, whitespace collapsed. Remembered for a few
+    texts: one search cleans its query (and each sentence of a long one) a dozen times."""
     text = unicodedata.normalize("NFD", text).translate(_D_LOOKALIKES)
     text = unicodedata.normalize("NFC", text).lower()
     return " ".join(text.split())
