@@ -46,6 +46,7 @@ _D_LOOKALIKES = str.maketrans(
 )
 
 _WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+_JOINED = re.compile(r"\b([^\W\d_]{2,4})&([^\W\d_]{2,4})\b")
 CODE_RE = re.compile(r"\b([123])\s?[.,]\s?(\d{6})\b")
 
 _VOWELS = set("aăâeêioôơuưy")
@@ -97,8 +98,9 @@ def accent_key(word: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Words of a text in :func:`clean` form (punctuation dropped)."""
-    return _WORD_RE.findall(clean(text))
+    """Words of a text in :func:`clean` form (punctuation dropped); shorthand of two
+    parts joined by "&" is one word ("kh&cn" → "khcn"; not "m&a")."""
+    return _WORD_RE.findall(_JOINED.sub(r"\1\2", clean(text)))
 
 
 def folded_tokens(text: str) -> list[str]:

@@ -119,3 +119,10 @@ def test_has_diacritics() -> None:
 @pytest.mark.parametrize("text", ["mã 1.001193 nhé", "1,001193", "thủ tục 1. 001193"])
 def test_find_code(text: str) -> None:
     assert find_code(text) == "1.001193"
+
+
+def test_shorthand_joined_by_an_ampersand_is_one_word() -> None:
+    assert tokens("tổ chức KH&CN") == ["tổ", "chức", "khcn"]
+    assert tokens("Sở TN&MT tỉnh") == ["sở", "tnmt", "tỉnh"]
+    assert tokens("m&a công ty") == ["m", "a", "công", "ty"]  # one letter: "ma" is a word
+    assert tokens("Bố & mẹ") == ["bố", "mẹ"]

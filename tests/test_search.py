@@ -345,3 +345,8 @@ def test_unaccented_words_side_by_side_in_either_order_still_find(index: SearchI
     ("trong cay" of "cây trồng")."""
     assert top(index, "tach thua dat") == "1.012784"
     assert top(index, "lam ho chieu") is not None
+
+
+def test_shorthand_joined_by_an_ampersand(index: SearchIndex) -> None:
+    # "kh&cn" was read as "kh" (kết hôn) and "cn": nothing found
+    assert top(index, "đăng ký hoạt động tổ chức KH&CN lần đầu") == "1.014565"
