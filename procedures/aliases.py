@@ -198,7 +198,7 @@ EVERYDAY_NAMES: dict[str, list[str]] = {
     "định danh": ["định danh điện tử"],
     "mức 2": ["mức độ 02"],
     "ô tô": ["xe ô tô", "xe cơ giới", "xe"],
-    "oto": ["xe ô tô", "xe cơ giới", "xe"],
+    "ôtô": ["xe ô tô", "xe cơ giới", "xe"],  # typed glued; also "oto"
     "xe máy": ["xe"],
     "xe hơi": ["xe"],
     "passport": ["hộ chiếu"],

@@ -350,3 +350,9 @@ def test_unaccented_words_side_by_side_in_either_order_still_find(index: SearchI
 def test_shorthand_joined_by_an_ampersand(index: SearchIndex) -> None:
     # "kh&cn" was read as "kh" (kết hôn) and "cn": nothing found
     assert top(index, "đăng ký hoạt động tổ chức KH&CN lần đầu") == "1.014565"
+
+
+def test_a_car_typed_glued(index: SearchIndex) -> None:
+    # "ôtô" was no word the dictionaries knew (only "oto" and "ô tô")
+    codes = [hit.code for hit in index.search("đăng kiểm ôtô mới mua lần đầu")[:3]]
+    assert {"1.013089", "1.005103"} & set(codes)
