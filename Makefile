@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-$(COMPILED): procedures/search.py $(BIN)/.installed
+$(COMPILED): procedures/search.py procedures/_passes.pyi $(BIN)/.installed
 	@echo "compiling procedures/search.py (mypyc, ~40 s)"
 	@mkdir -p build
 	@($(BIN)/mypyc procedures/search.py >build/mypyc.log 2>&1 && touch $@) \

@@ -1,3 +1,5 @@
+# The signatures of the numpy twins in procedures/search.py, written out: a stub that
+# re-exported those would make mypyc call the twins directly instead of the compiled passes.
 from typing import Any
 
 import numpy as np

@@ -1020,13 +1020,12 @@ class SearchIndex:
             for (one, other), most in query.pairs.items():
                 if one in self._word_ids and other in self._word_ids:
                     said[places[self._word_ids[one]], places[self._word_ids[other]]] += most
+        docs = np.array(candidates, np.int64)
         (
             surface_ids, got, cover, span, hits, required_here, content_words, held, adjacent,
             witnessed,
-        ) = _surface_sums(
-            arrays, np.array(candidates, np.int64), places, shares, required, spans, said
-        )
-        counts = arrays.doc_count[candidates]
+        ) = _surface_sums(arrays, docs, places, shares, required, spans, said)
+        counts = arrays.doc_count[docs]
         starts = np.cumsum(counts) - counts
         size = len(surface_ids)
         # What the candidate's other surfaces can add (`DOC_WORDS_BONUS`): the cover shares of
