@@ -7,7 +7,7 @@ import numpy as np
 def candidate_sums(
     postings: list[np.ndarray], weights: list[float], priors: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]: ...
-def surface_sums(
+def surface_bounds(
     arrays: Any,
     candidates: np.ndarray,
     places: np.ndarray,
@@ -15,4 +15,6 @@ def surface_sums(
     required: np.ndarray,
     spans: np.ndarray,
     said: np.ndarray | None,
+    asked: tuple[str, bool, float, float, float, float, int, bool, int],
+    weights: tuple[float, ...],
 ) -> tuple[np.ndarray, ...]: ...

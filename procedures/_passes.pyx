@@ -1,11 +1,13 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """The two passes of a search over many postings and surfaces, each in one compiled loop
 (``make compiled``): choosing the candidates (:func:`procedures.search.candidate_sums` says
-what it sums) and bounding their surfaces (:func:`procedures.search.surface_sums`). Without a
-C compiler numpy takes the same sums (those two functions)."""
+what it sums) and bounding their surfaces (:func:`procedures.search.surface_bounds`). Without
+a C compiler numpy does the same (those two functions)."""
 
 import numpy as np
+from rapidfuzz import fuzz, process
 
+from libc.math cimport pow
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
 
@@ -30,7 +32,10 @@ def candidate_sums(postings, weights, priors):
     return accumulated_array, first_array
 
 
-def surface_sums(arrays, candidates, places, shares, required, spans, said):
+def surface_bounds(arrays, candidates, places, shares, required, spans, said, asked, weights):
+    text, long_message, whole, need_weight, gate, bonus, pairs_least, accented, variant_bits = asked
+    cdef double w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus
+    w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus = weights
     cdef const int64_t[::1] docs = candidates
     cdef const int64_t[::1] doc_first = arrays.doc_first
     cdef const int64_t[::1] doc_count = arrays.doc_count
@@ -41,34 +46,42 @@ def surface_sums(arrays, candidates, places, shares, required, spans, said):
     cdef const int64_t[::1] pair_start = arrays.pair_start
     cdef const int32_t[::1] pair_first = arrays.pair_first
     cdef const int32_t[::1] pair_second = arrays.pair_second
+    cdef const double[::1] content_total = arrays.content_total
+    cdef const double[::1] text_length = arrays.text_length
+    cdef const double[::1] factor = arrays.factor
+    cdef const uint8_t[::1] head = arrays.head.view(np.uint8)
+    cdef const int64_t[::1] variants = arrays.variants
     cdef const int32_t[::1] place_of = places
     cdef const double[::1] share = shares
     cdef const uint8_t[::1] needed = required
     cdef const double[::1] span_of = spans
     cdef const double[:, ::1] pairs_said
-    cdef bint ordered = said is not None
+    cdef bint ordered = said is not None, is_long = long_message, unaccented = not accented
     if ordered:
         pairs_said = said
+    cdef double whole_weight = whole, need = need_weight, gate_at = gate, bonus_bound = bonus
+    cdef double least_pairs = max(1, pairs_least)
+    cdef int64_t unsaid = ~variant_bits
     cdef Py_ssize_t size = 0, c, s, e, k, begin, j = 0, count = share.shape[0]
     for c in range(docs.shape[0]):
         size += doc_count[docs[c]]
-    surface_ids = np.empty(size, np.int64)
-    got_array, cover_array, span_array = np.zeros(size), np.zeros(size), np.zeros(size)
-    hits_array = np.zeros(size, np.int64)
-    required_array = np.zeros(size, np.int64)
-    content_array = np.zeros(size, np.int64)
-    held_array, adjacent_array = np.zeros(size), np.zeros(size)
-    witnessed_array = np.zeros(size, np.uint8)
-    cdef int64_t[::1] ids = surface_ids, hits = hits_array
-    cdef int64_t[::1] required_here = required_array, content_words = content_array
-    cdef double[::1] got = got_array, cover = cover_array, span = span_array
-    cdef double[::1] held_shares = held_array, adjacent = adjacent_array
-    cdef uint8_t[::1] witnessed = witnessed_array
+    surface_ids, starts_array = np.empty(size, np.int64), np.empty(docs.shape[0], np.int64)
+    bounds_array, others_array = np.empty(size), np.empty(size)
+    best_array = np.empty(docs.shape[0])
+    cdef int64_t[::1] ids = surface_ids, starts = starts_array
+    cdef double[::1] bounds = bounds_array, others = others_array, best = best_array
+    # Per surface: the sums of the query's words it holds; per candidate, the words held.
+    cdef double[::1] got = np.zeros(size), cover = np.zeros(size), span = np.zeros(size)
+    cdef double[::1] adjacent = np.zeros(size)
+    cdef int64_t[::1] hits = np.zeros(size, np.int64), required_here = np.zeros(size, np.int64)
+    cdef int64_t[::1] content_words = np.zeros(size, np.int64)
+    cdef uint8_t[::1] witnessed = np.zeros(size, np.uint8), matching = np.zeros(size, np.uint8)
     cdef uint8_t[::1] held = np.zeros(count, np.uint8)
     cdef int32_t place, left, right
-    cdef double total
+    cdef double total, most, wanted, surface_cover, similarity, order, relevance, a, b
     for c in range(docs.shape[0]):
         begin = j
+        starts[c] = j
         for k in range(count):
             held[k] = 0
         for s in range(doc_first[docs[c]], doc_first[docs[c]] + doc_count[docs[c]]):
@@ -86,6 +99,7 @@ def surface_sums(arrays, candidates, places, shares, required, spans, said):
                     required_here[j] += 1
                     if row_content[e]:
                         content_words[j] += 1
+            matching[j] = required_here[j] > 0 and not (head[s] and hits[j] < 2)
             if ordered and hits[j] > 1:
                 for e in range(pair_start[s], pair_start[s + 1]):
                     left = place_of[pair_first[e]]
@@ -100,8 +114,51 @@ def surface_sums(arrays, candidates, places, shares, required, spans, said):
             if held[k]:
                 total += share[k]
         for k in range(begin, j):
-            held_shares[k] = total
-    return (
-        surface_ids, got_array, cover_array, span_array, hits_array, required_array,
-        content_array, held_array, adjacent_array, witnessed_array.view(np.bool_),
-    )
+            others[k] = others_bonus * min(1.0, max(total - cover[k], 0.0))
+    # The likeness `_score` measures, of the surfaces that can score (short queries).
+    cdef const double[::1] likeness
+    if not is_long:
+        scoring = np.flatnonzero(matching)
+        texts = arrays.text[surface_ids[scoring]].tolist()
+        likeness = process.cdist([text], texts, scorer=fuzz.ratio, dtype=np.float64)[0]
+    k = 0
+    for c in range(docs.shape[0]):
+        most = -1.0
+        for j in range(starts[c], starts[c] + doc_count[docs[c]]):
+            if not matching[j]:
+                bounds[j] = -1.0
+                continue
+            s = ids[j]
+            wanted = cover[j]
+            if is_long:
+                wanted = wanted * (whole_weight / min(whole_weight, max(content_total[s], need)))
+            wanted = min(wanted, 1.0)
+            surface_cover = min(got[j] / content_total[s], 1.0) if content_total[s] > 0 else 0.0
+            if is_long:
+                a = span[j] - 1
+                b = text_length[s]
+                similarity = 2 * a / (a + b) if a < b else 1.0
+            else:
+                similarity = likeness[k] / 100.0
+                k += 1
+            order = min(1.0, adjacent[j] / least_pairs) if ordered else 1.0
+            relevance = (
+                w_query * pow(wanted, q_power)
+                + w_surface * surface_cover
+                + w_order * order
+                + w_fuzzy * similarity
+                + bonus_bound
+            )
+            if wanted < gate_at:
+                relevance = relevance * wanted / gate_at
+            if variants[s] & unsaid:
+                relevance = relevance * variant_factor
+            if (
+                content_words[j] <= 1 and surface_cover < 0.99
+                or ordered and unaccented and not witnessed[j]
+            ):
+                relevance = min(relevance, weak)
+            bounds[j] = relevance * factor[s]
+            most = max(most, bounds[j] + others[j])
+        best[c] = most
+    return surface_ids, starts_array, bounds_array, others_array, best_array

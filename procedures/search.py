@@ -837,7 +837,9 @@ class SearchIndex:
         fields = self._fields
         # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
-        surface_ids, surface_bounds, starts, others_most = self._bounds(candidates, compiled)
+        surface_ids, starts, surface_bounds, others_most, best_bounds = self._bounds(
+            candidates, compiled
+        )
         terms, required_terms = compiled.terms, compiled.required_terms
         surfaces, priors, popularity = self._surfaces, self._priors, self._popularity
         # Per field: the query's required words its name holds (most fields: none).
@@ -850,9 +852,6 @@ class SearchIndex:
                 + (FIELD_WORD_BONUS if field_hits[fields[doc]] else 0.0)
                 for doc in candidates
             ]
-        )
-        best_bounds = np.maximum.reduceat(
-            np.where(surface_bounds >= 0, surface_bounds + others_most, -1.0), starts
         )
         doc_bounds = np.where(best_bounds >= 0, (np.maximum(best_bounds, 0) + most) / _SCALE, 0)
         ends = [*starts[1:].tolist(), len(surface_ids)]
@@ -988,7 +987,7 @@ class SearchIndex:
 
     def _bounds(
         self, candidates: list[int], query: _Query
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, ...]:
         """At least what :meth:`_score` gives each surface of the candidates, computed at once
         without matching: each query word the surface holds brings its largest share of the
         query cover (:func:`_cover_shares`; in a long message, of the need-sized share `_score`
@@ -998,11 +997,12 @@ class SearchIndex:
         allow); the cut for a variant the query does not say and the cap on one content word
         apply; the accent and repair factors are left out (at most 1).
 
-        Returns the surfaces' ids (the candidates' in turn), their bounds (-1 for a surface
-        that cannot score: it explains no required word, or is a name's head holding one word
-        of the query: the name holding it is scored) and, per candidate, where its surfaces
-        start in those two; and for each surface, the most the candidate's other surfaces can
-        add to it (`DOC_WORDS_BONUS`)."""
+        Returns :func:`surface_bounds`: the surfaces' ids (the candidates' in turn), their
+        bounds (-1 for a surface that cannot score: it explains no required word, or is a
+        name's head holding one word of the query: the name holding it is scored), per
+        candidate where its surfaces start in those, for each surface the most the candidate's
+        other surfaces can add to it (`DOC_WORDS_BONUS`), and per candidate its best surface's
+        bound with that (-1 when none can score)."""
         arrays = self._arrays
         assert arrays is not None
         # The query's words the catalogue has; each word id's place among them, if any.
@@ -1020,61 +1020,15 @@ class SearchIndex:
             for (one, other), most in query.pairs.items():
                 if one in self._word_ids and other in self._word_ids:
                     said[places[self._word_ids[one]], places[self._word_ids[other]]] += most
-        docs = np.array(candidates, np.int64)
-        (
-            surface_ids, got, cover, span, hits, required_here, content_words, held, adjacent,
-            witnessed,
-        ) = _surface_sums(arrays, docs, places, shares, required, spans, said)
-        counts = arrays.doc_count[docs]
-        starts = np.cumsum(counts) - counts
-        size = len(surface_ids)
-        # What the candidate's other surfaces can add (`DOC_WORDS_BONUS`): the cover shares of
-        # the query words any of its surfaces holds and this one does not.
-        others = DOC_WORDS_BONUS * np.minimum(1.0, np.maximum(held - cover, 0.0))
-        matching = (required_here > 0) & ~(arrays.head[surface_ids] & (hits < 2))
-        content_total = arrays.content_total[surface_ids]
-        if query.long_message:
-            whole = query.required_weight
-            cover *= whole / np.minimum(whole, np.maximum(content_total, query.need_weight))
-        np.minimum(cover, 1.0, out=cover)
-        surface_cover = np.divide(got, content_total, out=np.zeros(size), where=content_total > 0)
-        np.minimum(surface_cover, 1.0, out=surface_cover)
-        if query.long_message:
-            b = arrays.text_length[surface_ids]
-            a = span - 1
-            similarity = np.ones(size)
-            shorter = matching & (a < b)
-            similarity[shorter] = 2 * a[shorter] / (a[shorter] + b[shorter])
-        else:
-            # The likeness `_score` measures, of the surfaces that can score.
-            similarity = np.zeros(size)
-            scoring = np.flatnonzero(matching)
-            texts = arrays.text[surface_ids[scoring]].tolist()
-            likeness = process.cdist([query.text], texts, scorer=fuzz.ratio, dtype=np.float64)
-            similarity[scoring] = likeness[0] / 100.0
-        order: np.ndarray | float = 1.0
-        unwitnessed: np.ndarray | bool = False
-        if said is not None:
-            # Short queries: no pair of the query's neighbours side by side in the surface, in
-            # either order, is no witness (`_witnessed_pair`).
-            order = np.minimum(1.0, adjacent / max(1, query.pairs_least))
-            unwitnessed = ~witnessed & (not query.accented)
-        relevance = (
-            W_QUERY * cover**Q_POWER
-            + W_SURFACE * surface_cover
-            + W_ORDER * order
-            + W_FUZZY * similarity
-            + query.bonus_bound
+        asked = (
+            query.text, query.long_message, query.required_weight, query.need_weight,
+            query.gate, query.bonus_bound, query.pairs_least, query.accented,
+            _variant_bits(query.variants),
         )
-        gate = query.gate
-        relevance = np.where(cover < gate, relevance * cover / gate, relevance)
-        unsaid = (arrays.variants[surface_ids] & ~_variant_bits(query.variants)) != 0
-        relevance = np.where(unsaid, relevance * VARIANT_FACTOR, relevance)
-        # One content word alone: capped (`_score`).
-        capped = (content_words <= 1) & (surface_cover < 0.99) | unwitnessed
-        relevance = np.where(capped, np.minimum(relevance, WEAK_RELEVANCE), relevance)
-        bounds = np.where(matching, relevance * arrays.factor[surface_ids], -1.0)
-        return surface_ids, bounds, starts, others
+        return _surface_bounds(
+            arrays, np.array(candidates, np.int64), places, shares, required, spans, said, asked,
+            BOUND_WEIGHTS,
+        )
 
     def _doc_words(self, doc: int, query: _Query) -> frozenset[str]:
         """The query words with a cover share that a name of `doc` holds; a word the citizen
@@ -2587,7 +2541,14 @@ def candidate_sums(
     return accumulated, first
 
 
-def surface_sums(
+BOUND_WEIGHTS = (
+    W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY, VARIANT_FACTOR, WEAK_RELEVANCE,
+    DOC_WORDS_BONUS,
+)
+"""The constants of the relevance formula, as :func:`surface_bounds` takes them."""
+
+
+def surface_bounds(
     arrays: _SurfaceArrays,
     candidates: np.ndarray,
     places: np.ndarray,
@@ -2595,18 +2556,31 @@ def surface_sums(
     required: np.ndarray,
     spans: np.ndarray,
     said: np.ndarray | None,
+    asked: tuple[str, bool, float, float, float, float, int, bool, int],
+    weights: tuple[float, ...],
 ) -> tuple[np.ndarray, ...]:
-    """The sums `SearchIndex._bounds` starts from, per surface of the candidates (theirs in
-    turn): its id; of the query's words it holds (`places`: each word id's place among the
-    query's words, -1 for none), their idf, cover `shares` and `spans` summed, how many, how
-    many are `required`, and how many of those stand as content words; the cover shares of the
-    query's words any surface of its candidate holds; when `said` is given (how often each pair
-    of the query's neighbours is said, by place), how often at most the pairs it holds side by
-    side are said, and whether one of them is said in either order (a witness).
+    """`SearchIndex._bounds` of the surfaces of the `candidates` (theirs in turn), from the
+    query's words (`places`: each word id's place among them, -1 for none; their cover
+    `shares`, whether `required`, their `spans`), `said`: how often each pair of the query's
+    neighbours is said, by place (None: word order is not bounded), and `asked`: the query's
+    text, whether a long message, its required weight, need weight, gate, bonus bound, least
+    pairs, whether accented, and its variant bits; `weights`: :data:`BOUND_WEIGHTS`.
 
-    In numpy; :func:`procedures._passes.surface_sums` (compiled by ``make compiled``) takes the
-    same sums in one loop, several times faster."""
+    Per surface: of the query's words it holds, their idf, cover shares and spans summed, how
+    many, how many are required and how many of those stand as content words; the cover shares
+    of the query's words any surface of its candidate holds; how often at most the pairs it
+    holds side by side are said, and whether one of them is said in either order (a witness);
+    then the relevance formula over those. Returns the surfaces' ids, where each candidate's
+    start, their bounds (-1: cannot score), what the other surfaces can add, and per candidate
+    its best bound with that (-1: none).
+
+    In numpy; :func:`procedures._passes.surface_bounds` (compiled by ``make compiled``) does the
+    same in two loops, several times faster."""
+    (text, long_message, whole, need_weight, gate, bonus, pairs_least, accented,
+     variant_bits) = asked
+    w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus = weights
     counts = arrays.doc_count[candidates]
+    starts = np.cumsum(counts) - counts
     surface_ids = _ranges(arrays.doc_first[candidates], counts)
     lengths = arrays.row_start[surface_ids + 1] - arrays.row_start[surface_ids]
     entries = _ranges(arrays.row_start[surface_ids], lengths)
@@ -2618,37 +2592,73 @@ def surface_sums(
     doc_of = np.repeat(np.arange(len(candidates)), counts)
     held = np.zeros((len(candidates), len(shares)), np.bool_)  # candidate × query word
     held[doc_of[row_of], number] = True
-    adjacent: np.ndarray = np.zeros(size)
-    witnessed: np.ndarray = np.zeros(size, np.bool_)
+    got = np.bincount(row_of, arrays.row_weights[entries], size)
+    cover = np.bincount(row_of, shares[number], size)
+    hits = np.bincount(row_of, minlength=size)
+    required_here = np.bincount(row_of, required[number], size)
+    content_words = np.bincount(row_of, required[number] * arrays.row_content[entries], size)
+    # What the candidate's other surfaces can add (`DOC_WORDS_BONUS`): the cover shares of
+    # the query words any of its surfaces holds and this one does not.
+    others = others_bonus * np.minimum(1.0, np.maximum((held @ shares)[doc_of] - cover, 0.0))
+    matching = (required_here > 0) & ~(arrays.head[surface_ids] & (hits < 2))
+    content_total = arrays.content_total[surface_ids]
+    if long_message:
+        cover *= whole / np.minimum(whole, np.maximum(content_total, need_weight))
+    np.minimum(cover, 1.0, out=cover)
+    surface_cover = np.divide(got, content_total, out=np.zeros(size), where=content_total > 0)
+    np.minimum(surface_cover, 1.0, out=surface_cover)
+    if long_message:
+        b = arrays.text_length[surface_ids]
+        a = np.bincount(row_of, spans[number], size) - 1
+        similarity = np.ones(size)
+        shorter = matching & (a < b)
+        similarity[shorter] = 2 * a[shorter] / (a[shorter] + b[shorter])
+    else:
+        # The likeness `_score` measures, of the surfaces that can score.
+        similarity = np.zeros(size)
+        scoring = np.flatnonzero(matching)
+        texts = arrays.text[surface_ids[scoring]].tolist()
+        likeness = process.cdist([text], texts, scorer=fuzz.ratio, dtype=np.float64)
+        similarity[scoring] = likeness[0] / 100.0
+    order: np.ndarray | float = 1.0
+    unwitnessed: np.ndarray | bool = False
     if said is not None:
-        starts = arrays.pair_start[surface_ids]
-        lengths = arrays.pair_start[surface_ids + 1] - starts
-        pairs = _ranges(starts, lengths)
+        # Short queries: no pair of the query's neighbours side by side in the surface, in
+        # either order, is no witness (`_witnessed_pair`).
+        pair_starts = arrays.pair_start[surface_ids]
+        lengths = arrays.pair_start[surface_ids + 1] - pair_starts
+        pairs = _ranges(pair_starts, lengths)
         first, second = places[arrays.pair_first[pairs]], places[arrays.pair_second[pairs]]
         both = (first >= 0) & (second >= 0)
         pair_of = np.repeat(np.arange(size), lengths)[both]
         first, second = first[both], second[both]
         adjacent = np.bincount(pair_of, said[first, second], size)
         witnessed = np.bincount(pair_of, (said + said.T)[first, second] > 0, size) > 0
-    return (
-        surface_ids,
-        np.bincount(row_of, arrays.row_weights[entries], size),
-        np.bincount(row_of, shares[number], size),
-        np.bincount(row_of, spans[number], size),
-        np.bincount(row_of, minlength=size),
-        np.bincount(row_of, required[number], size).astype(np.int64),
-        np.bincount(row_of, required[number] * arrays.row_content[entries], size).astype(np.int64),
-        (held @ shares)[doc_of],
-        adjacent,
-        witnessed,
+        order = np.minimum(1.0, adjacent / max(1, pairs_least))
+        unwitnessed = ~witnessed & (not accented)
+    relevance = (
+        w_query * cover**q_power
+        + w_surface * surface_cover
+        + w_order * order
+        + w_fuzzy * similarity
+        + bonus
     )
+    relevance = np.where(cover < gate, relevance * cover / gate, relevance)
+    unsaid = (arrays.variants[surface_ids] & ~variant_bits) != 0
+    relevance = np.where(unsaid, relevance * variant_factor, relevance)
+    # One content word alone: capped (`_score`).
+    capped = (content_words <= 1) & (surface_cover < 0.99) | unwitnessed
+    relevance = np.where(capped, np.minimum(relevance, weak), relevance)
+    bounds = np.where(matching, relevance * arrays.factor[surface_ids], -1.0)
+    best = np.maximum.reduceat(np.where(matching, bounds + others, -1.0), starts)
+    return surface_ids, starts, bounds, others, best
 
 
 try:
     from procedures._passes import candidate_sums as _candidate_sums
-    from procedures._passes import surface_sums as _surface_sums
+    from procedures._passes import surface_bounds as _surface_bounds
 except ImportError:  # not compiled (`make compiled`)
-    _candidate_sums, _surface_sums = candidate_sums, surface_sums
+    _candidate_sums, _surface_bounds = candidate_sums, surface_bounds
 
 
 def _ranges(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
