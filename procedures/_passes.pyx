@@ -68,7 +68,10 @@ def surface_bounds(arrays, candidates, places, shares, required, spans, said, as
     surface_ids, starts_array = np.empty(size, np.int64), np.empty(docs.shape[0], np.int64)
     bounds_array, others_array = np.empty(size), np.empty(size)
     best_array = np.empty(docs.shape[0])
+    ranked_array = np.empty(size, np.int64)
+    firsts_array = np.empty(docs.shape[0] + 1, np.int64)
     cdef int64_t[::1] ids = surface_ids, starts = starts_array
+    cdef int64_t[::1] ranked = ranked_array, firsts = firsts_array
     cdef double[::1] bounds = bounds_array, others = others_array, best = best_array
     # Per surface: the sums of the query's words it holds; per candidate, the words held.
     cdef double[::1] got = np.zeros(size), cover = np.zeros(size), span = np.zeros(size)
@@ -78,7 +81,8 @@ def surface_bounds(arrays, candidates, places, shares, required, spans, said, as
     cdef uint8_t[::1] witnessed = np.zeros(size, np.uint8), matching = np.zeros(size, np.uint8)
     cdef uint8_t[::1] held = np.zeros(count, np.uint8)
     cdef int32_t place, left, right
-    cdef double total, most, wanted, surface_cover, similarity, order, relevance, a, b
+    cdef double total, most, wanted, surface_cover, similarity, order, relevance, a, b, key
+    cdef Py_ssize_t r = 0, i
     for c in range(docs.shape[0]):
         begin = j
         starts[c] = j
@@ -124,6 +128,7 @@ def surface_bounds(arrays, candidates, places, shares, required, spans, said, as
     k = 0
     for c in range(docs.shape[0]):
         most = -1.0
+        firsts[c] = r
         for j in range(starts[c], starts[c] + doc_count[docs[c]]):
             if not matching[j]:
                 bounds[j] = -1.0
@@ -159,6 +164,18 @@ def surface_bounds(arrays, candidates, places, shares, required, spans, said, as
             ):
                 relevance = min(relevance, weak)
             bounds[j] = relevance * factor[s]
-            most = max(most, bounds[j] + others[j])
+            key = bounds[j] + others[j]
+            most = max(most, key)
+            # Among the candidate's ranked so far: after those at least as high.
+            i = r
+            while i > firsts[c] and bounds[ranked[i - 1]] + others[ranked[i - 1]] < key:
+                ranked[i] = ranked[i - 1]
+                i -= 1
+            ranked[i] = j
+            r += 1
         best[c] = most
-    return surface_ids, starts_array, bounds_array, others_array, best_array
+    firsts[docs.shape[0]] = r
+    return (
+        surface_ids, starts_array, bounds_array, others_array, best_array, ranked_array[:r],
+        firsts_array,
+    )

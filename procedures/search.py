@@ -414,6 +414,9 @@ class SearchIndex:
         self._levels: list[set[str]] = []
         self._fields: list[str] = []
         self._field_words: dict[str, frozenset[str]] = {}  # field → its content words (folded)
+        self._field_numbers: dict[str, int] = {}  # field → its number (as `_field_words` go)
+        self._field_of = np.zeros(0, np.int64)  # doc → its field's number
+        self._word_fields: dict[str, list[int]] = {}  # word → the fields whose names hold it
         self._loose_filler: set[str] = set()
         self._rare_filler: set[str] = set()  # filler spellings read as filler when unpaired
         self._loose_context: set[str] = set()
@@ -507,6 +510,11 @@ class SearchIndex:
         count = max(1, len(index.procedures))
         index._postings = {t: np.array(docs, dtype=np.int32) for t, docs in postings.items()}
         index._prior_array = np.array(index._priors, dtype=np.float64)
+        index._field_numbers = {name: number for number, name in enumerate(index._field_words)}
+        index._field_of = np.array([index._field_numbers[f] for f in index._fields], np.int64)
+        for name, words in index._field_words.items():
+            for word in words:
+                index._word_fields.setdefault(word, []).append(index._field_numbers[name])
         index._idf = {t: math.log(1 + count / len(docs)) for t, docs in postings.items()}
         index._max_idf = math.log(1 + count)
         index._vocab = sorted(t for t in postings if len(t) >= 2 and not t.isdigit())
@@ -837,26 +845,26 @@ class SearchIndex:
         fields = self._fields
         # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
-        surface_ids, starts, surface_bounds, others_most, best_bounds = self._bounds(
-            candidates, compiled
+        docs = np.array(candidates, np.int64)
+        surface_ids, _starts, surface_bounds, others_most, best_bounds, ranked, firsts = (
+            self._bounds(docs, compiled)
         )
         terms, required_terms = compiled.terms, compiled.required_terms
         surfaces, priors, popularity = self._surfaces, self._priors, self._popularity
-        # Per field: the query's required words its name holds (most fields: none).
-        field_hits = {f: required_terms & field_words[f] for f in {fields[d] for d in candidates}}
-        # The prior at most: the field bonuses, no popularity cut (the exact one is below).
-        most = np.array(
-            [
-                priors[doc]
-                + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
-                + (FIELD_WORD_BONUS if field_hits[fields[doc]] else 0.0)
-                for doc in candidates
-            ]
+        # The prior at most: the field bonuses (the field named; its name holds a word of the
+        # query), no popularity cut (the exact one is below).
+        numbers = self._field_numbers
+        field_bonus = np.zeros(len(numbers))
+        field_bonus[[numbers[f] for f in hinted if f in numbers]] = FIELD_BONUS
+        word_bonus = np.zeros(len(numbers))
+        word_bonus[[f for w in required_terms for f in self._word_fields.get(w, ())]] = (
+            FIELD_WORD_BONUS
         )
+        field_of = self._field_of[docs]
+        most = self._prior_array[docs] + field_bonus[field_of] + word_bonus[field_of]
         doc_bounds = np.where(best_bounds >= 0, (np.maximum(best_bounds, 0) + most) / _SCALE, 0)
-        ends = [*starts[1:].tolist(), len(surface_ids)]
-        starts_list, ids, bounds = starts.tolist(), surface_ids.tolist(), surface_bounds.tolist()
-        others = others_most.tolist()
+        ids, bounds, others = surface_ids.tolist(), surface_bounds.tolist(), others_most.tolist()
+        ranked_list, firsts_list = ranked.tolist(), firsts.tolist()
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
         scored: dict[int, tuple[float, float]] = {}  # shape → relevance, the cut it met
         for number in np.argsort(-doc_bounds, kind="stable").tolist():
@@ -864,8 +872,8 @@ class SearchIndex:
             if doc_bounds[number] + _BOUND_SLACK < threshold:
                 break
             doc = candidates[number]
-            # Its surfaces that explain a required word, the likeliest first.
-            matching = [j for j in range(starts_list[number], ends[number]) if bounds[j] >= 0]
+            # Its surfaces that explain a required word, the likeliest first (`_bounds`).
+            matching = ranked_list[firsts_list[number] : firsts_list[number + 1]]
             if not matching:
                 continue
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
@@ -873,9 +881,8 @@ class SearchIndex:
             # name explains a word of the query it does not ("… hải quan" of a name in the
             # field Hải quan); DOC_WORDS_BONUS for the words the procedure's other names
             # explain (`_bounds`), once it finds the procedure by itself (below).
-            hits = field_hits[fields[doc]]
+            hits = required_terms & field_words[fields[doc]]  # most fields: none
             field_most = FIELD_WORD_BONUS if hits else 0.0
-            matching.sort(key=lambda j: -(bounds[j] + others[j]))
             most = bounds[matching[0]] + others[matching[0]] + field_most
             if (most + prior) / _SCALE + _BOUND_SLACK < threshold:
                 continue
@@ -985,9 +992,7 @@ class SearchIndex:
             pair_second=np.array([b for _, b in pairs], np.int32),
         )
 
-    def _bounds(
-        self, candidates: list[int], query: _Query
-    ) -> tuple[np.ndarray, ...]:
+    def _bounds(self, candidates: np.ndarray, query: _Query) -> tuple[np.ndarray, ...]:
         """At least what :meth:`_score` gives each surface of the candidates, computed at once
         without matching: each query word the surface holds brings its largest share of the
         query cover (:func:`_cover_shares`; in a long message, of the need-sized share `_score`
@@ -1001,8 +1006,10 @@ class SearchIndex:
         bounds (-1 for a surface that cannot score: it explains no required word, or is a
         name's head holding one word of the query: the name holding it is scored), per
         candidate where its surfaces start in those, for each surface the most the candidate's
-        other surfaces can add to it (`DOC_WORDS_BONUS`), and per candidate its best surface's
-        bound with that (-1 when none can score)."""
+        other surfaces can add to it (`DOC_WORDS_BONUS`), per candidate its best surface's
+        bound with that (-1 when none can score), and the surfaces that can score, each
+        candidate's by their bound with that (the highest first), with where each candidate's
+        start there (and one past the last)."""
         arrays = self._arrays
         assert arrays is not None
         # The query's words the catalogue has; each word id's place among them, if any.
@@ -1026,8 +1033,7 @@ class SearchIndex:
             _variant_bits(query.variants),
         )
         return _surface_bounds(
-            arrays, np.array(candidates, np.int64), places, shares, required, spans, said, asked,
-            BOUND_WEIGHTS,
+            arrays, candidates, places, shares, required, spans, said, asked, BOUND_WEIGHTS,
         )
 
     def _doc_words(self, doc: int, query: _Query) -> frozenset[str]:
@@ -2571,8 +2577,10 @@ def surface_bounds(
     of the query's words any surface of its candidate holds; how often at most the pairs it
     holds side by side are said, and whether one of them is said in either order (a witness);
     then the relevance formula over those. Returns the surfaces' ids, where each candidate's
-    start, their bounds (-1: cannot score), what the other surfaces can add, and per candidate
-    its best bound with that (-1: none).
+    start, their bounds (-1: cannot score), what the other surfaces can add, per candidate its
+    best bound with that (-1: none), and the surfaces that can score (their places in the
+    first), each candidate's by bound with what the others add, the highest first (in turn
+    when equal), with where each candidate's start there (and one past the last).
 
     In numpy; :func:`procedures._passes.surface_bounds` (compiled by ``make compiled``) does the
     same in two loops, several times faster."""
@@ -2651,7 +2659,11 @@ def surface_bounds(
     relevance = np.where(capped, np.minimum(relevance, weak), relevance)
     bounds = np.where(matching, relevance * arrays.factor[surface_ids], -1.0)
     best = np.maximum.reduceat(np.where(matching, bounds + others, -1.0), starts)
-    return surface_ids, starts, bounds, others, best
+    ranked = np.lexsort((-(bounds + others), doc_of))
+    ranked = ranked[matching[ranked]]
+    firsts = np.zeros(len(candidates) + 1, np.int64)
+    np.cumsum(np.bincount(doc_of[matching], minlength=len(candidates)), out=firsts[1:])
+    return surface_ids, starts, bounds, others, best, ranked, firsts
 
 
 try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from procedures.catalogue import Procedure, load_bundled
@@ -260,7 +261,7 @@ def test_the_bound_that_skips_candidates_is_never_below_their_score(index: Searc
         candidates = index._candidates(required, None)
         if not candidates:
             continue
-        surface_ids, starts, bounds, others, _best = index._bounds(candidates, query)
+        surface_ids, starts, bounds, others, *_ = index._bounds(np.array(candidates), query)
         ids, bounds_list = surface_ids.tolist(), bounds.tolist()
         ends = [*starts[1:].tolist(), len(ids)]
         for start, end in zip(starts.tolist(), ends, strict=True):
