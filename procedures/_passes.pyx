@@ -32,8 +32,11 @@ def candidate_sums(postings, weights, priors):
     return accumulated_array, first_array
 
 
-def surface_bounds(arrays, candidates, places, shares, required, spans, said, asked, weights):
-    text, long_message, whole, need_weight, gate, bonus, pairs_least, accented, variant_bits = asked
+def surface_bounds(
+    arrays, candidates, places, shares, required, spans, said, slots, asked, weights
+):
+    (text, long_message, whole, need_weight, gate, bonus, pairs_least, accented, variant_bits,
+     cover_whole) = asked
     cdef double w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus
     w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus = weights
     cdef const int64_t[::1] docs = candidates
@@ -56,6 +59,10 @@ def surface_bounds(arrays, candidates, places, shares, required, spans, said, as
     cdef const uint8_t[::1] needed = required
     cdef const double[::1] span_of = spans
     cdef const double[:, ::1] pairs_said
+    cdef const int64_t[::1] slot_firsts = slots[0]
+    cdef const int32_t[::1] slot_places = slots[1]
+    cdef const double[::1] slot_weights = slots[2]
+    cdef double explained_whole = cover_whole, matched
     cdef bint ordered = said is not None, is_long = long_message, unaccented = not accented
     if ordered:
         pairs_said = said
@@ -67,19 +74,21 @@ def surface_bounds(arrays, candidates, places, shares, required, spans, said, as
         size += doc_count[docs[c]]
     surface_ids, starts_array = np.empty(size, np.int64), np.empty(docs.shape[0], np.int64)
     bounds_array, others_array = np.empty(size), np.empty(size)
-    best_array = np.empty(docs.shape[0])
+    best_array, covers_array = np.empty(docs.shape[0]), np.empty(docs.shape[0])
     ranked_array = np.empty(size, np.int64)
     firsts_array = np.empty(docs.shape[0] + 1, np.int64)
     cdef int64_t[::1] ids = surface_ids, starts = starts_array
     cdef int64_t[::1] ranked = ranked_array, firsts = firsts_array
     cdef double[::1] bounds = bounds_array, others = others_array, best = best_array
+    cdef double[::1] covers = covers_array
     # Per surface: the sums of the query's words it holds; per candidate, the words held.
     cdef double[::1] got = np.zeros(size), cover = np.zeros(size), span = np.zeros(size)
     cdef double[::1] adjacent = np.zeros(size)
     cdef int64_t[::1] hits = np.zeros(size, np.int64), required_here = np.zeros(size, np.int64)
     cdef int64_t[::1] content_words = np.zeros(size, np.int64)
     cdef uint8_t[::1] witnessed = np.zeros(size, np.uint8), matching = np.zeros(size, np.uint8)
-    cdef uint8_t[::1] held = np.zeros(count, np.uint8)
+    cdef uint8_t[::1] held = np.zeros(count, np.uint8), explained = np.zeros(count, np.uint8)
+    cdef int32_t[::1] touched = np.zeros(count, np.int32)  # a surface's places
     cdef int32_t place, left, right
     cdef double total, most, wanted, surface_cover, similarity, order, relevance, a, b, key
     cdef Py_ssize_t r = 0, i
@@ -88,12 +97,14 @@ def surface_bounds(arrays, candidates, places, shares, required, spans, said, as
         starts[c] = j
         for k in range(count):
             held[k] = 0
+            explained[k] = 0
         for s in range(doc_first[docs[c]], doc_first[docs[c]] + doc_count[docs[c]]):
             ids[j] = s
             for e in range(row_start[s], row_start[s + 1]):
                 place = place_of[row_words[e]]
                 if place < 0:
                     continue
+                touched[hits[j]] = place
                 hits[j] += 1
                 held[place] = 1
                 got[j] += row_weights[e]
@@ -104,6 +115,9 @@ def surface_bounds(arrays, candidates, places, shares, required, spans, said, as
                     if row_content[e]:
                         content_words[j] += 1
             matching[j] = required_here[j] > 0 and not (head[s] and hits[j] < 2)
+            if matching[j]:
+                for k in range(hits[j]):
+                    explained[touched[k]] = 1
             if ordered and hits[j] > 1:
                 for e in range(pair_start[s], pair_start[s + 1]):
                     left = place_of[pair_first[e]]
@@ -119,6 +133,14 @@ def surface_bounds(arrays, candidates, places, shares, required, spans, said, as
                 total += share[k]
         for k in range(begin, j):
             others[k] = others_bonus * min(1.0, max(total - cover[k], 0.0))
+        # The share of the query's required weight whose slots its scoring surfaces explain.
+        matched = 0.0
+        for k in range(slot_weights.shape[0]):
+            for e in range(slot_firsts[k], slot_firsts[k + 1]):
+                if explained[slot_places[e]]:
+                    matched += slot_weights[k]
+                    break
+        covers[c] = min(1.0, matched / explained_whole) if explained_whole > 0 else 0.0
     # The likeness `_score` measures, of the surfaces that can score (short queries).
     cdef const double[::1] likeness
     if not is_long:
@@ -177,5 +199,5 @@ def surface_bounds(arrays, candidates, places, shares, required, spans, said, as
     firsts[docs.shape[0]] = r
     return (
         surface_ids, starts_array, bounds_array, others_array, best_array, ranked_array[:r],
-        firsts_array,
+        firsts_array, covers_array,
     )

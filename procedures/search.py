@@ -846,9 +846,10 @@ class SearchIndex:
         # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
         docs = np.array(candidates, np.int64)
-        surface_ids, _starts, surface_bounds, others_most, best_bounds, ranked, firsts = (
-            self._bounds(docs, compiled)
-        )
+        (
+            surface_ids, _starts, surface_bounds, others_most, best_bounds, ranked, firsts,
+            covers,
+        ) = self._bounds(docs, compiled)
         terms, required_terms = compiled.terms, compiled.required_terms
         surfaces, priors, popularity = self._surfaces, self._priors, self._popularity
         # The prior at most: the field bonuses (the field named; its name holds a word of the
@@ -864,7 +865,7 @@ class SearchIndex:
         most = self._prior_array[docs] + field_bonus[field_of] + word_bonus[field_of]
         doc_bounds = np.where(best_bounds >= 0, (np.maximum(best_bounds, 0) + most) / _SCALE, 0)
         ids, bounds, others = surface_ids.tolist(), surface_bounds.tolist(), others_most.tolist()
-        ranked_list, firsts_list = ranked.tolist(), firsts.tolist()
+        ranked_list, firsts_list, covers_list = ranked.tolist(), firsts.tolist(), covers.tolist()
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
         scored: dict[int, tuple[float, float]] = {}  # shape → relevance, the cut it met
         for number in np.argsort(-doc_bounds, kind="stable").tolist():
@@ -889,10 +890,7 @@ class SearchIndex:
             if popularity[doc] and compiled.long_message:
                 prior -= popularity[doc] * (1.0 - LONG_MESSAGE_POPULARITY)
             elif popularity[doc]:
-                explained = frozenset().union(
-                    *(terms.intersection(surfaces[ids[j]].positions) for j in matching)
-                )
-                cover = _doc_cover(compiled, explained)
+                cover = covers_list[number]
                 prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
                 if (most + prior) / _SCALE + _BOUND_SLACK < threshold:
                     continue
@@ -1027,13 +1025,31 @@ class SearchIndex:
             for (one, other), most in query.pairs.items():
                 if one in self._word_ids and other in self._word_ids:
                     said[places[self._word_ids[one]], places[self._word_ids[other]]] += most
+        # The required slots, each by the places of its words, for the share of the query each
+        # candidate's scoring surfaces explain (the cover its popularity is cut by); a long
+        # message's against a need-sized share, as in `_score`.
+        number = {word: place for place, word in enumerate(words)}
+        slot_places: list[int] = []
+        slot_firsts, slot_weights = [0], []
+        for optional, weight, _alternatives, slot_words, _default in query.slots:
+            if not optional:
+                slot_places.extend(number[w] for w in slot_words if w in number)
+                slot_firsts.append(len(slot_places))
+                slot_weights.append(weight)
+        whole = query.required_weight
+        if query.long_message:
+            whole = min(whole, query.need_weight)
         asked = (
             query.text, query.long_message, query.required_weight, query.need_weight,
             query.gate, query.bonus_bound, query.pairs_least, query.accented,
-            _variant_bits(query.variants),
+            _variant_bits(query.variants), whole,
+        )
+        slots = (
+            np.array(slot_firsts, np.int64), np.array(slot_places, np.int32),
+            np.array(slot_weights, np.float64),
         )
         return _surface_bounds(
-            arrays, candidates, places, shares, required, spans, said, asked, BOUND_WEIGHTS,
+            arrays, candidates, places, shares, required, spans, said, slots, asked, BOUND_WEIGHTS
         )
 
     def _doc_words(self, doc: int, query: _Query) -> frozenset[str]:
@@ -2254,22 +2270,6 @@ def _halves(surface: _Surface, compounds: Mapping[str, str]) -> dict[str, frozen
     return halves or None
 
 
-def _doc_cover(query: _Query, present: frozenset[str]) -> float:
-    """The share of the query's required weight whose slots hold a word of `present` (a long
-    message: against a need-sized share, as in `SearchIndex._score`)."""
-    matched = sum(
-        weight
-        for optional, weight, _alternatives, words, _default in query.slots
-        if not optional and not words.isdisjoint(present)
-    )
-    if query.required_weight <= 0:
-        return 0.0
-    whole = query.required_weight
-    if query.long_message:
-        whole = min(whole, query.need_weight)
-    return min(1.0, matched / whole)
-
-
 def _matched_spans(slots: list[_CompiledSlot]) -> dict[str, int]:
     """For each word of the slots, the most characters it can bring (with a separating space)
     to a long message's matched words: each slot gives the words of one of its alternatives, so
@@ -2562,15 +2562,18 @@ def surface_bounds(
     required: np.ndarray,
     spans: np.ndarray,
     said: np.ndarray | None,
-    asked: tuple[str, bool, float, float, float, float, int, bool, int],
+    slots: tuple[np.ndarray, np.ndarray, np.ndarray],
+    asked: tuple[str, bool, float, float, float, float, int, bool, int, float],
     weights: tuple[float, ...],
 ) -> tuple[np.ndarray, ...]:
     """`SearchIndex._bounds` of the surfaces of the `candidates` (theirs in turn), from the
     query's words (`places`: each word id's place among them, -1 for none; their cover
     `shares`, whether `required`, their `spans`), `said`: how often each pair of the query's
-    neighbours is said, by place (None: word order is not bounded), and `asked`: the query's
-    text, whether a long message, its required weight, need weight, gate, bonus bound, least
-    pairs, whether accented, and its variant bits; `weights`: :data:`BOUND_WEIGHTS`.
+    neighbours is said, by place (None: word order is not bounded), `slots`: the required
+    slots (where each one's places start, and one past the last; their places; their
+    weights), and `asked`: the query's text, whether a long message, its required weight,
+    need weight, gate, bonus bound, least pairs, whether accented, its variant bits and the
+    weight its cover is measured against; `weights`: :data:`BOUND_WEIGHTS`.
 
     Per surface: of the query's words it holds, their idf, cover shares and spans summed, how
     many, how many are required and how many of those stand as content words; the cover shares
@@ -2580,12 +2583,14 @@ def surface_bounds(
     start, their bounds (-1: cannot score), what the other surfaces can add, per candidate its
     best bound with that (-1: none), and the surfaces that can score (their places in the
     first), each candidate's by bound with what the others add, the highest first (in turn
-    when equal), with where each candidate's start there (and one past the last).
+    when equal), with where each candidate's start there (and one past the last); and per
+    candidate the share of the query's required weight whose slots hold a word of its
+    surfaces that can score (at most 1).
 
     In numpy; :func:`procedures._passes.surface_bounds` (compiled by ``make compiled``) does the
     same in two loops, several times faster."""
     (text, long_message, whole, need_weight, gate, bonus, pairs_least, accented,
-     variant_bits) = asked
+     variant_bits, cover_whole) = asked
     w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus = weights
     counts = arrays.doc_count[candidates]
     starts = np.cumsum(counts) - counts
@@ -2663,7 +2668,16 @@ def surface_bounds(
     ranked = ranked[matching[ranked]]
     firsts = np.zeros(len(candidates) + 1, np.int64)
     np.cumsum(np.bincount(doc_of[matching], minlength=len(candidates)), out=firsts[1:])
-    return surface_ids, starts, bounds, others, best, ranked, firsts
+    explained = np.zeros((len(candidates), len(shares)), np.bool_)  # by scoring surfaces
+    scoring_rows = matching[row_of]
+    explained[doc_of[row_of[scoring_rows]], number[scoring_rows]] = True
+    matched = np.zeros(len(candidates))
+    slot_firsts, slot_places, slot_weights = slots
+    for slot, weight in enumerate(slot_weights.tolist()):
+        said_here = slot_places[slot_firsts[slot] : slot_firsts[slot + 1]]
+        matched += weight * explained[:, said_here].any(axis=1)
+    covers = np.minimum(1.0, matched / cover_whole) if cover_whole > 0 else matched * 0.0
+    return surface_ids, starts, bounds, others, best, ranked, firsts, covers
 
 
 try:
