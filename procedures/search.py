@@ -384,6 +384,9 @@ class _SurfaceArrays:
     head: np.ndarray
     variants: np.ndarray  # the variant words it holds, one bit each (:data:`_VARIANT_BITS`)
     text: np.ndarray  # its folded words sorted, as in `_Surface.text` (objects: str)
+    text_codes: np.ndarray  # those texts one after the other, by `_text_codes` (uint8)
+    text_start: np.ndarray  # per surface (and one past the last): where its text starts there
+    text_alphabet: dict[str, int]  # the code of each character past ASCII in those texts
     pair_start: np.ndarray  # per surface (and one past the last): where its word pairs start
     pair_first: np.ndarray  # its neighbours of different words, each pair once: the first's
     pair_second: np.ndarray  # word id, and the second's
@@ -985,6 +988,8 @@ class SearchIndex:
             head=np.array([s.head for s in surfaces], np.bool_),
             variants=np.array([_variant_bits(s.variants) for s in surfaces], np.int64),
             text=np.array([s.text for s in surfaces], object),
+            text_start=np.cumsum([0, *(len(s.text) for s in surfaces)], dtype=np.int64),
+            **_text_codes([s.text for s in surfaces]),
             pair_start=np.array(pair_start, np.int64),
             pair_first=np.array([a for a, _ in pairs], np.int32),
             pair_second=np.array([b for _, b in pairs], np.int32),
@@ -2685,6 +2690,21 @@ try:
     from procedures._passes import surface_bounds as _surface_bounds
 except ImportError:  # not compiled (`make compiled`)
     _candidate_sums, _surface_bounds = candidate_sums, surface_bounds
+
+
+def _text_codes(texts: list[str]) -> dict[str, Any]:
+    """`texts` one after the other as one code per character, for the compiled likeness
+    (`procedures._passes`): ASCII its own code; any other character 128 on, in order, and 255
+    past 127 of them (characters sharing a code only ever raise the likeness counted, which
+    is a bound)."""
+    alphabet: dict[str, int] = {}
+    joined = "".join(texts)
+    for character in sorted(set(joined)):
+        if ord(character) >= 128:
+            alphabet[character] = min(255, 128 + len(alphabet))
+    table = {ord(character): chr(code) for character, code in alphabet.items()}
+    codes = joined.translate(table).encode("latin-1")
+    return {"text_codes": np.frombuffer(codes, np.uint8), "text_alphabet": alphabet}
 
 
 def _ranges(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
