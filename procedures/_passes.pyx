@@ -7,42 +7,7 @@ a C compiler numpy does the same (those two functions)."""
 import numpy as np
 
 from libc.math cimport pow
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
-
-
-cdef extern from *:
-    int popcount "__builtin_popcountll"(unsigned long long)
-
-
-cdef double _likeness(
-    const uint64_t[::1] matches, Py_ssize_t blocks, Py_ssize_t length,
-    const uint8_t[::1] codes, Py_ssize_t first, Py_ssize_t last, uint64_t[::1] row,
-):
-    """rapidfuzz's ``fuzz.ratio`` / 100 of the query (`length` characters; `matches`: for each
-    block of 64 of its characters, by character code, where that character stands) and the
-    text ``codes[first:last]`` (`_SurfaceArrays.text_codes`): the longest common subsequence
-    counted bit-parallel (Hyyrö), `row` its working bits."""
-    cdef Py_ssize_t i, w, common = 0, total = length + last - first
-    cdef uint64_t bits, carry, here, added, summed
-    for w in range(blocks):
-        row[w] = ~(<uint64_t>0)
-    for i in range(first, last):
-        carry = 0
-        for w in range(blocks):
-            bits = row[w]
-            here = bits & matches[w * 256 + codes[i]]
-            added = bits + here
-            summed = added + carry
-            carry = (added < bits) | (summed < added)
-            row[w] = summed | (bits - here)
-    for w in range(blocks):
-        bits = ~row[w]
-        if w == blocks - 1 and length % 64:
-            bits &= (<uint64_t>1 << (length % 64)) - 1
-        common += popcount(bits)
-    if total == 0:
-        return 1.0
-    return (1.0 - <double>(total - 2 * common) / <double>total) * 100.0 / 100.0
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 
 
 def candidate_sums(postings, weights, priors):
@@ -88,8 +53,7 @@ def surface_bounds(
     cdef const double[::1] factor = arrays.factor
     cdef const uint8_t[::1] head = arrays.head.view(np.uint8)
     cdef const int64_t[::1] variants = arrays.variants
-    cdef const uint8_t[::1] text_codes = arrays.text_codes
-    cdef const int64_t[::1] text_start = arrays.text_start
+    cdef const uint16_t[:, ::1] text_counts = arrays.text_counts
     cdef const int32_t[::1] place_of = places
     cdef const double[::1] share = shares
     cdef const uint8_t[::1] needed = required
@@ -105,7 +69,7 @@ def surface_bounds(
     cdef double whole_weight = whole, need = need_weight, gate_at = gate, bonus_bound = bonus
     cdef double least_pairs = max(1, pairs_least)
     cdef int64_t unsaid = ~variant_bits
-    cdef Py_ssize_t size = 0, c, s, e, k, begin, j = 0, count = share.shape[0], code
+    cdef Py_ssize_t size = 0, c, s, e, k, begin, j = 0, count = share.shape[0]
     for c in range(docs.shape[0]):
         size += doc_count[docs[c]]
     surface_ids, starts_array = np.empty(size, np.int64), np.empty(docs.shape[0], np.int64)
@@ -177,20 +141,16 @@ def surface_bounds(
                     matched += slot_weights[k]
                     break
         covers[c] = min(1.0, matched / explained_whole) if explained_whole > 0 else 0.0
-    # The likeness `_score` measures (short queries): where each character of the query
-    # stands, by its code in the surfaces' texts (none: no surface has it), 64 to a block.
-    cdef str query_text = text
-    cdef Py_ssize_t length = len(query_text), blocks = max(1, (length + 63) // 64)
-    cdef uint64_t[::1] text_matches = np.zeros(blocks * 256, np.uint64)
-    cdef uint64_t[::1] likeness_row = np.empty(blocks, np.uint64)
-    cdef Py_UCS4 character
+    # At most the likeness `_score` measures (short queries): the characters both texts hold.
     cdef dict alphabet = arrays.text_alphabet
+    wanted_array = np.zeros(text_counts.shape[1], np.int64)
+    cdef int64_t[::1] wanted_count = wanted_array
     if not is_long:
-        for k in range(length):
-            character = query_text[k]
-            code = character if character < 128 else alphabet.get(character, -1)
-            if code >= 0:
-                text_matches[(k // 64) * 256 + code] |= <uint64_t>1 << (k % 64)
+        for character in text:
+            if character in alphabet:
+                wanted_count[<Py_ssize_t>alphabet[character]] += 1
+    cdef int64_t[::1] columns = np.flatnonzero(wanted_array)
+    cdef double length = len(text), common, letters
     for c in range(docs.shape[0]):
         most = -1.0
         firsts[c] = r
@@ -209,10 +169,11 @@ def surface_bounds(
                 b = text_length[s]
                 similarity = 2 * a / (a + b) if a < b else 1.0
             else:
-                similarity = _likeness(
-                    text_matches, blocks, length, text_codes, text_start[s], text_start[s + 1],
-                    likeness_row,
-                )
+                common = 0.0
+                for k in range(columns.shape[0]):
+                    common += min(wanted_count[columns[k]], text_counts[s, columns[k]])
+                letters = length + text_length[s]
+                similarity = (1.0 - (letters - 2 * common) / letters) * 100.0 / 100.0
             order = min(1.0, adjacent[j] / least_pairs) if ordered else 1.0
             relevance = (
                 w_query * pow(wanted, q_power)

@@ -383,10 +383,8 @@ class _SurfaceArrays:
     factor: np.ndarray
     head: np.ndarray
     variants: np.ndarray  # the variant words it holds, one bit each (:data:`_VARIANT_BITS`)
-    text: np.ndarray  # its folded words sorted, as in `_Surface.text` (objects: str)
-    text_codes: np.ndarray  # those texts one after the other, by `_text_codes` (uint8)
-    text_start: np.ndarray  # per surface (and one past the last): where its text starts there
-    text_alphabet: dict[str, int]  # the code of each character past ASCII in those texts
+    text_counts: np.ndarray  # per surface: how often its text holds each character (uint16)
+    text_alphabet: dict[str, int]  # a character of the texts → its column in `text_counts`
     pair_start: np.ndarray  # per surface (and one past the last): where its word pairs start
     pair_first: np.ndarray  # its neighbours of different words, each pair once: the first's
     pair_second: np.ndarray  # word id, and the second's
@@ -987,9 +985,7 @@ class SearchIndex:
             factor=np.array([s.factor for s in surfaces], np.float64),
             head=np.array([s.head for s in surfaces], np.bool_),
             variants=np.array([_variant_bits(s.variants) for s in surfaces], np.int64),
-            text=np.array([s.text for s in surfaces], object),
-            text_start=np.cumsum([0, *(len(s.text) for s in surfaces)], dtype=np.int64),
-            **_text_codes([s.text for s in surfaces]),
+            **_text_counts([s.text for s in surfaces]),
             pair_start=np.array(pair_start, np.int64),
             pair_first=np.array([a for a, _ in pairs], np.int32),
             pair_second=np.array([b for _, b in pairs], np.int32),
@@ -2632,12 +2628,16 @@ def surface_bounds(
         shorter = matching & (a < b)
         similarity[shorter] = 2 * a[shorter] / (a[shorter] + b[shorter])
     else:
-        # The likeness `_score` measures, of the surfaces that can score.
-        similarity = np.zeros(size)
-        scoring = np.flatnonzero(matching)
-        texts = arrays.text[surface_ids[scoring]].tolist()
-        likeness = process.cdist([text], texts, scorer=fuzz.ratio, dtype=np.float64)
-        similarity[scoring] = likeness[0] / 100.0
+        # At most the likeness `_score` measures (rapidfuzz's ratio: twice the longest common
+        # subsequence of the two texts over their length): a common subsequence holds each
+        # character at most as often as the text holding it less does.
+        wanted = np.zeros(arrays.text_counts.shape[1])
+        for character in text:
+            if character in arrays.text_alphabet:
+                wanted[arrays.text_alphabet[character]] += 1
+        common = np.minimum(arrays.text_counts[surface_ids], wanted).sum(axis=1)
+        total = len(text) + arrays.text_length[surface_ids]
+        similarity = (1.0 - (total - 2 * common) / total) * 100.0 / 100.0
     order: np.ndarray | float = 1.0
     unwitnessed: np.ndarray | bool = False
     if said is not None:
@@ -2692,19 +2692,25 @@ except ImportError:  # not compiled (`make compiled`)
     _candidate_sums, _surface_bounds = candidate_sums, surface_bounds
 
 
-def _text_codes(texts: list[str]) -> dict[str, Any]:
-    """`texts` one after the other as one code per character, for the compiled likeness
-    (`procedures._passes`): ASCII its own code; any other character 128 on, in order, and 255
-    past 127 of them (characters sharing a code only ever raise the likeness counted, which
-    is a bound)."""
+_COUNTED_CHARACTERS = 64
+
+
+def _text_counts(texts: list[str]) -> dict[str, Any]:
+    """How often each text holds each character, for the bound on the likeness
+    (:func:`surface_bounds`): one column per character, the characters past the first
+    :data:`_COUNTED_CHARACTERS` - 1 counted together in the last (counted together, characters
+    only ever raise the bound)."""
     alphabet: dict[str, int] = {}
     joined = "".join(texts)
     for character in sorted(set(joined)):
-        if ord(character) >= 128:
-            alphabet[character] = min(255, 128 + len(alphabet))
-    table = {ord(character): chr(code) for character, code in alphabet.items()}
-    codes = joined.translate(table).encode("latin-1")
-    return {"text_codes": np.frombuffer(codes, np.uint8), "text_alphabet": alphabet}
+        alphabet[character] = min(len(alphabet), _COUNTED_CHARACTERS - 1)
+    width = max(alphabet.values(), default=0) + 1
+    columns = np.array([alphabet[character] for character in joined], np.int64)
+    rows = np.repeat(np.arange(len(texts)), [len(text) for text in texts])
+    counts = np.bincount(rows * width + columns, minlength=len(texts) * width)
+    # A count past what uint16 holds is still more than a bounded query's (MAX_QUERY_CHARS).
+    counts = np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)
+    return {"text_counts": counts.reshape(len(texts), width), "text_alphabet": alphabet}
 
 
 def _ranges(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
