@@ -864,12 +864,23 @@ class SearchIndex:
         )
         field_of = self._field_of[docs]
         most = self._prior_array[docs] + field_bonus[field_of] + word_bonus[field_of]
-        doc_bounds = np.where(best_bounds >= 0, (np.maximum(best_bounds, 0) + most) / _SCALE, 0)
+        # What a candidate's score is multiplied by for what the query asks, whoever it names
+        # (below), known before scoring.
+        factors = [
+            (ASKED_VARIANT_FACTOR if asked and not asked <= doc_variants[doc] else 1.0)
+            * (FOREIGN_FACTOR if doc in foreign and not foreign_said else 1.0)
+            * (AUDIENCE_FACTOR if doc in unmeant else 1.0)
+            for doc in candidates
+        ]
+        bounded = np.where(
+            best_bounds >= 0, (np.maximum(best_bounds, 0) + most) / _SCALE * factors, 0
+        )
+        doc_bounds = bounded.tolist()
         ids, bounds, others = surface_ids.tolist(), surface_bounds.tolist(), others_most.tolist()
         ranked_list, firsts_list, covers_list = ranked.tolist(), firsts.tolist(), covers.tolist()
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
         scored: dict[int, tuple[float, float]] = {}  # shape → relevance, the cut it met
-        for number in np.argsort(-doc_bounds, kind="stable").tolist():
+        for number in np.argsort(-bounded, kind="stable").tolist():
             threshold = max(min_score, top[0][0]) if len(top) == limit else min_score
             if doc_bounds[number] + _BOUND_SLACK < threshold:
                 break
@@ -886,17 +897,18 @@ class SearchIndex:
             hits = required_terms & field_words[fields[doc]]  # most fields: none
             field_most = FIELD_WORD_BONUS if hits else 0.0
             most = bounds[matching[0]] + others[matching[0]] + field_most
-            if (most + prior) / _SCALE + _BOUND_SLACK < threshold:
+            factor = factors[number]
+            if (most + prior) / _SCALE * factor + _BOUND_SLACK < threshold:
                 continue
             if popularity[doc] and compiled.long_message:
                 prior -= popularity[doc] * (1.0 - LONG_MESSAGE_POPULARITY)
             elif popularity[doc]:
                 cover = covers_list[number]
                 prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
-                if (most + prior) / _SCALE + _BOUND_SLACK < threshold:
+                if (most + prior) / _SCALE * factor + _BOUND_SLACK < threshold:
                     continue
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
-            need = (threshold - _BOUND_SLACK) * _SCALE - prior - _BOUND_SLACK
+            need = (threshold - _BOUND_SLACK) * _SCALE / factor - prior - _BOUND_SLACK
             best = 0.0
             doc_words: frozenset[str] | None = None
             # The likeliest surface first: a surface that cannot beat the best so far is not
