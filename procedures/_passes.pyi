@@ -15,7 +15,7 @@ def surface_bounds(
     required: np.ndarray,
     spans: np.ndarray,
     said: np.ndarray | None,
-    slots: tuple[np.ndarray, np.ndarray, np.ndarray],
+    slots: tuple[np.ndarray, ...],
     asked: tuple[str, bool, float, float, float, float, int, bool, int, float],
     weights: tuple[float, ...],
 ) -> tuple[np.ndarray, ...]: ...

@@ -59,10 +59,16 @@ def surface_bounds(
     cdef const uint8_t[::1] needed = required
     cdef const double[::1] span_of = spans
     cdef const double[:, ::1] pairs_said
-    cdef const int64_t[::1] slot_firsts = slots[0]
-    cdef const int32_t[::1] slot_places = slots[1]
-    cdef const double[::1] slot_weights = slots[2]
-    cdef double explained_whole = cover_whole, matched
+    cdef const double[::1] slot_weights = slots[0]
+    cdef const int64_t[::1] alternative_firsts = slots[1]
+    cdef const double[::1] totals = slots[2]
+    cdef const uint8_t[::1] wholes = slots[3]
+    cdef const int64_t[::1] term_firsts = slots[4]
+    cdef const int32_t[::1] term_places = slots[5]
+    cdef const double[::1] term_weights = slots[6]
+    cdef double explained_whole = cover_whole, matched, fraction, taken
+    cdef bint complete, said_here
+    cdef Py_ssize_t slot, alternative, term
     cdef bint ordered = said is not None, is_long = long_message, unaccented = not accented
     if ordered:
         pairs_said = said
@@ -83,11 +89,13 @@ def surface_bounds(
     cdef double[::1] covers = covers_array
     # Per surface: the sums of the query's words it holds; per candidate, the words held.
     cdef double[::1] got = np.zeros(size), cover = np.zeros(size), span = np.zeros(size)
+    cdef double[::1] shared = np.zeros(size)
     cdef double[::1] adjacent = np.zeros(size)
     cdef int64_t[::1] hits = np.zeros(size, np.int64), required_here = np.zeros(size, np.int64)
     cdef int64_t[::1] content_words = np.zeros(size, np.int64)
     cdef uint8_t[::1] witnessed = np.zeros(size, np.uint8), matching = np.zeros(size, np.uint8)
     cdef uint8_t[::1] held = np.zeros(count, np.uint8), explained = np.zeros(count, np.uint8)
+    cdef uint8_t[::1] holds = np.zeros(count, np.uint8)  # by the surface at hand
     cdef int32_t[::1] touched = np.zeros(count, np.int32)  # a surface's places
     cdef int32_t place, left, right
     cdef double total, most, wanted, surface_cover, similarity, order, relevance, a, b, key
@@ -108,7 +116,7 @@ def surface_bounds(
                 hits[j] += 1
                 held[place] = 1
                 got[j] += row_weights[e]
-                cover[j] += share[place]
+                shared[j] += share[place]
                 span[j] += span_of[place]
                 if needed[place]:
                     required_here[j] += 1
@@ -118,6 +126,31 @@ def surface_bounds(
             if matching[j]:
                 for k in range(hits[j]):
                     explained[touched[k]] = 1
+                    holds[touched[k]] = 1
+                # The query cover `_score` measures, without the accent and repair factors.
+                matched = 0.0
+                for slot in range(slot_weights.shape[0]):
+                    fraction = 0.0
+                    for alternative in range(
+                        alternative_firsts[slot], alternative_firsts[slot + 1]
+                    ):
+                        taken = 0.0
+                        complete = True
+                        for term in range(term_firsts[alternative], term_firsts[alternative + 1]):
+                            if term_places[term] >= 0 and holds[term_places[term]]:
+                                taken += term_weights[term]
+                            else:
+                                complete = False
+                        if (
+                            taken > 0 and totals[alternative] > 0
+                            and (complete or not wholes[alternative])
+                            and taken / totals[alternative] > fraction
+                        ):
+                            fraction = taken / totals[alternative]
+                    matched += slot_weights[slot] * fraction
+                cover[j] = matched / whole_weight if whole_weight > 0 else matched
+                for k in range(hits[j]):
+                    holds[touched[k]] = 0
             if ordered and hits[j] > 1:
                 for e in range(pair_start[s], pair_start[s + 1]):
                     left = place_of[pair_first[e]]
@@ -132,14 +165,19 @@ def surface_bounds(
             if held[k]:
                 total += share[k]
         for k in range(begin, j):
-            others[k] = others_bonus * min(1.0, max(total - cover[k], 0.0))
+            others[k] = others_bonus * min(1.0, max(total - shared[k], 0.0))
         # The share of the query's required weight whose slots its scoring surfaces explain.
         matched = 0.0
-        for k in range(slot_weights.shape[0]):
-            for e in range(slot_firsts[k], slot_firsts[k + 1]):
-                if explained[slot_places[e]]:
-                    matched += slot_weights[k]
+        for slot in range(slot_weights.shape[0]):
+            said_here = False
+            for term in range(
+                term_firsts[alternative_firsts[slot]], term_firsts[alternative_firsts[slot + 1]]
+            ):
+                if term_places[term] >= 0 and explained[term_places[term]]:
+                    said_here = True
                     break
+            if said_here:
+                matched += slot_weights[slot]
         covers[c] = min(1.0, matched / explained_whole) if explained_whole > 0 else 0.0
     # At most the likeness `_score` measures (short queries): the characters both texts hold.
     cdef dict alphabet = arrays.text_alphabet

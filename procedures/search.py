@@ -1038,17 +1038,27 @@ class SearchIndex:
             for (one, other), most in query.pairs.items():
                 if one in self._word_ids and other in self._word_ids:
                     said[places[self._word_ids[one]], places[self._word_ids[other]]] += most
-        # The required slots, each by the places of its words, for the share of the query each
-        # candidate's scoring surfaces explain (the cover its popularity is cut by); a long
-        # message's against a need-sized share, as in `_score`.
+        # The required slots as `_score` reads them: their weights, their alternatives (where
+        # each slot's start, and one past the last; their total weight; whether a whole phrase)
+        # and the alternatives' words (where each alternative's start; their places, -1 for a
+        # word no name holds; their weights). For each surface's query cover, and for the
+        # share of the query each candidate's scoring surfaces explain (the cover its
+        # popularity is cut by; a long message's against a need-sized share, as in `_score`).
         number = {word: place for place, word in enumerate(words)}
-        slot_places: list[int] = []
-        slot_firsts, slot_weights = [0], []
-        for optional, weight, _alternatives, slot_words, _default in query.slots:
-            if not optional:
-                slot_places.extend(number[w] for w in slot_words if w in number)
-                slot_firsts.append(len(slot_places))
-                slot_weights.append(weight)
+        slot_weights: list[float] = []
+        alternative_firsts, totals, wholes = [0], [], []
+        term_firsts, term_places, term_weights = [0], list[int](), list[float]()
+        for optional, weight, alternatives, _words, _default in query.slots:
+            if optional:
+                continue
+            slot_weights.append(weight)
+            for terms, total, phrase in alternatives:
+                term_places.extend(number.get(t[0], -1) for t in terms)
+                term_weights.extend(t[4] for t in terms)
+                term_firsts.append(len(term_places))
+                totals.append(total)
+                wholes.append(phrase)
+            alternative_firsts.append(len(totals))
         whole = query.required_weight
         if query.long_message:
             whole = min(whole, query.need_weight)
@@ -1058,8 +1068,10 @@ class SearchIndex:
             _variant_bits(query.variants), whole,
         )
         slots = (
-            np.array(slot_firsts, np.int64), np.array(slot_places, np.int32),
-            np.array(slot_weights, np.float64),
+            np.array(slot_weights, np.float64), np.array(alternative_firsts, np.int64),
+            np.array(totals, np.float64), np.array(wholes, np.uint8),
+            np.array(term_firsts, np.int64), np.array(term_places, np.int32),
+            np.array(term_weights, np.float64),
         )
         return _surface_bounds(
             arrays, candidates, places, shares, required, spans, said, slots, asked, BOUND_WEIGHTS
@@ -2575,7 +2587,7 @@ def surface_bounds(
     required: np.ndarray,
     spans: np.ndarray,
     said: np.ndarray | None,
-    slots: tuple[np.ndarray, np.ndarray, np.ndarray],
+    slots: tuple[np.ndarray, ...],
     asked: tuple[str, bool, float, float, float, float, int, bool, int, float],
     weights: tuple[float, ...],
 ) -> tuple[np.ndarray, ...]:
@@ -2583,9 +2595,9 @@ def surface_bounds(
     query's words (`places`: each word id's place among them, -1 for none; their cover
     `shares`, whether `required`, their `spans`), `said`: how often each pair of the query's
     neighbours is said, by place (None: word order is not bounded), `slots`: the required
-    slots (where each one's places start, and one past the last; their places; their
-    weights), and `asked`: the query's text, whether a long message, its required weight,
-    need weight, gate, bonus bound, least pairs, whether accented, its variant bits and the
+    slots (`SearchIndex._bounds` says how), and `asked`: the query's text, whether a long
+    message, its required weight, need weight, gate, bonus bound, least pairs, whether
+    accented, its variant bits and the
     weight its cover is measured against; `weights`: :data:`BOUND_WEIGHTS`.
 
     Per surface: of the query's words it holds, their idf, cover shares and spans summed, how
@@ -2619,15 +2631,41 @@ def surface_bounds(
     held = np.zeros((len(candidates), len(shares)), np.bool_)  # candidate × query word
     held[doc_of[row_of], number] = True
     got = np.bincount(row_of, arrays.row_weights[entries], size)
-    cover = np.bincount(row_of, shares[number], size)
+    shared = np.bincount(row_of, shares[number], size)
     hits = np.bincount(row_of, minlength=size)
     required_here = np.bincount(row_of, required[number], size)
     content_words = np.bincount(row_of, required[number] * arrays.row_content[entries], size)
     # What the candidate's other surfaces can add (`DOC_WORDS_BONUS`): the cover shares of
     # the query words any of its surfaces holds and this one does not.
-    others = others_bonus * np.minimum(1.0, np.maximum((held @ shares)[doc_of] - cover, 0.0))
+    others = others_bonus * np.minimum(1.0, np.maximum((held @ shares)[doc_of] - shared, 0.0))
     matching = (required_here > 0) & ~(arrays.head[surface_ids] & (hits < 2))
     content_total = arrays.content_total[surface_ids]
+    # The query cover `_score` measures, without the accent and repair factors (at most 1):
+    # per required slot, the largest share of an alternative the surface holds (a whole phrase
+    # all or nothing), weighted.
+    holds = np.zeros((size, len(shares)), np.bool_)  # surface × query word
+    holds[row_of, number] = True
+    slot_weights, alternative_firsts, totals, wholes, term_firsts, term_places, term_weights = (
+        column.tolist() for column in slots
+    )
+    cover = np.zeros(size)
+    for slot, weight in enumerate(slot_weights):
+        fraction = np.zeros(size)
+        for alternative in range(alternative_firsts[slot], alternative_firsts[slot + 1]):
+            taken, complete = np.zeros(size), np.ones(size, np.bool_)
+            for term in range(term_firsts[alternative], term_firsts[alternative + 1]):
+                place = term_places[term]
+                here = holds[:, place] if place >= 0 else np.zeros(size, np.bool_)
+                taken += term_weights[term] * here
+                complete &= here
+            total = totals[alternative]
+            if total > 0:
+                fits = (taken > 0) & (taken / total > fraction)
+                if wholes[alternative]:
+                    fits &= complete
+                fraction = np.where(fits, taken / total, fraction)
+        cover += weight * fraction
+    cover = cover / whole if whole > 0 else cover
     if long_message:
         cover *= whole / np.minimum(whole, np.maximum(content_total, need_weight))
     np.minimum(cover, 1.0, out=cover)
@@ -2689,10 +2727,11 @@ def surface_bounds(
     scoring_rows = matching[row_of]
     explained[doc_of[row_of[scoring_rows]], number[scoring_rows]] = True
     matched = np.zeros(len(candidates))
-    slot_firsts, slot_places, slot_weights = slots
-    for slot, weight in enumerate(slot_weights.tolist()):
-        said_here = slot_places[slot_firsts[slot] : slot_firsts[slot + 1]]
-        matched += weight * explained[:, said_here].any(axis=1)
+    for slot, weight in enumerate(slot_weights):
+        terms = term_places[term_firsts[alternative_firsts[slot]] : term_firsts[
+            alternative_firsts[slot + 1]
+        ]]
+        matched += weight * explained[:, [p for p in terms if p >= 0]].any(axis=1)
     covers = np.minimum(1.0, matched / cover_whole) if cover_whole > 0 else matched * 0.0
     return surface_ids, starts, bounds, others, best, ranked, firsts, covers
 
