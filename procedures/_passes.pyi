@@ -18,4 +18,6 @@ def surface_bounds(
     slots: tuple[np.ndarray, ...],
     asked: tuple[str, bool, float, float, float, float, int, bool, int, float],
     weights: tuple[float, ...],
+    priors: np.ndarray,
+    factors: np.ndarray,
 ) -> tuple[np.ndarray, ...]: ...

@@ -32,12 +32,16 @@ def candidate_sums(postings, weights, priors):
 
 
 def surface_bounds(
-    arrays, candidates, places, shares, required, spans, said, slots, asked, weights
+    arrays, candidates, places, shares, required, spans, said, slots, asked, weights, priors,
+    factors,
 ):
     (text, long_message, whole, need_weight, gate, bonus, pairs_least, accented, variant_bits,
      cover_whole) = asked
     cdef double w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus
-    w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus = weights
+    cdef double scale
+    (w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus,
+     scale) = weights
+    cdef const double[::1] prior_most = priors, factor_of = factors
     cdef const int64_t[::1] docs = candidates
     cdef const int64_t[::1] doc_first = arrays.doc_first
     cdef const int64_t[::1] doc_count = arrays.doc_count
@@ -241,7 +245,21 @@ def surface_bounds(
             r += 1
         best[c] = most
     firsts[docs.shape[0]] = r
+    # Each candidate's bound, and the candidates by it (after those at least as high).
+    bounded_array = np.empty(docs.shape[0])
+    order_array = np.empty(docs.shape[0], np.int64)
+    cdef double[::1] bounded = bounded_array
+    cdef int64_t[::1] by_bound = order_array
+    for c in range(docs.shape[0]):
+        bounded[c] = 0.0
+        if best[c] >= 0:
+            bounded[c] = (max(best[c], 0.0) + prior_most[c]) / scale * factor_of[c]
+        i = c
+        while i > 0 and bounded[by_bound[i - 1]] < bounded[c]:
+            by_bound[i] = by_bound[i - 1]
+            i -= 1
+        by_bound[i] = c
     return (
         surface_ids, starts_array, bounds_array, others_array, best_array, ranked_array[:r],
-        firsts_array, covers_array,
+        firsts_array, covers_array, bounded_array, order_array,
     )

@@ -400,6 +400,7 @@ class SearchIndex:
         self._doc_surfaces: list[list[int]] = []
         self._doc_variants: list[frozenset[str]] = []  # the variant words its surfaces start with
         self._foreign: set[int] = set()  # procedures whose official name says "nước ngoài"
+        self._foreign_docs = np.zeros(0, np.bool_)  # the same, per doc
         # Procedures whose official name says what they are not: those phrases (`_ranked`).
         self._name_negations: dict[int, tuple[tuple[str, ...], ...]] = {}
         self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, ascending
@@ -511,6 +512,7 @@ class SearchIndex:
         count = max(1, len(index.procedures))
         index._postings = {t: np.array(docs, dtype=np.int32) for t, docs in postings.items()}
         index._prior_array = np.array(index._priors, dtype=np.float64)
+        index._foreign_docs = np.isin(np.arange(len(index.procedures)), list(index._foreign))
         index._field_numbers = {name: number for number, name in enumerate(index._field_words)}
         index._field_of = np.array([index._field_numbers[f] for f in index._fields], np.int64)
         for name, words in index._field_words.items():
@@ -844,15 +846,9 @@ class SearchIndex:
         )
         field_words = self._field_words
         fields = self._fields
-        # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
-        # under the score a result must beat, no later candidate can be among the results.
-        docs = np.array(candidates, np.int64)
-        (
-            surface_ids, _starts, surface_bounds, others_most, best_bounds, ranked, firsts,
-            covers,
-        ) = self._bounds(docs, compiled)
         terms, required_terms = compiled.terms, compiled.required_terms
         surfaces, priors, popularity = self._surfaces, self._priors, self._popularity
+        docs = np.array(candidates, np.int64)
         # The prior at most: the field bonuses (the field named; its name holds a word of the
         # query), no popularity cut (the exact one is below).
         numbers = self._field_numbers
@@ -866,21 +862,27 @@ class SearchIndex:
         most = self._prior_array[docs] + field_bonus[field_of] + word_bonus[field_of]
         # What a candidate's score is multiplied by for what the query asks, whoever it names
         # (below), known before scoring.
-        factors = [
-            (ASKED_VARIANT_FACTOR if asked and not asked <= doc_variants[doc] else 1.0)
-            * (FOREIGN_FACTOR if doc in foreign and not foreign_said else 1.0)
-            * (AUDIENCE_FACTOR if doc in unmeant else 1.0)
-            for doc in candidates
-        ]
-        bounded = np.where(
-            best_bounds >= 0, (np.maximum(best_bounds, 0) + most) / _SCALE * factors, 0
-        )
-        doc_bounds = bounded.tolist()
+        factors = np.ones(len(candidates))
+        if asked:
+            factors[[n for n, d in enumerate(candidates) if not asked <= doc_variants[d]]] = (
+                ASKED_VARIANT_FACTOR
+            )
+        if not foreign_said:
+            factors *= np.where(self._foreign_docs[docs], FOREIGN_FACTOR, 1.0)
+        if unmeant:
+            factors *= [AUDIENCE_FACTOR if d in unmeant else 1.0 for d in candidates]
+        # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
+        # under the score a result must beat, no later candidate can be among the results.
+        (
+            surface_ids, _starts, surface_bounds, others_most, _best, ranked, firsts, covers,
+            bounded, order,
+        ) = self._bounds(docs, compiled, most, factors)
+        doc_bounds, factor_list = bounded.tolist(), factors.tolist()
         ids, bounds, others = surface_ids.tolist(), surface_bounds.tolist(), others_most.tolist()
         ranked_list, firsts_list, covers_list = ranked.tolist(), firsts.tolist(), covers.tolist()
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
         scored: dict[int, tuple[float, float]] = {}  # shape → relevance, the cut it met
-        for number in np.argsort(-bounded, kind="stable").tolist():
+        for number in order.tolist():
             threshold = max(min_score, top[0][0]) if len(top) == limit else min_score
             if doc_bounds[number] + _BOUND_SLACK < threshold:
                 break
@@ -897,7 +899,7 @@ class SearchIndex:
             hits = required_terms & field_words[fields[doc]]  # most fields: none
             field_most = FIELD_WORD_BONUS if hits else 0.0
             most = bounds[matching[0]] + others[matching[0]] + field_most
-            factor = factors[number]
+            factor = factor_list[number]
             if (most + prior) / _SCALE * factor + _BOUND_SLACK < threshold:
                 continue
             if popularity[doc] and compiled.long_message:
@@ -1003,7 +1005,9 @@ class SearchIndex:
             pair_second=np.array([b for _, b in pairs], np.int32),
         )
 
-    def _bounds(self, candidates: np.ndarray, query: _Query) -> tuple[np.ndarray, ...]:
+    def _bounds(
+        self, candidates: np.ndarray, query: _Query, priors: np.ndarray, factors: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
         """At least what :meth:`_score` gives each surface of the candidates, computed at once
         without matching: each query word the surface holds brings its largest share of the
         query cover (:func:`_cover_shares`; in a long message, of the need-sized share `_score`
@@ -1035,9 +1039,9 @@ class SearchIndex:
         said = None
         if query.pairs and not query.long_message:
             said = np.zeros((len(words), len(words)))
-            for (one, other), most in query.pairs.items():
+            for (one, other), often in query.pairs.items():
                 if one in self._word_ids and other in self._word_ids:
-                    said[places[self._word_ids[one]], places[self._word_ids[other]]] += most
+                    said[places[self._word_ids[one]], places[self._word_ids[other]]] += often
         # The required slots as `_score` reads them: their weights, their alternatives (where
         # each slot's start, and one past the last; their total weight; whether a whole phrase)
         # and the alternatives' words (where each alternative's start; their places, -1 for a
@@ -1074,7 +1078,8 @@ class SearchIndex:
             np.array(term_weights, np.float64),
         )
         return _surface_bounds(
-            arrays, candidates, places, shares, required, spans, said, slots, asked, BOUND_WEIGHTS
+            arrays, candidates, places, shares, required, spans, said, slots, asked, BOUND_WEIGHTS,
+            priors, factors,
         )
 
     def _doc_words(self, doc: int, query: _Query) -> frozenset[str]:
@@ -2574,7 +2579,7 @@ def candidate_sums(
 
 BOUND_WEIGHTS = (
     W_QUERY, Q_POWER, W_SURFACE, W_ORDER, W_FUZZY, VARIANT_FACTOR, WEAK_RELEVANCE,
-    DOC_WORDS_BONUS,
+    DOC_WORDS_BONUS, _SCALE,
 )
 """The constants of the relevance formula, as :func:`surface_bounds` takes them."""
 
@@ -2590,6 +2595,8 @@ def surface_bounds(
     slots: tuple[np.ndarray, ...],
     asked: tuple[str, bool, float, float, float, float, int, bool, int, float],
     weights: tuple[float, ...],
+    priors: np.ndarray,
+    factors: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
     """`SearchIndex._bounds` of the surfaces of the `candidates` (theirs in turn), from the
     query's words (`places`: each word id's place among them, -1 for none; their cover
@@ -2608,15 +2615,18 @@ def surface_bounds(
     start, their bounds (-1: cannot score), what the other surfaces can add, per candidate its
     best bound with that (-1: none), and the surfaces that can score (their places in the
     first), each candidate's by bound with what the others add, the highest first (in turn
-    when equal), with where each candidate's start there (and one past the last); and per
+    when equal), with where each candidate's start there (and one past the last); per
     candidate the share of the query's required weight whose slots hold a word of its
-    surfaces that can score (at most 1).
+    surfaces that can score (at most 1); per candidate the bound on its score, its best
+    bound plus the most its prior can add (`priors`), scaled, times its `factors` (0: none
+    can score); and the candidates by that bound, the highest first (in turn when equal).
 
     In numpy; :func:`procedures._passes.surface_bounds` (compiled by ``make compiled``) does the
     same in two loops, several times faster."""
     (text, long_message, whole, need_weight, gate, bonus, pairs_least, accented,
      variant_bits, cover_whole) = asked
-    w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus = weights
+    (w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus,
+     scale) = weights
     counts = arrays.doc_count[candidates]
     starts = np.cumsum(counts) - counts
     surface_ids = _ranges(arrays.doc_first[candidates], counts)
@@ -2733,7 +2743,9 @@ def surface_bounds(
         ]]
         matched += weight * explained[:, [p for p in terms if p >= 0]].any(axis=1)
     covers = np.minimum(1.0, matched / cover_whole) if cover_whole > 0 else matched * 0.0
-    return surface_ids, starts, bounds, others, best, ranked, firsts, covers
+    bounded = np.where(best >= 0, (np.maximum(best, 0) + priors) / scale * factors, 0)
+    order = np.argsort(-bounded, kind="stable")
+    return surface_ids, starts, bounds, others, best, ranked, firsts, covers, bounded, order
 
 
 try:

@@ -261,7 +261,9 @@ def test_the_bound_that_skips_candidates_is_never_below_their_score(index: Searc
         candidates = index._candidates(required, None)
         if not candidates:
             continue
-        surface_ids, starts, bounds, others, *_ = index._bounds(np.array(candidates), query)
+        surface_ids, starts, bounds, others, *_ = index._bounds(
+            np.array(candidates), query, np.zeros(len(candidates)), np.ones(len(candidates))
+        )
         ids, bounds_list = surface_ids.tolist(), bounds.tolist()
         ends = [*starts[1:].tolist(), len(ids)]
         for start, end in zip(starts.tolist(), ends, strict=True):
