@@ -155,7 +155,7 @@ def surface_bounds(
                 cover[j] = matched / whole_weight if whole_weight > 0 else matched
                 for k in range(hits[j]):
                     holds[touched[k]] = 0
-            if ordered and hits[j] > 1:
+            if ordered and matching[j] and hits[j] > 1:
                 for e in range(pair_start[s], pair_start[s + 1]):
                     left = place_of[pair_first[e]]
                     right = place_of[pair_second[e]]
