@@ -4,9 +4,13 @@ from typing import Any
 
 import numpy as np
 
-def candidate_sums(
-    postings: list[np.ndarray], weights: list[float], priors: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]: ...
+def best_docs(
+    postings: list[np.ndarray],
+    weights: list[float],
+    priors: np.ndarray,
+    allowed: set[int] | None,
+    size: int,
+) -> list[int]: ...
 def surface_bounds(
     arrays: Any,
     candidates: np.ndarray,

@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """The two passes of a search over many postings and surfaces, each in one compiled loop
-(``make compiled``): choosing the candidates (:func:`procedures.search.candidate_sums` says
-what it sums) and bounding their surfaces (:func:`procedures.search.surface_bounds`). Without
+(``make compiled``): choosing the candidates (:func:`procedures.search.best_docs` says
+how) and bounding their surfaces (:func:`procedures.search.surface_bounds`). Without
 a C compiler numpy does the same (those two functions)."""
 
 import numpy as np
@@ -10,15 +10,27 @@ from libc.math cimport pow
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 
 
-def candidate_sums(postings, weights, priors):
+cdef inline bint _before(
+    double[::1] accumulated, int32_t[::1] first, int64_t one, int64_t other
+):
+    """Whether doc `one` ranks before doc `other` (`best_docs`)."""
+    if accumulated[one] != accumulated[other]:
+        return accumulated[one] > accumulated[other]
+    if first[one] != first[other]:
+        return first[one] < first[other]
+    return one < other
+
+
+def best_docs(postings, weights, priors, allowed, size):
     cdef const double[::1] prior = priors
-    cdef Py_ssize_t count = prior.shape[0], words = len(postings), number, k
+    cdef Py_ssize_t count = prior.shape[0], words = len(postings), number, k, found = 0
+    cdef Py_ssize_t wanted = size, i, child
     accumulated_array = np.zeros(count)
     first_array = np.full(count, words, np.int32)
     cdef double[::1] accumulated = accumulated_array
     cdef int32_t[::1] first = first_array
     cdef const int32_t[::1] docs
-    cdef int32_t doc
+    cdef int64_t doc, held
     cdef double weight
     for number in range(words):
         docs = postings[number]
@@ -28,7 +40,49 @@ def candidate_sums(postings, weights, priors):
             accumulated[doc] = accumulated[doc] + weight + prior[doc]
             if first[doc] == words:
                 first[doc] = number
-    return accumulated_array, first_array
+    # The docs any posting holds (of `allowed`), in doc order.
+    chosen_array = np.empty(count, np.int64)
+    cdef int64_t[::1] chosen = chosen_array
+    for doc in range(count):
+        if first[doc] < words and (allowed is None or doc in allowed):
+            chosen[found] = doc
+            found += 1
+    if found <= wanted:
+        return chosen_array[:found].tolist()
+    # The best `size`: a heap whose root is the worst of those kept, then sorted.
+    heap_array = np.empty(wanted, np.int64)
+    cdef int64_t[::1] heap = heap_array
+    for k in range(found):
+        doc = chosen[k]
+        if k < wanted:
+            i = k  # sift up: a worse doc goes to the root
+            while i > 0 and _before(accumulated, first, heap[(i - 1) // 2], doc):
+                heap[i] = heap[(i - 1) // 2]
+                i = (i - 1) // 2
+            heap[i] = doc
+        elif _before(accumulated, first, doc, heap[0]):
+            i = 0  # sift down from the root
+            while True:
+                child = 2 * i + 1
+                if child >= wanted:
+                    break
+                if child + 1 < wanted and _before(
+                    accumulated, first, heap[child], heap[child + 1]
+                ):
+                    child += 1
+                if not _before(accumulated, first, doc, heap[child]):
+                    break
+                heap[i] = heap[child]
+                i = child
+            heap[i] = doc
+    for k in range(1, wanted):  # the best first
+        held = heap[k]
+        i = k
+        while i > 0 and _before(accumulated, first, held, heap[i - 1]):
+            heap[i] = heap[i - 1]
+            i -= 1
+        heap[i] = held
+    return heap_array.tolist()
 
 
 def surface_bounds(

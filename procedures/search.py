@@ -1186,21 +1186,7 @@ class SearchIndex:
                 continue  # very common words only rank candidates found by rarer ones
             postings.append(docs)
             weights.append(idf)
-        # Each doc's sum of idf + prior over the words it holds, added in the same order as
-        # one float at a time would be (so equal sums stay equal). Ties go to the doc met
-        # first: by the first word holding it, then (postings are in doc order) by doc.
-        accumulated, first = _candidate_sums(postings, weights, self._prior_array)
-        found = np.flatnonzero(first < len(postings))
-        if allowed is not None:
-            found = np.array([d for d in found.tolist() if d in allowed], dtype=np.int64)
-        if len(found) > _CANDIDATES:
-            # The best by the sum, then by the first word, then by doc: all those at least as
-            # good as the _CANDIDATES-th sum, then the order among them (ties at that sum).
-            sums = accumulated[found]
-            least = -np.partition(-sums, _CANDIDATES - 1)[_CANDIDATES - 1]
-            found = found[sums >= least]
-            found = found[np.lexsort((found, first[found], -accumulated[found]))[:_CANDIDATES]]
-        return list(found.tolist())
+        return _best_docs(postings, weights, self._prior_array, allowed, _CANDIDATES)
 
     def _compile(self, slots: list[_Slot], message_words: int = 0) -> _Query:
         """The query of `slots`; `message_words`: the words of the text they come from (a long
@@ -2559,22 +2545,36 @@ def _written(slots: Sequence[_Slot]) -> dict[str, frozenset[str]]:
     return {word: frozenset(spellings) for word, spellings in keys.items() if word not in loose}
 
 
-def candidate_sums(
-    postings: list[np.ndarray], weights: list[float], priors: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per doc, the sum of weight + prior over the `postings` (doc ids, ascending) holding
-    it, added in the postings' order one float at a time; and the first of the postings that
-    holds it (their number; all postings' number when none does).
+def best_docs(
+    postings: list[np.ndarray],
+    weights: list[float],
+    priors: np.ndarray,
+    allowed: set[int] | None,
+    size: int,
+) -> list[int]:
+    """The `size` docs (of `allowed`, when given) with the highest sum of weight + prior over
+    the `postings` (doc ids, ascending) holding them, added in the postings' order one float
+    at a time (so equal sums stay equal); ties go to the doc met first: by the first posting
+    holding it, then by doc. All the docs any posting holds, in doc order, when no more.
 
-    In numpy; :func:`procedures._passes.candidate_sums` (compiled by ``make compiled``) takes
-    the same sums in one loop."""
+    In numpy; :func:`procedures._passes.best_docs` (compiled by ``make compiled``) does the
+    same in a few loops."""
     accumulated = np.zeros(len(priors))
     for docs, weight in zip(postings, weights, strict=True):
         accumulated[docs] = accumulated[docs] + weight + priors[docs]
     first = np.full(len(priors), len(postings), dtype=np.int32)
     for number in range(len(postings) - 1, -1, -1):
         first[postings[number]] = number
-    return accumulated, first
+    found = np.flatnonzero(first < len(postings))
+    if allowed is not None:
+        found = np.array([d for d in found.tolist() if d in allowed], dtype=np.int64)
+    if len(found) > size:
+        # All those at least as good as the size-th sum, then the order among them.
+        sums = accumulated[found]
+        least = -np.partition(-sums, size - 1)[size - 1]
+        found = found[sums >= least]
+        found = found[np.lexsort((found, first[found], -accumulated[found]))[:size]]
+    return list(found.tolist())
 
 
 BOUND_WEIGHTS = (
@@ -2749,10 +2749,10 @@ def surface_bounds(
 
 
 try:
-    from procedures._passes import candidate_sums as _candidate_sums
+    from procedures._passes import best_docs as _best_docs
     from procedures._passes import surface_bounds as _surface_bounds
 except ImportError:  # not compiled (`make compiled`)
-    _candidate_sums, _surface_bounds = candidate_sums, surface_bounds
+    _best_docs, _surface_bounds = best_docs, surface_bounds
 
 
 _COUNTED_CHARACTERS = 64
