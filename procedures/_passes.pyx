@@ -11,8 +11,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 
 
 cdef inline bint _before(
-    double[::1] accumulated, int32_t[::1] first, int64_t one, int64_t other
-):
+    const double* accumulated, const int32_t* first, int64_t one, int64_t other
+) noexcept nogil:
     """Whether doc `one` ranks before doc `other` (`best_docs`)."""
     if accumulated[one] != accumulated[other]:
         return accumulated[one] > accumulated[other]
@@ -50,27 +50,29 @@ def best_docs(postings, weights, priors, allowed, size):
     if found <= wanted:
         return chosen_array[:found].tolist()
     # The best `size`: a heap whose root is the worst of those kept, then sorted.
+    cdef const double* sums = &accumulated[0]
+    cdef const int32_t* firsts = &first[0]
     heap_array = np.empty(wanted, np.int64)
     cdef int64_t[::1] heap = heap_array
     for k in range(found):
         doc = chosen[k]
         if k < wanted:
             i = k  # sift up: a worse doc goes to the root
-            while i > 0 and _before(accumulated, first, heap[(i - 1) // 2], doc):
+            while i > 0 and _before(sums, firsts, heap[(i - 1) // 2], doc):
                 heap[i] = heap[(i - 1) // 2]
                 i = (i - 1) // 2
             heap[i] = doc
-        elif _before(accumulated, first, doc, heap[0]):
+        elif _before(sums, firsts, doc, heap[0]):
             i = 0  # sift down from the root
             while True:
                 child = 2 * i + 1
                 if child >= wanted:
                     break
                 if child + 1 < wanted and _before(
-                    accumulated, first, heap[child], heap[child + 1]
+                    sums, firsts, heap[child], heap[child + 1]
                 ):
                     child += 1
-                if not _before(accumulated, first, doc, heap[child]):
+                if not _before(sums, firsts, doc, heap[child]):
                     break
                 heap[i] = heap[child]
                 i = child
@@ -78,7 +80,7 @@ def best_docs(postings, weights, priors, allowed, size):
     for k in range(1, wanted):  # the best first
         held = heap[k]
         i = k
-        while i > 0 and _before(accumulated, first, held, heap[i - 1]):
+        while i > 0 and _before(sums, firsts, held, heap[i - 1]):
             heap[i] = heap[i - 1]
             i -= 1
         heap[i] = held
