@@ -158,6 +158,8 @@ def surface_bounds(
     cdef uint8_t[::1] holds = np.zeros(count, np.uint8)  # by the surface at hand
     cdef int32_t[::1] touched = np.zeros(count, np.int32)  # a surface's places
     cdef int32_t place, left, right
+    cdef int64_t holding, needing, contents
+    cdef double summed, sharing, spanning
     cdef double total, most, wanted, surface_cover, similarity, order, relevance, a, b, key
     cdef Py_ssize_t r = 0, i
     for c in range(docs.shape[0]):
@@ -168,23 +170,27 @@ def surface_bounds(
             explained[k] = 0
         for s in range(doc_first[docs[c]], doc_first[docs[c]] + doc_count[docs[c]]):
             ids[j] = s
+            holding = needing = contents = 0
+            summed = sharing = spanning = 0.0
             for e in range(row_start[s], row_start[s + 1]):
                 place = place_of[row_words[e]]
                 if place < 0:
                     continue
-                touched[hits[j]] = place
-                hits[j] += 1
+                touched[holding] = place
+                holding += 1
                 held[place] = 1
-                got[j] += row_weights[e]
-                shared[j] += share[place]
-                span[j] += span_of[place]
+                summed += row_weights[e]
+                sharing += share[place]
+                spanning += span_of[place]
                 if needed[place]:
-                    required_here[j] += 1
+                    needing += 1
                     if row_content[e]:
-                        content_words[j] += 1
-            matching[j] = required_here[j] > 0 and not (head[s] and hits[j] < 2)
+                        contents += 1
+            hits[j], got[j], shared[j], span[j] = holding, summed, sharing, spanning
+            required_here[j], content_words[j] = needing, contents
+            matching[j] = needing > 0 and not (head[s] and holding < 2)
             if matching[j]:
-                for k in range(hits[j]):
+                for k in range(holding):
                     explained[touched[k]] = 1
                     holds[touched[k]] = 1
                 # The query cover `_score` measures, without the accent and repair factors.
@@ -209,16 +215,18 @@ def surface_bounds(
                             fraction = taken / totals[alternative]
                     matched += slot_weights[slot] * fraction
                 cover[j] = matched / whole_weight if whole_weight > 0 else matched
-                for k in range(hits[j]):
+                for k in range(holding):
                     holds[touched[k]] = 0
-            if ordered and matching[j] and hits[j] > 1:
+            if ordered and matching[j] and holding > 1:
+                summed = 0.0
                 for e in range(pair_start[s], pair_start[s + 1]):
                     left = place_of[pair_first[e]]
                     right = place_of[pair_second[e]]
                     if left >= 0 and right >= 0:
-                        adjacent[j] += pairs_said[left, right]
+                        summed += pairs_said[left, right]
                         if pairs_said[left, right] + pairs_said[right, left] > 0:
                             witnessed[j] = 1
+                adjacent[j] = summed
             j += 1
         total = 0.0
         for k in range(count):
@@ -274,7 +282,7 @@ def surface_bounds(
                 similarity = (1.0 - (letters - 2 * common) / letters) * 100.0 / 100.0
             order = min(1.0, adjacent[j] / least_pairs) if ordered else 1.0
             relevance = (
-                w_query * pow(wanted, q_power)
+                w_query * (wanted if q_power == 1.0 else pow(wanted, q_power))
                 + w_surface * surface_cover
                 + w_order * order
                 + w_fuzzy * similarity

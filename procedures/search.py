@@ -2744,8 +2744,8 @@ def surface_bounds(
         matched += weight * explained[:, [p for p in terms if p >= 0]].any(axis=1)
     covers = np.minimum(1.0, matched / cover_whole) if cover_whole > 0 else matched * 0.0
     bounded = np.where(best >= 0, (np.maximum(best, 0) + priors) / scale * factors, 0)
-    order = np.argsort(-bounded, kind="stable")
-    return surface_ids, starts, bounds, others, best, ranked, firsts, covers, bounded, order
+    by_bound = np.argsort(-bounded, kind="stable")
+    return surface_ids, starts, bounds, others, best, ranked, firsts, covers, bounded, by_bound
 
 
 try:
