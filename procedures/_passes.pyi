@@ -14,10 +14,7 @@ def best_docs(
 def surface_bounds(
     arrays: Any,
     candidates: np.ndarray,
-    places: np.ndarray,
-    shares: np.ndarray,
-    required: np.ndarray,
-    spans: np.ndarray,
+    held_words: tuple[np.ndarray, ...],
     said: np.ndarray | None,
     slots: tuple[np.ndarray, ...],
     asked: tuple[str, bool, float, float, float, float, int, bool, int, float],

@@ -7,7 +7,7 @@ a C compiler numpy does the same (those two functions)."""
 import numpy as np
 
 from libc.math cimport pow
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 
 
 cdef inline bint _before(
@@ -87,10 +87,7 @@ def best_docs(postings, weights, priors, allowed, size):
     return heap_array.tolist()
 
 
-def surface_bounds(
-    arrays, candidates, places, shares, required, spans, said, slots, asked, weights, priors,
-    factors,
-):
+def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, priors, factors):
     (text, long_message, whole, need_weight, gate, bonus, pairs_least, accented, variant_bits,
      cover_whole) = asked
     cdef double w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus
@@ -102,9 +99,7 @@ def surface_bounds(
     cdef const int64_t[::1] doc_first = arrays.doc_first
     cdef const int64_t[::1] doc_count = arrays.doc_count
     cdef const int64_t[::1] row_start = arrays.row_start
-    cdef const int32_t[::1] row_words = arrays.row_words
-    cdef const double[::1] row_weights = arrays.row_weights
-    cdef const uint8_t[::1] row_content = arrays.row_content
+    cdef const uint64_t[::1] rows = arrays.rows
     cdef const int64_t[::1] pair_start = arrays.pair_start
     cdef const int32_t[::1] pair_first = arrays.pair_first
     cdef const int32_t[::1] pair_second = arrays.pair_second
@@ -114,7 +109,9 @@ def surface_bounds(
     cdef const uint8_t[::1] head = arrays.head.view(np.uint8)
     cdef const int64_t[::1] variants = arrays.variants
     cdef const uint16_t[:, ::1] text_counts = arrays.text_counts
+    places, idfs, shares, required, spans = held_words
     cdef const int32_t[::1] place_of = places
+    cdef const double[::1] idf = idfs
     cdef const double[::1] share = shares
     cdef const uint8_t[::1] needed = required
     cdef const double[::1] span_of = spans
@@ -159,6 +156,7 @@ def surface_bounds(
     cdef int32_t[::1] touched = np.zeros(count, np.int32)  # a surface's places
     cdef int32_t place, left, right
     cdef int64_t holding, needing, contents
+    cdef uint64_t row
     cdef double summed, sharing, spanning
     cdef double total, most, wanted, surface_cover, similarity, order, relevance, a, b, key
     cdef Py_ssize_t r = 0, i
@@ -173,18 +171,19 @@ def surface_bounds(
             holding = needing = contents = 0
             summed = sharing = spanning = 0.0
             for e in range(row_start[s], row_start[s + 1]):
-                place = place_of[row_words[e]]
+                row = rows[e]
+                place = place_of[<Py_ssize_t>(row & <uint64_t>0xFFFFFFFF)]
                 if place < 0:
                     continue
                 touched[holding] = place
                 holding += 1
                 held[place] = 1
-                summed += row_weights[e]
+                summed += idf[place] * <double>((row >> 32) & <uint64_t>0x7FFFFFFF)
                 sharing += share[place]
                 spanning += span_of[place]
                 if needed[place]:
                     needing += 1
-                    if row_content[e]:
+                    if row >> 63:
                         contents += 1
             hits[j], got[j], shared[j], span[j] = holding, summed, sharing, spanning
             required_here[j], content_words[j] = needing, contents

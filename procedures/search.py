@@ -375,9 +375,9 @@ class _SurfaceArrays:
     doc_first: np.ndarray  # per doc: its first surface
     doc_count: np.ndarray  # per doc: how many surfaces it has
     row_start: np.ndarray  # per surface (and one past the last): where its words start
-    row_words: np.ndarray  # word ids (:attr:`SearchIndex._word_ids`)
-    row_weights: np.ndarray  # the word's idf times its count in the surface
-    row_content: np.ndarray  # 1: the word stands as a content word (not filler) somewhere in it
+    # Per word of a surface: its id (:attr:`SearchIndex._word_ids`) | how often it stands there
+    # << 32 | 1 << 63 when it stands as a content word (not filler) somewhere in it.
+    rows: np.ndarray
     content_total: np.ndarray
     text_length: np.ndarray
     factor: np.ndarray
@@ -973,17 +973,14 @@ class SearchIndex:
         surfaces = self._surfaces
         word_ids = self._word_ids
         row_start = [0]
-        row_words: list[int] = []
-        row_weights: list[float] = []
-        row_content: list[bool] = []
+        rows: list[int] = []
         pair_start = [0]
         pairs: list[tuple[int, int]] = []
         for surface in surfaces:
             for word, places in surface.positions.items():
-                row_words.append(word_ids[word])
-                row_weights.append(self._idf[word] * len(places))
-                row_content.append(_content_word(word, places, surface.content))
-            row_start.append(len(row_words))
+                content = _content_word(word, places, surface.content)
+                rows.append(word_ids[word] | len(places) << 32 | content << 63)
+            row_start.append(len(rows))
             pairs.extend(sorted({(word_ids[a], word_ids[b])
                                  for a, b in pairwise(surface.folded) if a != b}))
             pair_start.append(len(pairs))
@@ -991,9 +988,7 @@ class SearchIndex:
             doc_first=np.array([ids[0] if ids else 0 for ids in self._doc_surfaces], np.int64),
             doc_count=np.array([len(ids) for ids in self._doc_surfaces], np.int64),
             row_start=np.array(row_start, np.int64),
-            row_words=np.array(row_words, np.int32),
-            row_weights=np.array(row_weights, np.float64),
-            row_content=np.array(row_content, np.uint8),
+            rows=np.array(rows, np.uint64),
             content_total=np.array([s.content_total for s in surfaces], np.float64),
             text_length=np.array([s.text_length for s in surfaces], np.float64),
             factor=np.array([s.factor for s in surfaces], np.float64),
@@ -1031,9 +1026,13 @@ class SearchIndex:
         words = [w for w in sorted(query.terms) if w in self._word_ids]
         places = np.full(len(self._word_ids), -1, np.int32)
         places[[self._word_ids[w] for w in words]] = np.arange(len(words), dtype=np.int32)
-        shares = np.array([query.shares.get(w, 0.0) for w in words])
-        required = np.array([w in query.required_terms for w in words], np.uint8)
-        spans = np.array([query.spans.get(w, 0) for w in words], np.float64)
+        held_words = (
+            places,
+            np.array([self._idf[w] for w in words]),
+            np.array([query.shares.get(w, 0.0) for w in words]),
+            np.array([w in query.required_terms for w in words], np.uint8),
+            np.array([query.spans.get(w, 0) for w in words], np.float64),
+        )
         # Each pair of the query's neighbours as said, with how often at most (by place); a
         # long message's order is judged on the words each surface explains: no bound.
         said = None
@@ -1078,8 +1077,7 @@ class SearchIndex:
             np.array(term_weights, np.float64),
         )
         return _surface_bounds(
-            arrays, candidates, places, shares, required, spans, said, slots, asked, BOUND_WEIGHTS,
-            priors, factors,
+            arrays, candidates, held_words, said, slots, asked, BOUND_WEIGHTS, priors, factors
         )
 
     def _doc_words(self, doc: int, query: _Query) -> frozenset[str]:
@@ -2587,10 +2585,7 @@ BOUND_WEIGHTS = (
 def surface_bounds(
     arrays: _SurfaceArrays,
     candidates: np.ndarray,
-    places: np.ndarray,
-    shares: np.ndarray,
-    required: np.ndarray,
-    spans: np.ndarray,
+    held_words: tuple[np.ndarray, ...],
     said: np.ndarray | None,
     slots: tuple[np.ndarray, ...],
     asked: tuple[str, bool, float, float, float, float, int, bool, int, float],
@@ -2599,13 +2594,13 @@ def surface_bounds(
     factors: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
     """`SearchIndex._bounds` of the surfaces of the `candidates` (theirs in turn), from the
-    query's words (`places`: each word id's place among them, -1 for none; their cover
-    `shares`, whether `required`, their `spans`), `said`: how often each pair of the query's
-    neighbours is said, by place (None: word order is not bounded), `slots`: the required
-    slots (`SearchIndex._bounds` says how), and `asked`: the query's text, whether a long
-    message, its required weight, need weight, gate, bonus bound, least pairs, whether
-    accented, its variant bits and the
-    weight its cover is measured against; `weights`: :data:`BOUND_WEIGHTS`.
+    query's words the catalogue has (`held_words`: each word id's place among them, -1 for none;
+    their idf, cover shares, whether required, spans), `said`: how often each pair of the
+    query's neighbours is said, by place (None: word order is not bounded), `slots`: the
+    required slots (`SearchIndex._bounds` says how), and `asked`: the query's text, whether a
+    long message, its required weight, need weight, gate, bonus bound, least pairs, whether
+    accented, its variant bits and the weight its cover is measured against; `weights`:
+    :data:`BOUND_WEIGHTS`.
 
     Per surface: of the query's words it holds, their idf, cover shares and spans summed, how
     many, how many are required and how many of those stand as content words; the cover shares
@@ -2627,27 +2622,29 @@ def surface_bounds(
      variant_bits, cover_whole) = asked
     (w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus,
      scale) = weights
+    places, idfs, shares, required, spans = held_words
     counts = arrays.doc_count[candidates]
     starts = np.cumsum(counts) - counts
     surface_ids = _ranges(arrays.doc_first[candidates], counts)
     lengths = arrays.row_start[surface_ids + 1] - arrays.row_start[surface_ids]
     entries = _ranges(arrays.row_start[surface_ids], lengths)
     row_of = np.repeat(np.arange(len(surface_ids)), lengths)  # an entry's surface
-    number = places[arrays.row_words[entries]]
+    row = arrays.rows[entries]
+    number = places[(row & _ROW_WORD).astype(np.int64)]
     hit = number >= 0
-    row_of, entries, number = row_of[hit], entries[hit], number[hit]
+    row_of, entries, number, row = row_of[hit], entries[hit], number[hit], row[hit]
     size = len(surface_ids)
     doc_of = np.repeat(np.arange(len(candidates)), counts)
-    held = np.zeros((len(candidates), len(shares)), np.bool_)  # candidate × query word
-    held[doc_of[row_of], number] = True
-    got = np.bincount(row_of, arrays.row_weights[entries], size)
+    kept = np.zeros((len(candidates), len(shares)), np.bool_)  # candidate × query word
+    kept[doc_of[row_of], number] = True
+    got = np.bincount(row_of, idfs[number] * ((row >> 32) & _ROW_COUNT), size)
     shared = np.bincount(row_of, shares[number], size)
     hits = np.bincount(row_of, minlength=size)
     required_here = np.bincount(row_of, required[number], size)
-    content_words = np.bincount(row_of, required[number] * arrays.row_content[entries], size)
+    content_words = np.bincount(row_of, required[number] * (row >> 63).astype(np.int64), size)
     # What the candidate's other surfaces can add (`DOC_WORDS_BONUS`): the cover shares of
     # the query words any of its surfaces holds and this one does not.
-    others = others_bonus * np.minimum(1.0, np.maximum((held @ shares)[doc_of] - shared, 0.0))
+    others = others_bonus * np.minimum(1.0, np.maximum((kept @ shares)[doc_of] - shared, 0.0))
     matching = (required_here > 0) & ~(arrays.head[surface_ids] & (hits < 2))
     content_total = arrays.content_total[surface_ids]
     # The query cover `_score` measures, without the accent and repair factors (at most 1):
@@ -2774,6 +2771,9 @@ def _text_counts(texts: list[str]) -> dict[str, Any]:
     # A count past what uint16 holds is still more than a bounded query's (MAX_QUERY_CHARS).
     counts = np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)
     return {"text_counts": counts.reshape(len(texts), width), "text_alphabet": alphabet}
+
+
+_ROW_WORD, _ROW_COUNT = np.uint64(2**32 - 1), np.uint64(2**31 - 1)  # `_SurfaceArrays.rows`
 
 
 def _ranges(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
