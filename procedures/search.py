@@ -1743,14 +1743,14 @@ class SearchIndex:
                 # One everyday word typed without marks in a text with them is written as
                 # meant: "do" (by) is not "đò" (a ferry boat); shorthand is typed so anyway.
                 continue
-            alternatives = [_expansion_terms(text, vocabulary.rewrite) for text in entry[1]]
+            alternatives = [list(vocabulary.expansions[text]) for text in entry[1]]
             if not keep_original:
                 # Shorthand for an everyday name ("cty" → công ty) stands for its official
                 # words too (doanh nghiệp).
                 for alternative in list(alternatives):
                     named = vocabulary.names.get(" ".join(t.folded for t in alternative))
                     for text in named[1] if named else ():
-                        alternatives.append(_expansion_terms(text, vocabulary.rewrite))
+                        alternatives.append(list(vocabulary.expansions[text]))
             if keep_original:
                 alternatives.insert(0, original)
             if not keep_original and all(t.folded in self._vocab_set for t in original):
@@ -2442,6 +2442,13 @@ class _Vocabulary:
             _iy(fold(key)): [_term(w) for w in tokens(expansions[0])]
             for key, expansions in abbreviations.items()
             if " " not in key and key not in _NOT_REWRITTEN
+        }
+        # The words of each official phrase, read once (`_expansion_terms`).
+        self.expansions = {
+            text: tuple(_expansion_terms(text, self.rewrite))
+            for table in (self.abbreviations, self.names)
+            for _terms, texts in table.values()
+            for text in texts
         }
         # Folded as query words are (`_iy`: "cty" is read "cti").
         self.known = {_iy(fold(k)) for k in abbreviations} | {
