@@ -2047,6 +2047,7 @@ def _name_negations(folded: Sequence[str]) -> tuple[tuple[str, ...], ...]:
 
 _ADDRESS_WORDS = {tuple(_term(w)[0] for w in tokens(entry)) for entry in ADDRESS_WORDS}
 _ADDRESS_LONGEST = max(len(words) for words in _ADDRESS_WORDS)
+_ADDRESS_FIRST = frozenset(words[0] for words in _ADDRESS_WORDS)
 _ADDRESS_NAME_WORDS = 4
 
 
@@ -2056,7 +2057,10 @@ def _only_an_address(text: str) -> bool:
     (:data:`procedures.aliases.ADDRESS_WORDS`, without accents) followed by numbers or a name
     of at most :data:`_ADDRESS_NAME_WORDS` words without digits, one of them with a number
     ("đường bộ", "phòng cháy" stay searches)."""
-    words = [_term(w)[0] for w in tokens(text)]
+    words = tokens(text)
+    if not words or _term(words[0])[0] not in _ADDRESS_FIRST:
+        return False  # most texts: no address word first
+    words = [_term(w)[0] for w in words]
     i, numbered = 0, False
     while i < len(words):
         size = _address_word(words, i)
