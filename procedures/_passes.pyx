@@ -7,7 +7,7 @@ a C compiler numpy does the same (those two functions)."""
 import numpy as np
 
 from libc.math cimport pow
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 
 cdef inline bint _before(
@@ -101,14 +101,13 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
     cdef const int64_t[::1] row_start = arrays.row_start
     cdef const uint64_t[::1] rows = arrays.rows
     cdef const int64_t[::1] pair_start = arrays.pair_start
-    cdef const int32_t[::1] pair_first = arrays.pair_first
-    cdef const int32_t[::1] pair_second = arrays.pair_second
+    cdef const uint64_t[::1] pairs = arrays.pairs
     cdef const double[::1] content_total = arrays.content_total
     cdef const double[::1] text_length = arrays.text_length
     cdef const double[::1] factor = arrays.factor
     cdef const uint8_t[::1] head = arrays.head.view(np.uint8)
     cdef const int64_t[::1] variants = arrays.variants
-    cdef const uint16_t[:, ::1] text_counts = arrays.text_counts
+    cdef const uint8_t[:, ::1] text_counts = arrays.text_counts
     places, idfs, shares, required, spans = held_words
     cdef const int32_t[::1] place_of = places
     cdef const double[::1] idf = idfs
@@ -219,8 +218,8 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
             if ordered and matching[j] and holding > 1:
                 summed = 0.0
                 for e in range(pair_start[s], pair_start[s + 1]):
-                    left = place_of[pair_first[e]]
-                    right = place_of[pair_second[e]]
+                    left = place_of[<Py_ssize_t>(pairs[e] & <uint64_t>0xFFFFFFFF)]
+                    right = place_of[<Py_ssize_t>(pairs[e] >> 32)]
                     if left >= 0 and right >= 0:
                         summed += pairs_said[left, right]
                         if pairs_said[left, right] + pairs_said[right, left] > 0:
@@ -276,7 +275,11 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
             else:
                 common = 0.0
                 for k in range(columns.shape[0]):
-                    common += min(wanted_count[columns[k]], text_counts[s, columns[k]])
+                    # 255 stands for at least as many: the query's count then.
+                    if text_counts[s, columns[k]] == 255:
+                        common += wanted_count[columns[k]]
+                    else:
+                        common += min(wanted_count[columns[k]], text_counts[s, columns[k]])
                 letters = length + text_length[s]
                 similarity = (1.0 - (letters - 2 * common) / letters) * 100.0 / 100.0
             order = min(1.0, adjacent[j] / least_pairs) if ordered else 1.0

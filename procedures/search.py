@@ -383,11 +383,13 @@ class _SurfaceArrays:
     factor: np.ndarray
     head: np.ndarray
     variants: np.ndarray  # the variant words it holds, one bit each (:data:`_VARIANT_BITS`)
-    text_counts: np.ndarray  # per surface: how often its text holds each character (uint16)
+    # Per surface: how often its text holds each character, 255 for 255 or more (uint8).
+    text_counts: np.ndarray
     text_alphabet: dict[str, int]  # a character of the texts → its column in `text_counts`
     pair_start: np.ndarray  # per surface (and one past the last): where its word pairs start
-    pair_first: np.ndarray  # its neighbours of different words, each pair once: the first's
-    pair_second: np.ndarray  # word id, and the second's
+    # Its neighbours of different words, each pair once: the first's word id | the second's
+    # << 32.
+    pairs: np.ndarray
 
 
 class SearchIndex:
@@ -996,8 +998,7 @@ class SearchIndex:
             variants=np.array([_variant_bits(s.variants) for s in surfaces], np.int64),
             **_text_counts([s.text for s in surfaces]),
             pair_start=np.array(pair_start, np.int64),
-            pair_first=np.array([a for a, _ in pairs], np.int32),
-            pair_second=np.array([b for _, b in pairs], np.int32),
+            pairs=np.array([a | b << 32 for a, b in pairs], np.uint64),
         )
 
     def _bounds(
@@ -2703,7 +2704,9 @@ def surface_bounds(
         for character in text:
             if character in arrays.text_alphabet:
                 wanted[arrays.text_alphabet[character]] += 1
-        common = np.minimum(arrays.text_counts[surface_ids], wanted).sum(axis=1)
+        held_counts = arrays.text_counts[surface_ids]
+        # 255 stands for at least as many: the query's count then.
+        common = np.where(held_counts == 255, wanted, np.minimum(held_counts, wanted)).sum(axis=1)
         total = len(text) + arrays.text_length[surface_ids]
         similarity = (1.0 - (total - 2 * common) / total) * 100.0 / 100.0
     order: np.ndarray | float = 1.0
@@ -2714,7 +2717,9 @@ def surface_bounds(
         pair_starts = arrays.pair_start[surface_ids]
         lengths = arrays.pair_start[surface_ids + 1] - pair_starts
         pairs = _ranges(pair_starts, lengths)
-        first, second = places[arrays.pair_first[pairs]], places[arrays.pair_second[pairs]]
+        packed = arrays.pairs[pairs]
+        first = places[(packed & _ROW_WORD).astype(np.int64)]
+        second = places[(packed >> 32).astype(np.int64)]
         both = (first >= 0) & (second >= 0)
         pair_of = np.repeat(np.arange(size), lengths)[both]
         first, second = first[both], second[both]
@@ -2770,7 +2775,7 @@ def _text_counts(texts: list[str]) -> dict[str, Any]:
     """How often each text holds each character, for the bound on the likeness
     (:func:`surface_bounds`): one column per character, the characters past the first
     :data:`_COUNTED_CHARACTERS` - 1 counted together in the last (counted together, characters
-    only ever raise the bound)."""
+    only ever raise the bound); 255 stands for 255 or more."""
     alphabet: dict[str, int] = {}
     joined = "".join(texts)
     for character in sorted(set(joined)):
@@ -2779,8 +2784,7 @@ def _text_counts(texts: list[str]) -> dict[str, Any]:
     columns = np.array([alphabet[character] for character in joined], np.int64)
     rows = np.repeat(np.arange(len(texts)), [len(text) for text in texts])
     counts = np.bincount(rows * width + columns, minlength=len(texts) * width)
-    # A count past what uint16 holds is still more than a bounded query's (MAX_QUERY_CHARS).
-    counts = np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)
+    counts = np.minimum(counts, 255).astype(np.uint8)
     return {"text_counts": counts.reshape(len(texts), width), "text_alphabet": alphabet}
 
 
