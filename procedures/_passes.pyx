@@ -7,6 +7,7 @@ a C compiler numpy does the same (those two functions)."""
 import numpy as np
 
 from libc.math cimport pow
+from libc.string cimport memset
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 
@@ -87,6 +88,41 @@ def best_docs(postings, weights, priors, allowed, size):
     return heap_array.tolist()
 
 
+cdef double _cover(
+    const int32_t* touched, Py_ssize_t holding, uint8_t* holds, Py_ssize_t slots,
+    const double* slot_weights, const int64_t* alternative_firsts, const double* totals,
+    const uint8_t* wholes, const int64_t* term_firsts, const int32_t* term_places,
+    const double* term_weights, double whole,
+) noexcept nogil:
+    """The query cover `_score` measures of a surface holding the query's words at
+    `touched`, without the accent and repair factors (`surface_bounds`)."""
+    cdef Py_ssize_t k, slot, alternative, term
+    cdef double matched = 0.0, fraction, taken
+    cdef bint complete
+    for k in range(holding):
+        holds[touched[k]] = 1
+    for slot in range(slots):
+        fraction = 0.0
+        for alternative in range(alternative_firsts[slot], alternative_firsts[slot + 1]):
+            taken = 0.0
+            complete = True
+            for term in range(term_firsts[alternative], term_firsts[alternative + 1]):
+                if term_places[term] >= 0 and holds[term_places[term]]:
+                    taken += term_weights[term]
+                else:
+                    complete = False
+            if (
+                taken > 0 and totals[alternative] > 0
+                and (complete or not wholes[alternative])
+                and taken / totals[alternative] > fraction
+            ):
+                fraction = taken / totals[alternative]
+        matched += slot_weights[slot] * fraction
+    for k in range(holding):
+        holds[touched[k]] = 0
+    return matched / whole if whole > 0 else matched
+
+
 def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, priors, factors):
     (text, long_message, whole, need_weight, gate, bonus, pairs_least, accented, variant_bits,
      cover_whole) = asked
@@ -155,6 +191,11 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
     cdef int32_t[::1] touched = np.zeros(count, np.int32)  # a surface's places
     cdef int32_t place, left, right
     cdef int64_t holding, needing, contents
+    cdef uint64_t mask, known
+    cdef uint64_t covered_sets[512]
+    cdef double covers_of_sets[512]
+    cdef Py_ssize_t sets = 0
+    memset(covered_sets, 0, sizeof(covered_sets))
     cdef uint64_t row
     cdef double summed, sharing, spanning
     cdef double total, most, wanted, surface_cover, similarity, order, relevance, a, b, key
@@ -188,33 +229,27 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
             required_here[j], content_words[j] = needing, contents
             matching[j] = needing > 0 and not (head[s] and holding < 2)
             if matching[j]:
+                mask = 0
                 for k in range(holding):
                     explained[touched[k]] = 1
-                    holds[touched[k]] = 1
-                # The query cover `_score` measures, without the accent and repair factors.
-                matched = 0.0
-                for slot in range(slot_weights.shape[0]):
-                    fraction = 0.0
-                    for alternative in range(
-                        alternative_firsts[slot], alternative_firsts[slot + 1]
-                    ):
-                        taken = 0.0
-                        complete = True
-                        for term in range(term_firsts[alternative], term_firsts[alternative + 1]):
-                            if term_places[term] >= 0 and holds[term_places[term]]:
-                                taken += term_weights[term]
-                            else:
-                                complete = False
-                        if (
-                            taken > 0 and totals[alternative] > 0
-                            and (complete or not wholes[alternative])
-                            and taken / totals[alternative] > fraction
-                        ):
-                            fraction = taken / totals[alternative]
-                    matched += slot_weights[slot] * fraction
-                cover[j] = matched / whole_weight if whole_weight > 0 else matched
-                for k in range(holding):
-                    holds[touched[k]] = 0
+                    mask |= <uint64_t>1 << (touched[k] & 63)
+                # The cover, once for each set of the query's words held (by place, when at
+                # most 64).
+                known = (mask * <uint64_t>0x9E3779B97F4A7C15) >> 55  # 0 … 511
+                while count <= 64 and covered_sets[known] != 0 and covered_sets[known] != mask:
+                    known = (known + 1) & 511
+                if count <= 64 and covered_sets[known] == mask:
+                    cover[j] = covers_of_sets[known]
+                else:
+                    cover[j] = _cover(
+                        &touched[0], holding, &holds[0], slot_weights.shape[0], &slot_weights[0],
+                        &alternative_firsts[0], &totals[0], &wholes[0], &term_firsts[0],
+                        &term_places[0], &term_weights[0], whole_weight,
+                    )
+                    if count <= 64 and sets < 384:
+                        covered_sets[known] = mask
+                        covers_of_sets[known] = cover[j]
+                        sets += 1
             if ordered and matching[j] and holding > 1:
                 summed = 0.0
                 for e in range(pair_start[s], pair_start[s + 1]):
