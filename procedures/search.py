@@ -1086,20 +1086,21 @@ class SearchIndex:
         wrote only with accents, where a name writes it so ("chú" is not the "chủ" of another
         name). What they add to a surface lacking them (`DOC_WORDS_BONUS`) is at most the bound
         `_bounds` gives, which takes any accents."""
-        wanted = frozenset(word for word, share in query.shares.items() if share > 0)
+        wanted = [word for word, share in query.shares.items() if share > 0]
         held: set[str] = set()
         for number in self._doc_surfaces[doc]:
             surface = self._surfaces[number]
-            for word in wanted.intersection(surface.positions):
-                if word in held:
+            positions = surface.positions
+            for word in wanted:
+                if word in held or word not in positions:
                     continue
                 written = query.written.get(word)
                 if written is None or any(
-                    _same_word(key, surface.keys[p])
-                    for key in written
-                    for p in surface.positions[word]
+                    _same_word(key, surface.keys[p]) for key in written for p in positions[word]
                 ):
                     held.add(word)
+            if len(held) == len(wanted):
+                break
         return frozenset(held)
 
     def _without_reason(self, query: str) -> str:
