@@ -854,14 +854,15 @@ class SearchIndex:
         # The prior at most: the field bonuses (the field named; its name holds a word of the
         # query), no popularity cut (the exact one is below).
         numbers = self._field_numbers
-        field_bonus = np.zeros(len(numbers))
-        field_bonus[[numbers[f] for f in hinted if f in numbers]] = FIELD_BONUS
-        word_bonus = np.zeros(len(numbers))
-        word_bonus[[f for w in required_terms for f in self._word_fields.get(w, ())]] = (
-            FIELD_WORD_BONUS
-        )
-        field_of = self._field_of[docs]
-        most = self._prior_array[docs] + field_bonus[field_of] + word_bonus[field_of]
+        most = self._prior_array[docs]
+        for bonus, named in (
+            (FIELD_BONUS, [numbers[f] for f in hinted if f in numbers]),
+            (FIELD_WORD_BONUS, [f for w in required_terms for f in self._word_fields.get(w, ())]),
+        ):
+            if named:
+                per_field = np.zeros(len(numbers))
+                per_field[named] = bonus
+                most = most + per_field[self._field_of[docs]]
         # What a candidate's score is multiplied by for what the query asks, whoever it names
         # (below), known before scoring.
         factors = np.ones(len(candidates))
