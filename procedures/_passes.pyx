@@ -33,6 +33,8 @@ def best_docs(postings, weights, priors, allowed, size):
     cdef const int32_t[::1] docs
     cdef int64_t doc, held
     cdef double weight
+    chosen_array = np.empty(count, np.int64)  # the docs any posting holds, as met
+    cdef int64_t[::1] chosen = chosen_array
     for number in range(words):
         docs = postings[number]
         weight = weights[number]
@@ -41,14 +43,22 @@ def best_docs(postings, weights, priors, allowed, size):
             accumulated[doc] = accumulated[doc] + weight + prior[doc]
             if first[doc] == words:
                 first[doc] = number
-    # The docs any posting holds (of `allowed`), in doc order.
-    chosen_array = np.empty(count, np.int64)
-    cdef int64_t[::1] chosen = chosen_array
-    for doc in range(count):
-        if first[doc] < words and (allowed is None or doc in allowed):
-            chosen[found] = doc
-            found += 1
-    if found <= wanted:
+                chosen[found] = doc
+                found += 1
+    if allowed is not None:
+        k, found = found, 0
+        for i in range(k):
+            if chosen[i] in allowed:
+                chosen[found] = chosen[i]
+                found += 1
+    if found <= wanted:  # in doc order
+        for k in range(1, found):
+            held = chosen[k]
+            i = k
+            while i > 0 and chosen[i - 1] > held:
+                chosen[i] = chosen[i - 1]
+                i -= 1
+            chosen[i] = held
         return chosen_array[:found].tolist()
     # The best `size`: a heap whose root is the worst of those kept, then sorted.
     cdef const double* sums = &accumulated[0]
