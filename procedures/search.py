@@ -1387,7 +1387,8 @@ class SearchIndex:
             sequence = [t for t in sequence if t in matched_terms]
             query_text = " ".join(sorted(sequence))
         pairs = adjacent = 0
-        for first, second in pairwise(sequence):
+        for number in range(1, len(sequence)):  # each word and the one before it
+            first, second = sequence[number - 1], sequence[number]
             if first == second:
                 continue
             pairs += 1
@@ -2356,9 +2357,10 @@ def _witnessed_pair(
     in the surface too, in either order ("trong cay" of "cây trồng"). The words at `unsaid`
     places were not typed next to the one before (`_Slot.guessed`): they witness nothing by
     themselves."""
-    for place, (first, second) in enumerate(pairwise(sequence), start=1):
+    for place in range(1, len(sequence)):  # each word and the one before it
         if place in unsaid:
             continue
+        first, second = sequence[place - 1], sequence[place]
         if first != second and first in terms and second in terms:
             before, after = positions[first], positions[second]
             if any(p + 1 in after or p - 1 in after for p in before):
