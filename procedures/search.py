@@ -2526,8 +2526,9 @@ def _order_pairs(slots: Sequence[_Slot]) -> tuple[dict[tuple[str, str], int], in
         fewest = math.inf
         for words in readings:
             inside: dict[tuple[str, str], int] = {}
-            for pair in pairwise(words):
-                if pair[0] != pair[1]:
+            for k in range(1, len(words)):
+                if words[k - 1] != words[k]:
+                    pair = (words[k - 1], words[k])
                     inside[pair] = inside.get(pair, 0) + 1
             for pair, count in inside.items():
                 most[pair] = max(most.get(pair, 0), count)
