@@ -23,6 +23,7 @@ cdef inline bint _before(
 
 
 def best_docs(postings, weights, priors, allowed, size):
+    """:func:`procedures.search.best_docs`, compiled."""
     cdef const double[::1] prior = priors
     cdef Py_ssize_t count = prior.shape[0], words = len(postings), number, k, found = 0
     cdef Py_ssize_t wanted = size, i, child
@@ -134,6 +135,7 @@ cdef double _cover(
 
 
 def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, priors, factors):
+    """:func:`procedures.search.surface_bounds`, compiled."""
     (text, long_message, whole, need_weight, gate, bonus, pairs_least, accented, variant_bits,
      cover_whole) = asked
     cdef double w_query, q_power, w_surface, w_order, w_fuzzy, variant_factor, weak, others_bonus
@@ -168,9 +170,9 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
     cdef const int64_t[::1] term_firsts = slots[4]
     cdef const int32_t[::1] term_places = slots[5]
     cdef const double[::1] term_weights = slots[6]
-    cdef double explained_whole = cover_whole, matched, fraction, taken
-    cdef bint complete, said_here
-    cdef Py_ssize_t slot, alternative, term
+    cdef double explained_whole = cover_whole, matched
+    cdef bint said_here
+    cdef Py_ssize_t slot, term
     cdef bint ordered = said is not None, is_long = long_message, unaccented = not accented
     if ordered:
         pairs_said = said
@@ -193,7 +195,6 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
     cdef double[::1] got = np.zeros(size), cover = np.zeros(size), span = np.zeros(size)
     cdef double[::1] shared = np.zeros(size)
     cdef double[::1] adjacent = np.zeros(size)
-    cdef int64_t[::1] hits = np.zeros(size, np.int64), required_here = np.zeros(size, np.int64)
     cdef int64_t[::1] content_words = np.zeros(size, np.int64)
     cdef uint8_t[::1] witnessed = np.zeros(size, np.uint8), matching = np.zeros(size, np.uint8)
     cdef uint8_t[::1] held = np.zeros(count, np.uint8), explained = np.zeros(count, np.uint8)
@@ -235,8 +236,7 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
                     needing += 1
                     if row >> 63:
                         contents += 1
-            hits[j], got[j], shared[j], span[j] = holding, summed, sharing, spanning
-            required_here[j], content_words[j] = needing, contents
+            got[j], shared[j], span[j], content_words[j] = summed, sharing, spanning, contents
             matching[j] = needing > 0 and not (head[s] and holding < 2)
             if matching[j]:
                 mask = 0
