@@ -1996,6 +1996,17 @@ _NOT_A = re.compile(
 stay in the query (the sibling whose name says so is meant: `_name_negations`), and a name
 that says them as they are ("… là cộng tác viên") is not meant."""
 
+_DONE = re.compile(
+    r"(?:^|[,.;:!?(\n]|\b(?:và|va|thì|thi|mà|ma|nhưng|nhung)\b)([^,.;:!?()\n]*?)\s+(?:"
+    r"(?:đã|da)\s+(?:có|co|xong|làm|lam|nộp|nop|được|duoc)(?:\s+(?:hết|het|cả|ca|xong))?"
+    r"\s+(?:rồi|roi)|(?:có|co|xong)(?:\s+(?:hết|het|cả|ca))?\s+(?:rồi|roi))"
+    r"(?=\s*(?:[,.;:!?()\n]|$))",
+    re.IGNORECASE,
+)
+"""What the citizen says they have already ("giấy phép kinh doanh vận tải thì có rồi", "hộ
+chiếu với visa xong hết rồi"): the clause before "(đã) có rồi", "xong (hết) rồi" at its end is
+not what is asked, as if said not to be meant (`_negated`)."""
+
 _NEGATED_RUN = 3
 """A name says a negated phrase when it holds this many of its words in a row (`_negated`)."""
 
@@ -2013,7 +2024,7 @@ def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
     nữa" says the need itself (to stop). Who the citizen is not (`_NOT_A`) is a phrase too,
     but stays in the query."""
     phrases = []
-    for match in [*_NEGATION.finditer(query), *_NOT_A.finditer(query)]:
+    for match in [*_NEGATION.finditer(query), *_NOT_A.finditer(query), *_DONE.finditer(query)]:
         words = [_term(w) for w in tokens(match.group(1))]
         while words and words[-1][0] in _FILLER_FOLDED:
             words.pop()

@@ -10,6 +10,8 @@ file) and only in fields of the v2 set's dev part.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from procedures import search
@@ -252,3 +254,23 @@ def test_a_number_does_not_end_a_sentence() -> None:
         "Tôi định nuôi 3.000 con heo thịt ở Bình Phước, chuồng trại xây xong rồi"
     )
     assert _needs(text) == ["nuôi 3.000 con heo thịt ở Bình Phước"]
+
+
+def test_what_the_citizen_already_has_is_not_what_they_ask(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clause ending "(đã) có rồi", "xong (hết) rồi" says what is done: the procedure it
+    names is not the one asked for, as if said not to be meant."""
+    have_the_licence = (
+        "Nhà tôi có 2 xe tải chở hàng thuê, giấy phép kinh doanh vận tải đã có rồi. Giờ xin "
+        "phù hiệu cho xe thì làm sao?"
+    )
+    assert index.search(have_the_licence)[0].code == "2.002288"  # phù hiệu
+    # Both asked for: the licence, which the message names most fully, comes first.
+    both = (
+        "Nhà tôi có 2 xe tải chở hàng thuê, giờ xin phù hiệu cho xe và giấy phép kinh doanh "
+        "vận tải thì làm sao?"
+    )
+    assert index.search(both)[0].code == "1.000703"  # giấy phép kinh doanh vận tải
+    monkeypatch.setattr(search, "_DONE", re.compile("(?!)"))  # what is done, not read
+    assert index.search(have_the_licence)[0].code == "1.000703"
