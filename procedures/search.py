@@ -1006,22 +1006,19 @@ class SearchIndex:
         self, candidates: np.ndarray, query: _Query, priors: np.ndarray, factors: np.ndarray
     ) -> tuple[np.ndarray, ...]:
         """At least what :meth:`_score` gives each surface of the candidates, computed at once
-        without matching: each query word the surface holds brings its largest share of the
-        query cover (:func:`_cover_shares`; in a long message, of the need-sized share `_score`
-        measures it against) and all its idf to the surface cover; word order counts as much
-        as the query's neighbours the surface holds side by side (in a long message, as full);
-        the likeness is the one `_score` measures (in a long message, as high as the lengths
-        allow); the cut for a variant the query does not say and the cap on one content word
-        apply; the accent and repair factors are left out (at most 1).
+        without matching: the query cover is the one `_score` measures (each required slot's
+        best alternative the surface holds; in a long message, against the need-sized share)
+        and each query word it holds brings all its idf to the surface cover; word order
+        counts as much as the query's neighbours the surface holds side by side (in a long
+        message, as full); the likeness at most what the two texts' characters allow (in a
+        long message, as high as the lengths allow); the cut for a variant the query does not
+        say and the cap on one content word apply; the accent and repair factors are left out
+        (at most 1).
 
-        Returns :func:`surface_bounds`: the surfaces' ids (the candidates' in turn), their
-        bounds (-1 for a surface that cannot score: it explains no required word, or is a
-        name's head holding one word of the query: the name holding it is scored), per
-        candidate where its surfaces start in those, for each surface the most the candidate's
-        other surfaces can add to it (`DOC_WORDS_BONUS`), per candidate its best surface's
-        bound with that (-1 when none can score), and the surfaces that can score, each
-        candidate's by their bound with that (the highest first), with where each candidate's
-        start there (and one past the last)."""
+        `priors`: the most each candidate's prior can add; `factors`: what its score is
+        multiplied by, known before scoring. Returns what :func:`surface_bounds` returns: a
+        surface that cannot score (it explains no required word, or is a name's head holding
+        one word of the query: the name holding it is scored) is bounded by -1."""
         arrays = self._arrays
         assert arrays is not None
         # The query's words the catalogue has; each word id's place among them, if any.
