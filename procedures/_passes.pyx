@@ -371,6 +371,6 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
             i -= 1
         by_bound[i] = c
     return (
-        surface_ids, starts_array, bounds_array, others_array, best_array, ranked_array[:r],
-        firsts_array, covers_array, bounded_array, order_array,
+        surface_ids, starts_array, bounds_array, others_array, ranked_array[:r], firsts_array,
+        covers_array, bounded_array, order_array,
     )

@@ -877,8 +877,8 @@ class SearchIndex:
         # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
         (
-            surface_ids, _starts, surface_bounds, others_most, _best, ranked, firsts, covers,
-            bounded, order,
+            surface_ids, _starts, surface_bounds, others_most, ranked, firsts, covers, bounded,
+            order,
         ) = self._bounds(docs, compiled, most, factors)
         doc_bounds, factor_list = bounded.tolist(), factors.tolist()
         ids, bounds, others = surface_ids.tolist(), surface_bounds.tolist(), others_most.tolist()
@@ -2632,14 +2632,14 @@ def surface_bounds(
     of the query's words any surface of its candidate holds; how often at most the pairs it
     holds side by side are said, and whether one of them is said in either order (a witness);
     then the relevance formula over those. Returns the surfaces' ids, where each candidate's
-    start, their bounds (-1: cannot score), what the other surfaces can add, per candidate its
-    best bound with that (-1: none), and the surfaces that can score (their places in the
-    first), each candidate's by bound with what the others add, the highest first (in turn
-    when equal), with where each candidate's start there (and one past the last); per
-    candidate the share of the query's required weight whose slots hold a word of its
-    surfaces that can score (at most 1); per candidate the bound on its score, its best
-    bound plus the most its prior can add (`priors`), scaled, times its `factors` (0: none
-    can score); and the candidates by that bound, the highest first (in turn when equal).
+    start, their bounds (-1: cannot score), what the other surfaces can add, and the surfaces
+    that can score (their places in the first), each candidate's by bound with what the others
+    add, the highest first (in turn when equal), with where each candidate's start there (and
+    one past the last); per candidate the share of the query's required weight whose slots
+    hold a word of its surfaces that can score (at most 1); per candidate the bound on its
+    score: the best of its surfaces' bounds with what the others add, plus the most its prior
+    can add (`priors`), scaled, times its `factors` (0: none can score); and the candidates by
+    that bound, the highest first (in turn when equal).
 
     In numpy; :func:`procedures._passes.surface_bounds` (compiled by ``make compiled``) does the
     same in two loops, several times faster."""
@@ -2771,7 +2771,7 @@ def surface_bounds(
     covers = np.minimum(1.0, matched / cover_whole) if cover_whole > 0 else matched * 0.0
     bounded = np.where(best >= 0, (np.maximum(best, 0) + priors) / scale * factors, 0)
     by_bound = np.argsort(-bounded, kind="stable")
-    return surface_ids, starts, bounds, others, best, ranked, firsts, covers, bounded, by_bound
+    return surface_ids, starts, bounds, others, ranked, firsts, covers, bounded, by_bound
 
 
 try:
