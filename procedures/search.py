@@ -132,9 +132,11 @@ _LONG_GATE = 0.3
 """Below this cover a long message's score is scaled down (0.4 for other questions): its cover
 is already measured against a need-sized share, the rest is story."""
 
-VARIANT_WORDS = ("lại", "xóa", "hủy", "đổi", "hồi", "dứt", "ngừng", "chỉnh", "sung", "hạn")
+VARIANT_WORDS = (
+    "lại", "xóa", "hủy", "đổi", "hồi", "dứt", "ngừng", "dừng", "chỉnh", "sung", "hạn"
+)
 """Words that make a procedure a variant of a plainer sibling ("cấp lại", "xóa đăng ký", "thu
-hồi", "chấm dứt", "điều chỉnh", "bổ sung", "gia hạn"), recognised with their accents."""
+hồi", "chấm dứt", "dừng", "điều chỉnh", "bổ sung", "gia hạn"), recognised with their accents."""
 VARIANT_FACTOR = 0.95
 """A surface holding a variant word the query does not have scores this share."""
 ASKED_VARIANT_FACTOR = 0.9
@@ -2822,7 +2824,7 @@ def _variant_bits(variants: Iterable[str]) -> int:
 
 VARIANT_PHRASES = (
     "cấp lại", "làm lại", "gia hạn", "điều chỉnh", "thu hồi", "chấm dứt", "bổ sung", "cấp đổi",
-    "đổi", "xóa", "hủy",
+    "đổi", "xóa", "hủy", "dừng",
 )
 """How a citizen asks for a variant (:data:`VARIANT_WORDS`): a procedure whose names start with
 no such word scores :data:`VARIANT_FACTOR` of itself."""

@@ -359,3 +359,13 @@ def test_a_car_typed_glued(index: SearchIndex) -> None:
     # "ôtô" was no word the dictionaries knew (only "oto" and "ô tô")
     codes = [hit.code for hit in index.search("đăng kiểm ôtô mới mua lần đầu")[:3]]
     assert {"1.013089", "1.005103"} & set(codes)
+
+
+def test_stopping_a_procedure_is_a_variant_the_citizen_must_ask_for(index: SearchIndex) -> None:
+    # "Đề nghị dừng thực hiện thủ tục đăng ký doanh nghiệp; thông báo hủy bỏ … giải thể" is
+    # what a firm does to stop its dissolution, not to dissolve.
+    for query in ("thủ tục giải thể công ty tnhh", "giải thể cty tnhh vì làm ăn thua lỗ"):
+        hits = index.search(query, limit=2)
+        assert [h.code for h in hits] == ["2.002023", "1.010010"], query
+    # Asked for, the stop is found.
+    assert top(index, "dừng thủ tục đăng ký doanh nghiệp đã nộp") == "1.010010"
