@@ -361,6 +361,13 @@ def test_a_car_typed_glued(index: SearchIndex) -> None:
     assert {"1.013089", "1.005103"} & set(codes)
 
 
+def test_an_inspection_said_alone_is_the_inspection(index: SearchIndex) -> None:
+    # "đăng kiểm" with no vehicle word the lexicon pairs it with ("ôtô", "bán tải") is the
+    # inspection, not the registration its "đăng" shares with "Đăng ký … xe lần đầu".
+    assert top(index, "đăng kiểm ôtô mới mua lần đầu") in {"1.013089", "1.005103"}
+    assert top(index, "đăng kiểm bán tải") in {"1.013089", "1.005103"}
+
+
 def test_stopping_a_procedure_is_a_variant_the_citizen_must_ask_for(index: SearchIndex) -> None:
     # "Đề nghị dừng thực hiện thủ tục đăng ký doanh nghiệp; thông báo hủy bỏ … giải thể" is
     # what a firm does to stop its dissolution, not to dissolve.
