@@ -739,18 +739,31 @@ class SearchIndex:
                         sentence, limit, allowed, min_score, story=True, negated=negated,
                         slots=slots,
                     ))
-        if needs:
-            # What the need clause finds, even weakly: a procedure the whole message finds
-            # that the need does not name comes from the story ("Chị bán hàng online ở nhà
-            # … muốn tự đóng bảo hiểm …": not the household business).
-            fits: set[str] = set()
-            for clause in needs:
-                hits = self._ranked(
-                    clause, NEED_LIMIT, allowed, min_score * NEED_WEAK, story=True,
-                    negated=negated,
-                )
-                fits.update(hit.code for hit in hits)
-                read.append([hit for hit in hits if hit.score >= min_score][:limit])
+        # What each need clause finds, even weakly.
+        found_by = [
+            self._ranked(
+                clause, NEED_LIMIT, allowed, min_score * NEED_WEAK, story=True, negated=negated
+            )
+            for clause in needs
+        ]
+        if not needs:
+            # Without "muốn", "cần" … the question asked says the need ("… Giờ hàng về tới
+            # cảng rồi, làm thủ tục hải quan nhận lại hàng thế nào ạ"), when it finds a
+            # procedure by itself.
+            for clause in _questions(query):
+                if self._content_word_count(clause) >= 3:
+                    hits = self._ranked(
+                        clause, NEED_LIMIT, allowed, min_score * NEED_WEAK, story=True,
+                        negated=negated,
+                    )
+                    if hits and hits[0].score >= min_score:
+                        found_by.append(hits)
+        if found_by:
+            # A procedure the whole message finds that no need clause does comes from the
+            # story ("Chị bán hàng online ở nhà … muốn tự đóng bảo hiểm …": not the
+            # household business).
+            fits = {hit.code for hits in found_by for hit in hits}
+            read += [[hit for hit in hits if hit.score >= min_score][:limit] for hits in found_by]
             found = [
                 hit if hit.code in fits else replace(hit, score=round(hit.score * NEED_MISS, 3))
                 for hit in found
@@ -1956,6 +1969,19 @@ def _needs(text: str) -> list[str]:
     clause, when they have at least three words (a clause is searched when it has three content
     words: "cần giấy phép không" names no need)."""
     return [m.group(1).strip() for m in _NEED.finditer(text) if len(tokens(m.group(1))) >= 3]
+
+
+def _questions(text: str) -> list[str]:
+    """The sentences of a message that ask a question (:data:`_QUESTION`) and say no need
+    (:data:`_NEED`)."""
+    return [s for s in _sentences(text) if _QUESTION.search(s) and not _NEED.search(s)]
+
+
+_QUESTION = re.compile(
+    r"\b(?:ở đâu|o dau|thế nào|the nao|làm sao|lam sao|ra sao|được không|duoc khong|"
+    r"làm gì|lam gi|bao lâu|bao lau|thủ tục gì|thu tuc gi|giấy gì|giay gi)\b",
+    re.IGNORECASE,
+)
 
 
 def _phrase_terms(folded: str) -> tuple[tuple[str, str], ...]:

@@ -274,3 +274,25 @@ def test_what_the_citizen_already_has_is_not_what_they_ask(
     assert index.search(both)[0].code == "1.000703"  # giấy phép kinh doanh vận tải
     monkeypatch.setattr(search, "_DONE", re.compile("(?!)"))  # what is done, not read
     assert index.search(have_the_licence)[0].code == "1.000703"
+
+
+def test_the_question_asked_says_the_need(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without "muốn", "cần", "xin" the sentence that asks ("… ở đâu", "… được không") names
+    the need: a procedure only the story finds ranks below what the question finds."""
+    abroad = (
+        "Chị tôi lấy chồng bên Đức, sắp nhập quốc tịch Đức nên phải bỏ quốc tịch Việt Nam "
+        "trước. Chị đang sống ở Berlin, ba má vẫn ở Cần Thơ. Làm đơn nộp qua đại sứ quán được "
+        "không hay phải về nước?"
+    )
+    bought = (
+        "Tôi mua lại chiếc Air Blade cũ của bạn cùng tỉnh, bạn đã đi thu hồi đăng ký, biển số "
+        "rồi. Giờ tôi đứng tên xe thì làm ở đâu?"
+    )
+    assert search._questions(bought) == ["Giờ tôi đứng tên xe thì làm ở đâu"]
+    assert index.search(abroad)[0].code == "1.005141"  # thôi quốc tịch ở nước ngoài
+    assert index.search(bought)[0].code == "1.013076"  # sang tên xe
+    monkeypatch.setattr(search, "_QUESTION", re.compile("(?!)"))  # no question read
+    assert index.search(abroad)[0].code == "2.002036"  # … ở trong nước
+    assert index.search(bought)[0].code == "1.013123"  # the story's thu hồi
