@@ -296,3 +296,24 @@ def test_the_question_asked_says_the_need(
     monkeypatch.setattr(search, "_QUESTION", re.compile("(?!)"))  # no question read
     assert index.search(abroad)[0].code == "2.002036"  # … ở trong nước
     assert index.search(bought)[0].code == "1.013123"  # the story's thu hồi
+
+
+def test_a_need_that_names_only_a_kind_of_procedure_leaves_the_story_to_say_which(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"… nên cần kéo dài thêm" finds any "Gia hạn …" alike, "… mới xin được giấy phép khai
+    thác" any licence to exploit something: such a clause does not lower what the rest of the
+    message finds (`search.NEED_KIND`)."""
+    extend = (
+        "Em đã đăng ký tạm trú ở phòng trọ rồi, tháng sau hết thời hạn nên cần kéo dài thêm, "
+        "không phải đăng ký tạm trú mới"
+    )
+    boat = (
+        "Tôi đóng xong chiếc tàu cá 12 mét, người ta nói phải đăng ký rồi mới xin được giấy "
+        "phép khai thác. Đăng ký tàu cá làm ở đâu?"
+    )
+    assert index.search(extend)[0].code == "1.002755"  # gia hạn tạm trú
+    assert index.search(boat)[0].code == "1.003650"  # đăng ký tàu cá
+    monkeypatch.setattr(search, "NEED_KIND", 2.0)  # every clause names a need
+    assert index.search(extend)[0].code != "1.002755"
+    assert index.search(boat)[0].code != "1.003650"
