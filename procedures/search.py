@@ -732,6 +732,8 @@ class SearchIndex:
         # sentence that names more than a kind of procedure (`_generic`). A procedure keeps its
         # best score.
         needs = [c for c in _needs(query) if self._content_word_count(c) >= 3]
+        # "… có cần xin phép hay đăng ký gì không" names no need, whatever its words stand for.
+        needs = [c for c in needs if not self._generic(self._slots(c, story=True), readings=True)]
         # Each part read once, with its hits.
         read: list[list[Hit]] = []
         if not found or found[0].score < SENTENCES_BELOW:
@@ -819,13 +821,20 @@ class SearchIndex:
                     return False
         return True
 
-    def _generic(self, slots: list[_Slot]) -> bool:
+    def _generic(self, slots: list[_Slot], readings: bool = False) -> bool:
         """Whether a sentence of a long message (its `slots`) says only words of many
         procedures (in more than :data:`GENERIC_SHARE` of them): "Chủ trọ bảo phải đăng ký cho
         mình." names a kind of procedure, the story around it says which; alone it would find
-        any "Đăng ký …"."""
+        any "Đăng ký …". `readings`: the official words the citizen's stand for too ("đóng hẳn
+        công ty": giải thể doanh nghiệp), else the words as said."""
         common = math.log(1 + 1 / GENERIC_SHARE)  # the idf of such a word at most
-        words = [t.folded for slot in slots if not slot.optional for t in slot.alternatives[0]]
+        words = [
+            t.folded
+            for slot in slots
+            if not slot.optional
+            for alternative in (slot.alternatives if readings else slot.alternatives[:1])
+            for t in alternative
+        ]
         return all(self._idf.get(word, math.inf) <= common for word in words)
 
     def _ranked(

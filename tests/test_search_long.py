@@ -317,3 +317,21 @@ def test_a_need_that_names_only_a_kind_of_procedure_leaves_the_story_to_say_whic
     monkeypatch.setattr(search, "NEED_KIND", 2.0)  # every clause names a need
     assert index.search(extend)[0].code != "1.002755"
     assert index.search(boat)[0].code != "1.003650"
+
+
+def test_a_need_in_words_of_many_procedures_names_none(index: SearchIndex) -> None:
+    """"… phải xin phép hay đăng ký gì không" asks whether any paper is needed: the story says
+    which; "đóng hẳn công ty" says it in common words that stand for "giải thể doanh
+    nghiệp"."""
+    def generic(text: str, readings: bool) -> bool:
+        return index._generic(index._slots(text, story=True), readings=readings)
+
+    assert generic("xin phép hay đăng ký gì không", readings=True)
+    assert generic("đóng hẳn công ty cho xong", readings=False)
+    assert not generic("đóng hẳn công ty cho xong", readings=True)
+    sand = (
+        "Nhà em đào ao thả cá, đất đào lên toàn cát. Có người hỏi mua cát đó để san lấp, muốn "
+        "bán thì phải xin phép hay đăng ký gì không?"
+    )
+    # xác nhận đăng ký thu hồi khoáng sản, at the commune and at the province
+    assert {h.code for h in index.search(sand, limit=2)} == {"1.014258", "1.014256"}
