@@ -1632,7 +1632,8 @@ class SearchIndex:
         """A known word that fits none of its neighbours may be a typo of one that does:
         "ho chiu" → "ho chieu"; in a text with accents also a real syllable typed for another
         ("gia hạng" → gia hạn, "căng cước" → căn cước, "khai tữ" → khai tử), judged on the
-        pairs of accented words the catalogue's names use. The repair is only an extra
+        pairs of accented words the catalogue's names use, and one that fits one neighbour
+        only when a near spelling fits both ("giải thẻ công ty"). The repair is only an extra
         alternative of the slot."""
         bigrams = self._key_bigrams if accented else self._bigrams
         for i, slot in enumerate(slots):
@@ -1655,7 +1656,8 @@ class SearchIndex:
                 word, before, after = term.key, _key_of(before_term), _key_of(after_term)
             else:
                 word, before, after = term.folded, _folded_of(before_term), _folded_of(after_term)
-            if (before, word) in bigrams or (word, after) in bigrams:
+            paired = ((before, word) in bigrams) + ((word, after) in bigrams)
+            if paired == 2 or paired and not accented:
                 continue
             if not accented and word in self._rare_filler:
                 # Without accents a filler spelling that pairs with no neighbour is the filler
@@ -1666,6 +1668,11 @@ class SearchIndex:
             repair = (self._accented_repair if accented else self._folded_repair)(
                 term, before, after
             )
+            if repair is not None and paired:
+                # It fits one neighbour: the repair must fit both ("giải thẻ công ty": "thẻ
+                # công" is a pair of the names, "giải thể công ty" two).
+                fits = ((before, repair.key) in bigrams) + ((repair.key, after) in bigrams)
+                repair = repair if fits > paired else None
             if repair is not None:
                 slot.alternatives.append([repair])
 
