@@ -2007,9 +2007,11 @@ def _questions(text: str) -> list[str]:
 
 _QUESTION = re.compile(
     r"\b(?:ở đâu|o dau|thế nào|the nao|làm sao|lam sao|ra sao|được không|duoc khong|"
-    r"làm gì|lam gi|bao lâu|bao lau|thủ tục gì|thu tuc gi|giấy gì|giay gi)\b",
+    r"làm gì|lam gi|bao lâu|bao lau|thủ tục gì|thu tuc gi|giấy gì|giay gi|"
+    r"hay (?:ở|o|lên|len|ra|phải|phai))\b",
     re.IGNORECASE,
 )
+"""How a citizen asks ("… ở đâu", "… thế nào", "… được không", "nộp ở xã hay lên tỉnh")."""
 
 
 def _phrase_terms(folded: str) -> tuple[tuple[str, str], ...]:

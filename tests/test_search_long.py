@@ -291,6 +291,9 @@ def test_the_question_asked_says_the_need(
         "rồi. Giờ tôi đứng tên xe thì làm ở đâu?"
     )
     assert search._questions(bought) == ["Giờ tôi đứng tên xe thì làm ở đâu"]
+    assert search._questions("Con tôi 3 tuổi. Làm giấy tờ nộp ở xã hay lên tỉnh") == [
+        "Làm giấy tờ nộp ở xã hay lên tỉnh"
+    ]
     assert index.search(abroad)[0].code == "1.005141"  # thôi quốc tịch ở nước ngoài
     assert index.search(bought)[0].code == "1.013076"  # sang tên xe
     monkeypatch.setattr(search, "_QUESTION", re.compile("(?!)"))  # no question read
