@@ -1680,7 +1680,9 @@ class SearchIndex:
         """In a text with accents, a word typed with marks that is no Vietnamese syllable at all
         ("cuhyển", "bằgn", "hàgn") stands for the accented word within one edit that pairs
         with a neighbour ("lập vi bằng"), else for the nearest word of the names (any
-        accents): it was not typed on purpose."""
+        accents): it was not typed on purpose. So does a syllable the names never use that is
+        no filler or context word either ("mất căn cớưc", "nước ngài"), when a word
+        within one edit pairs with a neighbour; else it is read as typed."""
         for i, (folded, key, marked, repaired) in enumerate(flat):
             if (
                 not marked
@@ -1688,7 +1690,11 @@ class SearchIndex:
                 or len(folded) < 3
                 or key in self._key_set  # the names write it so ("tnlđ", "nitơ")
                 or folded in self._vocabulary.known
-                or _syllable(key)
+            ):
+                continue
+            syllable = _syllable(key)
+            if syllable and (
+                folded in self._vocab_set or folded in _FILLER_FOLDED or folded in _CONTEXT_WORDS
             ):
                 continue
             before = flat[i - 1][1] if i > 0 else ""
@@ -1696,7 +1702,9 @@ class SearchIndex:
             fixed = self._accented_repair(_Term(folded, key, marked), before, after)
             if fixed is not None:
                 flat[i] = (fixed.folded, fixed.key, True, True)
-            elif folded not in self._vocab_set and (nearest := self._nearest(folded)):
+            elif not syllable and folded not in self._vocab_set and (
+                nearest := self._nearest(folded)
+            ):
                 flat[i] = (nearest, nearest, False, True)
 
     def _near_keys(self, key: str) -> list[str]:

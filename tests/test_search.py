@@ -107,6 +107,18 @@ def test_a_doubled_vowel_is_no_syllable(index: SearchIndex) -> None:
     assert "thua" in index.content_words("hoàn thuế nộp thừaa")
 
 
+def test_a_syllable_the_names_never_use_is_read_as_its_neighbour_near_it(
+    index: SearchIndex,
+) -> None:
+    # Letters swapped inside a word still make a syllable ("cớưc", "gấiy", "chyuển"): none
+    # the names use, it is the word within one edit that pairs with a neighbour.
+    assert "cuoc" in index.content_words("mình bị mất căn cớưc thì làm lại thế nào")
+    assert top(index, "mình bị mất căn cớưc thì làm lại thế nào") == "1.014064"
+    assert top(index, "hộ kinh doanh chyuển tiệm sang địa điểm mới") == "2.000720"
+    # An everyday word the names do not use stays as typed: nothing is made up.
+    assert index.search("trời hôm nay oi bức quá") == []
+
+
 @pytest.mark.parametrize(
     ("query", "code"),
     [
