@@ -230,6 +230,7 @@ def _syllable(key: str) -> bool:
 
 
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
+_LETTERS = "abcdeghiklmnopqrstuvxy"  # the letters of folded Vietnamese words
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 _LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
 
@@ -1854,6 +1855,11 @@ class SearchIndex:
                 # Marks typed as letters are often slips ("ddaang" for đăng): the word is
                 # read without them, as if typed without accents.
                 return False, [_iy(fold(decoded))]
+        if word.isalpha():
+            _folded, key, marked = _term(word)
+            slipped = self._slip(folded, marked and _syllable(key))
+            if slipped:
+                return True, [slipped]
         if word.isalpha() and len(folded) >= 4 and len(_VOWEL_RUN.findall(folded)) >= 2:
             # Glued syllables have a vowel group each: "nhuộm" is one syllable, not "nhu om".
             parts = self._segment(folded)
@@ -1874,6 +1880,26 @@ class SearchIndex:
             if fixed:
                 return True, [fixed]
         return False, [word]
+
+    def _slip(self, folded: str, typed_syllable: bool) -> str | None:
+        """The word of the names one common slip away from a word they do not know, tried in
+        turn: two neighbouring letters swapped ("cuco", "nưgời"), a letter typed twice
+        ("thuees"), a letter left out ("giy", "chuyn"; not from a syllable typed with its
+        marks, which is more often another word, nor from a word with no vowel, which is
+        shorthand). Of several, the one most names use; None when there is none."""
+        n = len(folded)
+        for found in (
+            {folded[:i] + folded[i + 1] + folded[i] + folded[i + 2 :] for i in range(n - 1)}
+            if n >= 4 else set(),
+            {folded[:i] + folded[i + 1 :] for i in range(1, n) if folded[i] == folded[i - 1]}
+            if n >= 3 else set(),
+            {folded[:i] + letter + folded[i:] for i in range(1, n + 1) for letter in _LETTERS}
+            if n >= 3 and not typed_syllable and _VOWEL_RUN.search(folded) else set(),
+        ):
+            known = found & self._vocab_set
+            if known:
+                return max(sorted(known), key=lambda word: len(self._postings[word]))
+        return None
 
     def _segment(self, folded: str) -> list[str] | None:
         """``"hochieu"`` → ``["ho", "chieu"]`` with the fewest known syllables (at least two)."""

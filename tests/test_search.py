@@ -107,6 +107,30 @@ def test_a_doubled_vowel_is_no_syllable(index: SearchIndex) -> None:
     assert "thua" in index.content_words("hoàn thuế nộp thừaa")
 
 
+@pytest.mark.parametrize(
+    ("query", "word", "code"),
+    [
+        ("lam can cuco", "cuoc", "1.014061"),  # two letters swapped (not "cu" + "co" glued)
+        ("báo tử cho nưgời thân mới mất", "nguoi", "1.000656"),
+        ("cấp lại thẻ căn cướcc", "cuoc", "1.014064"),  # a letter typed twice
+        ("chuyn hộ khẩu về quê", "chuyen ho khau", "1.004222"),  # a letter left out
+    ],
+)
+def test_one_slip_in_a_word_the_names_do_not_know(
+    index: SearchIndex, query: str, word: str, code: str
+) -> None:
+    assert word in index.content_words(query)
+    assert top(index, query) == code
+
+
+def test_a_slip_is_not_guessed_into_a_word_that_is_not_there(index: SearchIndex) -> None:
+    # Shorthand has no vowel: a letter is not put into it ("tht" is tổ hợp tác).
+    assert index._slip("tht", typed_syllable=False) is None
+    # A syllable typed with its marks is more often another word than one with a letter lost.
+    assert index._slip("xan", typed_syllable=True) is None
+    assert index._slip("xan", typed_syllable=False) is not None
+
+
 def test_a_syllable_the_names_never_use_is_read_as_its_neighbour_near_it(
     index: SearchIndex,
 ) -> None:
