@@ -230,6 +230,8 @@ def _syllable(key: str) -> bool:
 
 
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
+_CONFUSED_TONES = {"3": "4", "4": "3", "1": "5", "5": "1"}
+"""hỏi ↔ ngã, sắc ↔ nặng: the tones a citizen's spelling confuses most."""
 _LETTERS = "abcdeghiklmnopqrstuvxy"  # the letters of folded Vietnamese words
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 _LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
@@ -437,6 +439,9 @@ class SearchIndex:
         self._gap_bound: set[tuple[str, str]] = set()
         self._keys: list[str] = []  # the accented words of the names (accent keys), sorted
         self._key_set: set[str] = set()
+        # …and of every word citizens are known to write: the names', the phrasings', the
+        # dictionaries' (`_repair_non_syllables`).
+        self._written_keys: frozenset[str] = frozenset()
         self._toned: dict[str, list[str]] = {}  # accent key without its tone → the keys
         self._toned_bases: list[str] = []
         self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
@@ -598,6 +603,11 @@ class SearchIndex:
         index._word_ids = {word: number for number, word in enumerate(sorted(postings))}
         index._arrays = index._surface_arrays()
         index._key_set = {key for pair in index._key_bigrams for key in pair}
+        index._written_keys = frozenset(
+            {key for surface in index._surfaces for key in surface.keys}
+            | index._vocabulary.written_keys
+            | _STORY_KEYS
+        )
         index._keys = sorted(key for key in index._key_set if len(key) > 1)
         for key in index._keys:
             if key[-1].isdigit():
@@ -1683,8 +1693,18 @@ class SearchIndex:
         with a neighbour ("lập vi bằng"), else for the nearest word of the names (any
         accents): it was not typed on purpose. So does a syllable the names never use that is
         no filler or context word either ("mất căn cớưc", "nước ngài"), when a word
-        within one edit pairs with a neighbour; else it is read as typed."""
+        within one edit pairs with a neighbour; else it is read as typed. First of all, a word
+        whose tone nobody writes on its letters (not the names, the phrasings, the
+        dictionaries) stands for the one with the tone it is most often confused with, when the
+        names write that ("đỗi bằng lái": đổi)."""
         for i, (folded, key, marked, repaired) in enumerate(flat):
+            if marked and not repaired and key not in self._written_keys:
+                # A tone nobody writes on these letters: the one a Southern or Central voice
+                # confuses it with ("đỗi" đổi, "mợi" mới, "thũ" thủ), when the names write it.
+                other = key[:-1] + _CONFUSED_TONES.get(key[-1], "")
+                if other != key[:-1] and other in self._key_set:
+                    flat[i] = (folded, other, True, True)
+                    continue
             if (
                 not marked
                 or repaired
@@ -2559,6 +2579,10 @@ class _Vocabulary:
             for _terms, texts in table.values()
             for text in texts
         }
+        # The accent keys of the citizens' phrases' words.
+        self.written_keys = frozenset(
+            _term(w)[1] for phrase in [*abbreviations, *names] for w in tokens(phrase)
+        )
         # Folded as query words are (`_iy`: "cty" is read "cti").
         self.known = {_iy(fold(k)) for k in abbreviations} | {
             " ".join(_iy(fold(w)) for w in tokens(k)) for k in names
@@ -2606,6 +2630,8 @@ for _phrase in sorted(CONTEXT):  # sorted: nothing depends on the list's or a se
     _CONTEXT_LENGTHS[_terms[0][0]] = max(_CONTEXT_LENGTHS.get(_terms[0][0], 0), len(_terms))
 del _phrase, _terms, _folded
 _FILLER_KEYS = {_term(w)[1] for phrase in FILLER if " " not in phrase for w in tokens(phrase)}
+_STORY_KEYS = frozenset(_term(w)[1] for phrase in [*CONTEXT, *FILLER] for w in tokens(phrase))
+"""The accent keys of the words of the context and filler phrases."""
 _FILLER_FOLDED = {_term(w)[0] for phrase in FILLER for w in tokens(phrase)}
 _VARIANT_KEYS = frozenset(_term(word)[1] for word in VARIANT_WORDS)
 _VARIANT_FOLDED = frozenset(_term(word)[0] for word in VARIANT_WORDS)

@@ -123,6 +123,16 @@ def test_one_slip_in_a_word_the_names_do_not_know(
     assert top(index, query) == code
 
 
+def test_a_tone_nobody_writes_is_the_one_it_is_confused_with(index: SearchIndex) -> None:
+    # hỏi ↔ ngã, sắc ↔ nặng: "đỗi" and "mợi" are written nowhere, "đổi" and "mới" are.
+    assert top(index, "muốn đỗi bằng lái xe thì làm thế nào") == "3.000347"
+    assert top(index, "thũ tục khai tử cho ông") == "1.000656"
+    # A word the citizens' phrases write keeps its tone: "trà sữa" is no "sửa".
+    hits = index.search("đăng ký hộ kinh doanh quán trà sữa")
+    assert hits[0].code == "1.001612"
+    assert "sưa4" in index._written_keys  # sữa, as the accent key writes it
+
+
 def test_a_slip_is_not_guessed_into_a_word_that_is_not_there(index: SearchIndex) -> None:
     # Shorthand has no vowel: a letter is not put into it ("tht" is tổ hợp tác).
     assert index._slip("tht", typed_syllable=False) is None
