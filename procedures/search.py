@@ -1668,8 +1668,8 @@ class SearchIndex:
             else:
                 word, before, after = term.folded, _folded_of(before_term), _folded_of(after_term)
             paired = ((before, word) in bigrams) + ((word, after) in bigrams)
-            if paired == 2 or paired and not accented:
-                continue
+            if paired == 2 or paired and (not accented or not before or not after):
+                continue  # (one that fits one neighbour is repaired only to fit both)
             if not accented and word in self._rare_filler:
                 # Without accents a filler spelling that pairs with no neighbour is the filler
                 # word ("hkd can giay to": cần), not a typo of another word ("cap"), unless the
