@@ -2073,8 +2073,11 @@ def _phrase_terms(folded: str) -> tuple[tuple[str, str], ...]:
     return tuple((word, word) for word in folded.split())
 
 
+@lru_cache(maxsize=16)
 def _folded_text(text: str) -> str:
-    return " ".join(_iy(fold(w)) for w in tokens(text))
+    """The words of a text (:func:`tokens`) folded, as one string: one fold for all of them.
+    Remembered for a few texts: one search reads its query so more than once."""
+    return " ".join(_iy(word) for word in _WORD.findall(fold(" ".join(tokens(text)))))
 
 
 def _phrases_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
