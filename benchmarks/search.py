@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from procedures import search_cache
 from procedures.catalogue import Procedure, bundle_info, load_bundled
+from procedures.normalize import _tokens as remembered_tokens
 from procedures.normalize import clean, fold, tokens
 from procedures.search import SearchIndex
 from procedures.search import _folded_text as folded_text
@@ -125,10 +126,12 @@ def motcua(procedures: Sequence[Procedure]) -> Searcher:
     index = SearchIndex.build(procedures)
 
     def search(query: str) -> list[str]:
-        # What the engine remembers of texts it cleaned and folded (`fold`, `clean`,
-        # `_folded_text`) would help a query measured again: each query starts without it.
+        # What the engine remembers of texts it cleaned, split and folded (`fold`, `clean`,
+        # `tokens`, `_folded_text`) would help a query measured again: each query starts
+        # without it.
         fold.cache_clear()
         clean.cache_clear()
+        remembered_tokens.cache_clear()
         folded_text.cache_clear()
         return [hit.code for hit in index.search(query, limit=5)]
 

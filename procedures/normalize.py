@@ -100,7 +100,13 @@ def accent_key(word: str) -> str:
 def tokens(text: str) -> list[str]:
     """Words of a text in :func:`clean` form (punctuation dropped); shorthand of two
     parts joined by "&" is one word ("kh&cn" → "khcn"; not "m&a")."""
-    return _WORD_RE.findall(_JOINED.sub(r"\1\2", clean(text)))
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=64)
+def _tokens(text: str) -> tuple[str, ...]:
+    """:func:`tokens`, remembered for a few texts: one search reads its query a dozen times."""
+    return tuple(_WORD_RE.findall(_JOINED.sub(r"\1\2", clean(text))))
 
 
 def folded_tokens(text: str) -> list[str]:
