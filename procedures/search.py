@@ -2076,7 +2076,7 @@ def _phrase_terms(folded: str) -> tuple[tuple[str, str], ...]:
 @lru_cache(maxsize=16)
 def _folded_text(text: str) -> str:
     """The words of a text (:func:`tokens`) folded, as one string: one fold for all of them.
-    Remembered for a few texts: one search reads its query so more than once."""
+    Remembered for a few texts: one search reads its query more than once."""
     return " ".join(_iy(word) for word in _WORD.findall(fold(" ".join(tokens(text)))))
 
 
