@@ -1860,7 +1860,7 @@ class SearchIndex:
 
     def _repair(self, word: str, accented_text: bool = False) -> tuple[bool, list[str]]:
         """Words the catalogue does not know: IME leftovers, glued syllables, typos."""
-        folded = _iy(fold(word))
+        folded, key, marked = _term(word)
         if (
             folded in self._vocab_set
             or folded in self._vocabulary.known
@@ -1876,7 +1876,6 @@ class SearchIndex:
                 # read without them, as if typed without accents.
                 return False, [_iy(fold(decoded))]
         if word.isalpha():
-            _folded, key, marked = _term(word)
             slipped = self._slip(folded, marked and _syllable(key))
             if slipped:
                 return True, [slipped]
@@ -2237,6 +2236,8 @@ def _asked_variants(query: str) -> frozenset[str]:
     """The variant words (folded, as in :data:`VARIANT_WORDS`) a query asks for by one of
     :data:`VARIANT_PHRASES`: with its accents when typed with them; without, only the two-word
     phrases ("cap lai", "gia han"), as a lone "lai" or "doi" is as often another word."""
+    if _VARIANT_PHRASES.keys().isdisjoint(_folded_text(query).split()):
+        return frozenset()  # most queries: no word a variant phrase ends with
     terms = [_term(w) for w in tokens(query)]
     asked: set[str] = set()
     for number, (folded, _key, marked) in enumerate(terms):
