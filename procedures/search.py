@@ -742,9 +742,15 @@ class SearchIndex:
         # công ty cho xong") is searched too; unless the whole found a good match, so is each
         # sentence that names more than a kind of procedure (`_generic`). A procedure keeps its
         # best score.
-        needs = [c for c in _needs(query) if self._content_word_count(c) >= 3]
-        # "… có cần xin phép hay đăng ký gì không" names no need, whatever its words stand for.
-        needs = [c for c in needs if not self._generic(self._slots(c, story=True), readings=True)]
+        # Each need clause with its slots; "… có cần xin phép hay đăng ký gì không" names no
+        # need, whatever its words stand for.
+        needs: list[tuple[str, list[_Slot] | None]] = [
+            (clause, slots)
+            for clause in _needs(query)
+            if self._content_word_count(clause) >= 3
+            for slots in [self._slots(clause, story=True)]
+            if not self._generic(slots, readings=True)
+        ]
         # Each part read once, with its hits.
         read: list[list[Hit]] = []
         if not found or found[0].score < SENTENCES_BELOW:
@@ -755,27 +761,25 @@ class SearchIndex:
                         sentence, limit, allowed, min_score, story=True, negated=negated,
                         slots=slots,
                     ))
-        # What each need clause finds, even weakly, unless it names only a kind of procedure
-        # (`_names_a_kind`).
-        found_by = [
-            hits
-            for clause in needs
-            if not _names_a_kind(hits := self._ranked(
-                clause, NEED_LIMIT, allowed, min_score * NEED_WEAK, story=True, negated=negated
-            ))
+        # Without "muốn", "cần" … the question asked says the need ("… Giờ hàng về tới cảng
+        # rồi, làm thủ tục hải quan nhận lại hàng thế nào ạ"), when it finds a procedure by
+        # itself.
+        clauses = needs or [
+            (clause, None)
+            for clause in _questions(query)
+            if self._content_word_count(clause) >= 3
         ]
-        if not needs:
-            # Without "muốn", "cần" … the question asked says the need ("… Giờ hàng về tới
-            # cảng rồi, làm thủ tục hải quan nhận lại hàng thế nào ạ"), when it finds a
-            # procedure by itself.
-            for clause in _questions(query):
-                if self._content_word_count(clause) >= 3:
-                    hits = self._ranked(
-                        clause, NEED_LIMIT, allowed, min_score * NEED_WEAK, story=True,
-                        negated=negated,
-                    )
-                    if hits and hits[0].score >= min_score and not _names_a_kind(hits):
-                        found_by.append(hits)
+        # What each clause finds, even weakly, unless it names only a kind of procedure
+        # (`_names_a_kind`).
+        found_by = []
+        for clause, clause_slots in clauses:
+            hits = self._ranked(
+                clause, NEED_LIMIT, allowed, min_score * NEED_WEAK, story=True,
+                negated=negated, slots=clause_slots,
+            )
+            if _names_a_kind(hits) or not needs and not (hits and hits[0].score >= min_score):
+                continue
+            found_by.append(hits)
         if found_by:
             # A procedure the whole message finds that no need clause does comes from the
             # story ("Chị bán hàng online ở nhà … muốn tự đóng bảo hiểm …": not the
@@ -1698,11 +1702,12 @@ class SearchIndex:
         dictionaries) stands for the one with the tone it is most often confused with, when the
         names write that ("đỗi bằng lái": đổi)."""
         for i, (folded, key, marked, repaired) in enumerate(flat):
-            if marked and not repaired and key not in self._written_keys:
+            tone = _CONFUSED_TONES.get(key[-1:])
+            if tone and marked and not repaired and key not in self._written_keys:
                 # A tone nobody writes on these letters: the one a Southern or Central voice
                 # confuses it with ("đỗi" đổi, "mợi" mới, "thũ" thủ), when the names write it.
-                other = key[:-1] + _CONFUSED_TONES.get(key[-1], "")
-                if other != key[:-1] and other in self._key_set:
+                other = key[:-1] + tone
+                if other in self._key_set:
                     flat[i] = (folded, other, True, True)
                     continue
             if (
