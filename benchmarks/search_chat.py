@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             line += f" {top1:.1%} | {top3:.1%} |"
         print(line)
         if args.fails and name == "motcua":
-            for (query, codes), (short, _), (folded, _) in zip(clean, typed, bare):
+            for (query, codes), (short, _), (folded, _) in zip(clean, typed, bare, strict=True):
                 good = bool(search(query)[:1]) and search(query)[0] in codes
                 for text in (short, folded):
                     if good and not (search(text)[:1] and search(text)[0] in codes):

@@ -57,6 +57,7 @@ from procedures.aliases import (
     ABBREVIATIONS,
     ADDRESS_WORDS,
     AUDIENCES,
+    CHAT,
     CONTEXT,
     EVERYDAY_NAMES,
     FILLER,
@@ -74,6 +75,7 @@ from procedures.normalize import (
     decode_vni,
     find_code,
     fold,
+    has_diacritics,
     split_tone,
     tokens,
 )
@@ -682,7 +684,7 @@ class SearchIndex:
     ) -> list[Hit]:
         """Ranked procedures for a citizen's text; ``[]`` when nothing fits. Only
         :func:`bounded_query` of the text is read."""
-        query = bounded_query(query)
+        query = self._written_out(bounded_query(query))
         allowed = self._filter(level, field)
         code = find_code(query)
         if code and code in self._by_code:
@@ -1556,8 +1558,38 @@ class SearchIndex:
         """The words of a message a procedure is scored on, folded, one entry per word or known
         phrase: filler ("cho em hỏi … ạ") and context (family, places, times, hearsay) left
         out. ``"vợ em mới về nhà chồng, giờ muốn nhập hộ khẩu"`` → ``["nhap ho khau"]``."""
-        slots = self._slots(bounded_query(query))
+        slots = self._slots(self._written_out(bounded_query(query)))
         return [" ".join(t.folded for t in s.alternatives[0]) for s in slots if not s.optional]
+
+    def _written_out(self, query: str) -> str:
+        """The query with chat shorthand written out ("e mún lm cccd" → "em muốn làm cccd")
+        and teen spellings read ("fải" → "phải", "jấy" → "giấy", "wê" → "quê"), so that every
+        rule after reads the words it knows ("… được k" asks, "k phải công ty" says which
+        not). Shorthand typed without its marks is written out only where the catalogue does
+        not use that spelling for a word of its own ("hong" may be hồng) or it is one letter;
+        the reading of the words left is the slots' (:meth:`_slots`)."""
+        marked = has_diacritics(query)
+
+        def written(match: re.Match[str]) -> str:
+            word = match.group(0)
+            folded = _term(word)[0]
+            expansion = _CHAT_TYPED.get(word)
+            if expansion is None and not _term(word)[2] and (
+                len(word) == 1 or folded not in self._vocab_set
+            ):
+                expansion = _CHAT_BARE.get(word)
+            if len(word) == 1 and _CLASS_WORD.search(query, 0, match.start()):
+                expansion = None  # "bằng lái hạng C", "điểm c khoản 1": a class, not chị
+            if expansion is not None:
+                return expansion if marked else fold(expansion)
+            if folded in self._vocab_set or not word.isalpha():
+                return word
+            for spelling in _teen_spellings(word):
+                if _term(spelling)[0] in self._vocab_set:
+                    return spelling
+            return word
+
+        return _WORD.sub(written, query)
 
     def _gapped_slot(
         self, flat: list[tuple[str, str, bool, bool]], i: int, longest: int, accented: bool
@@ -1992,6 +2024,27 @@ def collector_paused() -> Iterator[None]:
 
 
 _WORD = re.compile(r"[^\W_]+")
+
+_CLASS_WORD = re.compile(r"\b(?:hạng|hang|loại|loai|nhóm|nhom|điểm|diem|mục|muc) $")
+"""A word a one-letter class follows ("hạng C"): there the letter is no chat shorthand."""
+_CHAT_TYPED = {clean(key): words[0] for key, words in CHAT.items()}
+"""Chat shorthand as typed → the words it stands for."""
+_CHAT_BARE = {fold(key): words[0] for key, words in CHAT.items()}
+"""…and typed without its marks."""
+
+
+def _teen_spellings(word: str) -> list[str]:
+    """The spellings a word typed the teen way may stand for: "f" for "ph" ("fải", "tư
+    fáp"), and at its start "w" for "qu" ("wê"), "j" for "gi" ("jấy"), "z" for "d" or "gi"."""
+    out = [word.replace("f", "ph")] if "f" in word else []
+    first, rest = word[0], word[1:]
+    if first == "w":
+        out.append("qu" + rest)
+    elif first == "j":
+        out.append("gi" + rest)
+    elif first == "z":
+        out += ["d" + rest, "gi" + rest]
+    return out
 
 
 def _capped(hits: list[Hit]) -> list[Hit]:
@@ -2556,16 +2609,20 @@ def _phrase_table(
     return out
 
 
-_NOT_REWRITTEN = {"k", "j", "ng", "nc", "nn", "sn", "vs", "bn", "tp"}
-"""Shorthand too short or too common to be read as its expansion inside catalogue texts."""
+_NOT_REWRITTEN = {"ng", "nc", "nn", "sn", "tp", *CHAT}
+"""Shorthand too short or too common to be read as its expansion inside catalogue texts, and
+chat shorthand (:data:`CHAT`), which no catalogue text uses."""
 
 
 class _Vocabulary:
-    """The phrases a query is read with: shorthand (:data:`ABBREVIATIONS`), everyday names
-    (:data:`EVERYDAY_NAMES`) and a lexicon's entries (:mod:`procedures.lexicon`) merged in."""
+    """The phrases a query is read with: shorthand (:data:`ABBREVIATIONS`, :data:`CHAT`),
+    everyday names (:data:`EVERYDAY_NAMES`) and a lexicon's entries (:mod:`procedures.lexicon`)
+    merged in."""
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
-        abbreviations, names = lexicon_tables(entries, ABBREVIATIONS, EVERYDAY_NAMES)
+        abbreviations, names = lexicon_tables(
+            entries, {**ABBREVIATIONS, **CHAT}, EVERYDAY_NAMES
+        )
         self.abbreviations = _phrase_table(abbreviations)
         # One-word shorthand of three letters or more ("bhxh", "cccd"): what a slip is near.
         self.shorthand = sorted(k for k in self.abbreviations if " " not in k and len(k) >= 3)

@@ -157,3 +157,31 @@ def test_one_unmarked_word_in_a_marked_text_is_written_as_meant(index: SearchInd
     # …while the boat, typed with or without its marks, is still a boat.
     for query in ("đăng ký đò chở khách", "dang ky do cho khach"):
         assert index.search(query)[0].field == "Hàng hải và đường thủy nội địa"
+
+
+def test_chat_shorthand_reads_as_the_words_it_stands_for(index: SearchIndex) -> None:
+    # Pronouns and everyday words typed short on Zalo: the message finds what it finds
+    # written out (before, "e muốn làm cccd" found nothing: "e" was an unknown word).
+    for short, full in [
+        ("e mún lm cccd cho con", "em muốn làm cccd cho con"),
+        ("vk ck e mun nhap ho khau cho con", "vợ chồng em muốn nhập hộ khẩu cho con"),
+        ("lm lai bang lai xe o dau dc k", "làm lại bằng lái xe ở đâu được không"),
+    ]:
+        assert codes(index, short) and codes(index, short)[0] == codes(index, full)[0], short
+    # The rules that read grammar words read them too: "ko fai" says which is not meant…
+    assert codes(index, "cong ty co phan tam ngung kinh doanh, ko fai ho kinh doanh")[0] == (
+        "2.002029"  # Thông báo tạm ngừng kinh doanh … (doanh nghiệp …)
+    )
+    # …while a spelling the catalogue uses for a word of its own stays that word ("sổ hồng",
+    # not "sổ không"), and a letter after "hạng" is a class, not "chị".
+    assert codes(index, "cap lai so hong bi mat")[0] == "1.012786"
+    assert index.content_words("đổi bằng lái hạng c") == ["doi", "bang lai hang c"]
+
+
+def test_teen_spellings_read_as_the_words_meant(index: SearchIndex) -> None:
+    for teen, plain in [
+        ("xin giay fep xay nha", "xin giay phep xay nha"),
+        ("lm lại jấy khai sinh", "làm lại giấy khai sinh"),
+        ("lý lịch tư fáp số 2", "lý lịch tư pháp số 2"),
+    ]:
+        assert codes(index, teen) == codes(index, plain), teen
