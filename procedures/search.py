@@ -1568,6 +1568,11 @@ class SearchIndex:
         not). Shorthand typed without its marks is written out only where the catalogue does
         not use that spelling for a word of its own ("hong" may be hồng) or it is one letter;
         the reading of the words left is the slots' (:meth:`_slots`)."""
+        if not any(
+            word in _CHAT_TYPED or word in _CHAT_BARE or "f" in word or word[0] in "wjz"
+            for word in tokens(query)
+        ):
+            return query
         marked = has_diacritics(query)
 
         def written(match: re.Match[str]) -> str:
