@@ -10,7 +10,10 @@ one word of three letters or more chosen with a seeded random generator:
 - **tone**: the hỏi and ngã marks, or sắc and nặng, swapped ("thủ tục" → "thũ tục");
 - **drop**: a letter left out ("giấy" → "giấ");
 - **swap**: two neighbouring letters swapped ("hàng" → "hàgn");
-- **double**: a letter typed twice ("không" → "khôông").
+- **double**: a letter typed twice ("không" → "khôông");
+- **near**: a letter typed as its neighbour on the keyboard ("giấy" → "giấu", not the first);
+- **unmarked**: one mark of a word left out, a tone, a vowel's hat or hook, or đ's bar
+  ("đăng ký" → "dăng ký", "giấy" → "giây").
 
 Prints, for motcua and the FTS5 baseline, top-1 and top-3 on the clean queries and on each kind
 of variant. Nothing is asserted; the variants are made afresh in each run from the seed.
@@ -65,11 +68,48 @@ def double(word: str, rng: random.Random) -> str | None:
     return word[:i] + word[i] + word[i:]
 
 
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+NEIGHBOURS = {
+    ch: "".join(
+        _ROWS[r][c]
+        for r in (row - 1, row, row + 1)
+        for c in (col - 1, col, col + 1)
+        if 0 <= r < 3 and 0 <= c < len(_ROWS[r]) and (r, c) != (row, col)
+    )
+    for row, keys in enumerate(_ROWS)
+    for col, ch in enumerate(keys)
+}
+"""Each letter's neighbours on a QWERTY keyboard (a phone's too)."""
+
+
+def near(word: str, rng: random.Random) -> str | None:
+    marks = unicodedata.normalize("NFD", word)
+    places = [i for i, ch in enumerate(marks) if ch in NEIGHBOURS and i > 0]
+    if not places:
+        return None
+    i = rng.choice(places)
+    typed = marks[:i] + rng.choice(NEIGHBOURS[marks[i]]) + marks[i + 1 :]
+    return unicodedata.normalize("NFC", typed)
+
+
+def unmarked(word: str, rng: random.Random) -> str | None:
+    marks = unicodedata.normalize("NFD", word)
+    places = [i for i, ch in enumerate(marks) if unicodedata.combining(ch)]
+    places += [i for i, ch in enumerate(marks) if ch == "đ"]
+    if not places:
+        return None
+    i = rng.choice(places)
+    typed = marks[:i] + ("d" if marks[i] == "đ" else "") + marks[i + 1 :]
+    return unicodedata.normalize("NFC", typed)
+
+
 SLIPS: dict[str, Callable[[str, random.Random], str | None]] = {
     "tone": tone,
     "drop": drop,
     "swap": swap,
     "double": double,
+    "near": near,
+    "unmarked": unmarked,
 }
 
 
