@@ -11,7 +11,8 @@ one word of three letters or more chosen with a seeded random generator:
 - **drop**: a letter left out ("giấy" → "giấ");
 - **swap**: two neighbouring letters swapped ("hàng" → "hàgn");
 - **double**: a letter typed twice ("không" → "khôông");
-- **near**: a letter typed as its neighbour on the keyboard ("giấy" → "giấu", not the first);
+- **near**: a letter typed as its neighbour on the keyboard ("giấy" → "giấu"; not the first,
+  nor one carrying a mark);
 - **unmarked**: one mark of a word left out, a tone, a vowel's hat or hook, or đ's bar
   ("đăng ký" → "dăng ký", "giấy" → "giây").
 
@@ -84,7 +85,11 @@ NEIGHBOURS = {
 
 def near(word: str, rng: random.Random) -> str | None:
     marks = unicodedata.normalize("NFD", word)
-    places = [i for i, ch in enumerate(marks) if ch in NEIGHBOURS and i > 0]
+    places = [  # not a letter carrying a mark ("ấ" typed wrong is another slip)
+        i
+        for i, ch in enumerate(marks)
+        if ch in NEIGHBOURS and i > 0 and not unicodedata.combining(marks[i + 1 : i + 2] or "a")
+    ]
     if not places:
         return None
     i = rng.choice(places)

@@ -235,6 +235,21 @@ _VOWEL_RUN = re.compile(r"[aeiouy]+")
 _CONFUSED_TONES = {"3": "4", "4": "3", "1": "5", "5": "1"}
 """hỏi ↔ ngã, sắc ↔ nặng: the tones a citizen's spelling confuses most."""
 _LETTERS = "abcdeghiklmnopqrstuvxy"  # the letters of folded Vietnamese words
+_KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_KEY_NEIGHBOURS = {
+    letter: "".join(
+        sorted(
+            _KEY_ROWS[r][c]
+            for r in (row - 1, row, row + 1)
+            for c in (col - 1, col, col + 1)
+            if 0 <= r < 3 and 0 <= c < len(_KEY_ROWS[r]) and (r, c) != (row, col)
+            and _KEY_ROWS[r][c] in _LETTERS
+        )
+    )
+    for row, keys in enumerate(_KEY_ROWS)
+    for col, letter in enumerate(keys)
+}
+"""The letters of folded words next to each letter on a keyboard (a phone's is QWERTY too)."""
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 _LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
 
@@ -1918,7 +1933,7 @@ class SearchIndex:
                 # read without them, as if typed without accents.
                 return False, [_iy(fold(decoded))]
         if word.isalpha():
-            slipped = self._slip(folded, marked and _syllable(key))
+            slipped = self._slip(fold(word), marked and _syllable(key))
             if slipped:
                 return True, [slipped]
         if word.isalpha() and len(folded) >= 4 and len(_VOWEL_RUN.findall(folded)) >= 2:
@@ -1947,7 +1962,9 @@ class SearchIndex:
         turn: two neighbouring letters swapped ("cuco", "nưgời"), a letter typed twice
         ("thuees"), a letter left out ("giy", "chuyn"; not from a syllable typed with its
         marks, which is more often another word, nor from a word with no vowel, which is
-        shorthand). Of several, the one most names use; None when there is none."""
+        shorthand), a letter typed as its neighbour on the keyboard ("siny", "giag"; the same
+        guards). Of several, the one most names use; None when there is none. `folded` is
+        the word folded as typed (its final "y" not yet read "i": "siny" is sinh)."""
         n = len(folded)
         for found in (
             {folded[:i] + folded[i + 1] + folded[i] + folded[i + 2 :] for i in range(n - 1)}
@@ -1956,8 +1973,11 @@ class SearchIndex:
             if n >= 3 else set(),
             {folded[:i] + letter + folded[i:] for i in range(1, n + 1) for letter in _LETTERS}
             if n >= 3 and not typed_syllable and _VOWEL_RUN.search(folded) else set(),
+            {folded[:i] + letter + folded[i + 1 :] for i in range(1, n)
+             for letter in _KEY_NEIGHBOURS.get(folded[i], "")}
+            if n >= 3 and not typed_syllable and _VOWEL_RUN.search(folded) else set(),
         ):
-            known = found & self._vocab_set
+            known = {_iy(word) for word in found} & self._vocab_set
             if known:
                 return max(sorted(known), key=lambda word: len(self._postings[word]))
         return None

@@ -185,3 +185,9 @@ def test_teen_spellings_read_as_the_words_meant(index: SearchIndex) -> None:
         ("lý lịch tư fáp số 2", "lý lịch tư pháp số 2"),
     ]:
         assert codes(index, teen) == codes(index, plain), teen
+
+
+def test_a_letter_typed_as_its_keyboard_neighbour(index: SearchIndex) -> None:
+    # "siny": y is next to h; read as typed, "siny" was split into "si ni" and found nothing.
+    assert codes(index, "khai siny cho con")[:1] == codes(index, "khai sinh cho con")[:1]
+    assert codes(index, "tam ngung hkd 3 thany")[:1] == codes(index, "tam ngung hkd 3 thang")[:1]
