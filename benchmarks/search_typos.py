@@ -14,7 +14,9 @@ one word of three letters or more chosen with a seeded random generator:
 - **near**: a letter typed as its neighbour on the keyboard ("giấy" → "giấu"; not the first,
   nor one carrying a mark);
 - **unmarked**: one mark of a word left out, a tone, a vowel's hat or hook, or đ's bar
-  ("đăng ký" → "dăng ký", "giấy" → "giây").
+  ("đăng ký" → "dăng ký", "giấy" → "giây");
+- **spoken**: a spelling written by ear, one onset or final a region confuses ("căn cước" →
+  "căng cước", "xin" → "sin", "trước" → "chước", "giấy" → "dấy", "làm" → "nàm").
 
 Prints, for motcua and the FTS5 baseline, top-1 and top-3 on the clean queries and on each kind
 of variant. Nothing is asserted; the variants are made afresh in each run from the seed.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -108,6 +111,23 @@ def unmarked(word: str, rng: random.Random) -> str | None:
     return unicodedata.normalize("NFC", typed)
 
 
+SPOKEN = (
+    ("^s", "x"), ("^x", "s"), ("^ch", "tr"), ("^tr", "ch"), ("^gi", "d"), ("^d", "gi"),
+    ("^r", "d"), ("^d", "r"), ("^n", "l"), ("^l", "n"), ("^v", "d"), ("n$", "ng"), ("ng$", "n"),
+    ("t$", "c"), ("c$", "t"),
+)
+"""Letters a spelling written by ear confuses: onsets s/x, ch/tr, d/gi/r, l/n, v/d (North and
+South), finals n/ng, t/c (South)."""
+
+
+def spoken(word: str, rng: random.Random) -> str | None:
+    found = [(pattern, other) for pattern, other in SPOKEN if re.search(pattern, word)]
+    if not found or not re.search("[aeiouy]", unicodedata.normalize("NFD", word)):  # shorthand
+        return None
+    pattern, other = rng.choice(found)
+    return re.sub(pattern, other, word, count=1)
+
+
 SLIPS: dict[str, Callable[[str, random.Random], str | None]] = {
     "tone": tone,
     "drop": drop,
@@ -115,6 +135,7 @@ SLIPS: dict[str, Callable[[str, random.Random], str | None]] = {
     "double": double,
     "near": near,
     "unmarked": unmarked,
+    "spoken": spoken,
 }
 
 

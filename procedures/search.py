@@ -2634,20 +2634,16 @@ def _phrase_table(
     return out
 
 
-_NOT_REWRITTEN = {"ng", "nc", "nn", "sn", "tp", *CHAT}
-"""Shorthand too short or too common to be read as its expansion inside catalogue texts, and
-chat shorthand (:data:`CHAT`), which no catalogue text uses."""
+_NOT_REWRITTEN = {"ng", "nc", "nn", "sn", "tp"}
+"""Shorthand too short or too common to be read as its expansion inside catalogue texts."""
 
 
 class _Vocabulary:
-    """The phrases a query is read with: shorthand (:data:`ABBREVIATIONS`, :data:`CHAT`),
-    everyday names (:data:`EVERYDAY_NAMES`) and a lexicon's entries (:mod:`procedures.lexicon`)
-    merged in."""
+    """The phrases a query is read with: shorthand (:data:`ABBREVIATIONS`), everyday names
+    (:data:`EVERYDAY_NAMES`) and a lexicon's entries (:mod:`procedures.lexicon`) merged in."""
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
-        abbreviations, names = lexicon_tables(
-            entries, {**ABBREVIATIONS, **CHAT}, EVERYDAY_NAMES
-        )
+        abbreviations, names = lexicon_tables(entries, ABBREVIATIONS, EVERYDAY_NAMES)
         self.abbreviations = _phrase_table(abbreviations)
         # One-word shorthand of three letters or more ("bhxh", "cccd"): what a slip is near.
         self.shorthand = sorted(k for k in self.abbreviations if " " not in k and len(k) >= 3)
