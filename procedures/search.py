@@ -211,6 +211,29 @@ _SYLLABLE = re.compile(
     r"(ch|nh|ng|[cmnpt])?\d?"
 )
 _OPEN_NEEDS_FINAL = ("â", "ă", "iê", "yê", "uô", "ươ")
+_SPOKEN_ONSET = re.compile(r"^(ch|tr|gi|[sxdrlv]|n(?![gh]))(?=[aăâeêioôơuưy])")
+_SPOKEN_FINAL = re.compile(r"(?<=[aăâeêioôơuưy])(ng|[ntc])(\d?)$")
+_SPOKEN = {
+    "s": ("x",), "x": ("s",), "ch": ("tr",), "tr": ("ch",), "d": ("gi", "r", "v"),
+    "gi": ("d", "r"), "r": ("d", "gi"), "l": ("n",), "n": ("l",), "v": ("d",),
+}
+_SPOKEN_FINALS = {"n": "ng", "ng": "n", "t": "c", "c": "t"}
+
+
+def _spoken(word: str) -> list[str]:
+    """The spellings of a word (folded, or an accent key) that sound alike in some region of
+    the country and are confused in writing: onsets s/x, ch/tr, d/gi/r, l/n, v/d, finals n/ng,
+    t/c ("căng cước", "hộ triếu", "căn cướt", "nàm")."""
+    out = []
+    onset = _SPOKEN_ONSET.match(word)
+    if onset:
+        out += [other + word[onset.end() :] for other in _SPOKEN[onset.group(1)]]
+    final = _SPOKEN_FINAL.search(word)
+    if final:
+        out.append(word[: final.start()] + _SPOKEN_FINALS[final.group(1)] + final.group(2))
+    return out
+
+
 _DOUBLED_VOWEL = re.compile(r"([aăâeêiuươy])\1")  # "thừaa", "câaps"; "oo" is one ("xoong")
 
 
@@ -1754,6 +1777,18 @@ class SearchIndex:
         dictionaries) stands for the one with the tone it is most often confused with, when the
         names write that ("đỗi bằng lái": đổi)."""
         for i, (folded, key, marked, repaired) in enumerate(flat):
+            if marked and not repaired and key not in self._written_keys:
+                # Written by ear ("hộ triếu"): the spelling that sounds alike and pairs with
+                # a neighbour.
+                before = flat[i - 1][1] if i > 0 else ""
+                after = flat[i + 1][1] if i + 1 < len(flat) else ""
+                heard = next((
+                    other for other in _spoken(key)
+                    if (before, other) in self._key_bigrams or (other, after) in self._key_bigrams
+                ), None)
+                if heard is not None:
+                    flat[i] = (_iy(_marks_off(heard)), heard, True, True)
+                    continue
             tone = _CONFUSED_TONES.get(key[-1:])
             if tone and marked and not repaired and key not in self._written_keys:
                 # A tone nobody writes on these letters: the one a Southern or Central voice
@@ -1812,11 +1847,14 @@ class SearchIndex:
         return near
 
     def _folded_repair(self, term: _Term, before: str, after: str) -> _Term | None:
-        """The word within one edit of an unaccented word that pairs most with its neighbours."""
+        """The word within one edit of an unaccented word, or spelt alike by ear
+        (:func:`_spoken`), that pairs most with its neighbours."""
         best, best_count = None, 0
-        for word, _distance, _ in process.extract(
+        near = process.extract(
             term.folded, self._vocab, scorer=OSA.distance, score_cutoff=1, limit=12
-        ):
+        )
+        spoken = [word for word in _spoken(term.folded) if word in self._vocab_set]
+        for word in [*(str(found) for found, _distance, _ in near), *spoken]:
             if word == term.folded:
                 continue
             count = self._bigrams.get((before, word), 0) + self._bigrams.get((word, after), 0)
@@ -1826,14 +1864,18 @@ class SearchIndex:
 
     def _accented_repair(self, term: _Term, before: str, after: str) -> _Term | None:
         """The accented word within one edit (a letter, a vowel mark or the tone) of an
-        accented word that forms a pair the catalogue's names use with a neighbour."""
+        accented word, or spelt alike by ear (:func:`_spoken`: "hộ triếu"), that forms a pair
+        the catalogue's names use with a neighbour."""
         known = term.key in self._key_set
         best, best_count = None, 0
-        for key in self._near_keys(term.key):
+        spoken = [key for key in _spoken(term.key) if key in self._key_set]
+        for key in [*self._near_keys(term.key), *spoken]:
             count = ((before, key) in self._key_bigrams) + ((key, after) in self._key_bigrams)
             # A word the names use is taken as typed unless the other fits both its
             # neighbours, or differs from it in its marks only ("giải thẻ" → giải thể).
-            if known and count < 2 and _marks_off(key) != _marks_off(term.key):
+            if known and count < 2 and _marks_off(key) != _marks_off(term.key) and not (
+                key in spoken and count == bool(before) + bool(after)
+            ):
                 continue
             # Of two that fit as well, the longer: a letter left out is the likelier slip.
             if count > best_count or count == best_count and best and len(key) > len(best):
@@ -1960,17 +2002,19 @@ class SearchIndex:
     def _slip(self, folded: str, typed_syllable: bool) -> str | None:
         """The word of the names one common slip away from a word they do not know, tried in
         turn: two neighbouring letters swapped ("cuco", "nưgời"), a letter typed twice
-        ("thuees"), a letter left out ("giy", "chuyn"; not from a syllable typed with its
-        marks, which is more often another word, nor from a word with no vowel, which is
-        shorthand), a letter typed as its neighbour on the keyboard ("siny", "giag"; the same
-        guards). Of several, the one most names use; None when there is none. `folded` is
-        the word folded as typed (its final "y" not yet read "i": "siny" is sinh)."""
+        ("thuees"), a spelling written by ear (:func:`_spoken`: "cuot", "triếu"), a letter
+        left out ("giy", "chuyn"; not from a syllable typed with its marks, which is more often
+        another word, nor from a word with no vowel, which is shorthand), a letter typed as its
+        neighbour on the keyboard ("siny", "giag"; the same guards). Of several, the one most
+        names use; None when there is none. `folded` is the word folded as typed (its final
+        "y" not yet read "i": "siny" is sinh)."""
         n = len(folded)
         for found in (
             {folded[:i] + folded[i + 1] + folded[i] + folded[i + 2 :] for i in range(n - 1)}
             if n >= 4 else set(),
             {folded[:i] + folded[i + 1 :] for i in range(1, n) if folded[i] == folded[i - 1]}
             if n >= 3 else set(),
+            set(_spoken(folded)),
             {folded[:i] + letter + folded[i:] for i in range(1, n + 1) for letter in _LETTERS}
             if n >= 3 and not typed_syllable and _VOWEL_RUN.search(folded) else set(),
             {folded[:i] + letter + folded[i + 1 :] for i in range(1, n)
