@@ -13,6 +13,7 @@ one word of three letters or more chosen with a seeded random generator:
 - **double**: a letter typed twice ("không" → "khôông");
 - **near**: a letter typed as its neighbour on the keyboard ("giấy" → "giấu"; not the first,
   nor one carrying a mark);
+- **extra**: a key beside the one meant pressed too ("giấy" → "giấty");
 - **unmarked**: one mark of a word left out, a tone, a vowel's hat or hook, or đ's bar
   ("đăng ký" → "dăng ký", "giấy" → "giây");
 - **spoken**: a spelling written by ear, one onset or final a region confuses ("căn cước" →
@@ -100,6 +101,20 @@ def near(word: str, rng: random.Random) -> str | None:
     return unicodedata.normalize("NFC", typed)
 
 
+def extra(word: str, rng: random.Random) -> str | None:
+    marks = unicodedata.normalize("NFD", word)
+    places = [  # after a letter and its marks
+        i
+        for i, ch in enumerate(marks)
+        if ch in NEIGHBOURS and not unicodedata.combining(marks[i + 1 : i + 2] or "a")
+    ]
+    if not places:
+        return None
+    i = rng.choice(places)
+    typed = marks[: i + 1] + rng.choice(NEIGHBOURS[marks[i]]) + marks[i + 1 :]
+    return unicodedata.normalize("NFC", typed)
+
+
 def unmarked(word: str, rng: random.Random) -> str | None:
     marks = unicodedata.normalize("NFD", word)
     places = [i for i, ch in enumerate(marks) if unicodedata.combining(ch)]
@@ -136,6 +151,7 @@ SLIPS: dict[str, Callable[[str, random.Random], str | None]] = {
     "near": near,
     "unmarked": unmarked,
     "spoken": spoken,
+    "extra": extra,
 }
 
 

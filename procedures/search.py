@@ -2005,9 +2005,10 @@ class SearchIndex:
         ("thuees"), a spelling written by ear (:func:`_spoken`: "cuot", "triếu"), a letter
         left out ("giy", "chuyn"; not from a syllable typed with its marks, which is more often
         another word, nor from a word with no vowel, which is shorthand), a letter typed as its
-        neighbour on the keyboard ("siny", "giag"; the same guards). Of several, the one most
-        names use; None when there is none. `folded` is the word folded as typed (its final
-        "y" not yet read "i": "siny" is sinh)."""
+        neighbour on the keyboard ("siny", "giag"; the same guards), a key beside one of its
+        letters pressed too ("khyai", "cuyoc"; the same guards, four letters or more). Of
+        several, the one most names use; None when there is none. `folded` is the word folded
+        as typed (its final "y" not yet read "i": "siny" is sinh)."""
         n = len(folded)
         for found in (
             {folded[:i] + folded[i + 1] + folded[i] + folded[i + 2 :] for i in range(n - 1)}
@@ -2020,6 +2021,10 @@ class SearchIndex:
             {folded[:i] + letter + folded[i + 1 :] for i in range(1, n)
              for letter in _KEY_NEIGHBOURS.get(folded[i], "")}
             if n >= 3 and not typed_syllable and _VOWEL_RUN.search(folded) else set(),
+            {folded[:i] + folded[i + 1 :] for i in range(1, n)
+             if folded[i] in _KEY_NEIGHBOURS.get(folded[i - 1], "")
+             or i + 1 < n and folded[i] in _KEY_NEIGHBOURS.get(folded[i + 1], "")}
+            if n >= 4 and not typed_syllable and _VOWEL_RUN.search(folded) else set(),
         ):
             known = {_iy(word) for word in found} & self._vocab_set
             if known:

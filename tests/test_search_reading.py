@@ -193,6 +193,12 @@ def test_a_letter_typed_as_its_keyboard_neighbour(index: SearchIndex) -> None:
     assert codes(index, "tam ngung hkd 3 thany")[:1] == codes(index, "tam ngung hkd 3 thang")[:1]
 
 
+def test_a_key_beside_the_one_meant_pressed_too(index: SearchIndex) -> None:
+    # "khyai": y sits beside h; before, both messages found nothing.
+    assert codes(index, "khyai sinh cho con")[:1] == codes(index, "khai sinh cho con")[:1]
+    assert codes(index, "lam can cuyoc")[:1] == codes(index, "lam can cuoc")[:1]
+
+
 def test_a_spelling_written_by_ear(index: SearchIndex) -> None:
     # Onsets and finals a region says alike (s/x, ch/tr, d/gi/r, l/n, n/ng, t/c) are confused
     # in writing; before, "hộ triếu" was read as a tone slip of "triệu" and found nothing.
