@@ -1983,8 +1983,9 @@ class SearchIndex:
             parts = self._segment(folded)
             if parts:
                 return True, parts
-        if word.isalpha() and len(folded) >= 3 and not _VOWEL_RUN.search(folded):
-            # Shorthand with a letter slipped ("bxh", "ccd", "gpl"): the one shorthand it is
+        if word.isalpha() and len(folded) >= 3 and not _syllable(key):
+            # Shorthand with a letter slipped ("bxh", "ccd", "gpl"; "bhyh", "lotp": a vowel
+            # typed for a letter beside it makes no syllable either): the one shorthand it is
             # within one edit of, a letter left out first.
             shorthand = self._near_shorthand(folded)
             if shorthand:

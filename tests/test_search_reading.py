@@ -199,6 +199,11 @@ def test_a_key_beside_the_one_meant_pressed_too(index: SearchIndex) -> None:
     assert codes(index, "lam can cuyoc")[:1] == codes(index, "lam can cuoc")[:1]
 
 
+def test_shorthand_with_a_letter_typed_as_a_vowel_beside_it(index: SearchIndex) -> None:
+    # "lotp": o sits beside l; the word is no syllable, so it is the shorthand near it.
+    assert codes(index, "xin phieu lotp so 1")[:1] == codes(index, "xin phieu lltp so 1")[:1]
+
+
 def test_a_spelling_written_by_ear(index: SearchIndex) -> None:
     # Onsets and finals a region says alike (s/x, ch/tr, d/gi/r, l/n, n/ng, t/c) are confused
     # in writing; before, "hộ triếu" was read as a tone slip of "triệu" and found nothing.
