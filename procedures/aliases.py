@@ -151,6 +151,33 @@ CHAT: dict[str, list[str]] = {
     "bik": ["biết"],
     "ak": ["ạ"],
     "thui": ["thôi"],
+    # Central and Southern words for everyday ones ("giấy tờ chi rứa", "mần giấy khai sinh")
+    "rứa": ["vậy"],
+    "chừ": ["giờ"],
+    "mần": ["làm"],
+    "hổng": ["không"],
+    "nớ": ["đó"],
+    "nè": ["này"],
+    "bịnh": ["bệnh"],
+}
+
+# Dialect phrases whose key word is also another word ("mô" in "mô tô", "chi" in "chi nhánh",
+# "răng" teeth): written out only as these phrases, typed with their marks.
+CHAT_PHRASES: dict[str, str] = {
+    "ở mô": "ở đâu",
+    "đi mô": "đi đâu",
+    "chỗ mô": "chỗ nào",
+    "nơi mô": "nơi nào",
+    "mô rứa": "đâu vậy",
+    "làm răng": "làm sao",
+    "răng mà": "sao mà",
+    "vì răng": "vì sao",
+    "răng rứa": "sao vậy",
+    "giấy tờ chi": "giấy tờ gì",
+    "làm chi": "làm gì",
+    "cần chi": "cần gì",
+    "cái chi": "cái gì",
+    "chi rứa": "gì vậy",
 }
 
 # Everyday phrase → official phrases it stands for (the phrase itself still matches too).

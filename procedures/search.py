@@ -58,6 +58,7 @@ from procedures.aliases import (
     ADDRESS_WORDS,
     AUDIENCES,
     CHAT,
+    CHAT_PHRASES,
     CONTEXT,
     EVERYDAY_NAMES,
     FILLER,
@@ -1608,9 +1609,11 @@ class SearchIndex:
         the reading of the words left is the slots' (:meth:`_slots`)."""
         if not any(
             word in _CHAT_TYPED or word in _CHAT_BARE or "f" in word or word[0] in "wjz"
+            or word in _CHAT_PHRASE_WORDS
             for word in tokens(query)
         ):
             return query
+        query = _CHAT_PHRASE.sub(lambda match: CHAT_PHRASES[match.group(0)], query)
         marked = has_diacritics(query)
 
         def written(match: re.Match[str]) -> str:
@@ -2106,6 +2109,13 @@ _CHAT_TYPED = {clean(key): words[0] for key, words in CHAT.items()}
 """Chat shorthand as typed → the words it stands for."""
 _CHAT_BARE = {fold(key): words[0] for key, words in CHAT.items()}
 """…and typed without its marks."""
+_CHAT_PHRASE = re.compile(
+    r"(?<!\w)(?:" + "|".join(sorted(CHAT_PHRASES, key=len, reverse=True)) + r")(?!\w)"
+)
+_CHAT_PHRASE_WORDS = {word for phrase in CHAT_PHRASES for word in phrase.split()} - {
+    "ở", "đi", "chỗ", "nơi", "làm", "vì", "giấy", "tờ", "cần", "cái"
+}
+"""The words that make a phrase of :data:`CHAT_PHRASES` (mô, răng, chi, rứa)."""
 
 
 def _teen_spellings(word: str) -> list[str]:
