@@ -151,7 +151,7 @@ CHAT: dict[str, list[str]] = {
     "bik": ["biết"],
     "ak": ["ạ"],
     "thui": ["thôi"],
-    # Central and Southern words for everyday ones ("giấy tờ chi rứa", "mần giấy khai sinh")
+    # Central and Southern words for the ones the names use ("mần giấy khai sinh", "tạm ngưng")
     "rứa": ["vậy"],
     "chừ": ["giờ"],
     "mần": ["làm"],
@@ -159,6 +159,10 @@ CHAT: dict[str, list[str]] = {
     "nớ": ["đó"],
     "nè": ["này"],
     "bịnh": ["bệnh"],
+    "ngưng": ["ngừng"],
+    "mướn": ["thuê"],
+    "dìa": ["về"],
+    "xài": ["dùng"],
 }
 
 # Dialect phrases whose key word is also another word ("mô" in "mô tô", "chi" in "chi nhánh",
