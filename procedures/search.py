@@ -1618,9 +1618,9 @@ class SearchIndex:
 
         def written(match: re.Match[str]) -> str:
             word = match.group(0)
-            folded = _term(word)[0]
+            folded, _key, word_marked = _term(word)
             expansion = _CHAT_TYPED.get(word)
-            if expansion is None and not _term(word)[2] and (
+            if expansion is None and not word_marked and (
                 len(word) == 1 or folded not in self._vocab_set
             ):
                 expansion = _CHAT_BARE.get(word)
@@ -1776,11 +1776,13 @@ class SearchIndex:
         accents): it was not typed on purpose. So does a syllable the names never use that is
         no filler or context word either ("mất căn cớưc", "nước ngài"), when a word
         within one edit pairs with a neighbour; else it is read as typed. First of all, a word
-        whose tone nobody writes on its letters (not the names, the phrasings, the
-        dictionaries) stands for the one with the tone it is most often confused with, when the
-        names write that ("đỗi bằng lái": đổi)."""
+        nobody writes so (not the names, the phrasings, the dictionaries) stands for its
+        sound-alike (:func:`_spoken`) that pairs with a neighbour ("hộ triếu": chiếu), else for
+        the one with the tone it is most often confused with, when the names write that ("đỗi
+        bằng lái": đổi)."""
         for i, (folded, key, marked, repaired) in enumerate(flat):
-            if marked and not repaired and key not in self._written_keys:
+            unwritten = marked and not repaired and key not in self._written_keys
+            if unwritten:
                 # Written by ear ("hộ triếu"): the spelling that sounds alike and pairs with
                 # a neighbour.
                 before = flat[i - 1][1] if i > 0 else ""
@@ -1793,7 +1795,7 @@ class SearchIndex:
                     flat[i] = (_iy(_marks_off(heard)), heard, True, True)
                     continue
             tone = _CONFUSED_TONES.get(key[-1:])
-            if tone and marked and not repaired and key not in self._written_keys:
+            if tone and unwritten:
                 # A tone nobody writes on these letters: the one a Southern or Central voice
                 # confuses it with ("đỗi" đổi, "mợi" mới, "thũ" thủ), when the names write it.
                 other = key[:-1] + tone
@@ -2112,10 +2114,8 @@ _CHAT_BARE = {fold(key): words[0] for key, words in CHAT.items()}
 _CHAT_PHRASE = re.compile(
     r"(?<!\w)(?:" + "|".join(sorted(CHAT_PHRASES, key=len, reverse=True)) + r")(?!\w)"
 )
-_CHAT_PHRASE_WORDS = {word for phrase in CHAT_PHRASES for word in phrase.split()} - {
-    "ở", "đi", "chỗ", "nơi", "làm", "vì", "giấy", "tờ", "cần", "cái"
-}
-"""The words that make a phrase of :data:`CHAT_PHRASES` (mô, răng, chi, rứa)."""
+_CHAT_PHRASE_WORDS = frozenset({"mô", "răng", "chi"})
+"""The dialect words that only :data:`CHAT_PHRASES` write out."""
 
 
 def _teen_spellings(word: str) -> list[str]:
