@@ -2236,7 +2236,8 @@ _NEGATION = re.compile(
     r"(?:(?:[,;(]|\b(?:chứ|chu|mà|ma))\s*(?:không|khong|ko|k)\s+(?:phải|phai)(?:\s+(?:là|la))?"
     r"|\b(?:chứ|chu)\s+(?:không|khong|ko|chưa|chua)(?:\s+(?:muốn|muon|cần|can|phải|phai))?"
     r"|(?<!hàng )(?<!hang )\b(?:không|khong|ko|chưa|chua)\s+(?:muốn|muon|cần|can)"
-    r"(?![^,.;!?()\n]*\b(?:nữa|nua)\b))"
+    r"(?![^,.;!?()\n]*\b(?:nữa|nua)\b)"
+    r"|\b(?:không|khong|ko)\s+(?:có|co)(?=\s+(?:yếu tố|yeu to)\b))"
     r"(?:\s+(?:lên|len|ra|đi|di|đến|den|tới|toi))?\s+([^,.;!?()\n]+)",
     re.IGNORECASE,
 )

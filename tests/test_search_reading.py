@@ -35,6 +35,12 @@ def test_what_the_citizen_does_not_mean(index: SearchIndex) -> None:
     assert found and HOUSEHOLD_BUSINESS not in found
     # Without a contrast "không phải" is part of a name, not a negation.
     assert codes(index, "chuyển mục đích sử dụng đất không phải xin phép")[0] == "1.013992"
+    # "không có yếu tố nước ngoài" lowers the procedures "có yếu tố nước ngoài": the domestic
+    # adoption is among the first (before, three foreign ones were).
+    found = codes(
+        index, "nhận con riêng của vợ làm con nuôi, không có yếu tố nước ngoài gì, làm ở xã"
+    )
+    assert "2.001263" in found
 
 
 def test_a_reason_is_not_the_need(index: SearchIndex) -> None:
