@@ -328,9 +328,11 @@ FOREIGN_PLACES = {
     "ở": ["ở nước ngoài"],
     "bên": ["ở nước ngoài"],
     "sang": ["ra nước ngoài", "nước ngoài"],
+    "đi": ["đi nước ngoài", "ra nước ngoài", "nước ngoài"],
+    "qua": ["ra nước ngoài", "nước ngoài"],
 }
-"""How a country is said of a person or a place ("người Úc", "bên Nhật", "sang Hàn"), and the
-official words it stands for."""
+"""How a country is said of a person or a place ("người Úc", "bên Nhật", "sang Hàn", "đi Úc",
+"qua Đài Loan"), and the official words it stands for."""
 for _before, _official in FOREIGN_PLACES.items():
     for _country in COUNTRIES:
         EVERYDAY_NAMES.setdefault(f"{_before} {_country}", _official)

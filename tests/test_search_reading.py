@@ -133,6 +133,12 @@ def test_a_name_that_says_what_its_procedure_is_not(index: SearchIndex) -> None:
     assert codes(index, query)[0] == "1.013992"
 
 
+def test_a_country_one_goes_or_sends_to_is_abroad(index: SearchIndex) -> None:
+    # "đi Hàn Quốc" as "sang Hàn Quốc": the export certificate, not transit or import.
+    query = "gửi lô thanh long đi Hàn Quốc cần xin giấy kiểm dịch thực vật"
+    assert codes(index, query)[0] == "2.001046"
+
+
 def test_a_foreign_sibling_yields_when_nothing_foreign_is_said(index: SearchIndex) -> None:
     # "… cho nhà thầu nước ngoài" is not the permit a citizen means by the plain words.
     assert codes(index, "điều chỉnh giấy phép xây dựng")[0] == "1.013226"
