@@ -14,6 +14,7 @@ one word of three letters or more chosen with a seeded random generator:
 - **near**: a letter typed as its neighbour on the keyboard ("giấy" → "giấu"; not the first,
   nor one carrying a mark);
 - **extra**: a key beside the one meant pressed too ("giấy" → "giấty");
+- **space**: the space bar hit inside a word ("căn cước" → "căn c ước");
 - **unmarked**: one mark of a word left out, a tone, a vowel's hat or hook, or đ's bar
   ("đăng ký" → "dăng ký", "giấy" → "giây");
 - **spoken**: a spelling written by ear, one onset or final a region confuses ("căn cước" →
@@ -115,6 +116,13 @@ def extra(word: str, rng: random.Random) -> str | None:
     return unicodedata.normalize("NFC", typed)
 
 
+def space(word: str, rng: random.Random) -> str | None:
+    if len(word) < 3:
+        return None
+    i = rng.randrange(1, len(word))
+    return word[:i] + " " + word[i:]
+
+
 def unmarked(word: str, rng: random.Random) -> str | None:
     marks = unicodedata.normalize("NFD", word)
     places = [i for i, ch in enumerate(marks) if unicodedata.combining(ch)]
@@ -152,6 +160,7 @@ SLIPS: dict[str, Callable[[str, random.Random], str | None]] = {
     "unmarked": unmarked,
     "spoken": spoken,
     "extra": extra,
+    "space": space,
 }
 
 

@@ -1607,6 +1607,7 @@ class SearchIndex:
         not). Shorthand typed without its marks is written out only where the catalogue does
         not use that spelling for a word of its own ("hong" may be hồng) or it is one letter;
         the reading of the words left is the slots' (:meth:`_slots`)."""
+        query = self._rejoined(query)
         if not any(
             word in _CHAT_TYPED or word in _CHAT_BARE or "f" in word or word[0] in "wjz"
             or word in _CHAT_PHRASE_WORDS
@@ -1636,6 +1637,35 @@ class SearchIndex:
             return word
 
         return _WORD.sub(written, query)
+
+    def _rejoined(self, query: str) -> str:
+        """The query with a word the space bar split joined again ("kha i sinh", "căn c ước",
+        "l àm"): two neighbours that make a word of the names together (with its marks, when
+        typed with them), not a pair of theirs apart, one of them no word of theirs or a letter
+        alone that is no filler ("mẹ ở" stays)."""
+        words = tokens(query)
+        vocab = self._vocab_set
+
+        def stray(word: str) -> bool:  # no word of the names, or a letter alone ("ở" is one)
+            folded = _term(word)[0]
+            return folded not in vocab or len(word) == 1 and not (
+                folded in _FILLER_FOLDED or folded in _CONTEXT_WORDS
+            )
+
+        if not any(stray(w) for w in words):
+            return query
+        for a, b in pairwise(words):
+            if not (stray(a) or stray(b)):
+                continue
+            folded, key, marked = _term(a + b)
+            if (
+                _syllable(key)
+                and (key in self._key_set if marked else folded in vocab)
+                and (_term(a)[0], _term(b)[0]) not in self._bigrams
+            ):
+                apart = rf"(?<!\w){re.escape(a)}\s+{re.escape(b)}(?!\w)"
+                query = re.sub(apart, a + b, query, count=1)
+        return query
 
     def _gapped_slot(
         self, flat: list[tuple[str, str, bool, bool]], i: int, longest: int, accented: bool

@@ -225,6 +225,15 @@ def test_a_key_beside_the_one_meant_pressed_too(index: SearchIndex) -> None:
     assert codes(index, "lam can cuyoc")[:1] == codes(index, "lam can cuoc")[:1]
 
 
+def test_a_word_the_space_bar_split(index: SearchIndex) -> None:
+    # Before, each found nothing: "kha", "i", "c", "ước" read as words of their own.
+    split, whole = "đăng ký kha i sinh cho con", "đăng ký khai sinh cho con"
+    assert codes(index, split)[:1] == codes(index, whole)[:1]
+    assert codes(index, "cấp lại căn c ước")[:1] == codes(index, "cấp lại căn cước")[:1]
+    # A word alone next to another is left alone ("bố mẹ ở quê" is no "mèo").
+    assert index._rejoined("đk bhyt hộ gđ cho bố mẹ ở quê") == "đk bhyt hộ gđ cho bố mẹ ở quê"
+
+
 def test_shorthand_with_a_letter_typed_as_a_vowel_beside_it(index: SearchIndex) -> None:
     # "lotp": o sits beside l; the word is no syllable, so it is the shorthand near it.
     assert codes(index, "xin phieu lotp so 1")[:1] == codes(index, "xin phieu lltp so 1")[:1]
