@@ -1655,7 +1655,7 @@ class SearchIndex:
         if not any(stray(w) for w in words):
             return query
         for a, b in pairwise(words):
-            if not (stray(a) or stray(b)):
+            if _term(a)[0] + _term(b)[0] not in vocab or not (stray(a) or stray(b)):
                 continue
             folded, key, marked = _term(a + b)
             if (
