@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from search import ENGINES, EVAL, quality, read_eval, read_eval_v2  # noqa: E402
 
 from procedures.catalogue import load_bundled  # noqa: E402
+from procedures.normalize import KEY_NEIGHBOURS  # noqa: E402
 
 KINDS_READ = ("coll", "acc", "question", "abbr")
 TONES = {"\u0309": "\u0303", "\u0303": "\u0309", "\u0301": "\u0323", "\u0323": "\u0301"}
@@ -74,18 +75,6 @@ def double(word: str, rng: random.Random) -> str | None:
     return word[:i] + word[i] + word[i:]
 
 
-_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-NEIGHBOURS = {
-    ch: "".join(
-        _ROWS[r][c]
-        for r in (row - 1, row, row + 1)
-        for c in (col - 1, col, col + 1)
-        if 0 <= r < 3 and 0 <= c < len(_ROWS[r]) and (r, c) != (row, col)
-    )
-    for row, keys in enumerate(_ROWS)
-    for col, ch in enumerate(keys)
-}
-"""Each letter's neighbours on a QWERTY keyboard (a phone's too)."""
 
 
 def near(word: str, rng: random.Random) -> str | None:
@@ -93,12 +82,14 @@ def near(word: str, rng: random.Random) -> str | None:
     places = [  # not a letter carrying a mark ("ấ" typed wrong is another slip)
         i
         for i, ch in enumerate(marks)
-        if ch in NEIGHBOURS and i > 0 and not unicodedata.combining(marks[i + 1 : i + 2] or "a")
+        if ch in KEY_NEIGHBOURS
+        and i > 0
+        and not unicodedata.combining(marks[i + 1 : i + 2] or "a")
     ]
     if not places:
         return None
     i = rng.choice(places)
-    typed = marks[:i] + rng.choice(NEIGHBOURS[marks[i]]) + marks[i + 1 :]
+    typed = marks[:i] + rng.choice(KEY_NEIGHBOURS[marks[i]]) + marks[i + 1 :]
     return unicodedata.normalize("NFC", typed)
 
 
@@ -107,12 +98,12 @@ def extra(word: str, rng: random.Random) -> str | None:
     places = [  # after a letter and its marks
         i
         for i, ch in enumerate(marks)
-        if ch in NEIGHBOURS and not unicodedata.combining(marks[i + 1 : i + 2] or "a")
+        if ch in KEY_NEIGHBOURS and not unicodedata.combining(marks[i + 1 : i + 2] or "a")
     ]
     if not places:
         return None
     i = rng.choice(places)
-    typed = marks[: i + 1] + rng.choice(NEIGHBOURS[marks[i]]) + marks[i + 1 :]
+    typed = marks[: i + 1] + rng.choice(KEY_NEIGHBOURS[marks[i]]) + marks[i + 1 :]
     return unicodedata.normalize("NFC", typed)
 
 

@@ -189,6 +189,20 @@ def canonical(text: str) -> str:
 
 # --- IME leftovers --------------------------------------------------------------------------
 
+_KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+KEY_NEIGHBOURS = {
+    letter: "".join(
+        _KEY_ROWS[r][c]
+        for r in (row - 1, row, row + 1)
+        for c in (col - 1, col, col + 1)
+        if 0 <= r < 3 and 0 <= c < len(_KEY_ROWS[r]) and (r, c) != (row, col)
+    )
+    for row, keys in enumerate(_KEY_ROWS)
+    for col, letter in enumerate(keys)
+}
+"""The letters next to each letter on a keyboard (a phone's is QWERTY too): what a slip of the
+finger types instead ("siny" for sinh) or beside it ("khyai")."""
+
 _TELEX_TONES = {"s": 1, "f": 2, "r": 3, "x": 4, "j": 5}
 _CIRCUMFLEX = {"a": "â", "e": "ê", "o": "ô"}
 _BREVE_HORN = {"a": "ă", "o": "ơ", "u": "ư"}

@@ -71,6 +71,7 @@ from procedures.lexicon import Entry
 from procedures.lexicon import bundled as bundled_lexicon
 from procedures.lexicon import tables as lexicon_tables
 from procedures.normalize import (
+    KEY_NEIGHBOURS,
     clean,
     decode_telex,
     decode_vni,
@@ -259,21 +260,11 @@ _VOWEL_RUN = re.compile(r"[aeiouy]+")
 _CONFUSED_TONES = {"3": "4", "4": "3", "1": "5", "5": "1"}
 """hỏi ↔ ngã, sắc ↔ nặng: the tones a citizen's spelling confuses most."""
 _LETTERS = "abcdeghiklmnopqrstuvxy"  # the letters of folded Vietnamese words
-_KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _KEY_NEIGHBOURS = {
-    letter: "".join(
-        sorted(
-            _KEY_ROWS[r][c]
-            for r in (row - 1, row, row + 1)
-            for c in (col - 1, col, col + 1)
-            if 0 <= r < 3 and 0 <= c < len(_KEY_ROWS[r]) and (r, c) != (row, col)
-            and _KEY_ROWS[r][c] in _LETTERS
-        )
-    )
-    for row, keys in enumerate(_KEY_ROWS)
-    for col, letter in enumerate(keys)
+    letter: "".join(near for near in nears if near in _LETTERS)
+    for letter, nears in KEY_NEIGHBOURS.items()
 }
-"""The letters of folded words next to each letter on a keyboard (a phone's is QWERTY too)."""
+"""The letters of folded words next to each letter on a keyboard."""
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 _LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
 
@@ -1601,12 +1592,13 @@ class SearchIndex:
         return [" ".join(t.folded for t in s.alternatives[0]) for s in slots if not s.optional]
 
     def _written_out(self, query: str) -> str:
-        """The query with chat shorthand written out ("e mún lm cccd" → "em muốn làm cccd")
-        and teen spellings read ("fải" → "phải", "jấy" → "giấy", "wê" → "quê"), so that every
-        rule after reads the words it knows ("… được k" asks, "k phải công ty" says which
-        not). Shorthand typed without its marks is written out only where the catalogue does
-        not use that spelling for a word of its own ("hong" may be hồng) or it is one letter;
-        the reading of the words left is the slots' (:meth:`_slots`)."""
+        """The query with a word the space bar split joined again (:meth:`_rejoined`), chat
+        shorthand written out ("e mún lm cccd" → "em muốn làm cccd") and teen spellings read
+        ("fải" → "phải", "jấy" → "giấy", "wê" → "quê"), so that every rule after reads the
+        words it knows ("… được k" asks, "k phải công ty" says which not). Shorthand typed
+        without its marks is written out only where the catalogue does not use that spelling
+        for a word of its own ("hong" may be hồng) or it is one letter; the reading of the
+        words left is the slots' (:meth:`_slots`)."""
         query = self._rejoined(query)
         if not any(
             word in _CHAT_TYPED or word in _CHAT_BARE or "f" in word or word[0] in "wjz"
@@ -2009,8 +2001,9 @@ class SearchIndex:
                 # Marks typed as letters are often slips ("ddaang" for đăng): the word is
                 # read without them, as if typed without accents.
                 return False, [_iy(fold(decoded))]
+        syllable = _syllable(key)
         if word.isalpha():
-            slipped = self._slip(fold(word), marked and _syllable(key))
+            slipped = self._slip(fold(word), marked and syllable)
             if slipped:
                 return True, [slipped]
         if word.isalpha() and len(folded) >= 4 and len(_VOWEL_RUN.findall(folded)) >= 2:
@@ -2018,7 +2011,7 @@ class SearchIndex:
             parts = self._segment(folded)
             if parts:
                 return True, parts
-        if word.isalpha() and len(folded) >= 3 and not _syllable(key):
+        if word.isalpha() and len(folded) >= 3 and not syllable:
             # Shorthand with a letter slipped ("bxh", "ccd", "gpl"; "bhyh", "lotp": a vowel
             # typed for a letter beside it makes no syllable either): the one shorthand it is
             # within one edit of, a letter left out first.
@@ -2045,23 +2038,7 @@ class SearchIndex:
         letters pressed too ("khyai", "cuyoc"; the same guards, four letters or more). Of
         several, the one most names use; None when there is none. `folded` is the word folded
         as typed (its final "y" not yet read "i": "siny" is sinh)."""
-        n = len(folded)
-        for found in (
-            {folded[:i] + folded[i + 1] + folded[i] + folded[i + 2 :] for i in range(n - 1)}
-            if n >= 4 else set(),
-            {folded[:i] + folded[i + 1 :] for i in range(1, n) if folded[i] == folded[i - 1]}
-            if n >= 3 else set(),
-            set(_spoken(folded)),
-            {folded[:i] + letter + folded[i:] for i in range(1, n + 1) for letter in _LETTERS}
-            if n >= 3 and not typed_syllable and _VOWEL_RUN.search(folded) else set(),
-            {folded[:i] + letter + folded[i + 1 :] for i in range(1, n)
-             for letter in _KEY_NEIGHBOURS.get(folded[i], "")}
-            if n >= 3 and not typed_syllable and _VOWEL_RUN.search(folded) else set(),
-            {folded[:i] + folded[i + 1 :] for i in range(1, n)
-             if folded[i] in _KEY_NEIGHBOURS.get(folded[i - 1], "")
-             or i + 1 < n and folded[i] in _KEY_NEIGHBOURS.get(folded[i + 1], "")}
-            if n >= 4 and not typed_syllable and _VOWEL_RUN.search(folded) else set(),
-        ):
+        for found in _slips(folded, typed_syllable):
             known = {_iy(word) for word in found} & self._vocab_set
             if known:
                 return max(sorted(known), key=lambda word: len(self._postings[word]))
@@ -2146,6 +2123,32 @@ _CHAT_PHRASE = re.compile(
 )
 _CHAT_PHRASE_WORDS = frozenset({"mô", "răng", "chi"})
 """The dialect words that only :data:`CHAT_PHRASES` write out."""
+
+
+def _slips(folded: str, typed_syllable: bool) -> Iterator[set[str]]:
+    """The spellings one slip away from a word (:meth:`SearchIndex._slip`), kind by kind, each
+    made only when the kinds before found nothing."""
+    n = len(folded)
+    if n >= 4:
+        yield {folded[:i] + folded[i + 1] + folded[i] + folded[i + 2 :] for i in range(n - 1)}
+    if n >= 3:
+        yield {folded[:i] + folded[i + 1 :] for i in range(1, n) if folded[i] == folded[i - 1]}
+    yield set(_spoken(folded))
+    if n < 3 or typed_syllable or not _VOWEL_RUN.search(folded):
+        return
+    yield {folded[:i] + letter + folded[i:] for i in range(1, n + 1) for letter in _LETTERS}
+    yield {
+        folded[:i] + letter + folded[i + 1 :]
+        for i in range(1, n)
+        for letter in _KEY_NEIGHBOURS.get(folded[i], "")
+    }
+    if n >= 4:
+        yield {
+            folded[:i] + folded[i + 1 :]
+            for i in range(1, n)
+            if folded[i] in _KEY_NEIGHBOURS.get(folded[i - 1], "")
+            or i + 1 < n and folded[i] in _KEY_NEIGHBOURS.get(folded[i + 1], "")
+        }
 
 
 def _teen_spellings(word: str) -> list[str]:
