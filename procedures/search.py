@@ -260,11 +260,6 @@ _VOWEL_RUN = re.compile(r"[aeiouy]+")
 _CONFUSED_TONES = {"3": "4", "4": "3", "1": "5", "5": "1"}
 """hỏi ↔ ngã, sắc ↔ nặng: the tones a citizen's spelling confuses most."""
 _LETTERS = "abcdeghiklmnopqrstuvxy"  # the letters of folded Vietnamese words
-_KEY_NEIGHBOURS = {
-    letter: "".join(near for near in nears if near in _LETTERS)
-    for letter, nears in KEY_NEIGHBOURS.items()
-}
-"""The letters of folded words next to each letter on a keyboard."""
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 _LEVEL_PRIOR = {"commune": 1.0, "province": 0.5, "other": 0.3, "ministry": 0.0}
 
@@ -2140,14 +2135,14 @@ def _slips(folded: str, typed_syllable: bool) -> Iterator[set[str]]:
     yield {
         folded[:i] + letter + folded[i + 1 :]
         for i in range(1, n)
-        for letter in _KEY_NEIGHBOURS.get(folded[i], "")
+        for letter in KEY_NEIGHBOURS.get(folded[i], "")
     }
     if n >= 4:
         yield {
             folded[:i] + folded[i + 1 :]
             for i in range(1, n)
-            if folded[i] in _KEY_NEIGHBOURS.get(folded[i - 1], "")
-            or i + 1 < n and folded[i] in _KEY_NEIGHBOURS.get(folded[i + 1], "")
+            if folded[i] in KEY_NEIGHBOURS.get(folded[i - 1], "")
+            or i + 1 < n and folded[i] in KEY_NEIGHBOURS.get(folded[i + 1], "")
         }
 
 
