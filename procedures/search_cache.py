@@ -30,7 +30,7 @@ from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
 
-from procedures import aliases, catalogue, lexicon, normalize, search
+from procedures import aliases, catalogue, fulltext, lexicon, normalize, search
 from procedures.catalogue import Procedure
 from procedures.lexicon import Entry
 from procedures.lexicon import bundled as bundled_lexicon
@@ -66,7 +66,7 @@ def engine_kind() -> str:
 def engine_version() -> str:
     """Changes whenever the code that builds an index might build another one."""
     digest = hashlib.sha256(FORMAT)
-    for module in (search, aliases, lexicon, normalize, catalogue):
+    for module in (search, fulltext, aliases, lexicon, normalize, catalogue):
         digest.update(Path(str(module.__file__)).read_bytes())
     # The context-word list is data the index is built with (`aliases.CONTEXT`).
     for name in (

@@ -318,6 +318,7 @@ def test_a_need_that_names_only_a_kind_of_procedure_leaves_the_story_to_say_whic
     assert index.search(extend)[0].code == "1.002755"  # gia hạn tạm trú
     assert index.search(boat)[0].code == "1.003650"  # đăng ký tàu cá
     monkeypatch.setattr(search, "NEED_KIND", 2.0)  # every clause names a need
+    monkeypatch.setattr(search, "TEXT_WEIGHT", 0.0)  # the names' order alone
     assert index.search(extend)[0].code != "1.002755"
     assert index.search(boat)[0].code != "1.003650"
 
@@ -336,5 +337,6 @@ def test_a_need_in_words_of_many_procedures_names_none(index: SearchIndex) -> No
         "Nhà em đào ao thả cá, đất đào lên toàn cát. Có người hỏi mua cát đó để san lấp, muốn "
         "bán thì phải xin phép hay đăng ký gì không?"
     )
-    # xác nhận đăng ký thu hồi khoáng sản, at the commune and at the province
-    assert {h.code for h in index.search(sand, limit=2)} == {"1.014258", "1.014256"}
+    # xác nhận đăng ký thu hồi khoáng sản, at the commune first and at the province
+    found = [h.code for h in index.search(sand, limit=3)]
+    assert found[0] == "1.014258" and "1.014256" in found
