@@ -22,3 +22,6 @@ def surface_bounds(
     priors: np.ndarray,
     factors: np.ndarray,
 ) -> tuple[np.ndarray, ...]: ...
+def text_scores(
+    keys: np.ndarray, weights: np.ndarray, span: int, numbers: np.ndarray, docs: np.ndarray
+) -> list[float]: ...

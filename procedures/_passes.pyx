@@ -1,13 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
-"""The two passes of a search over many postings and surfaces, each in one compiled loop
+"""The passes of a search over many postings, surfaces and terms, each in one compiled loop
 (``make compiled``): choosing the candidates (:func:`procedures.search.best_docs` says
-how) and bounding their surfaces (:func:`procedures.search.surface_bounds`). Without
-a C compiler numpy does the same (those two functions)."""
+how), bounding their surfaces (:func:`procedures.search.surface_bounds`) and weighing what
+their texts say (:func:`procedures.fulltext.text_scores`). Without a C compiler numpy does
+the same (those functions)."""
 
 import numpy as np
 
 from libc.math cimport pow
-from libc.string cimport memset
+from libc.string cimport memmove, memset
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 
@@ -374,3 +375,57 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
         surface_ids, starts_array, bounds_array, others_array, ranked_array[:r], firsts_array,
         covers_array, bounded_array, order_array,
     )
+
+
+cdef inline Py_ssize_t _first_at_least(
+    const int64_t* key, Py_ssize_t low, Py_ssize_t high, int64_t wanted
+) noexcept nogil:
+    """The first place in key[low:high] (ascending) holding at least `wanted`."""
+    cdef Py_ssize_t middle
+    while low < high:
+        middle = (low + high) // 2
+        if key[middle] < wanted:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def text_scores(keys, weights, long long span, numbers, docs):
+    """:func:`procedures.fulltext.text_scores`, compiled."""
+    cdef const int64_t[::1] key = keys
+    cdef const float[::1] weight = weights
+    cdef const int64_t[::1] number = numbers
+    cdef const int64_t[::1] doc = docs
+    cdef Py_ssize_t n = number.shape[0], count = 0, i, j, size = key.shape[0], low, high, at
+    cdef int64_t term, per_doc = (span + 1) * span, base
+    cdef double total
+    terms_array = np.empty(2 * n + 1, np.int64)
+    cdef int64_t[::1] terms = terms_array
+    for i in range(n):  # the words and pairs known, sorted, each once
+        for j in range(2):
+            if number[i] < 0 or j == 1 and (i + 1 == n or number[i + 1] < 0):
+                continue
+            term = number[i] if j == 0 else (number[i] + 1) * span + number[i + 1]
+            at = count
+            while at > 0 and terms[at - 1] > term:
+                at -= 1
+            if at > 0 and terms[at - 1] == term:
+                continue
+            memmove(&terms[at + 1], &terms[at], (count - at) * sizeof(int64_t))
+            terms[at] = term
+            count += 1
+    out = []
+    for i in range(doc.shape[0]):
+        total = 0.0
+        if count and size:
+            base = doc[i] * per_doc
+            low = _first_at_least(&key[0], 0, size, base)
+            high = _first_at_least(&key[0], low, size, base + per_doc)
+            for j in range(count):
+                at = _first_at_least(&key[0], low, high, base + terms[j])
+                if at < high and key[at] == base + terms[j]:
+                    total += weight[at]
+                    low = at + 1
+        out.append(total)
+    return out

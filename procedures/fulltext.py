@@ -3,19 +3,19 @@ pairs of neighbouring words of its name, documents, conditions, results and audi
 
 The names are what the search ranks by (:mod:`procedures.search`); among the few procedures it
 finds best, the one whose texts share most of the citizen's words is more likely the one meant:
-"đổi tiền rách" names no document, but the procedure's documents say "tiền rách"; a message
-about a boat "chưa đăng ký" fits the sibling whose conditions say so. The steps are left out:
-they are the same boilerplate everywhere (measured: with them the ranking gains less).
+"nhập hộ khẩu vào nhà người thân" is in the texts of the permanent registration, not in its
+name. The steps are left out: the same boilerplate everywhere (with them the ranking gained
+less on the dev sets).
 
-Words come folded (no marks, đ → d), as :func:`procedures.search._folded_text` gives them.
+Words come folded (no marks, đ → d), as :func:`procedures.search._folded_text` gives them. A
+term is a word's number, or a pair's (``SPAN`` × first + second + ``SPAN``); the index holds, for
+every procedure and term it says, the term's weight, under ``doc × SPAN² + term`` in one sorted
+array: a query's terms are looked up for a few procedures at once.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from itertools import pairwise
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -40,55 +40,70 @@ def procedure_texts(procedure: Procedure) -> list[str]:
     ]
 
 
-def terms(words: Sequence[str]) -> list[str]:
-    """The words and the pairs of neighbouring words."""
-    return [*words, *(f"{a} {b}" for a, b in pairwise(words))]
-
-
 class TextIndex:
-    """Per procedure (by its number), the BM25 weight of each of its terms (:func:`terms`)."""
+    """Per procedure (by its number), the BM25 weight of each of its terms."""
 
     def __init__(self) -> None:
-        self._ids: dict[str, int] = {}  # term → its number
-        self._starts = np.zeros(1, np.int64)  # doc → where its terms start in `_terms`
-        self._terms = np.zeros(0, np.int32)  # the term numbers of each doc, ascending
+        self._words: dict[str, int] = {}  # word → its number
+        self._span = 1  # more than any word's number
+        self._keys = np.zeros(0, np.int64)  # doc × span² + term, ascending
         self._weights = np.zeros(0, np.float32)
 
+    def _terms(self, numbers: np.ndarray) -> np.ndarray:
+        """The terms of a text given as its words' numbers: the words, the pairs."""
+        return np.concatenate([numbers, (numbers[:-1] + 1) * self._span + numbers[1:]])
+
     @classmethod
-    def build(cls, documents: Iterable[Sequence[str]]) -> TextIndex:
+    def build(cls, documents: Sequence[Sequence[str]]) -> TextIndex:
         """The index of documents given as their folded words, in the procedures' order."""
         index = cls()
-        counts = [Counter(terms(words)) for words in documents]
-        lengths = [sum(1 for term in count.elements() if " " not in term) for count in counts]
-        frequency: Counter[str] = Counter()
-        for count in counts:
-            frequency.update(count.keys())
-        n = len(counts)
-        average = max(1.0, sum(lengths) / max(1, n))
-        index._ids = {term: number for number, term in enumerate(sorted(frequency))}
-        idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in frequency.items()}
-        starts, numbers, weights = [0], [], []
-        for count, length in zip(counts, lengths, strict=True):
-            norm = K1 * (1 - B + B * length / average)
-            row = sorted(
-                (index._ids[t], idf[t] * c * (K1 + 1) / (c + norm)) for t, c in count.items()
-            )
-            numbers += [number for number, _ in row]
-            weights += [weight for _, weight in row]
-            starts.append(len(numbers))
-        index._starts = np.array(starts, np.int64)
-        index._terms = np.array(numbers, np.int32)
-        index._weights = np.array(weights, np.float32)
+        index._words = {w: n for n, w in enumerate(sorted({w for d in documents for w in d}))}
+        index._span = span = max(1, len(index._words))
+        rows = [
+            np.unique(index._terms(np.array([index._words[w] for w in d], np.int64)),
+                      return_counts=True)
+            for d in documents
+        ]
+        lengths = np.array([len(d) for d in documents], np.float64)
+        average = max(1.0, float(lengths.mean())) if len(documents) else 1.0
+        terms = np.concatenate([terms for terms, _ in rows]) if rows else np.zeros(0, np.int64)
+        counts = np.concatenate([c for _, c in rows]).astype(np.float64) if rows else terms
+        docs = np.repeat(np.arange(len(rows)), [len(t) for t, _ in rows])
+        known, frequency = np.unique(terms, return_counts=True)
+        idf = np.log(1 + (len(rows) - frequency + 0.5) / (frequency + 0.5))
+        norm = K1 * (1 - B + B * lengths[docs] / average)
+        weights = idf[np.searchsorted(known, terms)] * counts * (K1 + 1) / (counts + norm)
+        index._keys = docs * (span + 1) * span + terms
+        index._weights = weights.astype(np.float32)
         return index
 
     def scores(self, words: Sequence[str], docs: Sequence[int]) -> list[float]:
         """The BM25 score of each of `docs` for a query of folded `words` (each term once)."""
-        wanted = np.array(
-            sorted({self._ids[t] for t in terms(words) if t in self._ids}), np.int32
+        numbers = np.array([self._words.get(w, -1) for w in words], np.int64)
+        return _text_scores(
+            self._keys, self._weights, self._span, numbers, np.array(docs, np.int64)
         )
-        out = []
-        for doc in docs:
-            start, end = int(self._starts[doc]), int(self._starts[doc + 1])
-            said = np.isin(self._terms[start:end], wanted, assume_unique=True)
-            out.append(float(self._weights[start:end][said].sum()))
-        return out
+
+
+def text_scores(
+    keys: np.ndarray, weights: np.ndarray, span: int, numbers: np.ndarray, docs: np.ndarray
+) -> list[float]:
+    """:meth:`TextIndex.scores` past the words' numbers (-1: a word no text says, neither it
+    nor its pairs are looked up). In numpy; :func:`procedures._passes.text_scores` (compiled
+    by ``make compiled``) does the same in one loop."""
+    pairs = (numbers[:-1] + 1) * span + numbers[1:]
+    known = np.concatenate([numbers >= 0, (numbers[:-1] >= 0) & (numbers[1:] >= 0)])
+    terms = np.unique(np.concatenate([numbers, pairs])[known])
+    if not len(terms) or not len(docs) or not len(keys):
+        return [0.0] * len(docs)
+    asked = (docs[:, None] * ((span + 1) * span) + terms).ravel()
+    found = np.searchsorted(keys, asked)
+    found[found == len(keys)] = 0
+    said = np.where(keys[found] == asked, weights[found].astype(np.float64), 0.0)
+    return [float(score) for score in said.reshape(len(docs), -1).sum(axis=1)]
+
+
+try:
+    from procedures._passes import text_scores as _text_scores
+except ImportError:  # not compiled (`make compiled`)
+    _text_scores = text_scores

@@ -42,6 +42,7 @@ import gc
 import heapq
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -566,10 +567,7 @@ class SearchIndex:
         index._foreign_docs = np.isin(np.arange(len(index.procedures)), list(index._foreign))
         index._field_numbers = {name: number for number, name in enumerate(index._field_words)}
         index._field_of = np.array([index._field_numbers[f] for f in index._fields], np.int64)
-        index._texts = TextIndex.build(
-            [_iy(w) for w in _WORD.findall(fold.__wrapped__(" ".join(procedure_texts(p))))]
-            for p in index.procedures
-        )
+        index._texts = TextIndex.build([_text_words(p) for p in index.procedures])
         for name, words in index._field_words.items():
             for word in words:
                 index._word_fields.setdefault(word, []).append(index._field_numbers[name])
@@ -752,24 +750,24 @@ class SearchIndex:
                 if self._says(self._by_code[hit.code], tuple(_phrase_terms(p) for p in said))
             ][:limit])
         found = _capped(self._search(query, max(limit, RERANKED), allowed, min_score))
-        return self._reranked(query, found)[:limit]
+        return self._reranked(folded.split(), found)[:limit]
 
-    def _reranked(self, query: str, hits: list[Hit]) -> list[Hit]:
+    def _reranked(self, words: list[str], hits: list[Hit]) -> list[Hit]:
         """The best :data:`RERANKED` hits in the order their names' ranks and their texts
         (:data:`RANK_WEIGHTS`, :data:`TEXT_WEIGHT`) say, each at the score of the place it
         takes: the order moves, the confidence in the first result stays the names'."""
         best = hits[:RERANKED]
         if len(best) < 2:
             return hits
-        said = self._texts.scores(
-            _folded_text(query).split(), [self._by_code[hit.code] for hit in best]
-        )
+        said = self._texts.scores(words, [self._by_code[hit.code] for hit in best])
         most = max(said) or 1.0
         value = [
             hit.score + RANK_WEIGHTS[rank] + TEXT_WEIGHT * said[rank] / most
             for rank, hit in enumerate(best)
         ]
         order = sorted(range(len(best)), key=lambda rank: -value[rank])
+        if order == list(range(len(best))):
+            return hits
         moved = [
             replace(best[rank], score=hit.score) for rank, hit in zip(order, best, strict=True)
         ]
@@ -2278,6 +2276,19 @@ _QUESTION = re.compile(
 def _phrase_terms(folded: str) -> tuple[tuple[str, str], ...]:
     """A folded phrase as :meth:`SearchIndex._says` reads it (any accents)."""
     return tuple((word, word) for word in folded.split())
+
+
+def _text_words(procedure: Procedure) -> list[str]:
+    """The words of a procedure's texts (:func:`procedure_texts`) folded as a query's are
+    (:func:`_folded_text`); each distinct word folded once (a catalogue's texts hold a million
+    words, some thirty thousand distinct)."""
+    text = unicodedata.normalize("NFC", " ".join(procedure_texts(procedure))).lower()
+    return [_folded_word(word) for word in _WORD.findall(text)]
+
+
+@lru_cache(maxsize=100_000)
+def _folded_word(word: str) -> str:
+    return _iy(fold.__wrapped__(word))
 
 
 @lru_cache(maxsize=16)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from procedures import search
+from procedures import fulltext, search
 from procedures.catalogue import load_bundled
 from procedures.search import SearchIndex
 
@@ -56,3 +56,29 @@ def test_the_compiled_passes_do_what_their_numpy_twins_do(
     assert len(calls) >= len(asked) and sum(calls) > per_query * len(asked)
     monkeypatch.setattr(search, f"_{name}", getattr(search, name))
     assert {query: index.search(query) for query in asked} == found
+
+
+def test_the_compiled_text_scores_are_their_numpy_twins(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the procedures' texts say of a query (`procedures.fulltext.text_scores`)."""
+    compiled = pytest.importorskip("procedures._passes", reason="not compiled: numpy sums")
+    calls = []
+
+    def both(*args: object) -> list[float]:
+        got, want = compiled.text_scores(*args), fulltext.text_scores(*args)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+        calls.append(sum(1 for score in want if score > 0))
+        return got
+
+    asked = queries()
+    found = {query: index.search(query) for query in asked}
+    monkeypatch.setattr(fulltext, "_text_scores", both)
+    assert {query: index.search(query) for query in asked} == found
+    assert len(calls) >= len(asked) * 0.8 and sum(calls) > 3 * len(calls)  # texts said something
+    # Words no text says, a pair said only apart, one word, none:
+    texts = index._texts
+    for words in (["zzz", "qqq"], ["ket", "zzz", "hon"], ["hon"], []):
+        numbers = np.array([texts._words.get(w, -1) for w in words], np.int64)
+        args = (texts._keys, texts._weights, texts._span, numbers, np.arange(40, dtype=np.int64))
+        np.testing.assert_allclose(compiled.text_scores(*args), fulltext.text_scores(*args))
