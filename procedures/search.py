@@ -87,16 +87,20 @@ from procedures.normalize import (
 RERANKED = 5
 """How many of the best results are put in order again by what the procedures' own texts say
 (:meth:`SearchIndex._reranked`)."""
-RANK_WEIGHTS = (0.0, -0.098, -0.127, -0.179, -0.204)
+RANK_WEIGHTS = (0.0, -0.098, -0.127, -0.178, -0.203)
 """What each place in the names' ranking is worth, besides the score (trust in that order)…"""
-TEXT_WEIGHT = 0.341
-"""…the share a procedure's texts explain of the query (:mod:`procedures.fulltext`, against
-the best of the results)…"""
+TEXT_WEIGHT = 0.343
+"""…what a procedure's texts say of the query (:mod:`procedures.fulltext`) against the best of
+the results, that best counted as at least :data:`TEXT_FLOOR`…"""
 NAME_WORD_WEIGHT = 0.0031
 """…and each word of its official name, taken off: of close results, the one with the shorter
 name is the plain procedure citizens mean more often than its special cases. All three
 learned (pairwise logistic regression, the score a feature too) on the dev sets, never the
 held-out part; five-fold cross-validated there first."""
+TEXT_FLOOR = 10.0
+"""A BM25 score of the texts of about one uncommon word and its pair: when the best of the
+results' texts says no more than this, it is weak evidence ("gplx hỏng": only the police's own
+licence's documents say "hỏng")."""
 MIN_SCORE = 0.5
 """Results under this are dropped. Chosen on the dev sets and 200 out-of-scope messages written
 apart (chit-chat, prices, names, private services…): from 0.45, out of scope kept quiet 87 →
@@ -754,18 +758,26 @@ class SearchIndex:
                 if self._says(self._by_code[hit.code], tuple(_phrase_terms(p) for p in said))
             ][:limit])
         found = _capped(self._search(query, max(limit, RERANKED), allowed, min_score))
-        return self._reranked(folded.split(), found)[:limit]
+        return self._reranked(folded, found)[:limit]
 
-    def _reranked(self, words: list[str], hits: list[Hit]) -> list[Hit]:
+    def _reranked(self, folded: str, hits: list[Hit]) -> list[Hit]:
         """The best :data:`RERANKED` hits in the order their names' ranks, their texts and the
         length of their names (:data:`RANK_WEIGHTS`, :data:`TEXT_WEIGHT`,
         :data:`NAME_WORD_WEIGHT`) say, each at the score of the place it takes: the order
-        moves, the confidence in the first result stays the names'."""
+        moves, the confidence in the first result stays the names'. The texts of a procedure
+        for a group the message does not name (`AUDIENCE_FACTOR`) say nothing of the citizen."""
         best = hits[:RERANKED]
         if len(best) < 2:
             return hits
-        said = self._texts.scores(words, [self._by_code[hit.code] for hit in best])
-        most = max(said) or 1.0
+        docs = [self._by_code[hit.code] for hit in best]
+        unmeant = {
+            doc for words, group in self._audiences if not words.search(folded) for doc in group
+        }
+        said = [
+            0.0 if doc in unmeant else score
+            for doc, score in zip(docs, self._texts.scores(folded.split(), docs), strict=True)
+        ]
+        most = max(*said, TEXT_FLOOR)
         value = [
             hit.score
             + RANK_WEIGHTS[rank]
