@@ -23,5 +23,10 @@ def surface_bounds(
     factors: np.ndarray,
 ) -> tuple[np.ndarray, ...]: ...
 def text_scores(
-    keys: np.ndarray, weights: np.ndarray, span: int, numbers: np.ndarray, docs: np.ndarray
+    keys: np.ndarray,
+    starts: np.ndarray,
+    weights: np.ndarray,
+    span: int,
+    numbers: np.ndarray,
+    docs: np.ndarray,
 ) -> list[float]: ...

@@ -377,27 +377,14 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
     )
 
 
-cdef inline Py_ssize_t _first_at_least(
-    const int64_t* key, Py_ssize_t low, Py_ssize_t high, int64_t wanted
-) noexcept nogil:
-    """The first place in key[low:high] (ascending) holding at least `wanted`."""
-    cdef Py_ssize_t middle
-    while low < high:
-        middle = (low + high) // 2
-        if key[middle] < wanted:
-            low = middle + 1
-        else:
-            high = middle
-    return low
-
-
-def text_scores(keys, weights, long long span, numbers, docs):
+def text_scores(keys, starts, weights, long long span, numbers, docs):
     """:func:`procedures.fulltext.text_scores`, compiled."""
     cdef const int64_t[::1] key = keys
+    cdef const int64_t[::1] start = starts
     cdef const float[::1] weight = weights
     cdef const int64_t[::1] number = numbers
     cdef const int64_t[::1] doc = docs
-    cdef Py_ssize_t n = number.shape[0], count = 0, i, j, size = key.shape[0], low, high, at
+    cdef Py_ssize_t n = number.shape[0], count = 0, i, j, high, at
     cdef int64_t term, per_doc = (span + 1) * span, base
     cdef double total
     terms_array = np.empty(2 * n + 1, np.int64)
@@ -416,16 +403,20 @@ def text_scores(keys, weights, long long span, numbers, docs):
             terms[at] = term
             count += 1
     out = []
-    for i in range(doc.shape[0]):
+    for i in range(doc.shape[0]):  # a merge of the doc's keys, read in order, with the terms
         total = 0.0
-        if count and size:
-            base = doc[i] * per_doc
-            low = _first_at_least(&key[0], 0, size, base)
-            high = _first_at_least(&key[0], low, size, base + per_doc)
-            for j in range(count):
-                at = _first_at_least(&key[0], low, high, base + terms[j])
-                if at < high and key[at] == base + terms[j]:
-                    total += weight[at]
-                    low = at + 1
+        base = doc[i] * per_doc
+        at, j = start[doc[i]], 0
+        high = start[doc[i] + 1]
+        while at < high and j < count:
+            term = key[at] - base
+            if term < terms[j]:
+                at += 1
+            elif term > terms[j]:
+                j += 1
+            else:
+                total += weight[at]
+                at += 1
+                j += 1
         out.append(total)
     return out

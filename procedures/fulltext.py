@@ -47,6 +47,7 @@ class TextIndex:
         self._words: dict[str, int] = {}  # word → its number
         self._span = 1  # more than any word's number
         self._keys = np.zeros(0, np.int64)  # doc × span² + term, ascending
+        self._starts = np.zeros(1, np.int64)  # doc → where its keys start (and the end)
         self._weights = np.zeros(0, np.float32)
 
     def _terms(self, numbers: np.ndarray) -> np.ndarray:
@@ -74,6 +75,7 @@ class TextIndex:
         norm = K1 * (1 - B + B * lengths[docs] / average)
         weights = idf[np.searchsorted(known, terms)] * counts * (K1 + 1) / (counts + norm)
         index._keys = docs * (span + 1) * span + terms
+        index._starts = np.searchsorted(docs, np.arange(len(rows) + 1)).astype(np.int64)
         index._weights = weights.astype(np.float32)
         return index
 
@@ -81,16 +83,22 @@ class TextIndex:
         """The BM25 score of each of `docs` for a query of folded `words` (each term once)."""
         numbers = np.array([self._words.get(w, -1) for w in words], np.int64)
         return _text_scores(
-            self._keys, self._weights, self._span, numbers, np.array(docs, np.int64)
+            self._keys, self._starts, self._weights, self._span, numbers, np.array(docs, np.int64)
         )
 
 
 def text_scores(
-    keys: np.ndarray, weights: np.ndarray, span: int, numbers: np.ndarray, docs: np.ndarray
+    keys: np.ndarray,
+    starts: np.ndarray,
+    weights: np.ndarray,
+    span: int,
+    numbers: np.ndarray,
+    docs: np.ndarray,
 ) -> list[float]:
     """:meth:`TextIndex.scores` past the words' numbers (-1: a word no text says, neither it
-    nor its pairs are looked up). In numpy; :func:`procedures._passes.text_scores` (compiled
-    by ``make compiled``) does the same in one loop."""
+    nor its pairs are looked up). In numpy, over all the keys at once;
+    :func:`procedures._passes.text_scores` (compiled by ``make compiled``) does the same in one
+    loop, within each doc's keys (`starts`): a query touches little of the index."""
     pairs = (numbers[:-1] + 1) * span + numbers[1:]
     known = np.concatenate([numbers >= 0, (numbers[:-1] >= 0) & (numbers[1:] >= 0)])
     terms = np.unique(np.concatenate([numbers, pairs])[known])

@@ -80,21 +80,6 @@ def test_the_order_moves_the_scores_stay_the_names(
         assert hits[5:] == names[5:]
 
 
-@pytest.mark.parametrize(
-    ("query", "code"),
-    [
-        ("hai vợ chồng cùng góp vốn mở công ty trách nhiệm hữu hạn", "2.001199"),
-        ("làm tự do muốn tự đóng bảo hiểm để sau này có lương hưu", "1.002179"),
-    ],
-)
-def test_of_close_results_the_shorter_name_is_the_plain_procedure(
-    index: SearchIndex, monkeypatch: pytest.MonkeyPatch, query: str, code: str
-) -> None:
-    assert index.search(query)[0].code == code
-    monkeypatch.setattr(search, "NAME_WORD_WEIGHT", 0.0)
-    assert index.search(query)[0].code != code
-
-
 def test_one_word_the_texts_say_is_weak_evidence(
     index: SearchIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -80,5 +80,8 @@ def test_the_compiled_text_scores_are_their_numpy_twins(
     texts = index._texts
     for words in (["zzz", "qqq"], ["ket", "zzz", "hon"], ["hon"], []):
         numbers = np.array([texts._words.get(w, -1) for w in words], np.int64)
-        args = (texts._keys, texts._weights, texts._span, numbers, np.arange(40, dtype=np.int64))
+        args = (
+            texts._keys, texts._starts, texts._weights, texts._span, numbers,
+            np.arange(40, dtype=np.int64),
+        )
         np.testing.assert_allclose(compiled.text_scores(*args), fulltext.text_scores(*args))
