@@ -40,6 +40,12 @@ def procedure_texts(procedure: Procedure) -> list[str]:
     ]
 
 
+def terms(numbers: np.ndarray, span: int) -> np.ndarray:
+    """The terms of a text given as its words' numbers: the words, then the pairs of
+    neighbours (``span`` × (first + 1) + second)."""
+    return np.concatenate([numbers, (numbers[:-1] + 1) * span + numbers[1:]])
+
+
 class TextIndex:
     """Per procedure (by its number), the BM25 weight of each of its terms."""
 
@@ -50,10 +56,6 @@ class TextIndex:
         self._starts = np.zeros(1, np.int64)  # doc → where its keys start (and the end)
         self._weights = np.zeros(0, np.float32)
 
-    def _terms(self, numbers: np.ndarray) -> np.ndarray:
-        """The terms of a text given as its words' numbers: the words, the pairs."""
-        return np.concatenate([numbers, (numbers[:-1] + 1) * self._span + numbers[1:]])
-
     @classmethod
     def build(cls, documents: Sequence[Sequence[str]]) -> TextIndex:
         """The index of documents given as their folded words, in the procedures' order."""
@@ -61,20 +63,20 @@ class TextIndex:
         index._words = {w: n for n, w in enumerate(sorted({w for d in documents for w in d}))}
         index._span = span = max(1, len(index._words))
         rows = [
-            np.unique(index._terms(np.array([index._words[w] for w in d], np.int64)),
+            np.unique(terms(np.array([index._words[w] for w in d], np.int64), span),
                       return_counts=True)
             for d in documents
         ]
         lengths = np.array([len(d) for d in documents], np.float64)
         average = max(1.0, float(lengths.mean())) if len(documents) else 1.0
-        terms = np.concatenate([terms for terms, _ in rows]) if rows else np.zeros(0, np.int64)
-        counts = np.concatenate([c for _, c in rows]).astype(np.float64) if rows else terms
-        docs = np.repeat(np.arange(len(rows)), [len(t) for t, _ in rows])
-        known, frequency = np.unique(terms, return_counts=True)
+        said = np.concatenate([held for held, _ in rows]) if rows else np.zeros(0, np.int64)
+        counts = np.concatenate([c for _, c in rows]).astype(np.float64) if rows else said
+        docs = np.repeat(np.arange(len(rows)), [len(held) for held, _ in rows])
+        known, frequency = np.unique(said, return_counts=True)
         idf = np.log(1 + (len(rows) - frequency + 0.5) / (frequency + 0.5))
         norm = K1 * (1 - B + B * lengths[docs] / average)
-        weights = idf[np.searchsorted(known, terms)] * counts * (K1 + 1) / (counts + norm)
-        index._keys = docs * (span + 1) * span + terms
+        weights = idf[np.searchsorted(known, said)] * counts * (K1 + 1) / (counts + norm)
+        index._keys = docs * (span + 1) * span + said
         index._starts = np.searchsorted(docs, np.arange(len(rows) + 1)).astype(np.int64)
         index._weights = weights.astype(np.float32)
         return index
@@ -99,12 +101,11 @@ def text_scores(
     nor its pairs are looked up). In numpy, over all the keys at once;
     :func:`procedures._passes.text_scores` (compiled by ``make compiled``) does the same in one
     loop, within each doc's keys (`starts`): a query touches little of the index."""
-    pairs = (numbers[:-1] + 1) * span + numbers[1:]
     known = np.concatenate([numbers >= 0, (numbers[:-1] >= 0) & (numbers[1:] >= 0)])
-    terms = np.unique(np.concatenate([numbers, pairs])[known])
-    if not len(terms) or not len(docs) or not len(keys):
+    wanted = np.unique(terms(numbers, span)[known])
+    if not len(wanted) or not len(docs) or not len(keys):
         return [0.0] * len(docs)
-    asked = (docs[:, None] * ((span + 1) * span) + terms).ravel()
+    asked = (docs[:, None] * ((span + 1) * span) + wanted).ravel()
     found = np.searchsorted(keys, asked)
     found[found == len(keys)] = 0
     said = np.where(keys[found] == asked, weights[found].astype(np.float64), 0.0)

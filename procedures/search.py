@@ -767,9 +767,7 @@ class SearchIndex:
         if len(best) < 2:
             return hits
         docs = [self._by_code[hit.code] for hit in best]
-        unmeant = {
-            doc for words, group in self._audiences if not words.search(folded) for doc in group
-        }
+        unmeant = self._unmeant(folded)
         said = [
             0.0 if doc in unmeant else score
             for doc, score in zip(docs, self._texts.scores(folded.split(), docs), strict=True)
@@ -787,6 +785,13 @@ class SearchIndex:
             for rank, hit in zip(order, best, strict=True)
         ]
         return moved + hits[RERANKED:]
+
+    def _unmeant(self, folded: str) -> frozenset[int]:
+        """The procedures for a group of people a (folded) message names none of the words of
+        (`AUDIENCE_FACTOR`)."""
+        return frozenset().union(
+            *(docs for words, docs in self._audiences if not words.search(folded))
+        )
 
     def _search(
         self, query: str, limit: int, allowed: set[int] | None, min_score: float
@@ -964,9 +969,7 @@ class SearchIndex:
         folded = _folded_text(query)
         # The query's words, unless it denies something itself ("… không phải xin phép").
         affirmed = frozenset() if "khong phai" in folded else compiled.required_terms
-        unmeant = frozenset().union(
-            *(docs for words, docs in self._audiences if not words.search(folded))
-        )
+        unmeant = self._unmeant(folded)
         field_words = self._field_words
         fields = self._fields
         terms, required_terms = compiled.terms, compiled.required_terms
