@@ -225,7 +225,7 @@ _GENERIC_RESULT = re.compile(
 _NAME_PREFIX = re.compile(r"^\s*(thủ tục\s*:?\s*|[.\-:]\s*)+", re.IGNORECASE)
 _CONSONANTS = set("bcdđghklmnpqrstvx")
 _SYLLABLE = re.compile(
-    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnpqrstvx])?([aăâeêioôơuưy]{1,3})"
+    r"(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnprstvx])?([aăâeêioôơuưy]{1,3})"
     r"(ch|nh|ng|[cmnpt])?\d?"
 )
 _OPEN_NEEDS_FINAL = ("â", "ă", "iê", "yê", "uô", "ươ")
@@ -263,13 +263,24 @@ def _marks_off(key: str) -> str:
 def _syllable(key: str) -> bool:
     """Whether an accent key (:func:`_term`) spells a Vietnamese syllable: an onset, one to
     three vowels, a final; "â", "ă", "iê", "yê", "uô", "ươ" only before a final ("hàgn",
-    "giấ", "tiề" are none)."""
+    "giấ", "tiề" are none); "k", "gh", "ngh" only before "i", "y", "e", "ê", and "c", "ng" not
+    there ("kách", "ngỉ"); "ch", "nh" only after "a", "ê", "i", "y" ("ônh"); a marked word
+    ending in "c", "ch", "p", "t" only with the sắc or nặng tone ("ruôt", "nưc")."""
     match = _SYLLABLE.fullmatch(key)
-    return (
-        match is not None
-        and (match[2] is not None or not match[1].endswith(_OPEN_NEEDS_FINAL))
-        and _DOUBLED_VOWEL.search(match[1]) is None
-    )
+    if (
+        match is None
+        or match[3] is None and match[2].endswith(_OPEN_NEEDS_FINAL)
+        or _DOUBLED_VOWEL.search(match[2]) is not None
+    ):
+        return False
+    onset, vowels, final = match[1] or "", match[2], match[3] or ""
+    front = vowels[0] in "iyeê"
+    if onset in ("k", "gh", "ngh") and not front or onset in ("c", "ng") and front:
+        return False
+    if final in ("ch", "nh") and vowels[-1] not in "aêiy":
+        return False
+    marked = key != fold(key)
+    return not (final in ("c", "ch", "p", "t") and marked and key[-1] not in "15")
 
 
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
@@ -1852,7 +1863,8 @@ class SearchIndex:
         bằng lái": đổi)."""
         for i, (folded, key, marked, repaired) in enumerate(flat):
             unwritten = marked and not repaired and key not in self._written_keys
-            if unwritten:
+            syllable = _syllable(key)
+            if unwritten and syllable:
                 # Written by ear ("hộ triếu"): the spelling that sounds alike and pairs with
                 # a neighbour.
                 before = flat[i - 1][1] if i > 0 else ""
@@ -1877,10 +1889,12 @@ class SearchIndex:
                 or repaired
                 or len(folded) < 3
                 or key in self._key_set  # the names write it so ("tnlđ", "nitơ")
+                # Known to the dictionaries, unless it is no syllable and no shorthand
+                # either ("ruôt": ruột).
                 or folded in self._vocabulary.known
+                and (syllable or not _VOWEL_RUN.search(folded))
             ):
                 continue
-            syllable = _syllable(key)
             if syllable and (
                 folded in self._vocab_set or folded in _FILLER_FOLDED or folded in _CONTEXT_WORDS
             ):
@@ -1890,9 +1904,9 @@ class SearchIndex:
             fixed = self._accented_repair(_Term(folded, key, marked), before, after)
             if fixed is not None:
                 flat[i] = (fixed.folded, fixed.key, True, True)
-            elif not syllable and folded not in self._vocab_set and (
-                nearest := self._nearest(folded)
-            ):
+            elif not syllable and folded in self._vocab_set:
+                flat[i] = (folded, folded, False, True)  # its marks are slips: read without
+            elif not syllable and (nearest := self._nearest(folded)):
                 flat[i] = (nearest, nearest, False, True)
 
     def _near_keys(self, key: str) -> list[str]:
@@ -2051,7 +2065,7 @@ class SearchIndex:
                 return False, [_iy(fold(decoded))]
         syllable = _syllable(key)
         if word.isalpha():
-            slipped = self._slip(fold(word), marked and syllable)
+            slipped = self._slip(fold(word), marked and syllable, syllable or not marked)
             if slipped:
                 return True, [slipped]
         if word.isalpha() and len(folded) >= 4 and len(_VOWEL_RUN.findall(folded)) >= 2:
@@ -2076,7 +2090,7 @@ class SearchIndex:
                 return True, [fixed]
         return False, [word]
 
-    def _slip(self, folded: str, typed_syllable: bool) -> str | None:
+    def _slip(self, folded: str, typed_syllable: bool, heard: bool = True) -> str | None:
         """The word of the names one common slip away from a word they do not know, tried in
         turn: two neighbouring letters swapped ("cuco", "nưgời"), a letter typed twice
         ("thuees"), a spelling written by ear (:func:`_spoken`: "cuot", "triếu"), a letter
@@ -2086,7 +2100,7 @@ class SearchIndex:
         letters pressed too ("khyai", "cuyoc"; the same guards, four letters or more). Of
         several, the one most names use; None when there is none. `folded` is the word folded
         as typed (its final "y" not yet read "i": "siny" is sinh)."""
-        for found in _slips(folded, typed_syllable):
+        for found in _slips(folded, typed_syllable, heard):
             known = {_iy(word) for word in found} & self._vocab_set
             if known:
                 return max(sorted(known), key=lambda word: len(self._postings[word]))
@@ -2173,15 +2187,16 @@ _CHAT_PHRASE_WORDS = frozenset({"mô", "răng", "chi"})
 """The dialect words that only :data:`CHAT_PHRASES` write out."""
 
 
-def _slips(folded: str, typed_syllable: bool) -> Iterator[set[str]]:
+def _slips(folded: str, typed_syllable: bool, heard: bool = True) -> Iterator[set[str]]:
     """The spellings one slip away from a word (:meth:`SearchIndex._slip`), kind by kind, each
-    made only when the kinds before found nothing."""
+    made only when the kinds before found nothing; those written by ear only when `heard`."""
     n = len(folded)
     if n >= 4:
         yield {folded[:i] + folded[i + 1] + folded[i] + folded[i + 2 :] for i in range(n - 1)}
     if n >= 3:
         yield {folded[:i] + folded[i + 1 :] for i in range(1, n) if folded[i] == folded[i - 1]}
-    yield set(_spoken(folded))
+    if heard:
+        yield set(_spoken(folded))
     if n < 3 or typed_syllable or not _VOWEL_RUN.search(folded):
         return
     yield {folded[:i] + letter + folded[i:] for i in range(1, n + 1) for letter in _LETTERS}
