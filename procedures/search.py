@@ -1697,10 +1697,14 @@ class SearchIndex:
         words = tokens(query)
         vocab = self._vocab_set
 
-        def stray(word: str) -> bool:  # no word of the names, or a letter alone ("ở" is one)
-            folded = _term(word)[0]
-            return folded not in vocab or len(word) == 1 and not (
-                folded in _FILLER_FOLDED or folded in _CONTEXT_WORDS
+        def stray(word: str) -> bool:
+            # No word of the names, a letter alone ("ở" is one) or a spelling with marks
+            # nobody writes ("hi ểm", "m áy").
+            folded, key, marked = _term(word)
+            return (
+                folded not in vocab
+                or len(word) == 1 and not (folded in _FILLER_FOLDED or folded in _CONTEXT_WORDS)
+                or marked and key not in self._written_keys
             )
 
         if not any(stray(w) for w in words):
