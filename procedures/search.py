@@ -284,6 +284,9 @@ def _syllable(key: str) -> bool:
 
 
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
+_VOWELLESS = re.compile(r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])(?:ch|nh|ng|[cmnpt])")
+"""A folded syllable with its vowels left out: an onset and a final alone ("php", "thnh")."""
+_DOUBLED_LETTER = re.compile(r"([a-z])\1")
 _CONFUSED_TONES = {"3": "4", "4": "3", "1": "5", "5": "1"}
 """hỏi ↔ ngã, sắc ↔ nặng: the tones a citizen's spelling confuses most."""
 _LETTERS = "abcdeghiklmnopqrstuvxy"  # the letters of folded Vietnamese words
@@ -1572,9 +1575,13 @@ class SearchIndex:
     def _slots(self, query: str, story: bool = False) -> list[_Slot]:
         raw_words = [_digits(w) for w in tokens(query)]
         accented_text = any(_term(w)[2] for w in raw_words)
-        words = [self._repair(w, accented_text) for w in raw_words]
         flat: list[tuple[str, str, bool, bool]] = []  # folded, key, marked, repaired
-        for repaired, word in words:
+        for i, raw in enumerate(raw_words):
+            told = self._told_repair(raw_words, i, accented_text)
+            if told is not None:
+                flat.append((told.folded, told.key, told.marked, True))
+                continue
+            repaired, word = self._repair(raw, accented_text)
             for part in word:
                 folded, key, marked = _term(part)
                 flat.append((folded, key, marked, repaired))
@@ -1853,6 +1860,36 @@ class SearchIndex:
                 repair = repair if fits > paired else None
             if repair is not None:
                 slot.alternatives.append([repair])
+
+    def _told_repair(self, words: list[str], i: int, accented: bool) -> _Term | None:
+        """The word meant by a slip its neighbours tell: a word typed with marks that no
+        Vietnamese syllable spells, or one with its vowels left out that is no shorthand (an
+        onset and a final alone: "php", "thnh", "chc"), stands for the word within one edit
+        (a vowel and its tone count as one) that forms a pair of the names with a neighbour
+        ("trợ giúp php lí": pháp; "bảo hiể": hiểm). None when no such word pairs: the word
+        is then read as one word alone (`_repair`)."""
+        word = words[i]
+        folded, key, marked = _term(word)
+        if not word.isalpha() or len(folded) < 3 or key in self._key_set:
+            return None
+        if marked and (_syllable(key) or _DOUBLED_LETTER.search(folded)):
+            return None  # a syllable, or a letter typed twice (`_slip`)
+        if not marked and (
+            not _VOWELLESS.fullmatch(folded)
+            or folded in self._vocab_set
+            or folded in self._vocabulary.known
+        ):
+            return None
+        term = _Term(folded, key, marked)
+        before = _term(words[i - 1]) if i > 0 else ("", "", False)
+        after = _term(words[i + 1]) if i + 1 < len(words) else ("", "", False)
+        if accented:
+            told = self._accented_repair(term, before[1], after[1])
+        else:
+            told = self._folded_repair(term, before[0], after[0])
+        if told is None or not marked and _VOWEL_RUN.sub("", told.folded) != folded:
+            return None  # the vowels left out, not another letter ("tht" is no "thi")
+        return told
 
     def _repair_non_syllables(self, flat: list[tuple[str, str, bool, bool]]) -> None:
         """In a text with accents, a word typed with marks that is no Vietnamese syllable at all

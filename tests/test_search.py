@@ -133,6 +133,30 @@ def test_a_spelling_vietnamese_never_writes_is_a_slip(index: SearchIndex) -> Non
 
 
 @pytest.mark.parametrize(
+    ("slipped", "meant", "word"),
+    [
+        # Vowels left out: an onset and a final alone, no shorthand of the dictionaries.
+        ("xin trợ giúp php lí miễn phí", "xin trợ giúp pháp lí miễn phí", "phap"),
+        ("mst cá nhân bị chm dứt rồi", "mst cá nhân bị chấm dứt rồi", "cham"),
+        ("thủ tục thnh lap cong ty co phan", "thủ tục thanh lap cong ty co phan", "thanh"),
+        # No syllable, with marks: the word one edit away that pairs with a neighbour (hiểm,
+        # not the "hiện" most names use).
+        ("giấy phép thành lập công ty bảo hiể", "giấy phép thành lập công ty bảo hiểm", "hiem"),
+    ],
+)
+def test_a_slip_its_neighbours_tell(
+    index: SearchIndex, slipped: str, meant: str, word: str
+) -> None:
+    assert word in " ".join(index.content_words(slipped))
+    assert top(index, slipped) == top(index, meant) is not None
+
+
+def test_unknown_shorthand_gets_no_vowels(index: SearchIndex) -> None:
+    # "tht" (tổ hợp tác) is no "thi" or "thất": only vowels put in would make it a word.
+    assert "to hop tac" in index.content_words("lap tht 5 ho nuoi ong")
+
+
+@pytest.mark.parametrize(
     ("query", "word", "code"),
     [
         ("lam can cuco", "cuoc", "1.014061"),  # two letters swapped (not "cu" + "co" glued)
