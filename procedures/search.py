@@ -284,7 +284,9 @@ def _syllable(key: str) -> bool:
 
 
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
-_VOWELLESS = re.compile(r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])(?:ch|nh|ng|[cmnpt])")
+_VOWELLESS = re.compile(
+    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])(?:ch|nh|ng|[cmnpt])"
+)
 """A folded syllable with its vowels left out: an onset and a final alone ("php", "thnh")."""
 _DOUBLED_LETTER = re.compile(r"([a-z])\1")
 _CONFUSED_TONES = {"3": "4", "4": "3", "1": "5", "5": "1"}
