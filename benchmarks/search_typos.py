@@ -53,7 +53,14 @@ def tone(word: str, rng: random.Random) -> str | None:
     if not places:
         return None
     i = rng.choice(places)
-    return unicodedata.normalize("NFC", marks[:i] + TONES[marks[i]] + marks[i + 1 :])
+    # The hat, breve or horn before the tone, as a keyboard composes the letter ("ố", not
+    # "ó" and a stray hat).
+    typed = re.sub(
+        "[\u0300-\u036f]{2,}",
+        lambda m: "".join(sorted(m[0], key=lambda mark: mark not in "\u0302\u0306\u031b")),
+        marks[:i] + TONES[marks[i]] + marks[i + 1 :],
+    )
+    return unicodedata.normalize("NFC", typed)
 
 
 def drop(word: str, rng: random.Random) -> str | None:

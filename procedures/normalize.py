@@ -57,8 +57,19 @@ def clean(text: str) -> str:
     """NFC, lower case, đ look-alikes unified, whitespace collapsed. Remembered for a few
     texts: one search cleans its query (and each sentence of a long one) a dozen times."""
     text = unicodedata.normalize("NFD", text).translate(_D_LOOKALIKES)
+    text = _MARKS.sub(_hat_before_tone, text)
     text = unicodedata.normalize("NFC", text).lower()
     return " ".join(text.split())
+
+
+_MARKS = re.compile("[\u0300-\u036f]{2,}")
+_VOWEL_MARKS = frozenset("\u0302\u0306\u031b")  # â ê ô, ă, ơ ư
+
+
+def _hat_before_tone(marks: re.Match[str]) -> str:
+    """A vowel's marks with its hat, breve or horn first: typed or decomposed with the tone
+    first ("ó" + hat), they would not compose into one letter ("ố") and split the word."""
+    return "".join(sorted(marks[0], key=lambda mark: mark not in _VOWEL_MARKS))
 
 
 @lru_cache(maxsize=2048)

@@ -25,6 +25,14 @@ def test_nfd_and_nfc_text_are_the_same_words() -> None:
     assert clean(nfd) == clean("Đăng ký khai sinh") == "đăng ký khai sinh"
 
 
+def test_a_tone_typed_before_the_hat_still_makes_one_letter() -> None:
+    # "o" + acute + circumflex (the tone first) composes to "ó" and a stray hat, which split
+    # the word in two ("bắt buó", "c").
+    tone_first = "bắt buo\u0301\u0302c đổi nghie\u0323\u0302p"
+    assert clean(tone_first) == "bắt buốc đổi nghiệp"
+    assert tokens(tone_first) == ["bắt", "buốc", "đổi", "nghiệp"]
+
+
 @pytest.mark.parametrize("lookalike", ["Ðăng ký", "ðăng ký", "Ɖăng ký", "ĐĂNG KÝ"])
 def test_d_lookalikes_and_case(lookalike: str) -> None:
     assert clean(lookalike) == "đăng ký"
