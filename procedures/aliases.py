@@ -137,6 +137,7 @@ CHAT: dict[str, list[str]] = {
     "lm": ["làm"],
     "ntn": ["như thế nào"],
     "bn": ["bao nhiêu"],
+    "lh": ["liên hệ"],
     "bnhiu": ["bao nhiêu"],
     "bjo": ["bây giờ"],
     "vs": ["với"],
