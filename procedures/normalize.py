@@ -57,11 +57,15 @@ def clean(text: str) -> str:
     """NFC, lower case, đ look-alikes unified, whitespace collapsed. Remembered for a few
     texts: one search cleans its query (and each sentence of a long one) a dozen times."""
     text = unicodedata.normalize("NFD", text).translate(_D_LOOKALIKES)
-    text = _MARKS.sub(_hat_before_tone, text)
     text = unicodedata.normalize("NFC", text).lower()
+    if _MARK.search(text):  # a mark left over: typed before the hat it belongs after?
+        text = unicodedata.normalize(
+            "NFC", _MARKS.sub(_hat_before_tone, unicodedata.normalize("NFD", text))
+        )
     return " ".join(text.split())
 
 
+_MARK = re.compile("[\u0300-\u036f]")
 _MARKS = re.compile("[\u0300-\u036f]{2,}")
 _VOWEL_MARKS = frozenset("\u0302\u0306\u031b")  # â ê ô, ă, ơ ư
 

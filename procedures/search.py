@@ -38,6 +38,7 @@ capped, so a 4,000-character message costs about what a long question does.
 
 from __future__ import annotations
 
+import copy
 import gc
 import heapq
 import math
@@ -531,8 +532,7 @@ class SearchIndex:
     @classmethod
     def _build(cls, procedures: Iterable[Procedure], lexicon: Iterable[Entry]) -> SearchIndex:
         index = cls()
-        entries = tuple(lexicon)
-        index._vocabulary = _vocabulary(entries)
+        index._vocabulary = _vocabulary(tuple(lexicon))
         doc_terms: list[set[str]] = []
         aliases: set[int] = set()  # the surfaces that are aliases (the citizens' words)
         for procedure in procedures:
@@ -677,7 +677,7 @@ class SearchIndex:
                 index._toned.setdefault(key[:-1], []).append(key)
         index._toned_bases = sorted(index._toned)
         # The initials of the official names' phrases, read as shorthand (`_name_initials`).
-        index._vocabulary = _vocabulary(entries, _name_initials(
+        index._vocabulary = index._vocabulary.with_initials(_name_initials(
             [index._surfaces[ids[0]].keys for ids in index._doc_surfaces if ids]
         ))
         def filler_where(least_uses: int, share: float) -> set[str]:
@@ -2887,11 +2887,7 @@ class _Vocabulary:
     """The phrases a query is read with: shorthand (:data:`ABBREVIATIONS`), everyday names
     (:data:`EVERYDAY_NAMES`) and a lexicon's entries (:mod:`procedures.lexicon`) merged in."""
 
-    def __init__(
-        self,
-        entries: Iterable[Entry] = (),
-        initials: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (),
-    ) -> None:
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
         abbreviations, names = lexicon_tables(entries, ABBREVIATIONS, EVERYDAY_NAMES)
         self.abbreviations = _phrase_table(abbreviations)
         # One-word shorthand of three letters or more ("bhxh", "cccd"): what a slip is near.
@@ -2933,9 +2929,16 @@ class _Vocabulary:
                 phrase = " ".join(_term(_digits(w))[0] for w in tokens(entry.citizen))
                 fields.setdefault(phrase, set()).add(entry.field)
         self.fields = {phrase: frozenset(names) for phrase, names in fields.items()}
-        # Initials no shorthand, name or word of the dictionaries is spelt as, with the phrases
-        # of the names they may stand for (`_name_initials`).
-        self.initials = {
+        # Initials → the phrases of a catalogue's names they may stand for (`with_initials`).
+        self.initials: dict[str, tuple[tuple[str, tuple[_Term, ...]], ...]] = {}
+
+    def with_initials(
+        self, initials: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]
+    ) -> _Vocabulary:
+        """This vocabulary (shared by the indexes of one lexicon) with a catalogue's initials
+        (`_name_initials`) where no shorthand, name or word of the dictionaries is spelt so."""
+        read = copy.copy(self)
+        read.initials = {
             folded: tuple(
                 (spelt, tuple(_Term(_marks_off(key), key, key != _marks_off(key)) for key in keys))
                 for spelt, keys in meanings
@@ -2943,16 +2946,13 @@ class _Vocabulary:
             for folded, meanings in initials
             if folded not in self.known
         }
-        for folded in self.initials:
-            self.lengths[folded] = max(self.lengths.get(folded, 0), 1)
+        read.lengths = {**self.lengths, **{f: 1 for f in read.initials if f not in self.lengths}}
+        return read
 
 
 @lru_cache(maxsize=4)
-def _vocabulary(
-    entries: tuple[Entry, ...],
-    initials: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (),
-) -> _Vocabulary:
-    return _Vocabulary(entries, initials)
+def _vocabulary(entries: tuple[Entry, ...]) -> _Vocabulary:
+    return _Vocabulary(entries)
 
 
 INITIALS_NAMES = 3
