@@ -1953,6 +1953,16 @@ class SearchIndex:
             fixed = self._accented_repair(_Term(folded, key, marked), before, after)
             if fixed is not None:
                 flat[i] = (fixed.folded, fixed.key, True, True)
+            elif not syllable and (toned := [
+                key + tone for tone in "15" if key + tone in self._key_set
+            ]):
+                # "cươc", "ruôt": the tone a final stop needs, sắc unless only nặng is written
+                # or pairs with a neighbour.
+                paired = [
+                    k for k in toned
+                    if (before, k) in self._key_bigrams or (k, after) in self._key_bigrams
+                ]
+                flat[i] = (folded, (paired or toned)[0], True, True)
             elif not syllable and folded in self._vocab_set:
                 flat[i] = (folded, folded, False, True)  # its marks are slips: read without
             elif not syllable and (nearest := self._nearest(folded)):
