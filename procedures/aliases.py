@@ -137,7 +137,6 @@ CHAT: dict[str, list[str]] = {
     "lm": ["làm"],
     "ntn": ["như thế nào"],
     "bn": ["bao nhiêu"],
-    "lh": ["liên hệ"],
     "bnhiu": ["bao nhiêu"],
     "bjo": ["bây giờ"],
     "vs": ["với"],

@@ -38,13 +38,11 @@ capped, so a 4,000-character message costs about what a long question does.
 
 from __future__ import annotations
 
-import copy
 import gc
 import heapq
 import math
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -676,10 +674,6 @@ class SearchIndex:
             if key[-1].isdigit():
                 index._toned.setdefault(key[:-1], []).append(key)
         index._toned_bases = sorted(index._toned)
-        # The initials of the official names' phrases, read as shorthand (`_name_initials`).
-        index._vocabulary = index._vocabulary.with_initials(_name_initials(
-            [index._surfaces[ids[0]].keys for ids in index._doc_surfaces if ids]
-        ))
         def filler_where(least_uses: int, share: float) -> set[str]:
             """The filler spellings the names use fewer times than `least_uses`, or as the
             filler in at least `share` of their uses."""
@@ -2046,7 +2040,7 @@ class SearchIndex:
         entries = [vocabulary.abbreviations.get(phrase), vocabulary.names.get(phrase)]
         spellings = _FILLER.get(phrase)
         if entries == [None, None] and spellings is None:
-            return self._initials_slot(phrase, span)
+            return None
         original = [_Term(f, k, m, r) for f, k, m, r in span]
         weight = sum(self._weight(t.folded) for t in original)
         for entry, keep_original in zip(entries, (False, True), strict=True):
@@ -2101,32 +2095,6 @@ class SearchIndex:
             ):
                 return None
         return _Slot([original], weight, True)
-
-    def _initials_slot(
-        self, folded: str, span: list[tuple[str, str, bool, bool]]
-    ) -> _Slot | None:
-        """The slot of initials (`_Vocabulary.initials`): the phrases they may stand for,
-        those with "đ" where it was typed so ("sdđ" is no "sử dụng dịch"); none for a slip of
-        the dictionaries' shorthand ("gpx": gplx or gpxd, not "giấy phép xuất")."""
-        meanings = self._vocabulary.initials.get(folded)
-        if meanings is None or len(span) != 1 or any(
-            str(key)[0] == folded[0]
-            for key, _distance, _ in process.extract(
-                folded, self._vocabulary.shorthand, scorer=OSA.distance, score_cutoff=1
-            )
-        ):
-            return None
-        typed = span[0][1]
-        alternatives = [
-            list(terms)
-            for spelt, terms in meanings
-            if len(spelt) == len(typed)
-            and all(t == s or t == "d" and s == "đ" for t, s in zip(typed, spelt, strict=True))
-        ]
-        if not alternatives:
-            return None
-        weight = max(sum(self._weight(t.folded) for t in alt) / len(alt) for alt in alternatives)
-        return _Slot(alternatives, weight, False)
 
     def _weight(self, folded: str) -> float:
         return self._idf.get(folded, self._max_idf)
@@ -2939,88 +2907,11 @@ class _Vocabulary:
                 phrase = " ".join(_term(_digits(w))[0] for w in tokens(entry.citizen))
                 fields.setdefault(phrase, set()).add(entry.field)
         self.fields = {phrase: frozenset(names) for phrase, names in fields.items()}
-        # Initials → the phrases of a catalogue's names they may stand for (`with_initials`).
-        self.initials: dict[str, tuple[tuple[str, tuple[_Term, ...]], ...]] = {}
-
-    def with_initials(
-        self, initials: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]
-    ) -> _Vocabulary:
-        """This vocabulary (shared by the indexes of one lexicon) with a catalogue's initials
-        (`_name_initials`) where no shorthand, name or word of the dictionaries is spelt so."""
-        read = copy.copy(self)
-        read.initials = {
-            folded: tuple(
-                (spelt, tuple(_Term(_marks_off(key), key, key != _marks_off(key)) for key in keys))
-                for spelt, keys in meanings
-            )
-            for folded, meanings in initials
-            if folded not in self.known
-        }
-        read.lengths = {**self.lengths, **{f: 1 for f in read.initials if f not in self.lengths}}
-        return read
 
 
 @lru_cache(maxsize=4)
 def _vocabulary(entries: tuple[Entry, ...]) -> _Vocabulary:
     return _Vocabulary(entries)
-
-
-INITIALS_NAMES = 3
-"""The names of this many procedures (two for a phrase of three or four words) say a phrase
-its initials may stand for, …"""
-INITIALS_COHESION = 0.3
-"""…two words in at least this share of the names that say the rarer (a phrase, not words
-that meet: "thủy sản", not "triển sản" of "phát triển sản xuất"), …"""
-INITIALS_PART = 0.8
-"""…and under this share of them say it inside one longer phrase ("nhiệm hữu" is part of
-"trách nhiệm hữu hạn")."""
-INITIALS_MEANINGS = 4
-"""The phrases read for one spelling of initials, the most named first."""
-
-
-def _name_initials(
-    names: Sequence[Sequence[str]],
-) -> tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]:
-    """Folded initials without a vowel ("ts", "sdd") → (the initials as the phrase spells
-    them, the phrase's accent keys) of the phrases of the official names (given as accent
-    keys) they may stand for: "ts" thủy sản, tài sản; "sdđ" sử dụng đất. How officials and
-    citizens shorten what the catalogue says."""
-    counts: Counter[tuple[str, ...]] = Counter()
-    words_named: Counter[str] = Counter()
-    for keys in names:
-        words_named.update(set(keys))
-        phrases: set[tuple[str, ...]] = set()
-        run: list[str] = []  # words a phrase may hold: no filler, no digits
-        for key in [*keys, ""]:
-            if key.rstrip("012345").isalpha() and key not in _FILLER_KEYS:
-                run.append(key)
-                continue
-            phrases.update(
-                tuple(run[i : i + n]) for n in (2, 3, 4, 5) for i in range(len(run) - n + 1)
-            )
-            run = []
-        counts.update(phrases)
-    longest: Counter[tuple[str, ...]] = Counter()  # phrase → the most named one word longer
-    for phrase, named in counts.items():
-        for part in (phrase[1:], phrase[:-1]):
-            longest[part] = max(longest[part], named)
-    table: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
-    for phrase, named in counts.items():
-        initials = "".join(key[0] for key in phrase)  # "đ" kept: "sdđ", "ctđt"
-        if (
-            len(phrase) == 5
-            or _VOWEL_RUN.search(fold(initials))
-            or named < (INITIALS_NAMES if len(phrase) == 2 else 2)
-            or len(phrase) == 2
-            and named < INITIALS_COHESION * min(words_named[k] for k in phrase)
-            or longest[phrase] >= INITIALS_PART * named
-        ):
-            continue
-        table.setdefault(fold(initials), []).append((-named, initials, phrase))
-    return tuple(
-        (folded, tuple((spelt, keys) for _, spelt, keys in sorted(found)[:INITIALS_MEANINGS]))
-        for folded, found in sorted(table.items())
-    )
 
 
 def _filler_table() -> dict[str, list[list[tuple[str, str, bool]]]]:

@@ -476,18 +476,3 @@ def test_stopping_a_procedure_is_a_variant_the_citizen_must_ask_for(index: Searc
     # Asked for, the stop is found.
     assert top(index, "dừng thủ tục đăng ký doanh nghiệp đã nộp") == "1.010010"
 
-
-def test_initials_read_as_what_the_rest_of_the_message_is_about(index: SearchIndex) -> None:
-    # "ts" is thủy sản beside a fishing boat (tài sản, trụ sở elsewhere); before, "ts" was
-    # read as nothing and the fishing licence came fourth.
-    query = "tàu cá 18m mới đk xong, h xin gp khai thác ts để ra khơi thì lm ở đâu"
-    assert top(index, query) == "1.004359"
-    # Typed with its "đ", initials stand only for phrases spelt so: "sdđ" is sử dụng đất,
-    # not số định danh; typed "sdd" it may be either.
-    read = [" ".join(t.key for t in terms) for _, terms in index._vocabulary.initials["sdd"]]
-    assert read[:2] == ["sư3 dung5 đât1", "sô1 đinh5 danh"]
-    (slot,) = index._slots("sdđ")
-    assert [" ".join(t.folded for t in alt) for alt in slot.alternatives] == ["su dung dat"]
-    # The dictionaries' shorthand keeps its meaning ("hs" is hồ sơ, not hạ sĩ).
-    assert "hs" not in index._vocabulary.initials
-    assert index.content_words("hs gồm gì") == ["ho so"]

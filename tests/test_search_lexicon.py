@@ -13,8 +13,8 @@ from bot.cli import main
 from procedures import lexicon, search
 from procedures.aliases import ABBREVIATIONS, CHAT, EVERYDAY_NAMES
 from procedures.catalogue import load_bundled
-from procedures.normalize import fold, tokens
-from procedures.search import SearchIndex, _name_initials, _term
+from procedures.normalize import fold
+from procedures.search import SearchIndex
 
 
 @pytest.fixture(scope="module")
@@ -172,26 +172,3 @@ def test_xlsx_round_trip(tmp_path: Path) -> None:
     assert lexicon.write_file(entries, path) == 50
     read, problems = lexicon.read_file(path)
     assert problems == [] and read == entries
-
-
-def test_initials_stand_for_the_phrases_of_the_names() -> None:
-    # Mined from the names themselves: a phrase three names say, not two words that meet
-    # ("triển sản" of "phát triển sản xuất") nor part of a longer phrase ("nhiệm hữu").
-    names = [
-        "Cấp giấy phép khai thác thủy sản",
-        "Cấp giấy chứng nhận cơ sở nuôi trồng thủy sản",
-        "Xác nhận nguyên liệu thủy sản khai thác",
-        "Hỗ trợ phát triển sản xuất",
-        "Hỗ trợ phát triển sản xuất cộng đồng",
-        "Hỗ trợ phát triển sản phẩm",
-        "Thành lập công ty trách nhiệm hữu hạn",
-        "Giải thể công ty trách nhiệm hữu hạn",
-        "Chuyển đổi công ty trách nhiệm hữu hạn",
-        "Đăng ký công ty luật trách nhiệm hữu hạn",
-    ]
-    initials = dict(_name_initials([[_term(w)[1] for w in tokens(name)] for name in names]))
-    assert initials["ts"] == (("ts", ("thuy3", "san3")),)  # thủy sản, as accent keys
-    assert initials["tnhh"] == (("tnhh", ("trach1", "nhiêm5", "hưu4", "han5")),)
-    assert "nh" not in initials  # "nhiệm hữu"
-    assert ("triên3", "san3") not in {keys for found in initials.values() for _, keys in found}
-
