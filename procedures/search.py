@@ -224,10 +224,9 @@ _GENERIC_RESULT = re.compile(
 )
 _NAME_PREFIX = re.compile(r"^\s*(thủ tục\s*:?\s*|[.\-:]\s*)+", re.IGNORECASE)
 _CONSONANTS = set("bcdđghklmnpqrstvx")
-_SYLLABLE = re.compile(
-    r"(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnprstvx])?([aăâeêioôơuưy]{1,3})"
-    r"(ch|nh|ng|[cmnpt])?\d?"
-)
+_ONSET = "ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnprstvx]"
+_FINAL = "ch|nh|ng|[cmnpt]"
+_SYLLABLE = re.compile(rf"({_ONSET})?([aăâeêioôơuưy]{{1,3}})({_FINAL})?\d?")
 _OPEN_NEEDS_FINAL = ("â", "ă", "iê", "yê", "uô", "ươ")
 _SPOKEN_ONSET = re.compile(r"^(ch|tr|gi|[sxdrlv]|n(?![gh]))(?=[aăâeêioôơuưy])")
 _SPOKEN_FINAL = re.compile(r"(?<=[aăâeêioôơuưy])(ng|[ntc])(\d?)$")
@@ -284,9 +283,7 @@ def _syllable(key: str) -> bool:
 
 
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
-_VOWELLESS = re.compile(
-    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])(?:ch|nh|ng|[cmnpt])"
-)
+_VOWELLESS = re.compile(f"(?:{_ONSET})(?:{_FINAL})")
 """A folded syllable with its vowels left out: an onset and a final alone ("php", "thnh")."""
 _DOUBLED_LETTER = re.compile(r"([a-z])\1")
 _CONFUSED_TONES = {"3": "4", "4": "3", "1": "5", "5": "1"}
@@ -1903,7 +1900,9 @@ class SearchIndex:
         nobody writes so (not the names, the phrasings, the dictionaries) stands for its
         sound-alike (:func:`_spoken`) that pairs with a neighbour ("hộ triếu": chiếu), else for
         the one with the tone it is most often confused with, when the names write that ("đỗi
-        bằng lái": đổi)."""
+        bằng lái": đổi). A word no syllable spells that nothing near pairs with takes the tone
+        its final stop needs ("cươc": cước), else is read without its marks when the names
+        have its letters, else as the nearest word of theirs."""
         for i, (folded, key, marked, repaired) in enumerate(flat):
             unwritten = marked and not repaired and key not in self._written_keys
             syllable = _syllable(key)
@@ -2152,7 +2151,8 @@ class SearchIndex:
         neighbour on the keyboard ("siny", "giag"; the same guards), a key beside one of its
         letters pressed too ("khyai", "cuyoc"; the same guards, four letters or more). Of
         several, the one most names use; None when there is none. `folded` is the word folded
-        as typed (its final "y" not yet read "i": "siny" is sinh)."""
+        as typed (its final "y" not yet read "i": "siny" is sinh); `heard`: False for a word
+        no syllable spells, which was mistyped, not written by ear ("nưc" is no "lục")."""
         for found in _slips(folded, typed_syllable, heard):
             known = {_iy(word) for word in found} & self._vocab_set
             if known:
