@@ -1865,20 +1865,19 @@ class SearchIndex:
         Vietnamese syllable spells, or one with its vowels left out that is no shorthand (an
         onset and a final alone: "php", "thnh", "chc"), stands for the word within one edit
         (a vowel and its tone count as one) that forms a pair of the names with a neighbour
-        ("trợ giúp php lí": pháp; "bảo hiể": hiểm). None when no such word pairs: the word
-        is then read as one word alone (`_repair`)."""
+        ("trợ giúp php lí": pháp; "bảo hiể": hiểm); other words with no vowel are shorthand
+        (:meth:`_shorthand_told`). None when no such word pairs: the word is then read as one
+        word alone (`_repair`)."""
         word = words[i]
         folded, key, marked = _term(word)
         if not word.isalpha() or len(folded) < 3 or key in self._key_set:
             return None
         if marked and (_syllable(key) or _DOUBLED_LETTER.search(folded)):
             return None  # a syllable, or a letter typed twice (`_slip`)
-        if not marked and (
-            not _VOWELLESS.fullmatch(folded)
-            or folded in self._vocab_set
-            or folded in self._vocabulary.known
-        ):
+        if not marked and (folded in self._vocab_set or folded in self._vocabulary.known):
             return None
+        if not marked and not _VOWELLESS.fullmatch(folded):
+            return None if _VOWEL_RUN.search(folded) else self._shorthand_told(words, i)
         term = _Term(folded, key, marked)
         before = _term(words[i - 1]) if i > 0 else ("", "", False)
         after = _term(words[i + 1]) if i + 1 < len(words) else ("", "", False)
@@ -2013,9 +2012,16 @@ class SearchIndex:
         for key in [*self._near_keys(term.key), *spoken]:
             count = ((before, key) in self._key_bigrams) + ((key, after) in self._key_bigrams)
             # A word the names use is taken as typed unless the other fits both its
-            # neighbours, or differs from it in its marks only ("giải thẻ" → giải thể).
-            if known and count < 2 and _marks_off(key) != _marks_off(term.key) and not (
-                key in spoken and count == bool(before) + bool(after)
+            # neighbours, or differs from it in its marks only ("giải thẻ" → giải thể), or
+            # has a letter more and fits one (a letter left out is the commonest slip: "nhập
+            # hộ khu" → khẩu; `_add_context_repairs` asks this only of a word that fits no
+            # neighbour).
+            if (
+                known
+                and count < 2
+                and _marks_off(key) != _marks_off(term.key)
+                and not (key in spoken and count == bool(before) + bool(after))
+                and not (count == 1 and len(_marks_off(key)) > len(term.folded))
             ):
                 continue
             # Of two that fit as well, the longer: a letter left out is the likelier slip.
@@ -2177,18 +2183,47 @@ class SearchIndex:
         result = best[n]
         return result if result and len(result) >= 2 else None
 
-    def _near_shorthand(self, folded: str) -> str | None:
-        """The shorthand one edit from a word with no vowel, with its first letter: the only
-        one with a letter more (a letter was left out), else the only one as long (a letter
-        swapped or mistyped), else the only one with a letter less (one typed twice); None
-        when there is none or more than one."""
-        found = [
+    def _shorthands_near(self, folded: str) -> list[str]:
+        """The shorthand one edit from a word, with its first letter."""
+        return [
             str(key)
             for key, _distance, _ in process.extract(
                 folded, self._vocabulary.shorthand, scorer=OSA.distance, score_cutoff=1, limit=None
             )
             if key[0] == folded[0]
         ]
+
+    def _shorthand_told(self, words: list[str], i: int) -> _Term | None:
+        """The shorthand a word with no vowel left a letter out of, when it could be several
+        and a neighbour tells which: the one whose words form a pair of the names with it
+        ("gpx quốc tế": gplx, giấy phép lái xe quốc tế; "gpd sửa chữa": gpxd). One alone is
+        :meth:`_near_shorthand`'s."""
+        folded = _term(words[i])[0]
+        found = [k for k in self._shorthands_near(folded) if len(k) == len(folded) + 1]
+        if len(found) < 2:
+            return None
+        before = _term(words[i - 1])[0] if i > 0 else ""
+        after = _term(words[i + 1])[0] if i + 1 < len(words) else ""
+        vocabulary = self._vocabulary
+        told = [
+            key
+            for key in found
+            if any(
+                (before, terms[0].folded) in self._bigrams
+                or (terms[-1].folded, after) in self._bigrams
+                for text in vocabulary.abbreviations[key][1]
+                for terms in [vocabulary.expansions[text]]
+                if terms
+            )
+        ]
+        return _Term(told[0], told[0], False, repaired=True) if len(told) == 1 else None
+
+    def _near_shorthand(self, folded: str) -> str | None:
+        """The shorthand one edit from a word with no vowel, with its first letter: the only
+        one with a letter more (a letter was left out), else the only one as long (a letter
+        swapped or mistyped), else the only one with a letter less (one typed twice); None
+        when there is none or more than one."""
+        found = self._shorthands_near(folded)
         for longer in (1, 0, -1):
             keys = [k for k in found if len(k) == len(folded) + longer]
             if keys:

@@ -153,6 +153,22 @@ def test_a_slip_its_neighbours_tell(
     assert top(index, slipped) == top(index, meant) is not None
 
 
+@pytest.mark.parametrize(
+    ("slipped", "meant"),
+    [
+        # A word of the names that fits neither neighbour, one letter short of one that fits.
+        ("nhập hộ khu cho vợ mới cưới", "nhập hộ khẩu cho vợ mới cưới"),
+        # Shorthand a letter short of two (gplx, gpxd): the neighbours tell which.
+        ("lam gpx quoc te", "lam gplx quoc te"),
+        ("gpd sua chua nha", "gpxd sua chua nha"),
+    ],
+)
+def test_a_letter_left_out_its_neighbours_tell(
+    index: SearchIndex, slipped: str, meant: str
+) -> None:
+    assert top(index, slipped) == top(index, meant) is not None
+
+
 def test_unknown_shorthand_gets_no_vowels(index: SearchIndex) -> None:
     # "tht" (tổ hợp tác) is no "thi" or "thất": only vowels put in would make it a word.
     assert "to hop tac" in index.content_words("lap tht 5 ho nuoi ong")
