@@ -501,6 +501,7 @@ class SearchIndex:
         self._toned: dict[str, list[str]] = {}  # accent key without its tone → the keys
         self._toned_bases: list[str] = []
         self._near: dict[str, list[str]] = {}  # accent key → `_near_keys` (filled by queries)
+        self._shorthands: dict[str, list[str]] = {}  # word → `_shorthands_near` (the same)
         self._vocabulary = _vocabulary(())
         self._field_list: list[FieldInfo] | None = None
         # The off-topic phrases (`search`), apart and in the catalogue's names.
@@ -2184,14 +2185,21 @@ class SearchIndex:
         return result if result and len(result) >= 2 else None
 
     def _shorthands_near(self, folded: str) -> list[str]:
-        """The shorthand one edit from a word, with its first letter."""
-        return [
-            str(key)
-            for key, _distance, _ in process.extract(
-                folded, self._vocabulary.shorthand, scorer=OSA.distance, score_cutoff=1, limit=None
-            )
-            if key[0] == folded[0]
-        ]
+        """The shorthand one edit from a word, with its first letter (remembered, as
+        :meth:`_near_keys`)."""
+        found = self._shorthands.get(folded)
+        if found is None:
+            found = [
+                str(key)
+                for key, _distance, _ in process.extract(
+                    folded, self._vocabulary.shorthand, scorer=OSA.distance, score_cutoff=1,
+                    limit=None,
+                )
+                if key[0] == folded[0]
+            ]
+            if len(self._shorthands) < 50_000:
+                self._shorthands[folded] = found
+        return found
 
     def _shorthand_told(self, words: list[str], i: int) -> _Term | None:
         """The shorthand a word with no vowel left a letter out of, when it could be several
