@@ -1900,9 +1900,10 @@ class SearchIndex:
         nobody writes so (not the names, the phrasings, the dictionaries) stands for its
         sound-alike (:func:`_spoken`) that pairs with a neighbour ("hộ triếu": chiếu), else for
         the one with the tone it is most often confused with, when the names write that ("đỗi
-        bằng lái": đổi). A word no syllable spells that nothing near pairs with takes the tone
-        its final stop needs ("cươc": cước), else is read without its marks when the names
-        have its letters, else as the nearest word of theirs."""
+        bằng lái": đổi), else for its one sound-alike the names write ("báng đất": bán). A
+        word no syllable spells that nothing near pairs with takes the tone its final stop
+        needs ("cươc": cước), else is read without its marks when the names have its letters,
+        else as the nearest word of theirs."""
         for i, (folded, key, marked, repaired) in enumerate(flat):
             unwritten = marked and not repaired and key not in self._written_keys
             syllable = _syllable(key)
@@ -1925,6 +1926,13 @@ class SearchIndex:
                 other = key[:-1] + tone
                 if other in self._key_set:
                     flat[i] = (folded, other, True, True)
+                    continue
+            if unwritten and syllable:
+                # Written by ear, no neighbour telling ("báng đất", "chặc cây"): the one
+                # sound-alike the names write.
+                written = [other for other in _spoken(key) if other in self._key_set]
+                if len(written) == 1:
+                    flat[i] = (_iy(_marks_off(written[0])), written[0], True, True)
                     continue
             if (
                 not marked

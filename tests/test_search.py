@@ -190,6 +190,22 @@ def test_one_slip_in_a_word_the_names_do_not_know(
     assert top(index, query) == code
 
 
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        # Spellings nobody writes, no neighbour telling: the one sound-alike the names write.
+        ("báng đất thì người bán đóng thuế gì", "bán đất thì người bán đóng thuế gì"),
+        ("chặc cây xà cừ to trước cửa nhà có phải xin phép không",
+         "chặt cây xà cừ to trước cửa nhà có phải xin phép không"),
+        ("tiềng rách nát đổi ở đâu", "tiền rách nát đổi ở đâu"),
+    ],
+)
+def test_a_word_written_by_ear_is_the_one_the_names_write(
+    index: SearchIndex, heard: str, meant: str
+) -> None:
+    assert top(index, heard) == top(index, meant) is not None
+
+
 def test_a_tone_nobody_writes_is_the_one_it_is_confused_with(index: SearchIndex) -> None:
     # hỏi ↔ ngã, sắc ↔ nặng: "đỗi" and "mợi" are written nowhere, "đổi" and "mới" are.
     assert top(index, "muốn đỗi bằng lái xe thì làm thế nào") == "3.000347"
