@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from search import ENGINES, EVAL, quality, read_eval, read_eval_v2  # noqa: E402
 
 from procedures.catalogue import load_bundled  # noqa: E402
-from procedures.normalize import KEY_NEIGHBOURS  # noqa: E402
+from procedures.normalize import KEY_NEIGHBOURS, composed  # noqa: E402
 
 KINDS_READ = ("coll", "acc", "question", "abbr")
 TONES = {"\u0309": "\u0303", "\u0303": "\u0309", "\u0301": "\u0323", "\u0323": "\u0301"}
@@ -53,14 +53,8 @@ def tone(word: str, rng: random.Random) -> str | None:
     if not places:
         return None
     i = rng.choice(places)
-    # The hat, breve or horn before the tone, as a keyboard composes the letter ("ố", not
-    # "ó" and a stray hat).
-    typed = re.sub(
-        "[\u0300-\u036f]{2,}",
-        lambda m: "".join(sorted(m[0], key=lambda mark: mark not in "\u0302\u0306\u031b")),
-        marks[:i] + TONES[marks[i]] + marks[i + 1 :],
-    )
-    return unicodedata.normalize("NFC", typed)
+    # As a keyboard composes the letter ("ố", not "ó" and a stray hat).
+    return composed(marks[:i] + TONES[marks[i]] + marks[i + 1 :])
 
 
 def drop(word: str, rng: random.Random) -> str | None:

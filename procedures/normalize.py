@@ -59,15 +59,21 @@ def clean(text: str) -> str:
     text = unicodedata.normalize("NFD", text).translate(_D_LOOKALIKES)
     text = unicodedata.normalize("NFC", text).lower()
     if _MARK.search(text):  # a mark left over: typed before the hat it belongs after?
-        text = unicodedata.normalize(
-            "NFC", _MARKS.sub(_hat_before_tone, unicodedata.normalize("NFD", text))
-        )
+        text = composed(text)
     return " ".join(text.split())
 
 
 _MARK = re.compile("[\u0300-\u036f]")
 _MARKS = re.compile("[\u0300-\u036f]{2,}")
 _VOWEL_MARKS = frozenset("\u0302\u0306\u031b")  # â ê ô, ă, ơ ư
+
+
+def composed(text: str) -> str:
+    """NFC, each vowel's hat, breve or horn put before its tone, as a keyboard composes the
+    letter: marks in any order make one letter ("o" + acute + circumflex is "ố")."""
+    return unicodedata.normalize(
+        "NFC", _MARKS.sub(_hat_before_tone, unicodedata.normalize("NFD", text))
+    )
 
 
 def _hat_before_tone(marks: re.Match[str]) -> str:

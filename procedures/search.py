@@ -1878,7 +1878,7 @@ class SearchIndex:
         if not marked and (folded in self._vocab_set or folded in self._vocabulary.known):
             return None
         if not marked and not _VOWELLESS.fullmatch(folded):
-            return None if _VOWEL_RUN.search(folded) else self._shorthand_told(words, i)
+            return None if _VOWEL_RUN.search(folded) else self._shorthand_told(folded, words, i)
         term = _Term(folded, key, marked)
         before = _term(words[i - 1]) if i > 0 else ("", "", False)
         after = _term(words[i + 1]) if i + 1 < len(words) else ("", "", False)
@@ -1907,11 +1907,11 @@ class SearchIndex:
         for i, (folded, key, marked, repaired) in enumerate(flat):
             unwritten = marked and not repaired and key not in self._written_keys
             syllable = _syllable(key)
+            before = flat[i - 1][1] if i > 0 else ""
+            after = flat[i + 1][1] if i + 1 < len(flat) else ""
             if unwritten and syllable:
                 # Written by ear ("hộ triếu"): the spelling that sounds alike and pairs with
                 # a neighbour.
-                before = flat[i - 1][1] if i > 0 else ""
-                after = flat[i + 1][1] if i + 1 < len(flat) else ""
                 heard = next((
                     other for other in _spoken(key)
                     if (before, other) in self._key_bigrams or (other, after) in self._key_bigrams
@@ -1949,8 +1949,6 @@ class SearchIndex:
                 folded in self._vocab_set or folded in _FILLER_FOLDED or folded in _CONTEXT_WORDS
             ):
                 continue
-            before = flat[i - 1][1] if i > 0 else ""
-            after = flat[i + 1][1] if i + 1 < len(flat) else ""
             fixed = self._accented_repair(_Term(folded, key, marked), before, after)
             if fixed is not None:
                 flat[i] = (fixed.folded, fixed.key, True, True)
@@ -2209,12 +2207,11 @@ class SearchIndex:
                 self._shorthands[folded] = found
         return found
 
-    def _shorthand_told(self, words: list[str], i: int) -> _Term | None:
+    def _shorthand_told(self, folded: str, words: list[str], i: int) -> _Term | None:
         """The shorthand a word with no vowel left a letter out of, when it could be several
         and a neighbour tells which: the one whose words form a pair of the names with it
         ("gpx quốc tế": gplx, giấy phép lái xe quốc tế; "gpd sửa chữa": gpxd). One alone is
-        :meth:`_near_shorthand`'s."""
-        folded = _term(words[i])[0]
+        :meth:`_near_shorthand`'s. `folded`: ``words[i]`` folded."""
         found = [k for k in self._shorthands_near(folded) if len(k) == len(folded) + 1]
         if len(found) < 2:
             return None
