@@ -132,7 +132,10 @@ SENTENCE_FACTOR = 0.8
 """A procedure found by one sentence of a long message, or by the clause that says what is
 wanted ("… tôi định đóng tạm mấy tháng"), scores this share of its score for that part alone:
 the whole message, when it finds one as well, is the better witness. (0.9 → 0.8 once the
-citizens' phrasings let whole messages find more: on the dev sets 0.75–0.85 are alike.)"""
+citizens' phrasings let whole messages find more: on the dev sets 0.75–0.85 are alike.) When
+the whole message finds nothing, a sentence keeps its own score: "Hkd nghỉ bán 6 tháng báo
+ubnd phường. Nhà có hai đứa nhỏ đang đi học. Mong anh chị hướng dẫn giúp em." finds what its
+first sentence finds alone."""
 NEED_LIMIT = 20
 NEED_WEAK = 0.6
 NEED_MISS = 0.85
@@ -876,6 +879,7 @@ class SearchIndex:
             if _names_a_kind(hits) or not needs and not (hits and hits[0].score >= min_score):
                 continue
             found_by.append(hits)
+        by_sentence = len(read)  # the first parts read are sentences; then the clauses
         if found_by:
             # A procedure the whole message finds that no need clause does comes from the
             # story ("Chị bán hàng online ở nhà … muốn tự đóng bảo hiểm …": not the
@@ -889,9 +893,10 @@ class SearchIndex:
         if not read:
             return found
         best = {hit.code: hit for hit in found}
-        for hits in read:
+        for part, hits in enumerate(read):
+            factor = 1.0 if part < by_sentence and not found else SENTENCE_FACTOR
             for hit in hits:
-                scaled = replace(hit, score=round(hit.score * SENTENCE_FACTOR, 3))
+                scaled = replace(hit, score=round(hit.score * factor, 3))
                 known = best.get(hit.code)
                 if scaled.score >= min_score and (known is None or scaled.score > known.score):
                     best[hit.code] = scaled

@@ -340,3 +340,25 @@ def test_a_need_in_words_of_many_procedures_names_none(index: SearchIndex) -> No
     # xác nhận đăng ký thu hồi khoáng sản, at the commune first and at the province
     found = [h.code for h in index.search(sand, limit=3)]
     assert found[0] == "1.014258" and "1.014256" in found
+
+
+@pytest.mark.parametrize(
+    ("message", "need"),
+    [
+        ("em chao anh a. lam lai so ho ngheo. em lam nong, it khi len thi tran. em cam on nhieu a.",
+         "lam lai so ho ngheo"),
+        ("Em chào anh ạ. Đổi gplx giấy sang thẻ. Em làm nông, ít khi lên thị trấn. Em cảm ơn "
+         "nhiều ạ.", "Đổi gplx giấy sang thẻ"),
+        ("Chào anh chị ạ. Chung thuc ban sao cccd o xa. Nhà có hai đứa nhỏ đang đi học. Mong anh "
+         "chị hướng dẫn giúp em.", "Chung thuc ban sao cccd o xa"),
+    ],
+)
+def test_a_need_among_courtesies_is_found_as_said_alone(
+    index: SearchIndex, message: str, need: str
+) -> None:
+    # The whole message finds nothing: the sentence that says the need is the answer, as sure
+    # as it is alone (not weakened to a mere suggestion, or below another's weak match).
+    alone, = index.search(need, limit=1)
+    first, = index.search(message, limit=1)
+    assert (first.code, first.score) == (alone.code, alone.score)
+    assert first.confident
