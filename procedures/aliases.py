@@ -340,6 +340,12 @@ del _before, _official, _country
 
 # Words that carry no procedure meaning in a question ("cho em hỏi … cần những gì ạ").
 FILLER: set[str] = {
+    # Two filler syllables read as one word: typed without accents each alone is mostly a
+    # word of the names ("huong dan": hưởng, dân), the pair is the courtesy word.
+    "hướng dẫn",
+    "quy trình",
+    "bao nhiêu",
+    "bây giờ",
     "làm",
     "cần",
     "những",
