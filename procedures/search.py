@@ -3314,10 +3314,10 @@ for _phrase in VARIANT_PHRASES:
     _VARIANT_PHRASES.setdefault(_words[-1][0], []).append((_words, _words[-1][0]))
 del _phrase, _words
 GAP_WORDS = (
-    "hẳn", "luôn", "thêm", "một", "cái", "chiếc", "mấy", "giúp", "dùm", "giùm", "bị", "được"
+    "hẳn", "luôn", "thêm", "một", "cái", "chiếc", "mấy", "giúp", "dùm", "giùm", "bị", "được", "về"
 )
 """Small words a citizen puts inside a known phrase ("đóng hẳn công ty", "mở thêm chi nhánh",
-"gplx bị hỏng")."""
+"gplx bị hỏng", "nhận cháu về làm con")."""
 _GAP_KEYS = frozenset(_term(word)[1] for word in GAP_WORDS)
 # Without accents "mot", "cai" and "duoc" are often words of their own (mốt, cải, dược): they
 # are small words only where they pair with no neighbour as such (`SearchIndex._gap_bound`).

@@ -94,6 +94,20 @@ def test_a_passive_word_inside_a_citizen_phrase(
         assert index.search(query, limit=1)[0].code == "3.000347", query
 
 
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("muốn nhận cháu về làm con", "2.001263"),  # Đăng ký việc nuôi con nuôi trong nước
+        ("nhan chau ve lam con", "2.001263"),
+    ],
+)
+def test_ve_inside_a_phrase_does_not_break_it(index: SearchIndex, query: str, code: str) -> None:
+    # "về" said inside a phrase of the lexicon ("nhận cháu | về | làm con") is a small word
+    # (`search.GAP_WORDS`): before, "nhận cháu về làm con" was read word by word and found
+    # "Thủ tục đăng ký nhận cha, mẹ, con" first, and typed without accents nothing at all.
+    assert codes(index, query)[0] == code
+
+
 def test_mot_inside_a_citizen_phrase_typed_without_accents(index: SearchIndex) -> None:
     # "mot" is một inside "mo them mot chi nhanh" as in "mở thêm một chi nhánh"; it pairs with
     # no neighbour there as another word (mốt).
