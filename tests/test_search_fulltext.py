@@ -60,6 +60,7 @@ def test_the_texts_put_the_procedure_meant_first(
 ) -> None:
     assert index.search(query)[0].code == code
     monkeypatch.setattr(search, "TEXT_WEIGHT", 0.0)  # the names' order alone
+    monkeypatch.setattr(search, "NAME_WORDS_WEIGHT", 0.0)
     assert index.search(query)[0].code == names_first
 
 
@@ -73,11 +74,30 @@ def test_the_order_moves_the_scores_stay_the_names(
     # A limit under five reads the first five all the same: the first result is one.
     assert index.search(queries[0], limit=1)[0].code == moved[queries[0]][0].code == "2.002288"
     monkeypatch.setattr(search, "TEXT_WEIGHT", 0.0)
+    monkeypatch.setattr(search, "NAME_WORDS_WEIGHT", 0.0)
     for query, hits in moved.items():
         names = index.search(query, limit=8)
         assert [h.score for h in hits] == [h.score for h in names]
         assert {h.code for h in hits[:5]} == {h.code for h in names[:5]}
         assert hits[5:] == names[5:]
+
+
+def test_of_close_results_the_shorter_name_is_the_plain_need(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long official name is a special case of its family: a couple opening a limited company
+    together means its registration, not converting a one-member company (whose name says more
+    words of the message, and many more besides)."""
+    query = "hai vợ chồng cùng góp vốn mở công ty trách nhiệm hữu hạn"
+    assert index.search(query)[0].code == "2.001199"  # Đăng ký thành lập công ty TNHH 2 TV
+    monkeypatch.setattr(search, "NAME_WORDS_WEIGHT", 0.0)
+    assert index.search(query)[0].code == "2.002033"  # Chuyển đổi công ty TNHH một thành viên …
+    # A level or a code in brackets is no part of what the procedure is: the provincial
+    # environmental permit ("… (cấp Tỉnh) ( 1.010727 )") is not a longer name than a licence
+    # of four words the message does not ask for.
+    monkeypatch.undo()
+    found = index.search("Làm giấy phép môi trường cho xưởng gỗ mất bao lâu?")
+    assert found[0].code == "1.010727"
 
 
 def test_one_word_the_texts_say_is_weak_evidence(
