@@ -1,0 +1,144 @@
+"""Learn the re-ranking's weights (``RANK_WEIGHTS``, ``TEXT_WEIGHT``, ``NAME_WORDS_WEIGHT`` in
+``procedures/search.py``) on the dev sets, and check them by leaving each set out in turn.
+
+    .venv/bin/python benchmarks/learn_rerank.py
+
+For every in-scope dev query (v2-dev and v3 to v14, each as written and typed without accents;
+never the held-out part) the names' best five are collected as the engine ranks them before
+the re-ranking, each with its features: the names' score, its place, what its texts say of the
+query against the best of the five (at least ``TEXT_FLOOR``) and the log of the words of its
+official name outside brackets. A pairwise logistic regression (the right procedure against
+each wrong one of the same query) learns one weight per feature; the score's weight is 1 once
+scaled, so the others read as what they add to it. Printed: the weights learned on all sets,
+then top-1 / top-3 of each set with the engine's weights, with weights learned on the other
+sets only, and so without the name's length. Nothing here changes the engine: copy the weights
+in by hand.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from search import LATER, read_eval_v2  # benchmarks/search.py
+
+from procedures import search as engine
+from procedures.catalogue import load_bundled
+from procedures.normalize import fold
+
+
+@dataclass
+class Query:
+    split: str
+    right: list[bool]  # per candidate, in the names' order
+    features: np.ndarray  # candidates × features, without the place
+
+
+def collect() -> list[Query]:
+    index = engine.SearchIndex.build(load_bundled())
+    rows = [r for r in read_eval_v2() if r.split == "dev"]
+    rows += [r for name, path in LATER.items() for r in read_eval_v2(path, split_as=name)]
+    out = []
+    for stripped in (False, True):
+        for row in rows:
+            if row.kind == "oos":
+                continue
+            text = fold(row.query) if stripped else row.query
+            query = index._written_out(engine.bounded_query(text))
+            folded = engine._folded_text(query)
+            found = index._search(query, engine.RERANKED, None, engine.MIN_SCORE)
+            docs = [index._by_code[hit.code] for hit in found]
+            unmeant = index._unmeant(folded)
+            said = [
+                0.0 if doc in unmeant else score
+                for doc, score in zip(docs, index._texts.scores(folded.split(), docs), strict=True)
+            ]
+            most = max([*said, engine.TEXT_FLOOR]) or 1.0
+            features = np.array(
+                [
+                    [hit.score, text / most, index._name_length[doc]]
+                    for hit, text, doc in zip(found, said, docs, strict=True)
+                ]
+            ).reshape(len(found), 3)
+            out.append(Query(row.split, [hit.code in row.codes for hit in found], features))
+    return out
+
+
+def design(query: Query, lengths: bool = True) -> np.ndarray:
+    """Each candidate's features with its place (one column per place after the first);
+    `lengths` False: the name length's column is 0 (the re-ranking without it)."""
+    places = np.zeros((len(query.right), engine.RERANKED - 1))
+    for place in range(1, len(query.right)):
+        places[place, place - 1] = 1.0
+    features = query.features if lengths else query.features * np.array([1.0, 1.0, 0.0])
+    return np.hstack([features, places])
+
+
+def fit(queries: list[Query], lengths: bool = True, l2: float = 1.0) -> np.ndarray:
+    """Weights (score, texts, name length, places 2…5), the score's scaled to 1."""
+    pairs = []
+    for query in queries:
+        if len(query.right) < 2 or not any(query.right) or all(query.right):
+            continue
+        x = design(query, lengths)
+        first = query.right.index(True)
+        pairs += [x[first] - x[other] for other, ok in enumerate(query.right) if not ok]
+    d = np.vstack([np.array(pairs), -np.array(pairs)])
+    y = np.concatenate([np.ones(len(pairs)), np.zeros(len(pairs))])
+    w = np.zeros(d.shape[1])
+    for _ in range(50):  # Newton's method on the L2-regularised log loss
+        p = 1 / (1 + np.exp(-(d @ w)))
+        gradient = d.T @ (p - y) + l2 * w
+        hessian = (d * (p * (1 - p))[:, None]).T @ d + l2 * np.eye(len(w))
+        w -= np.linalg.solve(hessian, gradient)
+    return w / w[0]
+
+
+def measured(w: np.ndarray, queries: list[Query]) -> tuple[int, int]:
+    top1 = top3 = 0
+    for query in queries:
+        right = query.right
+        if len(right) >= 2:
+            value = design(query) @ w
+            right = [right[i] for i in sorted(range(len(right)), key=lambda i: (-value[i], i))]
+        top1 += bool(right) and right[0]
+        top3 += any(right[:3])
+    return top1, top3
+
+
+def main() -> int:
+    queries = collect()
+    engine_w = np.array(
+        [1.0, engine.TEXT_WEIGHT, engine.NAME_WORDS_WEIGHT, *engine.RANK_WEIGHTS[1:]]
+    )
+    learned = fit(queries)
+    names = ["score", "texts", "name length", *(f"place {n}" for n in range(2, 6))]
+    weights = zip(names, learned, strict=True)
+    print("learned on all dev sets: " + ", ".join(f"{n} {v:+.3f}" for n, v in weights))
+    print(
+        "\n| set | queries | engine top-1 | top-3 | left out top-1 | top-3 "
+        "| left out, no name length top-1 | top-3 |\n|---|---|---|---|---|---|---|---|"
+    )
+    totals = np.zeros(6, int)
+    for split in sorted({q.split for q in queries}):
+        inside = [q for q in queries if q.split == split]
+        others = [q for q in queries if q.split != split]
+        figures = [
+            *measured(engine_w, inside),
+            *measured(fit(others), inside),
+            *measured(fit(others, lengths=False), inside),
+        ]
+        totals += figures
+        print(f"| {split} | {len(inside)} | " + " | ".join(str(f) for f in figures) + " |")
+    print(f"| all | {len(queries)} | " + " | ".join(str(f) for f in totals) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
