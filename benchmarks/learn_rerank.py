@@ -52,18 +52,15 @@ def collect() -> list[Query]:
             text = fold(row.query) if stripped else row.query
             query = index._written_out(engine.bounded_query(text))
             folded = engine._folded_text(query)
-            found = index._search(query, engine.RERANKED, None, engine.MIN_SCORE)
+            # The names' best, as `SearchIndex.search` hands them to the re-ranking.
+            found = engine._capped(index._search(query, engine.RERANKED, None, engine.MIN_SCORE))
             docs = [index._by_code[hit.code] for hit in found]
-            unmeant = index._unmeant(folded)
-            said = [
-                0.0 if doc in unmeant else score
-                for doc, score in zip(docs, index._texts.scores(folded.split(), docs), strict=True)
-            ]
-            most = max([*said, engine.TEXT_FLOOR]) or 1.0
             features = np.array(
                 [
-                    [hit.score, text / most, index._name_length[doc]]
-                    for hit, text, doc in zip(found, said, docs, strict=True)
+                    [hit.score, said, length]
+                    for hit, (said, length) in zip(
+                        found, index._rerank_features(folded, docs), strict=True
+                    )
                 ]
             ).reshape(len(found), 3)
             out.append(Query(row.split, [hit.code in row.codes for hit in found], features))

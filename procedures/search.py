@@ -98,7 +98,7 @@ long that name is: a long name is a special case of its family ("… đối vớ
 short one what a citizen with the plain need means. All learned together (pairwise logistic
 regression, the score a feature too) on the dev sets v2-dev and v3 to v14, never the held-out
 part; checked there by leaving each set out in turn (`benchmarks/learn_rerank.py`; the name's
-length: top-1 +15, top-3 +16 of 5,068 queries, each dev query as written and typed without
+length: top-1 +16, top-3 +16 of 5,068 queries, each dev query as written and typed without
 accents; no set lost top-3)."""
 _BRACKETED = re.compile(r"\([^)]*\)")
 TEXT_FLOOR = 10.0
@@ -797,16 +797,11 @@ class SearchIndex:
         if len(best) < 2:
             return hits
         docs = [self._by_code[hit.code] for hit in best]
-        unmeant = self._unmeant(folded)
-        said = [
-            0.0 if doc in unmeant else score
-            for doc, score in zip(docs, self._texts.scores(folded.split(), docs), strict=True)
-        ]
-        most = max(*said, TEXT_FLOOR) or 1.0
         value = [
-            hit.score + RANK_WEIGHTS[rank] + TEXT_WEIGHT * said[rank] / most
-            + NAME_WORDS_WEIGHT * self._name_length[doc]
-            for rank, (hit, doc) in enumerate(zip(best, docs, strict=True))
+            hit.score + RANK_WEIGHTS[rank] + TEXT_WEIGHT * said + NAME_WORDS_WEIGHT * length
+            for rank, (hit, (said, length)) in enumerate(
+                zip(best, self._rerank_features(folded, docs), strict=True)
+            )
         ]
         order = sorted(range(len(best)), key=lambda rank: -value[rank])
         if order == list(range(len(best))):
@@ -816,6 +811,20 @@ class SearchIndex:
             for rank, hit in zip(order, best, strict=True)
         ]
         return moved + hits[RERANKED:]
+
+    def _rerank_features(self, folded: str, docs: list[int]) -> list[tuple[float, float]]:
+        """What the re-ranking reads of each of `docs` besides its score and place: what its
+        texts say of the (folded) message against the best of them, that best counted as at
+        least :data:`TEXT_FLOOR` (nothing for a group the message does not name), and the log
+        of the words of its official name (also read by ``benchmarks/learn_rerank.py``)."""
+        unmeant = self._unmeant(folded)
+        said = [
+            0.0 if doc in unmeant else score
+            for doc, score in zip(docs, self._texts.scores(folded.split(), docs), strict=True)
+        ]
+        most = max([*said, TEXT_FLOOR]) or 1.0
+        lengths = [self._name_length[doc] for doc in docs]
+        return [(text / most, length) for text, length in zip(said, lengths, strict=True)]
 
     def _unmeant(self, folded: str) -> frozenset[int]:
         """The procedures for a group of people a (folded) message names none of the words of
