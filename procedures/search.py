@@ -1742,19 +1742,31 @@ class SearchIndex:
                 or marked and key not in self._written_keys
             )
 
-        if not any(stray(w) for w in words):
+        strays = [stray(w) for w in words]
+        if not any(strays):
             return query
-        for a, b in pairwise(words):
-            if _term(a)[0] + _term(b)[0] not in vocab or not (stray(a) or stray(b)):
-                continue
-            folded, key, marked = _term(a + b)
-            if (
-                _syllable(key)
-                and (key in self._key_set if marked else folded in vocab)
-                and (_term(a)[0], _term(b)[0]) not in self._bigrams
+        known = self._vocabulary.known
+        # Two strays first: "xe m áy" is "xe máy", not "xem áy".
+        for both in (True, False):
+            for (a, b), (a_stray, b_stray) in zip(
+                pairwise(words), pairwise(strays), strict=True
             ):
-                apart = rf"(?<!\w){re.escape(a)}\s+{re.escape(b)}(?!\w)"
-                query = re.sub(apart, a + b, query, count=1)
+                if not (a_stray and b_stray if both else a_stray or b_stray):
+                    continue
+                folded, key, marked = _term(a + b)
+                if (_term(a)[0], _term(b)[0]) in self._bigrams:
+                    continue
+                if (
+                    _syllable(key)
+                    and folded in vocab
+                    and (key in self._written_keys if marked else True)
+                    # …or shorthand citizens write, split where neither half is one ("b hyt",
+                    # "hk d", "vne id"; not "2tv thêm 1 tv", "dn nn").
+                    or not marked and folded.isalpha() and folded in known and not _syllable(key)
+                    and (len(a) == 1 or len(b) == 1 or not ({_iy(a), _iy(b)} & known))
+                ):
+                    apart = rf"(?<!\w){re.escape(a)}\s+{re.escape(b)}(?!\w)"
+                    query = re.sub(apart, a + b, query, count=1)
         return query
 
     def _gapped_slot(

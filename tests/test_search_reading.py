@@ -286,6 +286,25 @@ def test_a_word_the_space_bar_split(index: SearchIndex) -> None:
     assert index._rejoined("đk bhyt hộ gđ cho bố mẹ ở quê") == "đk bhyt hộ gđ cho bố mẹ ở quê"
 
 
+def test_a_split_word_is_joined_where_the_split_is(index: SearchIndex) -> None:
+    # Two strays side by side are the word split: "xe m áy" is xe máy, not "xem áy".
+    assert index._rejoined("đăng ký xe m áy mới mua") == "đăng ký xe máy mới mua"
+    # Shorthand split by the space bar, where neither half is shorthand itself.
+    assert index._rejoined("mua the b hyt ho gia dinh") == "mua the bhyt ho gia dinh"
+    assert index._rejoined("hk d tạm ngừng 3 tháng") == "hkd tạm ngừng 3 tháng"
+    assert index._rejoined("mở khóa tài khoản vne id") == "mở khóa tài khoản vneid"
+    # …but two shorthands, or a number and one, are left as typed ("1 tv" is one member).
+    assert index._rejoined("cty tnhh 2tv thêm 1 tv mới") == "cty tnhh 2tv thêm 1 tv mới"
+    assert index._rejoined("dn nn ứng dụng cnc") == "dn nn ứng dụng cnc"
+    # A word citizens write that no name does ("đâu", "quê", "bấm"). Before, each found nothing.
+    for split, whole in (
+        ("b ấm biển số xe mới", "bấm biển số xe mới"),
+        ("bhxh 1 lần nộp hs ở đ âu", "bhxh 1 lần nộp hs ở đâu"),
+        ("đk bhyt hộ gđ cho bố mẹ ở qu ê", "đk bhyt hộ gđ cho bố mẹ ở quê"),
+    ):
+        assert index._rejoined(split) == whole
+        assert codes(index, split)[:1] == codes(index, whole)[:1] != []
+
 def test_shorthand_with_a_letter_typed_as_a_vowel_beside_it(index: SearchIndex) -> None:
     # "lotp": o sits beside l; the word is no syllable, so it is the shorthand near it.
     assert codes(index, "xin phieu lotp so 1")[:1] == codes(index, "xin phieu lltp so 1")[:1]
