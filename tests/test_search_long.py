@@ -214,6 +214,22 @@ def test_a_long_story_without_a_procedure_stays_quiet(index: SearchIndex, messag
     assert index.search(message) == []
 
 
+def test_a_long_story_typed_without_marks_must_fit_well(index: SearchIndex) -> None:
+    # Without marks a story's words are read as any spelling: before, this found the building
+    # permit, at the bar.
+    chat = (
+        "may giat nha em dang giat thi keu to lam, nuoc khong xa duoc, tho bao phai thay bom xa. "
+        "anh chi cho em hoi thay bom het bao nhieu tien a"
+    )
+    assert index.search(chat) == []
+    # A need said so is found as before.
+    need = (
+        "vo chong toi moi cuoi thang truoc, nha trai o xa khac. gio muon di dang ky ket hon o xa "
+        "nha vo thi can mang nhung giay to gi a"
+    )
+    assert index.search(need)[0].code == "1.000894"  # Thủ tục đăng ký kết hôn
+
+
 def test_a_text_over_the_bound_is_read_at_its_beginning_and_its_end(index: SearchIndex) -> None:
     story = "Nhà em ở quê, mấy năm nay em đi làm xa, bố mẹ em già rồi, anh chị em cũng đi xa hết. "
     message = "Chào anh chị ạ. " + story * 6 + "Giờ em muốn đăng ký tạm trú thì làm ở đâu ạ?"
