@@ -83,6 +83,18 @@ def test_lexicon_words_reach_the_official_procedure(
         assert [h.code for h in read.search(query, limit=1)] == [code]
 
 
+def test_everyday_words_of_every_field(procedures: list) -> None:
+    # Rows with no field: before, the first found a livestock farm's certificate, the second
+    # nothing, the third the waiver of late-payment interest.
+    index = SearchIndex.build(procedures)
+    for query, code in (
+        ("trại lợn bị hư hại vì dịch bệnh xin hỗ trợ", "1.013997"),  # thiệt hại
+        ("xin treo nợ vay ngân hàng", "1.001068"),  # khoanh nợ
+        ("doanh nghiệp xin chậm nộp thuế", "1.013490"),  # gia hạn nộp thuế
+    ):
+        assert [h.code for h in index.search(query, limit=1)] == [code], query
+
+
 def test_an_activity_is_not_the_registration_of_it(procedures: list) -> None:
     # "bán hàng online" says what the household does, not that it asks to register: its tax
     # return comes first ("… đăng ký thành lập hộ kinh doanh" read from it did not leave it).
