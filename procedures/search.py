@@ -1060,8 +1060,11 @@ class SearchIndex:
             order,
         ) = self._bounds(docs, compiled, most, factors)
         doc_bounds, factor_list = bounded.tolist(), factors.tolist()
-        ids, bounds, others = surface_ids.tolist(), surface_bounds.tolist(), others_most.tolist()
-        ranked_list, firsts_list, covers_list = ranked.tolist(), firsts.tolist(), covers.tolist()
+        firsts_list, covers_list = firsts.tolist(), covers.tolist()
+        # The surfaces' figures in the order the candidates take them, made lists one
+        # candidate at a time: a query visits a few of its candidates (7 of 80 is typical).
+        ids_in_order, bounds_in_order = surface_ids[ranked], surface_bounds[ranked]
+        others_in_order = others_most[ranked]
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
         scored: dict[int, tuple[float, float]] = {}  # shape → relevance, the cut it met
         for number in order.tolist():
@@ -1070,9 +1073,12 @@ class SearchIndex:
                 break
             doc = candidates[number]
             # Its surfaces that explain a required word, the likeliest first (`_bounds`).
-            matching = ranked_list[firsts_list[number] : firsts_list[number + 1]]
-            if not matching:
+            first, last = firsts_list[number], firsts_list[number + 1]
+            if first == last:
                 continue
+            ids: list[int] = ids_in_order[first:last].tolist()
+            bounds: list[float] = bounds_in_order[first:last].tolist()
+            others: list[float] = others_in_order[first:last].tolist()
             prior = priors[doc] + (FIELD_BONUS if hinted and fields[doc] in hinted else 0.0)
             # What a surface may get besides its relevance: FIELD_WORD_BONUS when the field's
             # name explains a word of the query it does not ("… hải quan" of a name in the
@@ -1080,16 +1086,16 @@ class SearchIndex:
             # explain (`_bounds`), once it finds the procedure by itself (below).
             hits = required_terms & field_words[fields[doc]]  # most fields: none
             field_most = FIELD_WORD_BONUS if hits else 0.0
-            most = bounds[matching[0]] + others[matching[0]] + field_most
+            reach = bounds[0] + others[0] + field_most
             factor = factor_list[number]
-            if (most + prior) / _SCALE * factor + _BOUND_SLACK < threshold:
+            if (reach + prior) / _SCALE * factor + _BOUND_SLACK < threshold:
                 continue
             if popularity[doc] and compiled.long_message:
                 prior -= popularity[doc] * (1.0 - LONG_MESSAGE_POPULARITY)
             elif popularity[doc]:
                 cover = covers_list[number]
                 prior -= popularity[doc] * (1.0 - cover**POPULARITY_COVER_POWER)
-                if (most + prior) / _SCALE * factor + _BOUND_SLACK < threshold:
+                if (reach + prior) / _SCALE * factor + _BOUND_SLACK < threshold:
                     continue
             # A surface whose relevance cannot lift the doc over `threshold` may stop early.
             need = (threshold - _BOUND_SLACK) * _SCALE / factor - prior - _BOUND_SLACK
@@ -1097,7 +1103,7 @@ class SearchIndex:
             doc_words: frozenset[str] | None = None
             # The likeliest surface first: a surface that cannot beat the best so far is not
             # scored, or stops early (the score is the best of them all the same).
-            for j in matching:
+            for j in range(last - first):
                 floor = need if need > best else best
                 if bounds[j] + others[j] + field_most + _BOUND_SLACK < floor:
                     break
