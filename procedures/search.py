@@ -190,6 +190,11 @@ FOREIGN_FACTOR = 0.95
 nothing foreign (no "ngoài", which a named country or "việt kiều" brings too): "điều chỉnh giấy
 phép hoạt động xây dựng" is not the one "cho nhà thầu nước ngoài"."""
 UNPAIRED_SHARE = 0.05
+CITIZEN_WORD_SHARE = 0.5
+"""What a word no name uses but the dictionaries' citizen phrases do ("nhựa" of "thẻ nhựa",
+"online") weighs in a query, as a share of the rarest name word's weight: it tells the story
+around the need ("đổi bằng lái giấy bìa sang thẻ nhựa pet"). A word nobody uses (a brand, a
+typo past repair: "samsung", "netflix") keeps the whole weight: chit-chat stays quiet."""
 UNPAIRED_USES = 100
 """Typed without accents, a filler spelling that pairs with no neighbour is read as the filler
 word ("hkd can giay to": cần), unless the catalogue's names use its letters at least
@@ -2168,7 +2173,13 @@ class SearchIndex:
         return _Slot([original], weight, True)
 
     def _weight(self, folded: str) -> float:
-        return self._idf.get(folded, self._max_idf)
+        weight = self._idf.get(folded)
+        if weight is not None:
+            return weight
+        # A word no name uses weighs as the rarest of theirs, unless citizens' words are known
+        # to use it (`CITIZEN_WORD_SHARE`).
+        known = folded in self._vocabulary.known
+        return self._max_idf * (CITIZEN_WORD_SHARE if known else 1.0)
 
     def _repair(self, word: str, accented_text: bool = False) -> tuple[bool, list[str]]:
         """Words the catalogue does not know: IME leftovers, glued syllables, typos."""

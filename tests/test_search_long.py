@@ -230,6 +230,15 @@ def test_a_long_story_typed_without_marks_must_fit_well(index: SearchIndex) -> N
     assert index.search(need)[0].code == "1.000894"  # Thủ tục đăng ký kết hôn
 
 
+def test_a_citizen_word_no_name_uses_tells_the_story(index: SearchIndex) -> None:
+    # "online", "nhựa": words of the citizens' phrases no name has weigh half the rarest name
+    # word; a word nobody uses (a brand) weighs it whole.
+    assert index._weight("online") == index._weight("samsung") * search.CITIZEN_WORD_SHARE
+    # Before, "online" weighed so much that the tax refund of online sellers came second.
+    found = index.search("bán hàng online muốn tự đóng bảo hiểm xã hội")
+    assert [hit.code for hit in found[:2]] == ["1.002179", "1.002051"]  # both social insurance
+
+
 def test_a_text_over_the_bound_is_read_at_its_beginning_and_its_end(index: SearchIndex) -> None:
     story = "Nhà em ở quê, mấy năm nay em đi làm xa, bố mẹ em già rồi, anh chị em cũng đi xa hết. "
     message = "Chào anh chị ạ. " + story * 6 + "Giờ em muốn đăng ký tạm trú thì làm ở đâu ạ?"
