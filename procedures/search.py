@@ -776,6 +776,9 @@ class SearchIndex:
                 return [self._hit(doc, 1.0)]
         if _only_an_address(query) or self._only_a_name(query):
             return []
+        contact = _PHONE.sub(" ", query)  # "Đỗ Minh Tuấn, 0903112244" is no search
+        if contact != query and (not tokens(contact) or self._only_a_name(contact)):
+            return []
         # A shopping or everyday-life phrase ("giá vàng hôm nay", "uy tín") makes a message
         # off topic. One the catalogue's names use too ("xổ số", "trả góp") does, unless the
         # rest of the message says enough to name a procedure ("nợ thuế nhiều quá xin trả
@@ -2599,6 +2602,10 @@ _ADDRESS_WORDS = {tuple(_term(w)[0] for w in tokens(entry)) for entry in ADDRESS
 _ADDRESS_LONGEST = max(len(words) for words in _ADDRESS_WORDS)
 _ADDRESS_FIRST = frozenset(words[0] for words in _ADDRESS_WORDS)
 _ADDRESS_NAME_WORDS = 4
+
+
+_PHONE = re.compile(r"(?<!\w)(?:\+?84|0)(?:[ .-]?\d){8,10}(?!\w)")
+"""A Vietnamese phone number ("0903112244", "0903 112 244", "+84 903 112 244")."""
 
 
 def _only_an_address(text: str) -> bool:

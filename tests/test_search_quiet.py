@@ -105,8 +105,11 @@ OUT_OF_SCOPE = [
     "hôm nay thứ mấy",
     "ngày 15/3/2024",
     "8 giờ sáng",
-    # a name with a phone number
+    # a name with a phone number, also without accents (before, that found a vehicle's
+    # registration) or with the number spaced
     "Phạm Thị Hoa, 0912345678",
+    "do minh tuan, 0903112244",
+    "Trần Văn Nam 0903 112 244",
 ]
 
 
