@@ -105,6 +105,11 @@ OUT_OF_SCOPE = [
     "hôm nay thứ mấy",
     "ngày 15/3/2024",
     "8 giờ sáng",
+    # football, flirting, translation (before, each found a procedure: the border pass to
+    # Laos, a land allocation, the certification of a translator's signature)
+    "viet nam da voi lao may gio",
+    "em ơi có người yêu chưa",
+    '"xin chào" tiếng Nhật nói sao',
     # a name with a phone number, also without accents (before, that found a vehicle's
     # registration) or with the number spaced
     "Phạm Thị Hoa, 0912345678",
