@@ -110,6 +110,9 @@ OUT_OF_SCOPE = [
     "viet nam da voi lao may gio",
     "em ơi có người yêu chưa",
     '"xin chào" tiếng Nhật nói sao',
+    # opening hours of a shop, a game (before: a household business, a driving licence)
+    "quán phở đầu ngõ mở cửa mấy giờ",
+    "cách lấy bằng lái xe trong game",
     # a name with a phone number, also without accents (before, that found a vehicle's
     # registration) or with the number spaced
     "Phạm Thị Hoa, 0912345678",
