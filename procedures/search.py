@@ -189,12 +189,12 @@ FOREIGN_FACTOR = 0.95
 """A procedure whose official name says "nước ngoài" scores this share when the query says
 nothing foreign (no "ngoài", which a named country or "việt kiều" brings too): "điều chỉnh giấy
 phép hoạt động xây dựng" is not the one "cho nhà thầu nước ngoài"."""
-UNPAIRED_SHARE = 0.05
 CITIZEN_WORD_SHARE = 0.5
 """What a word no name uses but the dictionaries' citizen phrases do ("nhựa" of "thẻ nhựa",
 "online") weighs in a query, as a share of the rarest name word's weight: it tells the story
-around the need ("đổi bằng lái giấy bìa sang thẻ nhựa pet"). A word nobody uses (a brand, a
+around the need ("bán hàng online muốn tự đóng bảo hiểm xã hội"). A word nobody uses (a brand, a
 typo past repair: "samsung", "netflix") keeps the whole weight: chit-chat stays quiet."""
+UNPAIRED_SHARE = 0.05
 UNPAIRED_USES = 100
 """Typed without accents, a filler spelling that pairs with no neighbour is read as the filler
 word ("hkd can giay to": cần), unless the catalogue's names use its letters at least
@@ -1753,9 +1753,11 @@ class SearchIndex:
 
     def _rejoined(self, query: str) -> str:
         """The query with a word the space bar split joined again ("kha i sinh", "căn c ước",
-        "l àm"): two neighbours that make a word of the names together (with its marks, when
-        typed with them), not a pair of theirs apart, one of them no word of theirs or a letter
-        alone that is no filler ("mẹ ở" stays)."""
+        "l àm"): two neighbours that make a word of the names together (typed with marks, one
+        the names or citizens' phrases write so: "ở đ âu"), not a pair of theirs apart, one of
+        them no word of theirs or a letter alone that is no filler ("mẹ ở" stays), two such
+        strays side by side first ("xe m áy"); or that make shorthand citizens write, neither
+        half being shorthand itself unless a letter alone ("b hyt", "hk d"; not "1 tv")."""
         words = tokens(query)
         vocab = self._vocab_set
 

@@ -75,7 +75,8 @@ def test_the_compiled_text_scores_are_their_numpy_twins(
     found = {query: index.search(query) for query in asked}
     monkeypatch.setattr(fulltext, "_text_scores", both)
     assert {query: index.search(query) for query in asked} == found
-    assert len(calls) >= len(asked) * 0.8 and sum(calls) > 3 * len(calls)  # texts said something
+    # Most messages find two procedures or more, whose texts are read; the texts said something.
+    assert len(calls) >= len(asked) * 0.75 and sum(calls) > 3 * len(calls)
     # Words no text says, a pair said only apart, one word, none:
     texts = index._texts
     for words in (["zzz", "qqq"], ["ket", "zzz", "hon"], ["hon"], []):
