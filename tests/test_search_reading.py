@@ -305,6 +305,7 @@ def test_a_split_word_is_joined_where_the_split_is(index: SearchIndex) -> None:
         assert index._rejoined(split) == whole
         assert codes(index, split)[:1] == codes(index, whole)[:1] != []
 
+
 def test_shorthand_with_a_letter_typed_as_a_vowel_beside_it(index: SearchIndex) -> None:
     # "lotp": o sits beside l; the word is no syllable, so it is the shorthand near it.
     assert codes(index, "xin phieu lotp so 1")[:1] == codes(index, "xin phieu lltp so 1")[:1]
