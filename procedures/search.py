@@ -776,9 +776,6 @@ class SearchIndex:
                 return [self._hit(doc, 1.0)]
         if _only_an_address(query) or self._only_a_name(query):
             return []
-        contact = _PHONE.sub(" ", query)  # "Đỗ Minh Tuấn, 0903112244" is no search
-        if contact != query and (not tokens(contact) or self._only_a_name(contact)):
-            return []
         # A shopping or everyday-life phrase ("giá vàng hôm nay", "uy tín") makes a message
         # off topic. One the catalogue's names use too ("xổ số", "trả góp") does, unless the
         # rest of the message says enough to name a procedure ("nợ thuế nhiều quá xin trả
@@ -948,14 +945,15 @@ class SearchIndex:
         return ranked[:limit]
 
     def _only_a_name(self, text: str) -> bool:
-        """Whether the text is only a person's name ("Phạm Văn Đồng", "bui thi lan"): 2 to 4
-        words, the first a surname (:data:`procedures.aliases.SURNAMES`), the second a middle
-        name (:data:`~procedures.aliases.MIDDLE_NAMES`) when there are 3 or 4, no two
+        """Whether the text is only a person's name ("Phạm Văn Đồng", "bui thi lan"), with a
+        phone number or not ("do minh tuan, 0903112244"): 2 to 4 words, the first a surname
+        (:data:`procedures.aliases.SURNAMES`), the second a middle name
+        (:data:`~procedures.aliases.MIDDLE_NAMES`) when there are 3 or 4, no two
         neighbours a word pair of the catalogue's names (with their accents when both have
         them: "hộ khẩu", "ho chieu" stay searches) and no phrase of the dictionaries
         ("cccd"). Read as a search, a name's syllables find any name that scatters them ("xâm
         phạm … văn phòng")."""
-        words = tokens(text)
+        words = tokens(_PHONE.sub(" ", text))
         if not 2 <= len(words) <= 4 or not all(w.isalpha() for w in words):
             return False
         terms = [_term(w) for w in words]
