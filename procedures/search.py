@@ -1634,7 +1634,13 @@ class SearchIndex:
             if told is not None:
                 flat.append((told.folded, told.key, told.marked, True))
                 continue
-            repaired, word = self._repair(raw, accented_text)
+            # Typed without accents, the neighbours tell which slip a word is (`_slip`).
+            repaired, word = self._repair(raw, accented_text, *(
+                ("", "") if accented_text else (
+                    _term(raw_words[i - 1])[0] if i > 0 else "",
+                    _term(raw_words[i + 1])[0] if i + 1 < len(raw_words) else "",
+                )
+            ))
             for part in word:
                 folded, key, marked = _term(part)
                 flat.append((folded, key, marked, repaired))
@@ -2184,8 +2190,11 @@ class SearchIndex:
         known = folded in self._vocabulary.known
         return self._max_idf * (CITIZEN_WORD_SHARE if known else 1.0)
 
-    def _repair(self, word: str, accented_text: bool = False) -> tuple[bool, list[str]]:
-        """Words the catalogue does not know: IME leftovers, glued syllables, typos."""
+    def _repair(
+        self, word: str, accented_text: bool = False, before: str = "", after: str = ""
+    ) -> tuple[bool, list[str]]:
+        """Words the catalogue does not know: IME leftovers, glued syllables, typos;
+        `before`, `after`: its neighbours (folded), when they may tell which slip it is."""
         folded, key, marked = _term(word)
         if (
             folded in self._vocab_set
@@ -2203,7 +2212,9 @@ class SearchIndex:
                 return False, [_iy(fold(decoded))]
         syllable = _syllable(key)
         if word.isalpha():
-            slipped = self._slip(fold(word), marked and syllable, syllable or not marked)
+            slipped = self._slip(
+                fold(word), marked and syllable, syllable or not marked, before, after
+            )
             if slipped:
                 return True, [slipped]
         if word.isalpha() and len(folded) >= 4 and len(_VOWEL_RUN.findall(folded)) >= 2:
@@ -2228,7 +2239,10 @@ class SearchIndex:
                 return True, [fixed]
         return False, [word]
 
-    def _slip(self, folded: str, typed_syllable: bool, heard: bool = True) -> str | None:
+    def _slip(
+        self, folded: str, typed_syllable: bool, heard: bool = True, before: str = "",
+        after: str = "",
+    ) -> str | None:
         """The word of the names one common slip away from a word they do not know, tried in
         turn: two neighbouring letters swapped ("cuco", "nưgời"), a letter typed twice
         ("thuees"), a spelling written by ear (:func:`_spoken`: "cuot", "triếu"), a letter
@@ -2238,12 +2252,26 @@ class SearchIndex:
         letters pressed too ("khyai", "cuyoc"; the same guards, four letters or more). Of
         several, the one most names use; None when there is none. `folded` is the word folded
         as typed (its final "y" not yet read "i": "siny" is sinh); `heard`: False for a word
-        no syllable spells, which was mistyped, not written by ear ("nưc" is no "lục")."""
+        no syllable spells, which was mistyped, not written by ear ("nưc" is no "lục").
+
+        With its neighbours (`before`, `after`, folded), the word of any of these slips that
+        forms the most pairs of the names with them is meant, if one forms any: "khai sin cho
+        con" is khai sinh (a letter left out), not the "xin" a voice may say for "sin"."""
+        first: str | None = None
+        best, best_count = None, 0
         for found in _slips(folded, typed_syllable, heard):
             known = {_iy(word) for word in found} & self._vocab_set
-            if known:
-                return max(sorted(known), key=lambda word: len(self._postings[word]))
-        return None
+            if not known:
+                continue
+            if first is None:
+                first = max(sorted(known), key=lambda word: len(self._postings[word]))
+                if not (before or after):
+                    return first
+            for word in sorted(known):
+                count = self._bigrams.get((before, word), 0) + self._bigrams.get((word, after), 0)
+                if count > best_count:
+                    best, best_count = word, count
+        return best or first
 
     def _segment(self, folded: str) -> list[str] | None:
         """``"hochieu"`` → ``["ho", "chieu"]`` with the fewest known syllables (at least two)."""
@@ -2363,7 +2391,7 @@ _CHAT_PHRASE_WORDS = frozenset({"mô", "răng", "chi"})
 
 def _slips(folded: str, typed_syllable: bool, heard: bool = True) -> Iterator[set[str]]:
     """The spellings one slip away from a word (:meth:`SearchIndex._slip`), kind by kind, each
-    made only when the kinds before found nothing; those written by ear only when `heard`."""
+    made only when asked for; those written by ear only when `heard`."""
     n = len(folded)
     if n >= 4:
         yield {folded[:i] + folded[i + 1] + folded[i] + folded[i + 2 :] for i in range(n - 1)}

@@ -191,6 +191,23 @@ def test_one_slip_in_a_word_the_names_do_not_know(
 
 
 @pytest.mark.parametrize(
+    ("slipped", "meant"),
+    [
+        # Typed without accents, the slip whose word pairs with a neighbour: a letter left
+        # out ("sin": sinh), not the sound-alike a voice may say ("xin") …
+        ("khai sin cho con", "khai sinh cho con"),
+        # … a key beside the one meant ("nuan": nhận; "cin": con).
+        ("xin xac nuan ho ngheo", "xin xac nhan ho ngheo"),
+        ("nhan chau ruot ve lam cin nuoi", "nhan chau ruot ve lam con nuoi"),
+    ],
+)
+def test_the_neighbours_tell_which_slip_a_word_is(
+    index: SearchIndex, slipped: str, meant: str
+) -> None:
+    assert top(index, slipped) == top(index, meant) is not None
+
+
+@pytest.mark.parametrize(
     ("heard", "meant"),
     [
         # Spellings nobody writes, no neighbour telling: the one sound-alike the names write.
