@@ -282,6 +282,7 @@ EVERYDAY_NAMES: dict[str, list[str]] = {
     "bị mất": ["cấp lại"],
     "mất": ["cấp lại", "trình báo mất"],
     "làm lại": ["cấp lại"],
+    "xin lại": ["cấp lại"],  # "… bị cháy xin lại": not the first registration
     "lãnh": ["hưởng"],
     "rút": ["hưởng"],
     "nhận tiền": ["hưởng"],

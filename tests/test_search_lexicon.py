@@ -98,6 +98,14 @@ def test_everyday_words_of_every_field(procedures: list) -> None:
         assert [h.code for h in index.search(query, limit=1)] == [code], query
 
 
+def test_asking_for_a_paper_again_is_its_reissue(procedures: list) -> None:
+    # "xin lại" is "cấp lại" in every field: before, a sea-going ship's reissued certificate
+    # came first, the fishing boat's second.
+    index = SearchIndex.build(procedures)
+    found = index.search("giấy chứng nhận đăng ký tàu cá bị cháy xin lại", limit=1)
+    assert found[0].code == "1.003634"  # Cấp lại giấy chứng nhận đăng ký tàu cá …
+
+
 def test_an_activity_is_not_the_registration_of_it(procedures: list) -> None:
     # "bán hàng online" says what the household does, not that it asks to register: its tax
     # return comes first ("… đăng ký thành lập hộ kinh doanh" read from it did not leave it).
