@@ -1649,7 +1649,7 @@ class SearchIndex:
             self._repair_non_syllables(flat)
         long_message = story or len(raw_words) >= LONG_MESSAGE_WORDS
         slots = self._segmentation(flat, accented, long_message)
-        self._add_context_repairs(slots, accented)
+        self._add_context_repairs(slots, accented, phrases=not long_message)
         return slots
 
     def _segmentation(
@@ -1886,14 +1886,17 @@ class SearchIndex:
             return (first[1], second[1]) in self._key_bigrams
         return (first[0], second[0]) in self._bigrams
 
-    def _add_context_repairs(self, slots: list[_Slot], accented: bool) -> None:
+    def _add_context_repairs(
+        self, slots: list[_Slot], accented: bool, phrases: bool = False
+    ) -> None:
         """A known word that fits none of its neighbours may be a typo of one that does:
         "ho chiu" → "ho chieu"; in a text with accents also a real syllable typed for another
         ("gia hạng" → gia hạn, "căng cước" → căn cước, "khai tữ" → khai tử), judged on the
         pairs of accented words the catalogue's names use, and one that fits one neighbour
-        only when a near spelling fits both ("giải thẻ công ty"). The repair is only an extra
+        only when a near spelling fits both ("giải thẻ công ty"). With `phrases` (a short
+        message: a long one's story holds many pairs no phrase means), the pairs of the
+        citizens' phrases count too ("tách khu": tách khẩu). The repair is only an extra
         alternative of the slot."""
-        bigrams = self._key_bigrams if accented else self._bigrams
         for i, slot in enumerate(slots):
             if slot.optional or len(slot.alternatives) != 1 or len(slot.alternatives[0]) != 1:
                 continue
@@ -1914,7 +1917,9 @@ class SearchIndex:
                 word, before, after = term.key, _key_of(before_term), _key_of(after_term)
             else:
                 word, before, after = term.folded, _folded_of(before_term), _folded_of(after_term)
-            paired = ((before, word) in bigrams) + ((word, after) in bigrams)
+            paired = self._pair_known(before, word, accented, phrases) + self._pair_known(
+                word, after, accented, phrases
+            )
             if paired == 2 or paired and (not accented or not before or not after):
                 continue  # (one that fits one neighbour is repaired only to fit both)
             if not accented and word in self._rare_filler:
@@ -1924,15 +1929,25 @@ class SearchIndex:
                 slots[i] = replace(slot, optional=True)
                 continue
             repair = (self._accented_repair if accented else self._folded_repair)(
-                term, before, after
+                term, before, after, phrases
             )
             if repair is not None and paired:
                 # It fits one neighbour: the repair must fit both ("giải thẻ công ty": "thẻ
                 # công" is a pair of the names, "giải thể công ty" two).
-                fits = ((before, repair.key) in bigrams) + ((repair.key, after) in bigrams)
+                fits = self._pair_known(before, repair.key, accented, phrases) + (
+                    self._pair_known(repair.key, after, accented, phrases)
+                )
                 repair = repair if fits > paired else None
             if repair is not None:
                 slot.alternatives.append([repair])
+
+    def _pair_known(self, first: str, second: str, accented: bool, phrases: bool) -> bool:
+        """Whether two words (accent keys when `accented`, else folded) are a pair of the
+        catalogue's names, or with `phrases` of the citizens' phrases too."""
+        pair = (first, second)
+        if accented:
+            return pair in self._key_bigrams or phrases and pair in self._vocabulary.key_pairs
+        return pair in self._bigrams or phrases and pair in self._vocabulary.pairs
 
     def _told_repair(self, words: list[str], i: int, accented: bool) -> _Term | None:
         """The word meant by a slip its neighbours tell: a word typed with marks that no
@@ -2066,9 +2081,13 @@ class SearchIndex:
                 self._near[key] = near
         return near
 
-    def _folded_repair(self, term: _Term, before: str, after: str) -> _Term | None:
+    def _folded_repair(
+        self, term: _Term, before: str, after: str, phrases: bool = False
+    ) -> _Term | None:
         """The word within one edit of an unaccented word, or spelt alike by ear
-        (:func:`_spoken`), that pairs most with its neighbours."""
+        (:func:`_spoken`), that pairs most with its neighbours (in the names; with `phrases`
+        in the citizens' phrases too)."""
+        said = self._vocabulary.pairs if phrases else {}
         best, best_count = None, 0
         near = process.extract(
             term.folded, self._vocab, scorer=OSA.distance, score_cutoff=1, limit=12
@@ -2077,20 +2096,26 @@ class SearchIndex:
         for word in [*(str(found) for found, _distance, _ in near), *spoken]:
             if word == term.folded:
                 continue
-            count = self._bigrams.get((before, word), 0) + self._bigrams.get((word, after), 0)
+            count = 0
+            for pair in ((before, word), (word, after)):
+                count += self._bigrams.get(pair, 0) + said.get(pair, 0)
             if count > best_count:
                 best, best_count = word, count
         return None if best is None else _Term(best, best, False, repaired=True)
 
-    def _accented_repair(self, term: _Term, before: str, after: str) -> _Term | None:
+    def _accented_repair(
+        self, term: _Term, before: str, after: str, phrases: bool = False
+    ) -> _Term | None:
         """The accented word within one edit (a letter, a vowel mark or the tone) of an
         accented word, or spelt alike by ear (:func:`_spoken`: "hộ triếu"), that forms a pair
-        the catalogue's names use with a neighbour."""
+        the catalogue's names use (with `phrases`, or a citizens' phrase) with a neighbour."""
         known = term.key in self._key_set
         best, best_count = None, 0
         spoken = [key for key in _spoken(term.key) if key in self._key_set]
         for key in [*self._near_keys(term.key), *spoken]:
-            count = ((before, key) in self._key_bigrams) + ((key, after) in self._key_bigrams)
+            count = self._pair_known(before, key, True, phrases) + self._pair_known(
+                key, after, True, phrases
+            )
             # A word the names use is taken as typed unless the other fits both its
             # neighbours, or differs from it in its marks only ("giải thẻ" → giải thể), or
             # has a letter more and fits one (a letter left out is the commonest slip: "nhập
@@ -3046,6 +3071,15 @@ class _Vocabulary:
         self.written_keys = frozenset(
             _term(w)[1] for phrase in [*abbreviations, *names] for w in tokens(phrase)
         )
+        # Their neighbouring words, folded (with how many phrases hold each pair) and as accent
+        # keys ("tách khẩu", "giấy bìa"): pairs a slip may be repaired to, as the names' are.
+        self.pairs: dict[tuple[str, str], int] = {}
+        key_pairs: set[tuple[str, str]] = set()
+        for phrase in [*abbreviations, *names]:
+            for first, second in pairwise([_term(w) for w in tokens(phrase)]):
+                self.pairs[first[0], second[0]] = self.pairs.get((first[0], second[0]), 0) + 1
+                key_pairs.add((first[1], second[1]))
+        self.key_pairs = frozenset(key_pairs)
         # Folded as query words are (`_iy`: "cty" is read "cti").
         self.known = {_iy(fold(k)) for k in abbreviations} | {
             " ".join(_iy(fold(w)) for w in tokens(k)) for k in names

@@ -169,6 +169,23 @@ def test_a_letter_left_out_its_neighbours_tell(
     assert top(index, slipped) == top(index, meant) is not None
 
 
+@pytest.mark.parametrize(
+    ("slipped", "meant"),
+    [
+        # A slip beside its partner in a citizen's phrase no name says: "tách khẩu", "cắt
+        # khẩu", "giấy độc thân" (short messages).
+        ("tách khu", "tách khẩu"),
+        ("cắt khu người nhà đã mất", "cắt khẩu người nhà đã mất"),
+        ("giấy đột thân", "giấy độc thân"),
+        ("lam giay doc tha de vay ngan hang", "lam giay doc than de vay ngan hang"),
+    ],
+)
+def test_a_slip_in_a_citizens_phrase_its_partner_tells(
+    index: SearchIndex, slipped: str, meant: str
+) -> None:
+    assert top(index, slipped) == top(index, meant) is not None
+
+
 def test_unknown_shorthand_gets_no_vowels(index: SearchIndex) -> None:
     # "tht" (tổ hợp tác) is no "thi" or "thất": only vowels put in would make it a word.
     assert "to hop tac" in index.content_words("lap tht 5 ho nuoi ong")
