@@ -1988,7 +1988,9 @@ class SearchIndex:
         nobody writes so (not the names, the phrasings, the dictionaries) stands for its
         sound-alike (:func:`_spoken`) that pairs with a neighbour ("hộ triếu": chiếu), else for
         the one with the tone it is most often confused with, when the names write that ("đỗi
-        bằng lái": đổi), else for its one sound-alike the names write ("báng đất": bán). A
+        bằng lái": đổi), else for the word within one edit that pairs with a neighbour ("chưng
+        thực": chứng, not the "trưng" a voice may say), else for its one sound-alike the names
+        write ("báng đất": bán). A
         word no syllable spells that nothing near pairs with takes the tone its final stop
         needs ("cươc": cước), else is read without its marks when the names have its letters,
         else as the nearest word of theirs."""
@@ -2016,6 +2018,11 @@ class SearchIndex:
                     flat[i] = (folded, other, True, True)
                     continue
             if unwritten and syllable:
+                # A mark left out or mistyped, which a neighbour tells ("chưng thực").
+                near = self._accented_repair(_Term(folded, key, marked), before, after)
+                if near is not None:
+                    flat[i] = (near.folded, near.key, True, True)
+                    continue
                 # Written by ear, no neighbour telling ("báng đất", "chặc cây"): the one
                 # sound-alike the names write.
                 written = [other for other in _spoken(key) if other in self._key_set]

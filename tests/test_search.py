@@ -240,6 +240,22 @@ def test_a_word_written_by_ear_is_the_one_the_names_write(
     assert top(index, heard) == top(index, meant) is not None
 
 
+@pytest.mark.parametrize(
+    ("slipped", "meant"),
+    [
+        # A mark left out of a syllable nobody writes so, which a neighbour tells: "chưng" is
+        # chứng beside "thực", "minh", "tử" (not the one sound-alike the names write).
+        ("chưng thực bản sao", "chứng thực bản sao"),
+        ("làm chưng minh thư", "làm chứng minh thư"),
+        ("làm giấy chưng tử", "làm giấy chứng tử"),
+    ],
+)
+def test_a_mark_left_out_its_neighbour_tells(
+    index: SearchIndex, slipped: str, meant: str
+) -> None:
+    assert top(index, slipped) == top(index, meant) is not None
+
+
 def test_a_tone_nobody_writes_is_the_one_it_is_confused_with(index: SearchIndex) -> None:
     # hỏi ↔ ngã, sắc ↔ nặng: "đỗi" and "mợi" are written nowhere, "đổi" and "mới" are.
     assert top(index, "muốn đỗi bằng lái xe thì làm thế nào") == "3.000347"
