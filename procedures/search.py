@@ -1634,13 +1634,11 @@ class SearchIndex:
             if told is not None:
                 flat.append((told.folded, told.key, told.marked, True))
                 continue
-            # Typed without accents, the neighbours tell which slip a word is (`_slip`).
-            repaired, word = self._repair(raw, accented_text, *(
-                ("", "") if accented_text else (
-                    _term(raw_words[i - 1])[0] if i > 0 else "",
-                    _term(raw_words[i + 1])[0] if i + 1 < len(raw_words) else "",
-                )
-            ))
+            before = after = ""
+            if not accented_text:  # the neighbours tell which slip a word is (`_slip`)
+                before = _term(raw_words[i - 1])[0] if i > 0 else ""
+                after = _term(raw_words[i + 1])[0] if i + 1 < len(raw_words) else ""
+            repaired, word = self._repair(raw, accented_text, before, after)
             for part in word:
                 folded, key, marked = _term(part)
                 flat.append((folded, key, marked, repaired))
