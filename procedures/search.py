@@ -1881,8 +1881,8 @@ class SearchIndex:
         """Whether two words form a pair the catalogue's names use (with their accents when the
         text has them)."""
         if accented:
-            return (first[1], second[1]) in self._key_bigrams
-        return (first[0], second[0]) in self._bigrams
+            return self._pair_known(first[1], second[1], True, phrases=False)
+        return self._pair_known(first[0], second[0], False, phrases=False)
 
     def _add_context_repairs(
         self, slots: list[_Slot], accented: bool, phrases: bool = False
@@ -2026,7 +2026,7 @@ class SearchIndex:
                 written = [other for other in _spoken(key) if other in self._key_set]
                 if len(written) == 1:
                     flat[i] = (_iy(_marks_off(written[0])), written[0], True, True)
-                    continue
+                continue  # else read as typed: its near words were tried above
             if (
                 not marked
                 or repaired
