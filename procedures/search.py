@@ -774,7 +774,7 @@ class SearchIndex:
             doc = self._by_code[code]
             if allowed is None or doc in allowed:
                 return [self._hit(doc, 1.0)]
-        if _only_an_address(query) or self._only_a_name(query):
+        if _only_an_address(query) or self._only_a_name(query) or self._only_contact(query):
             return []
         # A shopping or everyday-life phrase ("giá vàng hôm nay", "uy tín") makes a message
         # off topic. One the catalogue's names use too ("xổ số", "trả góp") does, unless the
@@ -978,6 +978,15 @@ class SearchIndex:
                 if phrase in vocabulary.abbreviations or size > 1 and phrase in vocabulary.names:
                     return False
         return True
+
+    def _only_contact(self, text: str) -> bool:
+        """Whether the text is a phone number and words that say so ("sđt em 0356112233", "số
+        điện thoại của tôi là 0903 112 244, gọi lại giúp em"): its words would find the
+        procedures that change a registered phone number."""
+        if not _PHONE.search(text):
+            return False
+        rest = _CONTACT.sub(" ", _folded_text(_PHONE.sub(" ", text)))
+        return self._content_word_count(rest) == 0
 
     def _generic(self, slots: list[_Slot], readings: bool = False) -> bool:
         """Whether a sentence of a long message (its `slots`) says only words of many
@@ -1733,7 +1742,8 @@ class SearchIndex:
         marked = has_diacritics(query)
 
         def written(match: re.Match[str]) -> str:
-            word = match.group(0)
+            typed = match.group(0)
+            word = typed.lower()  # "VN", "K"
             folded, _key, word_marked = _term(word)
             expansion = _CHAT_TYPED.get(word)
             if expansion is None and not word_marked and (
@@ -1745,11 +1755,11 @@ class SearchIndex:
             if expansion is not None:
                 return expansion if marked else fold(expansion)
             if folded in self._vocab_set or not word.isalpha():
-                return word
-            for spelling in _teen_spellings(word):
+                return typed
+            for spelling in _teen_spellings(typed):
                 if _term(spelling)[0] in self._vocab_set:
                     return spelling
-            return word
+            return typed
 
         return _WORD.sub(written, query)
 
@@ -2664,6 +2674,8 @@ _ADDRESS_NAME_WORDS = 4
 
 _PHONE = re.compile(r"(?<!\w)(?:\+?84|0)(?:[ .-]?\d){8,10}(?!\w)")
 """A Vietnamese phone number ("0903112244", "0903 112 244", "+84 903 112 244")."""
+_CONTACT = re.compile(r"\b(?:so )?(?:dien thoai|sdt|dt|zalo)\b|\b(?:goi|nhan tin)(?: lai)?\b")
+"""Words that introduce a phone number (folded): "số điện thoại", "sđt", "zalo", "gọi lại"."""
 
 
 def _only_an_address(text: str) -> bool:

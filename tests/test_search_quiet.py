@@ -118,6 +118,12 @@ OUT_OF_SCOPE = [
     "Phạm Thị Hoa, 0912345678",
     "do minh tuan, 0903112244",
     "Trần Văn Nam 0903 112 244",
+    # a phone number said as one (before, "số điện thoại" found a vehicle's registration)
+    "sdt e 0356112233",
+    "số điện thoại của em là 0356112233",
+    "zalo 0903 112 244 gọi lại giúp em",
+    # a shop's opening hours, also asked with "nào"
+    "quan com tam nao mo cua khuya vay mn",
 ]
 
 

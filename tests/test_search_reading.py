@@ -223,6 +223,16 @@ def test_chat_shorthand_reads_as_the_words_it_stands_for(index: SearchIndex) -> 
         ("e mún lm cccd cho con", "em muốn làm cccd cho con"),
         ("vk ck e mun nhap ho khau cho con", "vợ chồng em muốn nhập hộ khẩu cho con"),
         ("lm lai bang lai xe o dau dc k", "làm lại bằng lái xe ở đâu được không"),
+        # "bm" (bố mẹ), "gt" (giấy tờ), "VN" in capitals: before, each an unknown word
+        # the message had to explain, the first found nothing
+        (
+            "e lấy vk r, mún tách hộ ra khỏi hộ của bm thì cần gt gì ak",
+            "em lấy vợ rồi, muốn tách hộ ra khỏi hộ của bố mẹ thì cần giấy tờ gì ạ",
+        ),
+        (
+            "ndt nn mua 30% vốn cty tnhh VN có phải xin ko",
+            "nhà đầu tư nước ngoài mua 30% vốn công ty tnhh việt nam có phải xin không",
+        ),
     ]:
         assert codes(index, short) and codes(index, short)[0] == codes(index, full)[0], short
     # The rules that read grammar words read them too: "ko fai" says which is not meant…
