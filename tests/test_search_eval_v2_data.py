@@ -17,7 +17,7 @@ import pytest
 from procedures.catalogue import load_bundled
 
 EVAL_V2 = Path(__file__).parent / "data" / "search_eval_v2.tsv"
-LATER_DEV_SETS = [Path(__file__).parent / "data" / f"search_eval_v{n}.tsv" for n in range(3, 15)]
+LATER_DEV_SETS = [Path(__file__).parent / "data" / f"search_eval_v{n}.tsv" for n in range(3, 16)]
 KINDS = {"long", "abbr", "question", "typo", "noacc", "coll", "acc", "sibling", "oos"}
 SPLITS = {"dev", "heldout"}
 MINIMUMS = {"long": 60, "abbr": 60, "question": 60, "typo": 60, "oos": 40}
