@@ -118,6 +118,7 @@ ABBREVIATIONS: dict[str, list[str]] = {
 # catalogue text uses them); most stand for filler, so they cost nothing where nothing matches.
 CHAT: dict[str, list[str]] = {
     "e": ["em"],
+    "a": ["anh"],
     "c": ["chị"],
     "chj": ["chị"],
     "cj": ["chị"],
