@@ -179,8 +179,9 @@ hồi", "chấm dứt", "dừng", "điều chỉnh", "bổ sung", "gia hạn"), 
 VARIANT_FACTOR = 0.95
 """A surface holding a variant word the query does not have scores this share."""
 ASKED_VARIANT_FACTOR = 0.9
-"""A procedure lacking a variant the query asks for (:data:`VARIANT_PHRASES`) scores this share,
-popularity included: "cấp lại giấy phép xây dựng" is not the popular first permit."""
+"""A procedure lacking every variant the query asks for (:data:`VARIANT_PHRASES`) scores this
+share, popularity included: "cấp lại giấy phép xây dựng" is not the popular first permit; one
+that says one of them is not lowered ("đổi tên công ty, xin cấp lại …": the reissue)."""
 AUDIENCE_FACTOR = 0.9
 """A procedure for one group of people only, whose name does not say so (the people's police's
 own health-insurance cards: `procedures.aliases.AUDIENCES`), scores this share when the message
@@ -1061,7 +1062,7 @@ class SearchIndex:
         # (below), known before scoring.
         factors = np.ones(len(candidates))
         if asked:
-            factors[[n for n, d in enumerate(candidates) if not asked <= doc_variants[d]]] = (
+            factors[[n for n, d in enumerate(candidates) if asked.isdisjoint(doc_variants[d])]] = (
                 ASKED_VARIANT_FACTOR
             )
         if not foreign_said:
@@ -1151,7 +1152,7 @@ class SearchIndex:
                     relevance += DOC_WORDS_BONUS * min(1.0, shares)
                 best = max(best, relevance)
             score = (best + prior) / _SCALE if best > 0 else 0.0
-            if asked and not asked <= doc_variants[doc]:
+            if asked and asked.isdisjoint(doc_variants[doc]):
                 score *= ASKED_VARIANT_FACTOR
             if doc in foreign and not foreign_said:
                 score *= FOREIGN_FACTOR

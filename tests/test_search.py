@@ -525,3 +525,17 @@ def test_stopping_a_procedure_is_a_variant_the_citizen_must_ask_for(index: Searc
     # Asked for, the stop is found.
     assert top(index, "dừng thủ tục đăng ký doanh nghiệp đã nộp") == "1.010010"
 
+
+
+def test_one_variant_asked_among_others_is_enough(index: SearchIndex) -> None:
+    # "đổi tên công ty, xin cấp lại …" asks for "đổi" and "lại": the reissue, which says one of
+    # them, is not lowered like the plain first issue that says neither (before, both were: the
+    # first issue came first).
+    query = "nhà máy đổi tên công ty, xin cấp lại giấy đủ điều kiện sản xuất thuốc bảo vệ thực vật"
+    assert top(index, query) == "1.002560"  # Cấp lại Giấy chứng nhận đủ điều kiện sản xuất …
+    query = (
+        "Em đứng tên hộ kinh doanh tiệm sửa xe máy, giờ chủ nhà lấy lại mặt bằng nên em chuyển "
+        "tiệm sang thôn bên cạnh, vẫn trong xã. Giấy phép có phải làm lại từ đầu không hay chỉ "
+        "báo đổi địa chỉ?"
+    )
+    assert top(index, query) == "2.000720"  # Đăng ký thay đổi nội dung đăng ký hộ kinh doanh
