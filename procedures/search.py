@@ -182,6 +182,14 @@ ASKED_VARIANT_FACTOR = 0.9
 """A procedure lacking every variant the query asks for (:data:`VARIANT_PHRASES`) scores this
 share, popularity included: "cấp lại giấy phép xây dựng" is not the popular first permit; one
 that says one of them is not lowered ("đổi tên công ty, xin cấp lại …": the reissue)."""
+CONTRASTS = ((("xuat", "khau"), ("nhap", "khau")), (("xuat", "canh"), ("nhap", "canh")))
+"""Phrases (folded) that tell siblings apart as contraries: export and import, leaving and
+entering the country."""
+CONTRARY_FACTOR = 0.9
+"""A procedure whose official name says the contrary of what the message says (and not what it
+says too: "xuất khẩu, nhập khẩu") scores this share ("xin phép xuất khẩu hạt giống lúa lai …" is
+not the import permit)."""
+_CONTRAST_PHRASES = frozenset(phrase for pair in CONTRASTS for phrase in pair)
 AUDIENCE_FACTOR = 0.9
 """A procedure for one group of people only, whose name does not say so (the people's police's
 own health-insurance cards: `procedures.aliases.AUDIENCES`), scores this share when the message
@@ -491,6 +499,8 @@ class SearchIndex:
         self._name_length: list[float] = []
         self._foreign: set[int] = set()  # procedures whose official name says "nước ngoài"
         self._foreign_docs = np.zeros(0, np.bool_)  # the same, per doc
+        # Each phrase of `CONTRASTS` → the procedures whose official name says it.
+        self._contrast_docs: dict[tuple[str, str], frozenset[int]] = {}
         # Procedures whose official name says what they are not: those phrases (`_ranked`).
         self._name_negations: dict[int, tuple[tuple[str, ...], ...]] = {}
         self._postings: dict[str, np.ndarray] = {}  # word → the docs holding it, ascending
@@ -554,6 +564,7 @@ class SearchIndex:
         index = cls()
         index._vocabulary = _vocabulary(tuple(lexicon))
         doc_terms: list[set[str]] = []
+        contrasts: dict[tuple[str, str], set[int]] = {}
         aliases: set[int] = set()  # the surfaces that are aliases (the citizens' words)
         for procedure in procedures:
             doc = len(index.procedures)
@@ -592,6 +603,9 @@ class SearchIndex:
             doc_terms.append(terms)
             if ids and ("nuoc", "ngoai") in pairwise(index._surfaces[ids[0]].folded):
                 index._foreign.add(doc)  # its official name says "nước ngoài"
+            for phrase in _CONTRAST_PHRASES:
+                if ids and phrase in pairwise(index._surfaces[ids[0]].folded):
+                    contrasts.setdefault(phrase, set()).add(doc)
             if ids and (negations := _name_negations(index._surfaces[ids[0]].folded)):
                 index._name_negations[doc] = negations
             citizen = any(
@@ -611,6 +625,7 @@ class SearchIndex:
         index._postings = {t: np.array(docs, dtype=np.int32) for t, docs in postings.items()}
         index._prior_array = np.array(index._priors, dtype=np.float64)
         index._foreign_docs = np.isin(np.arange(len(index.procedures)), list(index._foreign))
+        index._contrast_docs = {phrase: frozenset(docs) for phrase, docs in contrasts.items()}
         index._field_numbers = {name: number for number, name in enumerate(index._field_words)}
         index._field_of = np.array([index._field_numbers[f] for f in index._fields], np.int64)
         index._texts = TextIndex.build([_text_words(p) for p in index.procedures])
@@ -845,6 +860,19 @@ class SearchIndex:
         lengths = [self._name_length[doc] for doc in docs]
         return [(text / most, length) for text, length in zip(said, lengths, strict=True)]
 
+    def _contrary(self, folded: str) -> frozenset[int]:
+        """The procedures whose official name says the contrary (:data:`CONTRASTS`) of what a
+        (folded) message says: an import's when it says "xuất khẩu" and not "nhập khẩu"."""
+        words = folded.split()
+        said = {pair for pair in pairwise(words) if pair in _CONTRAST_PHRASES}
+        out: frozenset[int] = frozenset()
+        for first, second in CONTRASTS:
+            for this, other in ((first, second), (second, first)):
+                if this in said and other not in said:
+                    docs = self._contrast_docs
+                    out |= docs.get(other, frozenset()) - docs.get(this, frozenset())
+        return out
+
     def _unmeant(self, folded: str) -> frozenset[int]:
         """The procedures for a group of people a (folded) message names none of the words of
         (`AUDIENCE_FACTOR`)."""
@@ -1069,6 +1097,9 @@ class SearchIndex:
             factors *= np.where(self._foreign_docs[docs], FOREIGN_FACTOR, 1.0)
         if unmeant:
             factors *= [AUDIENCE_FACTOR if d in unmeant else 1.0 for d in candidates]
+        contrary = self._contrary(folded)
+        if contrary:
+            factors *= [CONTRARY_FACTOR if d in contrary else 1.0 for d in candidates]
         # Candidates in the order of a bound on their score (`_bounds`); once the bound falls
         # under the score a result must beat, no later candidate can be among the results.
         (
@@ -1158,6 +1189,8 @@ class SearchIndex:
                 score *= FOREIGN_FACTOR
             if doc in unmeant:
                 score *= AUDIENCE_FACTOR
+            if doc in contrary:
+                score *= CONTRARY_FACTOR
             if negated and self._says(doc, negated):
                 score *= NEGATED_FACTOR
             elif doc in name_negations and any(

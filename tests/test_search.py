@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from procedures.catalogue import Procedure, load_bundled
-from procedures.normalize import tokens
+from procedures.normalize import fold, tokens
 from procedures.search import (
     CONFIDENT_SCORE,
     DOC_WORDS_BONUS,
@@ -539,3 +539,13 @@ def test_one_variant_asked_among_others_is_enough(index: SearchIndex) -> None:
         "báo đổi địa chỉ?"
     )
     assert top(index, query) == "2.000720"  # Đăng ký thay đổi nội dung đăng ký hộ kinh doanh
+
+
+def test_export_is_not_import(index: SearchIndex) -> None:
+    # The import permit's name matched more of the message's words (before, it came first).
+    query = (
+        "xin phép xuất khẩu hạt giống lúa lai chưa được công nhận lưu hành để gửi khảo nghiệm ở "
+        "nước ngoài"
+    )
+    for text in (query, fold(query)):
+        assert top(index, text) == "1.007994"  # Cấp phép xuất khẩu giống cây trồng …
