@@ -3,7 +3,7 @@
 Checks the data only, never the engine: every code exists in the bundled catalogue, kinds and
 splits are valid, the minimum counts of the issue hold, every field of the catalogue is covered
 (at least 10 queries for each of the 20 largest fields), the held-out split is by field, and no
-query appears twice. The later dev sets (v3 to v14) keep off the held-out fields.
+query appears twice. The later dev sets (v3 to v15) keep off the held-out fields.
 """
 
 from __future__ import annotations
