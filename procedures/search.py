@@ -866,10 +866,10 @@ class SearchIndex:
         words = folded.split()
         said = {pair for pair in pairwise(words) if pair in _CONTRAST_PHRASES}
         out: frozenset[int] = frozenset()
+        docs = self._contrast_docs
         for first, second in CONTRASTS:
             for this, other in ((first, second), (second, first)):
                 if this in said and other not in said:
-                    docs = self._contrast_docs
                     out |= docs.get(other, frozenset()) - docs.get(this, frozenset())
         return out
 
