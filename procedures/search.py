@@ -601,11 +601,11 @@ class SearchIndex:
                 frozenset().union(*(index._surfaces[i].variants for i in ids))
             )
             doc_terms.append(terms)
-            if ids and ("nuoc", "ngoai") in pairwise(index._surfaces[ids[0]].folded):
+            name_pairs = set(pairwise(index._surfaces[ids[0]].folded)) if ids else set()
+            if ("nuoc", "ngoai") in name_pairs:
                 index._foreign.add(doc)  # its official name says "nước ngoài"
-            for phrase in _CONTRAST_PHRASES:
-                if ids and phrase in pairwise(index._surfaces[ids[0]].folded):
-                    contrasts.setdefault(phrase, set()).add(doc)
+            for phrase in _CONTRAST_PHRASES & name_pairs:
+                contrasts.setdefault(phrase, set()).add(doc)
             if ids and (negations := _name_negations(index._surfaces[ids[0]].folded)):
                 index._name_negations[doc] = negations
             citizen = any(
