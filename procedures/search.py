@@ -998,6 +998,12 @@ class SearchIndex:
                     return False
             elif (first[0], second[0]) in self._bigrams:
                 return False
+        # Two words typed without accents may be a pair with a letter left out ("ho chiu": hộ
+        # chiếu, "ly hun": ly hôn), as `_add_context_repairs` reads them.
+        if len(terms) == 2 and not terms[1][2]:
+            repair = self._folded_repair(_Term(*terms[1]), terms[0][0], "", phrases=True)
+            if repair is not None and len(repair.folded) > len(terms[1][0]):
+                return False
         folded = [t[0] for t in terms]
         vocabulary = self._vocabulary
         # One word of an everyday name may be a given name ("quặng" typed "quang").
@@ -1980,7 +1986,15 @@ class SearchIndex:
                     self._pair_known(repair.key, after, accented, phrases)
                 )
                 repair = repair if fits > paired else None
-            if repair is not None:
+            if repair is not None and phrases and not accented and len(repair.folded) > len(
+                term.folded
+            ):
+                # A letter left out is the commonest slip: the word it puts back, pairing with
+                # a neighbour, is read first in a short message typed without accents ("lam ho
+                # chiu": hộ chiếu, "can cuc": căn cước), and its pair witnesses the procedure
+                # (`_score`) as one typed would.
+                slot.alternatives.insert(0, [repair])
+            elif repair is not None:
                 slot.alternatives.append([repair])
 
     def _pair_known(self, first: str, second: str, accented: bool, phrases: bool) -> bool:
@@ -2057,7 +2071,16 @@ class SearchIndex:
                 # confuses it with ("đỗi" đổi, "mợi" mới, "thũ" thủ), when the names write it.
                 other = key[:-1] + tone
                 if other in self._key_set:
-                    flat[i] = (folded, other, True, True)
+                    # …unless only a word within one edit pairs with a neighbour ("hộ chíu":
+                    # chiếu, not chịu).
+                    near = None
+                    if syllable and not (
+                        (before, other) in self._key_bigrams or (other, after) in self._key_bigrams
+                    ):
+                        near = self._accented_repair(_Term(folded, key, marked), before, after)
+                    flat[i] = (folded, other, True, True) if near is None else (
+                        near.folded, near.key, True, True
+                    )
                     continue
             if unwritten and syllable:
                 # A mark left out or mistyped, which a neighbour tells ("chưng thực").

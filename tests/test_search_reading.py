@@ -278,6 +278,23 @@ def test_a_letter_typed_as_its_keyboard_neighbour(index: SearchIndex) -> None:
     assert codes(index, "tam ngung hkd 3 thany")[:1] == codes(index, "tam ngung hkd 3 thang")[:1]
 
 
+def test_a_letter_left_out_is_put_back_first(index: SearchIndex) -> None:
+    # Typed without accents, the word with the letter back pairs with a neighbour: it is read
+    # first, and that pair witnesses the name. Before, each found nothing (the repair's pair
+    # witnessed nothing: "lam ho chiu"; "ho chiu" was taken for a name, Hồ Chíu).
+    for slipped, meant in (
+        ("lam ho chiu", "lam ho chieu"),
+        ("ho chiu", "ho chieu"),
+        ("lam can cuc cho be 5 tuoi", "lam can cuoc cho be 5 tuoi"),
+    ):
+        assert codes(index, slipped)[:1] == codes(index, meant)[:1] != []
+    # With accents: the word one mark away that pairs, before the tone most often confused
+    # ("hộ chíu" is not chịu). Before, a road-traffic procedure came first.
+    assert codes(index, "làm hộ chíu")[:1] == codes(index, "làm hộ chiếu")[:1]
+    # A word another letter makes a pair of is still no repair of a name's own word.
+    assert index.search("bui thi lan") == index.search("cung bo cap hop voi cung nao") == []
+
+
 def test_a_key_beside_the_one_meant_pressed_too(index: SearchIndex) -> None:
     # "khyai": y sits beside h; before, both messages found nothing.
     assert codes(index, "khyai sinh cho con")[:1] == codes(index, "khai sinh cho con")[:1]
