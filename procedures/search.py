@@ -998,12 +998,6 @@ class SearchIndex:
                     return False
             elif (first[0], second[0]) in self._bigrams:
                 return False
-        # Two words typed without accents may be a pair with a letter left out ("ho chiu": hộ
-        # chiếu, "ly hun": ly hôn), as `_add_context_repairs` reads them.
-        if len(terms) == 2 and not terms[1][2]:
-            repair = self._folded_repair(_Term(*terms[1]), terms[0][0], "", phrases=True)
-            if repair is not None and len(repair.folded) > len(terms[1][0]):
-                return False
         folded = [t[0] for t in terms]
         vocabulary = self._vocabulary
         # One word of an everyday name may be a given name ("quặng" typed "quang").
@@ -2157,22 +2151,30 @@ class SearchIndex:
         self, term: _Term, before: str, after: str, phrases: bool = False
     ) -> _Term | None:
         """The word within one edit of an unaccented word, or spelt alike by ear
-        (:func:`_spoken`), that pairs most with its neighbours (in the names; with `phrases`
-        in the citizens' phrases too)."""
+        (:func:`_spoken`), that pairs most with its neighbours (in the names). With `phrases`
+        (a short message) the citizens' phrases' pairs count too, and every word within one
+        edit is weighed: first the one that pairs with more neighbours, then one with a letter
+        more (a letter left out is the commonest slip: "can coc" → cước, not các), then the
+        one that pairs more often. A long message holds many words that pair by chance: there
+        only the first dozen near words are weighed, by how often they pair."""
         said = self._vocabulary.pairs if phrases else {}
-        best, best_count = None, 0
+        best, best_rank = None, (0, False, 0)
         near = process.extract(
-            term.folded, self._vocab, scorer=OSA.distance, score_cutoff=1, limit=12
+            term.folded, self._vocab, scorer=OSA.distance, score_cutoff=1,
+            limit=None if phrases else 12,
         )
         spoken = [word for word in _spoken(term.folded) if word in self._vocab_set]
         for word in [*(str(found) for found, _distance, _ in near), *spoken]:
             if word == term.folded:
                 continue
-            count = 0
+            fits = count = 0
             for pair in ((before, word), (word, after)):
-                count += self._bigrams.get(pair, 0) + said.get(pair, 0)
-            if count > best_count:
-                best, best_count = word, count
+                often = self._bigrams.get(pair, 0) + said.get(pair, 0)
+                fits += often > 0
+                count += often
+            rank = (fits, len(word) > len(term.folded), count) if phrases else (0, False, count)
+            if count and rank > best_rank:
+                best, best_rank = word, rank
         return None if best is None else _Term(best, best, False, repaired=True)
 
     def _accented_repair(
