@@ -1686,9 +1686,9 @@ class SearchIndex:
                 folded, key, marked = _term(part)
                 flat.append((folded, key, marked, repaired))
         accented = any(t[2] for t in flat)
-        if accented:
-            self._repair_non_syllables(flat)
         long_message = story or len(raw_words) >= LONG_MESSAGE_WORDS
+        if accented:
+            self._repair_non_syllables(flat, phrases=not long_message)
         slots = self._segmentation(flat, accented, long_message)
         self._add_context_repairs(slots, accented, phrases=not long_message)
         return slots
@@ -2028,7 +2028,9 @@ class SearchIndex:
             return None  # the vowels left out, not another letter ("tht" is no "thi")
         return told
 
-    def _repair_non_syllables(self, flat: list[tuple[str, str, bool, bool]]) -> None:
+    def _repair_non_syllables(
+        self, flat: list[tuple[str, str, bool, bool]], phrases: bool = False
+    ) -> None:
         """In a text with accents, a word typed with marks that is no Vietnamese syllable at all
         ("cuhyển", "bằgn", "hàgn") stands for the accented word within one edit that pairs
         with a neighbour ("lập vi bằng"), else for the nearest word of the names (any
@@ -2071,14 +2073,18 @@ class SearchIndex:
                     if syllable and not (
                         (before, other) in self._key_bigrams or (other, after) in self._key_bigrams
                     ):
-                        near = self._accented_repair(_Term(folded, key, marked), before, after)
+                        near = self._accented_repair(
+                            _Term(folded, key, marked), before, after, phrases
+                        )
                     flat[i] = (folded, other, True, True) if near is None else (
                         near.folded, near.key, True, True
                     )
                     continue
             if unwritten and syllable:
                 # A mark left out or mistyped, which a neighbour tells ("chưng thực").
-                near = self._accented_repair(_Term(folded, key, marked), before, after)
+                near = self._accented_repair(
+                    _Term(folded, key, marked), before, after, phrases
+                )
                 if near is not None:
                     flat[i] = (near.folded, near.key, True, True)
                     continue
@@ -2103,7 +2109,9 @@ class SearchIndex:
                 folded in self._vocab_set or folded in _FILLER_FOLDED or folded in _CONTEXT_WORDS
             ):
                 continue
-            fixed = self._accented_repair(_Term(folded, key, marked), before, after)
+            fixed = self._accented_repair(
+                _Term(folded, key, marked), before, after, phrases
+            )
             if fixed is not None:
                 flat[i] = (fixed.folded, fixed.key, True, True)
             elif not syllable and (toned := [

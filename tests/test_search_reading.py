@@ -291,6 +291,13 @@ def test_a_letter_left_out_is_put_back_first(index: SearchIndex) -> None:
     # With accents: the word one mark away that pairs, before the tone most often confused
     # ("hộ chíu" is not chịu). Before, a road-traffic procedure came first.
     assert codes(index, "làm hộ chíu")[:1] == codes(index, "làm hộ chiếu")[:1]
+    # A word no syllable spells, typed with marks in a short message: the word one letter away
+    # that pairs in a citizens' phrase ("tách khẩu", "cắt khẩu" are no pairs of the names).
+    # Before, the first found nothing, the second nothing either.
+    assert codes(index, "tách khẩ")[:1] == codes(index, "tách khẩu")[:1] != []
+    assert codes(index, "cắt khẩ người nhà đã mất")[:1] == codes(
+        index, "cắt khẩu người nhà đã mất"
+    )[:1]
     # A word another letter makes a pair of is still no repair of a name's own word.
     assert index.search("bui thi lan") == index.search("cung bo cap hop voi cung nao") == []
 
