@@ -986,6 +986,11 @@ class SearchIndex:
         if not 2 <= len(words) <= 4 or not all(w.isalpha() for w in words):
             return False
         terms = [_term(w) for w in words]
+        if not all(
+            _syllable(key) if marked else _SYLLABLE.fullmatch(folded)
+            for folded, key, marked in terms
+        ):
+            return False  # each word of a name is a syllable ("ho cihu" is hộ chiếu mistyped)
         if not _spelled(terms[0], _SURNAMES):
             return False
         if len(terms) > 2 and not _spelled(terms[1], _MIDDLE_NAMES):

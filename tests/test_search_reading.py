@@ -302,6 +302,14 @@ def test_a_letter_left_out_is_put_back_first(index: SearchIndex) -> None:
     assert index.search("bui thi lan") == index.search("cung bo cap hop voi cung nao") == []
 
 
+def test_a_word_no_syllable_spells_is_no_given_name(index: SearchIndex) -> None:
+    # "Hồ" is a surname; "cihu", "ctiu" spell no syllable, so no name: hộ chiếu mistyped.
+    # Before, each was read as a person's name and found nothing.
+    for slipped in ("ho cihu", "ho ctiu", "ho cvhiu"):
+        assert codes(index, slipped)[:1] == codes(index, "ho chieu")[:1] != []
+    assert index.search("bui thi lan") == index.search("nguyễn thị hòa") == []
+
+
 def test_a_key_beside_the_one_meant_pressed_too(index: SearchIndex) -> None:
     # "khyai": y sits beside h; before, both messages found nothing.
     assert codes(index, "khyai sinh cho con")[:1] == codes(index, "khai sinh cho con")[:1]
