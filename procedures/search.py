@@ -1985,15 +1985,15 @@ class SearchIndex:
                     self._pair_known(repair.key, after, accented, phrases)
                 )
                 repair = repair if fits > paired else None
-            if repair is not None and phrases and not accented and len(repair.folded) > len(
-                term.folded
-            ):
+            if repair is None:
+                continue
+            if phrases and not accented and len(repair.folded) > len(term.folded):
                 # A letter left out is the commonest slip: the word it puts back, pairing with
                 # a neighbour, is read first in a short message typed without accents ("lam ho
                 # chiu": hộ chiếu, "can cuc": căn cước), and its pair witnesses the procedure
                 # (`_score`) as one typed would.
                 slot.alternatives.insert(0, [repair])
-            elif repair is not None:
+            else:
                 slot.alternatives.append([repair])
 
     def _pair_known(self, first: str, second: str, accented: bool, phrases: bool) -> bool:
