@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/learn_rerank.py
 
-For every in-scope dev query (v2-dev and v3 to v15, each as written and typed without accents;
+For every in-scope dev query (v2-dev and v3 to v16, each as written and typed without accents;
 never the held-out part) the names' best five are collected as the engine ranks them before
 the re-ranking, each with its features: the names' score, its place, what its texts say of the
 query against the best of the five (at least ``TEXT_FLOOR``) and the log of the words of its

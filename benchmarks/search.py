@@ -9,11 +9,11 @@ synthetic catalogue of 50,000 procedures. Then a report over the v2 set
 (``tests/data/search_eval_v2.tsv``, issue 12): top-1, top-3 and MRR per kind, separately for the
 dev and the held-out part, and the out-of-scope quiet rate (an out-of-scope query is quiet when
 the engine returns nothing), for motcua and the FTS5 baseline, and the same over the fresh dev
-sets v3 to v15 (``tests/data/search_eval_v3.tsv`` … ``search_eval_v15.tsv``: written blind
+sets v3 to v16 (``tests/data/search_eval_v3.tsv`` … ``search_eval_v16.tsv``: written blind
 later, dev fields only, each after the earlier ones had been tuned on), and the share of 200
 out-of-scope messages written apart (``search_out_of_scope_v3.txt``) left unanswered.
 ``--v2-only`` prints just this report, ``--dev-only`` without the held-out part (while tuning),
-``--stripped`` over copies of the v2 to v15 queries with every accent taken off, đ → d, as many
+``--stripped`` over copies of the v2 to v16 queries with every accent taken off, đ → d, as many
 citizens type. Only aggregates are printed: never read the held-out part query by query.
 Baselines:
 
@@ -65,7 +65,7 @@ if search_cache.engine_kind() == "stale":  # the compiled engine would measure o
 EVAL = ROOT / "tests" / "data" / "search_eval.tsv"
 HOLDOUT = ROOT / "tests" / "data" / "search_holdout.tsv"
 EVAL_V2 = ROOT / "tests" / "data" / "search_eval_v2.tsv"
-LATER = {f"v{n}": ROOT / "tests" / "data" / f"search_eval_v{n}.tsv" for n in range(3, 16)}
+LATER = {f"v{n}": ROOT / "tests" / "data" / f"search_eval_v{n}.tsv" for n in range(3, 17)}
 """The fresh dev sets, each written blind once the ones before it had been tuned on."""
 OUT_OF_SCOPE_V3 = ROOT / "tests" / "data" / "search_out_of_scope_v3.txt"
 SPLITS = {
@@ -329,7 +329,7 @@ def v2_report(
         quiet[name] = sum(1 for m in messages if not search(fold(m) if stripped else m))
         del search
     title = (
-        f"## v2 to v15 evaluation sets{', accents stripped' if stripped else ''} ({len(rows)} "
+        f"## v2 to v16 evaluation sets{', accents stripped' if stripped else ''} ({len(rows)} "
         f"queries; v2 dev: {fields['dev']} fields, held-out: {fields['heldout']} fields; "
         + "; ".join(f"{name}: {fields[name]} fields" for name in LATER)
         + ")"
@@ -417,12 +417,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3, help="latency passes over the queries")
-    parser.add_argument("--v2-only", action="store_true", help="only the v2-v15 sets report")
+    parser.add_argument("--v2-only", action="store_true", help="only the v2-v16 sets report")
     parser.add_argument(
         "--dev-only", action="store_true", help="with --v2-only: leave the held-out part out"
     )
     parser.add_argument(
-        "--stripped", action="store_true", help="only the v2-v15 report, without accents"
+        "--stripped", action="store_true", help="only the v2-v16 report, without accents"
     )
     args = parser.parse_args(argv)
 
