@@ -1996,6 +1996,10 @@ class SearchIndex:
             else:
                 slot.alternatives.append([repair])
 
+    def _names_pair(self, before: str, key: str, after: str) -> bool:
+        """Whether an accent key forms a pair of the names' accented words with a neighbour."""
+        return (before, key) in self._key_bigrams or (key, after) in self._key_bigrams
+
     def _pair_known(self, first: str, second: str, accented: bool, phrases: bool) -> bool:
         """Whether two words (accent keys when `accented`, else folded) are a pair of the
         catalogue's names, or with `phrases` of the citizens' phrases too."""
@@ -2059,10 +2063,10 @@ class SearchIndex:
             if unwritten and syllable:
                 # Written by ear ("hộ triếu"): the spelling that sounds alike and pairs with
                 # a neighbour.
-                heard = next((
-                    other for other in _spoken(key)
-                    if (before, other) in self._key_bigrams or (other, after) in self._key_bigrams
-                ), None)
+                heard = next(
+                    (other for other in _spoken(key) if self._names_pair(before, other, after)),
+                    None,
+                )
                 if heard is not None:
                     flat[i] = (_iy(_marks_off(heard)), heard, True, True)
                     continue
@@ -2075,15 +2079,14 @@ class SearchIndex:
                     # …unless only a word within one edit pairs with a neighbour ("hộ chíu":
                     # chiếu, not chịu).
                     near = None
-                    if syllable and not (
-                        (before, other) in self._key_bigrams or (other, after) in self._key_bigrams
-                    ):
+                    if syllable and not self._names_pair(before, other, after):
                         near = self._accented_repair(
                             _Term(folded, key, marked), before, after, phrases
                         )
-                    flat[i] = (folded, other, True, True) if near is None else (
-                        near.folded, near.key, True, True
-                    )
+                    if near is None:
+                        flat[i] = (folded, other, True, True)
+                    else:
+                        flat[i] = (near.folded, near.key, True, True)
                     continue
             if unwritten and syllable:
                 # A mark left out or mistyped, which a neighbour tells ("chưng thực").
@@ -2124,10 +2127,7 @@ class SearchIndex:
             ]):
                 # "cươc", "ruôt": the tone a final stop needs, sắc unless only nặng is written
                 # or pairs with a neighbour.
-                paired = [
-                    k for k in toned
-                    if (before, k) in self._key_bigrams or (k, after) in self._key_bigrams
-                ]
+                paired = [k for k in toned if self._names_pair(before, k, after)]
                 flat[i] = (folded, (paired or toned)[0], True, True)
             elif not syllable and folded in self._vocab_set:
                 flat[i] = (folded, folded, False, True)  # its marks are slips: read without
