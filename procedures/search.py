@@ -2058,6 +2058,7 @@ class SearchIndex:
         for i, (folded, key, marked, repaired) in enumerate(flat):
             unwritten = marked and not repaired and key not in self._written_keys
             syllable = _syllable(key)
+            term = _Term(folded, key, marked)
             before = flat[i - 1][1] if i > 0 else ""
             after = flat[i + 1][1] if i + 1 < len(flat) else ""
             if unwritten and syllable:
@@ -2080,19 +2081,13 @@ class SearchIndex:
                     # chiếu, not chịu).
                     near = None
                     if syllable and not self._names_pair(before, other, after):
-                        near = self._accented_repair(
-                            _Term(folded, key, marked), before, after, phrases
-                        )
-                    if near is None:
-                        flat[i] = (folded, other, True, True)
-                    else:
-                        flat[i] = (near.folded, near.key, True, True)
+                        near = self._accented_repair(term, before, after, phrases)
+                    flat[i] = (folded, other, True, True) if near is None else (
+                        near.folded, near.key, True, True)
                     continue
             if unwritten and syllable:
                 # A mark left out or mistyped, which a neighbour tells ("chưng thực").
-                near = self._accented_repair(
-                    _Term(folded, key, marked), before, after, phrases
-                )
+                near = self._accented_repair(term, before, after, phrases)
                 if near is not None:
                     flat[i] = (near.folded, near.key, True, True)
                     continue
@@ -2117,9 +2112,7 @@ class SearchIndex:
                 folded in self._vocab_set or folded in _FILLER_FOLDED or folded in _CONTEXT_WORDS
             ):
                 continue
-            fixed = self._accented_repair(
-                _Term(folded, key, marked), before, after, phrases
-            )
+            fixed = self._accented_repair(term, before, after, phrases)
             if fixed is not None:
                 flat[i] = (fixed.folded, fixed.key, True, True)
             elif not syllable and (toned := [
