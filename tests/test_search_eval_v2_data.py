@@ -3,7 +3,8 @@
 Checks the data only, never the engine: every code exists in the bundled catalogue, kinds and
 splits are valid, the minimum counts of the issue hold, every field of the catalogue is covered
 (at least 10 queries for each of the 20 largest fields), the held-out split is by field, and no
-query appears twice. The later dev sets (v3 to v16) keep off the held-out fields.
+query appears twice. The later dev sets (v3 to v16) keep off the held-out fields; the second
+held-out part (``search_heldout_b.tsv``) keeps to them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from procedures.catalogue import load_bundled
 
 EVAL_V2 = Path(__file__).parent / "data" / "search_eval_v2.tsv"
+HELDOUT_B = Path(__file__).parent / "data" / "search_heldout_b.tsv"
 LATER_DEV_SETS = [Path(__file__).parent / "data" / f"search_eval_v{n}.tsv" for n in range(3, 17)]
 KINDS = {"long", "abbr", "question", "typo", "noacc", "coll", "acc", "sibling", "oos"}
 SPLITS = {"dev", "heldout"}
@@ -138,3 +140,23 @@ def test_a_later_dev_set_keeps_off_the_held_out_fields(path: Path) -> None:
     earlier = {" ".join(r[0].lower().split()) for r in rows()}
     again = {" ".join(r[0].lower().split()) for r in data if r[2] != "oos"} & earlier
     assert not again, again
+
+
+def test_the_second_held_out_part_keeps_to_the_held_out_fields() -> None:
+    """Every kind of the held-out part, every in-scope code of a held-out field (each the
+    field it is labelled with), no message of v2 again, none twice."""
+    held = heldout_fields_in_header()
+    fields = catalogue()
+    data = rows(HELDOUT_B)
+    assert len(data) >= 300
+    assert {r[2] for r in data} == KINDS
+    for query, codes, kind, field, split in data:
+        assert split == "heldout", query
+        if kind == "oos":
+            assert not codes and not field, query
+            continue
+        assert codes and all(fields.get(code) == field for code in codes), query
+        assert field in held, query
+    written = [" ".join(r[0].lower().split()) for r in data]
+    assert len(set(written)) == len(written)
+    assert not set(written) & {" ".join(r[0].lower().split()) for r in rows()}
