@@ -263,7 +263,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import_lexicon(args: argparse.Namespace) -> int:
     """Replace the search lexicon with a file's entries, all checked first against the
-    catalogue: one bad row and nothing changes."""
+    catalogue: one bad row and nothing changes; a new entry that may lead the search astray
+    is imported with a caution (:func:`procedures.lexicon.cautions`)."""
     from procedures import lexicon
 
     try:
@@ -281,7 +282,12 @@ def cmd_import_lexicon(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"Đọc được {len(entries)} mục, không có lỗi.")
+    cautions = lexicon.cautions(entries, load_lexicon())
+    for caution in cautions:
+        print(f"  Lưu ý — {caution}")
+    print(f"Đọc được {len(entries)} mục, không có lỗi" + (
+        f"; {len(cautions)} lưu ý ở trên: mục mới có thể làm tìm kiếm đọc lạc, nên xem lại "
+        "(vẫn nhập)." if cautions else "."))
     if args.dry_run:
         print("(--dry-run: không thay đổi cơ sở dữ liệu)")
         return 0

@@ -11,7 +11,8 @@ The lexicon is data an official can extend: ``procedures/data/lexicon.tsv`` is b
 ``motcua export-lexicon`` / ``motcua import-lexicon`` move it through CSV or XLSX (columns
 :data:`COLUMNS`). Every official phrase must stand, as consecutive words, in a name of a
 procedure of its field (:func:`check`): the lexicon maps onto the catalogue's own words, so an
-entry cannot point at nothing, and a reader can see what it is for.
+entry cannot point at nothing, and a reader can see what it is for. A new entry that may lead
+the search astray is imported with a caution (:func:`cautions`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from rapidfuzz.distance import Levenshtein
+
+from procedures.aliases import ABBREVIATIONS, EVERYDAY_NAMES
 from procedures.catalogue import Procedure
 from procedures.importer.result import Problem
-from procedures.normalize import fold, tokens
+from procedures.normalize import SYLLABLE, fold, tokens
 from procedures.tables import ReadFailed, new_workbook, read_table
 
 BUNDLED_FILE = "lexicon.tsv"
@@ -142,6 +146,60 @@ def check(entries: Iterable[Entry], procedures: Iterable[Procedure]) -> list[Pro
 
 def _words(text: str) -> str:
     return " ".join(fold(word) for word in tokens(text))
+
+
+def cautions(entries: Sequence[Entry], established: Iterable[Entry]) -> list[Problem]:
+    """Warnings (the entries are still imported) for the entries that are not in `established`
+    (the lexicon in use) and may lead the search astray: shorthand that spells a Vietnamese
+    syllable (a slip of a word typed would read as it: "coc" for "cóc", "cọc"), shorthand one
+    letter from another that stands for other words ("gplt" beside "gpdt"), and a citizen's
+    phrase that already stands for other official words (in the general tables or another
+    field: a second meaning takes messages that meant the first, and the field of an entry
+    whose phrase a message holds is favoured)."""
+    known = set(established)
+    senses: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}  # key → (kind, where, words)
+    for kind, table in (("abbr", ABBREVIATIONS), ("name", EVERYDAY_NAMES)):
+        for key, phrases in table.items():
+            senses.setdefault(_words(key), []).append((kind, "từ điển chung", tuple(phrases)))
+    for entry in [*known, *entries]:
+        where = entry.field or "mọi lĩnh vực"
+        senses.setdefault(_words(entry.citizen), []).append((entry.kind, where, entry.official))
+    shorthand = sorted(key for key, said in senses.items() if any(k == "abbr" for k, *_ in said))
+    problems = []
+    for number, entry in enumerate(entries, start=1):
+        if entry in known:
+            continue
+        key, here = _words(entry.citizen), entry.field or "mọi lĩnh vực"
+        where = f"dòng {number} ({entry.citizen})"
+        if entry.kind == "abbr" and key.isalpha() and SYLLABLE.fullmatch(key):
+            problems.append(Problem(where, f"viết tắt '{key}' cũng là một tiếng: gõ sai một chữ "
+                                    "của từ khác sẽ bị đọc thành viết tắt này"))
+        near = [
+            (other, said[2][0]) for other in shorthand if entry.kind == "abbr"
+            and Levenshtein.distance(key, other, score_cutoff=1) == 1
+            for said in senses[other] if not _alike(entry.official, said[2])
+        ]
+        if near:
+            problems.append(Problem(where, f"viết tắt '{key}' chỉ khác '{near[0][0]}' "
+                                    f"({near[0][1]}) một chữ: gõ nhầm sẽ bị đọc lẫn"))
+        other = next(
+            (said for said in senses[key] if said[1] != here and not _alike(entry.official,
+                                                                            said[2])),
+            None,
+        )
+        if other:
+            problems.append(Problem(where, f"'{entry.citizen}' đã có nghĩa khác ({other[1]}: "
+                                    f"{other[2][0]}): tìm kiếm có thể đọc lạc"))
+    return problems
+
+
+def _alike(official: Sequence[str], other: Sequence[str]) -> bool:
+    """Whether two entries' official phrases share a meaning: one phrase stands in another
+    ("căn cước" in "cấp thẻ căn cước")."""
+    return any(
+        f" {_words(a)} " in f" {_words(b)} " or f" {_words(b)} " in f" {_words(a)} "
+        for a in official for b in other
+    )
 
 
 def tables(

@@ -50,6 +50,11 @@ _JOINED = re.compile(r"\b([^\W\d_]{2,4})&([^\W\d_]{2,4})\b")
 CODE_RE = re.compile(r"\b([123])\s?[.,]\s?(\d{6})\b")
 
 _VOWELS = set("aăâeêioôơuưy")
+ONSET = "ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnprstvx]"
+FINAL = "ch|nh|ng|[cmnpt]"
+SYLLABLE = re.compile(rf"({ONSET})?([aăâeêioôơuưy]{{1,3}})({FINAL})?\d?")
+"""The shape of a Vietnamese syllable, folded or as an accent key (its tone a digit): an onset,
+one to three vowels, a final."""
 
 
 @lru_cache(maxsize=64)

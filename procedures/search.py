@@ -73,7 +73,10 @@ from procedures.lexicon import Entry
 from procedures.lexicon import bundled as bundled_lexicon
 from procedures.lexicon import tables as lexicon_tables
 from procedures.normalize import (
+    FINAL,
     KEY_NEIGHBOURS,
+    ONSET,
+    SYLLABLE,
     clean,
     decode_telex,
     decode_vni,
@@ -254,9 +257,6 @@ _GENERIC_RESULT = re.compile(
 )
 _NAME_PREFIX = re.compile(r"^\s*(thủ tục\s*:?\s*|[.\-:]\s*)+", re.IGNORECASE)
 _CONSONANTS = set("bcdđghklmnpqrstvx")
-_ONSET = "ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnprstvx]"
-_FINAL = "ch|nh|ng|[cmnpt]"
-_SYLLABLE = re.compile(rf"({_ONSET})?([aăâeêioôơuưy]{{1,3}})({_FINAL})?\d?")
 _OPEN_NEEDS_FINAL = ("â", "ă", "iê", "yê", "uô", "ươ")
 _SPOKEN_ONSET = re.compile(r"^(ch|tr|gi|[sxdrlv]|n(?![gh]))(?=[aăâeêioôơuưy])")
 _SPOKEN_FINAL = re.compile(r"(?<=[aăâeêioôơuưy])(ng|[ntc])(\d?)$")
@@ -295,7 +295,7 @@ def _syllable(key: str) -> bool:
     "giấ", "tiề" are none); "k", "gh", "ngh" only before "i", "y", "e", "ê", and "c", "ng" not
     there ("kách", "ngỉ"); "ch", "nh" only after "a", "ê", "i", "y" ("ônh"); a marked word
     ending in "c", "ch", "p", "t" only with the sắc or nặng tone ("ruôt", "nưc")."""
-    match = _SYLLABLE.fullmatch(key)
+    match = SYLLABLE.fullmatch(key)
     if (
         match is None
         or match[3] is None and match[2].endswith(_OPEN_NEEDS_FINAL)
@@ -313,7 +313,7 @@ def _syllable(key: str) -> bool:
 
 
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
-_VOWELLESS = re.compile(f"(?:{_ONSET})(?:{_FINAL})")
+_VOWELLESS = re.compile(f"(?:{ONSET})(?:{FINAL})")
 """A folded syllable with its vowels left out: an onset and a final alone ("php", "thnh")."""
 _DOUBLED_LETTER = re.compile(r"([a-z])\1")
 _CONFUSED_TONES = {"3": "4", "4": "3", "1": "5", "5": "1"}
@@ -987,7 +987,7 @@ class SearchIndex:
             return False
         terms = [_term(w) for w in words]
         if not all(
-            _syllable(key) if marked else _SYLLABLE.fullmatch(folded)
+            _syllable(key) if marked else SYLLABLE.fullmatch(folded)
             for folded, key, marked in terms
         ):
             return False  # each word of a name is a syllable ("ho cihu" is hộ chiếu mistyped)

@@ -190,6 +190,42 @@ def test_a_bad_row_changes_nothing_and_says_where(
     assert code == 1 and "field, kind, citizen, official" in err
 
 
+def test_a_new_row_that_may_lead_the_search_astray_is_imported_with_a_caution(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The rules the lexicon's second pass was filtered by, told to the official who imports.
+    exported = installed / "tu_dien.csv"
+    run(["export-lexicon", str(exported)], capsys)
+    code, out, _ = run(["import-lexicon", str(exported), "--dry-run"], capsys)
+    assert code == 0 and "Lưu ý" not in out  # the rows in use: nothing new to caution
+    with exported.open("a", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Cấp, quản lý căn cước", "abbr", "coc", "cấp thẻ căn cước"])
+        writer.writerow(["Hộ tịch", "name", "sổ đỏ", "đăng ký kết hôn"])
+        writer.writerow(["Hộ tịch", "name", "giấy bông hồng", "đăng ký kết hôn"])
+    code, out, _ = run(["import-lexicon", str(exported)], capsys)
+    assert code == 0, out
+    cautions = [line for line in out.splitlines() if "Lưu ý" in line]
+    assert any("(coc): viết tắt 'coc' cũng là một tiếng" in line for line in cautions)
+    assert any(
+        "(sổ đỏ): 'sổ đỏ' đã có nghĩa khác (từ điển chung: giấy chứng nhận quyền sử dụng đất)"
+        in line for line in cautions
+    )
+    assert not any("giấy bông hồng" in line for line in cautions)
+    assert f"{len(cautions)} lưu ý ở trên" in out
+    assert "3 mục mới" in out  # imported all the same
+
+
+def test_shorthand_a_letter_from_another_meaning_else_is_cautioned() -> None:
+    established = list(lexicon.bundled())
+    near = lexicon.Entry("Đường bộ", "abbr", "gplt", ("giấy phép lái xe",))
+    alike = lexicon.Entry("Cấp, quản lý căn cước", "abbr", "cccdd", ("căn cước",))
+    problems = lexicon.cautions([*established, near, alike], established)
+    assert [p.where for p in problems] == [f"dòng {len(established) + 1} (gplt)"]
+    assert "chỉ khác 'gpdt' (giấy chứng nhận đăng ký đầu tư) một chữ" in problems[0].message
+    assert problems[0].severity == "warning"
+
+
 def test_xlsx_round_trip(tmp_path: Path) -> None:
     entries = list(lexicon.bundled()[:50])
     path = tmp_path / "tu_dien.xlsx"
