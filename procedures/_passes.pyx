@@ -384,7 +384,7 @@ def text_scores(keys, starts, weights, long long span, numbers, docs):
     cdef const float[::1] weight = weights
     cdef const int64_t[::1] number = numbers
     cdef const int64_t[::1] doc = docs
-    cdef Py_ssize_t n = number.shape[0], count = 0, i, j, high, at
+    cdef Py_ssize_t n = number.shape[0], count = 0, i, j, high, at, low, top, middle
     cdef int64_t term, per_doc = (span + 1) * span, base
     cdef double total
     terms_array = np.empty(2 * n + 1, np.int64)
@@ -403,20 +403,20 @@ def text_scores(keys, starts, weights, long long span, numbers, docs):
             terms[at] = term
             count += 1
     out = []
-    for i in range(doc.shape[0]):  # a merge of the doc's keys, read in order, with the terms
+    for i in range(doc.shape[0]):  # each term looked for in the doc's keys, after the last
         total = 0.0
         base = doc[i] * per_doc
-        at, j = start[doc[i]], 0
-        high = start[doc[i] + 1]
-        while at < high and j < count:
-            term = key[at] - base
-            if term < terms[j]:
-                at += 1
-            elif term > terms[j]:
-                j += 1
-            else:
-                total += weight[at]
-                at += 1
-                j += 1
+        at, high = start[doc[i]], start[doc[i] + 1]
+        for j in range(count):
+            low, top = at, high  # the first key not below the term (a binary search)
+            while low < top:
+                middle = (low + top) >> 1
+                if key[middle] - base < terms[j]:
+                    low = middle + 1
+                else:
+                    top = middle
+            if low < high and key[low] - base == terms[j]:
+                total += weight[low]
+            at = low
         out.append(total)
     return out

@@ -11,6 +11,10 @@ Words come folded (no marks, đ → d), as :func:`procedures.search._folded_text
 term is a word's number, or a pair's (``SPAN`` × first + second + ``SPAN``); the index holds, for
 every procedure and term it says, the term's weight, under ``doc × SPAN² + term`` in one sorted
 array: a query's terms are looked up for a few procedures at once.
+
+:class:`FieldWords` reads a field's names and citizens' phrasings as one text: how likely that
+field is to say a query's words tells its procedures from another field's that happen to
+share a word or two with the message.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ K1 = 1.2
 """How fast repeating a word stops adding weight (BM25's k1)."""
 B = 0.75
 """How much a long text's words weigh less (BM25's b)."""
+SMOOTHING = 0.1
+"""How often a field is taken to say a term its texts never say (:class:`FieldWords`)."""
 
 
 def procedure_texts(procedure: Procedure) -> list[str]:
@@ -87,6 +93,62 @@ class TextIndex:
         return _text_scores(
             self._keys, self._starts, self._weights, self._span, numbers, np.array(docs, np.int64)
         )
+
+
+class FieldWords:
+    """Per field, how likely its texts (the names and citizens' phrasings of its procedures)
+    are to say a query's words: the log-likelihood of the query's terms (words and pairs of
+    neighbours, each once) in the field's terms (naive Bayes, :data:`SMOOTHING` for a term the
+    field never says), each term weighted by its rarity among the fields, log(1 + fields /
+    fields saying it); terms no field says are left out. Kept as a :class:`TextIndex` is, one
+    "document" per field, so the compiled look-up serves: a field's weight of a term it says is
+    rarity × log(1 + count / SMOOTHING), and one more row, after the fields, holds every term's
+    rarity, for what the terms a field does not say take from it."""
+
+    def __init__(self) -> None:
+        self._words: dict[str, int] = {}  # word → its number
+        self._span = 1
+        self._keys = np.zeros(0, np.int64)  # row × span² + term, ascending
+        self._starts = np.zeros(1, np.int64)  # row → where its keys start (and the end)
+        self._weights = np.zeros(0, np.float32)
+        self._norms = np.zeros(0)  # per field: the log of its terms' count, smoothed
+
+    @classmethod
+    def build(cls, fields: Sequence[Sequence[Sequence[str]]]) -> FieldWords:
+        """The model of fields given as their texts, each text its folded words."""
+        model = cls()
+        model._words = {
+            w: n for n, w in enumerate(sorted({w for f in fields for t in f for w in t}))
+        }
+        model._span = span = max(1, len(model._words))
+        size = (span + 1) * span
+        said = [
+            number * size + terms(np.array([model._words[w] for w in text], np.int64), span)
+            for number, texts in enumerate(fields)
+            for text in texts
+            if text
+        ]
+        keys, counts = np.unique(np.concatenate(said) if said else np.zeros(0, np.int64),
+                                 return_counts=True)
+        known, fields_saying = np.unique(keys % size, return_counts=True)
+        rarity = np.log(1 + len(fields) / fields_saying)
+        weights = rarity[np.searchsorted(known, keys % size)] * np.log1p(counts / SMOOTHING)
+        model._keys = np.concatenate([keys, len(fields) * size + known])
+        model._weights = np.concatenate([weights, rarity]).astype(np.float32)
+        model._starts = np.searchsorted(model._keys // size, np.arange(len(fields) + 2))
+        totals = np.bincount(keys // size, weights=counts, minlength=len(fields))
+        model._norms = np.log(totals + SMOOTHING * len(known))
+        return model
+
+    def scores(self, words: Sequence[str], fields: Sequence[int]) -> list[float]:
+        """The weighted log-likelihood of a query of folded `words` in each of `fields`, less
+        what it is in every field alike."""
+        numbers = np.array([self._words.get(w, -1) for w in words], np.int64)
+        rows = np.array([*fields, len(self._norms)], np.int64)
+        *said, rarity = _text_scores(
+            self._keys, self._starts, self._weights, self._span, numbers, rows
+        )
+        return [float(s - rarity * self._norms[f]) for s, f in zip(said, fields, strict=True)]
 
 
 def text_scores(

@@ -68,7 +68,7 @@ from procedures.aliases import (
     SURNAMES,
 )
 from procedures.catalogue import LEVEL_LABELS, LEVELS, Procedure
-from procedures.fulltext import TextIndex, procedure_texts
+from procedures.fulltext import FieldWords, TextIndex, procedure_texts
 from procedures.lexicon import Entry
 from procedures.lexicon import bundled as bundled_lexicon
 from procedures.lexicon import tables as lexicon_tables
@@ -90,19 +90,24 @@ from procedures.normalize import (
 RERANKED = 5
 """How many of the best results are put in order again by what the procedures' own texts say
 (:meth:`SearchIndex._reranked`)."""
-RANK_WEIGHTS = (0.0, -0.076, -0.092, -0.116, -0.136)
+RANK_WEIGHTS = (0.0, -0.071, -0.100, -0.117, -0.134)
 """What each place in the names' ranking is worth, besides the score (trust in that order)…"""
-TEXT_WEIGHT = 0.308
+TEXT_WEIGHT = 0.286
 """…what a procedure's texts say of the query (:mod:`procedures.fulltext`) against the best of
 the results, that best counted as at least :data:`TEXT_FLOOR`…"""
-NAME_WORDS_WEIGHT = -0.063
-"""…and, times the log of the words of its official name outside brackets (a level, a code), how
+NAME_WORDS_WEIGHT = -0.056
+"""…times the log of the words of its official name outside brackets (a level, a code), how
 long that name is: a long name is a special case of its family ("… đối với trường hợp …"), the
-short one what a citizen with the plain need means. All learned together (pairwise logistic
-regression, the score a feature too) on the dev sets v2-dev and v3 to v14, never the held-out
-part; checked there by leaving each set out in turn (`benchmarks/learn_rerank.py`; the name's
-length: top-1 +16, top-3 +16 of 5,068 queries, each dev query as written and typed without
-accents; no set lost top-3)."""
+short one what a citizen with the plain need means…"""
+FIELD_WEIGHT = 0.0021
+"""…and, times how much less likely its field's names and phrasings are to say the query's
+words than the likeliest field's among the results (:class:`procedures.fulltext.FieldWords`, a
+log-likelihood), the field: a procedure of another field that shares a word or two with the
+message yields to those of the field whose words it speaks. All learned together (pairwise
+logistic regression, the score a feature too) on the dev sets (v2-dev and v3 to v16, each query
+as written and typed without accents), never a held-out part; checked there by leaving each set
+out in turn (`benchmarks/learn_rerank.py`; the name's length: top-1 +16, top-3 +16 of 5,068
+queries on v2-dev to v14; the field: top-1 +66, top-3 +2 of 5,906 on v2-dev to v16)."""
 _BRACKETED = re.compile(r"\([^)]*\)")
 TEXT_FLOOR = 10.0
 """A BM25 score of the texts of about one uncommon word and its pair: when the best of the
@@ -544,6 +549,7 @@ class SearchIndex:
         # Per group of people: the words that name it and its procedures (`AUDIENCE_FACTOR`).
         self._audiences: list[tuple[re.Pattern[str], frozenset[int]]] = []
         self._texts = TextIndex()  # what each procedure's own texts say (`_reranked`)
+        self._field_texts = FieldWords()  # what each field's names say (`_reranked`)
 
     # --- building -------------------------------------------------------------------------
 
@@ -629,6 +635,12 @@ class SearchIndex:
         index._field_numbers = {name: number for number, name in enumerate(index._field_words)}
         index._field_of = np.array([index._field_numbers[f] for f in index._fields], np.int64)
         index._texts = TextIndex.build([_text_words(p) for p in index.procedures])
+        field_texts: list[list[list[str]]] = [[] for _ in index._field_numbers]
+        for procedure in index.procedures:
+            field_texts[index._field_numbers[procedure.field]] += [
+                _folded_words(text) for text in (procedure.name, *procedure.aliases)
+            ]
+        index._field_texts = FieldWords.build(field_texts)
         for name, words in index._field_words.items():
             for word in words:
                 index._word_fields.setdefault(word, []).append(index._field_numbers[name])
@@ -821,9 +833,9 @@ class SearchIndex:
         return self._reranked(folded, found)[:limit]
 
     def _reranked(self, folded: str, hits: list[Hit]) -> list[Hit]:
-        """The best :data:`RERANKED` hits in the order their names' ranks, their texts and
-        their names' lengths (:data:`RANK_WEIGHTS`, :data:`TEXT_WEIGHT`,
-        :data:`NAME_WORDS_WEIGHT`) say, each at the score of the place it
+        """The best :data:`RERANKED` hits in the order their names' ranks, their texts, their
+        names' lengths and their fields (:data:`RANK_WEIGHTS`, :data:`TEXT_WEIGHT`,
+        :data:`NAME_WORDS_WEIGHT`, :data:`FIELD_WEIGHT`) say, each at the score of the place it
         takes: the order moves, the confidence in the first result stays the names'. The texts
         of a procedure for a group the message does not name (`AUDIENCE_FACTOR`) say nothing of
         the citizen."""
@@ -833,7 +845,8 @@ class SearchIndex:
         docs = [self._by_code[hit.code] for hit in best]
         value = [
             hit.score + RANK_WEIGHTS[rank] + TEXT_WEIGHT * said + NAME_WORDS_WEIGHT * length
-            for rank, (hit, (said, length)) in enumerate(
+            + FIELD_WEIGHT * field
+            for rank, (hit, (said, length, field)) in enumerate(
                 zip(best, self._rerank_features(folded, docs), strict=True)
             )
         ]
@@ -846,11 +859,14 @@ class SearchIndex:
         ]
         return moved + hits[RERANKED:]
 
-    def _rerank_features(self, folded: str, docs: list[int]) -> list[tuple[float, float]]:
+    def _rerank_features(
+        self, folded: str, docs: list[int]
+    ) -> list[tuple[float, float, float]]:
         """What the re-ranking reads of each of `docs` besides its score and place: what its
         texts say of the (folded) message against the best of them, that best counted as at
-        least :data:`TEXT_FLOOR` (nothing for a group the message does not name), and the log
-        of the words of its official name (also read by ``benchmarks/learn_rerank.py``)."""
+        least :data:`TEXT_FLOOR` (nothing for a group the message does not name), the log of
+        the words of its official name, and how likely its field is to say the message's
+        words against the likeliest of theirs (also read by ``benchmarks/learn_rerank.py``)."""
         unmeant = self._unmeant(folded)
         said = [
             0.0 if doc in unmeant else score
@@ -858,7 +874,12 @@ class SearchIndex:
         ]
         most = max([*said, TEXT_FLOOR]) or 1.0
         lengths = [self._name_length[doc] for doc in docs]
-        return [(text / most, length) for text, length in zip(said, lengths, strict=True)]
+        fields = self._field_texts.scores(folded.split(), [int(self._field_of[d]) for d in docs])
+        likeliest = max(fields, default=0.0)
+        return [
+            (text / most, length, field - likeliest)
+            for text, length, field in zip(said, lengths, fields, strict=True)
+        ]
 
     def _contrary(self, folded: str) -> frozenset[int]:
         """The procedures whose official name says the contrary (:data:`CONTRASTS`) of what a
@@ -2622,8 +2643,13 @@ def _text_words(procedure: Procedure) -> list[str]:
     """The words of a procedure's texts (:func:`procedure_texts`) folded as a query's are
     (:func:`_folded_text`); each distinct word folded once (a catalogue's texts hold a million
     words, a few thousand distinct)."""
-    text = unicodedata.normalize("NFC", " ".join(procedure_texts(procedure))).lower()
-    return [_folded_word(word) for word in _WORD.findall(text)]
+    return _folded_words(" ".join(procedure_texts(procedure)))
+
+
+def _folded_words(text: str) -> list[str]:
+    """The words of a catalogue's text, folded as a query's are (:func:`_folded_text`)."""
+    words = _WORD.findall(unicodedata.normalize("NFC", text).lower())
+    return [_folded_word(word) for word in words]
 
 
 @lru_cache(maxsize=100_000)

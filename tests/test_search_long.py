@@ -353,6 +353,7 @@ def test_a_need_that_names_only_a_kind_of_procedure_leaves_the_story_to_say_whic
     monkeypatch.setattr(search, "NEED_KIND", 2.0)  # every clause names a need
     monkeypatch.setattr(search, "TEXT_WEIGHT", 0.0)  # the names' order alone
     monkeypatch.setattr(search, "NAME_WORDS_WEIGHT", 0.0)
+    monkeypatch.setattr(search, "FIELD_WEIGHT", 0.0)
     assert index.search(extend)[0].code != "1.002755"
     assert index.search(boat)[0].code != "1.003650"
 
