@@ -1,20 +1,21 @@
 """Learn the re-ranking's weights (``RANK_WEIGHTS``, ``TEXT_WEIGHT``, ``NAME_WORDS_WEIGHT``,
-``FIELD_WEIGHT`` in ``procedures/search.py``) on the dev sets, and check them by leaving each
+``NAMES_WEIGHT`` in ``procedures/search.py``) on the dev sets, and check them by leaving each
 set out in turn.
 
     .venv/bin/python benchmarks/learn_rerank.py
 
 For every in-scope dev query (v2-dev and v3 to v16, each as written and typed without accents;
-never the held-out part) the names' best five are collected as the engine ranks them before
-the re-ranking, each with its features: the names' score, its place, what its texts say of the
+never a held-out part) the names' best five are collected as the engine ranks them before the
+re-ranking, each with its features: the names' score, its place, what its texts say of the
 query against the best of the five (at least ``TEXT_FLOOR``), the log of the words of its
-official name outside brackets and how likely its field is to say the query's words against
-the likeliest field of the five (a log-likelihood). A pairwise logistic regression (the right
-procedure against each wrong one of the same query) learns one weight per feature; the score's
-weight is 1 once scaled, so the others read as what they add to it. Printed: the weights
-learned on all sets, then top-1 / top-3 of each set with the engine's weights, with weights
-learned on the other sets only, and so without the field. Nothing here changes the engine:
-copy the weights in by hand.
+official name outside brackets and how likely all its names (official and citizens' phrasings,
+read together) are to say the query's words against the likeliest of the five (a
+log-likelihood). A pairwise
+logistic regression (the right procedure against each wrong one of the same query) learns one
+weight per feature; the score's weight is 1 once scaled, so the others read as what they add
+to it. Printed: the weights learned on all sets, then top-1 / top-3 of each set with the
+engine's weights, with weights learned on the other sets only, and so without the names read
+together. Nothing here changes the engine: copy the weights in by hand.
 """
 
 from __future__ import annotations
@@ -69,23 +70,23 @@ def collect() -> list[Query]:
     return out
 
 
-def design(query: Query, fields: bool = True) -> np.ndarray:
+def design(query: Query, names: bool = True) -> np.ndarray:
     """Each candidate's features with its place (one column per place after the first);
-    `fields` False: the field's column is 0 (the re-ranking without it)."""
+    `names` False: the names' column is 0 (the re-ranking without it)."""
     places = np.zeros((len(query.right), engine.RERANKED - 1))
     for place in range(1, len(query.right)):
         places[place, place - 1] = 1.0
-    features = query.features if fields else query.features * np.array([1.0, 1.0, 1.0, 0.0])
+    features = query.features if names else query.features * np.array([1.0, 1.0, 1.0, 0.0])
     return np.hstack([features, places])
 
 
-def fit(queries: list[Query], fields: bool = True, l2: float = 1.0) -> np.ndarray:
-    """Weights (score, texts, name length, field, places 2…5), the score's scaled to 1."""
+def fit(queries: list[Query], names: bool = True, l2: float = 1.0) -> np.ndarray:
+    """Weights (score, texts, name length, names, places 2…5), the score's scaled to 1."""
     pairs = []
     for query in queries:
         if len(query.right) < 2 or not any(query.right) or all(query.right):
             continue
-        x = design(query, fields)
+        x = design(query, names)
         first = query.right.index(True)
         pairs += [x[first] - x[other] for other, ok in enumerate(query.right) if not ok]
     d = np.vstack([np.array(pairs), -np.array(pairs)])
@@ -118,17 +119,17 @@ def main() -> int:
             1.0,
             engine.TEXT_WEIGHT,
             engine.NAME_WORDS_WEIGHT,
-            engine.FIELD_WEIGHT,
+            engine.NAMES_WEIGHT,
             *engine.RANK_WEIGHTS[1:],
         ]
     )
     learned = fit(queries)
-    names = ["score", "texts", "name length", "field", *(f"place {n}" for n in range(2, 6))]
-    weights = zip(names, learned, strict=True)
+    labels = ["score", "texts", "name length", "names", *(f"place {n}" for n in range(2, 6))]
+    weights = zip(labels, learned, strict=True)
     print("learned on all dev sets: " + ", ".join(f"{n} {v:+.3f}" for n, v in weights))
     print(
         "\n| set | queries | engine top-1 | top-3 | left out top-1 | top-3 "
-        "| left out, no field top-1 | top-3 |\n|---|---|---|---|---|---|---|---|"
+        "| left out, no names read together top-1 | top-3 |\n|---|---|---|---|---|---|---|---|"
     )
     totals = np.zeros(6, int)
     for split in sorted({q.split for q in queries}):
@@ -137,7 +138,7 @@ def main() -> int:
         figures = [
             *measured(engine_w, inside),
             *measured(fit(others), inside),
-            *measured(fit(others, fields=False), inside),
+            *measured(fit(others, names=False), inside),
         ]
         totals += figures
         print(f"| {split} | {len(inside)} | " + " | ".join(str(f) for f in figures) + " |")

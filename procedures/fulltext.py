@@ -12,9 +12,9 @@ term is a word's number, or a pair's (``SPAN`` × first + second + ``SPAN``); th
 every procedure and term it says, the term's weight, under ``doc × SPAN² + term`` in one sorted
 array: a query's terms are looked up for a few procedures at once.
 
-:class:`FieldWords` reads a field's names and citizens' phrasings as one text: how likely that
-field is to say a query's words tells its procedures from another field's that happen to
-share a word or two with the message.
+:class:`Likelihoods` reads each procedure's names (official and citizens' phrasings) as one
+text: how likely they are, together, to say a message's words, where the names' score reads
+the best one of them.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ K1 = 1.2
 B = 0.75
 """How much a long text's words weigh less (BM25's b)."""
 SMOOTHING = 0.1
-"""How often a field is taken to say a term its texts never say (:class:`FieldWords`)."""
+"""How often a text is taken to say a term it never says (:class:`Likelihoods`)."""
 
 
 def procedure_texts(procedure: Procedure) -> list[str]:
@@ -95,15 +95,15 @@ class TextIndex:
         )
 
 
-class FieldWords:
-    """Per field, how likely its texts (the names and citizens' phrasings of its procedures)
-    are to say a query's words: the log-likelihood of the query's terms (words and pairs of
-    neighbours, each once) in the field's terms (naive Bayes, :data:`SMOOTHING` for a term the
-    field never says), each term weighted by its rarity among the fields, log(1 + fields /
-    fields saying it); terms no field says are left out. Kept as a :class:`TextIndex` is, one
-    "document" per field, so the compiled look-up serves: a field's weight of a term it says is
-    rarity × log(1 + count / SMOOTHING), and one more row, after the fields, holds every term's
-    rarity, for what the terms a field does not say take from it."""
+class Likelihoods:
+    """Per group of texts (a procedure's names), how likely the group is to say a query's
+    words: the log-likelihood of the query's terms (words and pairs of neighbours, each once)
+    in the group's terms (naive Bayes, :data:`SMOOTHING` for a term the group never says),
+    each term weighted by its rarity among the groups, log(1 + groups / groups saying it);
+    terms no group says are left out. Kept as a :class:`TextIndex` is, so the compiled look-up
+    serves: a group's weight of a term it says is rarity × log(1 + count / SMOOTHING), and one
+    more row, after the groups, holds every term's rarity, for what the terms a group does not
+    say take from it."""
 
     def __init__(self) -> None:
         self._words: dict[str, int] = {}  # word → its number
@@ -111,44 +111,44 @@ class FieldWords:
         self._keys = np.zeros(0, np.int64)  # row × span² + term, ascending
         self._starts = np.zeros(1, np.int64)  # row → where its keys start (and the end)
         self._weights = np.zeros(0, np.float32)
-        self._norms = np.zeros(0)  # per field: the log of its terms' count, smoothed
+        self._norms = np.zeros(0)  # per group: the log of its terms' count, smoothed
 
     @classmethod
-    def build(cls, fields: Sequence[Sequence[Sequence[str]]]) -> FieldWords:
-        """The model of fields given as their texts, each text its folded words."""
+    def build(cls, groups: Sequence[Sequence[Sequence[str]]]) -> Likelihoods:
+        """The model of groups given as their texts, each text its folded words."""
         model = cls()
         model._words = {
-            w: n for n, w in enumerate(sorted({w for f in fields for t in f for w in t}))
+            w: n for n, w in enumerate(sorted({w for g in groups for t in g for w in t}))
         }
         model._span = span = max(1, len(model._words))
         size = (span + 1) * span
         said = [
             number * size + terms(np.array([model._words[w] for w in text], np.int64), span)
-            for number, texts in enumerate(fields)
+            for number, texts in enumerate(groups)
             for text in texts
             if text
         ]
         keys, counts = np.unique(np.concatenate(said) if said else np.zeros(0, np.int64),
                                  return_counts=True)
-        known, fields_saying = np.unique(keys % size, return_counts=True)
-        rarity = np.log(1 + len(fields) / fields_saying)
+        known, saying = np.unique(keys % size, return_counts=True)
+        rarity = np.log(1 + len(groups) / saying)
         weights = rarity[np.searchsorted(known, keys % size)] * np.log1p(counts / SMOOTHING)
-        model._keys = np.concatenate([keys, len(fields) * size + known])
+        model._keys = np.concatenate([keys, len(groups) * size + known])
         model._weights = np.concatenate([weights, rarity]).astype(np.float32)
-        model._starts = np.searchsorted(model._keys // size, np.arange(len(fields) + 2))
-        totals = np.bincount(keys // size, weights=counts, minlength=len(fields))
+        model._starts = np.searchsorted(model._keys // size, np.arange(len(groups) + 2))
+        totals = np.bincount(keys // size, weights=counts, minlength=len(groups))
         model._norms = np.log(totals + SMOOTHING * len(known))
         return model
 
-    def scores(self, words: Sequence[str], fields: Sequence[int]) -> list[float]:
-        """The weighted log-likelihood of a query of folded `words` in each of `fields`, less
-        what it is in every field alike."""
+    def scores(self, words: Sequence[str], groups: Sequence[int]) -> list[float]:
+        """The weighted log-likelihood of a query of folded `words` in each of `groups`, less
+        what it is in every group alike."""
         numbers = np.array([self._words.get(w, -1) for w in words], np.int64)
-        rows = np.array([*fields, len(self._norms)], np.int64)
+        rows = np.array([*groups, len(self._norms)], np.int64)
         *said, rarity = _text_scores(
             self._keys, self._starts, self._weights, self._span, numbers, rows
         )
-        return [float(s - rarity * self._norms[f]) for s, f in zip(said, fields, strict=True)]
+        return [float(s - rarity * self._norms[g]) for s, g in zip(said, groups, strict=True)]
 
 
 def text_scores(

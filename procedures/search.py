@@ -68,7 +68,7 @@ from procedures.aliases import (
     SURNAMES,
 )
 from procedures.catalogue import LEVEL_LABELS, LEVELS, Procedure
-from procedures.fulltext import FieldWords, TextIndex, procedure_texts
+from procedures.fulltext import Likelihoods, TextIndex, procedure_texts
 from procedures.lexicon import Entry
 from procedures.lexicon import bundled as bundled_lexicon
 from procedures.lexicon import tables as lexicon_tables
@@ -90,29 +90,29 @@ from procedures.normalize import (
 RERANKED = 5
 """How many of the best results are put in order again by what the procedures' own texts say
 (:meth:`SearchIndex._reranked`)."""
-RANK_WEIGHTS = (0.0, -0.071, -0.100, -0.117, -0.134)
+RANK_WEIGHTS = (0.0, -0.104, -0.137, -0.173, -0.196)
 """What each place in the names' ranking is worth, besides the score (trust in that order)…"""
 TEXT_WEIGHT = 0.286
 """…what a procedure's texts say of the query (:mod:`procedures.fulltext`) against the best of
 the results, that best counted as at least :data:`TEXT_FLOOR`…"""
-NAME_WORDS_WEIGHT = -0.056
+NAME_WORDS_WEIGHT = -0.131
 """…times the log of the words of its official name outside brackets (a level, a code), how
 long that name is: a long name is a special case of its family ("… đối với trường hợp …"), the
 short one what a citizen with the plain need means…"""
-FIELD_WEIGHT = 0.0021
-"""…and, times how much less likely its field's names and phrasings are to say the query's
-words than the likeliest field's among the results (:class:`procedures.fulltext.FieldWords`, a
-log-likelihood), the field: a procedure of another field that shares a word or two with the
-message yields to those of the field whose words it speaks. All learned together (pairwise
-logistic regression, the score a feature too) on the dev sets (v2-dev and v3 to v16, each query
-as written and typed without accents), never a held-out part; checked there by leaving each set
-out in turn (`benchmarks/learn_rerank.py`; the name's length: top-1 +16, top-3 +16 of 5,068
-queries on v2-dev to v14; the field: top-1 +66, top-3 +2 of 5,906 on v2-dev to v16)."""
+NAMES_WEIGHT = 0.0046
+"""…and, times how much less likely its names (official and citizens' phrasings, read
+together) are to say the query's words than the likeliest names among the results
+(:class:`procedures.fulltext.Likelihoods`, a log-likelihood), what all its names say: the
+score reads the best one of them. All learned together (pairwise logistic regression, the
+score a feature too) on the dev sets (v2-dev and v3 to v16, each query as written and typed
+without accents), never a held-out part; checked there by leaving each set out in turn
+(`benchmarks/learn_rerank.py`; the name's length: top-1 +16, top-3 +16 of 5,068 queries on
+v2-dev to v14; the names read together: see the README)."""
 _BRACKETED = re.compile(r"\([^)]*\)")
 TEXT_FLOOR = 10.0
 """A BM25 score of the texts of about one uncommon word and its pair: when the best of the
 results' texts says no more than this, it is weak evidence ("gplx hỏng": only the police's own
-licence's documents say "hỏng")."""
+licence's documents say "hỏng"; "làm hộ chíu": the texts do not read the slip as "chiếu")."""
 MIN_SCORE = 0.5
 """Results under this are dropped. Chosen on the dev sets and 200 out-of-scope messages written
 apart (chit-chat, prices, names, private services…): from 0.45, out of scope kept quiet 87 →
@@ -549,7 +549,7 @@ class SearchIndex:
         # Per group of people: the words that name it and its procedures (`AUDIENCE_FACTOR`).
         self._audiences: list[tuple[re.Pattern[str], frozenset[int]]] = []
         self._texts = TextIndex()  # what each procedure's own texts say (`_reranked`)
-        self._field_texts = FieldWords()  # what each field's names say (`_reranked`)
+        self._names_said = Likelihoods()  # what all the names of each procedure say (`_reranked`)
 
     # --- building -------------------------------------------------------------------------
 
@@ -635,12 +635,10 @@ class SearchIndex:
         index._field_numbers = {name: number for number, name in enumerate(index._field_words)}
         index._field_of = np.array([index._field_numbers[f] for f in index._fields], np.int64)
         index._texts = TextIndex.build([_text_words(p) for p in index.procedures])
-        field_texts: list[list[list[str]]] = [[] for _ in index._field_numbers]
-        for procedure in index.procedures:
-            field_texts[index._field_numbers[procedure.field]] += [
-                _folded_words(text) for text in (procedure.name, *procedure.aliases)
-            ]
-        index._field_texts = FieldWords.build(field_texts)
+        index._names_said = Likelihoods.build([
+            [_affirmed(_folded_words(procedure.name)), *map(_folded_words, procedure.aliases)]
+            for procedure in index.procedures
+        ])
         for name, words in index._field_words.items():
             for word in words:
                 index._word_fields.setdefault(word, []).append(index._field_numbers[name])
@@ -834,19 +832,19 @@ class SearchIndex:
 
     def _reranked(self, folded: str, hits: list[Hit]) -> list[Hit]:
         """The best :data:`RERANKED` hits in the order their names' ranks, their texts, their
-        names' lengths and their fields (:data:`RANK_WEIGHTS`, :data:`TEXT_WEIGHT`,
-        :data:`NAME_WORDS_WEIGHT`, :data:`FIELD_WEIGHT`) say, each at the score of the place it
-        takes: the order moves, the confidence in the first result stays the names'. The texts
-        of a procedure for a group the message does not name (`AUDIENCE_FACTOR`) say nothing of
-        the citizen."""
+        names' lengths and all their names read together (:data:`RANK_WEIGHTS`,
+        :data:`TEXT_WEIGHT`, :data:`NAME_WORDS_WEIGHT`, :data:`NAMES_WEIGHT`) say, each at the
+        score of the place it takes: the order moves, the confidence in the first result stays
+        the names'. The texts of a procedure for a group the message does not name
+        (`AUDIENCE_FACTOR`) say nothing of the citizen."""
         best = hits[:RERANKED]
         if len(best) < 2:
             return hits
         docs = [self._by_code[hit.code] for hit in best]
         value = [
             hit.score + RANK_WEIGHTS[rank] + TEXT_WEIGHT * said + NAME_WORDS_WEIGHT * length
-            + FIELD_WEIGHT * field
-            for rank, (hit, (said, length, field)) in enumerate(
+            + NAMES_WEIGHT * names
+            for rank, (hit, (said, length, names)) in enumerate(
                 zip(best, self._rerank_features(folded, docs), strict=True)
             )
         ]
@@ -865,7 +863,7 @@ class SearchIndex:
         """What the re-ranking reads of each of `docs` besides its score and place: what its
         texts say of the (folded) message against the best of them, that best counted as at
         least :data:`TEXT_FLOOR` (nothing for a group the message does not name), the log of
-        the words of its official name, and how likely its field is to say the message's
+        the words of its official name, and how likely all its names are to say the message's
         words against the likeliest of theirs (also read by ``benchmarks/learn_rerank.py``)."""
         unmeant = self._unmeant(folded)
         said = [
@@ -874,11 +872,11 @@ class SearchIndex:
         ]
         most = max([*said, TEXT_FLOOR]) or 1.0
         lengths = [self._name_length[doc] for doc in docs]
-        fields = self._field_texts.scores(folded.split(), [int(self._field_of[d]) for d in docs])
-        likeliest = max(fields, default=0.0)
+        names = self._names_said.scores(folded.split(), docs)
+        likeliest = max(names, default=0.0)
         return [
-            (text / most, length, field - likeliest)
-            for text, length, field in zip(said, lengths, fields, strict=True)
+            (text / most, length, name - likeliest)
+            for text, length, name in zip(said, lengths, names, strict=True)
         ]
 
     def _contrary(self, folded: str) -> frozenset[int]:
@@ -2745,6 +2743,20 @@ def _negated_at(folded: Sequence[str], start: int) -> bool:
         tuple(folded[j : j + 2]) == ("khong", "phai")
         for j in range(max(0, start - _NEGATED_SCOPE - 2), start - 1)
     )
+
+
+def _affirmed(folded: list[str]) -> list[str]:
+    """A name's words without what it says "không phải (là)" of (:func:`_name_negations`):
+    "… mà người dịch không phải là cộng tác viên …" does not say "cộng tác viên"."""
+    out, skip = [], 0
+    for j, word in enumerate(folded):
+        if folded[j : j + 2] == ["khong", "phai"]:
+            skip = 2 + (folded[j + 2 : j + 3] == ["la"]) + _NEGATED_RUN
+        if skip:
+            skip -= 1
+        else:
+            out.append(word)
+    return out
 
 
 def _name_negations(folded: Sequence[str]) -> tuple[tuple[str, ...], ...]:

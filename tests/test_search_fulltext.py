@@ -1,6 +1,6 @@
 """Among the procedures the names find best, the one whose own texts (documents, conditions,
-results, audience) say the citizen's words comes first, and one of the field whose names and
-phrasings speak the message's words before another field's (`procedures.fulltext`)."""
+results, audience) say the citizen's words comes first, and so does the one whose names, read
+together (official and citizens' phrasings), speak the message's words (`procedures.fulltext`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from procedures import search
 from procedures.catalogue import load_bundled
-from procedures.fulltext import FieldWords, TextIndex
+from procedures.fulltext import Likelihoods, TextIndex
 from procedures.search import SearchIndex
 
 
@@ -42,40 +42,52 @@ def test_a_word_every_text_says_weighs_little_and_a_long_text_less_per_word() ->
     assert short > long > 0
 
 
-def test_a_field_that_says_the_words_and_their_pairs_is_likelier() -> None:
-    fields = FieldWords.build([
+def test_names_that_say_the_words_and_their_pairs_are_likelier() -> None:
+    names = Likelihoods.build([
         [["dang", "ky", "tau", "ca"], ["cap", "lai", "giay", "dang", "ky", "tau", "ca"]],
         [["dang", "ky", "tau", "bien"], ["cap", "lai", "giay", "dang", "ky", "tau", "bien"]],
         [["cap", "ca", "tau"]],
     ])
-    fish, ship, apart = fields.scores("mat giay dang ky tau ca".split(), [0, 1, 2])
+    fish, ship, apart = names.scores("mat giay dang ky tau ca".split(), [0, 1, 2])
     assert fish > ship  # "ca" and "tau ca" said there only
-    assert fish > apart  # "tau" and "ca" apart, not "tau ca", in a field that says little else
-    # A word no field says is left out (all alike), and nothing read is no difference.
-    assert fields.scores("mat tau ca".split(), [0, 1]) == fields.scores("tau ca".split(), [0, 1])
-    assert len(set(fields.scores(["zzz"], [0, 1, 2]))) == 1
-    assert fields.scores(["ca"], []) == []
+    assert fish > apart  # "tau" and "ca" apart, not "tau ca", in names that say little else
+    # A word no names say is left out (all alike), and nothing read is no difference.
+    assert names.scores("mat tau ca".split(), [0, 1]) == names.scores("tau ca".split(), [0, 1])
+    assert len(set(names.scores(["zzz"], [0, 1, 2]))) == 1
+    assert names.scores(["ca"], []) == []
 
 
 @pytest.mark.parametrize(
-    ("query", "code", "other_field_first"),
+    ("query", "code", "best_name_first"),
     [
-        # A licence to carry goods by lorry (Đường bộ), not a household business's registration
+        # A licence to carry goods by lorry, not a household business's registration
         ("xin gp kd vận tải bằng xe tải cho cty mới thành lập", "1.000703", "1.001612"),
-        # A fishing boat's registration (Thủy sản), not a sea-going ship's
+        # A fishing boat's registration, not a sea-going ship's
         ("mất giấy đăng ký tau cá xin cấp lạy", "1.003634", "1.002582"),
     ],
 )
-def test_the_field_whose_words_the_message_speaks_comes_first(
+def test_the_procedure_whose_names_together_speak_the_message_comes_first(
     index: SearchIndex,
     monkeypatch: pytest.MonkeyPatch,
     query: str,
     code: str,
-    other_field_first: str,
+    best_name_first: str,
 ) -> None:
     assert index.search(query)[0].code == code
-    monkeypatch.setattr(search, "FIELD_WEIGHT", 0.0)
-    assert index.search(query)[0].code == other_field_first
+    monkeypatch.setattr(search, "NAMES_WEIGHT", 0.0)
+    assert index.search(query)[0].code == best_name_first
+
+
+def test_what_a_name_denies_is_not_what_its_names_say(index: SearchIndex) -> None:
+    """"… mà người dịch không phải là cộng tác viên dịch thuật …" does not say "cộng tác viên"
+    (`search._affirmed`): a collaborator's signature is the collaborator's procedure, although
+    the other one's phrasings tell the story of translating one's school records."""
+    query = ("mình là cộng tác viên dịch thuật của phường, dịch học bạ sang tiếng Anh, giờ cần "
+             "xác nhận chữ ký người dịch")
+    assert index.search(query)[0].code == "2.000992"
+    assert search._affirmed("nguoi dich khong phai la cong tac vien dich thuat".split()) == [
+        "nguoi", "dich", "dich", "thuat"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -98,7 +110,7 @@ def test_the_texts_put_the_procedure_meant_first(
     assert index.search(query)[0].code == code
     monkeypatch.setattr(search, "TEXT_WEIGHT", 0.0)  # the names' order alone
     monkeypatch.setattr(search, "NAME_WORDS_WEIGHT", 0.0)
-    monkeypatch.setattr(search, "FIELD_WEIGHT", 0.0)
+    monkeypatch.setattr(search, "NAMES_WEIGHT", 0.0)
     assert index.search(query)[0].code == names_first
 
 
@@ -113,7 +125,7 @@ def test_the_order_moves_the_scores_stay_the_names(
     assert index.search(queries[0], limit=1)[0].code == moved[queries[0]][0].code == "2.002288"
     monkeypatch.setattr(search, "TEXT_WEIGHT", 0.0)
     monkeypatch.setattr(search, "NAME_WORDS_WEIGHT", 0.0)
-    monkeypatch.setattr(search, "FIELD_WEIGHT", 0.0)
+    monkeypatch.setattr(search, "NAMES_WEIGHT", 0.0)
     for query, hits in moved.items():
         names = index.search(query, limit=8)
         assert [h.score for h in hits] == [h.score for h in names]
@@ -124,13 +136,16 @@ def test_the_order_moves_the_scores_stay_the_names(
 def test_of_close_results_the_shorter_name_is_the_plain_need(
     index: SearchIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A long official name is a special case of its family: a couple opening a limited company
-    together means its registration, not converting a one-member company (whose name says more
-    words of the message, and many more besides)."""
+    """A long official name is a special case of its family: a foreign investor buying into a
+    limited company means buying a stake, not converting a foreign law firm's branch into a
+    law company (whose name says more words of the message, and many more besides)."""
+    query = "ndt nn mua 30% vốn cty tnhh vn có phải xin ko"
+    assert index.search(query)[0].code == "1.009729"  # góp vốn, mua cổ phần, mua phần vốn góp
+    monkeypatch.setattr(search, "NAME_WORDS_WEIGHT", 0.0)
+    assert index.search(query)[0].code == "1.002637"  # Chuyển đổi chi nhánh … luật sư nước ngoài
+    # A couple opening a limited company together: its registration.
     query = "hai vợ chồng cùng góp vốn mở công ty trách nhiệm hữu hạn"
     assert index.search(query)[0].code == "2.001199"  # Đăng ký thành lập công ty TNHH 2 TV
-    monkeypatch.setattr(search, "NAME_WORDS_WEIGHT", 0.0)
-    assert index.search(query)[0].code == "2.002033"  # Chuyển đổi công ty TNHH một thành viên …
     # A level or a code in brackets is no part of what the procedure is: the provincial
     # environmental permit ("… (cấp Tỉnh) ( 1.010727 )") is not a longer name than a licence
     # of four words the message does not ask for.
@@ -139,17 +154,9 @@ def test_of_close_results_the_shorter_name_is_the_plain_need(
     assert found[0].code == "1.010727"
 
 
-def test_one_word_the_texts_say_is_weak_evidence(
-    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Only the police's own licence's documents say "hỏng": a word, not the citizen's case. A
-    shop closing for good is the household business's closure, though the registration's texts
-    say a few more of the message's everyday words: without the floor they would decide."""
+def test_one_word_the_texts_say_is_weak_evidence(index: SearchIndex) -> None:
+    """Only the police's own licence's documents say "hỏng": a word, not the citizen's case."""
     assert index.search("gplx hỏng")[0].code == "3.000347"  # đổi giấy phép lái xe
-    closing = "báo cho nhà nước biết tiệm nghỉ bán luôn không làm nữa"
-    assert index.search(closing)[0].code == "1.001266"  # chấm dứt hoạt động hộ kinh doanh
-    monkeypatch.setattr(search, "TEXT_FLOOR", 0.0)
-    assert index.search(closing)[0].code == "1.001612"  # đăng ký thành lập hộ kinh doanh
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,7 @@ def test_lexicon_words_reach_the_official_procedure(
     # order (the procedures' texts say "giếng khoan" too: `search.TEXT_WEIGHT`).
     monkeypatch.setattr(search, "TEXT_WEIGHT", 0.0)
     monkeypatch.setattr(search, "NAME_WORDS_WEIGHT", 0.0)
-    monkeypatch.setattr(search, "FIELD_WEIGHT", 0.0)
+    monkeypatch.setattr(search, "NAMES_WEIGHT", 0.0)
     bare = [replace(p, aliases=[]) for p in procedures]
     plain, read = SearchIndex.build(bare, ()), SearchIndex.build(bare)
     for query, code in (
