@@ -174,22 +174,30 @@ def cautions(entries: Sequence[Entry], established: Iterable[Entry]) -> list[Pro
         if entry.kind == "abbr" and key.isalpha() and SYLLABLE.fullmatch(key):
             problems.append(Problem(where, f"viết tắt '{key}' cũng là một tiếng: gõ sai một chữ "
                                     "của từ khác sẽ bị đọc thành viết tắt này"))
-        near = [
-            (other, said[2][0]) for other in shorthand if entry.kind == "abbr"
-            and Levenshtein.distance(key, other, score_cutoff=1) == 1
-            for said in senses[other] if not _alike(entry.official, said[2])
-        ]
+        near = entry.kind == "abbr" and next(
+            (
+                (other, official[0])
+                for other in shorthand
+                if Levenshtein.distance(key, other, score_cutoff=1) == 1
+                for _, _, official in senses[other]
+                if not _alike(entry.official, official)
+            ),
+            None,
+        )
         if near:
-            problems.append(Problem(where, f"viết tắt '{key}' chỉ khác '{near[0][0]}' "
-                                    f"({near[0][1]}) một chữ: gõ nhầm sẽ bị đọc lẫn"))
+            problems.append(Problem(where, f"viết tắt '{key}' chỉ khác '{near[0]}' ({near[1]}) "
+                                    "một chữ: gõ nhầm sẽ bị đọc lẫn"))
         other = next(
-            (said for said in senses[key] if said[1] != here and not _alike(entry.official,
-                                                                            said[2])),
+            (
+                (place, official[0])
+                for _, place, official in senses[key]
+                if place != here and not _alike(entry.official, official)
+            ),
             None,
         )
         if other:
-            problems.append(Problem(where, f"'{entry.citizen}' đã có nghĩa khác ({other[1]}: "
-                                    f"{other[2][0]}): tìm kiếm có thể đọc lạc"))
+            problems.append(Problem(where, f"'{entry.citizen}' đã có nghĩa khác ({other[0]}: "
+                                    f"{other[1]}): tìm kiếm có thể đọc lạc"))
     return problems
 
 
