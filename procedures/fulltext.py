@@ -65,11 +65,10 @@ class TextIndex:
     @classmethod
     def build(cls, documents: Sequence[Sequence[str]]) -> TextIndex:
         """The index of documents given as their folded words, in the procedures' order."""
-        index = cls()
-        index._words = {w: n for n, w in enumerate(sorted({w for d in documents for w in d}))}
-        index._span = span = max(1, len(index._words))
+        numbers = _numbered({w for d in documents for w in d})
+        span = max(1, len(numbers))
         rows = [
-            np.unique(terms(np.array([index._words[w] for w in d], np.int64), span),
+            np.unique(terms(np.array([numbers[w] for w in d], np.int64), span),
                       return_counts=True)
             for d in documents
         ]
@@ -82,9 +81,19 @@ class TextIndex:
         idf = np.log(1 + (len(rows) - frequency + 0.5) / (frequency + 0.5))
         norm = K1 * (1 - B + B * lengths[docs] / average)
         weights = idf[np.searchsorted(known, said)] * counts * (K1 + 1) / (counts + norm)
-        index._keys = docs * (span + 1) * span + said
-        index._starts = np.searchsorted(docs, np.arange(len(rows) + 1)).astype(np.int64)
-        index._weights = weights.astype(np.float32)
+        return cls.of(numbers, docs * (span + 1) * span + said, weights, len(rows))
+
+    @classmethod
+    def of(
+        cls, numbers: dict[str, int], keys: np.ndarray, weights: np.ndarray, docs: int
+    ) -> TextIndex:
+        """The index of `docs` documents whose words have the `numbers` given, from its keys
+        (ascending) and their weights."""
+        index = cls()
+        index._words, index._span = numbers, max(1, len(numbers))
+        index._keys, index._weights = keys, weights.astype(np.float32)
+        size = (index._span + 1) * index._span
+        index._starts = np.searchsorted(keys // size, np.arange(docs + 1)).astype(np.int64)
         return index
 
     def scores(self, words: Sequence[str], docs: Sequence[int]) -> list[float]:
@@ -106,24 +115,18 @@ class Likelihoods:
     say take from it."""
 
     def __init__(self) -> None:
-        self._words: dict[str, int] = {}  # word → its number
-        self._span = 1
-        self._keys = np.zeros(0, np.int64)  # row × span² + term, ascending
-        self._starts = np.zeros(1, np.int64)  # row → where its keys start (and the end)
-        self._weights = np.zeros(0, np.float32)
+        self._sums = TextIndex()  # the groups' weights, then every term's rarity
         self._norms = np.zeros(0)  # per group: the log of its terms' count, smoothed
 
     @classmethod
     def build(cls, groups: Sequence[Sequence[Sequence[str]]]) -> Likelihoods:
         """The model of groups given as their texts, each text its folded words."""
         model = cls()
-        model._words = {
-            w: n for n, w in enumerate(sorted({w for g in groups for t in g for w in t}))
-        }
-        model._span = span = max(1, len(model._words))
+        numbers = _numbered({w for g in groups for t in g for w in t})
+        span = max(1, len(numbers))
         size = (span + 1) * span
         said = [
-            number * size + terms(np.array([model._words[w] for w in text], np.int64), span)
+            number * size + terms(np.array([numbers[w] for w in text], np.int64), span)
             for number, texts in enumerate(groups)
             for text in texts
             if text
@@ -133,9 +136,12 @@ class Likelihoods:
         known, saying = np.unique(keys % size, return_counts=True)
         rarity = np.log(1 + len(groups) / saying)
         weights = rarity[np.searchsorted(known, keys % size)] * np.log1p(counts / SMOOTHING)
-        model._keys = np.concatenate([keys, len(groups) * size + known])
-        model._weights = np.concatenate([weights, rarity]).astype(np.float32)
-        model._starts = np.searchsorted(model._keys // size, np.arange(len(groups) + 2))
+        model._sums = TextIndex.of(
+            numbers,
+            np.concatenate([keys, len(groups) * size + known]),
+            np.concatenate([weights, rarity]),
+            len(groups) + 1,
+        )
         totals = np.bincount(keys // size, weights=counts, minlength=len(groups))
         model._norms = np.log(totals + SMOOTHING * len(known))
         return model
@@ -143,12 +149,13 @@ class Likelihoods:
     def scores(self, words: Sequence[str], groups: Sequence[int]) -> list[float]:
         """The weighted log-likelihood of a query of folded `words` in each of `groups`, less
         what it is in every group alike."""
-        numbers = np.array([self._words.get(w, -1) for w in words], np.int64)
-        rows = np.array([*groups, len(self._norms)], np.int64)
-        *said, rarity = _text_scores(
-            self._keys, self._starts, self._weights, self._span, numbers, rows
-        )
+        *said, rarity = self._sums.scores(words, [*groups, len(self._norms)])
         return [float(s - rarity * self._norms[g]) for s, g in zip(said, groups, strict=True)]
+
+
+def _numbered(words: set[str]) -> dict[str, int]:
+    """Each word's number, in their sorted order."""
+    return {word: number for number, word in enumerate(sorted(words))}
 
 
 def text_scores(

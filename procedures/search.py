@@ -865,14 +865,14 @@ class SearchIndex:
         least :data:`TEXT_FLOOR` (nothing for a group the message does not name), the log of
         the words of its official name, and how likely all its names are to say the message's
         words against the likeliest of theirs (also read by ``benchmarks/learn_rerank.py``)."""
-        unmeant = self._unmeant(folded)
+        unmeant, words = self._unmeant(folded), folded.split()
         said = [
             0.0 if doc in unmeant else score
-            for doc, score in zip(docs, self._texts.scores(folded.split(), docs), strict=True)
+            for doc, score in zip(docs, self._texts.scores(words, docs), strict=True)
         ]
         most = max([*said, TEXT_FLOOR]) or 1.0
         lengths = [self._name_length[doc] for doc in docs]
-        names = self._names_said.scores(folded.split(), docs)
+        names = self._names_said.scores(words, docs)
         likeliest = max(names, default=0.0)
         return [
             (text / most, length, name - likeliest)
@@ -2748,25 +2748,23 @@ def _negated_at(folded: Sequence[str], start: int) -> bool:
 def _affirmed(folded: list[str]) -> list[str]:
     """A name's words without what it says "không phải (là)" of (:func:`_name_negations`):
     "… mà người dịch không phải là cộng tác viên …" does not say "cộng tác viên"."""
-    out, skip = [], 0
-    for j, word in enumerate(folded):
-        if folded[j : j + 2] == ["khong", "phai"]:
-            skip = 2 + (folded[j + 2 : j + 3] == ["la"]) + _NEGATED_RUN
-        if skip:
-            skip -= 1
-        else:
-            out.append(word)
-    return out
+    denied = {k for at, start in _denials(folded) for k in range(at, start + _NEGATED_RUN)}
+    return [word for k, word in enumerate(folded) if k not in denied]
 
 
 def _name_negations(folded: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     """The phrases a name says "không phải (là)" of: its next words, up to three."""
-    out = []
-    for j in range(len(folded) - 2):
-        if tuple(folded[j : j + 2]) == ("khong", "phai"):
-            start = j + 3 if folded[j + 2] == "la" else j + 2
-            out.append(tuple(folded[start : start + _NEGATED_RUN]))
-    return tuple(phrase for phrase in out if phrase)
+    phrases = (tuple(folded[start : start + _NEGATED_RUN]) for _, start in _denials(folded))
+    return tuple(phrase for phrase in phrases if phrase)
+
+
+def _denials(folded: Sequence[str]) -> list[tuple[int, int]]:
+    """Where a name says "không phải (là)", and where the phrase it denies starts."""
+    return [
+        (j, j + 3 if folded[j + 2] == "la" else j + 2)
+        for j in range(len(folded) - 2)
+        if tuple(folded[j : j + 2]) == ("khong", "phai")
+    ]
 
 
 _ADDRESS_WORDS = {tuple(_term(w)[0] for w in tokens(entry)) for entry in ADDRESS_WORDS}
