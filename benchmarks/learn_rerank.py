@@ -1,15 +1,16 @@
-"""Learn the re-ranking's weights (``RANK_WEIGHTS``, ``TEXT_WEIGHT``, ``NAME_WORDS_WEIGHT``,
+"""Learn the re-ranking's weights (``PLACE_WEIGHT``, ``TEXT_WEIGHT``, ``NAME_WORDS_WEIGHT``,
 ``NAMES_WEIGHT`` in ``procedures/search.py``) on the dev sets, and check them by leaving each
 set out in turn.
 
     .venv/bin/python benchmarks/learn_rerank.py
 
 For every in-scope dev query (v2-dev and v3 to v16, each as written and typed without accents;
-never a held-out part) the names' best five are collected as the engine ranks them before the
-re-ranking, each with its features: the names' score, its place, what its texts say of the
-query against the best of the five (at least ``TEXT_FLOOR``), the log of the words of its
-official name outside brackets and how likely all its names (official and citizens' phrasings,
-read together) are to say the query's words against the likeliest of the five (a
+never a held-out part) the names' best ten are collected as the engine hands them to the
+re-ranking (the best five, then the best of the others scored on the way), each with its
+features: the names' score, the log of 1 + its place, what its texts say of the query against
+the best of the ten (at least ``TEXT_FLOOR``), the log of the words of its official name
+outside brackets and how likely all its names (official and citizens' phrasings, read
+together) are to say the query's words against the likeliest of the ten (a
 log-likelihood). A pairwise
 logistic regression (the right procedure against each wrong one of the same query) learns one
 weight per feature; the score's weight is 1 once scaled, so the others read as what they add
@@ -54,15 +55,17 @@ def collect() -> list[Query]:
                 continue
             text = fold(row.query) if stripped else row.query
             query = index._written_out(engine.bounded_query(text))
-            folded = engine._folded_text(query)
             # The names' best, as `SearchIndex.search` hands them to the re-ranking.
-            found = engine._capped(index._search(query, engine.RERANKED, None, engine.MIN_SCORE))
+            found = engine._capped(index._search(
+                query, engine.RANKED_IN_FULL, None, engine.MIN_SCORE,
+                spare=engine.RERANKED - engine.RANKED_IN_FULL,
+            ))
             docs = [index._by_code[hit.code] for hit in found]
             features = np.array(
                 [
                     [hit.score, *features]
                     for hit, features in zip(
-                        found, index._rerank_features(folded, docs), strict=True
+                        found, index._rerank_features(query, docs), strict=True
                     )
                 ]
             ).reshape(len(found), 4)
@@ -71,17 +74,15 @@ def collect() -> list[Query]:
 
 
 def design(query: Query, names: bool = True) -> np.ndarray:
-    """Each candidate's features with its place (one column per place after the first);
-    `names` False: the names' column is 0 (the re-ranking without it)."""
-    places = np.zeros((len(query.right), engine.RERANKED - 1))
-    for place in range(1, len(query.right)):
-        places[place, place - 1] = 1.0
+    """Each candidate's features with the log of 1 + its place (0 first); `names` False: the
+    names' column is 0 (the re-ranking without it)."""
+    places = np.log1p(np.arange(len(query.right)))[:, None]
     features = query.features if names else query.features * np.array([1.0, 1.0, 1.0, 0.0])
     return np.hstack([features, places])
 
 
 def fit(queries: list[Query], names: bool = True, l2: float = 1.0) -> np.ndarray:
-    """Weights (score, texts, name length, names, places 2…5), the score's scaled to 1."""
+    """Weights (score, texts, name length, names, place), the score's scaled to 1."""
     pairs = []
     for query in queries:
         if len(query.right) < 2 or not any(query.right) or all(query.right):
@@ -120,13 +121,13 @@ def main() -> int:
             engine.TEXT_WEIGHT,
             engine.NAME_WORDS_WEIGHT,
             engine.NAMES_WEIGHT,
-            *engine.RANK_WEIGHTS[1:],
+            engine.PLACE_WEIGHT,
         ]
     )
     learned = fit(queries)
-    labels = ["score", "texts", "name length", "names", *(f"place {n}" for n in range(2, 6))]
+    labels = ["score", "texts", "name length", "names", "place"]
     weights = zip(labels, learned, strict=True)
-    print("learned on all dev sets: " + ", ".join(f"{n} {v:+.3f}" for n, v in weights))
+    print("learned on all dev sets: " + ", ".join(f"{n} {v:+.4f}" for n, v in weights))
     print(
         "\n| set | queries | engine top-1 | top-3 | left out top-1 | top-3 "
         "| left out, no names read together top-1 | top-3 |\n|---|---|---|---|---|---|---|---|"

@@ -61,8 +61,10 @@ from procedures.aliases import (
     CHAT,
     CHAT_PHRASES,
     CONTEXT,
+    COUNTRIES,
     EVERYDAY_NAMES,
     FILLER,
+    FOREIGN_PLACES,
     MIDDLE_NAMES,
     OFF_TOPIC,
     SURNAMES,
@@ -87,19 +89,23 @@ from procedures.normalize import (
     tokens,
 )
 
-RERANKED = 5
-"""How many of the best results are put in order again by what the procedures' own texts say
-(:meth:`SearchIndex._reranked`)."""
-RANK_WEIGHTS = (0.0, -0.104, -0.137, -0.173, -0.196)
-"""What each place in the names' ranking is worth, besides the score (trust in that order)…"""
-TEXT_WEIGHT = 0.286
+RANKED_IN_FULL = 5
+"""How many results a search ranks for certain (more when more are asked for)…"""
+RERANKED = 10
+"""…and how many it puts in order again by what the procedures' texts and names say
+(:meth:`SearchIndex._reranked`): after those, the best of the others it scored on its way
+(`_ranked`'s `spare`)."""
+PLACE_WEIGHT = -0.118
+"""What a place in the names' ranking is worth, times the log of 1 + the place (0 first),
+besides the score (trust in that order)…"""
+TEXT_WEIGHT = 0.290
 """…what a procedure's texts say of the query (:mod:`procedures.fulltext`) against the best of
 the results, that best counted as at least :data:`TEXT_FLOOR`…"""
-NAME_WORDS_WEIGHT = -0.131
+NAME_WORDS_WEIGHT = -0.119
 """…times the log of the words of its official name outside brackets (a level, a code), how
 long that name is: a long name is a special case of its family ("… đối với trường hợp …"), the
 short one what a citizen with the plain need means…"""
-NAMES_WEIGHT = 0.0046
+NAMES_WEIGHT = 0.0047
 """…and, times how much less likely its names (official and citizens' phrasings, read
 together) are to say the query's words than the likeliest names among the results
 (:class:`procedures.fulltext.Likelihoods`, a log-likelihood), what all its names say: the
@@ -109,6 +115,8 @@ without accents), never a held-out part; checked there by leaving each set out i
 (`benchmarks/learn_rerank.py`; the name's length: top-1 +16, top-3 +16 of 5,068 queries on
 v2-dev to v14; the names read together: see the README)."""
 _BRACKETED = re.compile(r"\([^)]*\)")
+_APART = "|"
+"""A word no text holds: what the re-ranking reads after it is no neighbour of what before."""
 TEXT_FLOOR = 10.0
 """A BM25 score of the texts of about one uncommon word and its pair: when the best of the
 results' texts says no more than this, it is weak evidence ("gplx hỏng": only the police's own
@@ -820,7 +828,10 @@ class SearchIndex:
                 for hit in self._search(query, limit * 2, allowed, max(min_score, CONFIDENT_SCORE))
                 if self._says(self._by_code[hit.code], tuple(_phrase_terms(p) for p in said))
             ][:limit])
-        found = _capped(self._search(query, max(limit, RERANKED), allowed, min_score))
+        ranked = max(limit, RANKED_IN_FULL)
+        found = _capped(
+            self._search(query, ranked, allowed, min_score, spare=max(0, RERANKED - ranked))
+        )
         if (
             found
             and found[0].score < min_score + UNMARKED_LONG_MARGIN
@@ -828,11 +839,11 @@ class SearchIndex:
             and not has_diacritics(query)
         ):
             return []  # a long story typed without marks that nothing fits well
-        return self._reranked(folded, found)[:limit]
+        return self._reranked(query, found)[:limit]
 
-    def _reranked(self, folded: str, hits: list[Hit]) -> list[Hit]:
+    def _reranked(self, query: str, hits: list[Hit]) -> list[Hit]:
         """The best :data:`RERANKED` hits in the order their names' ranks, their texts, their
-        names' lengths and all their names read together (:data:`RANK_WEIGHTS`,
+        names' lengths and all their names read together (:data:`PLACE_WEIGHT`,
         :data:`TEXT_WEIGHT`, :data:`NAME_WORDS_WEIGHT`, :data:`NAMES_WEIGHT`) say, each at the
         score of the place it takes: the order moves, the confidence in the first result stays
         the names'. The texts of a procedure for a group the message does not name
@@ -842,10 +853,11 @@ class SearchIndex:
             return hits
         docs = [self._by_code[hit.code] for hit in best]
         value = [
-            hit.score + RANK_WEIGHTS[rank] + TEXT_WEIGHT * said + NAME_WORDS_WEIGHT * length
+            hit.score + PLACE_WEIGHT * math.log1p(rank) + TEXT_WEIGHT * said
+            + NAME_WORDS_WEIGHT * length
             + NAMES_WEIGHT * names
             for rank, (hit, (said, length, names)) in enumerate(
-                zip(best, self._rerank_features(folded, docs), strict=True)
+                zip(best, self._rerank_features(query, docs), strict=True)
             )
         ]
         order = sorted(range(len(best)), key=lambda rank: -value[rank])
@@ -858,14 +870,18 @@ class SearchIndex:
         return moved + hits[RERANKED:]
 
     def _rerank_features(
-        self, folded: str, docs: list[int]
+        self, query: str, docs: list[int]
     ) -> list[tuple[float, float, float]]:
         """What the re-ranking reads of each of `docs` besides its score and place: what its
-        texts say of the (folded) message against the best of them, that best counted as at
-        least :data:`TEXT_FLOOR` (nothing for a group the message does not name), the log of
-        the words of its official name, and how likely all its names are to say the message's
-        words against the likeliest of theirs (also read by ``benchmarks/learn_rerank.py``)."""
+        texts say of the message against the best of them, that best counted as at least
+        :data:`TEXT_FLOOR` (nothing for a group the message does not name), the log of the
+        words of its official name, and how likely all its names are to say the message's
+        words against the likeliest of theirs (also read by ``benchmarks/learn_rerank.py``).
+        The message is read without what the citizen says they do not mean (`_negated`), and
+        a country named as abroad as the words it stands for (`_abroad`)."""
+        folded = _folded_text(_negated(query)[0])
         unmeant, words = self._unmeant(folded), folded.split()
+        words += _abroad(words)
         said = [
             0.0 if doc in unmeant else score
             for doc, score in zip(docs, self._texts.scores(words, docs), strict=True)
@@ -900,9 +916,10 @@ class SearchIndex:
         )
 
     def _search(
-        self, query: str, limit: int, allowed: set[int] | None, min_score: float
+        self, query: str, limit: int, allowed: set[int] | None, min_score: float, spare: int = 0
     ) -> list[Hit]:
-        """`search` past the messages that find nothing (codes, names, addresses, shopping)."""
+        """`search` past the messages that find nothing (codes, names, addresses, shopping);
+        `spare` as :meth:`_ranked`'s."""
         query, negated = _negated(query)
         query = self._without_reason(query)
         slots = self._slots(query)
@@ -917,11 +934,14 @@ class SearchIndex:
             and not _SENTENCE_END.search(query.rstrip(". "))
         ):
             named = self._ranked(
-                query, limit, allowed, min_score, negated=negated, slots=slots, as_name=True
+                query, limit, allowed, min_score, negated=negated, slots=slots, as_name=True,
+                spare=spare,
             )
             if named and named[0].score >= NAME_SCORE:
                 return named
-        found = self._ranked(query, limit, allowed, min_score, negated=negated, slots=slots)
+        found = self._ranked(
+            query, limit, allowed, min_score, negated=negated, slots=slots, spare=spare
+        )
         if not long_message:
             return found
         # A long message: its need is often said in one sentence ("Giờ tôi muốn đóng hẳn
@@ -947,7 +967,7 @@ class SearchIndex:
                 if not self._generic(slots):
                     read.append(self._ranked(
                         sentence, limit, allowed, min_score, story=True, negated=negated,
-                        slots=slots,
+                        slots=slots, spare=spare,
                     ))
         # Without "muốn", "cần" … the question asked says the need ("… Giờ hàng về tới cảng
         # rồi, làm thủ tục hải quan nhận lại hàng thế nào ạ"), when it finds a procedure by
@@ -990,7 +1010,7 @@ class SearchIndex:
                 if scaled.score >= min_score and (known is None or scaled.score > known.score):
                     best[hit.code] = scaled
         ranked = sorted(best.values(), key=lambda h: (-h.score, self._by_code[h.code]))
-        return ranked[:limit]
+        return ranked[: limit + spare]
 
     def _only_a_name(self, text: str) -> bool:
         """Whether the text is only a person's name ("Phạm Văn Đồng", "bui thi lan"), with a
@@ -1067,12 +1087,16 @@ class SearchIndex:
         negated: tuple[tuple[tuple[str, str], ...], ...] = (),
         slots: list[_Slot] | None = None,
         as_name: bool = False,
+        spare: int = 0,
     ) -> list[Hit]:
         """The best `limit` procedures for a query (already bounded), over `min_score`;
         `story`: the query is a sentence of a long message (its context words are optional);
         `negated`: the phrases the citizen said they do not mean (a procedure whose names
         hold one scores :data:`NEGATED_FACTOR` of itself); `slots`: the query's, when already
-        read (`_slots`); `as_name`: a long query is read as a name, not as a story."""
+        read (`_slots`); `as_name`: a long query is read as a name, not as a story; `spare`:
+        after the best `limit`, up to as many of the others scored on the way, best first (for
+        the re-ranking: a candidate whose bound fell under the best `limit`'s is not scored,
+        so they need not be the next best)."""
         if slots is None:
             slots = self._slots(query, story)
         required = [s for s in slots if not s.optional]
@@ -1137,6 +1161,7 @@ class SearchIndex:
         ids_in_order, bounds_in_order = surface_ids[ranked], surface_bounds[ranked]
         others_in_order = others_most[ranked]
         top: list[tuple[float, int]] = []  # a min-heap of (score, -doc): the best `limit`
+        passed: list[tuple[float, int]] = []  # the others scored over `min_score`
         scored: dict[int, tuple[float, float]] = {}  # shape → relevance, the cut it met
         for number in order.tolist():
             threshold = max(min_score, top[0][0]) if len(top) == limit else min_score
@@ -1226,8 +1251,12 @@ class SearchIndex:
             if len(top) < limit:
                 heapq.heappush(top, (score, -doc))
             elif (score, -doc) > top[0]:
-                heapq.heapreplace(top, (score, -doc))
+                passed.append(heapq.heapreplace(top, (score, -doc)))
+            else:
+                passed.append((score, -doc))
         top.sort(reverse=True)
+        if spare:
+            top += heapq.nlargest(spare, passed)
         return [self._hit(-doc, score) for score, doc in top]
 
     def _surface_arrays(self) -> _SurfaceArrays:
@@ -2743,6 +2772,27 @@ def _negated_at(folded: Sequence[str], start: int) -> bool:
         tuple(folded[j : j + 2]) == ("khong", "phai")
         for j in range(max(0, start - _NEGATED_SCOPE - 2), start - 1)
     )
+
+
+_COUNTRY_PHRASES = {
+    _folded_text(f"{before} {country}"): _folded_text(official[0]).split()
+    for before, official in FOREIGN_PLACES.items()
+    for country in COUNTRIES
+}
+_COUNTRY_WORDS = max(len(phrase.split()) for phrase in _COUNTRY_PHRASES)
+
+
+def _abroad(words: list[str]) -> list[str]:
+    """For each country a message's folded `words` name as abroad ("nguoi uc", "sang han"),
+    :data:`_APART` and the official words it stands for ("nguoi nuoc ngoai"): the catalogue's
+    texts and names never say a country (:data:`procedures.aliases.COUNTRIES`)."""
+    out: list[str] = []
+    for i in range(len(words)):
+        for size in range(2, _COUNTRY_WORDS + 1):
+            official = _COUNTRY_PHRASES.get(" ".join(words[i : i + size]))
+            if official:
+                out += [_APART, *official]
+    return out
 
 
 def _affirmed(folded: list[str]) -> list[str]:
