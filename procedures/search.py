@@ -2780,6 +2780,7 @@ _COUNTRY_PHRASES = {
     for country in COUNTRIES
 }
 _COUNTRY_WORDS = max(len(phrase.split()) for phrase in _COUNTRY_PHRASES)
+_COUNTRY_BEFORE = frozenset(phrase.split()[0] for phrase in _COUNTRY_PHRASES)
 
 
 def _abroad(words: list[str]) -> list[str]:
@@ -2787,7 +2788,9 @@ def _abroad(words: list[str]) -> list[str]:
     :data:`_APART` and the official words it stands for ("nguoi nuoc ngoai"): the catalogue's
     texts and names never say a country (:data:`procedures.aliases.COUNTRIES`)."""
     out: list[str] = []
-    for i in range(len(words)):
+    for i, word in enumerate(words):
+        if word not in _COUNTRY_BEFORE:
+            continue
         for size in range(2, _COUNTRY_WORDS + 1):
             official = _COUNTRY_PHRASES.get(" ".join(words[i : i + size]))
             if official:
