@@ -1,17 +1,18 @@
 """Learn the re-ranking's weights (``PLACE_WEIGHT``, ``TEXT_WEIGHT``, ``NAME_WORDS_WEIGHT``,
-``NAMES_WEIGHT`` in ``procedures/search.py``) on the dev sets, and check them by leaving each
-set out in turn.
+``NAMES_WEIGHT``, ``LIKELIEST_SCORE`` in ``procedures/search.py``) on the dev sets, and check
+them by leaving each set out in turn.
 
     .venv/bin/python benchmarks/learn_rerank.py
 
 For every in-scope dev query (v2-dev and v3 to v16, each as written and typed without accents;
-never a held-out part) the names' best ten are collected as the engine hands them to the
-re-ranking (the best five, then the best of the others scored on the way), each with its
-features: the names' score, the log of 1 + its place, what its texts say of the query against
-the best of the ten (at least ``TEXT_FLOOR``), the log of the words of its official name
-outside brackets and how likely all its names (official and citizens' phrasings, read
-together) are to say the query's words against the likeliest of the ten (a
-log-likelihood). A pairwise
+never a held-out part) the candidates are collected as the engine hands them to the
+re-ranking: the names' best ten (the best five, then the best of the others scored on the
+way) and the procedure the names did not find whose names, read together, are likeliest to
+say the query. Each has its features: the names' score (none for the likeliest, which has a
+column of its own instead), the log of 1 + its place, what its texts say of the query against
+the best of them (at least ``TEXT_FLOOR``), the log of the words of its official name outside
+brackets and how likely all its names (official and citizens' phrasings, read together) are
+to say the query's words against the likeliest of them (a log-likelihood). A pairwise
 logistic regression (the right procedure against each wrong one of the same query) learns one
 weight per feature; the score's weight is 1 once scaled, so the others read as what they add
 to it. Printed: the weights learned on all sets, then top-1 / top-3 of each set with the
@@ -40,7 +41,7 @@ from procedures.normalize import fold
 @dataclass
 class Query:
     split: str
-    right: list[bool]  # per candidate, in the names' order
+    right: list[bool]  # per candidate, in the names' order, the likeliest (if added) last
     features: np.ndarray  # candidates × features, without the place
 
 
@@ -60,16 +61,18 @@ def collect() -> list[Query]:
                 query, engine.RANKED_IN_FULL, None, engine.MIN_SCORE,
                 spare=engine.RERANKED - engine.RANKED_IN_FULL,
             ))
-            docs = [index._by_code[hit.code] for hit in found]
+            words, docs, scores, added = index._rerank_candidates(query, found, None)
+            likeliest = [0.0] * len(found) + [1.0] * added
             features = np.array(
                 [
-                    [hit.score, *features]
-                    for hit, features in zip(
-                        found, index._rerank_features(query, docs), strict=True
+                    [0.0 if extra else score, *features, extra]
+                    for score, features, extra in zip(
+                        scores, index._rerank_features(words, docs), likeliest, strict=True
                     )
                 ]
-            ).reshape(len(found), 4)
-            out.append(Query(row.split, [hit.code in row.codes for hit in found], features))
+            ).reshape(len(docs), 5)
+            right = [index.procedures[doc].code in row.codes for doc in docs]
+            out.append(Query(row.split, right, features))
     return out
 
 
@@ -77,12 +80,13 @@ def design(query: Query, names: bool = True) -> np.ndarray:
     """Each candidate's features with the log of 1 + its place (0 first); `names` False: the
     names' column is 0 (the re-ranking without it)."""
     places = np.log1p(np.arange(len(query.right)))[:, None]
-    features = query.features if names else query.features * np.array([1.0, 1.0, 1.0, 0.0])
+    features = query.features if names else query.features * np.array([1, 1, 1, 0, 1])
     return np.hstack([features, places])
 
 
 def fit(queries: list[Query], names: bool = True, l2: float = 1.0) -> np.ndarray:
-    """Weights (score, texts, name length, names, place), the score's scaled to 1."""
+    """Weights (score, texts, name length, names, likeliest, place), the score's scaled to
+    1."""
     pairs = []
     for query in queries:
         if len(query.right) < 2 or not any(query.right) or all(query.right):
@@ -121,11 +125,12 @@ def main() -> int:
             engine.TEXT_WEIGHT,
             engine.NAME_WORDS_WEIGHT,
             engine.NAMES_WEIGHT,
+            engine.LIKELIEST_SCORE,
             engine.PLACE_WEIGHT,
         ]
     )
     learned = fit(queries)
-    labels = ["score", "texts", "name length", "names", "place"]
+    labels = ["score", "texts", "name length", "names", "likeliest", "place"]
     weights = zip(labels, learned, strict=True)
     print("learned on all dev sets: " + ", ".join(f"{n} {v:+.4f}" for n, v in weights))
     print(

@@ -30,3 +30,14 @@ def text_scores(
     numbers: np.ndarray,
     docs: np.ndarray,
 ) -> list[float]: ...
+def likeliest(
+    known: np.ndarray,
+    rarities: np.ndarray,
+    holders: np.ndarray,
+    groups: np.ndarray,
+    weights: np.ndarray,
+    norms: np.ndarray,
+    span: int,
+    numbers: np.ndarray,
+    excluded: list[int],
+) -> int: ...

@@ -377,19 +377,14 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
     )
 
 
-def text_scores(keys, starts, weights, long long span, numbers, docs):
-    """:func:`procedures.fulltext.text_scores`, compiled."""
-    cdef const int64_t[::1] key = keys
-    cdef const int64_t[::1] start = starts
-    cdef const float[::1] weight = weights
-    cdef const int64_t[::1] number = numbers
-    cdef const int64_t[::1] doc = docs
-    cdef Py_ssize_t n = number.shape[0], count = 0, i, j, high, at, low, top, middle
-    cdef int64_t term, per_doc = (span + 1) * span, base
-    cdef double total
-    terms_array = np.empty(2 * n + 1, np.int64)
-    cdef int64_t[::1] terms = terms_array
-    for i in range(n):  # the words and pairs known, sorted, each once
+cdef Py_ssize_t _query_terms(
+    const int64_t[::1] number, int64_t span, int64_t[::1] terms
+) noexcept nogil:
+    """The words and pairs of a query's word `number`s (-1: no text says the word) into
+    `terms`, sorted, each once; returns how many (`text_scores`, `likeliest`)."""
+    cdef Py_ssize_t n = number.shape[0], count = 0, i, j, at
+    cdef int64_t term
+    for i in range(n):
         for j in range(2):
             if number[i] < 0 or j == 1 and (i + 1 == n or number[i + 1] < 0):
                 continue
@@ -402,21 +397,82 @@ def text_scores(keys, starts, weights, long long span, numbers, docs):
             memmove(&terms[at + 1], &terms[at], (count - at) * sizeof(int64_t))
             terms[at] = term
             count += 1
+    return count
+
+
+cdef Py_ssize_t _first_not_below(
+    const int64_t[::1] key, Py_ssize_t low, Py_ssize_t top, int64_t base, int64_t term
+) noexcept nogil:
+    """Where the first of `key[low:top]` (less `base`) not below `term` is (a binary search)."""
+    cdef Py_ssize_t middle
+    while low < top:
+        middle = (low + top) >> 1
+        if key[middle] - base < term:
+            low = middle + 1
+        else:
+            top = middle
+    return low
+
+
+def text_scores(keys, starts, weights, long long span, numbers, docs):
+    """:func:`procedures.fulltext.text_scores`, compiled."""
+    cdef const int64_t[::1] key = keys
+    cdef const int64_t[::1] start = starts
+    cdef const float[::1] weight = weights
+    cdef const int64_t[::1] number = numbers
+    cdef const int64_t[::1] doc = docs
+    cdef Py_ssize_t count, i, j, high, at
+    cdef int64_t per_doc = (span + 1) * span, base
+    cdef double total
+    terms_array = np.empty(2 * number.shape[0] + 1, np.int64)
+    cdef int64_t[::1] terms = terms_array
+    count = _query_terms(number, span, terms)
     out = []
     for i in range(doc.shape[0]):  # each term looked for in the doc's keys, after the last
         total = 0.0
         base = doc[i] * per_doc
         at, high = start[doc[i]], start[doc[i] + 1]
         for j in range(count):
-            low, top = at, high  # the first key not below the term (a binary search)
-            while low < top:
-                middle = (low + top) >> 1
-                if key[middle] - base < terms[j]:
-                    low = middle + 1
-                else:
-                    top = middle
-            if low < high and key[low] - base == terms[j]:
-                total += weight[low]
-            at = low
+            at = _first_not_below(key, at, high, base, terms[j])
+            if at < high and key[at] - base == terms[j]:
+                total += weight[at]
         out.append(total)
     return out
+
+
+def likeliest(known, rarities, holders, groups, weights, norms, long long span, numbers,
+              excluded):
+    """:func:`procedures.fulltext.likeliest`, compiled."""
+    cdef const int64_t[::1] term_of = known
+    cdef const double[::1] rarity = rarities
+    cdef const int64_t[::1] holder = holders
+    cdef const int64_t[::1] group = groups
+    cdef const double[::1] weight = weights
+    cdef const double[::1] norm = norms
+    cdef const int64_t[::1] number = numbers
+    cdef Py_ssize_t count, i, j, at, best = -1, size = norm.shape[0]
+    cdef double total = 0.0, value, most = 0.0
+    terms_array = np.empty(2 * number.shape[0] + 1, np.int64)
+    cdef int64_t[::1] terms = terms_array
+    count = _query_terms(number, span, terms)
+    said_array = np.zeros(size)
+    cdef double[::1] said = said_array
+    at = 0
+    for j in range(count):  # each term's groups, after the last term found
+        at = _first_not_below(term_of, at, term_of.shape[0], 0, terms[j])
+        if at == term_of.shape[0] or term_of[at] != terms[j]:
+            continue
+        total += rarity[at]
+        for i in range(holder[at], holder[at + 1]):
+            said[group[i]] += weight[i]
+    if total == 0.0:
+        return -1
+    for i in excluded:
+        said[<Py_ssize_t>i] = -1e300
+    for i in range(size):
+        if said[i] < -1e299:
+            continue
+        value = said[i] - total * norm[i]
+        if best < 0 or value > most:
+            best, most = i, value
+    return best

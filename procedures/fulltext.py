@@ -112,11 +112,17 @@ class Likelihoods:
     terms no group says are left out. Kept as a :class:`TextIndex` is, so the compiled look-up
     serves: a group's weight of a term it says is rarity × log(1 + count / SMOOTHING), and one
     more row, after the groups, holds every term's rarity, for what the terms a group does not
-    say take from it."""
+    say take from it. The same weights by term (each term's groups) find the likeliest of all
+    the groups (:meth:`likeliest`)."""
 
     def __init__(self) -> None:
         self._sums = TextIndex()  # the groups' weights, then every term's rarity
         self._norms = np.zeros(0)  # per group: the log of its terms' count, smoothed
+        self._known = np.zeros(0, np.int64)  # every term a group says, ascending…
+        self._rarity = np.zeros(0)  # …its rarity…
+        self._holders = np.zeros(1, np.int64)  # …and where its groups start in:
+        self._groups = np.zeros(0, np.int64)  # the groups saying each term,
+        self._weights = np.zeros(0)  # with their weights of it
 
     @classmethod
     def build(cls, groups: Sequence[Sequence[Sequence[str]]]) -> Likelihoods:
@@ -144,6 +150,10 @@ class Likelihoods:
         )
         totals = np.bincount(keys // size, weights=counts, minlength=len(groups))
         model._norms = np.log(totals + SMOOTHING * len(known))
+        by_term = np.argsort(keys % size, kind="stable")
+        model._known, model._rarity = known, rarity
+        model._holders = np.concatenate([[0], np.cumsum(saying)]).astype(np.int64)
+        model._groups, model._weights = keys[by_term] // size, weights[by_term]
         return model
 
     def scores(self, words: Sequence[str], groups: Sequence[int]) -> list[float]:
@@ -151,6 +161,18 @@ class Likelihoods:
         what it is in every group alike."""
         *said, rarity = self._sums.scores(words, [*groups, len(self._norms)])
         return [float(s - rarity * self._norms[g]) for s, g in zip(said, groups, strict=True)]
+
+    def likeliest(self, words: Sequence[str], excluded: Sequence[int]) -> int | None:
+        """Of all the groups but the `excluded`, the one likeliest to say a query of folded
+        `words` (:meth:`scores`' best; the first of equals); ``None`` when no group says a
+        word of it."""
+        sums = self._sums
+        numbers = np.array([sums._words.get(w, -1) for w in words], np.int64)
+        best = _likeliest(
+            self._known, self._rarity, self._holders, self._groups, self._weights, self._norms,
+            sums._span, numbers, list(excluded),
+        )
+        return best if best >= 0 else None
 
 
 def _numbered(words: set[str]) -> dict[str, int]:
@@ -181,7 +203,37 @@ def text_scores(
     return [float(score) for score in said.reshape(len(docs), -1).sum(axis=1)]
 
 
+def likeliest(
+    known: np.ndarray,
+    rarities: np.ndarray,
+    holders: np.ndarray,
+    groups: np.ndarray,
+    weights: np.ndarray,
+    norms: np.ndarray,
+    span: int,
+    numbers: np.ndarray,
+    excluded: list[int],
+) -> int:
+    """:meth:`Likelihoods.likeliest` past the words' numbers: the group's number, -1 for
+    none. In numpy; :func:`procedures._passes.likeliest` (compiled) does the same in one loop."""
+    if not len(known):
+        return -1
+    asked = np.concatenate([numbers >= 0, (numbers[:-1] >= 0) & (numbers[1:] >= 0)])
+    wanted = np.unique(terms(numbers, span)[asked])
+    at = np.searchsorted(known, wanted)
+    at = at[(at < len(known)) & (known[np.minimum(at, len(known) - 1)] == wanted)]
+    if not len(at):
+        return -1
+    held = np.concatenate([np.arange(holders[a], holders[a + 1]) for a in at])
+    said = np.bincount(groups[held], weights=weights[held], minlength=len(norms))
+    value = said - rarities[at].sum() * norms
+    value[excluded] = -np.inf
+    best = int(np.argmax(value))
+    return best if value[best] > -np.inf else -1
+
+
 try:
+    from procedures._passes import likeliest as _likeliest
     from procedures._passes import text_scores as _text_scores
 except ImportError:  # not compiled (`make compiled`)
-    _text_scores = text_scores
+    _likeliest, _text_scores = likeliest, text_scores

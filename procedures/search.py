@@ -95,17 +95,20 @@ RERANKED = 10
 """…and how many it puts in order again by what the procedures' texts and names say
 (:meth:`SearchIndex._reranked`): after those, the best of the others it scored on its way
 (`_ranked`'s `spare`)."""
-PLACE_WEIGHT = -0.118
+LIKELIEST_SCORE = 0.503
+"""What the re-ranking counts as the names' score of the procedure the names did not find
+whose names, read together, are likeliest to say the message (`_rerank_candidates`)…"""
+PLACE_WEIGHT = -0.175
 """What a place in the names' ranking is worth, times the log of 1 + the place (0 first),
 besides the score (trust in that order)…"""
-TEXT_WEIGHT = 0.290
+TEXT_WEIGHT = 0.370
 """…what a procedure's texts say of the query (:mod:`procedures.fulltext`) against the best of
 the results, that best counted as at least :data:`TEXT_FLOOR`…"""
-NAME_WORDS_WEIGHT = -0.119
+NAME_WORDS_WEIGHT = -0.144
 """…times the log of the words of its official name outside brackets (a level, a code), how
 long that name is: a long name is a special case of its family ("… đối với trường hợp …"), the
 short one what a citizen with the plain need means…"""
-NAMES_WEIGHT = 0.0047
+NAMES_WEIGHT = 0.0061
 """…and, times how much less likely its names (official and citizens' phrasings, read
 together) are to say the query's words than the likeliest names among the results
 (:class:`procedures.fulltext.Likelihoods`, a log-likelihood), what all its names say: the
@@ -839,49 +842,73 @@ class SearchIndex:
             and not has_diacritics(query)
         ):
             return []  # a long story typed without marks that nothing fits well
-        return self._reranked(query, found)[:limit]
+        return self._reranked(query, found, allowed)[:limit]
 
-    def _reranked(self, query: str, hits: list[Hit]) -> list[Hit]:
-        """The best :data:`RERANKED` hits in the order their names' ranks, their texts, their
-        names' lengths and all their names read together (:data:`PLACE_WEIGHT`,
-        :data:`TEXT_WEIGHT`, :data:`NAME_WORDS_WEIGHT`, :data:`NAMES_WEIGHT`) say, each at the
-        score of the place it takes: the order moves, the confidence in the first result stays
-        the names'. The texts of a procedure for a group the message does not name
-        (`AUDIENCE_FACTOR`) say nothing of the citizen."""
+    def _reranked(self, query: str, hits: list[Hit], allowed: set[int] | None) -> list[Hit]:
+        """The best :data:`RERANKED` hits and the procedure all of whose names read together
+        are likeliest to say the message (`_rerank_candidates`) in the order their names'
+        scores and ranks, their texts, their names' lengths and all their names read together
+        (:data:`PLACE_WEIGHT`, :data:`TEXT_WEIGHT`, :data:`NAME_WORDS_WEIGHT`,
+        :data:`NAMES_WEIGHT`) say, each at the score of the place it takes (the likeliest's
+        place, last, the last names' score): the order moves, the confidence in the first
+        result stays the names'. The texts of a procedure for a group the message does not
+        name (`AUDIENCE_FACTOR`) say nothing of the citizen."""
         best = hits[:RERANKED]
-        if len(best) < 2:
+        words, docs, scores, added = self._rerank_candidates(query, hits, allowed)
+        if len(docs) < 2:
             return hits
-        docs = [self._by_code[hit.code] for hit in best]
         value = [
-            hit.score + PLACE_WEIGHT * math.log1p(rank) + TEXT_WEIGHT * said
-            + NAME_WORDS_WEIGHT * length
-            + NAMES_WEIGHT * names
-            for rank, (hit, (said, length, names)) in enumerate(
-                zip(best, self._rerank_features(query, docs), strict=True)
+            score + PLACE_WEIGHT * math.log1p(rank) + TEXT_WEIGHT * said
+            + NAME_WORDS_WEIGHT * length + NAMES_WEIGHT * names
+            for rank, (score, (said, length, names)) in enumerate(
+                zip(scores, self._rerank_features(words, docs), strict=True)
             )
         ]
-        order = sorted(range(len(best)), key=lambda rank: -value[rank])
-        if order == list(range(len(best))):
+        order = sorted(range(len(docs)), key=lambda rank: -value[rank])
+        if not added and order == list(range(len(docs))):
             return hits
-        moved = [  # not `replace`, which reads the dataclass's fields anew each time
-            Hit(best[rank].code, best[rank].name, hit.score, best[rank].level, best[rank].field)
-            for rank, hit in zip(order, best, strict=True)
+        places = [hit.score for hit in best] + [best[-1].score] * added
+        moved = [
+            self._hit(docs[rank], score) for rank, score in zip(order, places, strict=True)
         ]
         return moved + hits[RERANKED:]
 
-    def _rerank_features(
-        self, query: str, docs: list[int]
-    ) -> list[tuple[float, float, float]]:
-        """What the re-ranking reads of each of `docs` besides its score and place: what its
-        texts say of the message against the best of them, that best counted as at least
-        :data:`TEXT_FLOOR` (nothing for a group the message does not name), the log of the
-        words of its official name, and how likely all its names are to say the message's
-        words against the likeliest of theirs (also read by ``benchmarks/learn_rerank.py``).
-        The message is read without what the citizen says they do not mean (`_negated`), and
-        a country named as abroad as the words it stands for (`_abroad`)."""
+    def _rerank_candidates(
+        self, query: str, hits: list[Hit], allowed: set[int] | None
+    ) -> tuple[list[str], list[int], list[float], bool]:
+        """What the re-ranking reads: the message's folded words, without what the citizen
+        says they do not mean (`_negated`) and with a country named as abroad read as the words
+        it stands for (`_abroad`); the procedures to order, the best :data:`RERANKED` `hits`'
+        and, when the names found any, the one likeliest to say the message of all those whose
+        names, read together, the names did not find (`Likelihoods.likeliest`: a procedure's
+        phrasings together may say what none of them says alone) if it is `allowed`; their
+        scores (the likeliest's :data:`LIKELIEST_SCORE`); whether it was added."""
         folded = _folded_text(_negated(query)[0])
-        unmeant, words = self._unmeant(folded), folded.split()
+        words = folded.split()
         words += _abroad(words)
+        best = hits[:RERANKED]
+        docs = [self._by_code[hit.code] for hit in best]
+        scores = [hit.score for hit in best]
+        likeliest = (
+            self._names_said.likeliest(words, [self._by_code[hit.code] for hit in hits])
+            if best else None
+        )
+        added = likeliest is not None and (allowed is None or likeliest in allowed)
+        if likeliest is not None and added:
+            docs.append(likeliest)
+            scores.append(LIKELIEST_SCORE)
+        return words, docs, scores, added
+
+    def _rerank_features(
+        self, words: list[str], docs: list[int]
+    ) -> list[tuple[float, float, float]]:
+        """What the re-ranking reads of each of `docs` besides its score and place, for a
+        message's words (`_rerank_candidates`): what its texts say of them against the best of
+        them, that best counted as at least :data:`TEXT_FLOOR` (nothing for a group the
+        message does not name), the log of the words of its official name, and how likely all
+        its names are to say the words against the likeliest of theirs (also read by
+        ``benchmarks/learn_rerank.py``)."""
+        unmeant = self._unmeant(" ".join(words))
         said = [
             0.0 if doc in unmeant else score
             for doc, score in zip(docs, self._texts.scores(words, docs), strict=True)

@@ -55,6 +55,11 @@ def test_names_that_say_the_words_and_their_pairs_are_likelier() -> None:
     assert names.scores("mat tau ca".split(), [0, 1]) == names.scores("tau ca".split(), [0, 1])
     assert len(set(names.scores(["zzz"], [0, 1, 2]))) == 1
     assert names.scores(["ca"], []) == []
+    # The likeliest of all is the best of the scores; of the others, the next.
+    assert names.likeliest("mat giay dang ky tau ca".split(), []) == 0
+    assert names.likeliest("mat giay dang ky tau ca".split(), [0]) == 1
+    assert names.likeliest(["zzz"], []) is None
+    assert names.likeliest(["ca"], [0, 1, 2]) is None
 
 
 @pytest.mark.parametrize(
@@ -118,19 +123,23 @@ def test_the_order_moves_the_scores_stay_the_names(
     index: SearchIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first result keeps the best score the names gave (how sure the answer is), each
-    place its score; only which procedure stands there moves, and only among the first ten."""
+    place its score; only which procedure stands there moves, and only among the first ten
+    and the one procedure the names did not find that may join them (`_rerank_candidates`)."""
     queries = ["xin phù hiệu cho xe tải chạy dịch vụ", "khoan giếng lấy nước", "xin phép xây nhà"]
     moved = {query: index.search(query, limit=12) for query in queries}
     # A limit under five reads the first five all the same: the first result is one.
     assert index.search(queries[0], limit=1)[0].code == moved[queries[0]][0].code == "2.002288"
-    monkeypatch.setattr(search, "TEXT_WEIGHT", 0.0)
-    monkeypatch.setattr(search, "NAME_WORDS_WEIGHT", 0.0)
-    monkeypatch.setattr(search, "NAMES_WEIGHT", 0.0)
+    monkeypatch.setattr(search, "RERANKED", 0)  # the names' order alone
     for query, hits in moved.items():
         names = index.search(query, limit=12)
-        assert [h.score for h in hits] == [h.score for h in names]
-        assert {h.code for h in hits[:10]} == {h.code for h in names[:10]}
-        assert hits[10:] == names[10:]
+        assert [h.score for h in hits][: min(10, len(names))] == [h.score for h in names][:10]
+        codes = [h.code for h in hits]
+        named = [h.code for h in names]
+        joined = [code for code in codes if code not in named]
+        assert len(joined) <= 1 and len(set(codes)) == len(codes)
+        kept = [code for code in codes if code not in joined]
+        assert set(kept[:10]) == set(named[:10])
+        assert kept[10:] == named[10 : len(kept)]
 
 
 @pytest.mark.parametrize(
@@ -162,7 +171,43 @@ def test_the_re_ranking_reads_past_the_names_first_five(
     """The re-ranking orders the best five and the best of the others scored on the way."""
     assert index.search(query)[0].code == code
     monkeypatch.setattr(search, "RERANKED", search.RANKED_IN_FULL)
+    monkeypatch.setattr(search, "LIKELIEST_SCORE", float("-inf"))  # the likeliest last
     assert index.search(query)[0].code == first_of_five
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "names_first"),
+    [
+        # The names find a law firm's registration ("văn phòng luật") only, and not the will.
+        (
+            "làm di chúc ở ủy ban xã được không hay bắt buộc ra văn phòng luật?",
+            "2.001019",
+            "1.002010",
+        ),
+        # Shorthand the lexicon does not hold ("LHTD": lưu hành tự do); the names of the
+        # free-sale certificate, read together, say "CFS", "chuối", "xuất khẩu".
+        (
+            "bên mình XK chuối sang HQ, bên NK đòi CFS, xin giấy LHTD ở sở NN&MT ntn",
+            "2.001730",
+            "1.009559",
+        ),
+    ],
+)
+def test_the_procedure_whose_names_together_are_likeliest_joins_the_results(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch, query: str, code: str,
+    names_first: str,
+) -> None:
+    """Of all the procedures the names did not find, the one whose names, read together, are
+    likeliest to say the message is read with the names' best, counted as scoring
+    `LIKELIEST_SCORE`; each place keeps the names' score."""
+    found = index.search(query)
+    assert found[0].code == code
+    monkeypatch.setattr(search, "LIKELIEST_SCORE", float("-inf"))
+    last = index.search(query)
+    assert last[0].code == names_first and last[-1].code == code
+    assert [hit.score for hit in last] == [hit.score for hit in found]
+    monkeypatch.setattr(search, "RERANKED", 0)  # the names alone: they do not find it
+    assert code not in [hit.code for hit in index.search(query, limit=10)]
 
 
 def test_of_close_results_the_shorter_name_is_the_plain_need(

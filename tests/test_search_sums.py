@@ -6,6 +6,7 @@ compiled: same sums, same search results."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -86,3 +87,34 @@ def test_the_compiled_text_scores_are_their_numpy_twins(
             np.arange(40, dtype=np.int64),
         )
         np.testing.assert_allclose(compiled.text_scores(*args), fulltext.text_scores(*args))
+
+
+def test_the_compiled_likeliest_is_its_numpy_twin(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which procedure's names, read together, are likeliest to say a query
+    (`procedures.fulltext.likeliest`)."""
+    compiled = pytest.importorskip("procedures._passes", reason="not compiled: numpy sums")
+    calls = []
+
+    def both(*args: Any) -> int:
+        got, want = compiled.likeliest(*args), fulltext.likeliest(*args)
+        assert got == want
+        calls.append(got)
+        return got
+
+    asked = queries()
+    found = {query: index.search(query) for query in asked}
+    monkeypatch.setattr(fulltext, "_likeliest", both)
+    assert {query: index.search(query) for query in asked} == found
+    assert len(calls) >= len(asked) * 0.75 and all(doc >= 0 for doc in calls)
+    # Words no names say, every procedure left out, none:
+    names = index._names_said
+    for words, excluded in ((["zzz", "qqq"], []), (["dang", "ky"], list(range(len(index)))),
+                            ([], [])):
+        numbers = np.array([names._sums._words.get(w, -1) for w in words], np.int64)
+        args = (
+            names._known, names._rarity, names._holders, names._groups, names._weights,
+            names._norms, names._sums._span, numbers, excluded,
+        )
+        assert compiled.likeliest(*args) == fulltext.likeliest(*args) == -1
