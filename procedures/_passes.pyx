@@ -265,8 +265,10 @@ def surface_bounds(arrays, candidates, held_words, said, slots, asked, weights, 
                 summed = 0.0
                 for e in range(pair_start[s], pair_start[s + 1]):
                     left = place_of[<Py_ssize_t>(pairs[e] & <uint64_t>0xFFFFFFFF)]
+                    if left < 0:
+                        continue
                     right = place_of[<Py_ssize_t>(pairs[e] >> 32)]
-                    if left >= 0 and right >= 0:
+                    if right >= 0:
                         summed += pairs_said[left, right]
                         if pairs_said[left, right] + pairs_said[right, left] > 0:
                             witnessed[j] = 1
