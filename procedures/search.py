@@ -98,6 +98,10 @@ RERANKED = 10
 LIKELIEST_SCORE = 0.503
 """What the re-ranking counts as the names' score of the procedure the names did not find
 whose names, read together, are likeliest to say the message (`_rerank_candidates`)…"""
+LIKELIEST_BELOW = 0.8
+"""…looked for only when the names' best scores under this: a message the names find well
+they find whole (left out in turn on the dev sets, the same top-1 and top-3 as always looking
+for it, and most messages spare the look-up)…"""
 PLACE_WEIGHT = -0.175
 """What a place in the names' ranking is worth, times the log of 1 + the place (0 first),
 besides the score (trust in that order)…"""
@@ -879,9 +883,10 @@ class SearchIndex:
         """What the re-ranking reads: the message's folded words, without what the citizen
         says they do not mean (`_negated`) and with a country named as abroad read as the words
         it stands for (`_abroad`); the procedures to order, the best :data:`RERANKED` `hits`'
-        and, when the names found any, the one likeliest to say the message of all those whose
-        names, read together, the names did not find (`Likelihoods.likeliest`: a procedure's
-        phrasings together may say what none of them says alone) if it is `allowed`; their
+        and, when the names found any but none as well as :data:`LIKELIEST_BELOW`, the one
+        likeliest to say the message of all those whose names, read together, the names did
+        not find (`Likelihoods.likeliest`: a procedure's phrasings together may say what none
+        of them says alone) if it is `allowed`; their
         scores (the likeliest's :data:`LIKELIEST_SCORE`); whether it was added."""
         folded = _folded_text(_negated(query)[0])
         words = folded.split()
@@ -891,7 +896,7 @@ class SearchIndex:
         scores = [hit.score for hit in best]
         likeliest = (
             self._names_said.likeliest(words, [self._by_code[hit.code] for hit in hits])
-            if best else None
+            if best and best[0].score < LIKELIEST_BELOW else None
         )
         added = likeliest is not None and (allowed is None or likeliest in allowed)
         if likeliest is not None and added:
@@ -2765,6 +2770,7 @@ _REASON = re.compile(r"\b(?:bởi |tại |boi |tai )?(vì|vi)\b([^,.;!?()\n]*)",
 """A reason ("… vì làm ăn thua lỗ") up to the end of its clause: why, not what, is asked."""
 
 
+@lru_cache(maxsize=16)
 def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
     """The query without what the citizen says they do not mean and those phrases as
     (folded, accent key) words, filler at their ends left out (an unmarked word's key is its
@@ -2773,7 +2779,8 @@ def _negated(query: str) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
     "không phải" counts only after a contrast (a comma, a bracket, "chứ", "mà"): "chuyển mục
     đích không phải xin phép" is a name. "hàng không cần …" is aviation, and "không muốn …
     nữa" says the need itself (to stop). Who the citizen is not (`_NOT_A`) is a phrase too,
-    but stays in the query."""
+    but stays in the query. Remembered for a few queries: the search and its re-ranking read
+    it."""
     phrases = []
     for match in [*_NEGATION.finditer(query), *_NOT_A.finditer(query), *_DONE.finditer(query)]:
         words = [_term(w) for w in tokens(match.group(1))]

@@ -107,7 +107,8 @@ def test_the_compiled_likeliest_is_its_numpy_twin(
     found = {query: index.search(query) for query in asked}
     monkeypatch.setattr(fulltext, "_likeliest", both)
     assert {query: index.search(query) for query in asked} == found
-    assert len(calls) >= len(asked) * 0.75 and all(doc >= 0 for doc in calls)
+    # Looked for where the names find no procedure well (`LIKELIEST_BELOW`): a fair share.
+    assert len(calls) >= len(asked) * 0.2 and all(doc >= 0 for doc in calls)
     # Words no names say, every procedure left out, none:
     names = index._names_said
     for words, excluded in ((["zzz", "qqq"], []), (["dang", "ky"], list(range(len(index)))),
