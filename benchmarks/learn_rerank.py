@@ -62,7 +62,7 @@ def collect() -> list[Query]:
                 spare=engine.RERANKED - engine.RANKED_IN_FULL,
             ))
             words, docs, scores, added = index._rerank_candidates(query, found, None)
-            likeliest = [0.0] * len(found) + [1.0] * added
+            likeliest = [0.0] * (len(docs) - added) + [1.0] * added
             features = np.array(
                 [
                     [0.0 if extra else score, *features, extra]
