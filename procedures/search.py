@@ -871,7 +871,7 @@ class SearchIndex:
         order = sorted(range(len(docs)), key=lambda rank: -value[rank])
         if not added and order == list(range(len(docs))):
             return hits
-        places = [hit.score for hit in best] + [best[-1].score] * added
+        places = [hit.score for hit in best] + ([best[-1].score] if added else [])
         moved = [
             self._hit(docs[rank], score) for rank, score in zip(order, places, strict=True)
         ]
@@ -886,23 +886,19 @@ class SearchIndex:
         and, when the names found any but none as well as :data:`LIKELIEST_BELOW`, the one
         likeliest to say the message of all those whose names, read together, the names did
         not find (`Likelihoods.likeliest`: a procedure's phrasings together may say what none
-        of them says alone) if it is `allowed`; their
-        scores (the likeliest's :data:`LIKELIEST_SCORE`); whether it was added."""
+        of them says alone) if it is `allowed`; their scores (the likeliest's
+        :data:`LIKELIEST_SCORE`); whether it was added."""
         folded = _folded_text(_negated(query)[0])
         words = folded.split()
         words += _abroad(words)
-        best = hits[:RERANKED]
-        docs = [self._by_code[hit.code] for hit in best]
-        scores = [hit.score for hit in best]
-        likeliest = (
-            self._names_said.likeliest(words, [self._by_code[hit.code] for hit in hits])
-            if best and best[0].score < LIKELIEST_BELOW else None
-        )
-        added = likeliest is not None and (allowed is None or likeliest in allowed)
-        if likeliest is not None and added:
-            docs.append(likeliest)
-            scores.append(LIKELIEST_SCORE)
-        return words, docs, scores, added
+        found = [self._by_code[hit.code] for hit in hits]
+        docs, scores = found[:RERANKED], [hit.score for hit in hits[:RERANKED]]
+        if hits and hits[0].score < LIKELIEST_BELOW:
+            likeliest = self._names_said.likeliest(words, found)
+            if likeliest is not None and (allowed is None or likeliest in allowed):
+                docs.append(likeliest)
+                scores.append(LIKELIEST_SCORE)
+        return words, docs, scores, len(docs) > min(len(hits), RERANKED)
 
     def _rerank_features(
         self, words: list[str], docs: list[int]
