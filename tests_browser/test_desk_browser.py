@@ -6,6 +6,7 @@ phone."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
@@ -118,6 +119,33 @@ async def sign_in(browser: Any, base: str, username: str) -> Any:
     await page.get_by_role("button", name="Đăng nhập").click()
     await page.get_by_role("heading", name="Phản ánh, kiến nghị").wait_for()
     return page
+
+
+async def test_a_message_typed_while_the_bot_answers_is_sent_after_it(service: Service,
+                                                                    browser: Any) -> None:
+    """Enter pressed while the greeting is on its way is not lost: the text is sent once the
+    greeting has come."""
+    page = await (await browser.new_context(viewport=PHONE)).new_page()
+    held: list[Any] = []
+
+    async def hold_the_greeting(route: Any) -> None:
+        if route.request.method == "POST" and not held:
+            held.append(route)  # answered below, once the citizen has pressed Enter
+            return
+        await route.continue_()
+
+    await page.route("**/chat/api/messages*", hold_the_greeting)
+    await page.goto(f"http://127.0.0.1:{service.port}/")
+    for _ in range(200):
+        if held:
+            break
+        await asyncio.sleep(0.05)
+    assert held, "the page sent no greeting"
+    await page.fill("#input", "/phananh")
+    await page.press("#input", "Enter")
+    await held[0].continue_()
+    await page.get_by_text("muốn phản ánh, kiến nghị về việc gì").last.wait_for(timeout=WAIT)
+    assert await page.input_value("#input") == ""
 
 
 async def test_a_notice_written_by_one_account_is_approved_by_another(

@@ -33,6 +33,7 @@
   var lastId = 0; // poll cursor: everything up to here has been fetched by GET
   var echoUpTo = 0; // user messages up to this id echo what this page sent itself
   var busy = false; // a POST is in flight
+  var queued = false; // Enter pressed while it was: the text is sent once it is done
   var epoch = 0; // bumped by every POST; a poll started before it is discarded
   var started = false;
   var polling = false;
@@ -200,12 +201,20 @@
     } finally {
       setBusy(false);
       schedulePoll(POLL_MS);
+      if (queued) {
+        queued = false;
+        submitTyped();
+      }
     }
   }
 
   async function submitTyped() {
     var text = input.value.trim().slice(0, MAX_LEN);
-    if (!text || busy) return;
+    if (!text) return;
+    if (busy) {
+      queued = true; // a citizen who types while the greeting loads is not ignored
+      return;
+    }
     input.value = "";
     onInput();
     if (!(await send({ text: text }, text)) && !input.value) {
